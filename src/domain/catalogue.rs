@@ -1,0 +1,49 @@
+//! The resource catalogue: what each resource is, who provides it, where it is opened and
+//! which attributes were validated for it.
+
+use serde::{Deserialize, Serialize};
+
+use super::ido::IdoScope;
+use super::ids::ResourceId;
+use super::release::ReleasePolicy;
+
+/// How a provider receives its users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Saml,
+    Oidc,
+}
+
+/// One resource of the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resource {
+    pub id: ResourceId,
+    pub name: String,
+    /// The configuration key of the provider that serves it.
+    pub provider: String,
+    /// `idEditeur` / `nomEditeur`.
+    pub editor_id: String,
+    pub editor_name: String,
+    /// `distributeurTech`: the technical distributor, `SIREN_ISNI`.
+    pub technical_distributor: String,
+    /// Where the browser is sent once access is granted.
+    pub access_url: String,
+    pub protocol: Protocol,
+    /// DNMA `SERVICE` category, e.g. `MANUEL_NUMERIQUE`.
+    #[serde(default)]
+    pub category: Option<String>,
+    pub release: ReleasePolicy,
+}
+
+impl Resource {
+    /// The value the IDO is scoped by for this resource.
+    pub fn ido_scope_value(&self, scope: IdoScope) -> String {
+        match scope {
+            IdoScope::TechnicalDistributor => format!("dist:{}", self.technical_distributor),
+            IdoScope::Provider => format!("provider:{}", self.provider),
+            IdoScope::Resource => format!("resource:{}", self.id),
+            IdoScope::Global => "global".to_string(),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The directory model: people, schools and groups of one ENT project, as the nightly
+//! directory feed describes them (gar-reference section 5).
+//!
+//! Released attributes are projections of this model (see `release`).
+
+use super::ids::{IdEnt, Profile, Uai};
+use serde::{Deserialize, Serialize};
+
+/// A person of one ENT project (`GARPersonIdentifiant` is unique within the `idENT`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub ent: IdEnt,
+    /// `GARPersonIdentifiant`: the ENT's own id of the person.
+    pub id: String,
+    pub last_name: String,
+    pub first_name: String,
+    /// `M.` or `Mme`, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub civility: Option<String>,
+    /// Professional e-mail address (staff only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The person's profile in each school they belong to.
+    pub profiles: Vec<SchoolProfile>,
+    /// Membership of classes (`DIVISION`) and groups (`GROUPE`), per school.
+    #[serde(default)]
+    pub groups: Vec<GroupRef>,
+    /// MEFSTAT4 level codes: the student's level, or the levels a teacher teaches.
+    #[serde(default)]
+    pub mefstat4: Vec<SchoolCode>,
+    /// Subjects a teacher teaches (`CODE`, `LIBELLE`).
+    #[serde(default)]
+    pub subjects: Vec<SchoolSubject>,
+}
+
+impl Person {
+    /// The person's profile in `uai`, if they belong to that school.
+    pub fn profile_in(&self, uai: &Uai) -> Option<Profile> {
+        self.profiles
+            .iter()
+            .find(|p| &p.uai == uai)
+            .map(|p| p.profile)
+    }
+
+    /// Codes of the person's classes and groups in `uai`.
+    pub fn group_codes_in<'a>(&'a self, uai: &'a Uai) -> impl Iterator<Item = &'a str> + 'a {
+        self.groups
+            .iter()
+            .filter(move |g| &g.uai == uai)
+            .map(|g| g.code.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchoolProfile {
+    pub uai: Uai,
+    pub profile: Profile,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRef {
+    pub uai: Uai,
+    pub code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchoolCode {
+    pub uai: Uai,
+    pub code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchoolSubject {
+    pub uai: Uai,
+    pub code: String,
+    pub label: String,
+}
+
+/// A class (`DIVISION`) or a teaching group (`GROUPE`) of one school.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub uai: Uai,
+    pub code: String,
+    pub label: String,
+    pub kind: GroupKind,
+    /// For a group: the codes of the classes it draws its members from (`GARGroupeDivAppartenance`).
+    #[serde(default)]
+    pub divisions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum GroupKind {
+    Division,
+    Groupe,
+}
+
+/// A school known to the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct School {
+    pub uai: Uai,
+    pub ent: IdEnt,
+    pub name: String,
+}
+
+/// One ENT project's whole directory, as a full export replaces it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Directory {
+    #[serde(default)]
+    pub schools: Vec<School>,
+    #[serde(default)]
+    pub persons: Vec<Person>,
+    #[serde(default)]
+    pub groups: Vec<Group>,
+}

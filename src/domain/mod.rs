@@ -1,0 +1,21 @@
+//! Protocol-free domain: identifiers, the directory model, subscriptions and assignments,
+//! the access rule, attribute release and pseudonymous identifiers.
+//!
+//! Invariant: nothing here knows about HTTP, SAML, OIDC or Redis, and nothing here reads
+//! the clock: every function that depends on time takes `now`.
+
+pub mod access;
+pub mod catalogue;
+pub mod directory;
+pub mod ido;
+pub mod ids;
+pub mod release;
+pub mod subscription;
+
+pub use access::{decide, AccessGrant, AccessRequest, Refusal};
+pub use catalogue::{Protocol, Resource};
+pub use directory::{Directory, Group, GroupKind, Person, School};
+pub use ido::{IdoKey, IdoScope};
+pub use ids::{AttributeName, IdEnt, Profile, PublicCible, ResourceId, Uai};
+pub use release::{release, ReleasePolicy, ReleasedAttributes};
+pub use subscription::{Assignment, AssignmentTarget, AssignmentType, Subscription};

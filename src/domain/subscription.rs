@@ -1,0 +1,72 @@
+//! Subscriptions (`abonnements`) and assignments (`affectations`): who may use which
+//! resource, in which schools, for which audiences and for how long.
+//!
+//! Shapes follow the real subscription web service (gar-reference section 4) so that the
+//! web service of a later issue stores exactly these values.
+
+use super::ids::{IdEnt, PublicCible, ResourceId, Uai};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How licences of a subscription reach users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AssignmentType {
+    /// Every user of the covered audiences in the school.
+    Etabl,
+    /// Only users assigned by the school's assignment managers.
+    Indiv,
+}
+
+/// A subscription of one or more schools to a resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// `idAbonnement`.
+    pub id: String,
+    /// `idDistributeurCom`: the commercial distributor that owns the subscription.
+    pub distributor_id: String,
+    pub resource_id: ResourceId,
+    #[serde(default)]
+    pub resource_label: String,
+    /// `debutValidite`.
+    pub valid_from: DateTime<Utc>,
+    /// `finValidite` (or the 15 August ending `anneeFinValidite`).
+    pub valid_until: DateTime<Utc>,
+    /// `uaiEtab`.
+    pub uais: Vec<Uai>,
+    pub assignment_type: AssignmentType,
+    /// `publicCible`.
+    pub audiences: Vec<PublicCible>,
+    /// Set when the provider deleted it (`aboSuppr`); deleted subscriptions open nothing.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+impl Subscription {
+    /// Whether `now` falls within the validity period (start inclusive, end exclusive).
+    pub fn is_valid_at(&self, now: DateTime<Utc>) -> bool {
+        self.valid_from <= now && now < self.valid_until
+    }
+
+    pub fn covers(&self, uai: &Uai) -> bool {
+        self.uais.contains(uai)
+    }
+}
+
+/// Who an individual assignment gives a licence to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum AssignmentTarget {
+    /// One person, by ENT project and `GARPersonIdentifiant`.
+    Person { ent: IdEnt, id: String },
+    /// Every member of a class or group of the school.
+    Group { code: String },
+}
+
+/// An assignment of a subscription's licences in one school.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub subscription_id: String,
+    pub uai: Uai,
+    pub target: AssignmentTarget,
+}

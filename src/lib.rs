@@ -1,0 +1,12 @@
+//! passerelle: an open-source, GAR-compatible access and audience gateway.
+//!
+//! Code map (arrows point inward: http → protocols → domain → store traits):
+//! - [`domain`]: identifiers, directory, subscriptions, the access rule, attribute release, IDO.
+//! - [`session`]: gateway sessions and pending logins.
+//! - [`store`]: storage traits with in-memory and Redis implementations.
+//! - [`clock`]: the only reader of the wall clock.
+
+pub mod clock;
+pub mod domain;
+pub mod session;
+pub mod store;

@@ -1,0 +1,77 @@
+//! Gateway sessions and pending logins: the state a browser's journey leaves behind between
+//! requests, shared by every gateway node through the store.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{IdEnt, Profile, ResourceId, Uai};
+
+/// A user's session at the gateway, created when their ENT authenticated them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Random, unguessable; the value of the session cookie.
+    pub id: String,
+    pub ent: IdEnt,
+    /// `GARPersonIdentifiant`.
+    pub person_id: String,
+    pub authenticated_at: DateTime<Utc>,
+    /// Hard end of the session, whatever the activity (about 6 hours in the real GAR).
+    pub expires_at: DateTime<Utc>,
+    /// Resources opened through `domaineGar` in this session, most recent last: the school
+    /// and profile of each access travel to the provider's assertion.
+    #[serde(default)]
+    pub launches: Vec<Launch>,
+}
+
+impl Session {
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        now < self.expires_at
+    }
+
+    /// Records a launch, replacing an earlier one of the same resource.
+    pub fn record_launch(&mut self, launch: Launch) {
+        self.launches.retain(|l| l.resource != launch.resource);
+        self.launches.push(launch);
+        const MAX_LAUNCHES: usize = 64;
+        if self.launches.len() > MAX_LAUNCHES {
+            self.launches.remove(0);
+        }
+    }
+
+    /// The most recent launch of any of `resources`.
+    pub fn latest_launch_of<'a>(&'a self, resources: &[&ResourceId]) -> Option<&'a Launch> {
+        self.launches
+            .iter()
+            .rev()
+            .find(|l| resources.contains(&&l.resource))
+    }
+}
+
+/// One resource opened from the médiacentre.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Launch {
+    pub resource: ResourceId,
+    pub uai: Uai,
+    pub profile: Profile,
+    pub at: DateTime<Utc>,
+}
+
+/// Where the browser should go once the ENT has authenticated the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingTarget {
+    pub uai: Uai,
+    pub resource: ResourceId,
+}
+
+/// A login the gateway started at an ENT and has not yet seen come back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingLogin {
+    /// The AuthnRequest ID (SAML) or `state` (OIDC).
+    pub id: String,
+    pub ent: IdEnt,
+    pub target: Option<PendingTarget>,
+    pub created_at: DateTime<Utc>,
+    /// Protocol-specific extras (e.g. the OIDC nonce and PKCE verifier), opaque to the store.
+    #[serde(default)]
+    pub extra: Option<serde_json::Value>,
+}

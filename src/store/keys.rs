@@ -1,0 +1,125 @@
+//! Every Redis key family, in one place.
+//!
+//! Keys are `{prefix}:...`. Families that multi-key operations touch together share a
+//! hash tag (`{...}`) so they land in one Redis Cluster slot:
+//! - a directory's versioned data and its `current` pointer share `{dir:<idENT>}`;
+//! - subscriptions, their resource/school index and assignments share `{abo}`.
+//!
+//! Single-key families (sessions, pending logins, one-time ids) are spread over the cluster.
+
+/// Builds key names under one prefix.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn session(&self, id: &str) -> String {
+        format!("{}:sess:{}", self.prefix, id)
+    }
+
+    pub fn pending_login(&self, id: &str) -> String {
+        format!("{}:login:{}", self.prefix, id)
+    }
+
+    pub fn once(&self, namespace: &str, id: &str) -> String {
+        format!("{}:once:{}:{}", self.prefix, namespace, id)
+    }
+
+    fn dir_tag(&self, ent: &str) -> String {
+        format!("{}:{{dir:{}}}", self.prefix, ent)
+    }
+
+    /// The version number of an ENT's live directory.
+    pub fn dir_current(&self, ent: &str) -> String {
+        format!("{}:current", self.dir_tag(ent))
+    }
+
+    /// Counter from which new directory versions are drawn.
+    pub fn dir_version_seq(&self, ent: &str) -> String {
+        format!("{}:seq", self.dir_tag(ent))
+    }
+
+    /// Hash `person id -> JSON` of one directory version.
+    pub fn dir_persons(&self, ent: &str, version: u64) -> String {
+        format!("{}:v{}:persons", self.dir_tag(ent), version)
+    }
+
+    /// School `uai -> idENT`, so that a school finds its ENT's directory.
+    pub fn school_ent(&self) -> String {
+        format!("{}:school-ent", self.prefix)
+    }
+
+    /// Hash `uai -> School JSON` of one directory version.
+    pub fn dir_schools(&self, ent: &str, version: u64) -> String {
+        format!("{}:v{}:schools", self.dir_tag(ent), version)
+    }
+
+    /// Hash `uai -> JSON array of groups` of one directory version.
+    pub fn dir_groups(&self, ent: &str, version: u64) -> String {
+        format!("{}:v{}:groups", self.dir_tag(ent), version)
+    }
+
+    /// Hash `resource id -> Resource JSON`.
+    pub fn catalogue(&self) -> String {
+        format!("{}:catalogue", self.prefix)
+    }
+
+    /// Subscription JSON by id.
+    pub fn subscription(&self, id: &str) -> String {
+        format!("{}:{{abo}}:sub:{}", self.prefix, id)
+    }
+
+    /// Set of subscription ids for one resource and one school.
+    pub fn subscription_index(&self, resource: &str, uai: &str) -> String {
+        format!("{}:{{abo}}:idx:{}:{}", self.prefix, uai, resource)
+    }
+
+    /// Set of assignment JSON values for one subscription in one school.
+    pub fn assignments(&self, subscription_id: &str, uai: &str) -> String {
+        format!("{}:{{abo}}:aff:{}:{}", self.prefix, subscription_id, uai)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot_tag(key: &str) -> Option<&str> {
+        let open = key.find('{')?;
+        let close = key[open + 1..].find('}')? + open + 1;
+        Some(&key[open + 1..close])
+    }
+
+    #[test]
+    fn families_used_together_share_a_hash_tag() {
+        let k = Keys::new("pas");
+        assert_eq!(
+            slot_tag(&k.dir_current("B0")),
+            slot_tag(&k.dir_persons("B0", 3))
+        );
+        assert_eq!(
+            slot_tag(&k.dir_current("B0")),
+            slot_tag(&k.dir_groups("B0", 3))
+        );
+        assert_ne!(
+            slot_tag(&k.dir_current("B0")),
+            slot_tag(&k.dir_current("Z0"))
+        );
+        assert_eq!(
+            slot_tag(&k.subscription("a")),
+            slot_tag(&k.subscription_index("ark:/1/x", "0561641E"))
+        );
+        assert_eq!(
+            slot_tag(&k.subscription("a")),
+            slot_tag(&k.assignments("a", "0561641E"))
+        );
+        assert_eq!(slot_tag(&k.session("s")), None);
+    }
+}

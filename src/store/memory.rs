@@ -1,0 +1,273 @@
+//! The in-memory store: the embedded default for the demo, single-node trials and tests.
+//!
+//! Everything lives in one process behind a mutex; expiry uses tokio's clock, so tests can
+//! pause and advance it. Data does not survive a restart.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+
+use super::{
+    CatalogueStore, DirectoryStore, Health, LoginStateStore, SessionStore, StoreResult,
+    SubscriptionStore,
+};
+use crate::domain::{
+    Assignment, Directory, Group, IdEnt, Person, Resource, ResourceId, School, Subscription, Uai,
+};
+use crate::session::{PendingLogin, Session};
+
+#[derive(Default)]
+struct Inner {
+    sessions: HashMap<String, (Session, Instant)>,
+    logins: HashMap<String, (PendingLogin, Instant)>,
+    once: HashMap<String, Instant>,
+    directories: HashMap<IdEnt, DirIndex>,
+    school_ent: HashMap<Uai, IdEnt>,
+    catalogue: HashMap<ResourceId, Resource>,
+    subscriptions: HashMap<String, Subscription>,
+    assignments: HashMap<(String, Uai), HashSet<AssignmentKey>>,
+}
+
+#[derive(Default)]
+struct DirIndex {
+    persons: HashMap<String, Person>,
+    schools: HashMap<Uai, School>,
+    groups: HashMap<Uai, Vec<Group>>,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct AssignmentKey(String);
+
+/// The in-memory store.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-written value: every update below
+        // replaces whole entries.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn live<T: Clone>(entry: Option<&(T, Instant)>) -> Option<T> {
+    entry
+        .filter(|(_, until)| Instant::now() < *until)
+        .map(|(v, _)| v.clone())
+}
+
+fn encode(a: &Assignment) -> AssignmentKey {
+    // Serialising a plain struct of strings cannot fail.
+    AssignmentKey(serde_json::to_string(a).unwrap_or_default())
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn put_session(&self, session: &Session, ttl: Duration) -> StoreResult<()> {
+        let mut g = self.lock();
+        let now = Instant::now();
+        g.sessions.retain(|_, (_, until)| now < *until);
+        g.sessions
+            .insert(session.id.clone(), (session.clone(), now + ttl));
+        Ok(())
+    }
+
+    async fn get_session(&self, id: &str) -> StoreResult<Option<Session>> {
+        Ok(live(self.lock().sessions.get(id)))
+    }
+
+    async fn delete_session(&self, id: &str) -> StoreResult<()> {
+        self.lock().sessions.remove(id);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl LoginStateStore for MemoryStore {
+    async fn put_pending_login(&self, login: &PendingLogin, ttl: Duration) -> StoreResult<()> {
+        let mut g = self.lock();
+        let now = Instant::now();
+        g.logins.retain(|_, (_, until)| now < *until);
+        g.logins
+            .insert(login.id.clone(), (login.clone(), now + ttl));
+        Ok(())
+    }
+
+    async fn get_pending_login(&self, id: &str) -> StoreResult<Option<PendingLogin>> {
+        Ok(live(self.lock().logins.get(id)))
+    }
+
+    async fn take_pending_login(&self, id: &str) -> StoreResult<Option<PendingLogin>> {
+        let entry = self.lock().logins.remove(id);
+        Ok(live(entry.as_ref()))
+    }
+
+    async fn remember_once(&self, namespace: &str, id: &str, ttl: Duration) -> StoreResult<bool> {
+        let mut g = self.lock();
+        let now = Instant::now();
+        g.once.retain(|_, until| now < *until);
+        let key = format!("{namespace}\u{0}{id}");
+        if g.once.contains_key(&key) {
+            return Ok(false);
+        }
+        g.once.insert(key, now + ttl);
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl DirectoryStore for MemoryStore {
+    async fn replace_directory(&self, ent: &IdEnt, directory: &Directory) -> StoreResult<()> {
+        let mut index = DirIndex::default();
+        for p in &directory.persons {
+            index.persons.insert(p.id.clone(), p.clone());
+        }
+        for s in &directory.schools {
+            index.schools.insert(s.uai.clone(), s.clone());
+        }
+        for grp in &directory.groups {
+            index
+                .groups
+                .entry(grp.uai.clone())
+                .or_default()
+                .push(grp.clone());
+        }
+        let mut g = self.lock();
+        g.school_ent.retain(|_, e| e != ent);
+        for uai in index.schools.keys() {
+            g.school_ent.insert(uai.clone(), ent.clone());
+        }
+        g.directories.insert(ent.clone(), index);
+        Ok(())
+    }
+
+    async fn person(&self, ent: &IdEnt, id: &str) -> StoreResult<Option<Person>> {
+        Ok(self
+            .lock()
+            .directories
+            .get(ent)
+            .and_then(|d| d.persons.get(id).cloned()))
+    }
+
+    async fn school(&self, uai: &Uai) -> StoreResult<Option<School>> {
+        let g = self.lock();
+        Ok(g.school_ent
+            .get(uai)
+            .and_then(|ent| g.directories.get(ent))
+            .and_then(|d| d.schools.get(uai).cloned()))
+    }
+
+    async fn school_groups(&self, uai: &Uai) -> StoreResult<Vec<Group>> {
+        let g = self.lock();
+        Ok(g.school_ent
+            .get(uai)
+            .and_then(|ent| g.directories.get(ent))
+            .and_then(|d| d.groups.get(uai).cloned())
+            .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl CatalogueStore for MemoryStore {
+    async fn put_resource(&self, resource: &Resource) -> StoreResult<()> {
+        self.lock()
+            .catalogue
+            .insert(resource.id.clone(), resource.clone());
+        Ok(())
+    }
+
+    async fn resource(&self, id: &ResourceId) -> StoreResult<Option<Resource>> {
+        Ok(self.lock().catalogue.get(id).cloned())
+    }
+
+    async fn resources(&self) -> StoreResult<Vec<Resource>> {
+        let mut all: Vec<Resource> = self.lock().catalogue.values().cloned().collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(all)
+    }
+}
+
+#[async_trait]
+impl SubscriptionStore for MemoryStore {
+    async fn put_subscription(&self, subscription: &Subscription) -> StoreResult<()> {
+        self.lock()
+            .subscriptions
+            .insert(subscription.id.clone(), subscription.clone());
+        Ok(())
+    }
+
+    async fn subscription(&self, id: &str) -> StoreResult<Option<Subscription>> {
+        Ok(self.lock().subscriptions.get(id).cloned())
+    }
+
+    async fn subscriptions_for(
+        &self,
+        resource: &ResourceId,
+        uai: &Uai,
+    ) -> StoreResult<Vec<Subscription>> {
+        let mut out: Vec<Subscription> = self
+            .lock()
+            .subscriptions
+            .values()
+            .filter(|s| &s.resource_id == resource && s.covers(uai))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    async fn add_assignment(&self, assignment: &Assignment) -> StoreResult<bool> {
+        Ok(self
+            .lock()
+            .assignments
+            .entry((assignment.subscription_id.clone(), assignment.uai.clone()))
+            .or_default()
+            .insert(encode(assignment)))
+    }
+
+    async fn remove_assignment(&self, assignment: &Assignment) -> StoreResult<bool> {
+        let mut g = self.lock();
+        let key = (assignment.subscription_id.clone(), assignment.uai.clone());
+        Ok(g.assignments
+            .get_mut(&key)
+            .is_some_and(|set| set.remove(&encode(assignment))))
+    }
+
+    async fn assignments(&self, subscription_id: &str, uai: &Uai) -> StoreResult<Vec<Assignment>> {
+        let g = self.lock();
+        let Some(set) = g
+            .assignments
+            .get(&(subscription_id.to_string(), uai.clone()))
+        else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::with_capacity(set.len());
+        for AssignmentKey(json) in set {
+            out.push(
+                serde_json::from_str(json)
+                    .map_err(|e| super::StoreError::Corrupt(format!("assignment: {e}")))?,
+            );
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Health for MemoryStore {
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+}

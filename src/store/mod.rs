@@ -1,0 +1,115 @@
+//! What gateway nodes share: the storage traits, and their two implementations.
+//!
+//! [`memory::MemoryStore`] is the embedded default (demo, single node, tests);
+//! [`redis::RedisStore`] is for production, several nodes on one Redis or a Redis Cluster.
+//! Both pass the same contract tests (`tests/store_contract.rs`).
+//!
+//! Invariant: only `store::redis` imports the `redis` crate; key names and TTLs of every
+//! Redis key family live in `store::keys`.
+
+pub mod keys;
+pub mod memory;
+pub mod redis;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::domain::{
+    Assignment, Directory, Group, IdEnt, Person, Resource, ResourceId, School, Subscription, Uai,
+};
+use crate::session::{PendingLogin, Session};
+
+/// A storage failure. The message names the operation and never carries stored values.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored value could not be read: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Gateway sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn put_session(&self, session: &Session, ttl: Duration) -> StoreResult<()>;
+    async fn get_session(&self, id: &str) -> StoreResult<Option<Session>>;
+    async fn delete_session(&self, id: &str) -> StoreResult<()>;
+}
+
+/// Logins started at ENTs, and the one-time-use memory of protocol message ids.
+#[async_trait]
+pub trait LoginStateStore: Send + Sync {
+    async fn put_pending_login(&self, login: &PendingLogin, ttl: Duration) -> StoreResult<()>;
+    async fn get_pending_login(&self, id: &str) -> StoreResult<Option<PendingLogin>>;
+    /// Removes and returns the pending login: of concurrent callers, exactly one gets it.
+    async fn take_pending_login(&self, id: &str) -> StoreResult<Option<PendingLogin>>;
+    /// Remembers `id` within `namespace` for `ttl`; `true` the first time, `false` on any
+    /// later call while it is remembered (the replay cache of assertion IDs, codes...).
+    async fn remember_once(&self, namespace: &str, id: &str, ttl: Duration) -> StoreResult<bool>;
+}
+
+/// The directory of every ENT project.
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
+    /// Replaces one ENT's whole directory; readers see the old one or the new one, never a mix.
+    async fn replace_directory(&self, ent: &IdEnt, directory: &Directory) -> StoreResult<()>;
+    async fn person(&self, ent: &IdEnt, id: &str) -> StoreResult<Option<Person>>;
+    async fn school(&self, uai: &Uai) -> StoreResult<Option<School>>;
+    /// The classes and groups of a school.
+    async fn school_groups(&self, uai: &Uai) -> StoreResult<Vec<Group>>;
+}
+
+/// The resource catalogue.
+#[async_trait]
+pub trait CatalogueStore: Send + Sync {
+    async fn put_resource(&self, resource: &Resource) -> StoreResult<()>;
+    async fn resource(&self, id: &ResourceId) -> StoreResult<Option<Resource>>;
+    async fn resources(&self) -> StoreResult<Vec<Resource>>;
+}
+
+/// Subscriptions and assignments.
+#[async_trait]
+pub trait SubscriptionStore: Send + Sync {
+    /// Creates or replaces a subscription (keeping the resource/school index in step).
+    async fn put_subscription(&self, subscription: &Subscription) -> StoreResult<()>;
+    async fn subscription(&self, id: &str) -> StoreResult<Option<Subscription>>;
+    /// Every subscription (deleted ones included) for `resource` that covers `uai`.
+    async fn subscriptions_for(
+        &self,
+        resource: &ResourceId,
+        uai: &Uai,
+    ) -> StoreResult<Vec<Subscription>>;
+    /// Adds an assignment; `false` when it already existed.
+    async fn add_assignment(&self, assignment: &Assignment) -> StoreResult<bool>;
+    /// Removes an assignment; `false` when there was none.
+    async fn remove_assignment(&self, assignment: &Assignment) -> StoreResult<bool>;
+    /// The assignments of one subscription in one school.
+    async fn assignments(&self, subscription_id: &str, uai: &Uai) -> StoreResult<Vec<Assignment>>;
+}
+
+/// Liveness of the backing service, for `/health/ready`.
+#[async_trait]
+pub trait Health: Send + Sync {
+    async fn ping(&self) -> StoreResult<()>;
+    /// A short name for logs: `memory` or `redis`.
+    fn kind(&self) -> &'static str;
+}
+
+/// Everything the gateway keeps in its store.
+pub trait Store:
+    SessionStore + LoginStateStore + DirectoryStore + CatalogueStore + SubscriptionStore + Health
+{
+}
+
+impl<T> Store for T where
+    T: SessionStore
+        + LoginStateStore
+        + DirectoryStore
+        + CatalogueStore
+        + SubscriptionStore
+        + Health
+{
+}
