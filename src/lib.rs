@@ -8,5 +8,7 @@
 
 pub mod clock;
 pub mod domain;
+pub mod saml;
 pub mod session;
 pub mod store;
+pub mod trace;

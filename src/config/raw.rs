@@ -1,0 +1,119 @@
+//! The configuration file as written: plain serde structs.
+//!
+//! Unknown keys are collected (all of them, with `serde_ignored`) and refused by `load`;
+//! nothing here is validated beyond its TOML type; see `validate` for the checks.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
+    pub keys: RawKeys,
+    #[serde(default)]
+    pub saml: RawSaml,
+    #[serde(default)]
+    pub trace: RawTrace,
+    #[serde(default)]
+    pub seed: RawSeed,
+    #[serde(default)]
+    pub ents: BTreeMap<String, RawEnt>,
+    #[serde(default)]
+    pub providers: BTreeMap<String, RawProvider>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawServer {
+    pub public_base_url: Option<String>,
+    pub listen: Option<String>,
+    pub node_name: Option<String>,
+    pub session_ttl_seconds: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawStore {
+    pub redis_url: Option<String>,
+    pub redis_url_file: Option<String>,
+    pub redis_cluster: Option<bool>,
+    pub key_prefix: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawKeys {
+    pub signing_key_file: Option<String>,
+    pub signing_certificate_file: Option<String>,
+    pub ido_secret: Option<String>,
+    pub ido_secret_file: Option<String>,
+    pub ido_scope: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawSaml {
+    pub clock_skew_seconds: Option<u64>,
+    pub request_ttl_seconds: Option<u64>,
+    pub max_message_bytes: Option<usize>,
+    pub assertion_lifetime_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTrace {
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawSeed {
+    #[serde(default)]
+    pub files: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawEnt {
+    pub name: Option<String>,
+    pub protocol: Option<String>,
+    pub saml: Option<RawEntSaml>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawEntSaml {
+    /// A file path, or an `https://` URL fetched at start-up.
+    pub idp_metadata: Option<String>,
+    pub signature_algorithms: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawProvider {
+    pub name: Option<String>,
+    pub protocol: Option<String>,
+    pub technical_distributor: Option<String>,
+    pub saml: Option<RawProviderSaml>,
+    #[serde(default)]
+    pub resources: Vec<RawResource>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawProviderSaml {
+    /// SP metadata file; or the three keys below.
+    pub metadata: Option<String>,
+    pub entity_id: Option<String>,
+    pub acs_urls: Option<Vec<String>>,
+    pub certificate_file: Option<String>,
+    pub signature_algorithms: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawResource {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub access_url: Option<String>,
+    pub editor_id: Option<String>,
+    pub editor_name: Option<String>,
+    pub category: Option<String>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, Vec<String>>,
+}

@@ -1,0 +1,60 @@
+//! The gateway's signing key and certificate, and peers' certificates, loaded from PEM.
+
+use openssl::pkey::{PKey, Private};
+use openssl::x509::X509;
+use samael::crypto::CertificateDer;
+
+/// The key the gateway signs AuthnRequests, Responses and Assertions with.
+#[derive(Clone)]
+pub struct SigningKey {
+    pub key: PKey<Private>,
+    /// DER of the private key, as xmlsec wants it.
+    pub key_der: Vec<u8>,
+    pub certificate: CertificateDer,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
+}
+
+impl SigningKey {
+    /// Loads a PEM private key (PKCS#8 or PKCS#1) and its PEM certificate, and checks they match.
+    pub fn from_pem(key_pem: &[u8], cert_pem: &[u8]) -> Result<Self, String> {
+        let key = PKey::private_key_from_pem(key_pem)
+            .map_err(|e| format!("not a PEM private key: {e}"))?;
+        let cert = X509::from_pem(cert_pem).map_err(|e| format!("not a PEM certificate: {e}"))?;
+        let cert_key = cert
+            .public_key()
+            .map_err(|e| format!("certificate public key: {e}"))?;
+        if !key.public_eq(&cert_key) {
+            return Err("the certificate does not match the private key".into());
+        }
+        let key_der = match key.rsa() {
+            Ok(rsa) => rsa.private_key_to_der(),
+            Err(_) => key.private_key_to_der(),
+        }
+        .map_err(|e| format!("private key: {e}"))?;
+        let cert_der = cert.to_der().map_err(|e| format!("certificate: {e}"))?;
+        Ok(Self {
+            key,
+            key_der,
+            certificate: CertificateDer::from(cert_der),
+        })
+    }
+
+    /// The certificate, base64 DER, as it appears in metadata and KeyInfo.
+    pub fn certificate_base64(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(self.certificate.der_data())
+    }
+}
+
+/// Reads a PEM certificate into DER.
+pub fn certificate_from_pem(pem: &[u8]) -> Result<CertificateDer, String> {
+    let cert = X509::from_pem(pem).map_err(|e| format!("not a PEM certificate: {e}"))?;
+    Ok(CertificateDer::from(
+        cert.to_der().map_err(|e| format!("certificate: {e}"))?,
+    ))
+}

@@ -1,0 +1,166 @@
+//! SAML metadata: reading peers' (ENT identity providers, provider service providers) and
+//! writing the gateway's own (its SP side for ENTs, its IdP side for providers).
+
+use samael::crypto::{decode_x509_cert, CertificateDer};
+use samael::metadata::{EntityDescriptor, KeyDescriptor};
+
+use super::guard;
+use super::keys::SigningKey;
+use super::xml::escape;
+
+pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+pub const BINDING_SOAP: &str = "urn:oasis:names:tc:SAML:2.0:bindings:SOAP";
+
+/// What the gateway needs from an ENT's IdP metadata.
+#[derive(Debug, Clone)]
+pub struct IdpPeer {
+    pub entity_id: String,
+    /// SingleSignOnService with the HTTP-Redirect binding.
+    pub sso_redirect_url: String,
+    /// Certificates usable for signing (KeyDescriptor use="signing" or without `use`).
+    pub signing_certs: Vec<CertificateDer>,
+}
+
+/// What the gateway needs from a provider's SP metadata.
+#[derive(Debug, Clone)]
+pub struct SpPeer {
+    pub entity_id: String,
+    /// AssertionConsumerService locations with the HTTP-POST binding.
+    pub acs_urls: Vec<String>,
+    pub signing_certs: Vec<CertificateDer>,
+}
+
+fn parse(xml: &str) -> Result<EntityDescriptor, String> {
+    guard::check_xml(xml.as_bytes(), usize::MAX).map_err(|e| e.to_string())?;
+    xml.parse::<EntityDescriptor>()
+        .map_err(|e| format!("not a SAML EntityDescriptor: {e}"))
+}
+
+fn signing_certs(kds: &[KeyDescriptor]) -> Result<Vec<CertificateDer>, String> {
+    let mut out = Vec::new();
+    for kd in kds {
+        if kd.key_use.as_deref().is_some_and(|u| u != "signing") {
+            continue;
+        }
+        for cert in kd.key_info.x509_data.iter().flat_map(|d| &d.certificates) {
+            let der = decode_x509_cert(cert)
+                .map_err(|e| format!("a signing certificate is not valid base64: {e}"))?;
+            openssl::x509::X509::from_der(der.der_data())
+                .map_err(|e| format!("a signing certificate is not valid X.509: {e}"))?;
+            out.push(der);
+        }
+    }
+    Ok(out)
+}
+
+/// Reads an ENT's IdP metadata. A peer without a signing certificate is refused: samael
+/// would otherwise skip signature checks entirely.
+pub fn parse_idp(xml: &str) -> Result<IdpPeer, String> {
+    let ed = parse(xml)?;
+    let entity_id = ed.entity_id.clone().ok_or("the metadata has no entityID")?;
+    let idp = ed
+        .idp_sso_descriptors
+        .as_ref()
+        .and_then(|d| d.first())
+        .ok_or("the metadata has no IDPSSODescriptor")?;
+    let sso_redirect_url = idp
+        .single_sign_on_services
+        .iter()
+        .find(|e| e.binding == BINDING_REDIRECT)
+        .map(|e| e.location.clone())
+        .ok_or("the IDPSSODescriptor has no SingleSignOnService with the HTTP-Redirect binding")?;
+    let signing_certs = signing_certs(&idp.key_descriptors)?;
+    if signing_certs.is_empty() {
+        return Err("the IDPSSODescriptor has no signing certificate".into());
+    }
+    Ok(IdpPeer {
+        entity_id,
+        sso_redirect_url,
+        signing_certs,
+    })
+}
+
+/// Reads a provider's SP metadata.
+pub fn parse_sp(xml: &str) -> Result<SpPeer, String> {
+    let ed = parse(xml)?;
+    let entity_id = ed.entity_id.clone().ok_or("the metadata has no entityID")?;
+    let sp = ed
+        .sp_sso_descriptors
+        .as_ref()
+        .and_then(|d| d.first())
+        .ok_or("the metadata has no SPSSODescriptor")?;
+    let acs_urls: Vec<String> = sp
+        .assertion_consumer_services
+        .iter()
+        .filter(|e| e.binding == BINDING_POST)
+        .map(|e| e.location.clone())
+        .collect();
+    if acs_urls.is_empty() {
+        return Err(
+            "the SPSSODescriptor has no AssertionConsumerService with the HTTP-POST binding".into(),
+        );
+    }
+    let signing_certs = signing_certs(sp.key_descriptors.as_deref().unwrap_or_default())?;
+    if signing_certs.is_empty() {
+        return Err(
+            "the SPSSODescriptor has no signing certificate (AuthnRequests must be signed)".into(),
+        );
+    }
+    Ok(SpPeer {
+        entity_id,
+        acs_urls,
+        signing_certs,
+    })
+}
+
+fn key_descriptor(key: &SigningKey) -> String {
+    format!(
+        r#"<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
+        key.certificate_base64()
+    )
+}
+
+/// The gateway's SP metadata, for ENT identity providers.
+pub fn sp_metadata(entity_id: &str, acs_url: &str, key: &SigningKey) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity}"><md:SPSSODescriptor AuthnRequestsSigned="true" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{kd}<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:transient</md:NameIDFormat><md:AssertionConsumerService Binding="{post}" Location="{acs}" index="0" isDefault="true"/></md:SPSSODescriptor></md:EntityDescriptor>
+"#,
+        entity = escape(entity_id),
+        kd = key_descriptor(key),
+        post = BINDING_POST,
+        acs = escape(acs_url),
+    )
+}
+
+/// The gateway's IdP metadata, for resource providers.
+pub fn idp_metadata(
+    entity_id: &str,
+    sso_redirect: &str,
+    sso_post: &str,
+    slo: &[(&str, String)],
+    key: &SigningKey,
+) -> String {
+    let slo: String = slo
+        .iter()
+        .map(|(binding, url)| {
+            format!(
+                r#"<md:SingleLogoutService Binding="{}" Location="{}"/>"#,
+                binding,
+                escape(url)
+            )
+        })
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity}"><md:IDPSSODescriptor WantAuthnRequestsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{kd}{slo}<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat><md:SingleSignOnService Binding="{redirect}" Location="{sso_r}"/><md:SingleSignOnService Binding="{post}" Location="{sso_p}"/></md:IDPSSODescriptor></md:EntityDescriptor>
+"#,
+        entity = escape(entity_id),
+        kd = key_descriptor(key),
+        redirect = BINDING_REDIRECT,
+        post = BINDING_POST,
+        sso_r = escape(sso_redirect),
+        sso_p = escape(sso_post),
+    )
+}

@@ -1,0 +1,43 @@
+//! SAML 2.0, on both sides of the gateway.
+//!
+//! - [`sp`]: the gateway as service provider of ENT identity providers (AuthnRequest out,
+//!   Response in, every check of SAML profiles §4.1.4).
+//! - [`idp`]: the gateway as identity provider of resource providers (AuthnRequest in,
+//!   signed Response and Assertion out).
+//! - [`guard`], [`binding`], [`algorithms`], [`metadata`], [`keys`], [`xml`]: what both share.
+//!
+//! Invariant: only this module imports `samael`. It turns SAML messages into neutral values
+//! ([`sp::VerifiedLogin`], [`idp::VerifiedAuthnRequest`]); the rest of the gateway never sees XML.
+//! Every value read from a message is read from the part whose signature was verified.
+
+pub mod algorithms;
+pub mod binding;
+pub mod guard;
+pub mod idp;
+pub mod keys;
+pub mod metadata;
+pub mod sp;
+pub mod xml;
+
+use std::borrow::Cow;
+
+/// A refused SAML message: the check that failed (a stable code such as `saml.signature`)
+/// and a detail for operators. Neither carries message content or personal data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{check}: {detail}")]
+pub struct SamlError {
+    pub check: &'static str,
+    pub detail: Cow<'static, str>,
+}
+
+impl SamlError {
+    pub fn new(check: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            check,
+            detail: detail.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod roundtrip_tests;

@@ -1,0 +1,378 @@
+//! The gateway as SAML service provider of ENT identity providers.
+//!
+//! [`authn_request_url`] starts a login (signed HTTP-Redirect AuthnRequest);
+//! [`verify_response`] accepts an HTTP-POST Response only when every check holds: a valid
+//! signature over the Response or the Assertion by the certificate configured for that ENT
+//! (never one carried in the message), allowed algorithms, one assertion only, issuer,
+//! destination, recipient, audience, InResponseTo, validity window within the clock skew,
+//! and unambiguous `idEnt` / `GARPersonIdentifiant` attributes. Replay (assertion IDs) and
+//! the one-time use of the request ID are the caller's, through the store.
+
+use chrono::{DateTime, Duration, Utc};
+use samael::crypto::{CryptoProvider, ReduceMode, XmlSec};
+use samael::schema::{Assertion, Response};
+
+use super::algorithms::AlgorithmPolicy;
+use super::binding;
+use super::guard;
+use super::keys::SigningKey;
+use super::metadata::{IdpPeer, BINDING_POST};
+use super::xml::{escape, instant};
+use super::SamlError;
+
+const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+
+/// The gateway's own SP identity.
+#[derive(Debug, Clone)]
+pub struct SpSettings {
+    pub entity_id: String,
+    pub acs_url: String,
+    pub clock_skew: Duration,
+    pub max_message_bytes: usize,
+}
+
+/// One ENT identity provider as configured.
+#[derive(Debug, Clone)]
+pub struct EntIdp {
+    pub peer: IdpPeer,
+    pub algorithms: AlgorithmPolicy,
+}
+
+/// The signed Redirect-binding URL that sends the browser to the ENT's IdP.
+pub fn authn_request_url(
+    sp: &SpSettings,
+    idp: &EntIdp,
+    request_id: &str,
+    now: DateTime<Utc>,
+    relay_state: &str,
+    key: &SigningKey,
+) -> Result<String, SamlError> {
+    let xml = format!(
+        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{at}" Destination="{dest}" AssertionConsumerServiceURL="{acs}" ProtocolBinding="{post}"><saml:Issuer>{issuer}</saml:Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" AllowCreate="true"/></samlp:AuthnRequest>"#,
+        id = escape(request_id),
+        at = instant(now),
+        dest = escape(&idp.peer.sso_redirect_url),
+        acs = escape(&sp.acs_url),
+        post = BINDING_POST,
+        issuer = escape(&sp.entity_id),
+    );
+    binding::signed_redirect_url(
+        &idp.peer.sso_redirect_url,
+        "SAMLRequest",
+        &xml,
+        Some(relay_state),
+        &key.key,
+    )
+}
+
+/// What a verified ENT response says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedLogin {
+    pub assertion_id: String,
+    /// Until when the assertion is valid (plus skew): how long its ID must be remembered.
+    pub remember_until: DateTime<Utc>,
+    /// The `idEnt` attribute.
+    pub id_ent: String,
+    /// The `GARPersonIdentifiant` attribute.
+    pub person_id: String,
+    pub session_index: Option<String>,
+}
+
+fn err(check: &'static str, detail: impl Into<std::borrow::Cow<'static, str>>) -> SamlError {
+    SamlError::new(check, detail)
+}
+
+/// Verifies an ENT's Response (the decoded XML of the POST binding) to the request
+/// `expected_request_id`, at `now`.
+pub fn verify_response(
+    xml: &str,
+    expected_request_id: &str,
+    sp: &SpSettings,
+    idp: &EntIdp,
+    now: DateTime<Utc>,
+) -> Result<VerifiedLogin, SamlError> {
+    guard::check_xml(xml.as_bytes(), sp.max_message_bytes)?;
+    let summary = guard::check_signatures(xml, &idp.algorithms)?;
+    if summary.encrypted_assertions > 0 {
+        return Err(err(
+            "saml.encrypted",
+            "encrypted assertions are not accepted from ENTs",
+        ));
+    }
+    if summary.assertions != 1 {
+        return Err(err(
+            "saml.wrapping",
+            format!(
+                "the message carries {} assertions; exactly one is accepted",
+                summary.assertions
+            ),
+        ));
+    }
+    if summary.signatures == 0 {
+        return Err(err(
+            "saml.unsigned",
+            "neither the Response nor the Assertion is signed",
+        ));
+    }
+    if idp.peer.signing_certs.is_empty() {
+        return Err(err(
+            "saml.config",
+            "no signing certificate is configured for this ENT",
+        ));
+    }
+
+    // The envelope as received, for the checks that do not depend on the signature.
+    let envelope: Response = xml
+        .parse()
+        .map_err(|e| err("saml.malformed", format!("not a SAML Response: {e}")))?;
+    check_status(&envelope)?;
+
+    let allow = idp.algorithms.samael_allow_list();
+    let verified = XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
+        xml,
+        &idp.peer.signing_certs,
+        ReduceMode::ValidateAndMarkNoAncestors,
+        allow.as_deref(),
+    )
+    .map_err(|e| {
+        err(
+            "saml.signature",
+            format!("signature verification failed: {e}"),
+        )
+    })?;
+
+    // Read everything from the verified part only.
+    let assertion = if let Ok(response) = verified.parse::<Response>() {
+        check_response(&response, expected_request_id, sp, idp)?;
+        response
+            .assertion
+            .ok_or_else(|| err("saml.wrapping", "the signed Response carries no assertion"))?
+    } else {
+        // Only the Assertion is signed: the envelope's Destination is still checked.
+        check_destination(&envelope, sp)?;
+        check_in_response_to(envelope.in_response_to.as_deref(), expected_request_id)?;
+        verified.parse::<Assertion>().map_err(|e| {
+            err(
+                "saml.signature",
+                format!("the signed part is neither a Response nor an Assertion: {e}"),
+            )
+        })?
+    };
+    check_assertion(&assertion, expected_request_id, sp, idp, now)
+}
+
+fn check_status(response: &Response) -> Result<(), SamlError> {
+    let code = response
+        .status
+        .as_ref()
+        .and_then(|s| s.status_code.value.as_deref());
+    if code != Some(STATUS_SUCCESS) {
+        return Err(err(
+            "saml.status",
+            format!("the ENT answered with status {}", code.unwrap_or("(none)")),
+        ));
+    }
+    Ok(())
+}
+
+fn check_destination(response: &Response, sp: &SpSettings) -> Result<(), SamlError> {
+    if response.destination.as_deref() != Some(sp.acs_url.as_str()) {
+        return Err(err(
+            "saml.destination",
+            "the Response's Destination is not this gateway's ACS URL",
+        ));
+    }
+    Ok(())
+}
+
+fn check_in_response_to(value: Option<&str>, expected: &str) -> Result<(), SamlError> {
+    match value {
+        Some(v) if v == expected => Ok(()),
+        Some(_) => Err(err(
+            "saml.in_response_to",
+            "InResponseTo does not match the request this gateway sent",
+        )),
+        None => Err(err(
+            "saml.in_response_to",
+            "InResponseTo is missing (unsolicited responses are refused)",
+        )),
+    }
+}
+
+fn check_issuer(value: Option<&str>, idp: &EntIdp) -> Result<(), SamlError> {
+    if value != Some(idp.peer.entity_id.as_str()) {
+        return Err(err(
+            "saml.issuer",
+            "the Issuer is not the configured ENT identity provider",
+        ));
+    }
+    Ok(())
+}
+
+fn check_response(
+    response: &Response,
+    expected: &str,
+    sp: &SpSettings,
+    idp: &EntIdp,
+) -> Result<(), SamlError> {
+    check_status(response)?;
+    check_destination(response, sp)?;
+    check_in_response_to(response.in_response_to.as_deref(), expected)?;
+    if let Some(issuer) = &response.issuer {
+        check_issuer(issuer.value.as_deref(), idp)?;
+    }
+    if response.encrypted_assertion.is_some() {
+        return Err(err(
+            "saml.encrypted",
+            "encrypted assertions are not accepted from ENTs",
+        ));
+    }
+    Ok(())
+}
+
+fn check_assertion(
+    a: &Assertion,
+    expected: &str,
+    sp: &SpSettings,
+    idp: &EntIdp,
+    now: DateTime<Utc>,
+) -> Result<VerifiedLogin, SamlError> {
+    let skew = sp.clock_skew;
+    if a.version != "2.0" {
+        return Err(err("saml.malformed", "assertion version is not 2.0"));
+    }
+    check_issuer(a.issuer.value.as_deref(), idp)?;
+    if a.issue_instant > now + skew {
+        return Err(err(
+            "saml.not_yet_valid",
+            "the assertion was issued in the future",
+        ));
+    }
+
+    let conditions = a
+        .conditions
+        .as_ref()
+        .ok_or_else(|| err("saml.audience", "the assertion has no Conditions"))?;
+    if let Some(nb) = conditions.not_before {
+        if now + skew < nb {
+            return Err(err(
+                "saml.not_yet_valid",
+                "the assertion is not yet valid (NotBefore)",
+            ));
+        }
+    }
+    let not_on_or_after = conditions
+        .not_on_or_after
+        .ok_or_else(|| err("saml.expired", "the assertion has no NotOnOrAfter"))?;
+    if now - skew >= not_on_or_after {
+        return Err(err(
+            "saml.expired",
+            "the assertion has expired (NotOnOrAfter)",
+        ));
+    }
+    let restrictions = conditions
+        .audience_restrictions
+        .as_deref()
+        .unwrap_or_default();
+    if restrictions.is_empty()
+        || !restrictions
+            .iter()
+            .all(|r| r.audience.iter().any(|x| x == &sp.entity_id))
+    {
+        return Err(err(
+            "saml.audience",
+            "the assertion's Audience is not this gateway",
+        ));
+    }
+
+    let subject = a
+        .subject
+        .as_ref()
+        .ok_or_else(|| err("saml.subject", "the assertion has no Subject"))?;
+    let bearer = subject
+        .subject_confirmations
+        .iter()
+        .flatten()
+        .filter(|c| c.method.as_deref() == Some(BEARER))
+        .filter_map(|c| c.subject_confirmation_data.as_ref())
+        .collect::<Vec<_>>();
+    let data = match bearer.as_slice() {
+        [one] => *one,
+        [] => return Err(err("saml.subject", "no bearer SubjectConfirmation")),
+        _ => return Err(err("saml.subject", "several bearer SubjectConfirmations")),
+    };
+    if data.recipient.as_deref() != Some(sp.acs_url.as_str()) {
+        return Err(err(
+            "saml.recipient",
+            "the SubjectConfirmation Recipient is not this gateway's ACS URL",
+        ));
+    }
+    let confirm_until = data.not_on_or_after.ok_or_else(|| {
+        err(
+            "saml.expired",
+            "the SubjectConfirmation has no NotOnOrAfter",
+        )
+    })?;
+    if now - skew >= confirm_until {
+        return Err(err("saml.expired", "the SubjectConfirmation has expired"));
+    }
+    if let Some(nb) = data.not_before {
+        if now + skew < nb {
+            return Err(err(
+                "saml.not_yet_valid",
+                "the SubjectConfirmation is not yet valid",
+            ));
+        }
+    }
+    check_in_response_to(data.in_response_to.as_deref(), expected)?;
+
+    let id_ent = single_attribute(a, "idEnt")?;
+    let person_id = single_attribute(a, "GARPersonIdentifiant")?;
+    let session_index = a
+        .authn_statements
+        .iter()
+        .flatten()
+        .find_map(|s| s.session_index.clone());
+    Ok(VerifiedLogin {
+        assertion_id: a.id.clone(),
+        remember_until: not_on_or_after.max(confirm_until) + skew,
+        id_ent,
+        person_id,
+        session_index,
+    })
+}
+
+/// The single value of the attribute `name`; refuses absent, empty, repeated or multi-valued.
+fn single_attribute(a: &Assertion, name: &str) -> Result<String, SamlError> {
+    let mut found: Vec<&str> = Vec::new();
+    for statement in a.attribute_statements.iter().flatten() {
+        for attr in statement
+            .attributes
+            .iter()
+            .filter(|x| x.name.as_deref() == Some(name))
+        {
+            for v in &attr.values {
+                found.push(v.value.as_deref().unwrap_or(""));
+            }
+            if attr.values.is_empty() {
+                found.push("");
+            }
+        }
+    }
+    match found.as_slice() {
+        [one] if !one.trim().is_empty() && one.len() <= 256 => Ok(one.trim().to_string()),
+        [] => Err(err(
+            "saml.attributes",
+            format!("the assertion has no {name} attribute"),
+        )),
+        [_] => Err(err(
+            "saml.attributes",
+            format!("the {name} attribute is empty or too long"),
+        )),
+        _ => Err(err(
+            "saml.attributes",
+            format!("the {name} attribute has several values"),
+        )),
+    }
+}

@@ -1,0 +1,197 @@
+//! Trace events: the typed record of every decision, for audience counting and audit.
+//!
+//! Every decision point (ENT login, access granted or refused, assertion issued, a protocol
+//! message refused) emits one [`TraceEvent`] through a [`TraceSink`]. This issue writes them
+//! as JSON lines; the audience and audit pipeline implements the same trait later.
+//!
+//! Invariant: events carry pseudonymous ids only (trace subject, IDO), never a name, an ENT
+//! user id, an IP address, an assertion or a token.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::{AttributeName, IdEnt, Profile, ResourceId, Uai};
+
+/// How a user reached the resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Web,
+    App,
+}
+
+/// One decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum TraceEvent {
+    /// An ENT authenticated a user and the gateway accepted it.
+    EntLogin {
+        ent: IdEnt,
+        protocol: &'static str,
+        subject: String,
+    },
+    /// A message from an ENT or a provider was refused by a protocol check.
+    ProtocolRefused {
+        /// `ent` or `provider`.
+        peer_kind: &'static str,
+        /// The ENT id or provider key, when it could be told.
+        peer: Option<String>,
+        protocol: &'static str,
+        /// The check that failed, e.g. `saml.signature`, `saml.replay`.
+        check: &'static str,
+    },
+    AccessGranted {
+        ent: IdEnt,
+        subject: String,
+        uai: Uai,
+        profile: Profile,
+        resource: ResourceId,
+        subscription: String,
+        channel: Channel,
+    },
+    AccessRefused {
+        ent: Option<IdEnt>,
+        subject: Option<String>,
+        uai: Option<Uai>,
+        resource: Option<ResourceId>,
+        reason: &'static str,
+    },
+    /// An assertion or a token was issued to a provider.
+    CredentialIssued {
+        protocol: &'static str,
+        provider: String,
+        resource: ResourceId,
+        uai: Uai,
+        profile: Profile,
+        ent: IdEnt,
+        /// The pseudonymous subject the provider received (its IDO).
+        ido: String,
+        /// Names of the released attributes, never their values.
+        attributes: Vec<AttributeName>,
+        channel: Channel,
+    },
+}
+
+impl TraceEvent {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TraceEvent::EntLogin { .. } => "ent_login",
+            TraceEvent::ProtocolRefused { .. } => "protocol_refused",
+            TraceEvent::AccessGranted { .. } => "access_granted",
+            TraceEvent::AccessRefused { .. } => "access_refused",
+            TraceEvent::CredentialIssued { .. } => "credential_issued",
+        }
+    }
+}
+
+/// A trace event with its time and the node that recorded it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceRecord<'a> {
+    pub at: DateTime<Utc>,
+    pub node: &'a str,
+    #[serde(flatten)]
+    pub event: &'a TraceEvent,
+}
+
+/// Where trace events go.
+pub trait TraceSink: Send + Sync {
+    fn record(&self, at: DateTime<Utc>, event: TraceEvent);
+}
+
+/// Writes one JSON object per line to a file or to standard output.
+pub struct JsonLinesSink {
+    node: String,
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl JsonLinesSink {
+    /// `path` `-` means standard output; otherwise the file is created or appended to.
+    pub fn open(path: &str, node: impl Into<String>) -> std::io::Result<Self> {
+        let out: Box<dyn Write + Send> = if path == "-" {
+            Box::new(std::io::stdout())
+        } else {
+            let p = PathBuf::from(path);
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)?,
+            )
+        };
+        Ok(Self {
+            node: node.into(),
+            out: Mutex::new(out),
+        })
+    }
+}
+
+impl TraceSink for JsonLinesSink {
+    fn record(&self, at: DateTime<Utc>, event: TraceEvent) {
+        let record = TraceRecord {
+            at,
+            node: &self.node,
+            event: &event,
+        };
+        let line = match serde_json::to_string(&record) {
+            Ok(line) => line,
+            Err(e) => {
+                tracing::error!(error = %e, kind = event.kind(), "trace event could not be serialised");
+                return;
+            }
+        };
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+            tracing::error!(error = %e, kind = event.kind(), "trace event could not be written: check the trace file's disk and permissions");
+        }
+    }
+}
+
+/// Keeps events in memory, for tests and the demo.
+#[derive(Clone, Default)]
+pub struct MemorySink(Arc<Mutex<Vec<(DateTime<Utc>, TraceEvent)>>>);
+
+impl MemorySink {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn events(&self) -> Vec<TraceEvent> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(_, e)| e.clone())
+            .collect()
+    }
+
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+impl TraceSink for MemorySink {
+    fn record(&self, at: DateTime<Utc>, event: TraceEvent) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((at, event));
+    }
+}
+
+/// Sends every event to several sinks.
+pub struct FanOut(pub Vec<Arc<dyn TraceSink>>);
+
+impl TraceSink for FanOut {
+    fn record(&self, at: DateTime<Utc>, event: TraceEvent) {
+        for sink in &self.0 {
+            sink.record(at, event.clone());
+        }
+    }
+}
