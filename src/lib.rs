@@ -6,9 +6,16 @@
 //! - [`store`]: storage traits with in-memory and Redis implementations.
 //! - [`clock`]: the only reader of the wall clock.
 
+pub mod app;
+pub mod cli;
 pub mod clock;
+pub mod config;
+pub mod demo;
 pub mod domain;
+pub mod http;
+pub mod launch;
 pub mod saml;
+pub mod seed;
 pub mod session;
 pub mod store;
 pub mod trace;

@@ -19,7 +19,9 @@ pub fn variable_for(path: &str) -> String {
 pub fn apply(root: &mut Value, vars: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
     let mut problems = Vec::new();
     for (name, value) in vars {
-        let Some(rest) = name.strip_prefix(PREFIX) else { continue };
+        let Some(rest) = name.strip_prefix(PREFIX) else {
+            continue;
+        };
         let path: Vec<&str> = rest.split("__").collect();
         if path.iter().any(|p| p.is_empty()) {
             problems.push(format!("{name}: empty path segment"));
@@ -34,7 +36,9 @@ pub fn apply(root: &mut Value, vars: impl IntoIterator<Item = (String, String)>)
 
 fn parse_value(raw: &str) -> Value {
     match format!("v = {raw}").parse::<toml::Table>() {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| Value::String(raw.to_string())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| Value::String(raw.to_string())),
         Err(_) => Value::String(raw.to_string()),
     }
 }
@@ -65,7 +69,9 @@ fn set(node: &mut Value, path: &[&str], value: Value) -> Result<(), String> {
                 .ok_or_else(|| format!("index {index} is past the end of the array"))?;
             set(child, tail, value)
         }
-        _ => Err(format!("cannot set '{head}' inside a value that is not a table")),
+        _ => Err(format!(
+            "cannot set '{head}' inside a value that is not a table"
+        )),
     }
 }
 
@@ -74,12 +80,16 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
     fn nests_matches_case_insensitively_and_types_values() {
-        let mut root: Value = toml::from_str("[server]\nlisten = 'a'\n[ents.B0]\nname = 'x'").unwrap();
+        let mut root: Value =
+            toml::from_str("[server]\nlisten = 'a'\n[ents.B0]\nname = 'x'").unwrap();
         let problems = apply(
             &mut root,
             vars(&[
@@ -100,8 +110,17 @@ mod tests {
     #[test]
     fn reports_bad_paths() {
         let mut root: Value = toml::from_str("[server]\nlisten = 'a'").unwrap();
-        let problems = apply(&mut root, vars(&[("PASSERELLE__SERVER__LISTEN__X", "1"), ("PASSERELLE____A", "1")]));
+        let problems = apply(
+            &mut root,
+            vars(&[
+                ("PASSERELLE__SERVER__LISTEN__X", "1"),
+                ("PASSERELLE____A", "1"),
+            ]),
+        );
         assert_eq!(problems.len(), 2);
-        assert_eq!(variable_for("ents.B0.saml.idp_metadata"), "PASSERELLE__ENTS__B0__SAML__IDP_METADATA");
+        assert_eq!(
+            variable_for("ents.B0.saml.idp_metadata"),
+            "PASSERELLE__ENTS__B0__SAML__IDP_METADATA"
+        );
     }
 }

@@ -1,0 +1,106 @@
+//! The application state shared by every request, built once from the validated config.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::saml::idp::IdpSettings;
+use crate::saml::sp::SpSettings;
+use crate::store::Store;
+use crate::trace::{TraceEvent, TraceSink};
+
+/// Counters exposed at `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub ent_logins: AtomicU64,
+    pub access_granted: AtomicU64,
+    pub access_refused: AtomicU64,
+    pub protocol_refused: AtomicU64,
+    pub credentials_issued: AtomicU64,
+}
+
+impl Metrics {
+    fn count(&self, event: &TraceEvent) {
+        let c = match event {
+            TraceEvent::EntLogin { .. } => &self.ent_logins,
+            TraceEvent::AccessGranted { .. } => &self.access_granted,
+            TraceEvent::AccessRefused { .. } => &self.access_refused,
+            TraceEvent::ProtocolRefused { .. } => &self.protocol_refused,
+            TraceEvent::CredentialIssued { .. } => &self.credentials_issued,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Everything a handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    trace: Arc<dyn TraceSink>,
+    pub metrics: Arc<Metrics>,
+    pub sp: Arc<SpSettings>,
+    pub idp: Arc<IdpSettings>,
+}
+
+fn secs(d: std::time::Duration) -> Duration {
+    Duration::seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 1000))
+}
+
+impl AppState {
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        trace: Arc<dyn TraceSink>,
+    ) -> Self {
+        let sp = SpSettings {
+            entity_id: config.url("/saml/metadata"),
+            acs_url: config.url("/saml/acs"),
+            clock_skew: secs(config.saml.clock_skew),
+            max_message_bytes: config.saml.max_message_bytes,
+        };
+        let idp = IdpSettings {
+            entity_id: config.url("/idp/metadata"),
+            sso_redirect_url: config.url("/idp/profile/SAML2/Redirect/SSO"),
+            sso_post_url: config.url("/idp/profile/SAML2/POST/SSO"),
+            clock_skew: secs(config.saml.clock_skew),
+            max_message_bytes: config.saml.max_message_bytes,
+            assertion_lifetime: secs(config.saml.assertion_lifetime),
+        };
+        Self {
+            config: Arc::new(config),
+            store,
+            clock,
+            trace,
+            metrics: Arc::new(Metrics::default()),
+            sp: Arc::new(sp),
+            idp: Arc::new(idp),
+        }
+    }
+
+    /// Records a trace event at the current time and counts it.
+    pub fn trace(&self, event: TraceEvent) {
+        self.metrics.count(&event);
+        self.trace.record(self.clock.now(), event);
+    }
+
+    /// Loads the configured catalogue and seed files into the store.
+    pub async fn seed(&self) -> anyhow::Result<()> {
+        for p in self.config.providers.values() {
+            for r in &p.resources {
+                self.store.put_resource(r).await?;
+            }
+        }
+        for f in &self.config.seed_files {
+            crate::seed::Seed::from_file(f)?
+                .apply(self.store.as_ref())
+                .await?;
+        }
+        Ok(())
+    }
+}

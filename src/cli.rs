@@ -1,0 +1,154 @@
+//! The `passerelle` command line: `serve`, `check-config`, `demo`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::AppState;
+use crate::clock::SystemClock;
+use crate::config::{self, Config, StoreConfig};
+use crate::store::{memory::MemoryStore, redis::RedisStore, Store};
+use crate::trace::{JsonLinesSink, TraceSink};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "passerelle",
+    version,
+    about = "Open-source, GAR-compatible access and audience gateway for digital educational resources"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Serve {
+        /// Configuration file (default: $PASSERELLE_CONFIG, then config/passerelle.toml).
+        #[arg(long, env = "PASSERELLE_CONFIG", default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+    },
+    /// Validate a configuration and print every problem at once; exit 0 only when valid.
+    CheckConfig {
+        #[arg(long, env = "PASSERELLE_CONFIG", default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+    },
+    /// Run the whole system on this machine: gateway, demo ENT, demo resources.
+    Demo {
+        /// Port of the gateway (the demo ENT and resources take the next ones).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+}
+
+fn env_vars() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with(config::env::PREFIX))
+        .collect()
+}
+
+/// Runs the command; the returned code is the process exit status.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::CheckConfig { config } => match config::load(&config, env_vars()).await {
+            Ok(c) => {
+                println!(
+                    "{}: valid ({} ENT(s), {} provider(s), {} resource(s), store: {})",
+                    config.display(),
+                    c.ents.len(),
+                    c.providers.len(),
+                    c.providers
+                        .values()
+                        .map(|p| p.resources.len())
+                        .sum::<usize>(),
+                    match &c.store {
+                        StoreConfig::Memory => "memory",
+                        StoreConfig::Redis { .. } => "redis",
+                    }
+                );
+                Ok(0)
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", config.display());
+                Ok(1)
+            }
+        },
+        Command::Serve { config } => {
+            let cfg = match config::load(&config, env_vars()).await {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{}: {e}", config.display());
+                    return Ok(1);
+                }
+            };
+            serve(cfg).await?;
+            Ok(0)
+        }
+        Command::Demo { port } => {
+            crate::demo::run(port).await?;
+            Ok(0)
+        }
+    }
+}
+
+/// Opens the configured store.
+pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match &cfg.store {
+        StoreConfig::Memory => {
+            tracing::warn!("no store configured: using the in-memory store (single node only; data is lost at restart). Set store.redis_url for production.");
+            Arc::new(MemoryStore::new())
+        }
+        StoreConfig::Redis {
+            url,
+            cluster,
+            prefix,
+        } => {
+            let store = RedisStore::connect(url, *cluster, prefix)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot connect to Redis (store.redis_url): {e}"))?;
+            tracing::info!(cluster = *cluster, "using the Redis store");
+            Arc::new(store)
+        }
+    })
+}
+
+/// Builds the state, seeds the store, and serves until Ctrl-C / SIGTERM.
+pub async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let store = open_store(&cfg).await?;
+    let trace: Arc<dyn TraceSink> = Arc::new(
+        JsonLinesSink::open(&cfg.trace_path, cfg.node_name.clone())
+            .map_err(|e| anyhow::anyhow!("cannot open trace.path {}: {e}", cfg.trace_path))?,
+    );
+    let listen = cfg.listen;
+    let base = cfg.public_base_url.clone();
+    let state = AppState::new(cfg, store, Arc::new(SystemClock), trace);
+    state.seed().await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (server.listen): {e}"))?;
+    tracing::info!(%listen, public_base_url = %base, "passerelle is serving");
+    crate::http::serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,186 @@
+//! Configuration: TOML file, environment overrides, then validation into typed values.
+//!
+//! `load` reads the file, applies `PASSERELLE__*` variables (see `env`), collects every
+//! unknown key, then `validate` checks everything and reports all problems at once, each
+//! naming its key and the environment variable that sets it. Paths in the file are relative
+//! to the file's own directory. Secrets (`*_file` keys) are read from files and never printed.
+
+pub mod env;
+pub mod raw;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+use crate::domain::{IdEnt, IdoKey, IdoScope, Resource};
+use crate::saml::idp::ProviderSp;
+use crate::saml::keys::SigningKey;
+use crate::saml::sp::EntIdp;
+
+/// Where the default configuration lives.
+pub const DEFAULT_PATH: &str = "config/passerelle.toml";
+
+/// One configuration problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key, e.g. `ents.B0.saml.idp_metadata`.
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(
+                f,
+                "{} (environment: {}): {}",
+                self.key,
+                env::variable_for(&self.key),
+                self.message
+            )
+        }
+    }
+}
+
+/// Every problem found, reported together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} configuration problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigErrors(pub Vec<Problem>);
+
+/// Where shared state lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    Memory,
+    Redis {
+        url: String,
+        cluster: bool,
+        prefix: String,
+    },
+}
+
+/// SAML timing and size limits.
+#[derive(Debug, Clone)]
+pub struct SamlConfig {
+    pub clock_skew: Duration,
+    pub request_ttl: Duration,
+    pub max_message_bytes: usize,
+    pub assertion_lifetime: Duration,
+}
+
+/// One ENT project.
+#[derive(Debug, Clone)]
+pub struct EntConfig {
+    pub id: IdEnt,
+    pub name: String,
+    pub saml: EntIdp,
+}
+
+/// One resource provider and its resources.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub key: String,
+    pub name: String,
+    pub technical_distributor: String,
+    pub saml: Option<ProviderSp>,
+    pub resources: Vec<Resource>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub public_base_url: Url,
+    pub listen: SocketAddr,
+    pub node_name: String,
+    pub session_ttl: Duration,
+    pub max_body_bytes: usize,
+    pub store: StoreConfig,
+    pub signing_key: SigningKey,
+    pub ido_key: IdoKey,
+    pub ido_scope: IdoScope,
+    pub saml: SamlConfig,
+    /// `-` for standard output.
+    pub trace_path: String,
+    pub seed_files: Vec<PathBuf>,
+    pub ents: BTreeMap<IdEnt, EntConfig>,
+    pub providers: BTreeMap<String, ProviderConfig>,
+}
+
+impl Config {
+    /// `{public base URL}{path}`, with exactly one slash between them.
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "{}{}",
+            self.public_base_url.as_str().trim_end_matches('/'),
+            path
+        )
+    }
+
+    /// The provider that registered this SAML entityID.
+    pub fn provider_by_entity_id(&self, entity_id: &str) -> Option<&ProviderConfig> {
+        self.providers
+            .values()
+            .find(|p| p.saml.as_ref().is_some_and(|s| s.entity_id == entity_id))
+    }
+}
+
+/// Reads, overrides and validates the configuration at `path`, with the environment `vars`.
+pub async fn load(
+    path: &Path,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![Problem {
+            key: String::new(),
+            message: format!("cannot read configuration file {}: {e}", path.display()),
+        }])
+    })?;
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    load_str(&text, &base_dir, vars).await
+}
+
+/// Like [`load`], from the file's text; relative paths are resolved against `base_dir`.
+pub async fn load_str(
+    text: &str,
+    base_dir: &Path,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigErrors> {
+    let mut problems = Vec::new();
+    let mut value: toml::Value = text
+        .parse::<toml::Table>()
+        .map(toml::Value::Table)
+        .map_err(|e| {
+            ConfigErrors(vec![Problem {
+                key: String::new(),
+                message: format!("not valid TOML: {e}"),
+            }])
+        })?;
+    for message in env::apply(&mut value, vars) {
+        problems.push(Problem {
+            key: String::new(),
+            message,
+        });
+    }
+    let mut unknown = Vec::new();
+    let raw: raw::RawConfig =
+        serde_ignored::deserialize(value, |path| unknown.push(path.to_string())).map_err(|e| {
+            let mut all = problems.clone();
+            all.push(Problem {
+                key: String::new(),
+                message: format!("wrong type: {e}"),
+            });
+            ConfigErrors(all)
+        })?;
+    for key in unknown {
+        problems.push(Problem {
+            key,
+            message: "unknown key".into(),
+        });
+    }
+    validate::validate(raw, base_dir, problems).await
+}

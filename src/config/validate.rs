@@ -1,0 +1,615 @@
+//! Turns the raw configuration into a [`Config`], collecting every problem on the way.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+use super::raw::{RawConfig, RawEnt, RawProvider, RawResource};
+use super::{Config, ConfigErrors, EntConfig, Problem, ProviderConfig, SamlConfig, StoreConfig};
+use crate::domain::{
+    AttributeName, IdEnt, IdoKey, IdoScope, Profile, Protocol, ReleasePolicy, Resource, ResourceId,
+};
+use crate::saml::algorithms::{AlgorithmPolicy, SigAlg};
+use crate::saml::idp::ProviderSp;
+use crate::saml::keys::{certificate_from_pem, SigningKey};
+use crate::saml::metadata;
+use crate::saml::sp::EntIdp;
+
+struct Ctx<'a> {
+    base: &'a Path,
+    problems: Vec<Problem>,
+}
+
+impl Ctx<'_> {
+    fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    fn read(&mut self, key: &str, p: &str) -> Option<Vec<u8>> {
+        let path = self.path(p);
+        match std::fs::read(&path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                self.problem(key, format!("cannot read {}: {e}", path.display()));
+                None
+            }
+        }
+    }
+
+    fn required<T>(&mut self, key: &str, v: Option<T>) -> Option<T> {
+        if v.is_none() {
+            self.problem(key, "is required");
+        }
+        v
+    }
+}
+
+pub(super) async fn validate(
+    raw: RawConfig,
+    base: &Path,
+    problems: Vec<Problem>,
+) -> Result<Config, ConfigErrors> {
+    let mut cx = Ctx { base, problems };
+
+    let public_base_url = match raw.server.public_base_url.as_deref().map(Url::parse) {
+        Some(Ok(u)) if matches!(u.scheme(), "http" | "https") && u.query().is_none() => Some(u),
+        Some(Ok(_)) => {
+            cx.problem(
+                "server.public_base_url",
+                "must be an http(s) URL without query",
+            );
+            None
+        }
+        Some(Err(e)) => {
+            cx.problem("server.public_base_url", format!("not a URL: {e}"));
+            None
+        }
+        None => Url::parse("http://127.0.0.1:8080").ok(),
+    };
+    let listen = match raw
+        .server
+        .listen
+        .as_deref()
+        .unwrap_or("127.0.0.1:8080")
+        .parse::<SocketAddr>()
+    {
+        Ok(a) => Some(a),
+        Err(e) => {
+            cx.problem(
+                "server.listen",
+                format!("not a socket address (e.g. 127.0.0.1:8080): {e}"),
+            );
+            None
+        }
+    };
+    let node_name = raw
+        .server
+        .node_name
+        .clone()
+        .unwrap_or_else(|| std::env::var("HOSTNAME").unwrap_or_else(|_| "node-1".into()));
+    let session_ttl = Duration::from_secs(raw.server.session_ttl_seconds.unwrap_or(6 * 3600));
+    if session_ttl.is_zero() {
+        cx.problem("server.session_ttl_seconds", "must be positive");
+    }
+
+    let store = store(&mut cx, &raw);
+    let signing_key = signing_key(&mut cx, &raw);
+    let ido_key = ido_key(&mut cx, &raw);
+    let ido_scope = match raw
+        .keys
+        .ido_scope
+        .as_deref()
+        .unwrap_or("technical_distributor")
+    {
+        "technical_distributor" => IdoScope::TechnicalDistributor,
+        "provider" => IdoScope::Provider,
+        "resource" => IdoScope::Resource,
+        "global" => IdoScope::Global,
+        _ => {
+            cx.problem(
+                "keys.ido_scope",
+                "expected technical_distributor, provider, resource or global",
+            );
+            IdoScope::default()
+        }
+    };
+    let saml = SamlConfig {
+        clock_skew: Duration::from_secs(raw.saml.clock_skew_seconds.unwrap_or(120)),
+        request_ttl: Duration::from_secs(raw.saml.request_ttl_seconds.unwrap_or(600)),
+        max_message_bytes: raw.saml.max_message_bytes.unwrap_or(256 * 1024),
+        assertion_lifetime: Duration::from_secs(raw.saml.assertion_lifetime_seconds.unwrap_or(300)),
+    };
+    if saml.clock_skew > Duration::from_secs(600) {
+        cx.problem(
+            "saml.clock_skew_seconds",
+            "more than 600 seconds of skew would accept stale assertions",
+        );
+    }
+    if saml.max_message_bytes < 4096 {
+        cx.problem("saml.max_message_bytes", "must be at least 4096");
+    }
+
+    let mut ents = BTreeMap::new();
+    for (id, e) in &raw.ents {
+        if let Some(ent) = ent(&mut cx, id, e).await {
+            ents.insert(ent.id.clone(), ent);
+        }
+    }
+    let mut providers = BTreeMap::new();
+    let mut seen_resources = BTreeSet::new();
+    let mut seen_entities = BTreeSet::new();
+    for (key, p) in &raw.providers {
+        if let Some(p) = provider(&mut cx, key, p) {
+            for r in &p.resources {
+                if !seen_resources.insert(r.id.clone()) {
+                    cx.problem(
+                        format!("providers.{key}.resources"),
+                        format!("resource {} is declared twice", r.id),
+                    );
+                }
+            }
+            if let Some(s) = &p.saml {
+                if !seen_entities.insert(s.entity_id.clone()) {
+                    cx.problem(
+                        format!("providers.{key}.saml.entity_id"),
+                        "another provider registered the same entityID",
+                    );
+                }
+            }
+            providers.insert(key.clone(), p);
+        }
+    }
+    let seed_files = raw
+        .seed
+        .files
+        .iter()
+        .map(|f| cx.path(f))
+        .collect::<Vec<_>>();
+    for (i, f) in seed_files.iter().enumerate() {
+        if !f.is_file() {
+            cx.problem(
+                format!("seed.files.{i}"),
+                format!("{} is not a readable file", f.display()),
+            );
+        }
+    }
+
+    match (
+        cx.problems.is_empty(),
+        public_base_url,
+        listen,
+        store,
+        signing_key,
+        ido_key,
+    ) {
+        (
+            true,
+            Some(public_base_url),
+            Some(listen),
+            Some(store),
+            Some(signing_key),
+            Some(ido_key),
+        ) => Ok(Config {
+            public_base_url,
+            listen,
+            node_name,
+            session_ttl,
+            max_body_bytes: raw.server.max_body_bytes.unwrap_or(1024 * 1024),
+            store,
+            signing_key,
+            ido_key,
+            ido_scope,
+            saml,
+            trace_path: raw.trace.path.clone().unwrap_or_else(|| "-".into()),
+            seed_files,
+            ents,
+            providers,
+        }),
+        _ => Err(ConfigErrors(cx.problems)),
+    }
+}
+
+fn store(cx: &mut Ctx<'_>, raw: &RawConfig) -> Option<StoreConfig> {
+    let prefix = raw
+        .store
+        .key_prefix
+        .clone()
+        .unwrap_or_else(|| "passerelle".into());
+    if prefix.is_empty() || prefix.contains(['{', '}', ' ']) {
+        cx.problem(
+            "store.key_prefix",
+            "must be non-empty, without braces or spaces",
+        );
+    }
+    let url = match (&raw.store.redis_url, &raw.store.redis_url_file) {
+        (Some(_), Some(_)) => {
+            cx.problem(
+                "store.redis_url",
+                "set redis_url or redis_url_file, not both",
+            );
+            return None;
+        }
+        (Some(u), None) => Some(u.clone()),
+        (None, Some(f)) => cx
+            .read("store.redis_url_file", f)
+            .map(|b| String::from_utf8_lossy(&b).trim().to_string()),
+        (None, None) => None,
+    };
+    match url {
+        None => Some(StoreConfig::Memory),
+        Some(u) if u.is_empty() => Some(StoreConfig::Memory),
+        Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => {
+            Some(StoreConfig::Redis {
+                url: u,
+                cluster: raw.store.redis_cluster.unwrap_or(false),
+                prefix,
+            })
+        }
+        Some(_) => {
+            cx.problem("store.redis_url", "must start with redis:// or rediss://");
+            None
+        }
+    }
+}
+
+fn signing_key(cx: &mut Ctx<'_>, raw: &RawConfig) -> Option<SigningKey> {
+    let k = cx.required("keys.signing_key_file", raw.keys.signing_key_file.clone());
+    let c = cx.required(
+        "keys.signing_certificate_file",
+        raw.keys.signing_certificate_file.clone(),
+    );
+    let key = cx.read("keys.signing_key_file", &k?);
+    let cert = cx.read("keys.signing_certificate_file", &c?);
+    match SigningKey::from_pem(&key?, &cert?) {
+        Ok(k) => Some(k),
+        Err(e) => {
+            cx.problem("keys.signing_key_file", e);
+            None
+        }
+    }
+}
+
+fn ido_key(cx: &mut Ctx<'_>, raw: &RawConfig) -> Option<IdoKey> {
+    let secret = match (&raw.keys.ido_secret, &raw.keys.ido_secret_file) {
+        (Some(_), Some(_)) => {
+            cx.problem(
+                "keys.ido_secret",
+                "set ido_secret or ido_secret_file, not both",
+            );
+            return None;
+        }
+        (Some(s), None) => s.as_bytes().to_vec(),
+        (None, Some(f)) => {
+            let mut b = cx.read("keys.ido_secret_file", f)?;
+            while b.last().is_some_and(|c| c.is_ascii_whitespace()) {
+                b.pop();
+            }
+            b
+        }
+        (None, None) => {
+            cx.problem(
+                "keys.ido_secret_file",
+                "is required (at least 32 random bytes; e.g. `openssl rand -hex 32 > ido.secret`)",
+            );
+            return None;
+        }
+    };
+    match IdoKey::new(&secret) {
+        Ok(k) => Some(k),
+        Err(e) => {
+            cx.problem("keys.ido_secret_file", e);
+            None
+        }
+    }
+}
+
+fn algorithms(cx: &mut Ctx<'_>, key: &str, names: Option<&Vec<String>>) -> AlgorithmPolicy {
+    let Some(names) = names else {
+        return AlgorithmPolicy::default();
+    };
+    let mut algs = Vec::new();
+    for n in names {
+        match SigAlg::from_config_name(n) {
+            Some(a) => algs.push(a),
+            None => cx.problem(key, format!("unknown algorithm '{n}' (expected rsa-sha256, rsa-sha384, rsa-sha512, ecdsa-sha256 or rsa-sha1)")),
+        }
+    }
+    if algs.is_empty() {
+        cx.problem(key, "must list at least one algorithm");
+    }
+    AlgorithmPolicy::new(algs)
+}
+
+async fn ent(cx: &mut Ctx<'_>, id: &str, e: &RawEnt) -> Option<EntConfig> {
+    let prefix = format!("ents.{id}");
+    let ent_id = match id.parse::<IdEnt>() {
+        Ok(i) => Some(i),
+        Err(err) => {
+            cx.problem(prefix.clone(), err.to_string());
+            None
+        }
+    };
+    let name = cx.required(&format!("{prefix}.name"), e.name.clone());
+    match e.protocol.as_deref().unwrap_or("saml") {
+        "saml" => {}
+        other => cx.problem(
+            format!("{prefix}.protocol"),
+            format!("'{other}' is not supported yet (expected saml)"),
+        ),
+    }
+    let saml = cx.required(&format!("{prefix}.saml"), e.saml.as_ref())?;
+    let algs = algorithms(
+        cx,
+        &format!("{prefix}.saml.signature_algorithms"),
+        saml.signature_algorithms.as_ref(),
+    );
+    let source = cx.required(
+        &format!("{prefix}.saml.idp_metadata"),
+        saml.idp_metadata.clone(),
+    )?;
+    let key = format!("{prefix}.saml.idp_metadata");
+    let xml = if source.starts_with("https://") || source.starts_with("http://") {
+        match fetch(&source).await {
+            Ok(x) => x,
+            Err(err) => {
+                cx.problem(key, err);
+                return None;
+            }
+        }
+    } else {
+        String::from_utf8_lossy(&cx.read(&key, &source)?).into_owned()
+    };
+    let peer = match metadata::parse_idp(&xml) {
+        Ok(p) => p,
+        Err(err) => {
+            cx.problem(key, err);
+            return None;
+        }
+    };
+    Some(EntConfig {
+        id: ent_id?,
+        name: name?,
+        saml: EntIdp {
+            peer,
+            algorithms: algs,
+        },
+    })
+}
+
+/// Fetches metadata over HTTP(S): bounded time and size, no redirects.
+async fn fetch(url: &str) -> Result<String, String> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))?;
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("cannot fetch {url}: {e}"))?;
+    if !resp.status().is_success() {
+        return Err(format!("fetching {url} answered {}", resp.status()));
+    }
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("cannot read {url}: {e}"))?;
+    if bytes.len() > 2 * 1024 * 1024 {
+        return Err(format!("{url} is larger than 2 MiB"));
+    }
+    String::from_utf8(bytes.to_vec()).map_err(|_| format!("{url} is not UTF-8"))
+}
+
+fn is_siren_isni(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 26
+        && b[9] == b'_'
+        && b[..9].iter().all(u8::is_ascii_digit)
+        && b[10..].iter().all(u8::is_ascii_digit)
+}
+
+fn provider(cx: &mut Ctx<'_>, key: &str, p: &RawProvider) -> Option<ProviderConfig> {
+    let prefix = format!("providers.{key}");
+    let name = cx.required(&format!("{prefix}.name"), p.name.clone());
+    let dist = cx.required(
+        &format!("{prefix}.technical_distributor"),
+        p.technical_distributor.clone(),
+    );
+    if let Some(d) = &dist {
+        if !is_siren_isni(d) {
+            cx.problem(
+                format!("{prefix}.technical_distributor"),
+                "expected SIREN_ISNI: 9 digits, '_', 16 digits",
+            );
+        }
+    }
+    let protocol = match p.protocol.as_deref().unwrap_or("saml") {
+        "saml" => Protocol::Saml,
+        "oidc" => Protocol::Oidc,
+        other => {
+            cx.problem(
+                format!("{prefix}.protocol"),
+                format!("'{other}' is not a protocol (expected saml or oidc)"),
+            );
+            Protocol::Saml
+        }
+    };
+    let saml = match (&p.saml, protocol) {
+        (Some(s), Protocol::Saml) => {
+            let algs = algorithms(
+                cx,
+                &format!("{prefix}.saml.signature_algorithms"),
+                s.signature_algorithms.as_ref(),
+            );
+            if let Some(m) = &s.metadata {
+                if s.entity_id.is_some() || s.acs_urls.is_some() || s.certificate_file.is_some() {
+                    cx.problem(
+                        format!("{prefix}.saml.metadata"),
+                        "set metadata, or entity_id + acs_urls + certificate_file, not both",
+                    );
+                }
+                let bytes = cx.read(&format!("{prefix}.saml.metadata"), m)?;
+                match metadata::parse_sp(&String::from_utf8_lossy(&bytes)) {
+                    Ok(sp) => Some(ProviderSp {
+                        entity_id: sp.entity_id,
+                        acs_urls: sp.acs_urls,
+                        signing_certs: sp.signing_certs,
+                        algorithms: algs,
+                    }),
+                    Err(e) => {
+                        cx.problem(format!("{prefix}.saml.metadata"), e);
+                        None
+                    }
+                }
+            } else {
+                let entity_id =
+                    cx.required(&format!("{prefix}.saml.entity_id"), s.entity_id.clone());
+                let acs = cx
+                    .required(&format!("{prefix}.saml.acs_urls"), s.acs_urls.clone())
+                    .unwrap_or_default();
+                for (i, u) in acs.iter().enumerate() {
+                    if Url::parse(u).is_err() {
+                        cx.problem(format!("{prefix}.saml.acs_urls.{i}"), "not a URL");
+                    }
+                }
+                if acs.is_empty() {
+                    cx.problem(
+                        format!("{prefix}.saml.acs_urls"),
+                        "must list at least one ACS URL",
+                    );
+                }
+                let cert_file = cx.required(
+                    &format!("{prefix}.saml.certificate_file"),
+                    s.certificate_file.clone(),
+                );
+                let cert = cert_file
+                    .and_then(|f| cx.read(&format!("{prefix}.saml.certificate_file"), &f))
+                    .and_then(|pem| match certificate_from_pem(&pem) {
+                        Ok(c) => Some(c),
+                        Err(e) => {
+                            cx.problem(format!("{prefix}.saml.certificate_file"), e);
+                            None
+                        }
+                    });
+                Some(ProviderSp {
+                    entity_id: entity_id?,
+                    acs_urls: acs,
+                    signing_certs: vec![cert?],
+                    algorithms: algs,
+                })
+            }
+        }
+        (None, Protocol::Saml) => {
+            cx.problem(
+                format!("{prefix}.saml"),
+                "a SAML provider needs a [saml] section",
+            );
+            None
+        }
+        (_, Protocol::Oidc) => None,
+    };
+    let mut resources = Vec::new();
+    for (i, r) in p.resources.iter().enumerate() {
+        if let Some(res) = resource(
+            cx,
+            &format!("{prefix}.resources.{i}"),
+            key,
+            dist.as_deref().unwrap_or_default(),
+            protocol,
+            r,
+        ) {
+            resources.push(res);
+        }
+    }
+    if resources.is_empty() && p.resources.is_empty() {
+        cx.problem(
+            format!("{prefix}.resources"),
+            "a provider must declare at least one resource",
+        );
+    }
+    Some(ProviderConfig {
+        key: key.to_string(),
+        name: name?,
+        technical_distributor: dist?,
+        saml,
+        resources,
+    })
+}
+
+fn resource(
+    cx: &mut Ctx<'_>,
+    prefix: &str,
+    provider: &str,
+    dist: &str,
+    protocol: Protocol,
+    r: &RawResource,
+) -> Option<Resource> {
+    let id = cx
+        .required(&format!("{prefix}.id"), r.id.clone())
+        .and_then(|s| match s.parse::<ResourceId>() {
+            Ok(id) => Some(id),
+            Err(e) => {
+                cx.problem(format!("{prefix}.id"), e.to_string());
+                None
+            }
+        });
+    let name = cx.required(&format!("{prefix}.name"), r.name.clone());
+    let access_url = cx.required(&format!("{prefix}.access_url"), r.access_url.clone());
+    if let Some(u) = &access_url {
+        if !matches!(
+            Url::parse(u).map(|u| u.scheme().to_string()).as_deref(),
+            Ok("http" | "https")
+        ) {
+            cx.problem(format!("{prefix}.access_url"), "must be an http(s) URL");
+        }
+    }
+    let mut release = ReleasePolicy::default();
+    for (profile, names) in &r.attributes {
+        let key = format!("{prefix}.attributes.{profile}");
+        let Ok(profile) = profile.parse::<Profile>() else {
+            cx.problem(
+                key,
+                "unknown profile (expected e.g. National_elv, National_ens)",
+            );
+            continue;
+        };
+        let mut set = BTreeSet::new();
+        for n in names {
+            match n.parse::<AttributeName>() {
+                Ok(a) => {
+                    set.insert(a);
+                }
+                Err(e) => cx.problem(key.clone(), e.to_string()),
+            }
+        }
+        release.by_profile.insert(profile, set);
+    }
+    Some(Resource {
+        id: id?,
+        name: name?,
+        provider: provider.to_string(),
+        editor_id: r.editor_id.clone().unwrap_or_else(|| dist.to_string()),
+        editor_name: r.editor_name.clone().unwrap_or_default(),
+        technical_distributor: dist.to_string(),
+        access_url: access_url?,
+        protocol,
+        category: r.category.clone(),
+        release,
+    })
+}

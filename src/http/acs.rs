@@ -1,0 +1,163 @@
+//! The gateway's SP side for ENTs: `GET /saml/metadata` and `POST /saml/acs`.
+//!
+//! A response is accepted only for a login this gateway started (RelayState names it, the
+//! Response's InResponseTo must match it, and it is consumed once), after every check of
+//! `saml::sp`, and when its assertion ID was never seen before (replay cache in the store).
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use axum::Form;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::saml::{binding, metadata, sp, SamlError};
+use crate::session::Session;
+use crate::trace::TraceEvent;
+
+use super::cookies;
+use super::domaine_gar::open_target;
+use super::error::PageError;
+use super::pages;
+
+pub async fn metadata(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        metadata::sp_metadata(
+            &state.sp.entity_id,
+            &state.sp.acs_url,
+            &state.config.signing_key,
+        ),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: String,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+fn refused(state: &AppState, ent: Option<&str>, e: SamlError) -> PageError {
+    state.trace(TraceEvent::ProtocolRefused {
+        peer_kind: "ent",
+        peer: ent.map(str::to_string),
+        protocol: "saml",
+        check: e.check,
+    });
+    PageError::saml(&e)
+}
+
+pub async fn handle(
+    State(state): State<AppState>,
+    Form(form): Form<AcsForm>,
+) -> Result<Response, PageError> {
+    let now = state.clock.now();
+    let Some(login_id) = form.relay_state.filter(|r| r.len() <= 64) else {
+        return Err(refused(
+            &state,
+            None,
+            SamlError::new(
+                "saml.in_response_to",
+                "no RelayState: unsolicited responses are refused",
+            ),
+        ));
+    };
+    let Some(pending) = state.store.get_pending_login(&login_id).await? else {
+        return Err(refused(
+            &state,
+            None,
+            SamlError::new(
+                "saml.in_response_to",
+                "the RelayState names no pending login (expired, already used, or never issued)",
+            ),
+        ));
+    };
+    let ent_name = pending.ent.to_string();
+    let Some(ent) = state.config.ents.get(&pending.ent) else {
+        return Err(refused(
+            &state,
+            Some(&ent_name),
+            SamlError::new(
+                "saml.config",
+                "the pending login's ENT is no longer configured",
+            ),
+        ));
+    };
+    let xml = binding::decode_post(&form.saml_response, state.config.saml.max_message_bytes)
+        .map_err(|e| refused(&state, Some(&ent_name), e))?;
+    let login = sp::verify_response(&xml, &pending.id, &state.sp, &ent.saml, now)
+        .map_err(|e| refused(&state, Some(&ent_name), e))?;
+    if login.id_ent != pending.ent.as_str() {
+        return Err(refused(
+            &state,
+            Some(&ent_name),
+            SamlError::new(
+                "saml.attributes",
+                "the idEnt attribute is not the ENT this login was sent to",
+            ),
+        ));
+    }
+    // One use of the request, one use of the assertion.
+    if state.store.take_pending_login(&pending.id).await?.is_none() {
+        return Err(refused(
+            &state,
+            Some(&ent_name),
+            SamlError::new("saml.replay", "the login was already completed"),
+        ));
+    }
+    let ttl = (login.remember_until - now)
+        .to_std()
+        .unwrap_or_default()
+        .max(std::time::Duration::from_secs(1));
+    if !state
+        .store
+        .remember_once(
+            &format!("saml-assertion:{}", pending.ent),
+            &login.assertion_id,
+            ttl,
+        )
+        .await?
+    {
+        return Err(refused(
+            &state,
+            Some(&ent_name),
+            SamlError::new("saml.replay", "this assertion was already used"),
+        ));
+    }
+
+    let session = Session {
+        id: cookies::new_session_id(),
+        ent: pending.ent.clone(),
+        person_id: login.person_id,
+        authenticated_at: now,
+        expires_at: now
+            + chrono::Duration::seconds(
+                i64::try_from(state.config.session_ttl.as_secs()).unwrap_or(21_600),
+            ),
+        launches: Vec::new(),
+    };
+    state
+        .store
+        .put_session(&session, state.config.session_ttl)
+        .await?;
+    state.trace(TraceEvent::EntLogin {
+        ent: session.ent.clone(),
+        protocol: "saml",
+        subject: crate::launch::trace_subject(&state, &session),
+    });
+    let secure = state.config.public_base_url.scheme() == "https";
+    let cookie = cookies::set_session(&session.id, state.config.session_ttl.as_secs(), secure);
+
+    match pending.target {
+        Some(target) => open_target(&state, session, &target.uai, &target.resource, cookie).await,
+        None => {
+            let mut resp = Html(pages::page("Connexion réussie", "<p>Vous êtes connecté. Vous pouvez ouvrir vos ressources depuis le médiacentre de votre ENT.</p>")).into_response();
+            if let Some(c) = cookie {
+                resp.headers_mut().append(header::SET_COOKIE, c);
+            }
+            Ok(resp)
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! The session cookie: an opaque random id; the session itself lives in the store.
+
+use axum::http::{header, HeaderMap, HeaderValue};
+
+pub const SESSION_COOKIE: &str = "passerelle_session";
+
+/// The session id sent by the browser, if any.
+pub fn session_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A fresh, unguessable session id (256 random bits).
+pub fn new_session_id() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// The `Set-Cookie` value. Over HTTPS the cookie is `Secure; SameSite=None`, so that providers'
+/// HTTP-POST AuthnRequests (cross-site POSTs) carry it; over plain HTTP (local trials) it is
+/// `SameSite=Lax`.
+pub fn set_session(id: &str, max_age_secs: u64, secure: bool) -> Option<HeaderValue> {
+    let attrs = if secure {
+        "Secure; SameSite=None"
+    } else {
+        "SameSite=Lax"
+    };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={id}; Path=/; HttpOnly; {attrs}; Max-Age={max_age_secs}"
+    ))
+    .ok()
+}

@@ -1,0 +1,119 @@
+//! The one place errors become HTTP responses.
+//!
+//! Users get a page in French with a code and a reference; the cause is logged once, with the
+//! same reference, for operators. 5xx pages carry no internal detail.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::domain::Refusal;
+use crate::saml::SamlError;
+use crate::store::StoreError;
+
+use super::pages;
+
+/// An error shown to a person in a browser.
+#[derive(Debug)]
+pub struct PageError {
+    pub status: StatusCode,
+    /// Stable code, e.g. `not_assigned`, `saml.signature`.
+    pub code: &'static str,
+    pub title: &'static str,
+    pub message: &'static str,
+    /// What operators need to fix it; logged, never shown.
+    pub cause: String,
+}
+
+impl PageError {
+    pub fn refusal(r: Refusal) -> Self {
+        let (status, title, message) = match r {
+            Refusal::UnknownEnt => (StatusCode::NOT_FOUND, "ENT inconnu", "Votre espace numérique de travail n'est pas connu de la passerelle. Contactez l'assistance de votre ENT."),
+            Refusal::UnknownSchool => (StatusCode::NOT_FOUND, "Établissement inconnu", "Cet établissement n'est pas connu de la passerelle. Contactez l'assistance de votre ENT."),
+            Refusal::UnknownResource => (StatusCode::NOT_FOUND, "Ressource inconnue", "Cette ressource n'existe pas ou n'est plus proposée."),
+            Refusal::UnknownUser => (StatusCode::FORBIDDEN, "Compte inconnu", "Votre compte n'est pas encore connu de la passerelle (l'annuaire de votre ENT est mis à jour chaque nuit). Réessayez demain ou contactez l'assistance de votre ENT."),
+            Refusal::NotInSchool => (StatusCode::FORBIDDEN, "Établissement non rattaché", "Vous n'êtes pas rattaché à cet établissement."),
+            Refusal::NoSubscription => (StatusCode::FORBIDDEN, "Pas d'abonnement", "Votre établissement n'est pas abonné à cette ressource."),
+            Refusal::SubscriptionExpired => (StatusCode::FORBIDDEN, "Abonnement expiré", "L'abonnement de votre établissement à cette ressource est arrivé à échéance."),
+            Refusal::SubscriptionNotYetValid => (StatusCode::FORBIDDEN, "Abonnement pas encore actif", "L'abonnement de votre établissement à cette ressource n'a pas encore commencé."),
+            Refusal::ProfileNotCovered => (StatusCode::FORBIDDEN, "Profil non concerné", "L'abonnement de votre établissement ne couvre pas votre profil."),
+            Refusal::NotAssigned => (StatusCode::FORBIDDEN, "Ressource non attribuée", "Cette ressource ne vous a pas été attribuée. Adressez-vous au responsable des affectations de votre établissement (souvent le professeur documentaliste)."),
+        };
+        Self {
+            status,
+            code: r.code(),
+            title,
+            message,
+            cause: format!("access refused: {}", r.code()),
+        }
+    }
+
+    pub fn saml(e: &SamlError) -> Self {
+        let status = match e.check {
+            "saml.too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+            "saml.malformed" => StatusCode::BAD_REQUEST,
+            "saml.internal" => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::FORBIDDEN,
+        };
+        Self {
+            status,
+            code: e.check,
+            title: "Connexion refusée",
+            message: "Le message d'authentification reçu n'a pas pu être validé. Recommencez depuis votre ENT ; si le problème persiste, contactez l'assistance en donnant la référence ci-dessous.",
+            cause: e.to_string(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, cause: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            title: "Lien invalide",
+            message: "Le lien utilisé est incomplet ou mal formé. Recommencez depuis le médiacentre de votre ENT.",
+            cause: cause.into(),
+        }
+    }
+
+    pub fn no_session(cause: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            code: "no_session",
+            title: "Session absente ou expirée",
+            message: "Pour ouvrir cette ressource, passez par le médiacentre de votre ENT.",
+            cause: cause.into(),
+        }
+    }
+
+    pub fn store(e: &StoreError) -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "unavailable",
+            title: "Service momentanément indisponible",
+            message: "La passerelle ne peut pas répondre pour le moment. Réessayez dans quelques minutes.",
+            cause: e.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        Self::store(&e)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let reference = pages::reference();
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, reference = %reference, status = self.status.as_u16(), cause = %self.cause, "request failed");
+        } else {
+            tracing::warn!(code = self.code, reference = %reference, status = self.status.as_u16(), cause = %self.cause, "request refused");
+        }
+        let body = pages::error_page(self.title, self.message, self.code, &reference);
+        (
+            self.status,
+            [(axum::http::header::CACHE_CONTROL, "no-store")],
+            Html(body),
+        )
+            .into_response()
+    }
+}

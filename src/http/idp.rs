@@ -1,0 +1,234 @@
+//! The gateway's IdP side for resource providers: `GET /idp/metadata` and SP-initiated SSO
+//! over HTTP-Redirect and HTTP-POST.
+//!
+//! The user must have a gateway session and have launched one of the provider's resources
+//! from the médiacentre (`domaineGar`); the access rule runs again here, and the attributes
+//! released are computed from its grant, for the school of that launch.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Form;
+use serde::Deserialize;
+use sha2::Digest;
+
+use crate::app::AppState;
+use crate::config::ProviderConfig;
+use crate::domain::Refusal;
+use crate::launch::{self, LaunchError};
+use crate::saml::idp::{self, Issue, UnverifiedRequest};
+use crate::saml::metadata::{self, BINDING_POST, BINDING_REDIRECT, BINDING_SOAP};
+use crate::saml::{binding, SamlError};
+use crate::trace::{Channel, TraceEvent};
+
+use super::cookies;
+use super::error::PageError;
+
+pub async fn metadata(State(state): State<AppState>) -> impl IntoResponse {
+    let slo = [
+        (
+            BINDING_REDIRECT,
+            state.config.url("/idp/profile/SAML2/Redirect/SLO"),
+        ),
+        (
+            BINDING_POST,
+            state.config.url("/idp/profile/SAML2/POST/SLO"),
+        ),
+        (
+            BINDING_SOAP,
+            state.config.url("/idp/profile/SAML2/SOAP/SLO"),
+        ),
+    ];
+    (
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        metadata::idp_metadata(
+            &state.idp.entity_id,
+            &state.idp.sso_redirect_url,
+            &state.idp.sso_post_url,
+            &slo,
+            &state.config.signing_key,
+        ),
+    )
+}
+
+pub async fn sso_redirect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    let req = idp::decode_redirect(
+        query.as_deref().unwrap_or(""),
+        state.config.saml.max_message_bytes,
+    )
+    .map_err(|e| refused(&state, None, e))?;
+    sso(state, headers, req).await
+}
+
+#[derive(Deserialize)]
+pub struct PostForm {
+    #[serde(rename = "SAMLRequest")]
+    saml_request: String,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+pub async fn sso_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<PostForm>,
+) -> Result<Response, PageError> {
+    let req = idp::decode_post(
+        &form.saml_request,
+        form.relay_state,
+        state.config.saml.max_message_bytes,
+    )
+    .map_err(|e| refused(&state, None, e))?;
+    sso(state, headers, req).await
+}
+
+fn refused(state: &AppState, provider: Option<&str>, e: SamlError) -> PageError {
+    state.trace(TraceEvent::ProtocolRefused {
+        peer_kind: "provider",
+        peer: provider.map(str::to_string),
+        protocol: "saml",
+        check: e.check,
+    });
+    PageError::saml(&e)
+}
+
+async fn sso(
+    state: AppState,
+    headers: HeaderMap,
+    req: UnverifiedRequest,
+) -> Result<Response, PageError> {
+    let now = state.clock.now();
+    let Some(provider) = state.config.provider_by_entity_id(&req.issuer) else {
+        return Err(refused(
+            &state,
+            None,
+            SamlError::new(
+                "saml.issuer",
+                "the AuthnRequest's Issuer is not a registered provider",
+            ),
+        ));
+    };
+    let Some(sp) = provider.saml.as_ref() else {
+        return Err(refused(
+            &state,
+            Some(&provider.key),
+            SamlError::new("saml.config", "this provider is not a SAML provider"),
+        ));
+    };
+    let request = idp::verify_request(&req, sp, &state.idp, now)
+        .map_err(|e| refused(&state, Some(&provider.key), e))?;
+    let ttl = (state.idp.assertion_lifetime + state.idp.clock_skew * 2)
+        .to_std()
+        .unwrap_or_default();
+    if !state
+        .store
+        .remember_once(
+            &format!("saml-authn-request:{}", provider.key),
+            &request.id,
+            ttl,
+        )
+        .await?
+    {
+        return Err(refused(
+            &state,
+            Some(&provider.key),
+            SamlError::new("saml.replay", "this AuthnRequest was already answered"),
+        ));
+    }
+
+    let session = match cookies::session_id(&headers) {
+        Some(id) => state
+            .store
+            .get_session(&id)
+            .await?
+            .filter(|s| s.is_live(now)),
+        None => None,
+    };
+    let Some(session) = session else {
+        return Err(PageError::no_session(format!(
+            "SSO for provider {}: no live gateway session",
+            provider.key
+        )));
+    };
+    let ids: Vec<_> = provider.resources.iter().map(|r| &r.id).collect();
+    let Some(launch_of) = session.latest_launch_of(&ids).cloned() else {
+        return Err(PageError::no_session(format!(
+            "SSO for provider {}: none of its resources was launched in this session",
+            provider.key
+        )));
+    };
+    let Some(resource) = provider
+        .resources
+        .iter()
+        .find(|r| r.id == launch_of.resource)
+    else {
+        return Err(PageError::refusal(Refusal::UnknownResource));
+    };
+    let subject = launch::trace_subject(&state, &session);
+    let (grant, person) =
+        match launch::check_access(&state, &session, &launch_of.uai, resource, now).await {
+            Ok(ok) => ok,
+            Err(LaunchError::Refused(r)) => {
+                state.trace(TraceEvent::AccessRefused {
+                    ent: Some(session.ent.clone()),
+                    subject: Some(subject),
+                    uai: Some(launch_of.uai.clone()),
+                    resource: Some(resource.id.clone()),
+                    reason: r.code(),
+                });
+                return Err(PageError::refusal(r));
+            }
+            Err(LaunchError::Store(e)) => return Err(e.into()),
+        };
+    let released = launch::released_attributes(&state, &grant, &person, resource).await?;
+    let values: Vec<(&str, &[String])> = released
+        .values
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_slice()))
+        .collect();
+    let session_index = hex::encode(&sha2::Sha256::digest(session.id.as_bytes())[..16]);
+    let xml = idp::signed_response(
+        &state.idp,
+        &state.config.signing_key,
+        &Issue {
+            request: &request,
+            subject: &released.subject,
+            attributes: &values,
+            authn_instant: session.authenticated_at,
+            session_index: &session_index,
+        },
+        now,
+    )
+    .map_err(|e| refused(&state, Some(&provider.key), e))?;
+    issued(&state, provider, &grant, &released);
+    // RelayState: echoed when the provider sent one, else the resource's access URL (as the GAR does).
+    let relay = request
+        .relay_state
+        .clone()
+        .unwrap_or_else(|| resource.access_url.clone());
+    let page = binding::post_form(&request.acs_url, "SAMLResponse", &xml, Some(&relay));
+    Ok(([(header::CACHE_CONTROL, "no-store")], Html(page)).into_response())
+}
+
+fn issued(
+    state: &AppState,
+    provider: &ProviderConfig,
+    grant: &crate::domain::AccessGrant,
+    released: &crate::domain::ReleasedAttributes,
+) {
+    state.trace(TraceEvent::CredentialIssued {
+        protocol: "saml",
+        provider: provider.key.clone(),
+        resource: grant.resource().clone(),
+        uai: grant.uai().clone(),
+        profile: grant.profile(),
+        ent: grant.ent().clone(),
+        ido: released.subject.clone(),
+        attributes: released.names(),
+        channel: Channel::Web,
+    });
+}

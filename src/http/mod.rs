@@ -1,0 +1,53 @@
+//! The HTTP surface: routes, extractors, and the mapping of results to responses.
+//!
+//! Invariant: only this module (and `demo`) imports axum. Handlers parse the request, call
+//! the SAML module or `launch`, and map the outcome; they never decide access themselves.
+
+mod acs;
+pub mod cookies;
+mod domaine_gar;
+pub mod error;
+mod idp;
+mod ops;
+pub mod pages;
+
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+
+/// The whole gateway as a router: the test seam (drive it with `tower::ServiceExt::oneshot`).
+pub fn app(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/domaineGar", get(domaine_gar::handle))
+        .route("/saml/metadata", get(acs::metadata))
+        .route("/saml/acs", post(acs::handle))
+        .route("/idp/metadata", get(idp::metadata))
+        .route("/idp/profile/SAML2/Redirect/SSO", get(idp::sso_redirect))
+        .route("/idp/profile/SAML2/POST/SSO", post(idp::sso_post))
+        .route("/health/live", get(ops::live))
+        .route("/health/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                // Only the path: query strings carry SAML messages and identifiers.
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .with_state(state)
+}
+
+/// Runs the gateway on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,81 @@
+//! Opening a resource for a signed-in user: gathers the facts from the store, applies the
+//! access rule, and computes the attributes a provider receives.
+//!
+//! Protocol-free: the SAML (and later OIDC) front ends call these functions.
+
+use chrono::{DateTime, Utc};
+
+use crate::app::AppState;
+use crate::domain::{
+    decide, release, AccessGrant, AccessRequest, Person, Refusal, ReleasedAttributes, Resource, Uai,
+};
+use crate::session::Session;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("access refused: {}", .0.code())]
+    Refused(Refusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Applies the access rule for the session's user in `uai`.
+pub async fn check_access(
+    state: &AppState,
+    session: &Session,
+    uai: &Uai,
+    resource: &Resource,
+    now: DateTime<Utc>,
+) -> Result<(AccessGrant, Person), LaunchError> {
+    let store = state.store.as_ref();
+    let person = store
+        .person(&session.ent, &session.person_id)
+        .await?
+        .ok_or(LaunchError::Refused(Refusal::UnknownUser))?;
+    let subscriptions = store.subscriptions_for(&resource.id, uai).await?;
+    let mut assignments = Vec::new();
+    for s in subscriptions.iter().filter(|s| !s.deleted) {
+        assignments.extend(store.assignments(&s.id, uai).await?);
+    }
+    let grant = decide(
+        now,
+        AccessRequest {
+            person: &person,
+            uai,
+            resource: &resource.id,
+        },
+        &subscriptions,
+        &assignments,
+    )
+    .map_err(LaunchError::Refused)?;
+    Ok((grant, person))
+}
+
+/// The attributes released for a granted access.
+pub async fn released_attributes(
+    state: &AppState,
+    grant: &AccessGrant,
+    person: &Person,
+    resource: &Resource,
+) -> Result<ReleasedAttributes, StoreError> {
+    let groups = state.store.school_groups(grant.uai()).await?;
+    let scope = resource.ido_scope_value(state.config.ido_scope);
+    release(
+        grant,
+        person,
+        &groups,
+        &resource.release,
+        &state.config.ido_key,
+        &scope,
+    )
+    .map_err(|e| StoreError::Corrupt(format!("release: {e}")))
+}
+
+/// The pseudonymous subject of trace events for this session's user.
+pub fn trace_subject(state: &AppState, session: &Session) -> String {
+    state
+        .config
+        .ido_key
+        .trace_subject(&session.ent, &session.person_id)
+}
