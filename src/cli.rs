@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::app::AppState;
 use crate::clock::SystemClock;
 use crate::config::{self, Config, StoreConfig};
-use crate::store::{memory::MemoryStore, redis::RedisStore, Store};
+use crate::store::{MemoryStore, RedisStore, Store};
 use crate::trace::{JsonLinesSink, TraceSink};
 
 #[derive(Debug, Parser)]

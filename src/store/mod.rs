@@ -11,6 +11,9 @@ pub mod keys;
 pub mod memory;
 pub mod redis;
 
+pub use self::memory::MemoryStore;
+pub use self::redis::RedisStore;
+
 use std::time::Duration;
 
 use async_trait::async_trait;

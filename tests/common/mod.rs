@@ -1,0 +1,266 @@
+//! A gateway for tests: fresh keys, an ENT and a provider registered by metadata, a seeded
+//! directory and catalogue, the in-memory store, a fixed clock and an in-memory trace sink.
+//! Drive it with `tower::ServiceExt::oneshot` (`gw.call(...)`) or serve it on a socket.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, Response};
+use chrono::{DateTime, TimeZone, Utc};
+use passerelle::app::AppState;
+use passerelle::clock::FixedClock;
+use passerelle::config;
+use passerelle::store::{MemoryStore, Store};
+use passerelle::trace::{MemorySink, TraceEvent};
+use tower::ServiceExt;
+
+pub const BASE: &str = "https://gateway.example.test";
+pub const ENT_ENTITY: &str = "https://ent.example.test/idp";
+pub const ENT_SSO: &str = "https://ent.example.test/idp/sso";
+pub const SP_ENTITY: &str = "https://resource.example.test/saml/metadata";
+pub const SP_ACS: &str = "https://resource.example.test/saml/acs";
+pub const UAI: &str = "0561641E";
+pub const RES_ETABL: &str = "ark:/99999/test.etabl";
+pub const RES_INDIV: &str = "ark:/99999/test.indiv";
+pub const RES_ACCESS: &str = "https://resource.example.test/start";
+
+/// A key pair written as PEM files.
+pub struct KeyFiles {
+    pub key: PathBuf,
+    pub cert: PathBuf,
+}
+
+impl KeyFiles {
+    pub fn cert_pem(&self) -> String {
+        std::fs::read_to_string(&self.cert).unwrap()
+    }
+
+    /// The certificate as base64 DER, for metadata.
+    pub fn cert_b64(&self) -> String {
+        self.cert_pem().lines().filter(|l| !l.starts_with("-----")).collect()
+    }
+}
+
+pub fn make_keys(dir: &Path, name: &str) -> KeyFiles {
+    let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
+    let key = openssl::pkey::PKey::from_rsa(rsa).unwrap();
+    let mut subject = openssl::x509::X509NameBuilder::new().unwrap();
+    subject.append_entry_by_text("CN", &format!("TEST {name}")).unwrap();
+    let subject = subject.build();
+    let mut b = openssl::x509::X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    let serial = openssl::bn::BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap();
+    b.set_serial_number(&serial).unwrap();
+    b.set_subject_name(&subject).unwrap();
+    b.set_issuer_name(&subject).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap()).unwrap();
+    b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(365).unwrap()).unwrap();
+    b.sign(&key, openssl::hash::MessageDigest::sha256()).unwrap();
+    let files = KeyFiles { key: dir.join(format!("{name}.key")), cert: dir.join(format!("{name}.crt")) };
+    std::fs::write(&files.key, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    std::fs::write(&files.cert, b.build().to_pem().unwrap()).unwrap();
+    files
+}
+
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap()
+}
+
+pub struct TestGateway {
+    pub dir: tempfile::TempDir,
+    pub state: AppState,
+    pub store: Arc<MemoryStore>,
+    pub clock: FixedClock,
+    pub sink: MemorySink,
+    pub gateway: KeyFiles,
+    pub ent: KeyFiles,
+    pub sp: KeyFiles,
+    pub attacker: KeyFiles,
+}
+
+pub struct Options {
+    pub ent_algorithms: &'static str,
+    pub base: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { ent_algorithms: r#"["rsa-sha256"]"#, base: BASE.to_string() }
+    }
+}
+
+impl TestGateway {
+    pub async fn new() -> Self {
+        Self::with(Options::default()).await
+    }
+
+    pub async fn with(opts: Options) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let gateway = make_keys(d, "gateway");
+        let ent = make_keys(d, "ent");
+        let sp = make_keys(d, "sp");
+        let attacker = make_keys(d, "attacker");
+        std::fs::write(d.join("ido.secret"), "test-secret-0123456789abcdef-0123456789").unwrap();
+        std::fs::write(
+            d.join("ent-idp.xml"),
+            format!(
+                r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{ENT_ENTITY}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{ENT_SSO}"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+                ent.cert_b64()
+            ),
+        )
+        .unwrap();
+        std::fs::write(d.join("seed.json"), seed()).unwrap();
+        let toml = format!(
+            r#"
+[server]
+public_base_url = "{base}"
+[keys]
+signing_key_file = "gateway.key"
+signing_certificate_file = "gateway.crt"
+ido_secret_file = "ido.secret"
+[seed]
+files = ["seed.json"]
+[ents.B0]
+name = "ENT de test"
+[ents.B0.saml]
+idp_metadata = "ent-idp.xml"
+signature_algorithms = {algs}
+[providers.test-editeur]
+name = "Éditeur de test"
+technical_distributor = "123456789_0000000000000000"
+[providers.test-editeur.saml]
+entity_id = "{SP_ENTITY}"
+acs_urls = ["{SP_ACS}"]
+certificate_file = "sp.crt"
+[[providers.test-editeur.resources]]
+id = "{RES_ETABL}"
+name = "Ressource établissement"
+access_url = "{RES_ACCESS}"
+[providers.test-editeur.resources.attributes]
+National_elv = ["IDO", "UAI", "PRO", "DIV"]
+National_ens = ["IDO", "UAI", "PRO", "NOM", "PRE", "P_MEL", "DIV", "GRO"]
+[[providers.test-editeur.resources]]
+id = "{RES_INDIV}"
+name = "Ressource individuelle"
+access_url = "{RES_ACCESS}/indiv"
+[providers.test-editeur.resources.attributes]
+National_elv = ["IDO", "UAI", "PRO"]
+"#,
+            base = opts.base,
+            algs = opts.ent_algorithms,
+        );
+        let cfg = config::load_str(&toml, d, Vec::<(String, String)>::new()).await.unwrap_or_else(|e| panic!("{e}"));
+        let store = Arc::new(MemoryStore::new());
+        let clock = FixedClock::new(now());
+        let sink = MemorySink::new();
+        let state = AppState::new(cfg, store.clone() as Arc<dyn Store>, Arc::new(clock.clone()), Arc::new(sink.clone()));
+        state.seed().await.unwrap();
+        Self { dir, state, store, clock, sink, gateway, ent, sp, attacker }
+    }
+
+    pub fn router(&self) -> axum::Router {
+        passerelle::http::app(self.state.clone())
+    }
+
+    pub async fn call(&self, req: Request<Body>) -> Response<Body> {
+        self.router().oneshot(req).await.unwrap()
+    }
+
+    pub async fn get(&self, uri: &str, cookie: Option<&str>) -> Response<Body> {
+        let mut b = Request::get(uri);
+        if let Some(c) = cookie {
+            b = b.header("cookie", c);
+        }
+        self.call(b.body(Body::empty()).unwrap()).await
+    }
+
+    pub async fn post_form(&self, uri: &str, fields: &[(&str, &str)], cookie: Option<&str>) -> Response<Body> {
+        let body: String = fields.iter().map(|(k, v)| format!("{}={}", k, urlencoding::encode(v))).collect::<Vec<_>>().join("&");
+        let mut b = Request::post(uri).header("content-type", "application/x-www-form-urlencoded");
+        if let Some(c) = cookie {
+            b = b.header("cookie", c);
+        }
+        self.call(b.body(Body::from(body)).unwrap()).await
+    }
+
+    pub fn events(&self) -> Vec<TraceEvent> {
+        self.sink.events()
+    }
+
+    /// The check codes of every `ProtocolRefused` event so far.
+    pub fn refused_checks(&self) -> Vec<&'static str> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                TraceEvent::ProtocolRefused { check, .. } => Some(check),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+pub async fn body_string(resp: Response<Body>) -> String {
+    let bytes = axum::body::to_bytes(resp.into_body(), 4 * 1024 * 1024).await.unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+pub fn location(resp: &Response<Body>) -> String {
+    resp.headers().get("location").unwrap().to_str().unwrap().to_string()
+}
+
+pub fn set_cookie(resp: &Response<Body>) -> Option<String> {
+    resp.headers().get("set-cookie").map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+}
+
+pub fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+pub fn domaine_gar(resource: &str) -> String {
+    format!("/domaineGar?idENT={}&idEtab={}&idRessource={}", urlencoding::encode(&b64("B0")), urlencoding::encode(&b64(UAI)), urlencoding::encode(resource))
+}
+
+/// A school with a class and a group, a pupil assigned through the group to the INDIV
+/// resource, a second pupil not assigned, a teacher; an ETABL and an INDIV subscription.
+fn seed() -> String {
+    format!(
+        r#"{{
+  "directories": {{ "B0": {{
+    "schools": [ {{ "uai": "{UAI}", "ent": "B0", "name": "Collège de test" }} ],
+    "groups": [
+      {{ "uai": "{UAI}", "code": "4A", "label": "4e A", "kind": "DIVISION" }},
+      {{ "uai": "{UAI}", "code": "LATIN", "label": "Latin", "kind": "GROUPE", "divisions": ["4A"] }}
+    ],
+    "persons": [
+      {{ "ent": "B0", "id": "eleve-0001", "last_name": "Martin", "first_name": "Léa",
+         "profiles": [ {{ "uai": "{UAI}", "profile": "National_elv" }} ],
+         "groups": [ {{ "uai": "{UAI}", "code": "4A" }}, {{ "uai": "{UAI}", "code": "LATIN" }} ] }},
+      {{ "ent": "B0", "id": "eleve-0002", "last_name": "Petit", "first_name": "Hugo",
+         "profiles": [ {{ "uai": "{UAI}", "profile": "National_elv" }} ],
+         "groups": [ {{ "uai": "{UAI}", "code": "4A" }} ] }},
+      {{ "ent": "B0", "id": "ens-0001", "last_name": "Durand", "first_name": "Paul", "civility": "M.",
+         "email": "paul.durand@ac-test.fr",
+         "profiles": [ {{ "uai": "{UAI}", "profile": "National_ens" }} ],
+         "groups": [ {{ "uai": "{UAI}", "code": "4A" }} ] }}
+    ]
+  }} }},
+  "subscriptions": [
+    {{ "id": "abo-etabl", "distributor_id": "123456789_0000000000000000", "resource_id": "{RES_ETABL}",
+       "valid_from": "2026-08-15T00:00:00Z", "valid_until": "2027-08-15T00:00:00Z", "uais": ["{UAI}"],
+       "assignment_type": "ETABL", "audiences": ["ELEVE", "ENSEIGNANT"] }},
+    {{ "id": "abo-indiv", "distributor_id": "123456789_0000000000000000", "resource_id": "{RES_INDIV}",
+       "valid_from": "2026-08-15T00:00:00Z", "valid_until": "2027-08-15T00:00:00Z", "uais": ["{UAI}"],
+       "assignment_type": "INDIV", "audiences": ["ELEVE"] }}
+  ],
+  "assignments": [
+    {{ "subscription_id": "abo-indiv", "uai": "{UAI}", "target": {{ "kind": "group", "code": "LATIN" }} }}
+  ]
+}}"#
+    )
+}
