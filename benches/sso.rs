@@ -1,1 +1,134 @@
-fn main() {}
+//! SSO benchmark: full provider transactions through the gateway, for a user who already has a
+//! gateway session and launched the resource: a signed AuthnRequest (HTTP-Redirect) in, a signed
+//! Response and Assertion out. Prints transactions per second, latency percentiles, and the
+//! machine's RSA-2048 signing rate for scale (two signatures per transaction: Response and
+//! Assertion; one is the floor).
+//!
+//! `cargo bench --bench sso` runs it in full (PASSERELLE_BENCH_SECONDS, default 10, and
+//! PASSERELLE_BENCH_CONCURRENCY, default 2 per core); under `cargo test` it runs a few
+//! transactions as a smoke test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::*;
+use tower::ServiceExt;
+
+fn rsa_signing_rate(seconds: f64) -> f64 {
+    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed().as_secs_f64() < seconds {
+        let mut s =
+            openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+        s.update(&n.to_be_bytes()).unwrap();
+        s.sign_to_vec().unwrap();
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let seconds: f64 = std::env::var("PASSERELLE_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10.0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let concurrency: usize = std::env::var("PASSERELLE_BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(cores * 2);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let gw = TestGateway::new().await;
+        // A session that launched the resource, as after the médiacentre click.
+        let resp = gw
+            .get(&domaine_gar(RES_ETABL), Some(&{
+                let s = passerelle::session::Session {
+                    id: "b".repeat(64),
+                    ent: "B0".parse().unwrap(),
+                    person_id: "ens-0001".into(),
+                    authenticated_at: now(),
+                    expires_at: now() + chrono::Duration::hours(6),
+                    launches: vec![],
+                };
+                passerelle::store::SessionStore::put_session(gw.store.as_ref(), &s, Duration::from_secs(3600)).await.unwrap();
+                format!("passerelle_session={}", s.id)
+            }))
+            .await;
+        assert_eq!(resp.status(), StatusCode::FOUND);
+        let cookie = format!("passerelle_session={}", "b".repeat(64));
+        let sp_key = openssl::pkey::PKey::private_key_from_pem(&std::fs::read(&gw.sp.key).unwrap()).unwrap();
+
+        let total = if full { 200_000 } else { 8 };
+        let mut queries = Vec::new();
+        let prep = Instant::now();
+        // Pre-sign requests (the provider's cost is not the gateway's), in batches as needed.
+        let batch = if full { 20_000 } else { total };
+        for i in 0..batch {
+            queries.push(authn_request_query(&sp_key, &format!("_bench{i}"), Some(SP_ACS), Some("https://resource.example.test/page"), "2026-11-24T08:00:00Z"));
+        }
+        if full {
+            eprintln!("prepared {} signed AuthnRequests in {:.1} s", queries.len(), prep.elapsed().as_secs_f64());
+        }
+        let queries = std::sync::Arc::new(queries);
+        let router = gw.router();
+        let start = Instant::now();
+        let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..concurrency.max(1) {
+            let (router, queries, next, cookie) = (router.clone(), queries.clone(), next.clone(), cookie.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= queries.len() || (full && start.elapsed().as_secs_f64() >= seconds) {
+                        break;
+                    }
+                    let req = Request::get(format!("/idp/profile/SAML2/Redirect/SSO?{}", queries[i])).header("cookie", &cookie).body(Body::empty()).unwrap();
+                    let t = Instant::now();
+                    let resp = router.clone().oneshot(req).await.unwrap();
+                    assert_eq!(resp.status(), StatusCode::OK);
+                    let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+                    lat.push(t.elapsed());
+                    assert!(body.windows(12).any(|w| w == b"SAMLResponse"));
+                }
+                lat
+            }));
+        }
+        let mut lat = Vec::new();
+        for t in tasks {
+            lat.extend(t.await.unwrap());
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        lat.sort();
+        let tps = lat.len() as f64 / elapsed;
+        if !full {
+            println!("sso bench smoke: {} transactions ok", lat.len());
+            return;
+        }
+        let rsa = rsa_signing_rate(3.0);
+        println!("SSO transactions (provider AuthnRequest in, signed Response+Assertion out), in-process, {concurrency} concurrent, {cores} cores:");
+        println!("  transactions: {} in {elapsed:.1} s = {tps:.0} tx/s", lat.len());
+        println!("  latency p50 {:?}  p95 {:?}  p99 {:?}  max {:?}", percentile(&lat, 0.50), percentile(&lat, 0.95), percentile(&lat, 0.99), lat[lat.len() - 1]);
+        println!("  RSA-2048 SHA-256 signatures on one core: {rsa:.0}/s; two per transaction → floor {:.0} tx/s per core", rsa / 2.0);
+        println!("  ratio: {:.2} of the signing floor ({:.0} tx/s on {cores} cores)", tps / (rsa / 2.0 * cores as f64), rsa / 2.0 * cores as f64);
+    });
+}

@@ -153,9 +153,11 @@ impl TraceSink for JsonLinesSink {
     }
 }
 
+type Recorded = Vec<(DateTime<Utc>, TraceEvent)>;
+
 /// Keeps events in memory, for tests and the demo.
 #[derive(Clone, Default)]
-pub struct MemorySink(Arc<Mutex<Vec<(DateTime<Utc>, TraceEvent)>>>);
+pub struct MemorySink(Arc<Mutex<Recorded>>);
 
 impl MemorySink {
     pub fn new() -> Self {

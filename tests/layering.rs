@@ -1,6 +1,8 @@
 //! Keeps the layering of ARCHITECTURE.md true: which modules may import which crates, and
 //! that only `clock.rs` reads the wall clock.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -21,10 +23,19 @@ fn offenders(needle: &str, allowed: &[&str]) -> Vec<String> {
     files
         .into_iter()
         .filter(|f| {
-            let rel = f.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = f
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             !allowed.iter().any(|a| rel.starts_with(a))
         })
-        .filter(|f| std::fs::read_to_string(f).unwrap().lines().any(|l| !l.trim_start().starts_with("//") && l.contains(needle)))
+        .filter(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .any(|l| !l.trim_start().starts_with("//") && l.contains(needle))
+        })
         .map(|f| f.display().to_string())
         .collect()
 }
@@ -36,7 +47,10 @@ fn only_the_saml_module_uses_samael() {
 
 #[test]
 fn only_the_redis_store_uses_redis() {
-    assert_eq!(offenders("redis::", &["store/redis.rs", "store/mod.rs"]), Vec::<String>::new());
+    assert_eq!(
+        offenders("redis::", &["store/redis.rs", "store/mod.rs"]),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -46,7 +60,16 @@ fn only_http_and_demo_use_axum() {
 
 #[test]
 fn domain_is_free_of_infrastructure() {
-    for needle in ["axum", "samael", "redis", "tokio", "crate::store", "crate::http", "crate::saml", "Utc::now"] {
+    for needle in [
+        "axum",
+        "samael",
+        "redis",
+        "tokio",
+        "crate::store",
+        "crate::http",
+        "crate::saml",
+        "Utc::now",
+    ] {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/domain");
         let mut files = Vec::new();
         sources(&root, &mut files);
@@ -60,5 +83,8 @@ fn domain_is_free_of_infrastructure() {
 #[test]
 fn only_the_clock_reads_the_wall_clock() {
     assert_eq!(offenders("Utc::now()", &["clock.rs"]), Vec::<String>::new());
-    assert_eq!(offenders("SystemTime::now()", &["clock.rs"]), Vec::<String>::new());
+    assert_eq!(
+        offenders("SystemTime::now()", &["clock.rs"]),
+        Vec::<String>::new()
+    );
 }

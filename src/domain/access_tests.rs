@@ -146,17 +146,42 @@ fn deleted_subscription_opens_nothing() {
 fn expired_and_future_subscriptions_are_told_apart() {
     let s = sub(AssignmentType::Etabl);
     assert_eq!(
-        ask(at(2027, 8, 16), &pupil(), &uai(561641), &[s.clone()], &[]),
+        ask(
+            at(2027, 8, 16),
+            &pupil(),
+            &uai(561641),
+            std::slice::from_ref(&s),
+            &[]
+        ),
         Err(Refusal::SubscriptionExpired)
     );
     assert_eq!(
-        ask(at(2026, 8, 1), &pupil(), &uai(561641), &[s.clone()], &[]),
+        ask(
+            at(2026, 8, 1),
+            &pupil(),
+            &uai(561641),
+            std::slice::from_ref(&s),
+            &[]
+        ),
         Err(Refusal::SubscriptionNotYetValid)
     );
     // Start is inclusive, end exclusive.
-    assert!(ask(s.valid_from, &pupil(), &uai(561641), &[s.clone()], &[]).is_ok());
+    assert!(ask(
+        s.valid_from,
+        &pupil(),
+        &uai(561641),
+        std::slice::from_ref(&s),
+        &[]
+    )
+    .is_ok());
     assert_eq!(
-        ask(s.valid_until, &pupil(), &uai(561641), &[s.clone()], &[]),
+        ask(
+            s.valid_until,
+            &pupil(),
+            &uai(561641),
+            std::slice::from_ref(&s),
+            &[]
+        ),
         Err(Refusal::SubscriptionExpired)
     );
 }
@@ -273,7 +298,7 @@ fn class_or_group_assignment_opens_to_members_only() {
         &pupil(),
         &uai(561641),
         &[sub(AssignmentType::Indiv)],
-        &[a.clone()]
+        std::slice::from_ref(&a)
     )
     .is_ok());
     let mut p = pupil();

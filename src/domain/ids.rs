@@ -256,7 +256,7 @@ impl FromStr for Profile {
             .ok_or_else(|| {
                 err(
                     "profile",
-                    format!("unknown profile code (expected e.g. National_elv)"),
+                    "unknown profile code (expected e.g. National_elv)".to_string(),
                 )
             })
     }
@@ -386,7 +386,7 @@ impl FromStr for AttributeName {
         AttributeName::ALL
             .into_iter()
             .find(|a| a.as_str() == s)
-            .ok_or_else(|| err("attribute", format!("unknown attribute name (expected one of IDO, UAI, PRO, NOM, PRE, CIV, P_MEL, DIV, GRO, DIV_APP, P_MS4, P_MAT, E_MS4)")))
+            .ok_or_else(|| err("attribute", "unknown attribute name (expected one of IDO, UAI, PRO, NOM, PRE, CIV, P_MEL, DIV, GRO, DIV_APP, P_MS4, P_MAT, E_MS4)".to_string()))
     }
 }
 

@@ -265,27 +265,27 @@ mod tests {
         let q = RedirectQuery::parse(query, "SAMLRequest").unwrap();
         assert_eq!(decode_redirect(&q.message, 1000).unwrap(), "<x>é</x>");
         assert_eq!(q.relay_state.as_deref(), Some("rs 1&2"));
-        q.verify(&[cert.clone()], &AlgorithmPolicy::default())
+        q.verify(std::slice::from_ref(&cert), &AlgorithmPolicy::default())
             .unwrap();
 
         // Tampered RelayState: refused.
         let tampered = query.replace("RelayState=rs", "RelayState=rt");
         let e = RedirectQuery::parse(&tampered, "SAMLRequest")
             .unwrap()
-            .verify(&[cert.clone()], &AlgorithmPolicy::default())
+            .verify(std::slice::from_ref(&cert), &AlgorithmPolicy::default())
             .unwrap_err();
         assert_eq!(e.check, "saml.signature");
         // Signature stripped: refused as unsigned.
         let unsigned = query.split("&SigAlg").next().unwrap();
         let e = RedirectQuery::parse(unsigned, "SAMLRequest")
             .unwrap()
-            .verify(&[cert.clone()], &AlgorithmPolicy::default())
+            .verify(std::slice::from_ref(&cert), &AlgorithmPolicy::default())
             .unwrap_err();
         assert_eq!(e.check, "saml.unsigned");
         // Algorithm outside policy: refused before any verification.
         let sha1 = query.replace(
             &urlencoding::encode(SigAlg::RsaSha256.uri()).into_owned(),
-            &urlencoding::encode(SigAlg::RsaSha1.uri()).into_owned(),
+            &urlencoding::encode(SigAlg::RsaSha1.uri()),
         );
         let e = RedirectQuery::parse(&sha1, "SAMLRequest")
             .unwrap()

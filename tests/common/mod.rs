@@ -40,7 +40,10 @@ impl KeyFiles {
 
     /// The certificate as base64 DER, for metadata.
     pub fn cert_b64(&self) -> String {
-        self.cert_pem().lines().filter(|l| !l.starts_with("-----")).collect()
+        self.cert_pem()
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect()
     }
 }
 
@@ -48,19 +51,30 @@ pub fn make_keys(dir: &Path, name: &str) -> KeyFiles {
     let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
     let key = openssl::pkey::PKey::from_rsa(rsa).unwrap();
     let mut subject = openssl::x509::X509NameBuilder::new().unwrap();
-    subject.append_entry_by_text("CN", &format!("TEST {name}")).unwrap();
+    subject
+        .append_entry_by_text("CN", &format!("TEST {name}"))
+        .unwrap();
     let subject = subject.build();
     let mut b = openssl::x509::X509Builder::new().unwrap();
     b.set_version(2).unwrap();
-    let serial = openssl::bn::BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap();
+    let serial = openssl::bn::BigNum::from_u32(1)
+        .unwrap()
+        .to_asn1_integer()
+        .unwrap();
     b.set_serial_number(&serial).unwrap();
     b.set_subject_name(&subject).unwrap();
     b.set_issuer_name(&subject).unwrap();
     b.set_pubkey(&key).unwrap();
-    b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap()).unwrap();
-    b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(365).unwrap()).unwrap();
-    b.sign(&key, openssl::hash::MessageDigest::sha256()).unwrap();
-    let files = KeyFiles { key: dir.join(format!("{name}.key")), cert: dir.join(format!("{name}.crt")) };
+    b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(365).unwrap())
+        .unwrap();
+    b.sign(&key, openssl::hash::MessageDigest::sha256())
+        .unwrap();
+    let files = KeyFiles {
+        key: dir.join(format!("{name}.key")),
+        cert: dir.join(format!("{name}.crt")),
+    };
     std::fs::write(&files.key, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
     std::fs::write(&files.cert, b.build().to_pem().unwrap()).unwrap();
     files
@@ -89,7 +103,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { ent_algorithms: r#"["rsa-sha256"]"#, base: BASE.to_string() }
+        Self {
+            ent_algorithms: r#"["rsa-sha256"]"#,
+            base: BASE.to_string(),
+        }
     }
 }
 
@@ -105,7 +122,11 @@ impl TestGateway {
         let ent = make_keys(d, "ent");
         let sp = make_keys(d, "sp");
         let attacker = make_keys(d, "attacker");
-        std::fs::write(d.join("ido.secret"), "test-secret-0123456789abcdef-0123456789").unwrap();
+        std::fs::write(
+            d.join("ido.secret"),
+            "test-secret-0123456789abcdef-0123456789",
+        )
+        .unwrap();
         std::fs::write(
             d.join("ent-idp.xml"),
             format!(
@@ -154,13 +175,30 @@ National_elv = ["IDO", "UAI", "PRO"]
             base = opts.base,
             algs = opts.ent_algorithms,
         );
-        let cfg = config::load_str(&toml, d, Vec::<(String, String)>::new()).await.unwrap_or_else(|e| panic!("{e}"));
+        let cfg = config::load_str(&toml, d, Vec::<(String, String)>::new())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let store = Arc::new(MemoryStore::new());
         let clock = FixedClock::new(now());
         let sink = MemorySink::new();
-        let state = AppState::new(cfg, store.clone() as Arc<dyn Store>, Arc::new(clock.clone()), Arc::new(sink.clone()));
+        let state = AppState::new(
+            cfg,
+            store.clone() as Arc<dyn Store>,
+            Arc::new(clock.clone()),
+            Arc::new(sink.clone()),
+        );
         state.seed().await.unwrap();
-        Self { dir, state, store, clock, sink, gateway, ent, sp, attacker }
+        Self {
+            dir,
+            state,
+            store,
+            clock,
+            sink,
+            gateway,
+            ent,
+            sp,
+            attacker,
+        }
     }
 
     pub fn router(&self) -> axum::Router {
@@ -179,8 +217,17 @@ National_elv = ["IDO", "UAI", "PRO"]
         self.call(b.body(Body::empty()).unwrap()).await
     }
 
-    pub async fn post_form(&self, uri: &str, fields: &[(&str, &str)], cookie: Option<&str>) -> Response<Body> {
-        let body: String = fields.iter().map(|(k, v)| format!("{}={}", k, urlencoding::encode(v))).collect::<Vec<_>>().join("&");
+    pub async fn post_form(
+        &self,
+        uri: &str,
+        fields: &[(&str, &str)],
+        cookie: Option<&str>,
+    ) -> Response<Body> {
+        let body: String = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", k, urlencoding::encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
         let mut b = Request::post(uri).header("content-type", "application/x-www-form-urlencoded");
         if let Some(c) = cookie {
             b = b.header("cookie", c);
@@ -205,16 +252,25 @@ National_elv = ["IDO", "UAI", "PRO"]
 }
 
 pub async fn body_string(resp: Response<Body>) -> String {
-    let bytes = axum::body::to_bytes(resp.into_body(), 4 * 1024 * 1024).await.unwrap();
+    let bytes = axum::body::to_bytes(resp.into_body(), 4 * 1024 * 1024)
+        .await
+        .unwrap();
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
 pub fn location(resp: &Response<Body>) -> String {
-    resp.headers().get("location").unwrap().to_str().unwrap().to_string()
+    resp.headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string()
 }
 
 pub fn set_cookie(resp: &Response<Body>) -> Option<String> {
-    resp.headers().get("set-cookie").map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+    resp.headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
 }
 
 pub fn b64(s: &str) -> String {
@@ -223,7 +279,12 @@ pub fn b64(s: &str) -> String {
 }
 
 pub fn domaine_gar(resource: &str) -> String {
-    format!("/domaineGar?idENT={}&idEtab={}&idRessource={}", urlencoding::encode(&b64("B0")), urlencoding::encode(&b64(UAI)), urlencoding::encode(resource))
+    format!(
+        "/domaineGar?idENT={}&idEtab={}&idRessource={}",
+        urlencoding::encode(&b64("B0")),
+        urlencoding::encode(&b64(UAI)),
+        urlencoding::encode(resource)
+    )
 }
 
 /// A school with a class and a group, a pupil assigned through the group to the INDIV
@@ -263,4 +324,72 @@ fn seed() -> String {
   ]
 }}"#
     )
+}
+
+fn deflate_b64(xml: &str) -> String {
+    use base64::Engine;
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut enc, xml.as_bytes()).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(enc.finish().unwrap())
+}
+
+/// A provider's AuthnRequest XML for the gateway's Redirect SSO endpoint.
+pub fn provider_authn_request(id: &str, acs: Option<&str>, issue_instant: &str) -> String {
+    let acs = acs
+        .map(|a| format!(r#" AssertionConsumerServiceURL="{a}""#))
+        .unwrap_or_default();
+    format!(
+        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{issue_instant}" Destination="{BASE}/idp/profile/SAML2/Redirect/SSO"{acs} ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"><saml:Issuer>{SP_ENTITY}</saml:Issuer></samlp:AuthnRequest>"#
+    )
+}
+
+/// A Redirect-binding query for `xml`, signed per SAML bindings §3.4.4.1 with openssl directly
+/// (RSA-SHA256, or RSA-SHA1 when `sha1`).
+pub fn signed_redirect_query(
+    key: &openssl::pkey::PKey<openssl::pkey::Private>,
+    xml: &str,
+    relay_state: Option<&str>,
+    sha1: bool,
+) -> String {
+    use base64::Engine;
+    let (alg, md) = if sha1 {
+        (
+            "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+            openssl::hash::MessageDigest::sha1(),
+        )
+    } else {
+        (
+            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+            openssl::hash::MessageDigest::sha256(),
+        )
+    };
+    let mut q = format!("SAMLRequest={}", urlencoding::encode(&deflate_b64(xml)));
+    if let Some(rs) = relay_state {
+        q.push_str(&format!("&RelayState={}", urlencoding::encode(rs)));
+    }
+    q.push_str(&format!("&SigAlg={}", urlencoding::encode(alg)));
+    let mut signer = openssl::sign::Signer::new(md, key).unwrap();
+    signer.update(q.as_bytes()).unwrap();
+    let sig = base64::engine::general_purpose::STANDARD.encode(signer.sign_to_vec().unwrap());
+    format!("{q}&Signature={}", urlencoding::encode(&sig))
+}
+
+/// A provider's signed Redirect-binding AuthnRequest query.
+pub fn authn_request_query(
+    key: &openssl::pkey::PKey<openssl::pkey::Private>,
+    id: &str,
+    acs: Option<&str>,
+    relay_state: Option<&str>,
+    issue_instant: &str,
+) -> String {
+    signed_redirect_query(
+        key,
+        &provider_authn_request(id, acs, issue_instant),
+        relay_state,
+        false,
+    )
+}
+
+pub fn private_key(files: &KeyFiles) -> openssl::pkey::PKey<openssl::pkey::Private> {
+    openssl::pkey::PKey::private_key_from_pem(&std::fs::read(&files.key).unwrap()).unwrap()
 }

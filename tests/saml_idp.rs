@@ -1,0 +1,377 @@
+//! The gateway as IdP of resource providers: AuthnRequests in, signed Responses out, verified
+//! with xmlsec1 (not the gateway's code), and every refusal with its trace.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use axum::http::StatusCode;
+use base64::Engine;
+use common::*;
+use passerelle::session::Session;
+use passerelle::trace::TraceEvent;
+
+const SSO: &str = "/idp/profile/SAML2/Redirect/SSO";
+const INSTANT: &str = "2026-11-24T08:00:00Z";
+
+/// A session of `person` that launched the ETABL resource (as after a médiacentre click).
+async fn launched(gw: &TestGateway, person: &str) -> String {
+    let s = Session {
+        id: "c".repeat(64),
+        ent: "B0".parse().unwrap(),
+        person_id: person.into(),
+        authenticated_at: now(),
+        expires_at: now() + chrono::Duration::hours(6),
+        launches: vec![],
+    };
+    passerelle::store::SessionStore::put_session(
+        gw.store.as_ref(),
+        &s,
+        std::time::Duration::from_secs(3600),
+    )
+    .await
+    .unwrap();
+    let cookie = format!("passerelle_session={}", s.id);
+    assert_eq!(
+        gw.get(&domaine_gar(RES_ETABL), Some(&cookie))
+            .await
+            .status(),
+        StatusCode::FOUND
+    );
+    cookie
+}
+
+fn form_field(page: &str, name: &str) -> Option<String> {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = page.find(&marker)? + marker.len();
+    let end = page[start..].find('"')? + start;
+    Some(
+        page[start..end]
+            .replace("&amp;", "&")
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&apos;", "'"),
+    )
+}
+
+/// Verifies with the xmlsec1 command-line tool the signature of the element whose ID
+/// attribute is declared by `id_attr` (e.g. `urn:...:protocol:Response`).
+fn xmlsec1_verify(xml: &str, cert: &std::path::Path, node: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("doc.xml");
+    std::fs::write(&f, xml).unwrap();
+    let out = std::process::Command::new("xmlsec1")
+        .args(["--verify", "--pubkey-cert-pem"])
+        .arg(cert)
+        .args([
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+            "--node-xpath",
+            node,
+        ])
+        .arg(&f)
+        .output()
+        .map_err(|e| format!("cannot run xmlsec1 (install the xmlsec1 package): {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+async fn sso(
+    gw: &TestGateway,
+    query: &str,
+    cookie: Option<&str>,
+) -> axum::http::Response<axum::body::Body> {
+    gw.get(&format!("{SSO}?{query}"), cookie).await
+}
+
+#[tokio::test]
+async fn signed_request_gets_a_response_and_assertion_signed_by_the_gateway() {
+    let gw = TestGateway::new().await;
+    let cookie = launched(&gw, "ens-0001").await;
+    let q = authn_request_query(
+        &private_key(&gw.sp),
+        "_r1",
+        Some(SP_ACS),
+        Some("state-42"),
+        INSTANT,
+    );
+    let resp = sso(&gw, &q, Some(&cookie)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = body_string(resp).await;
+    assert!(page.contains(&format!(r#"action="{SP_ACS}""#)), "{page}");
+    assert_eq!(form_field(&page, "RelayState").as_deref(), Some("state-42"));
+    let xml = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(form_field(&page, "SAMLResponse").unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+
+    // Both signatures verify with xmlsec1 and the gateway certificate; not with another.
+    xmlsec1_verify(
+        &xml,
+        &gw.gateway.cert,
+        "/*[local-name()='Response']/*[local-name()='Signature']",
+    )
+    .unwrap();
+    xmlsec1_verify(
+        &xml,
+        &gw.gateway.cert,
+        "//*[local-name()='Assertion']/*[local-name()='Signature']",
+    )
+    .unwrap();
+    assert!(xmlsec1_verify(
+        &xml,
+        &gw.attacker.cert,
+        "/*[local-name()='Response']/*[local-name()='Signature']"
+    )
+    .is_err());
+    assert!(xml.contains(
+        r#"SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256""#
+    ));
+    assert!(xml.contains(r#"InResponseTo="_r1""#));
+    assert!(xml.contains(&format!("<saml:Audience>{SP_ENTITY}</saml:Audience>")));
+
+    // NameID persistent = IDO; exactly the validated attributes for a teacher, multi-valued as repeated values.
+    let name_id = xml
+        .split("nameid-format:persistent\"")
+        .nth(1)
+        .unwrap()
+        .split('>')
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    assert_eq!(name_id.len(), 128);
+    let names: Vec<&str> = xml
+        .split(r#"<saml:Attribute Name=""#)
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["IDO", "UAI", "PRO", "NOM", "PRE", "P_MEL", "DIV"],
+        "GRO is validated but the teacher has no group"
+    );
+    assert!(xml.contains(
+        r#"<saml:AttributeValue xsi:type="xs:string">National_ens</saml:AttributeValue>"#
+    ));
+    assert!(xml.contains(&format!(
+        "<saml:AttributeValue xsi:type=\"xs:string\">{name_id}</saml:AttributeValue>"
+    )));
+
+    let issued = gw.events().into_iter().find_map(|e| match e {
+        TraceEvent::CredentialIssued {
+            attributes, ido, ..
+        } => Some((attributes, ido)),
+        _ => None,
+    });
+    let (attributes, ido) = issued.expect("a credential_issued trace");
+    assert_eq!(ido, name_id);
+    assert_eq!(attributes.len(), 7);
+}
+
+#[tokio::test]
+async fn relay_state_defaults_to_the_resource_access_url() {
+    let gw = TestGateway::new().await;
+    let cookie = launched(&gw, "eleve-0001").await;
+    let q = authn_request_query(&private_key(&gw.sp), "_r2", None, None, INSTANT);
+    let page = body_string(sso(&gw, &q, Some(&cookie)).await).await;
+    assert_eq!(form_field(&page, "RelayState").as_deref(), Some(RES_ACCESS));
+    // A pupil gets the pupil list: no name.
+    let xml = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(form_field(&page, "SAMLResponse").unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(!xml.contains("Martin") && !xml.contains(r#"Name="NOM""#));
+    assert!(xml.contains(r#"Name="DIV""#) && xml.contains("4A##4e A"));
+}
+
+async fn assert_refused(gw: &TestGateway, query: &str, cookie: Option<&str>, check: &str) {
+    let before = gw.refused_checks().len();
+    let resp = sso(gw, query, cookie).await;
+    assert!(
+        resp.status().is_client_error(),
+        "{check}: status {}",
+        resp.status()
+    );
+    let page = body_string(resp).await;
+    assert!(page.contains(check), "{check}: {page}");
+    assert!(!page.contains("SAMLResponse"));
+    let checks = gw.refused_checks();
+    assert_eq!(
+        checks.len(),
+        before + 1,
+        "{check}: one protocol_refused trace"
+    );
+    assert_eq!(*checks.last().unwrap(), check);
+}
+
+#[tokio::test]
+async fn unregistered_acs_is_refused() {
+    let gw = TestGateway::new().await;
+    let cookie = launched(&gw, "ens-0001").await;
+    let q = authn_request_query(
+        &private_key(&gw.sp),
+        "_r3",
+        Some("https://evil.example/acs"),
+        None,
+        INSTANT,
+    );
+    assert_refused(&gw, &q, Some(&cookie), "saml.acs").await;
+}
+
+#[tokio::test]
+async fn unsigned_request_is_refused() {
+    let gw = TestGateway::new().await;
+    let cookie = launched(&gw, "ens-0001").await;
+    let q = authn_request_query(&private_key(&gw.sp), "_r4", Some(SP_ACS), None, INSTANT);
+    let unsigned = q.split("&SigAlg=").next().unwrap();
+    assert_refused(&gw, unsigned, Some(&cookie), "saml.unsigned").await;
+}
+
+#[tokio::test]
+async fn request_signed_by_another_key_is_refused() {
+    let gw = TestGateway::new().await;
+    let cookie = launched(&gw, "ens-0001").await;
+    let q = authn_request_query(
+        &private_key(&gw.attacker),
+        "_r5",
+        Some(SP_ACS),
+        None,
+        INSTANT,
+    );
+    assert_refused(&gw, &q, Some(&cookie), "saml.signature").await;
+}
+
+#[tokio::test]
+async fn sha1_request_signature_is_refused_by_default() {
+    let gw = TestGateway::new().await;
+    let cookie = launched(&gw, "ens-0001").await;
+    let q = signed_redirect_query(
+        &private_key(&gw.sp),
+        &provider_authn_request("_r6", Some(SP_ACS), INSTANT),
+        None,
+        true,
+    );
+    assert_refused(&gw, &q, Some(&cookie), "saml.algorithm").await;
+}
+
+#[tokio::test]
+async fn unknown_issuer_is_refused() {
+    let gw = TestGateway::new().await;
+    let xml = provider_authn_request("_r7", Some(SP_ACS), INSTANT)
+        .replace(SP_ENTITY, "https://stranger.example/sp");
+    let q = signed_redirect_query(&private_key(&gw.sp), &xml, None, false);
+    assert_refused(&gw, &q, None, "saml.issuer").await;
+}
+
+#[tokio::test]
+async fn replayed_request_is_refused() {
+    let gw = TestGateway::new().await;
+    let cookie = launched(&gw, "ens-0001").await;
+    let q = authn_request_query(&private_key(&gw.sp), "_r8", Some(SP_ACS), None, INSTANT);
+    assert_eq!(sso(&gw, &q, Some(&cookie)).await.status(), StatusCode::OK);
+    assert_refused(&gw, &q, Some(&cookie), "saml.replay").await;
+}
+
+#[tokio::test]
+async fn stale_and_future_requests_are_refused() {
+    let gw = TestGateway::new().await;
+    let cookie = launched(&gw, "ens-0001").await;
+    let q = authn_request_query(
+        &private_key(&gw.sp),
+        "_r9",
+        Some(SP_ACS),
+        None,
+        "2026-11-24T07:00:00Z",
+    );
+    assert_refused(&gw, &q, Some(&cookie), "saml.expired").await;
+    let q = authn_request_query(
+        &private_key(&gw.sp),
+        "_r10",
+        Some(SP_ACS),
+        None,
+        "2026-11-24T09:00:00Z",
+    );
+    assert_refused(&gw, &q, Some(&cookie), "saml.not_yet_valid").await;
+}
+
+#[tokio::test]
+async fn deflate_bomb_is_refused_as_too_large() {
+    let gw = TestGateway::new().await;
+    let xml = provider_authn_request("_r11", Some(SP_ACS), INSTANT).replace(
+        "</samlp:AuthnRequest>",
+        &format!("<x>{}</x></samlp:AuthnRequest>", "A".repeat(2_000_000)),
+    );
+    let q = signed_redirect_query(&private_key(&gw.sp), &xml, None, false);
+    assert_refused(&gw, &q, None, "saml.too_large").await;
+}
+
+#[tokio::test]
+async fn without_session_or_launch_no_assertion_is_issued() {
+    let gw = TestGateway::new().await;
+    let q = authn_request_query(&private_key(&gw.sp), "_r12", Some(SP_ACS), None, INSTANT);
+    let resp = sso(&gw, &q, None).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(body_string(resp).await.contains("médiacentre"));
+    assert!(!gw
+        .events()
+        .iter()
+        .any(|e| matches!(e, TraceEvent::CredentialIssued { .. })));
+}
+
+#[tokio::test]
+async fn access_withdrawn_after_launch_issues_nothing() {
+    let gw = TestGateway::new().await;
+    let cookie = launched(&gw, "eleve-0002").await;
+    // The provider deletes the subscription between the médiacentre click and its request.
+    let store = gw.store.as_ref();
+    let mut sub = passerelle::store::SubscriptionStore::subscription(store, "abo-etabl")
+        .await
+        .unwrap()
+        .unwrap();
+    sub.deleted = true;
+    passerelle::store::SubscriptionStore::put_subscription(store, &sub)
+        .await
+        .unwrap();
+    let q = authn_request_query(&private_key(&gw.sp), "_r13", Some(SP_ACS), None, INSTANT);
+    let resp = sso(&gw, &q, Some(&cookie)).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(body_string(resp).await.contains("no_subscription"));
+    assert!(!gw
+        .events()
+        .iter()
+        .any(|e| matches!(e, TraceEvent::CredentialIssued { .. })));
+}
+
+#[tokio::test]
+async fn session_past_its_end_issues_nothing() {
+    let gw = TestGateway::new().await;
+    let cookie = launched(&gw, "eleve-0002").await;
+    gw.clock.advance(chrono::Duration::hours(6));
+    let q = authn_request_query(
+        &private_key(&gw.sp),
+        "_r14",
+        Some(SP_ACS),
+        None,
+        "2026-11-24T14:00:00Z",
+    );
+    assert_eq!(
+        sso(&gw, &q, Some(&cookie)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(!gw
+        .events()
+        .iter()
+        .any(|e| matches!(e, TraceEvent::CredentialIssued { .. })));
+}
