@@ -25,6 +25,16 @@ fn local_name(qname: &[u8]) -> &[u8] {
 
 /// Structural checks on a message (size, encoding, DTD, comments, PIs, depth).
 pub fn check_xml(bytes: &[u8], max_bytes: usize) -> Result<(), SamlError> {
+    check(bytes, max_bytes, false)
+}
+
+/// The same checks for metadata documents, where comments are common and harmless (nothing
+/// signed is read from them): DTDs are still refused.
+pub fn check_metadata(bytes: &[u8], max_bytes: usize) -> Result<(), SamlError> {
+    check(bytes, max_bytes, true)
+}
+
+fn check(bytes: &[u8], max_bytes: usize, allow_comments: bool) -> Result<(), SamlError> {
     if bytes.len() > max_bytes {
         return Err(SamlError::new(
             "saml.too_large",
@@ -43,6 +53,7 @@ pub fn check_xml(bytes: &[u8], max_bytes: usize) -> Result<(), SamlError> {
             Ok(Event::DocType(_)) => {
                 return Err(SamlError::new("saml.dtd", "message contains a DOCTYPE"))
             }
+            Ok(Event::Comment(_)) if allow_comments => {}
             Ok(Event::Comment(_)) => {
                 return Err(SamlError::new(
                     "saml.comment",

@@ -32,7 +32,7 @@ pub struct SpPeer {
 }
 
 fn parse(xml: &str) -> Result<EntityDescriptor, String> {
-    guard::check_xml(xml.as_bytes(), usize::MAX).map_err(|e| e.to_string())?;
+    guard::check_metadata(xml.as_bytes(), usize::MAX).map_err(|e| e.to_string())?;
     xml.parse::<EntityDescriptor>()
         .map_err(|e| format!("not a SAML EntityDescriptor: {e}"))
 }

@@ -1,0 +1,30 @@
+# passerelle: the two commands a new user needs.
+#
+#   make demo   install what is missing, then run the whole system on this machine
+#   make test   install what is missing (and start Redis), then fmt, clippy and every test
+#
+# Helpers: make setup, make bench, make certs, make check-config.
+
+export PASSERELLE_TEST_REDIS_URL ?= redis://127.0.0.1:6379
+
+.PHONY: demo test setup bench certs check-config
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	cargo run --release -- demo
+
+test: setup
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	cargo test --all-targets
+
+bench: setup
+	cargo bench --bench sso
+
+certs:
+	bash certs-example/generate.sh
+
+check-config:
+	cargo run -- check-config --config config/passerelle.toml

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what passerelle's build and tests need on Debian, when it is missing, and makes sure
+# a Redis answers on 127.0.0.1:6379. Idempotent and quiet when everything is present.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "setup: cargo not found. Install Rust first: https://rustup.rs (curl ... | sh), then re-run." >&2
+    exit 1
+fi
+
+# samael's xmlsec feature builds bindings with bindgen (libclang) against libxmlsec1 and libxml2;
+# xmlsec1 is the independent verifier of the interoperability tests; redis-server for the store tests.
+PACKAGES=(libclang-dev libxmlsec1-dev libxml2-dev libssl-dev pkg-config xmlsec1 redis-server redis-tools)
+missing=()
+for p in "${PACKAGES[@]}"; do
+    if ! dpkg -s "$p" >/dev/null 2>&1; then
+        missing+=("$p")
+    fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
+    echo "setup: starting redis-server on 127.0.0.1:6379 (nothing kept on disk)"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+    for _ in $(seq 1 50); do
+        if redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
+            break
+        fi
+        sleep 0.2
+    done
+    if ! redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
+        echo "setup: redis-server did not answer on 127.0.0.1:6379" >&2
+        exit 1
+    fi
+fi
