@@ -91,6 +91,31 @@ fn check(bytes: &[u8], max_bytes: usize, allow_comments: bool) -> Result<(), Sam
     }
 }
 
+/// The local name of the document's root element (serde parsing does not check it).
+pub fn root_name(xml: &str) -> Result<String, SamlError> {
+    let mut reader = Reader::from_str(xml);
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(s)) | Ok(Event::Empty(s)) => {
+                return Ok(String::from_utf8_lossy(local_name(s.name().as_ref())).into_owned())
+            }
+            Ok(Event::Eof) => {
+                return Err(SamlError::new(
+                    "saml.malformed",
+                    "the document has no root element",
+                ))
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Err(SamlError::new(
+                    "saml.malformed",
+                    format!("not well-formed XML: {e}"),
+                ))
+            }
+        }
+    }
+}
+
 /// What [`check_signatures`] found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SignatureSummary {

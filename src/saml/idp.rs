@@ -102,6 +102,12 @@ pub fn decode_post(
 
 fn peek_issuer(xml: &str, max_bytes: usize) -> Result<String, SamlError> {
     guard::check_xml(xml.as_bytes(), max_bytes)?;
+    if guard::root_name(xml)? != "AuthnRequest" {
+        return Err(err(
+            "saml.malformed",
+            "the message is not a SAML AuthnRequest",
+        ));
+    }
     let req: AuthnRequest = xml
         .parse()
         .map_err(|e| err("saml.malformed", format!("not a SAML AuthnRequest: {e}")))?;
@@ -170,6 +176,12 @@ pub fn verify_request(
                     format!("signature verification failed: {e}"),
                 )
             })?;
+            if guard::root_name(&signed)? != "AuthnRequest" {
+                return Err(err(
+                    "saml.signature",
+                    "the signed element is not the AuthnRequest",
+                ));
+            }
             let parsed: AuthnRequest = signed.parse().map_err(|e| {
                 err(
                     "saml.signature",

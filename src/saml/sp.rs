@@ -123,6 +123,9 @@ pub fn verify_response(
     }
 
     // The envelope as received, for the checks that do not depend on the signature.
+    if guard::root_name(xml)? != "Response" {
+        return Err(err("saml.malformed", "the message is not a SAML Response"));
+    }
     let envelope: Response = xml
         .parse()
         .map_err(|e| err("saml.malformed", format!("not a SAML Response: {e}")))?;
@@ -142,22 +145,37 @@ pub fn verify_response(
         )
     })?;
 
-    // Read everything from the verified part only.
-    let assertion = if let Ok(response) = verified.parse::<Response>() {
-        check_response(&response, expected_request_id, sp, idp)?;
-        response
-            .assertion
-            .ok_or_else(|| err("saml.wrapping", "the signed Response carries no assertion"))?
-    } else {
-        // Only the Assertion is signed: the envelope's Destination is still checked.
-        check_destination(&envelope, sp)?;
-        check_in_response_to(envelope.in_response_to.as_deref(), expected_request_id)?;
-        verified.parse::<Assertion>().map_err(|e| {
-            err(
+    // Read everything from the verified part only: a signed Response, or a signed Assertion.
+    let assertion = match guard::root_name(&verified)?.as_str() {
+        "Response" => {
+            let response: Response = verified.parse().map_err(|e| {
+                err(
+                    "saml.signature",
+                    format!("the signed Response cannot be read: {e}"),
+                )
+            })?;
+            check_response(&response, expected_request_id, sp, idp)?;
+            response
+                .assertion
+                .ok_or_else(|| err("saml.wrapping", "the signed Response carries no assertion"))?
+        }
+        "Assertion" => {
+            // Only the Assertion is signed: the envelope's Destination is still checked.
+            check_destination(&envelope, sp)?;
+            check_in_response_to(envelope.in_response_to.as_deref(), expected_request_id)?;
+            verified.parse::<Assertion>().map_err(|e| {
+                err(
+                    "saml.signature",
+                    format!("the signed Assertion cannot be read: {e}"),
+                )
+            })?
+        }
+        other => {
+            return Err(err(
                 "saml.signature",
-                format!("the signed part is neither a Response nor an Assertion: {e}"),
-            )
-        })?
+                format!("the signed element is a {other}, not a Response or an Assertion"),
+            ))
+        }
     };
     check_assertion(&assertion, expected_request_id, sp, idp, now)
 }
