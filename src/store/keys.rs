@@ -76,9 +76,15 @@ impl Keys {
         format!("{}:{{abo}}:sub:{}", self.prefix, id)
     }
 
-    /// Set of subscription ids for one resource and one school.
+    /// Set of subscription ids for one resource and one school:
+    /// `subscription_index_prefix() + uai + ":" + resource`.
     pub fn subscription_index(&self, resource: &str, uai: &str) -> String {
-        format!("{}:{{abo}}:idx:{}:{}", self.prefix, uai, resource)
+        format!("{}{}:{}", self.subscription_index_prefix(), uai, resource)
+    }
+
+    /// The common start of every subscription index key (used inside Lua scripts).
+    pub fn subscription_index_prefix(&self) -> String {
+        format!("{}:{{abo}}:idx:", self.prefix)
     }
 
     /// Set of assignment JSON values for one subscription in one school.

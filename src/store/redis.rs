@@ -1,15 +1,615 @@
-//! The Redis store (being written in its own branch).
+//! The Redis store: the shared state of several gateway nodes, on one Redis or a Redis Cluster.
+//!
+//! One-time operations are single atomic commands (`GETDEL`, `SET NX PX`); multi-key updates
+//! are Lua scripts over keys that share a hash tag (see `keys`), so they stay atomic in a
+//! cluster. A directory is replaced by writing a new version and switching a pointer, so
+//! readers see the old directory or the new one, never a mix. Values are JSON; errors name the
+//! operation, never a stored value.
 
-use super::StoreError;
+use std::collections::BTreeSet;
+use std::time::Duration;
 
-pub struct RedisStore;
+use async_trait::async_trait;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::keys::Keys;
+use super::{
+    CatalogueStore, DirectoryStore, Health, LoginStateStore, SessionStore, StoreError, StoreResult,
+    SubscriptionStore,
+};
+use crate::domain::{
+    Assignment, Directory, Group, IdEnt, Person, Resource, ResourceId, School, Subscription, Uai,
+};
+use crate::session::{PendingLogin, Session};
+
+/// Fields written per HSET command when a directory is imported.
+const BATCH: usize = 1000;
+
+/// A single-node or a cluster connection, both multiplexed and cheap to clone.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// The Redis store.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: Conn,
+    keys: Keys,
+}
+
+fn unavailable(op: &str) -> impl Fn(redis::RedisError) -> StoreError + '_ {
+    move |e| StoreError::Unavailable(format!("redis {op}: {e}"))
+}
+
+fn to_json<T: Serialize>(op: &str, v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("{op}: cannot encode: {e}")))
+}
+
+fn from_json<T: DeserializeOwned>(op: &str, s: &str) -> StoreResult<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{op}: cannot decode: {e}")))
+}
+
+fn millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
 
 impl RedisStore {
-    pub async fn connect(
-        _url: &str,
-        _cluster: bool,
-        _prefix: &str,
-    ) -> Result<crate::store::memory::MemoryStore, StoreError> {
-        Err(StoreError::Unavailable("not yet".into()))
+    /// Connects to `url` (a node of the cluster when `cluster`), with keys under `prefix`.
+    pub async fn connect(url: &str, cluster: bool, prefix: &str) -> StoreResult<Self> {
+        let conn = if cluster {
+            let client = redis::cluster::ClusterClient::builder(vec![url])
+                .connection_timeout(Duration::from_secs(5))
+                .response_timeout(Duration::from_secs(5))
+                .build()
+                .map_err(unavailable("cluster client"))?;
+            Conn::Cluster(
+                client
+                    .get_async_connection()
+                    .await
+                    .map_err(unavailable("cluster connect"))?,
+            )
+        } else {
+            let client = redis::Client::open(url).map_err(unavailable("client"))?;
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Duration::from_secs(5))
+                .set_response_timeout(Duration::from_secs(5))
+                .set_number_of_retries(3);
+            Conn::Single(
+                ConnectionManager::new_with_config(client, config)
+                    .await
+                    .map_err(unavailable("connect"))?,
+            )
+        };
+        Ok(Self {
+            conn,
+            keys: Keys::new(prefix),
+        })
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, op: &str, cmd: &Cmd) -> StoreResult<T> {
+        let mut conn = self.conn.clone();
+        cmd.query_async(&mut conn).await.map_err(unavailable(op))
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, op: &str, key: &str) -> StoreResult<Option<T>> {
+        let raw: Option<String> = self.query(op, redis::cmd("GET").arg(key)).await?;
+        raw.map(|s| from_json(op, &s)).transpose()
+    }
+
+    async fn current_version(&self, ent: &str) -> StoreResult<Option<u64>> {
+        self.query(
+            "directory version",
+            redis::cmd("GET").arg(self.keys.dir_current(ent)),
+        )
+        .await
+    }
+
+    /// Reads `field` of the versioned hash `key_of(version)` of `ent`'s live directory,
+    /// retrying once if a concurrent replacement removed the version between the two reads.
+    async fn dir_field(
+        &self,
+        op: &str,
+        ent: &str,
+        key_of: impl Fn(u64) -> String,
+        field: &str,
+    ) -> StoreResult<Option<String>> {
+        for _ in 0..3 {
+            let Some(v) = self.current_version(ent).await? else {
+                return Ok(None);
+            };
+            let value: Option<String> = self
+                .query(op, redis::cmd("HGET").arg(key_of(v)).arg(field))
+                .await?;
+            if value.is_some() || self.current_version(ent).await? == Some(v) {
+                return Ok(value);
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "redis {op}: the directory kept changing while being read"
+        )))
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    async fn put_session(&self, session: &Session, ttl: Duration) -> StoreResult<()> {
+        let json = to_json("put session", session)?;
+        self.query(
+            "put session",
+            redis::cmd("SET")
+                .arg(self.keys.session(&session.id))
+                .arg(json)
+                .arg("PX")
+                .arg(millis(ttl)),
+        )
+        .await
+    }
+
+    async fn get_session(&self, id: &str) -> StoreResult<Option<Session>> {
+        self.get_json("get session", &self.keys.session(id)).await
+    }
+
+    async fn delete_session(&self, id: &str) -> StoreResult<()> {
+        self.query(
+            "delete session",
+            redis::cmd("DEL").arg(self.keys.session(id)),
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl LoginStateStore for RedisStore {
+    async fn put_pending_login(&self, login: &PendingLogin, ttl: Duration) -> StoreResult<()> {
+        let json = to_json("put pending login", login)?;
+        self.query(
+            "put pending login",
+            redis::cmd("SET")
+                .arg(self.keys.pending_login(&login.id))
+                .arg(json)
+                .arg("PX")
+                .arg(millis(ttl)),
+        )
+        .await
+    }
+
+    async fn get_pending_login(&self, id: &str) -> StoreResult<Option<PendingLogin>> {
+        self.get_json("get pending login", &self.keys.pending_login(id))
+            .await
+    }
+
+    async fn take_pending_login(&self, id: &str) -> StoreResult<Option<PendingLogin>> {
+        let raw: Option<String> = self
+            .query(
+                "take pending login",
+                redis::cmd("GETDEL").arg(self.keys.pending_login(id)),
+            )
+            .await?;
+        raw.map(|s| from_json("take pending login", &s)).transpose()
+    }
+
+    async fn remember_once(&self, namespace: &str, id: &str, ttl: Duration) -> StoreResult<bool> {
+        let set: Option<String> = self
+            .query(
+                "remember once",
+                redis::cmd("SET")
+                    .arg(self.keys.once(namespace, id))
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(millis(ttl)),
+            )
+            .await?;
+        Ok(set.is_some())
+    }
+}
+
+/// Switches an ENT's directory to a new version if the live one is still `ARGV[1]` (or none,
+/// when `ARGV[1]` is empty), then unlinks the old version's hashes. Returns 1 when switched.
+const SWITCH_DIRECTORY: &str = r"
+local current = redis.call('GET', KEYS[1])
+if (current or '') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[1] ~= '' then redis.call('UNLINK', KEYS[2], KEYS[3], KEYS[4]) end
+return 1
+";
+
+#[async_trait]
+impl DirectoryStore for RedisStore {
+    async fn replace_directory(&self, ent: &IdEnt, directory: &Directory) -> StoreResult<()> {
+        let e = ent.as_str();
+        let version: u64 = self
+            .query(
+                "directory version",
+                redis::cmd("INCR").arg(self.keys.dir_version_seq(e)),
+            )
+            .await?;
+        let (persons, schools, groups) = (
+            self.keys.dir_persons(e, version),
+            self.keys.dir_schools(e, version),
+            self.keys.dir_groups(e, version),
+        );
+
+        // Write the new version aside; nobody reads it until the pointer moves.
+        let mut conn = self.conn.clone();
+        let mut fields: Vec<(String, String)> = Vec::with_capacity(directory.persons.len());
+        for p in &directory.persons {
+            fields.push((p.id.clone(), to_json("import person", p)?));
+        }
+        for chunk in fields.chunks(BATCH) {
+            redis::cmd("HSET")
+                .arg(&persons)
+                .arg(chunk)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(unavailable("import persons"))?;
+        }
+        let mut school_fields = Vec::new();
+        for s in &directory.schools {
+            school_fields.push((s.uai.to_string(), to_json("import school", s)?));
+        }
+        let mut by_school: std::collections::BTreeMap<&Uai, Vec<&Group>> =
+            std::collections::BTreeMap::new();
+        for g in &directory.groups {
+            by_school.entry(&g.uai).or_default().push(g);
+        }
+        let mut group_fields = Vec::new();
+        for (uai, gs) in by_school {
+            group_fields.push((uai.to_string(), to_json("import groups", &gs)?));
+        }
+        // Placeholder fields keep empty hashes in existence, so "version present" is checkable.
+        school_fields.push(("_".into(), "null".into()));
+        group_fields.push(("_".into(), "null".into()));
+        for chunk in school_fields.chunks(BATCH) {
+            redis::cmd("HSET")
+                .arg(&schools)
+                .arg(chunk)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(unavailable("import schools"))?;
+        }
+        for chunk in group_fields.chunks(BATCH) {
+            redis::cmd("HSET")
+                .arg(&groups)
+                .arg(chunk)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(unavailable("import groups"))?;
+        }
+        if directory.persons.is_empty() {
+            redis::cmd("HSET")
+                .arg(&persons)
+                .arg("_")
+                .arg("null")
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(unavailable("import persons"))?;
+        }
+
+        // Switch, retrying if another node switched in between.
+        let previous = loop {
+            let old = self.current_version(e).await?;
+            let old_arg = old.map(|v| v.to_string()).unwrap_or_default();
+            let (op, os, og) = match old {
+                Some(v) => (
+                    self.keys.dir_persons(e, v),
+                    self.keys.dir_schools(e, v),
+                    self.keys.dir_groups(e, v),
+                ),
+                None => (persons.clone(), schools.clone(), groups.clone()),
+            };
+            let old_schools: Vec<String> = match old {
+                Some(_) => {
+                    self.query("directory schools", redis::cmd("HKEYS").arg(&os))
+                        .await?
+                }
+                None => Vec::new(),
+            };
+            let switched: i64 = Script::new(SWITCH_DIRECTORY)
+                .key(self.keys.dir_current(e))
+                .key(&op)
+                .key(&os)
+                .key(&og)
+                .arg(&old_arg)
+                .arg(version)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(unavailable("switch directory"))?;
+            if switched == 1 {
+                break old_schools;
+            }
+        };
+
+        // Point every school of the new directory at this ENT; forget schools it no longer has.
+        let new: BTreeSet<String> = directory
+            .schools
+            .iter()
+            .map(|s| s.uai.to_string())
+            .collect();
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(self.keys.school_ent());
+        for uai in &new {
+            cmd.arg(uai).arg(e);
+        }
+        if !new.is_empty() {
+            cmd.query_async::<()>(&mut conn)
+                .await
+                .map_err(unavailable("school index"))?;
+        }
+        let gone: Vec<&String> = previous
+            .iter()
+            .filter(|u| u.as_str() != "_" && !new.contains(*u))
+            .collect();
+        if !gone.is_empty() {
+            redis::cmd("HDEL")
+                .arg(self.keys.school_ent())
+                .arg(gone)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(unavailable("school index"))?;
+        }
+        Ok(())
+    }
+
+    async fn person(&self, ent: &IdEnt, id: &str) -> StoreResult<Option<Person>> {
+        if id == "_" {
+            return Ok(None);
+        }
+        let raw = self
+            .dir_field(
+                "get person",
+                ent.as_str(),
+                |v| self.keys.dir_persons(ent.as_str(), v),
+                id,
+            )
+            .await?;
+        raw.map(|s| from_json("get person", &s)).transpose()
+    }
+
+    async fn school(&self, uai: &Uai) -> StoreResult<Option<School>> {
+        let ent: Option<String> = self
+            .query(
+                "school index",
+                redis::cmd("HGET")
+                    .arg(self.keys.school_ent())
+                    .arg(uai.as_str()),
+            )
+            .await?;
+        let Some(ent) = ent else { return Ok(None) };
+        let raw = self
+            .dir_field(
+                "get school",
+                &ent,
+                |v| self.keys.dir_schools(&ent, v),
+                uai.as_str(),
+            )
+            .await?;
+        raw.map(|s| from_json("get school", &s)).transpose()
+    }
+
+    async fn school_groups(&self, uai: &Uai) -> StoreResult<Vec<Group>> {
+        let ent: Option<String> = self
+            .query(
+                "school index",
+                redis::cmd("HGET")
+                    .arg(self.keys.school_ent())
+                    .arg(uai.as_str()),
+            )
+            .await?;
+        let Some(ent) = ent else {
+            return Ok(Vec::new());
+        };
+        let raw = self
+            .dir_field(
+                "get groups",
+                &ent,
+                |v| self.keys.dir_groups(&ent, v),
+                uai.as_str(),
+            )
+            .await?;
+        Ok(raw
+            .map(|s| from_json("get groups", &s))
+            .transpose()?
+            .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl CatalogueStore for RedisStore {
+    async fn put_resource(&self, resource: &Resource) -> StoreResult<()> {
+        let json = to_json("put resource", resource)?;
+        self.query(
+            "put resource",
+            redis::cmd("HSET")
+                .arg(self.keys.catalogue())
+                .arg(resource.id.as_str())
+                .arg(json),
+        )
+        .await
+    }
+
+    async fn resource(&self, id: &ResourceId) -> StoreResult<Option<Resource>> {
+        let raw: Option<String> = self
+            .query(
+                "get resource",
+                redis::cmd("HGET")
+                    .arg(self.keys.catalogue())
+                    .arg(id.as_str()),
+            )
+            .await?;
+        raw.map(|s| from_json("get resource", &s)).transpose()
+    }
+
+    async fn resources(&self) -> StoreResult<Vec<Resource>> {
+        let raw: Vec<String> = self
+            .query(
+                "list resources",
+                redis::cmd("HVALS").arg(self.keys.catalogue()),
+            )
+            .await?;
+        let mut all = raw
+            .iter()
+            .map(|s| from_json("list resources", s))
+            .collect::<StoreResult<Vec<Resource>>>()?;
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(all)
+    }
+}
+
+/// Stores a subscription and moves it in the (school, resource) index, atomically.
+/// KEYS[1] = the subscription key; ARGV = new JSON, index key prefix, index entries of the new
+/// version as "uai:resource" strings. The old version's entries are read from its JSON.
+const PUT_SUBSCRIPTION: &str = r"
+local old = redis.call('GET', KEYS[1])
+local id = cjson.decode(ARGV[1]).id
+if old then
+  local o = cjson.decode(old)
+  for _, uai in ipairs(o.uais) do
+    redis.call('SREM', ARGV[2] .. uai .. ':' .. o.resource_id, id)
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+for i = 3, #ARGV do
+  redis.call('SADD', ARGV[2] .. ARGV[i], id)
+end
+return 1
+";
+
+#[async_trait]
+impl SubscriptionStore for RedisStore {
+    async fn put_subscription(&self, s: &Subscription) -> StoreResult<()> {
+        let json = to_json("put subscription", s)?;
+        let script = Script::new(PUT_SUBSCRIPTION);
+        let mut invocation = script.key(self.keys.subscription(&s.id));
+        invocation
+            .arg(&json)
+            .arg(self.keys.subscription_index_prefix());
+        for uai in &s.uais {
+            invocation.arg(format!("{}:{}", uai, s.resource_id));
+        }
+        let mut conn = self.conn.clone();
+        let _: i64 = invocation
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable("put subscription"))?;
+        Ok(())
+    }
+
+    async fn subscription(&self, id: &str) -> StoreResult<Option<Subscription>> {
+        self.get_json("get subscription", &self.keys.subscription(id))
+            .await
+    }
+
+    async fn subscriptions_for(
+        &self,
+        resource: &ResourceId,
+        uai: &Uai,
+    ) -> StoreResult<Vec<Subscription>> {
+        let ids: Vec<String> = self
+            .query(
+                "subscription index",
+                redis::cmd("SMEMBERS").arg(
+                    self.keys
+                        .subscription_index(resource.as_str(), uai.as_str()),
+                ),
+            )
+            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = ids.iter().map(|id| self.keys.subscription(id)).collect();
+        let raw: Vec<Option<String>> = self
+            .query("get subscriptions", redis::cmd("MGET").arg(keys))
+            .await?;
+        let mut out = raw
+            .into_iter()
+            .flatten()
+            .map(|s| from_json("get subscriptions", &s))
+            .collect::<StoreResult<Vec<Subscription>>>()?;
+        out.retain(|s| &s.resource_id == resource && s.covers(uai));
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    async fn add_assignment(&self, a: &Assignment) -> StoreResult<bool> {
+        let added: i64 = self
+            .query(
+                "add assignment",
+                redis::cmd("SADD")
+                    .arg(self.keys.assignments(&a.subscription_id, a.uai.as_str()))
+                    .arg(to_json("add assignment", a)?),
+            )
+            .await?;
+        Ok(added == 1)
+    }
+
+    async fn remove_assignment(&self, a: &Assignment) -> StoreResult<bool> {
+        let removed: i64 = self
+            .query(
+                "remove assignment",
+                redis::cmd("SREM")
+                    .arg(self.keys.assignments(&a.subscription_id, a.uai.as_str()))
+                    .arg(to_json("remove assignment", a)?),
+            )
+            .await?;
+        Ok(removed == 1)
+    }
+
+    async fn assignments(&self, subscription_id: &str, uai: &Uai) -> StoreResult<Vec<Assignment>> {
+        let raw: Vec<String> = self
+            .query(
+                "list assignments",
+                redis::cmd("SMEMBERS").arg(self.keys.assignments(subscription_id, uai.as_str())),
+            )
+            .await?;
+        raw.iter()
+            .map(|s| from_json("list assignments", s))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Health for RedisStore {
+    async fn ping(&self) -> StoreResult<()> {
+        let _: String = self.query("ping", &redis::cmd("PING")).await?;
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "redis"
     }
 }
