@@ -4,10 +4,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "support/ent_idp.rs"]
+mod ent_idp;
 
 use axum::http::StatusCode;
 use base64::Engine;
 use common::*;
+use ent_idp::xmlsec1_verify;
 use passerelle::session::Session;
 use passerelle::trace::TraceEvent;
 
@@ -53,33 +56,6 @@ fn form_field(page: &str, name: &str) -> Option<String> {
             .replace("&gt;", ">")
             .replace("&apos;", "'"),
     )
-}
-
-/// Verifies with the xmlsec1 command-line tool the signature of the element whose ID
-/// attribute is declared by `id_attr` (e.g. `urn:...:protocol:Response`).
-fn xmlsec1_verify(xml: &str, cert: &std::path::Path, node: &str) -> Result<(), String> {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("doc.xml");
-    std::fs::write(&f, xml).unwrap();
-    let out = std::process::Command::new("xmlsec1")
-        .args(["--verify", "--pubkey-cert-pem"])
-        .arg(cert)
-        .args([
-            "--id-attr:ID",
-            "urn:oasis:names:tc:SAML:2.0:protocol:Response",
-            "--id-attr:ID",
-            "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
-            "--node-xpath",
-            node,
-        ])
-        .arg(&f)
-        .output()
-        .map_err(|e| format!("cannot run xmlsec1 (install the xmlsec1 package): {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
 }
 
 async fn sso(

@@ -84,7 +84,7 @@ fn err(check: &'static str, detail: impl Into<std::borrow::Cow<'static, str>>) -
 }
 
 /// Verifies an ENT's Response (the decoded XML of the POST binding) to the request
-/// `expected_request_id`, at `now`.
+/// `expected_request_id`, at `now`, and reads the ENT user's identity from it.
 pub fn verify_response(
     xml: &str,
     expected_request_id: &str,
@@ -92,6 +92,72 @@ pub fn verify_response(
     idp: &EntIdp,
     now: DateTime<Utc>,
 ) -> Result<VerifiedLogin, SamlError> {
+    let (assertion, remember_until) = verified_assertion(xml, expected_request_id, sp, idp, now)?;
+    let id_ent = single_attribute(&assertion, "idEnt")?;
+    let person_id = single_attribute(&assertion, "GARPersonIdentifiant")?;
+    let session_index = assertion
+        .authn_statements
+        .iter()
+        .flatten()
+        .find_map(|s| s.session_index.clone());
+    Ok(VerifiedLogin {
+        assertion_id: assertion.id,
+        remember_until,
+        id_ent,
+        person_id,
+        session_index,
+    })
+}
+
+/// Everything a verified assertion says, for a relying party that wants all of it (the demo
+/// resource, which shows what it received).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssertionView {
+    pub assertion_id: String,
+    pub name_id: Option<String>,
+    pub name_id_format: Option<String>,
+    /// Attributes in document order, each with its values.
+    pub attributes: Vec<(String, Vec<String>)>,
+}
+
+/// Verifies a Response exactly as [`verify_response`] does, and returns every attribute.
+pub fn verify_response_view(
+    xml: &str,
+    expected_request_id: &str,
+    sp: &SpSettings,
+    idp: &EntIdp,
+    now: DateTime<Utc>,
+) -> Result<AssertionView, SamlError> {
+    let (a, _) = verified_assertion(xml, expected_request_id, sp, idp, now)?;
+    let name_id = a.subject.as_ref().and_then(|s| s.name_id.as_ref());
+    Ok(AssertionView {
+        assertion_id: a.id.clone(),
+        name_id: name_id.map(|n| n.value.clone()),
+        name_id_format: name_id.and_then(|n| n.format.clone()),
+        attributes: a
+            .attribute_statements
+            .iter()
+            .flatten()
+            .flat_map(|st| st.attributes.iter())
+            .map(|at| {
+                (
+                    at.name.clone().unwrap_or_default(),
+                    at.values.iter().filter_map(|v| v.value.clone()).collect(),
+                )
+            })
+            .collect(),
+    })
+}
+
+/// Every check but the attributes; returns the verified assertion and until when its ID must
+/// be remembered.
+fn verified_assertion(
+    xml: &str,
+    expected_request_id: &str,
+    sp: &SpSettings,
+    idp: &EntIdp,
+    now: DateTime<Utc>,
+) -> Result<(Assertion, DateTime<Utc>), SamlError> {
     guard::check_xml(xml.as_bytes(), sp.max_message_bytes)?;
     let summary = guard::check_signatures(xml, &idp.algorithms)?;
     if summary.encrypted_assertions > 0 {
@@ -177,7 +243,8 @@ pub fn verify_response(
             ))
         }
     };
-    check_assertion(&assertion, expected_request_id, sp, idp, now)
+    let remember_until = check_assertion(&assertion, expected_request_id, sp, idp, now)?;
+    Ok((assertion, remember_until))
 }
 
 fn check_status(response: &Response) -> Result<(), SamlError> {
@@ -255,7 +322,7 @@ fn check_assertion(
     sp: &SpSettings,
     idp: &EntIdp,
     now: DateTime<Utc>,
-) -> Result<VerifiedLogin, SamlError> {
+) -> Result<DateTime<Utc>, SamlError> {
     let skew = sp.clock_skew;
     if a.version != "2.0" {
         return Err(err("saml.malformed", "assertion version is not 2.0"));
@@ -344,21 +411,7 @@ fn check_assertion(
         }
     }
     check_in_response_to(data.in_response_to.as_deref(), expected)?;
-
-    let id_ent = single_attribute(a, "idEnt")?;
-    let person_id = single_attribute(a, "GARPersonIdentifiant")?;
-    let session_index = a
-        .authn_statements
-        .iter()
-        .flatten()
-        .find_map(|s| s.session_index.clone());
-    Ok(VerifiedLogin {
-        assertion_id: a.id.clone(),
-        remember_until: not_on_or_after.max(confirm_until) + skew,
-        id_ent,
-        person_id,
-        session_index,
-    })
+    Ok(not_on_or_after.max(confirm_until) + skew)
 }
 
 /// The single value of the attribute `name`; refuses absent, empty, repeated or multi-valued.

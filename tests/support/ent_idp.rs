@@ -188,6 +188,33 @@ pub fn xmlsec1_sign(xml: &str, key: &Path, cert: &Path) -> String {
     std::fs::read_to_string(output).unwrap()
 }
 
+/// Verifies, with the xmlsec1 command-line tool and the certificate `cert` (never one from the
+/// message), the signature selected by the XPath `node`.
+pub fn xmlsec1_verify(xml: &str, cert: &std::path::Path, node: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("doc.xml");
+    std::fs::write(&f, xml).unwrap();
+    let out = std::process::Command::new("xmlsec1")
+        .args(["--verify", "--pubkey-cert-pem"])
+        .arg(cert)
+        .args([
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+            "--node-xpath",
+            node,
+        ])
+        .arg(&f)
+        .output()
+        .map_err(|e| format!("cannot run xmlsec1 (install the xmlsec1 package): {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
 /// XSW: a copy of the signed assertion, for another user and with another ID, inserted before
 /// (or after) the signed one.
 pub fn wrap_with_evil_assertion(signed: &str, evil_person: &str, before: bool) -> String {

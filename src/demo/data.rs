@@ -1,0 +1,292 @@
+//! The demo's world: one school, its classes and groups, three users, three resources with
+//! their subscriptions, assignments and validated attribute lists.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::domain::directory::{GroupRef, SchoolCode, SchoolProfile, SchoolSubject};
+use crate::domain::{
+    Assignment, AssignmentTarget, AssignmentType, AttributeName, Directory, Group, GroupKind,
+    IdEnt, Person, Profile, Protocol, PublicCible, ReleasePolicy, Resource, School, Subscription,
+    Uai,
+};
+use crate::seed::Seed;
+
+pub const ENT_ID: &str = "B0";
+pub const DISTRIBUTOR: &str = "123456789_0000000000000000";
+pub const SCHOOL_NUMBER: u32 = 561_641;
+
+/// A demo user as the demo ENT shows it.
+pub struct DemoUser {
+    pub id: &'static str,
+    pub label: &'static str,
+}
+
+pub const USERS: [DemoUser; 3] = [
+    DemoUser {
+        id: "eleve-demo-1",
+        label: "Léa Martin — élève de 4e A",
+    },
+    DemoUser {
+        id: "ens-demo-1",
+        label: "Paul Durand — professeur de mathématiques",
+    },
+    DemoUser {
+        id: "doc-demo-1",
+        label: "Claire Bernard — professeure documentaliste",
+    },
+];
+
+/// A demo resource: short name (its path at the demo resource), ARK and title.
+pub struct DemoResource {
+    pub short: &'static str,
+    pub ark: &'static str,
+    pub title: &'static str,
+}
+
+pub const RESOURCES: [DemoResource; 3] = [
+    DemoResource {
+        short: "manuel-maths",
+        ark: "ark:/99999/demo.manuel-maths",
+        title: "Manuel de mathématiques 4e",
+    },
+    DemoResource {
+        short: "dictionnaire",
+        ark: "ark:/99999/demo.dictionnaire",
+        title: "Dictionnaire junior",
+    },
+    DemoResource {
+        short: "atlas",
+        ark: "ark:/99999/demo.atlas",
+        title: "Atlas historique",
+    },
+];
+
+pub fn uai() -> anyhow::Result<Uai> {
+    Ok(Uai::from_number(SCHOOL_NUMBER)?)
+}
+
+fn names(list: &[AttributeName]) -> BTreeSet<AttributeName> {
+    list.iter().copied().collect()
+}
+
+/// The catalogue, served by the demo resource at `resource_base`.
+pub fn catalogue(resource_base: &str) -> anyhow::Result<Vec<Resource>> {
+    use AttributeName::*;
+    let policies: [BTreeMap<Profile, BTreeSet<AttributeName>>; 3] = [
+        [
+            (Profile::Eleve, names(&[Ido, Uai, Pro, Div, Gro, EMs4])),
+            (
+                Profile::Enseignant,
+                names(&[
+                    Ido, Uai, Pro, Nom, Pre, Civ, PMel, Div, Gro, DivApp, PMs4, PMat,
+                ]),
+            ),
+            (Profile::Documentaliste, names(&[Ido, Uai, Pro, Nom, Pre])),
+        ]
+        .into_iter()
+        .collect(),
+        [
+            (Profile::Eleve, names(&[Ido, Uai, Pro])),
+            (Profile::Enseignant, names(&[Ido, Uai, Pro])),
+            (Profile::Documentaliste, names(&[Ido, Uai, Pro])),
+        ]
+        .into_iter()
+        .collect(),
+        [
+            (Profile::Eleve, names(&[Ido, Uai, Pro, Div])),
+            (Profile::Enseignant, names(&[Ido, Uai, Pro, Nom, Pre, Div])),
+        ]
+        .into_iter()
+        .collect(),
+    ];
+    let categories = [
+        "MANUEL_NUMERIQUE",
+        "RESSOURCE_REFERENCE_DICTIONNAIRE",
+        "RESSOURCE_DOCUMENTAIRE",
+    ];
+    RESOURCES
+        .iter()
+        .zip(policies)
+        .zip(categories)
+        .map(|((r, by_profile), category)| {
+            Ok(Resource {
+                id: r.ark.parse()?,
+                name: r.title.to_string(),
+                provider: "demo-editeur".into(),
+                editor_id: DISTRIBUTOR.into(),
+                editor_name: "Éditions Démo".into(),
+                technical_distributor: DISTRIBUTOR.into(),
+                access_url: format!("{resource_base}/ressource/{}", r.short),
+                protocol: Protocol::Saml,
+                category: Some(category.into()),
+                release: ReleasePolicy { by_profile },
+            })
+        })
+        .collect()
+}
+
+/// Directory, subscriptions (valid from a month ago to next 15 August) and assignments.
+pub fn seed(now: DateTime<Utc>) -> anyhow::Result<Seed> {
+    let ent: IdEnt = ENT_ID.parse()?;
+    let uai = uai()?;
+    let at = |code: &str| GroupRef {
+        uai: uai.clone(),
+        code: code.into(),
+    };
+    let profile = |p: Profile| {
+        vec![SchoolProfile {
+            uai: uai.clone(),
+            profile: p,
+        }]
+    };
+    let person = |id: &str, last: &str, first: &str, civ: &str, p: Profile| Person {
+        ent: ent.clone(),
+        id: id.into(),
+        last_name: last.into(),
+        first_name: first.into(),
+        civility: Some(civ.into()),
+        email: None,
+        profiles: profile(p),
+        groups: vec![],
+        mefstat4: vec![],
+        subjects: vec![],
+    };
+    let mut pupil = person("eleve-demo-1", "Martin", "Léa", "Mme", Profile::Eleve);
+    pupil.groups = vec![at("4A"), at("LATIN-4")];
+    pupil.mefstat4 = vec![SchoolCode {
+        uai: uai.clone(),
+        code: "2113".into(),
+    }];
+    let mut teacher = person("ens-demo-1", "Durand", "Paul", "M.", Profile::Enseignant);
+    teacher.email = Some("paul.durand@ac-demo.test".into());
+    teacher.groups = vec![at("4A"), at("LATIN-4")];
+    teacher.mefstat4 = vec![
+        SchoolCode {
+            uai: uai.clone(),
+            code: "2113".into(),
+        },
+        SchoolCode {
+            uai: uai.clone(),
+            code: "2112".into(),
+        },
+    ];
+    teacher.subjects = vec![SchoolSubject {
+        uai: uai.clone(),
+        code: "061300".into(),
+        label: "MATHEMATIQUES".into(),
+    }];
+    let mut librarian = person(
+        "doc-demo-1",
+        "Bernard",
+        "Claire",
+        "Mme",
+        Profile::Documentaliste,
+    );
+    librarian.email = Some("claire.bernard@ac-demo.test".into());
+
+    let directory = Directory {
+        schools: vec![School {
+            uai: uai.clone(),
+            ent: ent.clone(),
+            name: "Collège Démo".into(),
+        }],
+        persons: vec![pupil, teacher, librarian],
+        groups: vec![
+            Group {
+                uai: uai.clone(),
+                code: "4A".into(),
+                label: "4e A".into(),
+                kind: GroupKind::Division,
+                divisions: vec![],
+            },
+            Group {
+                uai: uai.clone(),
+                code: "LATIN-4".into(),
+                label: "Latin 4e".into(),
+                kind: GroupKind::Groupe,
+                divisions: vec!["4A".into()],
+            },
+        ],
+    };
+    let year_end = {
+        let y = now.format("%Y").to_string().parse::<i32>()?;
+        let aug15 = |y: i32| format!("{y}-08-15T00:00:00Z").parse::<DateTime<Utc>>();
+        let this = aug15(y)?;
+        if now < this {
+            this
+        } else {
+            aug15(y + 1)?
+        }
+    };
+    let sub = |id: &str,
+               r: usize,
+               kind: AssignmentType,
+               audiences: Vec<PublicCible>|
+     -> anyhow::Result<Subscription> {
+        Ok(Subscription {
+            id: id.into(),
+            distributor_id: DISTRIBUTOR.into(),
+            resource_id: RESOURCES[r].ark.parse()?,
+            resource_label: RESOURCES[r].title.into(),
+            valid_from: now - Duration::days(30),
+            valid_until: year_end,
+            uais: vec![uai.clone()],
+            assignment_type: kind,
+            audiences,
+            deleted: false,
+        })
+    };
+    use PublicCible::*;
+    let subscriptions = vec![
+        sub(
+            "demo-abo-manuel",
+            0,
+            AssignmentType::Etabl,
+            vec![Eleve, Enseignant, Documentaliste],
+        )?,
+        sub(
+            "demo-abo-dico",
+            1,
+            AssignmentType::Indiv,
+            vec![Eleve, Enseignant, Documentaliste],
+        )?,
+        sub(
+            "demo-abo-atlas",
+            2,
+            AssignmentType::Indiv,
+            vec![Eleve, Enseignant],
+        )?,
+    ];
+    let assignments = vec![
+        Assignment {
+            subscription_id: "demo-abo-dico".into(),
+            uai: uai.clone(),
+            target: AssignmentTarget::Group {
+                code: "LATIN-4".into(),
+            },
+        },
+        Assignment {
+            subscription_id: "demo-abo-dico".into(),
+            uai: uai.clone(),
+            target: AssignmentTarget::Person {
+                ent: ent.clone(),
+                id: "doc-demo-1".into(),
+            },
+        },
+        Assignment {
+            subscription_id: "demo-abo-atlas".into(),
+            uai: uai.clone(),
+            target: AssignmentTarget::Person {
+                ent: ent.clone(),
+                id: "ens-demo-1".into(),
+            },
+        },
+    ];
+    Ok(Seed {
+        directories: [(ent, directory)].into_iter().collect(),
+        subscriptions,
+        assignments,
+    })
+}

@@ -1,0 +1,268 @@
+//! The demo ENT: a login chooser with the demo users, a médiacentre page whose links go
+//! through the gateway's `domaineGar`, and a SAML identity provider that answers the gateway's
+//! signed AuthnRequests with a signed Response carrying `idEnt` and `GARPersonIdentifiant`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Form, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine;
+use serde::Deserialize;
+
+use super::data::{self, RESOURCES, USERS};
+use crate::clock::Clock;
+use crate::http::pages::page;
+use crate::saml::idp::{self, IdpSettings, Issue, ProviderSp, VerifiedAuthnRequest};
+use crate::saml::keys::SigningKey;
+use crate::saml::xml::escape;
+use crate::saml::{binding, xml::new_id};
+
+const COOKIE: &str = "demo_ent_session";
+
+/// The demo ENT's state.
+#[derive(Clone)]
+pub struct DemoEnt {
+    pub gateway_base: String,
+    pub key: SigningKey,
+    /// The gateway as this IdP's service provider.
+    pub gateway_sp: ProviderSp,
+    pub idp: IdpSettings,
+    pub clock: Arc<dyn Clock>,
+    sessions: Arc<Mutex<HashMap<String, String>>>,
+    pending: Arc<Mutex<HashMap<String, VerifiedAuthnRequest>>>,
+}
+
+impl DemoEnt {
+    pub fn new(
+        gateway_base: String,
+        key: SigningKey,
+        gateway_sp: ProviderSp,
+        idp: IdpSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            gateway_base,
+            key,
+            gateway_sp,
+            idp,
+            clock,
+            sessions: Arc::default(),
+            pending: Arc::default(),
+        }
+    }
+
+    fn user(&self, headers: &HeaderMap) -> Option<String> {
+        let cookie = headers.get(header::COOKIE)?.to_str().ok()?;
+        let id = cookie
+            .split(';')
+            .filter_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")))
+            .next()?;
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+    }
+}
+
+pub fn router(state: DemoEnt) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", post(login))
+        .route("/logout", get(logout))
+        .route("/mediacentre", get(mediacentre))
+        .route("/idp/sso", get(sso))
+        .with_state(state)
+}
+
+fn chooser(pending: Option<&str>) -> String {
+    let hidden = pending
+        .map(|p| {
+            format!(
+                r#"<input type="hidden" name="pending" value="{}">"#,
+                escape(p)
+            )
+        })
+        .unwrap_or_default();
+    let users: String = USERS
+        .iter()
+        .map(|u| format!(r#"<li><form method="post" action="/login"><input type="hidden" name="user" value="{}">{hidden}<button type="submit">Se connecter</button> {}</form></li>"#, u.id, escape(u.label)))
+        .collect();
+    page("ENT Démo — connexion", &format!("<p>Espace numérique de travail de démonstration du Collège Démo. Choisissez un compte de démonstration :</p><ul>{users}</ul>"))
+}
+
+async fn home(State(ent): State<DemoEnt>, headers: HeaderMap) -> Response {
+    if ent.user(&headers).is_some() {
+        return Redirect::to("/mediacentre").into_response();
+    }
+    Html(chooser(None)).into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    user: String,
+    pending: Option<String>,
+}
+
+async fn login(State(ent): State<DemoEnt>, Form(form): Form<LoginForm>) -> Response {
+    if !USERS.iter().any(|u| u.id == form.user) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(page(
+                "Compte inconnu",
+                "<p>Ce compte de démonstration n'existe pas.</p>",
+            )),
+        )
+            .into_response();
+    }
+    let sid = crate::http::cookies::new_session_id();
+    ent.sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(sid.clone(), form.user.clone());
+    let cookie = format!("{COOKIE}={sid}; Path=/; HttpOnly; SameSite=Lax");
+    let pending = form.pending.and_then(|p| {
+        ent.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&p)
+    });
+    let mut resp = match pending {
+        Some(request) => answer(&ent, &request, &form.user),
+        None => Redirect::to("/mediacentre").into_response(),
+    };
+    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+async fn logout(State(ent): State<DemoEnt>, headers: HeaderMap) -> Response {
+    if let Some(cookie) = headers.get(header::COOKIE).and_then(|c| c.to_str().ok()) {
+        for id in cookie
+            .split(';')
+            .filter_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")))
+        {
+            ent.sessions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(id);
+        }
+    }
+    Redirect::to("/").into_response()
+}
+
+async fn mediacentre(State(ent): State<DemoEnt>, headers: HeaderMap) -> Response {
+    let Some(user) = ent.user(&headers) else {
+        return Redirect::to("/").into_response();
+    };
+    let label = USERS.iter().find(|u| u.id == user).map_or("", |u| u.label);
+    let Ok(uai) = data::uai() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let links: String = RESOURCES
+        .iter()
+        .map(|r| {
+            let href = format!(
+                "{}/domaineGar?idENT={}&idEtab={}&idRessource={}",
+                ent.gateway_base,
+                urlencoding::encode(&b64(data::ENT_ID)),
+                urlencoding::encode(&b64(uai.as_str())),
+                urlencoding::encode(r.ark)
+            );
+            format!(
+                r#"<li><a href="{}">{}</a> <small>({})</small></li>"#,
+                escape(&href),
+                escape(r.title),
+                escape(r.ark)
+            )
+        })
+        .collect();
+    Html(page(
+        "Médiacentre",
+        &format!(
+            "<p>Connecté : <strong>{}</strong> — <a href=\"/logout\">se déconnecter</a></p><p>Vos ressources (chaque lien passe par la passerelle, qui vérifie votre accès) :</p><ul>{links}</ul><p><small>L'« Atlas historique » n'est pas attribué à l'élève de démonstration : la passerelle refuse son accès.</small></p>",
+            escape(label)
+        ),
+    ))
+    .into_response()
+}
+
+async fn sso(
+    State(ent): State<DemoEnt>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let now = ent.clock.now();
+    let request = idp::decode_redirect(query.as_deref().unwrap_or(""), ent.idp.max_message_bytes)
+        .and_then(|req| {
+            if req.issuer != ent.gateway_sp.entity_id {
+                return Err(crate::saml::SamlError::new(
+                    "saml.issuer",
+                    "unknown service provider",
+                ));
+            }
+            idp::verify_request(&req, &ent.gateway_sp, &ent.idp, now)
+        });
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => {
+            return (StatusCode::FORBIDDEN, Html(page("Demande refusée", &format!("<p>La demande d'authentification de la passerelle est invalide : <code>{}</code></p>", escape(e.check))))).into_response();
+        }
+    };
+    match ent.user(&headers) {
+        Some(user) => answer(&ent, &request, &user),
+        None => {
+            let token = new_id();
+            ent.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(token.clone(), request);
+            Html(chooser(Some(&token))).into_response()
+        }
+    }
+}
+
+/// The signed Response for `user`, auto-posted to the gateway's ACS.
+fn answer(ent: &DemoEnt, request: &VerifiedAuthnRequest, user: &str) -> Response {
+    let now = ent.clock.now();
+    let ident = vec![data::ENT_ID.to_string()];
+    let person = vec![user.to_string()];
+    let attributes: Vec<(&str, &[String])> =
+        vec![("idEnt", &ident), ("GARPersonIdentifiant", &person)];
+    let subject = new_id();
+    let xml = idp::signed_response(
+        &ent.idp,
+        &ent.key,
+        &Issue {
+            request,
+            subject: &subject,
+            attributes: &attributes,
+            authn_instant: now,
+            session_index: &subject,
+        },
+        now,
+    );
+    match xml {
+        Ok(xml) => Html(binding::post_form(
+            &request.acs_url,
+            "SAMLResponse",
+            &xml,
+            request.relay_state.as_deref(),
+        ))
+        .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Html(page(
+                "Erreur",
+                &format!("<p>{}</p>", escape(&e.to_string())),
+            )),
+        )
+            .into_response(),
+    }
+}

@@ -1,0 +1,168 @@
+//! The demo resource: a SAML service provider that asks the gateway to authenticate its
+//! visitors (signed AuthnRequest, HTTP-Redirect), verifies the gateway's signed Response with
+//! the gateway's certificate, and shows exactly what it received.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Form, Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+
+use super::data::RESOURCES;
+use crate::clock::Clock;
+use crate::http::pages::page;
+use crate::saml::keys::SigningKey;
+use crate::saml::sp::{self, EntIdp, SpSettings};
+use crate::saml::xml::{escape, new_id};
+use crate::saml::{binding, metadata};
+
+/// The demo resource's state.
+#[derive(Clone)]
+pub struct DemoResource {
+    pub key: SigningKey,
+    pub sp: SpSettings,
+    /// The gateway, as this SP's identity provider.
+    pub gateway: EntIdp,
+    pub clock: Arc<dyn Clock>,
+    pending: Arc<Mutex<HashSet<String>>>,
+}
+
+impl DemoResource {
+    pub fn new(key: SigningKey, sp: SpSettings, gateway: EntIdp, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            key,
+            sp,
+            gateway,
+            clock,
+            pending: Arc::default(),
+        }
+    }
+}
+
+pub fn router(state: DemoResource) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/ressource/{short}", get(open))
+        .route("/saml/acs", post(acs))
+        .route("/saml/metadata", get(sp_metadata))
+        .with_state(state)
+}
+
+async fn home() -> Html<String> {
+    let list: String = RESOURCES
+        .iter()
+        .map(|r| format!("<li>{}</li>", escape(r.title)))
+        .collect();
+    Html(page("Éditions Démo", &format!("<p>Ressource de démonstration. Ouvrez-la depuis le médiacentre de l'ENT Démo :</p><ul>{list}</ul>")))
+}
+
+async fn sp_metadata(State(res): State<DemoResource>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        metadata::sp_metadata(&res.sp.entity_id, &res.sp.acs_url, &res.key),
+    )
+}
+
+async fn open(State(res): State<DemoResource>, Path(short): Path<String>) -> Response {
+    if !RESOURCES.iter().any(|r| r.short == short) {
+        return (
+            StatusCode::NOT_FOUND,
+            Html(page(
+                "Ressource inconnue",
+                "<p>Cette ressource n'existe pas.</p>",
+            )),
+        )
+            .into_response();
+    }
+    let id = new_id();
+    res.pending
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(id.clone());
+    // RelayState carries which resource was asked for and the request it answers.
+    let relay = format!("{short}|{id}");
+    match sp::authn_request_url(
+        &res.sp,
+        &res.gateway,
+        &id,
+        res.clock.now(),
+        &relay,
+        &res.key,
+    ) {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: String,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+fn refused(detail: &str) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Html(page(
+            "Accès refusé par la ressource",
+            &format!(
+                "<p>La réponse de la passerelle n'a pas été acceptée : <code>{}</code></p>",
+                escape(detail)
+            ),
+        )),
+    )
+        .into_response()
+}
+
+async fn acs(State(res): State<DemoResource>, Form(form): Form<AcsForm>) -> Response {
+    let relay = form.relay_state.unwrap_or_default();
+    let Some((short, request_id)) = relay.split_once('|') else {
+        return refused("RelayState inattendu");
+    };
+    if !res
+        .pending
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(request_id)
+    {
+        return refused("aucune demande en attente pour cette réponse");
+    }
+    let title = RESOURCES
+        .iter()
+        .find(|r| r.short == short)
+        .map_or("Ressource", |r| r.title);
+    let view =
+        binding::decode_post(&form.saml_response, res.sp.max_message_bytes).and_then(|xml| {
+            sp::verify_response_view(&xml, request_id, &res.sp, &res.gateway, res.clock.now())
+        });
+    let view = match view {
+        Ok(v) => v,
+        Err(e) => return refused(e.check),
+    };
+    let rows: String = view
+        .attributes
+        .iter()
+        .map(|(name, values)| {
+            let vs: String = values.iter().map(|v| format!("<li><code>{}</code></li>", escape(v))).collect();
+            format!("<tr><th style=\"text-align:left;vertical-align:top;padding-right:1rem\"><code>{}</code></th><td><ul style=\"margin:0\">{vs}</ul></td></tr>", escape(name))
+        })
+        .collect();
+    Html(page(
+        &format!("Bienvenue dans « {title} »"),
+        &format!(
+            "<p><strong>✔ Signature vérifiée</strong> : la réponse et l'assertion sont signées par la passerelle (RSA-SHA256), vérifiées avec son certificat.</p>\
+             <p>Identifiant reçu (NameID persistant, l'IDO) :<br><code style=\"word-break:break-all\">{}</code></p>\
+             <p>Attributs reçus — exactement ceux validés pour cette ressource et votre profil :</p><table>{rows}</table>\
+             <p><small>Assertion {}</small></p>",
+            escape(view.name_id.as_deref().unwrap_or("")),
+            escape(&view.assertion_id)
+        ),
+    ))
+    .into_response()
+}

@@ -1,0 +1,158 @@
+//! `passerelle demo` clicked through over real sockets with an HTTP client, as a person would:
+//! demo ENT login, médiacentre, gateway, ENT IdP, gateway ACS, resource, gateway IdP,
+//! resource ACS; then a resource the pupil is not assigned.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use tokio::net::TcpListener;
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn attr_after(page: &str, marker: &str, attr: &str) -> Option<String> {
+    let at = page.find(marker)?;
+    let rest = &page[at..];
+    let start = rest.find(&format!("{attr}=\""))? + attr.len() + 2;
+    let end = rest[start..].find('"')? + start;
+    Some(unescape(&rest[start..end]))
+}
+
+/// Submits the auto-POST form of a SAML binding page, as a browser would.
+async fn submit_form(client: &reqwest::Client, page: &str) -> reqwest::Response {
+    let action = attr_after(page, "<form", "action").expect("a form");
+    let mut fields = Vec::new();
+    for name in ["SAMLResponse", "SAMLRequest", "RelayState"] {
+        if let Some(v) = attr_after(page, &format!("name=\"{name}\""), "value") {
+            fields.push((name, v));
+        }
+    }
+    client.post(action).form(&fields).send().await.unwrap()
+}
+
+fn link_to(page: &str, title: &str) -> String {
+    let at = page
+        .find(title)
+        .unwrap_or_else(|| panic!("no link to {title} in {page}"));
+    let before = &page[..at];
+    let start = before.rfind("href=\"").unwrap() + 6;
+    let end = before[start..].find('"').unwrap() + start;
+    unescape(&before[start..end])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pupil_clicks_through_the_demo() {
+    let bind = || async { TcpListener::bind("127.0.0.1:0").await.unwrap() };
+    let demo = passerelle::demo::start(bind().await, bind().await, bind().await)
+        .await
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+
+    // Log in at the demo ENT as the pupil; the médiacentre lists the resources.
+    let home = client
+        .get(format!("{}/", demo.ent_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Léa Martin"));
+    let media = client
+        .post(format!("{}/login", demo.ent_url))
+        .form(&[("user", "eleve-demo-1")])
+        .send()
+        .await
+        .unwrap();
+    assert!(media.url().path().ends_with("/mediacentre"));
+    let media = media.text().await.unwrap();
+    let manuel = link_to(&media, "Manuel de mathématiques 4e");
+    assert!(
+        manuel.starts_with(&format!("{}/domaineGar?idENT=", demo.gateway_url)),
+        "{manuel}"
+    );
+
+    // The click: gateway → ENT IdP (already logged in) → auto-POST to the gateway's ACS.
+    let to_acs = client.get(&manuel).send().await.unwrap();
+    assert_eq!(to_acs.status(), 200);
+    let to_acs = to_acs.text().await.unwrap();
+    assert!(
+        to_acs.contains(&format!("{}/saml/acs", demo.gateway_url)),
+        "{to_acs}"
+    );
+    // Gateway: session, access rule, 302 to the resource; resource: AuthnRequest to the gateway;
+    // gateway: signed Response auto-POSTed to the resource's ACS.
+    let to_resource = submit_form(&client, &to_acs).await;
+    assert_eq!(to_resource.status(), 200);
+    let to_resource = to_resource.text().await.unwrap();
+    assert!(
+        to_resource.contains(&format!("{}/saml/acs", demo.resource_url)),
+        "{to_resource}"
+    );
+    let resource_page = submit_form(&client, &to_resource).await;
+    assert_eq!(resource_page.status(), 200);
+    let resource_page = resource_page.text().await.unwrap();
+    assert!(
+        resource_page.contains("Bienvenue dans « Manuel de mathématiques 4e »"),
+        "{resource_page}"
+    );
+    assert!(resource_page.contains("Signature vérifiée"));
+    for expected in [
+        "<code>IDO</code>",
+        "<code>UAI</code>",
+        "<code>0561641E</code>",
+        "<code>PRO</code>",
+        "<code>National_elv</code>",
+        "<code>DIV</code>",
+        "<code>4A##4e A</code>",
+        "<code>E_MS4</code>",
+    ] {
+        assert!(resource_page.contains(expected), "missing {expected}");
+    }
+    assert!(
+        !resource_page.contains("<code>NOM</code>") && !resource_page.contains("Martin"),
+        "a pupil's name is not validated for this resource"
+    );
+    let ido = resource_page
+        .split("word-break:break-all\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    assert_eq!(ido.len(), 128);
+    assert!(ido.bytes().all(|b| b.is_ascii_hexdigit()));
+
+    // A resource the pupil is not assigned: the gateway refuses with its French page.
+    let atlas = link_to(&media, "Atlas historique");
+    let refused = client.get(&atlas).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let refused = refused.text().await.unwrap();
+    assert!(
+        refused.contains("Ressource non attribuée") && refused.contains("not_assigned"),
+        "{refused}"
+    );
+
+    // Every decision was traced, without names.
+    let trace = std::fs::read_to_string(&demo.trace_path).unwrap();
+    for kind in [
+        "ent_login",
+        "access_granted",
+        "credential_issued",
+        "access_refused",
+    ] {
+        assert!(
+            trace.contains(&format!("\"event\":\"{kind}\"")),
+            "no {kind} in the trace"
+        );
+    }
+    assert!(!trace.contains("Martin") && !trace.contains("eleve-demo-1"));
+    demo.stop().await;
+}
