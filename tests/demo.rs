@@ -107,11 +107,11 @@ async fn a_pupil_clicks_through_the_demo() {
     for expected in [
         "<code>IDO</code>",
         "<code>UAI</code>",
-        "<code>0561641E</code>",
+        ">0561641E</code>",
         "<code>PRO</code>",
-        "<code>National_elv</code>",
+        ">National_elv</code>",
         "<code>DIV</code>",
-        "<code>4A##4e A</code>",
+        ">4A##4e A</code>",
         "<code>E_MS4</code>",
     ] {
         assert!(resource_page.contains(expected), "missing {expected}");

@@ -209,3 +209,33 @@ async fn user_missing_from_the_directory_is_told_so() {
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert_eq!(last_refusal(&gw), Some("unknown_user"));
 }
+
+#[tokio::test]
+async fn a_session_at_another_ent_does_not_open_this_ents_links() {
+    let gw = TestGateway::new().await;
+    let now = gw.state.clock.now();
+    let other = Session {
+        id: "d".repeat(64),
+        ent: "Z0".parse().unwrap(),
+        person_id: "eleve-0001".into(),
+        authenticated_at: now,
+        expires_at: now + chrono::Duration::hours(6),
+        launches: vec![],
+    };
+    passerelle::store::SessionStore::put_session(
+        gw.store.as_ref(),
+        &other,
+        std::time::Duration::from_secs(3600),
+    )
+    .await
+    .unwrap();
+    // Same GARPersonIdentifiant, other ENT project: a different person, who must log in at B0.
+    let resp = gw
+        .get(
+            &domaine_gar(RES_ETABL),
+            Some(&format!("passerelle_session={}", other.id)),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert!(location(&resp).starts_with(ENT_SSO));
+}

@@ -149,7 +149,7 @@ async fn acs(State(res): State<DemoResource>, Form(form): Form<AcsForm>) -> Resp
         .attributes
         .iter()
         .map(|(name, values)| {
-            let vs: String = values.iter().map(|v| format!("<li><code>{}</code></li>", escape(v))).collect();
+            let vs: String = values.iter().map(|v| format!("<li><code style=\"word-break:break-all\">{}</code></li>", escape(v))).collect();
             format!("<tr><th style=\"text-align:left;vertical-align:top;padding-right:1rem\"><code>{}</code></th><td><ul style=\"margin:0\">{vs}</ul></td></tr>", escape(name))
         })
         .collect();
