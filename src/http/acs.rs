@@ -87,8 +87,19 @@ pub async fn handle(
     };
     let xml = binding::decode_post(&form.saml_response, state.config.saml.max_message_bytes)
         .map_err(|e| refused(&state, Some(&ent_name), e))?;
-    let login = sp::verify_response(&xml, &pending.id, &state.sp, &ent.saml, now)
-        .map_err(|e| refused(&state, Some(&ent_name), e))?;
+    // Signature verification is CPU work: keep it off the async workers.
+    let (sp_settings, idp, expected) = (state.sp.clone(), ent.saml.clone(), pending.id.clone());
+    let login = tokio::task::spawn_blocking(move || {
+        sp::verify_response(&xml, &expected, &sp_settings, &idp, now)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(SamlError::new(
+            "saml.internal",
+            format!("verification task failed: {e}"),
+        ))
+    })
+    .map_err(|e| refused(&state, Some(&ent_name), e))?;
     if login.id_ent != pending.ent.as_str() {
         return Err(refused(
             &state,

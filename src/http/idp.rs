@@ -185,24 +185,37 @@ async fn sso(
             Err(LaunchError::Store(e)) => return Err(e.into()),
         };
     let released = launch::released_attributes(&state, &grant, &person, resource).await?;
-    let values: Vec<(&str, &[String])> = released
-        .values
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_slice()))
-        .collect();
     let session_index = hex::encode(&sha2::Sha256::digest(session.id.as_bytes())[..16]);
-    let xml = idp::signed_response(
-        &state.idp,
-        &state.config.signing_key,
-        &Issue {
-            request: &request,
-            subject: &released.subject,
+    // Signing is CPU work: keep it off the async workers.
+    let (settings, config, req, rel, authn_instant) = (
+        state.idp.clone(),
+        state.config.clone(),
+        request.clone(),
+        released.clone(),
+        session.authenticated_at,
+    );
+    let xml = tokio::task::spawn_blocking(move || {
+        let values: Vec<(&str, &[String])> = rel
+            .values
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_slice()))
+            .collect();
+        let issue = Issue {
+            request: &req,
+            subject: &rel.subject,
             attributes: &values,
-            authn_instant: session.authenticated_at,
+            authn_instant,
             session_index: &session_index,
-        },
-        now,
-    )
+        };
+        idp::signed_response(&settings, &config.signing_key, &issue, now)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(SamlError::new(
+            "saml.internal",
+            format!("signing task failed: {e}"),
+        ))
+    })
     .map_err(|e| refused(&state, Some(&provider.key), e))?;
     issued(&state, provider, &grant, &released);
     // RelayState: echoed when the provider sent one, else the resource's access URL (as the GAR does).
