@@ -351,3 +351,99 @@ async fn session_past_its_end_issues_nothing() {
         .iter()
         .any(|e| matches!(e, TraceEvent::CredentialIssued { .. })));
 }
+
+const POST_SSO: &str = "/idp/profile/SAML2/POST/SSO";
+
+async fn post_sso(
+    gw: &TestGateway,
+    xml: &str,
+    cookie: Option<&str>,
+) -> axum::http::Response<axum::body::Body> {
+    gw.post_form(
+        POST_SSO,
+        &[("SAMLRequest", &b64(xml)), ("RelayState", "post-state")],
+        cookie,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn post_binding_request_signed_with_xmlsec1_is_answered() {
+    let gw = TestGateway::new().await;
+    let cookie = launched(&gw, "eleve-0001").await;
+    let xml = ent_idp::post_authn_request(
+        "_p1",
+        SP_ENTITY,
+        &format!("{BASE}{POST_SSO}"),
+        SP_ACS,
+        Some((&gw.sp.key, &gw.sp.cert)),
+    );
+    let resp = post_sso(&gw, &xml, Some(&cookie)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = body_string(resp).await;
+    assert_eq!(
+        form_field(&page, "RelayState").as_deref(),
+        Some("post-state")
+    );
+    let response = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(form_field(&page, "SAMLResponse").unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    xmlsec1_verify(
+        &response,
+        &gw.gateway.cert,
+        "//*[local-name()='Assertion']/*[local-name()='Signature']",
+    )
+    .unwrap();
+    assert!(response.contains(r#"InResponseTo="_p1""#));
+}
+
+async fn assert_post_refused(gw: &TestGateway, xml: &str, cookie: Option<&str>, check: &str) {
+    let before = gw.refused_checks().len();
+    let resp = post_sso(gw, xml, cookie).await;
+    assert!(
+        resp.status().is_client_error(),
+        "{check}: {}",
+        resp.status()
+    );
+    assert!(!body_string(resp).await.contains("SAMLResponse"));
+    let checks = gw.refused_checks();
+    assert_eq!(checks.len(), before + 1);
+    assert_eq!(*checks.last().unwrap(), check);
+}
+
+#[tokio::test]
+async fn post_binding_refuses_unsigned_wrong_signer_tampered_and_wrong_destination() {
+    let gw = TestGateway::new().await;
+    let cookie = launched(&gw, "eleve-0001").await;
+    let dest = format!("{BASE}{POST_SSO}");
+    let unsigned = ent_idp::post_authn_request("_p2", SP_ENTITY, &dest, SP_ACS, None);
+    assert_post_refused(&gw, &unsigned, Some(&cookie), "saml.unsigned").await;
+    let wrong = ent_idp::post_authn_request(
+        "_p3",
+        SP_ENTITY,
+        &dest,
+        SP_ACS,
+        Some((&gw.attacker.key, &gw.attacker.cert)),
+    );
+    assert_post_refused(&gw, &wrong, Some(&cookie), "saml.signature").await;
+    let signed = ent_idp::post_authn_request(
+        "_p4",
+        SP_ENTITY,
+        &dest,
+        SP_ACS,
+        Some((&gw.sp.key, &gw.sp.cert)),
+    );
+    let tampered = signed.replace(SP_ACS, "https://evil.example/acs");
+    assert_post_refused(&gw, &tampered, Some(&cookie), "saml.signature").await;
+    let elsewhere = ent_idp::post_authn_request(
+        "_p5",
+        SP_ENTITY,
+        "https://other-idp.example/sso",
+        SP_ACS,
+        Some((&gw.sp.key, &gw.sp.cert)),
+    );
+    assert_post_refused(&gw, &elsewhere, Some(&cookie), "saml.destination").await;
+}

@@ -174,6 +174,8 @@ pub fn xmlsec1_sign(xml: &str, key: &Path, cert: &Path) -> String {
             "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
             "--id-attr:ID",
             "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:protocol:AuthnRequest",
         ])
         .arg("--output")
         .arg(&output)
@@ -212,6 +214,30 @@ pub fn xmlsec1_verify(xml: &str, cert: &std::path::Path, node: &str) -> Result<(
         Ok(())
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// A provider's AuthnRequest for the HTTP-POST binding, with an enveloped signature made by
+/// xmlsec1 (or none when `key` is `None`).
+pub fn post_authn_request(
+    id: &str,
+    issuer: &str,
+    destination: &str,
+    acs: &str,
+    key: Option<(&Path, &Path)>,
+) -> String {
+    let template = r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#ID"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo></ds:Signature>"##;
+    let sig = if key.is_some() {
+        template.replace("#ID", &format!("#{id}"))
+    } else {
+        String::new()
+    };
+    let xml = format!(
+        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="2026-11-24T08:00:00Z" Destination="{destination}" AssertionConsumerServiceURL="{acs}" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"><saml:Issuer>{issuer}</saml:Issuer>{sig}</samlp:AuthnRequest>"#
+    );
+    match key {
+        Some((k, c)) => xmlsec1_sign(&xml, k, c),
+        None => xml,
     }
 }
 
