@@ -23,7 +23,15 @@ async fn start_login(gw: &TestGateway, resource: &str) -> String {
         .split('&')
         .find_map(|p| p.strip_prefix("RelayState="))
         .unwrap();
-    urlencoding::decode(relay).unwrap().into_owned()
+    let id = urlencoding::decode(relay).unwrap().into_owned();
+    // The login is bound to this browser by a cookie only it carries.
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.starts_with(&format!("passerelle_login_{id}=1;")),
+        "{cookie}"
+    );
+    assert!(cookie.contains("HttpOnly") && cookie.contains("Path=/saml/acs"));
+    id
 }
 
 async fn post_response(
@@ -31,10 +39,11 @@ async fn post_response(
     xml: &str,
     relay: &str,
 ) -> axum::http::Response<axum::body::Body> {
+    let cookie = format!("passerelle_login_{relay}=1");
     gw.post_form(
         "/saml/acs",
         &[("SAMLResponse", &b64(xml)), ("RelayState", relay)],
-        None,
+        Some(&cookie),
     )
     .await
 }
@@ -421,4 +430,27 @@ async fn oversized_post_is_refused() {
         "saml.too_large",
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_response_posted_by_another_browser_is_refused() {
+    // Login CSRF: an attacker's own valid response, pushed through the victim's browser.
+    let gw = TestGateway::new().await;
+    let id = start_login(&gw, RES_ETABL).await;
+    let xml = response(&gw, &id).signed(&gw.ent.key, &gw.ent.cert);
+    let resp = gw
+        .post_form(
+            "/saml/acs",
+            &[("SAMLResponse", &b64(&xml)), ("RelayState", &id)],
+            Some("passerelle_login__other=1"),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(body_string(resp).await.contains("saml.browser_binding"));
+    assert_eq!(gw.refused_checks(), ["saml.browser_binding"]);
+    // The same response from the browser that started the login still works.
+    assert_eq!(
+        post_response(&gw, &xml, &id).await.status(),
+        StatusCode::FOUND
+    );
 }

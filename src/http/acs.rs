@@ -51,6 +51,7 @@ fn refused(state: &AppState, ent: Option<&str>, e: SamlError) -> PageError {
 
 pub async fn handle(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     Form(form): Form<AcsForm>,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
@@ -75,6 +76,13 @@ pub async fn handle(
         ));
     };
     let ent_name = pending.ent.to_string();
+    if !cookies::has_login(&headers, &pending.id) {
+        return Err(refused(
+            &state,
+            Some(&ent_name),
+            SamlError::new("saml.browser_binding", "the browser posting this response did not start this login (login CSRF, or cookies blocked)"),
+        ));
+    }
     let Some(ent) = state.config.ents.get(&pending.ent) else {
         return Err(refused(
             &state,
@@ -161,14 +169,18 @@ pub async fn handle(
     let secure = state.config.public_base_url.scheme() == "https";
     let cookie = cookies::set_session(&session.id, state.config.session_ttl.as_secs(), secure);
 
-    match pending.target {
-        Some(target) => open_target(&state, session, &target.uai, &target.resource, cookie).await,
+    let mut resp = match pending.target {
+        Some(target) => open_target(&state, session, &target.uai, &target.resource, cookie).await?,
         None => {
             let mut resp = Html(pages::page("Connexion réussie", "<p>Vous êtes connecté. Vous pouvez ouvrir vos ressources depuis le médiacentre de votre ENT.</p>")).into_response();
             if let Some(c) = cookie {
                 resp.headers_mut().append(header::SET_COOKIE, c);
             }
-            Ok(resp)
+            resp
         }
+    };
+    if let Some(c) = cookies::clear_login(&pending.id, secure) {
+        resp.headers_mut().append(header::SET_COOKIE, c);
     }
+    Ok(resp)
 }

@@ -4,6 +4,9 @@ use axum::http::{header, HeaderMap, HeaderValue};
 
 pub const SESSION_COOKIE: &str = "passerelle_session";
 
+/// Prefix of the cookie that binds a pending ENT login to the browser that started it.
+pub const LOGIN_COOKIE_PREFIX: &str = "passerelle_login_";
+
 /// The session id sent by the browser, if any.
 pub fn session_id(headers: &HeaderMap) -> Option<String> {
     headers
@@ -38,4 +41,43 @@ pub fn set_session(id: &str, max_age_secs: u64, secure: bool) -> Option<HeaderVa
         "{SESSION_COOKIE}={id}; Path=/; HttpOnly; {attrs}; Max-Age={max_age_secs}"
     ))
     .ok()
+}
+
+fn attrs(secure: bool) -> &'static str {
+    if secure {
+        "Secure; SameSite=None"
+    } else {
+        "SameSite=Lax"
+    }
+}
+
+/// The cookie that binds the pending login `id` to this browser (login CSRF protection): only
+/// the browser that clicked the médiacentre link can complete that login.
+pub fn set_login(id: &str, max_age_secs: u64, secure: bool) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{LOGIN_COOKIE_PREFIX}{id}=1; Path=/saml/acs; HttpOnly; {}; Max-Age={max_age_secs}",
+        attrs(secure)
+    ))
+    .ok()
+}
+
+/// Removes the binding cookie of a completed login.
+pub fn clear_login(id: &str, secure: bool) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{LOGIN_COOKIE_PREFIX}{id}=; Path=/saml/acs; HttpOnly; {}; Max-Age=0",
+        attrs(secure)
+    ))
+    .ok()
+}
+
+/// Whether the browser carries the binding cookie of the pending login `id`.
+pub fn has_login(headers: &HeaderMap, id: &str) -> bool {
+    let name = format!("{LOGIN_COOKIE_PREFIX}{id}");
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(k, v)| k == name && v == "1")
 }

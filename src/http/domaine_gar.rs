@@ -138,7 +138,13 @@ pub async fn handle(
         &state.config.signing_key,
     )
     .map_err(|e| PageError::saml(&e))?;
-    Ok(Redirect::to(&url).into_response())
+    let mut resp = Redirect::to(&url).into_response();
+    let secure = state.config.public_base_url.scheme() == "https";
+    if let Some(c) = cookies::set_login(&login.id, state.config.saml.request_ttl.as_secs(), secure)
+    {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(resp)
 }
 
 /// Applies the access rule for `session` and sends the browser to the resource, saving the
