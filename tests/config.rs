@@ -124,3 +124,63 @@ async fn an_ent_metadata_without_signing_certificate_is_refused() {
         p.message
     );
 }
+
+/// Serves `body` once per connection on a loopback port, like a metadata endpoint.
+async fn serve_once(status: &'static str, body: String, extra_header: &'static str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/idp/metadata", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let resp = format!("HTTP/1.1 {status}\r\ncontent-type: application/xml\r\n{extra_header}content-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            let _ = sock.write_all(resp.as_bytes()).await;
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn ent_metadata_is_fetched_from_a_url_without_following_redirects() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let metadata =
+        std::fs::read_to_string(root.join("config/examples/ent-B0-idp-metadata.xml")).unwrap();
+    let path = root.join("config/passerelle.toml");
+    let url = serve_once("200 OK", metadata, "").await;
+    let cfg = config::load(
+        &path,
+        vars(&[("PASSERELLE__ENTS__B0__SAML__IDP_METADATA", &url)]),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        cfg.ents.values().next().unwrap().saml.peer.entity_id,
+        "https://ent.exemple.test/idp"
+    );
+
+    let redirecting = serve_once(
+        "302 Found",
+        String::new(),
+        "location: http://127.0.0.1:9/elsewhere\r\n",
+    )
+    .await;
+    let err = config::load(
+        &path,
+        vars(&[("PASSERELLE__ENTS__B0__SAML__IDP_METADATA", &redirecting)]),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("302"), "{err}");
+
+    let err = config::load(
+        &path,
+        vars(&[(
+            "PASSERELLE__ENTS__B0__SAML__IDP_METADATA",
+            "http://metadata.example.test/idp",
+        )]),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("over https"), "{err}");
+}

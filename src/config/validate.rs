@@ -391,8 +391,19 @@ async fn ent(cx: &mut Ctx<'_>, id: &str, e: &RawEnt) -> Option<EntConfig> {
     })
 }
 
-/// Fetches metadata over HTTP(S): bounded time and size, no redirects.
+/// Fetches metadata over HTTPS (plain HTTP only from a loopback address): bounded time and
+/// size, no redirects.
 async fn fetch(url: &str) -> Result<String, String> {
+    let parsed = Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    if parsed.scheme() != "https" && !loopback {
+        return Err(format!("metadata must be fetched over https (plain http is only accepted from loopback): {url}"));
+    }
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))
