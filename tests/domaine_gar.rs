@@ -8,28 +8,7 @@ mod common;
 use axum::http::StatusCode;
 use base64::Engine;
 use common::*;
-use passerelle::session::Session;
 use passerelle::trace::TraceEvent;
-
-async fn session_for(gw: &TestGateway, person: &str) -> String {
-    let now = gw.state.clock.now();
-    let s = Session {
-        id: "a".repeat(64),
-        ent: "B0".parse().unwrap(),
-        person_id: person.into(),
-        authenticated_at: now,
-        expires_at: now + chrono::Duration::hours(6),
-        launches: vec![],
-    };
-    passerelle::store::SessionStore::put_session(
-        gw.store.as_ref(),
-        &s,
-        std::time::Duration::from_secs(3600),
-    )
-    .await
-    .unwrap();
-    format!("passerelle_session={}", s.id)
-}
 
 fn last_refusal(gw: &TestGateway) -> Option<&'static str> {
     gw.events().into_iter().rev().find_map(|e| match e {
@@ -152,7 +131,7 @@ async fn without_session_the_browser_goes_to_the_ent_with_a_signed_request() {
 #[tokio::test]
 async fn establishment_wide_resource_opens_for_a_pupil_with_a_session() {
     let gw = TestGateway::new().await;
-    let cookie = session_for(&gw, "eleve-0002").await;
+    let cookie = gw.session("eleve-0002").await;
     let resp = gw.get(&domaine_gar(RES_ETABL), Some(&cookie)).await;
     assert_eq!(resp.status(), StatusCode::FOUND);
     assert_eq!(location(&resp), RES_ACCESS);
@@ -162,7 +141,7 @@ async fn establishment_wide_resource_opens_for_a_pupil_with_a_session() {
 #[tokio::test]
 async fn individual_resource_opens_only_to_assigned_members() {
     let gw = TestGateway::new().await;
-    let assigned = session_for(&gw, "eleve-0001").await;
+    let assigned = gw.session("eleve-0001").await;
     assert_eq!(
         gw.get(&domaine_gar(RES_INDIV), Some(&assigned))
             .await
@@ -171,7 +150,7 @@ async fn individual_resource_opens_only_to_assigned_members() {
     );
 
     let gw = TestGateway::new().await;
-    let not_assigned = session_for(&gw, "eleve-0002").await;
+    let not_assigned = gw.session("eleve-0002").await;
     let resp = gw.get(&domaine_gar(RES_INDIV), Some(&not_assigned)).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let page = body_string(resp).await;
@@ -185,7 +164,7 @@ async fn individual_resource_opens_only_to_assigned_members() {
 #[tokio::test]
 async fn teacher_outside_the_audience_and_expired_subscription_are_refused() {
     let gw = TestGateway::new().await;
-    let teacher = session_for(&gw, "ens-0001").await;
+    let teacher = gw.session("ens-0001").await;
     let resp = gw.get(&domaine_gar(RES_INDIV), Some(&teacher)).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert_eq!(last_refusal(&gw), Some("profile_not_covered"));
@@ -195,7 +174,7 @@ async fn teacher_outside_the_audience_and_expired_subscription_are_refused() {
             .unwrap()
             .into(),
     );
-    let cookie = session_for(&gw, "eleve-0002").await;
+    let cookie = gw.session("eleve-0002").await;
     let resp = gw.get(&domaine_gar(RES_ETABL), Some(&cookie)).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert!(body_string(resp).await.contains("Abonnement expiré"));
@@ -204,7 +183,7 @@ async fn teacher_outside_the_audience_and_expired_subscription_are_refused() {
 #[tokio::test]
 async fn user_missing_from_the_directory_is_told_so() {
     let gw = TestGateway::new().await;
-    let cookie = session_for(&gw, "ghost").await;
+    let cookie = gw.session("ghost").await;
     let resp = gw.get(&domaine_gar(RES_ETABL), Some(&cookie)).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert_eq!(last_refusal(&gw), Some("unknown_user"));
@@ -213,29 +192,9 @@ async fn user_missing_from_the_directory_is_told_so() {
 #[tokio::test]
 async fn a_session_at_another_ent_does_not_open_this_ents_links() {
     let gw = TestGateway::new().await;
-    let now = gw.state.clock.now();
-    let other = Session {
-        id: "d".repeat(64),
-        ent: "Z0".parse().unwrap(),
-        person_id: "eleve-0001".into(),
-        authenticated_at: now,
-        expires_at: now + chrono::Duration::hours(6),
-        launches: vec![],
-    };
-    passerelle::store::SessionStore::put_session(
-        gw.store.as_ref(),
-        &other,
-        std::time::Duration::from_secs(3600),
-    )
-    .await
-    .unwrap();
+    let other = gw.session_at("Z0", "eleve-0001").await;
     // Same GARPersonIdentifiant, other ENT project: a different person, who must log in at B0.
-    let resp = gw
-        .get(
-            &domaine_gar(RES_ETABL),
-            Some(&format!("passerelle_session={}", other.id)),
-        )
-        .await;
+    let resp = gw.get(&domaine_gar(RES_ETABL), Some(&other)).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert!(location(&resp).starts_with(ENT_SSO));
 }

@@ -11,7 +11,6 @@ use axum::http::StatusCode;
 use base64::Engine;
 use common::*;
 use ent_idp::xmlsec1_verify;
-use passerelle::session::Session;
 use passerelle::trace::TraceEvent;
 
 const SSO: &str = "/idp/profile/SAML2/Redirect/SSO";
@@ -19,22 +18,7 @@ const INSTANT: &str = "2026-11-24T08:00:00Z";
 
 /// A session of `person` that launched the ETABL resource (as after a médiacentre click).
 async fn launched(gw: &TestGateway, person: &str) -> String {
-    let s = Session {
-        id: "c".repeat(64),
-        ent: "B0".parse().unwrap(),
-        person_id: person.into(),
-        authenticated_at: now(),
-        expires_at: now() + chrono::Duration::hours(6),
-        launches: vec![],
-    };
-    passerelle::store::SessionStore::put_session(
-        gw.store.as_ref(),
-        &s,
-        std::time::Duration::from_secs(3600),
-    )
-    .await
-    .unwrap();
-    let cookie = format!("passerelle_session={}", s.id);
+    let cookie = gw.session(person).await;
     assert_eq!(
         gw.get(&domaine_gar(RES_ETABL), Some(&cookie))
             .await

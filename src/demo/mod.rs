@@ -6,7 +6,6 @@
 
 mod data;
 mod ent;
-mod keys;
 mod resource;
 
 use std::collections::BTreeMap;
@@ -23,6 +22,7 @@ use crate::config::{Config, EntConfig, ProviderConfig, SamlConfig, StoreConfig};
 use crate::domain::{IdoKey, IdoScope};
 use crate::saml::algorithms::AlgorithmPolicy;
 use crate::saml::idp::{IdpSettings, ProviderSp};
+use crate::saml::keys::SigningKey;
 use crate::saml::metadata::IdpPeer;
 use crate::saml::sp::{EntIdp, SpSettings};
 use crate::store::MemoryStore;
@@ -94,9 +94,9 @@ pub async fn start(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let now = clock.now();
 
-    let gateway_key = keys::ephemeral("demo gateway")?;
-    let ent_key = keys::ephemeral("demo ENT")?;
-    let resource_key = keys::ephemeral("demo resource")?;
+    let gateway_key = SigningKey::generate_self_signed("demo gateway", 2)?;
+    let ent_key = SigningKey::generate_self_signed("demo ENT", 2)?;
+    let resource_key = SigningKey::generate_self_signed("demo resource", 2)?;
     let mut secret = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut secret);
 

@@ -7,14 +7,19 @@ pub const SESSION_COOKIE: &str = "passerelle_session";
 /// Prefix of the cookie that binds a pending ENT login to the browser that started it.
 pub const LOGIN_COOKIE_PREFIX: &str = "passerelle_login_";
 
-/// The session id sent by the browser, if any.
-pub fn session_id(headers: &HeaderMap) -> Option<String> {
+/// Every `(name, value)` cookie pair the browser sent.
+fn pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
+}
+
+/// The session id sent by the browser, if any.
+pub fn session_id(headers: &HeaderMap) -> Option<String> {
+    pairs(headers)
         .find(|(k, _)| *k == SESSION_COOKIE)
         .map(|(_, v)| v.to_string())
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -32,13 +37,9 @@ pub fn new_session_id() -> String {
 /// HTTP-POST AuthnRequests (cross-site POSTs) carry it; over plain HTTP (local trials) it is
 /// `SameSite=Lax`.
 pub fn set_session(id: &str, max_age_secs: u64, secure: bool) -> Option<HeaderValue> {
-    let attrs = if secure {
-        "Secure; SameSite=None"
-    } else {
-        "SameSite=Lax"
-    };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={id}; Path=/; HttpOnly; {attrs}; Max-Age={max_age_secs}"
+        "{SESSION_COOKIE}={id}; Path=/; HttpOnly; {}; Max-Age={max_age_secs}",
+        attrs(secure)
     ))
     .ok()
 }
@@ -73,11 +74,5 @@ pub fn clear_login(id: &str, secure: bool) -> Option<HeaderValue> {
 /// Whether the browser carries the binding cookie of the pending login `id`.
 pub fn has_login(headers: &HeaderMap, id: &str) -> bool {
     let name = format!("{LOGIN_COOKIE_PREFIX}{id}");
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .any(|(k, v)| k == name && v == "1")
+    pairs(headers).any(|(k, v)| k == name && v == "1")
 }

@@ -7,7 +7,7 @@
 //! multi-valued attributes as repeated AttributeValue elements.
 
 use chrono::{DateTime, Duration, Utc};
-use samael::crypto::{CertificateDer, CryptoProvider, ReduceMode, XmlSec};
+use samael::crypto::{CertificateDer, CryptoProvider, XmlSec};
 use samael::schema::AuthnRequest;
 
 use super::algorithms::AlgorithmPolicy;
@@ -163,19 +163,7 @@ pub fn verify_request(
                     "an AuthnRequest must not carry assertions",
                 ));
             }
-            let allow = sp.algorithms.samael_allow_list();
-            let signed = XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
-                &req.xml,
-                &sp.signing_certs,
-                ReduceMode::ValidateAndMarkNoAncestors,
-                allow.as_deref(),
-            )
-            .map_err(|e| {
-                err(
-                    "saml.signature",
-                    format!("signature verification failed: {e}"),
-                )
-            })?;
+            let signed = super::verified_part(&req.xml, &sp.signing_certs, &sp.algorithms)?;
             if guard::root_name(&signed)? != "AuthnRequest" {
                 return Err(err(
                     "saml.signature",

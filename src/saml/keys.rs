@@ -44,6 +44,49 @@ impl SigningKey {
         })
     }
 
+    /// A fresh RSA-2048 key with a self-signed certificate naming `cn`, valid `days` days:
+    /// for the demo and tests (deployments load their keys from files).
+    pub fn generate_self_signed(cn: &str, days: u32) -> Result<Self, openssl::error::ErrorStack> {
+        use openssl::asn1::Asn1Time;
+        use openssl::bn::BigNum;
+        use openssl::hash::MessageDigest;
+        use openssl::x509::{X509Builder, X509NameBuilder};
+
+        let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048)?)?;
+        let mut name = X509NameBuilder::new()?;
+        name.append_entry_by_text("O", "passerelle")?;
+        name.append_entry_by_text("CN", cn)?;
+        let name = name.build();
+        let mut b = X509Builder::new()?;
+        b.set_version(2)?;
+        let serial = BigNum::from_u32(1)?.to_asn1_integer()?;
+        b.set_serial_number(&serial)?;
+        b.set_subject_name(&name)?;
+        b.set_issuer_name(&name)?;
+        b.set_pubkey(&key)?;
+        let (from, until) = (Asn1Time::days_from_now(0)?, Asn1Time::days_from_now(days)?);
+        b.set_not_before(&from)?;
+        b.set_not_after(&until)?;
+        b.sign(&key, MessageDigest::sha256())?;
+        let cert = b.build();
+        let key_der = key.rsa()?.private_key_to_der()?;
+        Ok(Self {
+            key,
+            key_der,
+            certificate: CertificateDer::from(cert.to_der()?),
+        })
+    }
+
+    /// The private key as PKCS#8 PEM.
+    pub fn private_key_pem(&self) -> Result<Vec<u8>, openssl::error::ErrorStack> {
+        self.key.private_key_to_pem_pkcs8()
+    }
+
+    /// The certificate as PEM.
+    pub fn certificate_pem(&self) -> Result<Vec<u8>, openssl::error::ErrorStack> {
+        X509::from_der(self.certificate.der_data())?.to_pem()
+    }
+
     /// The certificate, base64 DER, as it appears in metadata and KeyInfo.
     pub fn certificate_base64(&self) -> String {
         use base64::Engine;

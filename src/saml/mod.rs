@@ -21,6 +21,29 @@ pub mod xml;
 
 use std::borrow::Cow;
 
+/// Verifies every XML signature of `xml` with one of `certs` (never a certificate carried in
+/// the message) under `policy`, and returns only the signed part (samael's reduction).
+pub(crate) fn verified_part(
+    xml: &str,
+    certs: &[samael::crypto::CertificateDer],
+    policy: &algorithms::AlgorithmPolicy,
+) -> Result<String, SamlError> {
+    use samael::crypto::{CryptoProvider, ReduceMode, XmlSec};
+    let allow = policy.samael_allow_list();
+    XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
+        xml,
+        certs,
+        ReduceMode::ValidateAndMarkNoAncestors,
+        allow.as_deref(),
+    )
+    .map_err(|e| {
+        SamlError::new(
+            "saml.signature",
+            format!("signature verification failed: {e}"),
+        )
+    })
+}
+
 /// A refused SAML message: the check that failed (a stable code such as `saml.signature`)
 /// and a detail for operators. Neither carries message content or personal data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,28 +10,7 @@ use super::metadata::IdpPeer;
 use super::sp::{self, EntIdp, SpSettings};
 
 pub(crate) fn test_key() -> SigningKey {
-    let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
-    let key = openssl::pkey::PKey::from_rsa(rsa).unwrap();
-    let mut name = openssl::x509::X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "test").unwrap();
-    let name = name.build();
-    let mut b = openssl::x509::X509Builder::new().unwrap();
-    b.set_version(2).unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(&name).unwrap();
-    b.set_pubkey(&key).unwrap();
-    b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    b.sign(&key, openssl::hash::MessageDigest::sha256())
-        .unwrap();
-    let cert = b.build();
-    SigningKey::from_pem(
-        &key.private_key_to_pem_pkcs8().unwrap(),
-        &cert.to_pem().unwrap(),
-    )
-    .unwrap()
+    SigningKey::generate_self_signed("test", 30).unwrap()
 }
 
 #[test]

@@ -9,7 +9,6 @@
 //! the one-time use of the request ID are the caller's, through the store.
 
 use chrono::{DateTime, Duration, Utc};
-use samael::crypto::{CryptoProvider, ReduceMode, XmlSec};
 use samael::schema::{Assertion, Response};
 
 use super::algorithms::AlgorithmPolicy;
@@ -197,19 +196,7 @@ fn verified_assertion(
         .map_err(|e| err("saml.malformed", format!("not a SAML Response: {e}")))?;
     check_status(&envelope)?;
 
-    let allow = idp.algorithms.samael_allow_list();
-    let verified = XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
-        xml,
-        &idp.peer.signing_certs,
-        ReduceMode::ValidateAndMarkNoAncestors,
-        allow.as_deref(),
-    )
-    .map_err(|e| {
-        err(
-            "saml.signature",
-            format!("signature verification failed: {e}"),
-        )
-    })?;
+    let verified = super::verified_part(xml, &idp.peer.signing_certs, &idp.algorithms)?;
 
     // Read everything from the verified part only: a signed Response, or a signed Assertion.
     let assertion = match guard::root_name(&verified)?.as_str() {

@@ -125,6 +125,25 @@ impl RedisStore {
         cmd.query_async(&mut conn).await.map_err(unavailable(op))
     }
 
+    async fn set_json_px<T: Serialize>(
+        &self,
+        op: &str,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+    ) -> StoreResult<()> {
+        let json = to_json(op, value)?;
+        self.query(
+            op,
+            redis::cmd("SET")
+                .arg(key)
+                .arg(json)
+                .arg("PX")
+                .arg(millis(ttl)),
+        )
+        .await
+    }
+
     async fn get_json<T: DeserializeOwned>(&self, op: &str, key: &str) -> StoreResult<Option<T>> {
         let raw: Option<String> = self.query(op, redis::cmd("GET").arg(key)).await?;
         raw.map(|s| from_json(op, &s)).transpose()
@@ -167,16 +186,8 @@ impl RedisStore {
 #[async_trait]
 impl SessionStore for RedisStore {
     async fn put_session(&self, session: &Session, ttl: Duration) -> StoreResult<()> {
-        let json = to_json("put session", session)?;
-        self.query(
-            "put session",
-            redis::cmd("SET")
-                .arg(self.keys.session(&session.id))
-                .arg(json)
-                .arg("PX")
-                .arg(millis(ttl)),
-        )
-        .await
+        self.set_json_px("put session", &self.keys.session(&session.id), session, ttl)
+            .await
     }
 
     async fn get_session(&self, id: &str) -> StoreResult<Option<Session>> {
@@ -195,14 +206,11 @@ impl SessionStore for RedisStore {
 #[async_trait]
 impl LoginStateStore for RedisStore {
     async fn put_pending_login(&self, login: &PendingLogin, ttl: Duration) -> StoreResult<()> {
-        let json = to_json("put pending login", login)?;
-        self.query(
+        self.set_json_px(
             "put pending login",
-            redis::cmd("SET")
-                .arg(self.keys.pending_login(&login.id))
-                .arg(json)
-                .arg("PX")
-                .arg(millis(ttl)),
+            &self.keys.pending_login(&login.id),
+            login,
+            ttl,
         )
         .await
     }

@@ -48,35 +48,14 @@ impl KeyFiles {
 }
 
 pub fn make_keys(dir: &Path, name: &str) -> KeyFiles {
-    let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
-    let key = openssl::pkey::PKey::from_rsa(rsa).unwrap();
-    let mut subject = openssl::x509::X509NameBuilder::new().unwrap();
-    subject
-        .append_entry_by_text("CN", &format!("TEST {name}"))
-        .unwrap();
-    let subject = subject.build();
-    let mut b = openssl::x509::X509Builder::new().unwrap();
-    b.set_version(2).unwrap();
-    let serial = openssl::bn::BigNum::from_u32(1)
-        .unwrap()
-        .to_asn1_integer()
-        .unwrap();
-    b.set_serial_number(&serial).unwrap();
-    b.set_subject_name(&subject).unwrap();
-    b.set_issuer_name(&subject).unwrap();
-    b.set_pubkey(&key).unwrap();
-    b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(365).unwrap())
-        .unwrap();
-    b.sign(&key, openssl::hash::MessageDigest::sha256())
+    let k = passerelle::saml::keys::SigningKey::generate_self_signed(&format!("TEST {name}"), 365)
         .unwrap();
     let files = KeyFiles {
         key: dir.join(format!("{name}.key")),
         cert: dir.join(format!("{name}.crt")),
     };
-    std::fs::write(&files.key, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
-    std::fs::write(&files.cert, b.build().to_pem().unwrap()).unwrap();
+    std::fs::write(&files.key, k.private_key_pem().unwrap()).unwrap();
+    std::fs::write(&files.cert, k.certificate_pem().unwrap()).unwrap();
     files
 }
 
@@ -233,6 +212,32 @@ National_elv = ["IDO", "UAI", "PRO"]
             b = b.header("cookie", c);
         }
         self.call(b.body(Body::from(body)).unwrap()).await
+    }
+
+    /// A live session of `person` at ENT `ent`, as after an ENT login; returns its cookie.
+    pub async fn session_at(&self, ent: &str, person: &str) -> String {
+        let now = self.state.clock.now();
+        let s = passerelle::session::Session {
+            id: passerelle::http::cookies::new_session_id(),
+            ent: ent.parse().unwrap(),
+            person_id: person.into(),
+            authenticated_at: now,
+            expires_at: now + chrono::Duration::hours(6),
+            launches: vec![],
+        };
+        passerelle::store::SessionStore::put_session(
+            self.store.as_ref(),
+            &s,
+            std::time::Duration::from_secs(6 * 3600),
+        )
+        .await
+        .unwrap();
+        format!("passerelle_session={}", s.id)
+    }
+
+    /// A live session of `person` at ENT B0.
+    pub async fn session(&self, person: &str) -> String {
+        self.session_at("B0", person).await
     }
 
     pub fn events(&self) -> Vec<TraceEvent> {
