@@ -21,6 +21,10 @@ make_pair attacker-signing "unrelated test key"
 openssl rand -hex 32 > ido-secret.example
 echo "wrote ido-secret.example"
 
+# The bearer token of the example ENT's servers on the web services (médiacentre listing).
+openssl rand -hex 32 > ent-B0-api-token.example
+echo "wrote ent-B0-api-token.example"
+
 # The example ENT's IdP metadata, carrying the ENT certificate.
 cert_b64="$(grep -v '^-----' ent-idp-signing.crt | tr -d '\n')"
 cat > ../config/examples/ent-B0-idp-metadata.xml <<XML

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod launch;
+pub mod listing;
 pub mod saml;
 pub mod seed;
 pub mod session;

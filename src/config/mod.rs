@@ -79,6 +79,30 @@ pub struct EntConfig {
     pub id: IdEnt,
     pub name: String,
     pub saml: EntIdp,
+    /// The bearer token of this ENT's servers on the web services, if configured.
+    pub api_token: Option<Secret>,
+}
+
+/// A secret string: compared in constant time, never printed.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    /// Constant-time comparison with a presented value.
+    pub fn matches(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.len() == presented.len() && bool::from(self.0.as_bytes().ct_eq(presented.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 /// One resource provider and its resources.

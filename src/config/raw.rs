@@ -77,6 +77,8 @@ pub struct RawEnt {
     pub name: Option<String>,
     pub protocol: Option<String>,
     pub saml: Option<RawEntSaml>,
+    /// Bearer token the ENT's servers present on the web services (listing), from a file.
+    pub api_token_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -116,4 +118,7 @@ pub struct RawResource {
     pub category: Option<String>,
     #[serde(default)]
     pub attributes: BTreeMap<String, Vec<String>>,
+    /// The médiacentre's descriptive fields, with the GAR's names (`urlVignette`,
+    /// `typePresentation`, `typePedagogique`...).
+    pub display: Option<crate::domain::Display>,
 }

@@ -381,6 +381,22 @@ async fn ent(cx: &mut Ctx<'_>, id: &str, e: &RawEnt) -> Option<EntConfig> {
             return None;
         }
     };
+    let api_token = match &e.api_token_file {
+        Some(f) => {
+            let key = format!("{prefix}.api_token_file");
+            let token = String::from_utf8_lossy(&cx.read(&key, f)?)
+                .trim()
+                .to_string();
+            if token.len() < 32 {
+                cx.problem(
+                    key,
+                    "the token must be at least 32 characters (e.g. `openssl rand -hex 32`)",
+                );
+            }
+            Some(super::Secret::new(token))
+        }
+        None => None,
+    };
     Some(EntConfig {
         id: ent_id?,
         name: name?,
@@ -388,6 +404,7 @@ async fn ent(cx: &mut Ctx<'_>, id: &str, e: &RawEnt) -> Option<EntConfig> {
             peer,
             algorithms: algs,
         },
+        api_token,
     })
 }
 
@@ -622,5 +639,6 @@ fn resource(
         protocol,
         category: r.category.clone(),
         release,
+        display: r.display.clone().unwrap_or_default(),
     })
 }

@@ -122,6 +122,13 @@ pub fn catalogue(resource_base: &str) -> anyhow::Result<Vec<Resource>> {
                 protocol: Protocol::Saml,
                 category: Some(category.into()),
                 release: ReleasePolicy { by_profile },
+                display: crate::domain::Display {
+                    type_presentation: crate::domain::Presentation {
+                        code: "MUL".into(),
+                        nom: "ressources d'enseignement multimédias".into(),
+                    },
+                    ..Default::default()
+                },
             })
         })
         .collect()

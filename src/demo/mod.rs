@@ -138,6 +138,7 @@ pub async fn start(
                     },
                     algorithms: AlgorithmPolicy::default(),
                 },
+                api_token: None,
             },
         )]),
         providers: BTreeMap::from([(

@@ -34,6 +34,44 @@ pub struct Resource {
     #[serde(default)]
     pub category: Option<String>,
     pub release: ReleasePolicy,
+    /// What the médiacentre shows (the GAR listing's descriptive fields).
+    #[serde(default)]
+    pub display: Display,
+}
+
+/// A `{uri, nom}` entry of a ScoLOMFR vocabulary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Term {
+    pub uri: String,
+    pub nom: String,
+}
+
+/// `typePresentation`: `MUL`, `MAN` or `ACC` with its label.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presentation {
+    pub code: String,
+    pub nom: String,
+}
+
+/// The descriptive fields of a resource in the médiacentre listing, named as the GAR names them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Display {
+    #[serde(default)]
+    pub url_vignette: String,
+    #[serde(default)]
+    pub type_presentation: Presentation,
+    #[serde(default)]
+    pub type_pedagogique: Vec<Term>,
+    #[serde(default)]
+    pub typologie_document: Vec<Term>,
+    #[serde(default)]
+    pub niveau_educatif: Vec<Term>,
+    #[serde(default)]
+    pub domaine_enseignement: Vec<Term>,
+    /// `validateurTech`, when it differs from the technical distributor.
+    #[serde(default)]
+    pub validateur_tech: Option<String>,
 }
 
 impl Resource {

@@ -13,7 +13,7 @@ pub mod release;
 pub mod subscription;
 
 pub use access::{decide, AccessGrant, AccessRequest, Refusal};
-pub use catalogue::{Protocol, Resource};
+pub use catalogue::{Display, Presentation, Protocol, Resource, Term};
 pub use directory::{Directory, Group, GroupKind, Person, School};
 pub use ido::{IdoKey, IdoScope};
 pub use ids::{AttributeName, IdEnt, Profile, PublicCible, ResourceId, Uai};

@@ -8,6 +8,7 @@ pub mod cookies;
 mod domaine_gar;
 pub mod error;
 mod idp;
+mod listing;
 mod ops;
 pub mod pages;
 
@@ -28,6 +29,10 @@ pub fn app(state: AppState) -> Router {
         .route("/idp/metadata", get(idp::metadata))
         .route("/idp/profile/SAML2/Redirect/SSO", get(idp::sso_redirect))
         .route("/idp/profile/SAML2/POST/SSO", post(idp::sso_post))
+        .route(
+            "/ressources/{ent}/{uai}/{person}",
+            get(listing::handle).layer(tower_http::compression::CompressionLayer::new().gzip(true)),
+        )
         .route("/health/live", get(ops::live))
         .route("/health/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))

@@ -26,6 +26,8 @@ pub const UAI: &str = "0561641E";
 pub const RES_ETABL: &str = "ark:/99999/test.etabl";
 pub const RES_INDIV: &str = "ark:/99999/test.indiv";
 pub const RES_ACCESS: &str = "https://resource.example.test/start";
+/// The bearer token of ENT B0's servers on the web services.
+pub const ENT_TOKEN: &str = "b0-test-token-0123456789abcdef0123456789";
 
 /// A key pair written as PEM files.
 pub struct KeyFiles {
@@ -115,6 +117,7 @@ impl TestGateway {
         )
         .unwrap();
         std::fs::write(d.join("seed.json"), seed()).unwrap();
+        std::fs::write(d.join("ent.token"), ENT_TOKEN).unwrap();
         let toml = format!(
             r#"
 [server]
@@ -127,6 +130,7 @@ ido_secret_file = "ido.secret"
 files = ["seed.json"]
 [ents.B0]
 name = "ENT de test"
+api_token_file = "ent.token"
 [ents.B0.saml]
 idp_metadata = "ent-idp.xml"
 signature_algorithms = {algs}
@@ -144,6 +148,11 @@ access_url = "{RES_ACCESS}"
 [providers.test-editeur.resources.attributes]
 National_elv = ["IDO", "UAI", "PRO", "DIV"]
 National_ens = ["IDO", "UAI", "PRO", "NOM", "PRE", "P_MEL", "DIV", "GRO"]
+[providers.test-editeur.resources.display]
+urlVignette = "https://vignettes.example.test/etabl.png"
+typePresentation = {{ code = "MUL", nom = "ressources d'enseignement multimédias" }}
+typePedagogique = [{{ uri = "http://data.education.fr/voc/scolomfr/concept/scolomfr-voc-010-num-014", nom = "manuel d'enseignement" }}]
+niveauEducatif = [{{ uri = "http://data.education.fr/voc/scolomfr/concept/scolomfr-voc-022-num-016", nom = "collège" }}]
 [[providers.test-editeur.resources]]
 id = "{RES_INDIV}"
 name = "Ressource individuelle"

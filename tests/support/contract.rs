@@ -330,6 +330,7 @@ pub async fn catalogue(store: Arc<dyn Store>) {
         protocol: Protocol::Saml,
         category: None,
         release: ReleasePolicy::default(),
+        display: Display::default(),
     };
     store.put_resource(&r("ark:/1/b")).await.unwrap();
     store.put_resource(&r("ark:/1/a")).await.unwrap();

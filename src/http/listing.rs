@@ -1,0 +1,198 @@
+//! `GET /ressources/{idENT}/{UAI}/{GARPersonIdentifiant}`: the médiacentre listing, in the GAR's
+//! JSON shape (`{"listeRessources":{"ressource":[...]}}`), errors as `{"Erreur":{...}}`.
+//!
+//! Callers are ENT servers, authenticated by the bearer token configured for that ENT
+//! (`ents.<id>.api_token_file`); an ENT lists only its own users.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::domain::{IdEnt, Presentation, Resource, Term, Uai};
+use crate::listing::{self, ListingError};
+
+/// The GAR error shape.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    #[serde(rename = "Erreur")]
+    erreur: ErrorFields<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ErrorFields<'a> {
+    code: &'a str,
+    message: &'a str,
+    resource: &'a str,
+}
+
+fn gar_error(status: StatusCode, message: &str, path: &str, cause: &str) -> Response {
+    tracing::warn!(status = status.as_u16(), cause, "listing refused");
+    let code = status.canonical_reason().unwrap_or("Error");
+    (
+        status,
+        Json(ErrorBody {
+            erreur: ErrorFields {
+                code,
+                message,
+                resource: path.trim_start_matches('/'),
+            },
+        }),
+    )
+        .into_response()
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Entry<'a> {
+    id_ressource: &'a str,
+    id_type: &'static str,
+    nom_ressource: &'a str,
+    id_editeur: &'a str,
+    nom_editeur: &'a str,
+    url_vignette: &'a str,
+    type_presentation: &'a Presentation,
+    type_pedagogique: &'a [Term],
+    typologie_document: &'a [Term],
+    niveau_educatif: &'a [Term],
+    domaine_enseignement: &'a [Term],
+    url_acces_ressource: String,
+    nom_source_etiquette_gar: &'static str,
+    distributeur_tech: &'a str,
+    validateur_tech: &'a str,
+}
+
+#[derive(Serialize)]
+struct Listing<'a> {
+    #[serde(rename = "listeRessources")]
+    liste: Ressources<'a>,
+}
+
+#[derive(Serialize)]
+struct Ressources<'a> {
+    ressource: Vec<Entry<'a>>,
+}
+
+/// The `domaineGar` link of a resource for a school, shaped as the real GAR shapes it.
+pub fn access_link(state: &AppState, ent: &IdEnt, uai: &Uai, resource: &Resource) -> String {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    format!(
+        "{}?idENT={}&idEtab={}&idRessource={}",
+        state.config.url("/domaineGar"),
+        urlencoding::encode(&b64(ent.as_str())),
+        urlencoding::encode(&b64(uai.as_str())),
+        urlencoding::encode(resource.id.as_str())
+    )
+}
+
+fn authorised(state: &AppState, headers: &HeaderMap, ent: &IdEnt) -> Result<(), &'static str> {
+    let Some(cfg) = state.config.ents.get(ent) else {
+        return Err("unknown ENT");
+    };
+    let Some(token) = &cfg.api_token else {
+        return Err("no API token configured for this ENT (set ents.<id>.api_token_file)");
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or("no bearer token presented")?;
+    if token.matches(presented.trim()) {
+        Ok(())
+    } else {
+        Err("wrong bearer token")
+    }
+}
+
+pub async fn handle(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((ent, uai, person)): Path<(String, String, String)>,
+) -> Response {
+    let path = format!("ressources/{ent}/{uai}/{}", urlencoding::encode(&person));
+    let Ok(ent) = ent.parse::<IdEnt>() else {
+        return gar_error(
+            StatusCode::BAD_REQUEST,
+            "ENT non trouvé",
+            &path,
+            "malformed idENT",
+        );
+    };
+    if let Err(cause) = authorised(&state, &headers, &ent) {
+        return gar_error(
+            StatusCode::UNAUTHORIZED,
+            "Authentification requise",
+            &path,
+            cause,
+        );
+    }
+    let Ok(uai) = uai.parse::<Uai>() else {
+        return gar_error(
+            StatusCode::BAD_REQUEST,
+            "Établissement non trouvé",
+            &path,
+            "malformed UAI",
+        );
+    };
+    let now = state.clock.now();
+    let resources = match listing::resources_for(&state, &ent, &uai, &person, now).await {
+        Ok(r) => r,
+        Err(ListingError::UnknownSchool) => {
+            return gar_error(
+                StatusCode::BAD_REQUEST,
+                "Établissement non trouvé",
+                &path,
+                "unknown school",
+            )
+        }
+        Err(ListingError::UnknownUser) => {
+            return gar_error(
+                StatusCode::BAD_REQUEST,
+                "Utilisateur non trouvé",
+                &path,
+                "unknown user in that school",
+            )
+        }
+        Err(ListingError::Store(e)) => {
+            tracing::error!(error = %e, "listing failed: the store does not answer");
+            return gar_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service indisponible",
+                &path,
+                "store unavailable",
+            );
+        }
+    };
+    let ressource = resources
+        .iter()
+        .map(|r| Entry {
+            id_ressource: r.id.as_str(),
+            id_type: "ARK",
+            nom_ressource: &r.name,
+            id_editeur: &r.editor_id,
+            nom_editeur: &r.editor_name,
+            url_vignette: &r.display.url_vignette,
+            type_presentation: &r.display.type_presentation,
+            type_pedagogique: &r.display.type_pedagogique,
+            typologie_document: &r.display.typologie_document,
+            niveau_educatif: &r.display.niveau_educatif,
+            domaine_enseignement: &r.display.domaine_enseignement,
+            url_acces_ressource: access_link(&state, &ent, &uai, r),
+            nom_source_etiquette_gar: "Accessible via le Gestionnaire d’accès aux ressources (GAR)",
+            distributeur_tech: &r.technical_distributor,
+            validateur_tech: r
+                .display
+                .validateur_tech
+                .as_deref()
+                .unwrap_or(&r.technical_distributor),
+        })
+        .collect();
+    Json(Listing {
+        liste: Ressources { ressource },
+    })
+    .into_response()
+}
