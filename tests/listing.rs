@@ -210,3 +210,75 @@ async fn answers_gzip_when_asked() {
     assert_eq!(encoding.as_deref(), Some("gzip"));
     assert_eq!(ids(&v).len(), 2);
 }
+
+#[tokio::test]
+async fn the_catalogue_has_the_gar_xml_shape() {
+    let gw = TestGateway::new().await;
+    let get = |token: Option<&'static str>| {
+        let mut b = Request::get("/ressourcesDiffusables");
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        b.body(Body::empty()).unwrap()
+    };
+    assert_eq!(gw.call(get(None)).await.status(), StatusCode::UNAUTHORIZED);
+    let resp = gw.call(get(Some(ENT_TOKEN))).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/xml"));
+    let xml = body_string(resp).await;
+    // Walk the document with an XML parser: root, dateGeneration, then one entry per resource.
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    reader.config_mut().trim_text(true);
+    let (mut path, mut seen) = (Vec::<String>::new(), Vec::<(String, String)>::new());
+    loop {
+        match reader.read_event().unwrap() {
+            quick_xml::events::Event::Start(e) => {
+                path.push(String::from_utf8(e.name().as_ref().to_vec()).unwrap())
+            }
+            quick_xml::events::Event::End(_) => {
+                path.pop();
+            }
+            quick_xml::events::Event::Text(t) => {
+                seen.push((path.join("/"), t.unescape().unwrap().into_owned()))
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        seen[0],
+        (
+            "ressourcesDiffusables/dateGeneration".to_string(),
+            "2026-11-24T08:00:00Z".to_string()
+        )
+    );
+    let ids: Vec<&str> = seen
+        .iter()
+        .filter(|(p, _)| p == "ressourcesDiffusables/ressourceDiffusable/idRessource")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(ids, [RES_ETABL, RES_INDIV]);
+    for field in [
+        "nomRessource",
+        "idEditeur",
+        "distributeursCom/distributeurCom",
+        "distributeursCom/nomDistributeurCom",
+        "distributeurTech",
+        "nomDistributeurTech",
+        "affichable",
+        "diffusable",
+    ] {
+        let n = seen
+            .iter()
+            .filter(|(p, _)| *p == format!("ressourcesDiffusables/ressourceDiffusable/{field}"))
+            .count();
+        assert_eq!(n, 2, "{field}");
+    }
+    assert!(seen.contains(&(
+        "ressourcesDiffusables/ressourceDiffusable/nomDistributeurTech".to_string(),
+        "Éditeur de test".to_string()
+    )));
+}

@@ -4,6 +4,7 @@
 //! the SAML module or `launch`, and map the outcome; they never decide access themselves.
 
 mod acs;
+mod catalogue;
 pub mod cookies;
 mod domaine_gar;
 pub mod error;
@@ -33,6 +34,7 @@ pub fn app(state: AppState) -> Router {
             "/ressources/{ent}/{uai}/{person}",
             get(listing::handle).layer(tower_http::compression::CompressionLayer::new().gzip(true)),
         )
+        .route("/ressourcesDiffusables", get(catalogue::handle))
         .route("/health/live", get(ops::live))
         .route("/health/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))

@@ -1,0 +1,80 @@
+//! `GET /ressourcesDiffusables`: the catalogue an ENT may show, in the GAR's XML shape
+//! (`dateGeneration`, then one `ressourceDiffusable` per resource). ENT servers authenticate
+//! with their bearer token, as for the listing.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::app::AppState;
+use crate::saml::xml::{escape, instant};
+
+fn authorised(state: &AppState, headers: &HeaderMap) -> bool {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(presented) = presented else {
+        return false;
+    };
+    state
+        .config
+        .ents
+        .values()
+        .any(|e| e.api_token.as_ref().is_some_and(|t| t.matches(presented)))
+}
+
+fn element(out: &mut String, name: &str, value: &str) {
+    out.push_str(&format!("<{name}>{}</{name}>", escape(value)));
+}
+
+pub async fn handle(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if !authorised(&state, &headers) {
+        tracing::warn!("ressourcesDiffusables refused: no valid ENT bearer token");
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<erreur><code>Unauthorized</code><message>Authentification requise</message></erreur>\n";
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+            body,
+        )
+            .into_response();
+    }
+    let resources = match state.store.resources().await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "ressourcesDiffusables failed: the store does not answer");
+            return (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response();
+        }
+    };
+    let mut out =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ressourcesDiffusables>");
+    element(&mut out, "dateGeneration", &instant(state.clock.now()));
+    for r in &resources {
+        let provider_name = state
+            .config
+            .providers
+            .get(&r.provider)
+            .map_or("", |p| p.name.as_str());
+        out.push_str("<ressourceDiffusable>");
+        element(&mut out, "idRessource", r.id.as_str());
+        element(&mut out, "nomRessource", &r.name);
+        element(&mut out, "idEditeur", &r.editor_id);
+        element(&mut out, "nomEditeur", &r.editor_name);
+        out.push_str("<distributeursCom>");
+        element(&mut out, "distributeurCom", &r.technical_distributor);
+        element(&mut out, "nomDistributeurCom", provider_name);
+        out.push_str("</distributeursCom>");
+        element(&mut out, "distributeurTech", &r.technical_distributor);
+        element(&mut out, "nomDistributeurTech", provider_name);
+        element(&mut out, "affichable", "true");
+        element(&mut out, "diffusable", "true");
+        out.push_str("</ressourceDiffusable>");
+    }
+    out.push_str("</ressourcesDiffusables>\n");
+    (
+        [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+        out,
+    )
+        .into_response()
+}
