@@ -243,6 +243,7 @@ pub fn seed(now: DateTime<Utc>) -> anyhow::Result<Seed> {
             assignment_type: kind,
             audiences,
             deleted: false,
+            details: Default::default(),
         })
     };
     use PublicCible::*;

@@ -56,6 +56,7 @@ fn sub(kind: AssignmentType) -> Subscription {
         assignment_type: kind,
         audiences: vec![PublicCible::Eleve],
         deleted: false,
+        details: Default::default(),
     }
 }
 

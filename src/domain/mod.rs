@@ -11,6 +11,7 @@ pub mod ido;
 pub mod ids;
 pub mod release;
 pub mod subscription;
+pub mod subscription_rules;
 
 pub use access::{decide, AccessGrant, AccessRequest, Refusal};
 pub use catalogue::{Display, Presentation, Protocol, Resource, Term};

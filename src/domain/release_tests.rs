@@ -34,6 +34,7 @@ fn etabl_for_all() -> Subscription {
             PublicCible::AutrePersonnel,
         ],
         deleted: false,
+        details: Default::default(),
     }
 }
 

@@ -40,6 +40,47 @@ pub struct Subscription {
     /// Set when the provider deleted it (`aboSuppr`); deleted subscriptions open nothing.
     #[serde(default)]
     pub deleted: bool,
+    /// The rest of what the subscription web service records.
+    #[serde(default)]
+    pub details: SubscriptionDetails,
+}
+
+/// A licence count: a number, or `ILLIMITE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LicenceCount {
+    Limited(u32),
+    Unlimited,
+}
+
+/// What the subscription web service records beyond what the access rule needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionDetails {
+    /// `commentaireAbonnement`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// `anneeFinValidite` as given (`YYYY-YYYY`), when the end was given that way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_school_year: Option<String>,
+    /// `codeNatureUAI`, when the subscription covers a kind of school rather than a list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nature_uai: Option<String>,
+    /// `categorieAffectation`.
+    #[serde(default)]
+    pub category: String,
+    /// `nbLicenceGlobale`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_licences: Option<LicenceCount>,
+    /// `nbLicenceEleve`, `nbLicenceEnseignant`, `nbLicenceProfDoc`, `nbLicenceAutrePersonnel`.
+    #[serde(default)]
+    pub licences: Vec<(PublicCible, LicenceCount)>,
+    /// `codeProjetRessource`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 impl Subscription {

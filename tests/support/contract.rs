@@ -95,6 +95,7 @@ fn subscription(id: &str, resource: &str, uais: &[u32]) -> Subscription {
         assignment_type: AssignmentType::Indiv,
         audiences: vec![PublicCible::Eleve],
         deleted: false,
+        details: Default::default(),
     }
 }
 
