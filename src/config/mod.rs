@@ -111,6 +111,10 @@ pub struct ProviderConfig {
     pub key: String,
     pub name: String,
     pub technical_distributor: String,
+    /// `idDistributeurCom` values whose subscriptions this provider may create and read.
+    pub commercial_distributors: Vec<String>,
+    /// The bearer token of this provider's servers on the subscription web service.
+    pub api_token: Option<Secret>,
     pub saml: Option<ProviderSp>,
     pub resources: Vec<Resource>,
 }

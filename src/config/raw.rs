@@ -93,6 +93,11 @@ pub struct RawProvider {
     pub name: Option<String>,
     pub protocol: Option<String>,
     pub technical_distributor: Option<String>,
+    /// The commercial distributor ids whose subscriptions this provider manages (default: the
+    /// technical distributor).
+    pub commercial_distributors: Option<Vec<String>>,
+    /// Bearer token of the provider's servers on the subscription web service, from a file.
+    pub api_token_file: Option<String>,
     pub saml: Option<RawProviderSaml>,
     #[serde(default)]
     pub resources: Vec<RawResource>,

@@ -571,10 +571,40 @@ fn provider(cx: &mut Ctx<'_>, key: &str, p: &RawProvider) -> Option<ProviderConf
             "a provider must declare at least one resource",
         );
     }
+    let commercial_distributors = match &p.commercial_distributors {
+        Some(list) => {
+            for d in list.iter().filter(|d| !is_siren_isni(d)) {
+                cx.problem(
+                    format!("{prefix}.commercial_distributors"),
+                    format!("'{d}' is not SIREN_ISNI (9 digits, '_', 16 digits)"),
+                );
+            }
+            list.clone()
+        }
+        None => dist.iter().cloned().collect(),
+    };
+    let api_token = match &p.api_token_file {
+        Some(f) => {
+            let key = format!("{prefix}.api_token_file");
+            let token = String::from_utf8_lossy(&cx.read(&key, f)?)
+                .trim()
+                .to_string();
+            if token.len() < 32 {
+                cx.problem(
+                    key,
+                    "the token must be at least 32 characters (e.g. `openssl rand -hex 32`)",
+                );
+            }
+            Some(super::Secret::new(token))
+        }
+        None => None,
+    };
     Some(ProviderConfig {
         key: key.to_string(),
         name: name?,
         technical_distributor: dist?,
+        commercial_distributors,
+        api_token,
         saml,
         resources,
     })

@@ -147,6 +147,8 @@ pub async fn start(
                 key: "demo-editeur".into(),
                 name: "Éditions Démo".into(),
                 technical_distributor: data::DISTRIBUTOR.into(),
+                commercial_distributors: vec![data::DISTRIBUTOR.into()],
+                api_token: None,
                 saml: Some(ProviderSp {
                     entity_id: resource_entity.clone(),
                     acs_urls: vec![format!("{resource_url}/saml/acs")],

@@ -3,6 +3,7 @@
 //! Invariant: only this module (and `demo`) imports axum. Handlers parse the request, call
 //! the SAML module or `launch`, and map the outcome; they never decide access themselves.
 
+mod abonnement;
 mod acs;
 mod catalogue;
 pub mod cookies;
@@ -35,6 +36,7 @@ pub fn app(state: AppState) -> Router {
             get(listing::handle).layer(tower_http::compression::CompressionLayer::new().gzip(true)),
         )
         .route("/ressourcesDiffusables", get(catalogue::handle))
+        .merge(abonnement::routes())
         .route("/health/live", get(ops::live))
         .route("/health/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))

@@ -87,6 +87,16 @@ impl Keys {
         format!("{}:{{abo}}:idx:", self.prefix)
     }
 
+    /// Set of the subscription ids of one commercial distributor.
+    pub fn distributor_subscriptions(&self, distributor_id: &str) -> String {
+        format!("{}{}", self.distributor_index_prefix(), distributor_id)
+    }
+
+    /// The common start of every distributor index key (used inside Lua scripts).
+    pub fn distributor_index_prefix(&self) -> String {
+        format!("{}:{{abo}}:dist:", self.prefix)
+    }
+
     /// Set of assignment JSON values for one subscription in one school.
     pub fn assignments(&self, subscription_id: &str, uai: &str) -> String {
         format!("{}:{{abo}}:aff:{}:{}", self.prefix, subscription_id, uai)

@@ -205,6 +205,16 @@ impl SubscriptionStore for MemoryStore {
         Ok(())
     }
 
+    async fn create_subscription(&self, subscription: &Subscription) -> StoreResult<bool> {
+        let mut g = self.lock();
+        if g.subscriptions.contains_key(&subscription.id) {
+            return Ok(false);
+        }
+        g.subscriptions
+            .insert(subscription.id.clone(), subscription.clone());
+        Ok(true)
+    }
+
     async fn subscription(&self, id: &str) -> StoreResult<Option<Subscription>> {
         Ok(self.lock().subscriptions.get(id).cloned())
     }
@@ -219,6 +229,18 @@ impl SubscriptionStore for MemoryStore {
             .subscriptions
             .values()
             .filter(|s| &s.resource_id == resource && s.covers(uai))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    async fn subscriptions_of(&self, distributor_id: &str) -> StoreResult<Vec<Subscription>> {
+        let mut out: Vec<Subscription> = self
+            .lock()
+            .subscriptions
+            .values()
+            .filter(|s| s.distributor_id == distributor_id)
             .cloned()
             .collect();
         out.sort_by(|a, b| a.id.cmp(&b.id));

@@ -78,6 +78,9 @@ pub trait CatalogueStore: Send + Sync {
 pub trait SubscriptionStore: Send + Sync {
     /// Creates or replaces a subscription (keeping the resource/school index in step).
     async fn put_subscription(&self, subscription: &Subscription) -> StoreResult<()>;
+    /// Stores a new subscription unless its id exists (deleted or not); `false` when it does.
+    /// Of concurrent creations of one id, exactly one succeeds.
+    async fn create_subscription(&self, subscription: &Subscription) -> StoreResult<bool>;
     async fn subscription(&self, id: &str) -> StoreResult<Option<Subscription>>;
     /// Every subscription (deleted ones included) for `resource` that covers `uai`.
     async fn subscriptions_for(
@@ -85,6 +88,8 @@ pub trait SubscriptionStore: Send + Sync {
         resource: &ResourceId,
         uai: &Uai,
     ) -> StoreResult<Vec<Subscription>>;
+    /// Every subscription (deleted ones included) of one commercial distributor, sorted by id.
+    async fn subscriptions_of(&self, distributor_id: &str) -> StoreResult<Vec<Subscription>>;
     /// Adds an assignment; `false` when it already existed.
     async fn add_assignment(&self, assignment: &Assignment) -> StoreResult<bool>;
     /// Removes an assignment; `false` when there was none.

@@ -149,6 +149,27 @@ impl RedisStore {
         raw.map(|s| from_json(op, &s)).transpose()
     }
 
+    /// Runs [`PUT_SUBSCRIPTION`] in mode `put` (create or replace) or `create` (only if absent).
+    async fn write_subscription(&self, s: &Subscription, mode: &str) -> StoreResult<bool> {
+        let json = to_json("put subscription", s)?;
+        let script = Script::new(PUT_SUBSCRIPTION);
+        let mut invocation = script.key(self.keys.subscription(&s.id));
+        invocation
+            .arg(&json)
+            .arg(self.keys.subscription_index_prefix())
+            .arg(self.keys.distributor_index_prefix())
+            .arg(mode);
+        for uai in &s.uais {
+            invocation.arg(format!("{}:{}", uai, s.resource_id));
+        }
+        let mut conn = self.conn.clone();
+        let written: i64 = invocation
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable("put subscription"))?;
+        Ok(written == 1)
+    }
+
     async fn current_version(&self, ent: &str) -> StoreResult<Option<u64>> {
         self.query(
             "directory version",
@@ -499,19 +520,24 @@ impl CatalogueStore for RedisStore {
 }
 
 /// Stores a subscription and moves it in the (school, resource) index, atomically.
-/// KEYS[1] = the subscription key; ARGV = new JSON, index key prefix, index entries of the new
-/// version as "uai:resource" strings. The old version's entries are read from its JSON.
+/// KEYS[1] = the subscription key; ARGV = new JSON, (school, resource) index prefix, distributor
+/// index prefix, mode (`put`, or `create` to write only when absent), then the index entries of
+/// the new version as "uai:resource" strings. Returns 1 when written. The old version's entries are read from its JSON.
 const PUT_SUBSCRIPTION: &str = r"
 local old = redis.call('GET', KEYS[1])
-local id = cjson.decode(ARGV[1]).id
+if old and ARGV[4] == 'create' then return 0 end
+local new = cjson.decode(ARGV[1])
+local id = new.id
 if old then
   local o = cjson.decode(old)
   for _, uai in ipairs(o.uais) do
     redis.call('SREM', ARGV[2] .. uai .. ':' .. o.resource_id, id)
   end
+  redis.call('SREM', ARGV[3] .. o.distributor_id, id)
 end
 redis.call('SET', KEYS[1], ARGV[1])
-for i = 3, #ARGV do
+redis.call('SADD', ARGV[3] .. new.distributor_id, id)
+for i = 5, #ARGV do
   redis.call('SADD', ARGV[2] .. ARGV[i], id)
 end
 return 1
@@ -520,21 +546,11 @@ return 1
 #[async_trait]
 impl SubscriptionStore for RedisStore {
     async fn put_subscription(&self, s: &Subscription) -> StoreResult<()> {
-        let json = to_json("put subscription", s)?;
-        let script = Script::new(PUT_SUBSCRIPTION);
-        let mut invocation = script.key(self.keys.subscription(&s.id));
-        invocation
-            .arg(&json)
-            .arg(self.keys.subscription_index_prefix());
-        for uai in &s.uais {
-            invocation.arg(format!("{}:{}", uai, s.resource_id));
-        }
-        let mut conn = self.conn.clone();
-        let _: i64 = invocation
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unavailable("put subscription"))?;
-        Ok(())
+        self.write_subscription(s, "put").await.map(|_| ())
+    }
+
+    async fn create_subscription(&self, s: &Subscription) -> StoreResult<bool> {
+        self.write_subscription(s, "create").await
     }
 
     async fn subscription(&self, id: &str) -> StoreResult<Option<Subscription>> {
@@ -569,6 +585,30 @@ impl SubscriptionStore for RedisStore {
             .map(|s| from_json("get subscriptions", &s))
             .collect::<StoreResult<Vec<Subscription>>>()?;
         out.retain(|s| &s.resource_id == resource && s.covers(uai));
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    async fn subscriptions_of(&self, distributor_id: &str) -> StoreResult<Vec<Subscription>> {
+        let ids: Vec<String> = self
+            .query(
+                "distributor index",
+                redis::cmd("SMEMBERS").arg(self.keys.distributor_subscriptions(distributor_id)),
+            )
+            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = ids.iter().map(|id| self.keys.subscription(id)).collect();
+        let raw: Vec<Option<String>> = self
+            .query("get subscriptions", redis::cmd("MGET").arg(keys))
+            .await?;
+        let mut out = raw
+            .into_iter()
+            .flatten()
+            .map(|s| from_json("get subscriptions", &s))
+            .collect::<StoreResult<Vec<Subscription>>>()?;
+        out.retain(|s| s.distributor_id == distributor_id);
         out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
     }

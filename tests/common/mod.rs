@@ -26,6 +26,9 @@ pub const UAI: &str = "0561641E";
 pub const RES_ETABL: &str = "ark:/99999/test.etabl";
 pub const RES_INDIV: &str = "ark:/99999/test.indiv";
 pub const RES_ACCESS: &str = "https://resource.example.test/start";
+/// The bearer tokens of the two providers' servers on the subscription web service.
+pub const PROVIDER_TOKEN: &str = "provider-test-token-0123456789abcdef01234";
+pub const OTHER_PROVIDER_TOKEN: &str = "other-provider-token-0123456789abcdef0123";
 /// The bearer token of ENT B0's servers on the web services.
 pub const ENT_TOKEN: &str = "b0-test-token-0123456789abcdef0123456789";
 
@@ -118,6 +121,8 @@ impl TestGateway {
         .unwrap();
         std::fs::write(d.join("seed.json"), seed()).unwrap();
         std::fs::write(d.join("ent.token"), ENT_TOKEN).unwrap();
+        std::fs::write(d.join("provider.token"), PROVIDER_TOKEN).unwrap();
+        std::fs::write(d.join("other-provider.token"), OTHER_PROVIDER_TOKEN).unwrap();
         let toml = format!(
             r#"
 [server]
@@ -134,9 +139,19 @@ api_token_file = "ent.token"
 [ents.B0.saml]
 idp_metadata = "ent-idp.xml"
 signature_algorithms = {algs}
+[providers.other-editeur]
+name = "Autre éditeur"
+protocol = "oidc"
+technical_distributor = "987654321_0000000000000000"
+api_token_file = "other-provider.token"
+[[providers.other-editeur.resources]]
+id = "ark:/88888/autre"
+name = "Autre ressource"
+access_url = "https://other.example.test/"
 [providers.test-editeur]
 name = "Éditeur de test"
 technical_distributor = "123456789_0000000000000000"
+api_token_file = "provider.token"
 [providers.test-editeur.saml]
 entity_id = "{SP_ENTITY}"
 acs_urls = ["{SP_ACS}"]

@@ -395,11 +395,63 @@ pub async fn subscriptions(store: Arc<dyn Store>) {
         ids(store.subscriptions_for(&other, &uai(3)).await.unwrap()),
         ["s2"]
     );
+    // Creation only when absent, even racing.
+    assert!(!store
+        .create_subscription(&subscription("s1", "ark:/1/r", &[9]))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.subscription("s1").await.unwrap().unwrap().uais,
+        vec![uai(1)],
+        "not overwritten"
+    );
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let s = store.clone();
+            tokio::spawn(async move {
+                s.create_subscription(&subscription("s-race", "ark:/1/r", &[i + 1]))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for t in tasks {
+        created += usize::from(t.await.unwrap());
+    }
+    assert_eq!(created, 1);
+    // Listed by commercial distributor; moving to another distributor moves it.
+    let by = |d: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .subscriptions_of(d)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| s.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        by("123456789_0000000000000000").await,
+        ["s-race", "s1", "s2"]
+    );
+    let mut moved = subscription("s2", "ark:/1/other", &[3]);
+    moved.distributor_id = "987654321_0000000000000000".into();
+    store.put_subscription(&moved).await.unwrap();
+    assert_eq!(by("123456789_0000000000000000").await, ["s-race", "s1"]);
+    assert_eq!(by("987654321_0000000000000000").await, ["s2"]);
     // Deleted subscriptions stay listed, flagged.
     let mut deleted = subscription("s1", "ark:/1/r", &[1]);
     deleted.deleted = true;
     store.put_subscription(&deleted).await.unwrap();
-    assert!(store.subscriptions_for(&res, &uai(1)).await.unwrap()[0].deleted);
+    assert!(store
+        .subscriptions_for(&res, &uai(1))
+        .await
+        .unwrap()
+        .iter()
+        .any(|s| s.id == "s1" && s.deleted));
 }
 
 pub async fn assignments(store: Arc<dyn Store>) {

@@ -1,0 +1,363 @@
+//! The subscription web service for resource providers, under `/abonnement/`: create (`PUT`,
+//! 201, 409 when the id exists), update (`POST`, 200), delete (`DELETE`, 204, kept as
+//! deleted), read, and list with `<filtres>` and paging. Bodies are XML in the GAR namespace
+//! or JSON with the same names; every broken rule is reported with its code and field.
+//!
+//! Callers are providers' servers, authenticated by their bearer token; a provider sees and
+//! changes only the subscriptions of its own commercial distributor ids.
+
+mod xml;
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::Router;
+
+use crate::app::AppState;
+use crate::config::ProviderConfig;
+use crate::domain::subscription_rules::{validate, Mode, SubscriptionInput, Violation};
+use crate::domain::Subscription;
+use crate::saml::xml::escape;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/abonnement/abonnements", get(list).post(list))
+        .route(
+            "/abonnement/{id}",
+            put(create).post(update).delete(delete).get(read),
+        )
+}
+
+/// A refusal of the web service, in the shape its callers expect.
+enum WsError {
+    /// A plain-text answer (authentication, conflict, absent, malformed...).
+    Text(StatusCode, String),
+    /// Business rules broken: 400 with every rule and field.
+    Rules(Vec<Violation>),
+}
+
+impl IntoResponse for WsError {
+    fn into_response(self) -> Response {
+        match self {
+            WsError::Text(status, message) => text(status, &message),
+            WsError::Rules(v) => violations(&v),
+        }
+    }
+}
+
+type WsResult = Result<Response, WsError>;
+
+fn xml_response(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+fn text(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{message}\n"),
+    )
+        .into_response()
+}
+
+fn violations(v: &[Violation]) -> Response {
+    let mut body = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<erreurs>");
+    for e in v {
+        body.push_str(&format!(
+            "<erreur><regle>{}</regle><champ>{}</champ><message>{}</message></erreur>",
+            e.rule,
+            e.field,
+            escape(&e.message)
+        ));
+    }
+    body.push_str("</erreurs>\n");
+    tracing::info!(count = v.len(), rules = ?v.iter().map(|e| e.rule).collect::<Vec<_>>(), "subscription refused by business rules");
+    xml_response(StatusCode::BAD_REQUEST, body)
+}
+
+/// The provider whose bearer token the request carries.
+fn caller<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<&'a ProviderConfig, WsError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let provider = presented.and_then(|p| {
+        state
+            .config
+            .providers
+            .values()
+            .find(|prov| prov.api_token.as_ref().is_some_and(|t| t.matches(p)))
+    });
+    provider.ok_or_else(|| {
+        tracing::warn!("subscription web service refused: no valid provider bearer token");
+        WsError::Text(StatusCode::UNAUTHORIZED, "Authentification requise".into())
+    })
+}
+
+fn parse(headers: &HeaderMap, body: &Bytes) -> Result<SubscriptionInput, WsError> {
+    let bad = |m: String| WsError::Text(StatusCode::BAD_REQUEST, m);
+    let body = std::str::from_utf8(body).map_err(|_| bad("le corps n'est pas en UTF-8".into()))?;
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.contains("json"));
+    let fields = if is_json {
+        xml::read_json_fields(body)
+    } else {
+        xml::read_fields(body, "abonnement")
+    };
+    fields.and_then(xml::input_from_fields).map_err(bad)
+}
+
+/// The distributor id the rules check the body against: the body's when the caller owns it.
+fn acting_as<'a>(provider: &'a ProviderConfig, input: &SubscriptionInput) -> &'a str {
+    let claimed = input.distributor.as_deref().map(str::trim);
+    provider
+        .commercial_distributors
+        .iter()
+        .find(|d| Some(d.as_str()) == claimed)
+        .or(provider.commercial_distributors.first())
+        .map_or("", String::as_str)
+}
+
+async fn owned(
+    state: &AppState,
+    provider: &ProviderConfig,
+    id: &str,
+) -> Result<Subscription, WsError> {
+    match state
+        .store
+        .subscription(id)
+        .await
+        .map_err(|e| unavailable(&e))?
+    {
+        Some(s) if provider.commercial_distributors.contains(&s.distributor_id) => Ok(s),
+        // Another distributor's subscription is answered as absent: nothing leaks.
+        _ => Err(WsError::Text(
+            StatusCode::NOT_FOUND,
+            format!("L'abonnement {id} n'existe pas"),
+        )),
+    }
+}
+
+fn unavailable(e: &crate::store::StoreError) -> WsError {
+    tracing::error!(error = %e, "subscription web service: the store does not answer");
+    WsError::Text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Service indisponible".into(),
+    )
+}
+
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> WsResult {
+    let provider = caller(&state, &headers)?;
+    let input = parse(&headers, &body)?;
+    let now = state.clock.now();
+    let subscription = validate(
+        &input,
+        &id,
+        acting_as(provider, &input),
+        Mode::Create,
+        None,
+        now,
+    )
+    .map_err(WsError::Rules)?;
+    if !state
+        .store
+        .create_subscription(&subscription)
+        .await
+        .map_err(|e| unavailable(&e))?
+    {
+        return Err(WsError::Text(
+            StatusCode::CONFLICT,
+            format!("L'abonnement {id} existe deja"),
+        ));
+    }
+    tracing::info!(provider = %provider.key, subscription = %id, "subscription created");
+    Ok(xml_response(
+        StatusCode::CREATED,
+        xml::document(&xml::abonnement_xml(&subscription), None),
+    ))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> WsResult {
+    let provider = caller(&state, &headers)?;
+    let existing = owned(&state, provider, &id).await?;
+    let input = parse(&headers, &body)?;
+    let now = state.clock.now();
+    let subscription = validate(
+        &input,
+        &id,
+        acting_as(provider, &input),
+        Mode::Update,
+        Some(&existing),
+        now,
+    )
+    .map_err(WsError::Rules)?;
+    state
+        .store
+        .put_subscription(&subscription)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    tracing::info!(provider = %provider.key, subscription = %id, "subscription updated");
+    Ok(xml_response(
+        StatusCode::OK,
+        xml::document(&xml::abonnement_xml(&subscription), None),
+    ))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> WsResult {
+    let provider = caller(&state, &headers)?;
+    let mut existing = owned(&state, provider, &id).await?;
+    existing.deleted = true;
+    existing.details.updated_at = Some(state.clock.now());
+    state
+        .store
+        .put_subscription(&existing)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    tracing::info!(provider = %provider.key, subscription = %id, "subscription deleted");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn read(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> WsResult {
+    let provider = caller(&state, &headers)?;
+    let s = owned(&state, provider, &id).await?;
+    Ok(xml_response(
+        StatusCode::OK,
+        xml::document(&xml::abonnement_xml(&s), None),
+    ))
+}
+
+/// Whether `s` passes the filter `name = value`.
+fn matches(s: &Subscription, name: &str, value: &str) -> Result<bool, String> {
+    Ok(match name {
+        "idAbonnement" => s.id == value,
+        "idDistributeurCom" => s.distributor_id == value,
+        "uaiEtab" => s.uais.iter().any(|u| u.as_str() == value),
+        "typeAffectation" => matches!(
+            (s.assignment_type, value),
+            (crate::domain::AssignmentType::Indiv, "INDIV")
+                | (crate::domain::AssignmentType::Etabl, "ETABL")
+        ),
+        "categorieAffectation" => s.details.category == value,
+        "publicCible" => s.audiences.iter().any(|a| a.code() == value),
+        "codeProjetRessource" => s.details.project_code.as_deref() == Some(value),
+        "idRessource" => s.resource_id.as_str() == value,
+        other => return Err(format!("filtre inconnu : {other}")),
+    })
+}
+
+async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> WsResult {
+    let provider = caller(&state, &headers)?;
+    let number = |k: &str, default: usize| {
+        q.get(k).map_or(Ok(default), |v| {
+            v.parse::<usize>()
+                .map_err(|_| format!("{k} doit être un entier"))
+        })
+    };
+    let (debut, fin) = match (number("debut", 0), number("fin", 5000)) {
+        (Ok(d), Ok(f)) if d <= f => (d, f),
+        (Err(e), _) | (_, Err(e)) => return Err(WsError::Text(StatusCode::BAD_REQUEST, e)),
+        _ => {
+            return Err(WsError::Text(
+                StatusCode::BAD_REQUEST,
+                "debut doit être inférieur ou égal à fin".into(),
+            ))
+        }
+    };
+    // <filtres><filtre><filtreNom>..</filtreNom><filtreValeur>..</filtreValeur></filtre>...</filtres>
+    let mut filters: Vec<(String, String)> = Vec::new();
+    let mut include_deleted = false;
+    let body = String::from_utf8_lossy(&body);
+    if !body.trim().is_empty() {
+        let fields = match xml::read_fields(&body, "filtres") {
+            Ok(f) => f,
+            Err(e) => return Err(WsError::Text(StatusCode::BAD_REQUEST, e)),
+        };
+        let mut name: Option<String> = None;
+        for (path, value) in fields {
+            match path.as_str() {
+                "filtre/filtreNom" => name = Some(value),
+                "filtre/filtreValeur" => match name.take() {
+                    Some(n) if n == "aboSuppr" => include_deleted = value == "true",
+                    Some(n) => filters.push((n, value)),
+                    None => {
+                        return Err(WsError::Text(
+                            StatusCode::BAD_REQUEST,
+                            "filtreValeur sans filtreNom".into(),
+                        ))
+                    }
+                },
+                "aboSuppr" => include_deleted = value == "true",
+                _ => {}
+            }
+        }
+    }
+    if q.get("aboSuppr").is_some_and(|v| v == "true") {
+        include_deleted = true;
+    }
+    let mut all = Vec::new();
+    for d in &provider.commercial_distributors {
+        match state.store.subscriptions_of(d).await {
+            Ok(s) => all.extend(s),
+            Err(e) => return Err(unavailable(&e)),
+        }
+    }
+    let mut selected = Vec::new();
+    for s in all.into_iter().filter(|s| include_deleted || !s.deleted) {
+        let mut keep = true;
+        for (n, v) in &filters {
+            match matches(&s, n, v) {
+                Ok(m) => keep &= m,
+                Err(e) => return Err(WsError::Text(StatusCode::BAD_REQUEST, e)),
+            }
+        }
+        if keep {
+            selected.push(s);
+        }
+    }
+    selected.sort_by(|a, b| a.id.cmp(&b.id));
+    let page: String = selected
+        .iter()
+        .skip(debut)
+        .take(fin - debut)
+        .map(xml::abonnement_xml)
+        .collect();
+    Ok(xml_response(
+        StatusCode::OK,
+        xml::document(&page, Some("abonnements")),
+    ))
+}

@@ -1,0 +1,239 @@
+//! The subscription web service's bodies: `<abonnement>` (XML in the GAR namespace, or JSON
+//! with the same names) to a neutral [`SubscriptionInput`], `<filtres>` to filters, and
+//! subscriptions back to XML.
+
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+use crate::domain::subscription::LicenceCount;
+use crate::domain::subscription_rules::SubscriptionInput;
+use crate::domain::{AssignmentType, PublicCible, Subscription};
+use crate::saml::xml::{escape, instant};
+
+pub const NAMESPACE: &str = "http://www.atosworldline.com/wsabonnement/v1.0/";
+const MAX_BODY: usize = 256 * 1024;
+
+fn local(name: &[u8]) -> String {
+    let n = match name.iter().rposition(|&b| b == b':') {
+        Some(i) => &name[i + 1..],
+        None => name,
+    };
+    String::from_utf8_lossy(n).into_owned()
+}
+
+/// Reads a document whose root is `root` into its `(child path, text)` pairs, where a path is
+/// the child's local name (or `parent/child` one level deeper). Refuses DTDs and other roots.
+pub fn read_fields(body: &str, root: &str) -> Result<Vec<(String, String)>, String> {
+    if body.len() > MAX_BODY {
+        return Err("le document est trop volumineux".into());
+    }
+    let mut reader = Reader::from_str(body);
+    reader.config_mut().trim_text(true);
+    let mut path: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    loop {
+        match reader
+            .read_event()
+            .map_err(|e| format!("XML mal formé : {e}"))?
+        {
+            Event::DocType(_) => return Err("les DTD ne sont pas acceptées".into()),
+            Event::Start(e) => {
+                let name = local(e.name().as_ref());
+                if path.is_empty() && name != root {
+                    return Err(format!("l'élément racine doit être <{root}>"));
+                }
+                path.push(name);
+                if path.len() > 4 {
+                    return Err("document trop imbriqué".into());
+                }
+            }
+            Event::Empty(e) => {
+                let name = local(e.name().as_ref());
+                if path.is_empty() {
+                    return if name == root {
+                        Ok(out)
+                    } else {
+                        Err(format!("l'élément racine doit être <{root}>"))
+                    };
+                }
+                out.push((
+                    path[1..]
+                        .iter()
+                        .chain(std::iter::once(&name))
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                    String::new(),
+                ));
+            }
+            Event::Text(t) => {
+                let text = t
+                    .unescape()
+                    .map_err(|e| format!("XML mal formé : {e}"))?
+                    .into_owned();
+                if path.len() >= 2 {
+                    out.push((path[1..].join("/"), text));
+                }
+            }
+            Event::End(_) => {
+                path.pop();
+            }
+            Event::Eof => {
+                return if out.is_empty() && path.is_empty() {
+                    Err(format!("document vide : <{root}> attendu"))
+                } else {
+                    Ok(out)
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Reads a JSON object into the same `(name, text)` pairs (arrays give one pair per value).
+pub fn read_json_fields(body: &str) -> Result<Vec<(String, String)>, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| format!("JSON mal formé : {e}"))?;
+    let object = value.as_object().ok_or("un objet JSON est attendu")?;
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => Ok(s.clone()),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        serde_json::Value::Bool(b) => Ok(b.to_string()),
+        _ => Err("valeur JSON inattendue".to_string()),
+    };
+    let mut out = Vec::new();
+    for (k, v) in object {
+        match v {
+            serde_json::Value::Array(items) => {
+                for i in items {
+                    out.push((k.clone(), text(i)?));
+                }
+            }
+            v => out.push((k.clone(), text(v)?)),
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the neutral input; an unknown field is an error.
+pub fn input_from_fields(fields: Vec<(String, String)>) -> Result<SubscriptionInput, String> {
+    let mut i = SubscriptionInput::default();
+    for (name, value) in fields {
+        let v = Some(value.clone());
+        match name.as_str() {
+            "idAbonnement" => i.id = v,
+            "commentaireAbonnement" => i.comment = v,
+            "idDistributeurCom" => i.distributor = v,
+            "idRessource" => i.resource_id = v,
+            "typeIdRessource" => i.resource_type = v,
+            "libelleRessource" => i.resource_label = v,
+            "debutValidite" => i.start = v,
+            "finValidite" => i.end = v,
+            "anneeFinValidite" => i.end_school_year = v,
+            "uaiEtab" => i.uais.push(value),
+            "codeNatureUAI" => i.nature_uai = v,
+            "categorieAffectation" => i.category = v,
+            "typeAffectation" => i.assignment_type = v,
+            "nbLicenceGlobale" => i.global_licences = v,
+            "nbLicenceEleve" => i.licences.push((PublicCible::Eleve, value)),
+            "nbLicenceEnseignant" => i.licences.push((PublicCible::Enseignant, value)),
+            "nbLicenceProfDoc" => i.licences.push((PublicCible::Documentaliste, value)),
+            "nbLicenceAutrePersonnel" => i.licences.push((PublicCible::AutrePersonnel, value)),
+            "publicCible" => i.audiences.push(value),
+            "codeProjetRessource" => i.project_code = v,
+            other => return Err(format!("champ inconnu : {other}")),
+        }
+    }
+    Ok(i)
+}
+
+fn el(out: &mut String, name: &str, value: &str) {
+    out.push_str(&format!("<{name}>{}</{name}>", escape(value)));
+}
+
+fn count(c: LicenceCount) -> String {
+    match c {
+        LicenceCount::Limited(n) => n.to_string(),
+        LicenceCount::Unlimited => "ILLIMITE".into(),
+    }
+}
+
+/// One `<abonnement>` element (without namespace declaration).
+pub fn abonnement_xml(s: &Subscription) -> String {
+    let d = &s.details;
+    let mut o = String::from("<abonnement>");
+    el(&mut o, "idAbonnement", &s.id);
+    if let Some(c) = &d.comment {
+        el(&mut o, "commentaireAbonnement", c);
+    }
+    el(&mut o, "idDistributeurCom", &s.distributor_id);
+    el(&mut o, "idRessource", s.resource_id.as_str());
+    el(&mut o, "typeIdRessource", "ark");
+    el(&mut o, "libelleRessource", &s.resource_label);
+    el(&mut o, "debutValidite", &instant(s.valid_from));
+    match &d.end_school_year {
+        Some(y) => el(&mut o, "anneeFinValidite", y),
+        None => el(&mut o, "finValidite", &instant(s.valid_until)),
+    }
+    for u in &s.uais {
+        el(&mut o, "uaiEtab", u.as_str());
+    }
+    if let Some(n) = &d.nature_uai {
+        el(&mut o, "codeNatureUAI", n);
+    }
+    el(&mut o, "categorieAffectation", &d.category);
+    el(
+        &mut o,
+        "typeAffectation",
+        match s.assignment_type {
+            AssignmentType::Indiv => "INDIV",
+            AssignmentType::Etabl => "ETABL",
+        },
+    );
+    if let Some(g) = d.global_licences {
+        el(&mut o, "nbLicenceGlobale", &count(g));
+    }
+    for (aud, c) in &d.licences {
+        let name = match aud {
+            PublicCible::Eleve => "nbLicenceEleve",
+            PublicCible::Enseignant => "nbLicenceEnseignant",
+            PublicCible::Documentaliste => "nbLicenceProfDoc",
+            PublicCible::AutrePersonnel => "nbLicenceAutrePersonnel",
+        };
+        el(&mut o, name, &count(*c));
+    }
+    for a in &s.audiences {
+        el(&mut o, "publicCible", a.code());
+    }
+    if let Some(p) = &d.project_code {
+        el(&mut o, "codeProjetRessource", p);
+    }
+    if let Some(t) = d.created_at {
+        el(&mut o, "dateCreation", &instant(t));
+    }
+    if let Some(t) = d.updated_at {
+        el(&mut o, "dateModification", &instant(t));
+    }
+    if s.deleted {
+        el(&mut o, "aboSuppr", "true");
+    }
+    o.push_str("</abonnement>");
+    o
+}
+
+/// A whole document: one `<abonnement>` or the `<abonnements>` list.
+pub fn document(body: &str, root: Option<&str>) -> String {
+    match root {
+        Some(r) => format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{r} xmlns=\"{NAMESPACE}\">{body}</{r}>\n"
+        ),
+        None => format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}\n",
+            body.replacen(
+                "<abonnement>",
+                &format!("<abonnement xmlns=\"{NAMESPACE}\">"),
+                1
+            )
+        ),
+    }
+}

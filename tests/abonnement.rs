@@ -1,0 +1,509 @@
+//! The subscription web service: create, read, update, delete and list, in XML and JSON, with
+//! the business rules, provider isolation and authentication; and a subscription created
+//! through it opens the resource in the listing and through `domaineGar` at once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use common::*;
+
+const NS: &str = "http://www.atosworldline.com/wsabonnement/v1.0/";
+
+fn abonnement(id: &str, extra: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<abonnement xmlns="{NS}">
+  <idAbonnement>{id}</idAbonnement>
+  <commentaireAbonnement>Abonnement créé par le test</commentaireAbonnement>
+  <idDistributeurCom>123456789_0000000000000000</idDistributeurCom>
+  <idRessource>{RES_INDIV}</idRessource>
+  <typeIdRessource>ark</typeIdRessource>
+  <libelleRessource>Ressource individuelle</libelleRessource>
+  <debutValidite>2026-08-15T00:00:00</debutValidite>
+  <anneeFinValidite>2026-2027</anneeFinValidite>
+  {extra}
+  <categorieAffectation>transferable</categorieAffectation>
+  <typeAffectation>ETABL</typeAffectation>
+  <nbLicenceGlobale>ILLIMITE</nbLicenceGlobale>
+  <publicCible>ENSEIGNANT</publicCible>
+</abonnement>"#
+    )
+}
+
+fn created(id: &str) -> String {
+    abonnement(id, &format!("<uaiEtab>{UAI}</uaiEtab>"))
+}
+
+async fn call(
+    gw: &TestGateway,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: String,
+    json: bool,
+) -> (StatusCode, String) {
+    let mut b = Request::builder().method(method).uri(path).header(
+        "content-type",
+        if json {
+            "application/json"
+        } else {
+            "application/xml"
+        },
+    );
+    if let Some(t) = token {
+        b = b.header("authorization", format!("Bearer {t}"));
+    }
+    let resp = gw.call(b.body(Body::from(body)).unwrap()).await;
+    let status = resp.status();
+    (status, body_string(resp).await)
+}
+
+#[tokio::test]
+async fn create_read_update_delete_and_list() {
+    let gw = TestGateway::new().await;
+    let (s, body) = call(
+        &gw,
+        Method::PUT,
+        "/abonnement/abo-ws-1",
+        Some(PROVIDER_TOKEN),
+        created("abo-ws-1"),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert!(body.contains("<idAbonnement>abo-ws-1</idAbonnement>") && body.contains(NS));
+    let (s, body) = call(
+        &gw,
+        Method::PUT,
+        "/abonnement/abo-ws-1",
+        Some(PROVIDER_TOKEN),
+        created("abo-ws-1"),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert!(body.contains("existe deja"));
+
+    let (s, body) = call(
+        &gw,
+        Method::GET,
+        "/abonnement/abo-ws-1",
+        Some(PROVIDER_TOKEN),
+        String::new(),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        body.contains(&format!("<uaiEtab>{UAI}</uaiEtab>"))
+            && body.contains("<anneeFinValidite>2026-2027</anneeFinValidite>")
+    );
+
+    // Update: without uaiEtab; the schools are kept.
+    let update =
+        abonnement("abo-ws-1", "").replace("Ressource individuelle", "Ressource (2e édition)");
+    let (s, body) = call(
+        &gw,
+        Method::POST,
+        "/abonnement/abo-ws-1",
+        Some(PROVIDER_TOKEN),
+        update,
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(
+        body.contains("Ressource (2e édition)")
+            && body.contains(&format!("<uaiEtab>{UAI}</uaiEtab>"))
+    );
+    let (s, body) = call(
+        &gw,
+        Method::POST,
+        "/abonnement/abo-ws-1",
+        Some(PROVIDER_TOKEN),
+        created("abo-ws-1"),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(body.contains("<regle>RG-UPDATE-UAI</regle><champ>uaiEtab</champ>"));
+
+    // Delete: gone from the default list, listed with aboSuppr.
+    let (s, _) = call(
+        &gw,
+        Method::DELETE,
+        "/abonnement/abo-ws-1",
+        Some(PROVIDER_TOKEN),
+        String::new(),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, body) = call(
+        &gw,
+        Method::GET,
+        "/abonnement/abonnements",
+        Some(PROVIDER_TOKEN),
+        String::new(),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(!body.contains("abo-ws-1"), "{body}");
+    let filtres = "<filtres><filtre><filtreNom>aboSuppr</filtreNom><filtreValeur>true</filtreValeur></filtre></filtres>".to_string();
+    let (_, body) = call(
+        &gw,
+        Method::POST,
+        "/abonnement/abonnements",
+        Some(PROVIDER_TOKEN),
+        filtres,
+        false,
+    )
+    .await;
+    assert!(
+        body.contains("<idAbonnement>abo-ws-1</idAbonnement>")
+            && body.contains("<aboSuppr>true</aboSuppr>"),
+        "{body}"
+    );
+    // A deleted id cannot be created again.
+    let (s, _) = call(
+        &gw,
+        Method::PUT,
+        "/abonnement/abo-ws-1",
+        Some(PROVIDER_TOKEN),
+        created("abo-ws-1"),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn json_bodies_use_the_same_names() {
+    let gw = TestGateway::new().await;
+    let body = serde_json::json!({
+        "idAbonnement": "abo-json-1",
+        "idDistributeurCom": "123456789_0000000000000000",
+        "idRessource": RES_INDIV,
+        "typeIdRessource": "ark",
+        "libelleRessource": "Ressource individuelle",
+        "debutValidite": "2026-08-15T00:00:00Z",
+        "finValidite": "2027-08-15T00:00:00Z",
+        "uaiEtab": [UAI],
+        "categorieAffectation": "transferable",
+        "typeAffectation": "INDIV",
+        "nbLicenceEleve": 25,
+        "publicCible": ["ELEVE"]
+    });
+    let (s, out) = call(
+        &gw,
+        Method::PUT,
+        "/abonnement/abo-json-1",
+        Some(PROVIDER_TOKEN),
+        body.to_string(),
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{out}");
+    assert!(out.contains("<nbLicenceEleve>25</nbLicenceEleve>"));
+}
+
+#[tokio::test]
+async fn every_broken_rule_is_named_with_its_field() {
+    let gw = TestGateway::new().await;
+    let bad = created("abo-bad")
+        .replace(
+            "<typeAffectation>ETABL</typeAffectation>",
+            "<typeAffectation>CLASSE</typeAffectation>",
+        )
+        .replace(
+            "<anneeFinValidite>2026-2027</anneeFinValidite>",
+            "<anneeFinValidite>2026-2030</anneeFinValidite>",
+        )
+        .replace(
+            "<publicCible>ENSEIGNANT</publicCible>",
+            "<publicCible>PARENT</publicCible>",
+        );
+    let (s, body) = call(
+        &gw,
+        Method::PUT,
+        "/abonnement/abo-bad",
+        Some(PROVIDER_TOKEN),
+        bad,
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    for (rule, field) in [
+        ("RG-ASSIGNMENT-TYPE", "typeAffectation"),
+        ("RG-SCHOOL-YEAR", "anneeFinValidite"),
+        ("RG-AUDIENCE", "publicCible"),
+    ] {
+        assert!(
+            body.contains(&format!("<regle>{rule}</regle><champ>{field}</champ>")),
+            "{rule}: {body}"
+        );
+    }
+    // Malformed documents, unknown fields and DTDs are refused before any rule.
+    for doc in [
+        "<abonnement><idAbonnement>x</idAbonnement>",
+        "<autre/>",
+        "<abonnement><couleur>bleu</couleur></abonnement>",
+        "<!DOCTYPE a [<!ENTITY e \"x\">]><abonnement/>",
+    ] {
+        let (s, _) = call(
+            &gw,
+            Method::PUT,
+            "/abonnement/x",
+            Some(PROVIDER_TOKEN),
+            doc.to_string(),
+            false,
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{doc}");
+    }
+}
+
+#[tokio::test]
+async fn providers_see_and_change_only_their_own_subscriptions() {
+    let gw = TestGateway::new().await;
+    assert_eq!(
+        call(
+            &gw,
+            Method::PUT,
+            "/abonnement/abo-mine",
+            Some(PROVIDER_TOKEN),
+            created("abo-mine"),
+            false
+        )
+        .await
+        .0,
+        StatusCode::CREATED
+    );
+    for method in [Method::GET, Method::DELETE] {
+        assert_eq!(
+            call(
+                &gw,
+                method.clone(),
+                "/abonnement/abo-mine",
+                Some(OTHER_PROVIDER_TOKEN),
+                String::new(),
+                false
+            )
+            .await
+            .0,
+            StatusCode::NOT_FOUND,
+            "{method}"
+        );
+    }
+    let update = abonnement("abo-mine", "");
+    assert_eq!(
+        call(
+            &gw,
+            Method::POST,
+            "/abonnement/abo-mine",
+            Some(OTHER_PROVIDER_TOKEN),
+            update,
+            false
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, list) = call(
+        &gw,
+        Method::GET,
+        "/abonnement/abonnements",
+        Some(OTHER_PROVIDER_TOKEN),
+        String::new(),
+        false,
+    )
+    .await;
+    assert!(!list.contains("abo-mine"));
+    // Creating under another distributor's id is refused by rule.
+    let (s, body) = call(
+        &gw,
+        Method::PUT,
+        "/abonnement/abo-theirs",
+        Some(OTHER_PROVIDER_TOKEN),
+        created("abo-theirs"),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(body.contains("RG-DISTRIBUTOR-OWNER"));
+    // The owner still has it, untouched.
+    assert_eq!(
+        call(
+            &gw,
+            Method::GET,
+            "/abonnement/abo-mine",
+            Some(PROVIDER_TOKEN),
+            String::new(),
+            false
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn callers_must_authenticate() {
+    let gw = TestGateway::new().await;
+    for token in [None, Some("not-a-token"), Some(ENT_TOKEN)] {
+        let (s, _) = call(
+            &gw,
+            Method::PUT,
+            "/abonnement/abo-x",
+            token,
+            created("abo-x"),
+            false,
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{token:?}");
+    }
+}
+
+#[tokio::test]
+async fn list_filters_and_pages() {
+    let gw = TestGateway::new().await;
+    for i in 0..5 {
+        let id = format!("abo-page-{i}");
+        let mut doc = created(&id);
+        if i % 2 == 0 {
+            doc = doc.replace(
+                "</publicCible>",
+                "</publicCible><codeProjetRessource>PAIR</codeProjetRessource>",
+            );
+        }
+        assert_eq!(
+            call(
+                &gw,
+                Method::PUT,
+                &format!("/abonnement/{id}"),
+                Some(PROVIDER_TOKEN),
+                doc,
+                false
+            )
+            .await
+            .0,
+            StatusCode::CREATED
+        );
+    }
+    let ids = |body: &str| {
+        body.split("<idAbonnement>")
+            .skip(1)
+            .map(|s| s.split('<').next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    // The seed holds abo-etabl and abo-indiv of the same distributor: ids sort before abo-page-*.
+    let (_, body) = call(
+        &gw,
+        Method::GET,
+        "/abonnement/abonnements?debut=3&fin=5",
+        Some(PROVIDER_TOKEN),
+        String::new(),
+        false,
+    )
+    .await;
+    assert_eq!(ids(&body), ["abo-page-1", "abo-page-2"]);
+    let filtres = "<filtres><filtre><filtreNom>codeProjetRessource</filtreNom><filtreValeur>PAIR</filtreValeur></filtre></filtres>".to_string();
+    let (_, body) = call(
+        &gw,
+        Method::POST,
+        "/abonnement/abonnements",
+        Some(PROVIDER_TOKEN),
+        filtres,
+        false,
+    )
+    .await;
+    assert_eq!(ids(&body), ["abo-page-0", "abo-page-2", "abo-page-4"]);
+    let (s, _) = call(
+        &gw,
+        Method::GET,
+        "/abonnement/abonnements?debut=3&fin=1",
+        Some(PROVIDER_TOKEN),
+        String::new(),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let unknown = "<filtres><filtre><filtreNom>couleur</filtreNom><filtreValeur>bleu</filtreValeur></filtre></filtres>".to_string();
+    assert_eq!(
+        call(
+            &gw,
+            Method::POST,
+            "/abonnement/abonnements",
+            Some(PROVIDER_TOKEN),
+            unknown,
+            false
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn a_subscription_created_through_the_service_opens_the_resource_at_once() {
+    let gw = TestGateway::new().await;
+    let teacher = gw.session("ens-0001").await;
+    // Before: the individual resource is closed to teachers.
+    assert_eq!(
+        gw.get(&domaine_gar(RES_INDIV), Some(&teacher))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    // The provider subscribes the school for teachers, establishment-wide.
+    assert_eq!(
+        call(
+            &gw,
+            Method::PUT,
+            "/abonnement/abo-open",
+            Some(PROVIDER_TOKEN),
+            created("abo-open"),
+            false
+        )
+        .await
+        .0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        gw.get(&domaine_gar(RES_INDIV), Some(&teacher))
+            .await
+            .status(),
+        StatusCode::FOUND
+    );
+    let listing = Request::get(format!("/ressources/B0/{UAI}/ens-0001"))
+        .header("authorization", format!("Bearer {ENT_TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    assert!(body_string(gw.call(listing).await)
+        .await
+        .contains(RES_INDIV));
+    // Deleted: closed again.
+    assert_eq!(
+        call(
+            &gw,
+            Method::DELETE,
+            "/abonnement/abo-open",
+            Some(PROVIDER_TOKEN),
+            String::new(),
+            false
+        )
+        .await
+        .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        gw.get(&domaine_gar(RES_INDIV), Some(&teacher))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+}
