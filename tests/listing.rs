@@ -260,7 +260,11 @@ async fn the_catalogue_has_the_gar_xml_shape() {
         .filter(|(p, _)| p == "ressourcesDiffusables/ressourceDiffusable/idRessource")
         .map(|(_, v)| v.as_str())
         .collect();
-    assert_eq!(ids, [RES_ETABL, RES_INDIV]);
+    assert_eq!(
+        ids,
+        ["ark:/88888/autre", RES_ETABL, RES_INDIV],
+        "every provider's resources"
+    );
     for field in [
         "nomRessource",
         "idEditeur",
@@ -275,7 +279,7 @@ async fn the_catalogue_has_the_gar_xml_shape() {
             .iter()
             .filter(|(p, _)| *p == format!("ressourcesDiffusables/ressourceDiffusable/{field}"))
             .count();
-        assert_eq!(n, 2, "{field}");
+        assert_eq!(n, 3, "{field}");
     }
     assert!(seen.contains(&(
         "ressourcesDiffusables/ressourceDiffusable/nomDistributeurTech".to_string(),
