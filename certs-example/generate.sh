@@ -25,6 +25,10 @@ echo "wrote ido-secret.example"
 openssl rand -hex 32 > ent-B0-api-token.example
 echo "wrote ent-B0-api-token.example"
 
+# The bearer token of the example provider's servers on the subscription web service.
+openssl rand -hex 32 > provider-editeur-exemple-api-token.example
+echo "wrote provider-editeur-exemple-api-token.example"
+
 # The example ENT's IdP metadata, carrying the ENT certificate.
 cert_b64="$(grep -v '^-----' ent-idp-signing.crt | tr -d '\n')"
 cat > ../config/examples/ent-B0-idp-metadata.xml <<XML
