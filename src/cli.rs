@@ -128,8 +128,36 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (server.listen): {e}"))?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let tls_task = match state.config.tls.clone() {
+        Some(tls) => {
+            let tls_listener = tokio::net::TcpListener::bind(tls.listen)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot listen on {} (server.tls.listen): {e}", tls.listen)
+                })?;
+            tracing::info!(listen = %tls.listen, "mutual-TLS listener for the web services");
+            Some(tokio::spawn(crate::http::tls::serve_tls(
+                tls_listener,
+                tls.server,
+                state.clone(),
+                until(stopped.clone()),
+            )))
+        }
+        None => None,
+    };
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
     tracing::info!(%listen, public_base_url = %base, "passerelle is serving");
-    crate::http::serve(listener, state, shutdown_signal()).await?;
+    crate::http::serve(listener, state, until(stopped)).await?;
+    if let Some(t) = tls_task {
+        let _ = t.await;
+    }
     Ok(())
 }
 

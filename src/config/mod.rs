@@ -64,6 +64,19 @@ pub enum StoreConfig {
     },
 }
 
+/// The gateway's own TLS listener.
+#[derive(Clone)]
+pub struct TlsConfig {
+    pub listen: SocketAddr,
+    pub server: std::sync::Arc<rustls::ServerConfig>,
+}
+
+impl std::fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TlsConfig {{ listen: {} }}", self.listen)
+    }
+}
+
 /// SAML timing and size limits.
 #[derive(Debug, Clone)]
 pub struct SamlConfig {
@@ -81,6 +94,8 @@ pub struct EntConfig {
     pub saml: EntIdp,
     /// The bearer token of this ENT's servers on the web services, if configured.
     pub api_token: Option<Secret>,
+    /// SHA-256 fingerprint of the client certificate of this ENT's servers, if configured.
+    pub client_cert_fingerprint: Option<String>,
 }
 
 /// A secret string: compared in constant time, never printed.
@@ -115,6 +130,8 @@ pub struct ProviderConfig {
     pub commercial_distributors: Vec<String>,
     /// The bearer token of this provider's servers on the subscription web service.
     pub api_token: Option<Secret>,
+    /// SHA-256 fingerprint of the client certificate of this provider's servers, if configured.
+    pub client_cert_fingerprint: Option<String>,
     pub saml: Option<ProviderSp>,
     pub resources: Vec<Resource>,
 }
@@ -127,6 +144,8 @@ pub struct Config {
     pub node_name: String,
     pub session_ttl: Duration,
     pub max_body_bytes: usize,
+    /// The mutual-TLS listener, when configured.
+    pub tls: Option<TlsConfig>,
     pub store: StoreConfig,
     pub signing_key: SigningKey,
     pub ido_key: IdoKey,

@@ -34,6 +34,17 @@ pub struct RawServer {
     pub node_name: Option<String>,
     pub session_ttl_seconds: Option<u64>,
     pub max_body_bytes: Option<usize>,
+    /// The gateway's own TLS listener for server-to-server web services (mutual TLS).
+    pub tls: Option<RawTls>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTls {
+    pub listen: Option<String>,
+    pub certificate_file: Option<String>,
+    pub key_file: Option<String>,
+    /// CA certificates that issue providers' and ENTs' client certificates.
+    pub client_ca_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -79,6 +90,8 @@ pub struct RawEnt {
     pub saml: Option<RawEntSaml>,
     /// Bearer token the ENT's servers present on the web services (listing), from a file.
     pub api_token_file: Option<String>,
+    /// The client certificate (PEM) the ENT's servers present over mutual TLS.
+    pub client_certificate_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,6 +111,8 @@ pub struct RawProvider {
     pub commercial_distributors: Option<Vec<String>>,
     /// Bearer token of the provider's servers on the subscription web service, from a file.
     pub api_token_file: Option<String>,
+    /// The client certificate (PEM) the provider's servers present over mutual TLS.
+    pub client_certificate_file: Option<String>,
     pub saml: Option<RawProviderSaml>,
     #[serde(default)]
     pub resources: Vec<RawResource>,

@@ -108,6 +108,7 @@ pub(super) async fn validate(
     }
 
     let store = store(&mut cx, &raw);
+    let tls = tls(&mut cx, &raw);
     let signing_key = signing_key(&mut cx, &raw);
     let ido_key = ido_key(&mut cx, &raw);
     let ido_scope = match raw
@@ -210,6 +211,7 @@ pub(super) async fn validate(
             node_name,
             session_ttl,
             max_body_bytes: raw.server.max_body_bytes.unwrap_or(1024 * 1024),
+            tls,
             store,
             signing_key,
             ido_key,
@@ -221,6 +223,48 @@ pub(super) async fn validate(
             providers,
         }),
         _ => Err(ConfigErrors(cx.problems)),
+    }
+}
+
+fn tls(cx: &mut Ctx<'_>, raw: &RawConfig) -> Option<super::TlsConfig> {
+    let t = raw.server.tls.as_ref()?;
+    let listen = cx
+        .required("server.tls.listen", t.listen.clone())
+        .and_then(|l| match l.parse() {
+            Ok(a) => Some(a),
+            Err(e) => {
+                cx.problem("server.tls.listen", format!("not a socket address: {e}"));
+                None
+            }
+        });
+    let read = |cx: &mut Ctx<'_>, key: &str, v: &Option<String>| {
+        cx.required(key, v.clone()).and_then(|f| cx.read(key, &f))
+    };
+    let cert = read(cx, "server.tls.certificate_file", &t.certificate_file);
+    let key = read(cx, "server.tls.key_file", &t.key_file);
+    let ca = read(cx, "server.tls.client_ca_file", &t.client_ca_file);
+    let server = match crate::http::tls::server_config(&cert?, &key?, &ca?) {
+        Ok(s) => s,
+        Err(e) => {
+            cx.problem("server.tls", e);
+            return None;
+        }
+    };
+    Some(super::TlsConfig {
+        listen: listen?,
+        server,
+    })
+}
+
+/// The SHA-256 fingerprint of the PEM certificate in `file`.
+fn cert_fingerprint(cx: &mut Ctx<'_>, key: &str, file: &Option<String>) -> Option<String> {
+    let pem = cx.read(key, file.as_ref()?)?;
+    match certificate_from_pem(&pem) {
+        Ok(der) => Some(crate::http::tls::fingerprint(der.der_data())),
+        Err(e) => {
+            cx.problem(key, e);
+            None
+        }
     }
 }
 
@@ -405,6 +449,11 @@ async fn ent(cx: &mut Ctx<'_>, id: &str, e: &RawEnt) -> Option<EntConfig> {
             algorithms: algs,
         },
         api_token,
+        client_cert_fingerprint: cert_fingerprint(
+            cx,
+            &format!("{prefix}.client_certificate_file"),
+            &e.client_certificate_file,
+        ),
     })
 }
 
@@ -605,6 +654,11 @@ fn provider(cx: &mut Ctx<'_>, key: &str, p: &RawProvider) -> Option<ProviderConf
         technical_distributor: dist?,
         commercial_distributors,
         api_token,
+        client_cert_fingerprint: cert_fingerprint(
+            cx,
+            &format!("{prefix}.client_certificate_file"),
+            &p.client_certificate_file,
+        ),
         saml,
         resources,
     })

@@ -113,6 +113,7 @@ pub async fn start(
         node_name: "demo".into(),
         session_ttl: Duration::from_secs(6 * 3600),
         max_body_bytes: 1024 * 1024,
+        tls: None,
         store: StoreConfig::Memory,
         signing_key: gateway_key.clone(),
         ido_key: IdoKey::new(&secret).map_err(anyhow::Error::msg)?,
@@ -139,6 +140,7 @@ pub async fn start(
                     algorithms: AlgorithmPolicy::default(),
                 },
                 api_token: None,
+                client_cert_fingerprint: None,
             },
         )]),
         providers: BTreeMap::from([(
@@ -149,6 +151,7 @@ pub async fn start(
                 technical_distributor: data::DISTRIBUTOR.into(),
                 commercial_distributors: vec![data::DISTRIBUTOR.into()],
                 api_token: None,
+                client_cert_fingerprint: None,
                 saml: Some(ProviderSp {
                     entity_id: resource_entity.clone(),
                     acs_urls: vec![format!("{resource_url}/saml/acs")],

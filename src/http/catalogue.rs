@@ -9,7 +9,19 @@ use axum::response::{IntoResponse, Response};
 use crate::app::AppState;
 use crate::saml::xml::{escape, instant};
 
-fn authorised(state: &AppState, headers: &HeaderMap) -> bool {
+use super::tls::ClientIdentity;
+use axum::Extension;
+
+fn authorised(state: &AppState, headers: &HeaderMap, identity: Option<&ClientIdentity>) -> bool {
+    if identity.is_some_and(|id| {
+        state
+            .config
+            .ents
+            .values()
+            .any(|e| e.client_cert_fingerprint.as_deref() == Some(id.fingerprint.as_str()))
+    }) {
+        return true;
+    }
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -29,8 +41,12 @@ fn element(out: &mut String, name: &str, value: &str) {
     out.push_str(&format!("<{name}>{}</{name}>", escape(value)));
 }
 
-pub async fn handle(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if !authorised(&state, &headers) {
+pub async fn handle(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    identity: Option<Extension<ClientIdentity>>,
+) -> Response {
+    if !authorised(&state, &headers, identity.as_ref().map(|Extension(i)| i)) {
         tracing::warn!("ressourcesDiffusables refused: no valid ENT bearer token");
         let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<erreur><code>Unauthorized</code><message>Authentification requise</message></erreur>\n";
         return (

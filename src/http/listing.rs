@@ -15,6 +15,9 @@ use crate::app::AppState;
 use crate::domain::{IdEnt, Presentation, Resource, Term, Uai};
 use crate::listing::{self, ListingError};
 
+use super::tls::ClientIdentity;
+use axum::Extension;
+
 /// The GAR error shape.
 #[derive(Serialize)]
 struct ErrorBody<'a> {
@@ -89,12 +92,22 @@ pub fn access_link(state: &AppState, ent: &IdEnt, uai: &Uai, resource: &Resource
     )
 }
 
-fn authorised(state: &AppState, headers: &HeaderMap, ent: &IdEnt) -> Result<(), &'static str> {
+fn authorised(
+    state: &AppState,
+    headers: &HeaderMap,
+    identity: Option<&ClientIdentity>,
+    ent: &IdEnt,
+) -> Result<(), &'static str> {
     let Some(cfg) = state.config.ents.get(ent) else {
         return Err("unknown ENT");
     };
+    if let (Some(id), Some(expected)) = (identity, cfg.client_cert_fingerprint.as_deref()) {
+        if id.fingerprint == expected {
+            return Ok(());
+        }
+    }
     let Some(token) = &cfg.api_token else {
-        return Err("no API token configured for this ENT (set ents.<id>.api_token_file)");
+        return Err("no API token configured for this ENT (set ents.<id>.api_token_file or client_certificate_file)");
     };
     let presented = headers
         .get(header::AUTHORIZATION)
@@ -111,6 +124,7 @@ fn authorised(state: &AppState, headers: &HeaderMap, ent: &IdEnt) -> Result<(), 
 pub async fn handle(
     State(state): State<AppState>,
     headers: HeaderMap,
+    identity: Option<Extension<ClientIdentity>>,
     Path((ent, uai, person)): Path<(String, String, String)>,
 ) -> Response {
     let path = format!("ressources/{ent}/{uai}/{}", urlencoding::encode(&person));
@@ -122,7 +136,12 @@ pub async fn handle(
             "malformed idENT",
         );
     };
-    if let Err(cause) = authorised(&state, &headers, &ent) {
+    if let Err(cause) = authorised(
+        &state,
+        &headers,
+        identity.as_ref().map(|Extension(i)| i),
+        &ent,
+    ) {
         return gar_error(
             StatusCode::UNAUTHORIZED,
             "Authentification requise",

@@ -13,6 +13,7 @@ mod idp;
 mod listing;
 mod ops;
 pub mod pages;
+pub mod tls;
 
 use axum::routing::{get, post};
 use axum::Router;

@@ -83,6 +83,10 @@ pub struct TestGateway {
 pub struct Options {
     pub ent_algorithms: &'static str,
     pub base: String,
+    /// `PASSERELLE__*` overrides; paths in them are relative to the test's directory.
+    pub vars: Vec<(String, String)>,
+    /// Files to write into the test's directory before loading the configuration.
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 impl Default for Options {
@@ -90,6 +94,8 @@ impl Default for Options {
         Self {
             ent_algorithms: r#"["rsa-sha256"]"#,
             base: BASE.to_string(),
+            vars: Vec::new(),
+            files: Vec::new(),
         }
     }
 }
@@ -178,7 +184,10 @@ National_elv = ["IDO", "UAI", "PRO"]
             base = opts.base,
             algs = opts.ent_algorithms,
         );
-        let cfg = config::load_str(&toml, d, Vec::<(String, String)>::new())
+        for (name, bytes) in &opts.files {
+            std::fs::write(d.join(name), bytes).unwrap();
+        }
+        let cfg = config::load_str(&toml, d, opts.vars.clone())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let store = Arc::new(MemoryStore::new());

@@ -23,6 +23,9 @@ use crate::domain::subscription_rules::{validate, Mode, SubscriptionInput, Viola
 use crate::domain::Subscription;
 use crate::saml::xml::escape;
 
+use super::tls::ClientIdentity;
+use axum::Extension;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/abonnement/abonnements", get(list).post(list))
@@ -84,8 +87,23 @@ fn violations(v: &[Violation]) -> Response {
     xml_response(StatusCode::BAD_REQUEST, body)
 }
 
-/// The provider whose bearer token the request carries.
-fn caller<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<&'a ProviderConfig, WsError> {
+/// The provider whose client certificate (mutual TLS) or bearer token the request carries.
+fn caller<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+    identity: Option<&ClientIdentity>,
+) -> Result<&'a ProviderConfig, WsError> {
+    if let Some(id) = identity {
+        if let Some(p) = state
+            .config
+            .providers
+            .values()
+            .find(|p| p.client_cert_fingerprint.as_deref() == Some(id.fingerprint.as_str()))
+        {
+            return Ok(p);
+        }
+        tracing::warn!(fingerprint = %id.fingerprint, "subscription web service: client certificate not registered for any provider (providers.<key>.client_certificate_file)");
+    }
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -161,10 +179,11 @@ fn unavailable(e: &crate::store::StoreError) -> WsError {
 async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
+    identity: Option<Extension<ClientIdentity>>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> WsResult {
-    let provider = caller(&state, &headers)?;
+    let provider = caller(&state, &headers, identity.as_ref().map(|Extension(i)| i))?;
     let input = parse(&headers, &body)?;
     let now = state.clock.now();
     let subscription = validate(
@@ -197,10 +216,11 @@ async fn create(
 async fn update(
     State(state): State<AppState>,
     headers: HeaderMap,
+    identity: Option<Extension<ClientIdentity>>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> WsResult {
-    let provider = caller(&state, &headers)?;
+    let provider = caller(&state, &headers, identity.as_ref().map(|Extension(i)| i))?;
     let existing = owned(&state, provider, &id).await?;
     let input = parse(&headers, &body)?;
     let now = state.clock.now();
@@ -228,9 +248,10 @@ async fn update(
 async fn delete(
     State(state): State<AppState>,
     headers: HeaderMap,
+    identity: Option<Extension<ClientIdentity>>,
     Path(id): Path<String>,
 ) -> WsResult {
-    let provider = caller(&state, &headers)?;
+    let provider = caller(&state, &headers, identity.as_ref().map(|Extension(i)| i))?;
     let mut existing = owned(&state, provider, &id).await?;
     existing.deleted = true;
     existing.details.updated_at = Some(state.clock.now());
@@ -246,9 +267,10 @@ async fn delete(
 async fn read(
     State(state): State<AppState>,
     headers: HeaderMap,
+    identity: Option<Extension<ClientIdentity>>,
     Path(id): Path<String>,
 ) -> WsResult {
-    let provider = caller(&state, &headers)?;
+    let provider = caller(&state, &headers, identity.as_ref().map(|Extension(i)| i))?;
     let s = owned(&state, provider, &id).await?;
     Ok(xml_response(
         StatusCode::OK,
@@ -278,10 +300,11 @@ fn matches(s: &Subscription, name: &str, value: &str) -> Result<bool, String> {
 async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
+    identity: Option<Extension<ClientIdentity>>,
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> WsResult {
-    let provider = caller(&state, &headers)?;
+    let provider = caller(&state, &headers, identity.as_ref().map(|Extension(i)| i))?;
     let number = |k: &str, default: usize| {
         q.get(k).map_or(Ok(default), |v| {
             v.parse::<usize>()
