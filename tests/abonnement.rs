@@ -507,3 +507,39 @@ async fn a_subscription_created_through_the_service_opens_the_resource_at_once()
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn providers_read_the_list_of_schools() {
+    let gw = TestGateway::new().await;
+    let path = "/abonnement/etablissements/etablissements.xml";
+    assert_eq!(
+        call(&gw, Method::GET, path, None, String::new(), false)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, body) = call(
+        &gw,
+        Method::GET,
+        path,
+        Some(PROVIDER_TOKEN),
+        String::new(),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        body.contains(&format!("<etablissements xmlns=\"{NS}\">")),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!("<etablissement><uai>{UAI}</uai>")),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            "<appellation_officielle>Collège de test</appellation_officielle><idENT>QjA=</idENT>"
+        ),
+        "{body}"
+    );
+}

@@ -198,6 +198,8 @@ pub fn seed(now: DateTime<Utc>) -> anyhow::Result<Seed> {
             uai: uai.clone(),
             ent: ent.clone(),
             name: "Collège Démo".into(),
+            nature: Some("340".into()),
+            academy: Some("14".into()),
         }],
         persons: vec![pupil, teacher, librarian],
         groups: vec![

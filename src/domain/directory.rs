@@ -100,7 +100,14 @@ pub enum GroupKind {
 pub struct School {
     pub uai: Uai,
     pub ent: IdEnt,
+    /// `appellation_officielle`.
     pub name: String,
+    /// `nature_uai`, e.g. `340` for a collège.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nature: Option<String>,
+    /// `academie`, e.g. `14` (Rennes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub academy: Option<String>,
 }
 
 /// One ENT project's whole directory, as a full export replaces it.

@@ -166,6 +166,17 @@ impl DirectoryStore for MemoryStore {
             .and_then(|d| d.schools.get(uai).cloned()))
     }
 
+    async fn schools(&self) -> StoreResult<Vec<School>> {
+        let mut all: Vec<School> = self
+            .lock()
+            .directories
+            .values()
+            .flat_map(|d| d.schools.values().cloned())
+            .collect();
+        all.sort_by(|a, b| a.uai.cmp(&b.uai));
+        Ok(all)
+    }
+
     async fn school_groups(&self, uai: &Uai) -> StoreResult<Vec<Group>> {
         let g = self.lock();
         Ok(g.school_ent

@@ -61,6 +61,8 @@ pub trait DirectoryStore: Send + Sync {
     async fn replace_directory(&self, ent: &IdEnt, directory: &Directory) -> StoreResult<()>;
     async fn person(&self, ent: &IdEnt, id: &str) -> StoreResult<Option<Person>>;
     async fn school(&self, uai: &Uai) -> StoreResult<Option<School>>;
+    /// Every school of every ENT, sorted by UAI.
+    async fn schools(&self) -> StoreResult<Vec<School>>;
     /// The classes and groups of a school.
     async fn school_groups(&self, uai: &Uai) -> StoreResult<Vec<Group>>;
 }

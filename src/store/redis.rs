@@ -450,6 +450,33 @@ impl DirectoryStore for RedisStore {
         raw.map(|s| from_json("get school", &s)).transpose()
     }
 
+    async fn schools(&self) -> StoreResult<Vec<School>> {
+        let index: std::collections::HashMap<String, String> = self
+            .query(
+                "school index",
+                redis::cmd("HGETALL").arg(self.keys.school_ent()),
+            )
+            .await?;
+        let ents: BTreeSet<String> = index.into_values().collect();
+        let mut all = Vec::new();
+        for ent in ents {
+            let Some(v) = self.current_version(&ent).await? else {
+                continue;
+            };
+            let raw: Vec<String> = self
+                .query(
+                    "list schools",
+                    redis::cmd("HVALS").arg(self.keys.dir_schools(&ent, v)),
+                )
+                .await?;
+            for s in raw.iter().filter(|s| s.as_str() != "null") {
+                all.push(from_json::<School>("list schools", s)?);
+            }
+        }
+        all.sort_by(|a, b| a.uai.cmp(&b.uai));
+        Ok(all)
+    }
+
     async fn school_groups(&self, uai: &Uai) -> StoreResult<Vec<Group>> {
         let ent: Option<String> = self
             .query(

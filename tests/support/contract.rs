@@ -61,6 +61,8 @@ fn directory(persons: usize, schools: &[u32], tag: &str) -> Directory {
                 uai: uai(n),
                 ent: ent(),
                 name: format!("École {n} {tag}"),
+                nature: Some("340".into()),
+                academy: None,
             })
             .collect(),
         persons: (0..persons)

@@ -30,6 +30,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/abonnement/abonnements", get(list).post(list))
         .route(
+            "/abonnement/etablissements/etablissements.xml",
+            get(schools),
+        )
+        .route(
             "/abonnement/{id}",
             put(create).post(update).delete(delete).get(read),
         )
@@ -275,6 +279,35 @@ async fn read(
     Ok(xml_response(
         StatusCode::OK,
         xml::document(&xml::abonnement_xml(&s), None),
+    ))
+}
+
+/// `GET /abonnement/etablissements/etablissements.xml`: the schools known to the gateway.
+async fn schools(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    identity: Option<Extension<ClientIdentity>>,
+) -> WsResult {
+    caller(&state, &headers, identity.as_ref().map(|Extension(i)| i))?;
+    let schools = state.store.schools().await.map_err(|e| unavailable(&e))?;
+    let b64 = |s: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
+    let mut body = String::new();
+    for s in &schools {
+        body.push_str("<etablissement>");
+        for (name, value) in [
+            ("uai", s.uai.as_str()),
+            ("nature_uai", s.nature.as_deref().unwrap_or("")),
+            ("academie", s.academy.as_deref().unwrap_or("")),
+            ("appellation_officielle", &s.name),
+            ("idENT", &b64(s.ent.as_str())),
+        ] {
+            body.push_str(&format!("<{name}>{}</{name}>", escape(value)));
+        }
+        body.push_str("</etablissement>");
+    }
+    Ok(xml_response(
+        StatusCode::OK,
+        xml::document(&body, Some("etablissements")),
     ))
 }
 
