@@ -108,9 +108,12 @@ fn peek_issuer(xml: &str, max_bytes: usize) -> Result<String, SamlError> {
             "the message is not a SAML AuthnRequest",
         ));
     }
-    let req: AuthnRequest = xml
-        .parse()
-        .map_err(|e| err("saml.malformed", format!("not a SAML AuthnRequest: {e}")))?;
+    let req: AuthnRequest = xml.parse().map_err(|_| {
+        err(
+            "saml.malformed",
+            "not a SAML AuthnRequest (its structure does not match the SAML schema)",
+        )
+    })?;
     req.issuer
         .and_then(|i| i.value)
         .map(|v| v.trim().to_string())
@@ -146,10 +149,12 @@ pub fn verify_request(
                 ));
             }
             q.verify(&sp.signing_certs, &sp.algorithms)?;
-            let parsed: AuthnRequest = req
-                .xml
-                .parse()
-                .map_err(|e| err("saml.malformed", format!("not a SAML AuthnRequest: {e}")))?;
+            let parsed: AuthnRequest = req.xml.parse().map_err(|_| {
+                err(
+                    "saml.malformed",
+                    "not a SAML AuthnRequest (its structure does not match the SAML schema)",
+                )
+            })?;
             (parsed, settings.sso_redirect_url.as_str())
         }
         None => {
@@ -170,10 +175,10 @@ pub fn verify_request(
                     "the signed element is not the AuthnRequest",
                 ));
             }
-            let parsed: AuthnRequest = signed.parse().map_err(|e| {
+            let parsed: AuthnRequest = signed.parse().map_err(|_| {
                 err(
                     "saml.signature",
-                    format!("the signed part is not an AuthnRequest: {e}"),
+                    "the signed part is not an AuthnRequest (its structure does not match the SAML schema)",
                 )
             })?;
             (parsed, settings.sso_post_url.as_str())

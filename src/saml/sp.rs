@@ -191,9 +191,12 @@ fn verified_assertion(
     if guard::root_name(xml)? != "Response" {
         return Err(err("saml.malformed", "the message is not a SAML Response"));
     }
-    let envelope: Response = xml
-        .parse()
-        .map_err(|e| err("saml.malformed", format!("not a SAML Response: {e}")))?;
+    let envelope: Response = xml.parse().map_err(|_| {
+        err(
+            "saml.malformed",
+            "not a SAML Response (its structure does not match the SAML schema)",
+        )
+    })?;
     check_status(&envelope)?;
 
     let verified = super::verified_part(xml, &idp.peer.signing_certs, &idp.algorithms)?;
@@ -201,10 +204,10 @@ fn verified_assertion(
     // Read everything from the verified part only: a signed Response, or a signed Assertion.
     let assertion = match guard::root_name(&verified)?.as_str() {
         "Response" => {
-            let response: Response = verified.parse().map_err(|e| {
+            let response: Response = verified.parse().map_err(|_| {
                 err(
                     "saml.signature",
-                    format!("the signed Response cannot be read: {e}"),
+                    "the signed Response cannot be read (its structure does not match the SAML schema)",
                 )
             })?;
             check_response(&response, expected_request_id, sp, idp)?;
@@ -216,10 +219,10 @@ fn verified_assertion(
             // Only the Assertion is signed: the envelope's Destination is still checked.
             check_destination(&envelope, sp)?;
             check_in_response_to(envelope.in_response_to.as_deref(), expected_request_id)?;
-            verified.parse::<Assertion>().map_err(|e| {
+            verified.parse::<Assertion>().map_err(|_| {
                 err(
                     "saml.signature",
-                    format!("the signed Assertion cannot be read: {e}"),
+                    "the signed Assertion cannot be read (its structure does not match the SAML schema)",
                 )
             })?
         }
