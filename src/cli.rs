@@ -35,11 +35,30 @@ pub enum Command {
         #[arg(long, env = "PASSERELLE_CONFIG", default_value = config::DEFAULT_PATH)]
         config: PathBuf,
     },
+    /// ENT directory feed.
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
     /// Run the whole system on this machine: gateway, demo ENT, demo resources.
     Demo {
         /// Port of the gateway (the demo ENT and resources take the next ones).
         #[arg(long, default_value_t = 8080)]
         port: u16,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DirectoryCommand {
+    /// Replace an ENT's directory with an export (GAR-ENT XML files: Etab, Eleve, Enseignant,
+    /// Groupe, RespAff), atomically: nothing changes unless every file is valid.
+    Import {
+        /// The ENT project (idENT) the export belongs to.
+        #[arg(long)]
+        ent: String,
+        #[arg(long, env = "PASSERELLE_CONFIG", default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+        /// The export's XML files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -85,6 +104,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             };
             serve(cfg).await?;
             Ok(0)
+        }
+        Command::Directory(DirectoryCommand::Import { ent, config, files }) => {
+            let cfg = match config::load(&config, env_vars()).await {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{}: {e}", config.display());
+                    return Ok(1);
+                }
+            };
+            let ent: crate::domain::IdEnt =
+                ent.parse().map_err(|e| anyhow::anyhow!("--ent: {e}"))?;
+            if !cfg.ents.contains_key(&ent) {
+                eprintln!(
+                    "--ent {ent}: not an ENT of {} (configure [ents.{ent}])",
+                    config.display()
+                );
+                return Ok(1);
+            }
+            if cfg.store == StoreConfig::Memory {
+                eprintln!("warning: the configuration has no store.redis_url: the import goes to an in-memory store and is lost when this command ends");
+            }
+            let store = open_store(&cfg).await?;
+            let paths: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
+            match crate::feed::import_files(store.as_ref(), &ent, &paths).await {
+                Ok(s) => {
+                    println!("directory of {ent} replaced: {} school(s), {} person(s), {} class(es) and group(s)", s.schools, s.persons, s.groups);
+                    Ok(0)
+                }
+                Err(e) => {
+                    eprintln!("import refused, the previous directory is kept: {e}");
+                    Ok(1)
+                }
+            }
         }
         Command::Demo { port } => {
             crate::demo::run(port).await?;

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod feed;
 pub mod http;
 pub mod launch;
 pub mod listing;

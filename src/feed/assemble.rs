@@ -1,0 +1,275 @@
+//! Builds one ENT's [`Directory`] from the files of its export: schools, MEF and subjects
+//! (`Etab`), classes, groups and memberships (`Groupe`), pupils and teachers with their
+//! profiles per school and MEF (`Eleve`, `Enseignant`). Every problem is reported, with its
+//! file and line.
+
+use std::collections::HashMap;
+
+use super::parse::{FeedError, FeedFile, Record};
+use crate::domain::directory::{GroupRef, SchoolCode, SchoolProfile, SchoolSubject};
+use crate::domain::{Directory, Group, GroupKind, IdEnt, Person, Profile, School, Uai};
+
+struct Problems<'a> {
+    file: &'a str,
+    errors: &'a mut Vec<FeedError>,
+}
+
+impl Problems<'_> {
+    fn at(&mut self, r: &Record, message: String) {
+        self.errors.push(FeedError {
+            file: self.file.to_string(),
+            line: r.line,
+            message,
+        });
+    }
+
+    fn required<'r>(&mut self, r: &'r Record, name: &str, max: usize) -> Option<&'r str> {
+        match r.first(name).map(str::trim) {
+            Some(v) if !v.is_empty() && v.chars().count() <= max => Some(v),
+            Some(v) if !v.is_empty() => {
+                self.at(
+                    r,
+                    format!("<{}> : {name} dépasse {max} caractères", r.element),
+                );
+                None
+            }
+            _ => {
+                self.at(r, format!("<{}> : {name} est obligatoire", r.element));
+                None
+            }
+        }
+    }
+
+    fn uai(&mut self, r: &Record, value: &str) -> Option<Uai> {
+        match value.parse() {
+            Ok(u) => Some(u),
+            Err(_) => {
+                self.at(r, format!("<{}> : UAI « {value} » invalide", r.element));
+                None
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Extra {
+    groups: Vec<GroupRef>,
+    mefs: Vec<(Uai, String)>,
+    subjects: Vec<(Uai, String)>,
+}
+
+/// Assembles the directory of `ent` from its files (`(name, file)` pairs).
+pub fn assemble(ent: &IdEnt, files: &[(String, FeedFile)]) -> Result<Directory, Vec<FeedError>> {
+    let mut errors = Vec::new();
+    let mut dir = Directory::default();
+    let mut mefstat11: HashMap<(Uai, String), String> = HashMap::new();
+    let mut subject_labels: HashMap<(Uai, String), String> = HashMap::new();
+    let mut extra: HashMap<String, Extra> = HashMap::new();
+
+    for (name, file) in files {
+        let mut p = Problems {
+            file: name,
+            errors: &mut errors,
+        };
+        for r in &file.records {
+            match r.element.as_str() {
+                "GAREtab" => {
+                    let (uai, label) = (
+                        p.required(r, "GARStructureUAI", 45),
+                        p.required(r, "GARStructureNomCourant", 500),
+                    );
+                    if let (Some(uai), Some(label)) = (uai.and_then(|u| p.uai(r, u)), label) {
+                        dir.schools.push(School {
+                            uai,
+                            ent: ent.clone(),
+                            name: label.to_string(),
+                            nature: None,
+                            academy: None,
+                        });
+                    }
+                }
+                "GARMEF" => {
+                    let (uai, code) = (
+                        p.required(r, "GARStructureUAI", 45),
+                        p.required(r, "GARMEFCode", 255),
+                    );
+                    if let (Some(uai), Some(code), Some(stat)) =
+                        (uai.and_then(|u| p.uai(r, u)), code, r.first("GARMEFSTAT11"))
+                    {
+                        mefstat11.insert((uai, code.to_string()), stat.trim().to_string());
+                    }
+                }
+                "GARMatiere" => {
+                    let (uai, code, label) = (
+                        p.required(r, "GARStructureUAI", 45),
+                        p.required(r, "GARMatiereCode", 255),
+                        p.required(r, "GARMatiereLibelle", 255),
+                    );
+                    if let (Some(uai), Some(code), Some(label)) =
+                        (uai.and_then(|u| p.uai(r, u)), code, label)
+                    {
+                        subject_labels.insert((uai, code.to_string()), label.to_string());
+                    }
+                }
+                "GARGroupe" => {
+                    let fields = (
+                        p.required(r, "GARGroupeCode", 255),
+                        p.required(r, "GARStructureUAI", 45),
+                        p.required(r, "GARGroupeLibelle", 255),
+                        p.required(r, "GARGroupeStatut", 31),
+                    );
+                    if let (Some(code), Some(uai), Some(label), Some(status)) = fields {
+                        let kind = match status {
+                            "DIVISION" => GroupKind::Division,
+                            "GROUPE" => GroupKind::Groupe,
+                            other => {
+                                p.at(r, format!("<GARGroupe> : GARGroupeStatut « {other} » (attendu DIVISION ou GROUPE)"));
+                                continue;
+                            }
+                        };
+                        if let Some(uai) = p.uai(r, uai) {
+                            let divisions = r
+                                .all("GARGroupeDivAppartenance")
+                                .map(str::to_string)
+                                .collect();
+                            dir.groups.push(Group {
+                                uai,
+                                code: code.to_string(),
+                                label: label.to_string(),
+                                kind,
+                                divisions,
+                            });
+                        }
+                    }
+                }
+                "GARPersonGroupe" | "GAREnsClasseMatiere" | "GAREnsGroupeMatiere" => {
+                    let fields = (
+                        p.required(r, "GARStructureUAI", 45),
+                        p.required(r, "GARPersonIdentifiant", 64),
+                        p.required(r, "GARGroupeCode", 255),
+                    );
+                    if let (Some(uai), Some(person), Some(code)) = fields {
+                        if let Some(uai) = p.uai(r, uai) {
+                            let e = extra.entry(person.to_string()).or_default();
+                            e.groups.push(GroupRef {
+                                uai: uai.clone(),
+                                code: code.to_string(),
+                            });
+                            for m in r.all("GARMatiereCode") {
+                                e.subjects.push((uai.clone(), m.to_string()));
+                            }
+                        }
+                    }
+                }
+                "GARPersonMEF" => {
+                    let fields = (
+                        p.required(r, "GARStructureUAI", 45),
+                        p.required(r, "GARPersonIdentifiant", 64),
+                        p.required(r, "GARMEFCode", 255),
+                    );
+                    if let (Some(uai), Some(person), Some(code)) = fields {
+                        if let Some(uai) = p.uai(r, uai) {
+                            extra
+                                .entry(person.to_string())
+                                .or_default()
+                                .mefs
+                                .push((uai, code.to_string()));
+                        }
+                    }
+                }
+                "GAREleve" | "GAREnseignant" => {
+                    if let Some(person) = person(ent, r, &mut p) {
+                        dir.persons.push(person);
+                    }
+                }
+                // Subjects followed by pupils, and assignment managers: not used yet.
+                "GAREleveEnseignement" | "GARRespAff" => {}
+                other => p.at(r, format!("élément inattendu <{other}>")),
+            }
+        }
+    }
+
+    // Attach memberships, MEFSTAT4 levels and taught subjects to each person.
+    for person in &mut dir.persons {
+        let Some(e) = extra.remove(&person.id) else {
+            continue;
+        };
+        for g in e.groups {
+            if !person.groups.contains(&g) {
+                person.groups.push(g);
+            }
+        }
+        for (uai, mef) in e.mefs {
+            if let Some(stat) = mefstat11.get(&(uai.clone(), mef)) {
+                let code: String = stat.chars().take(4).collect();
+                let entry = SchoolCode { uai, code };
+                if !person.mefstat4.contains(&entry) {
+                    person.mefstat4.push(entry);
+                }
+            }
+        }
+        for (uai, code) in e.subjects {
+            let label = subject_labels
+                .get(&(uai.clone(), code.clone()))
+                .cloned()
+                .unwrap_or_else(|| code.clone());
+            let entry = SchoolSubject { uai, code, label };
+            if !person.subjects.contains(&entry) {
+                person.subjects.push(entry);
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(dir)
+    } else {
+        Err(errors)
+    }
+}
+
+fn person(ent: &IdEnt, r: &Record, p: &mut Problems<'_>) -> Option<Person> {
+    let id = p.required(r, "GARPersonIdentifiant", 64);
+    let last = p.required(r, "GARPersonNom", 500);
+    let first = p.required(r, "GARPersonPrenom", 500);
+    let mut profiles = Vec::new();
+    for (name, fields) in &r.groups {
+        if name != "GARPersonProfils" {
+            continue;
+        }
+        let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim());
+        match (
+            get("GARStructureUAI").and_then(|u| u.parse::<Uai>().ok()),
+            get("GARPersonProfil").and_then(|v| v.parse::<Profile>().ok()),
+        ) {
+            (Some(uai), Some(profile)) => profiles.push(SchoolProfile { uai, profile }),
+            _ => p.at(
+                r,
+                format!(
+                    "<{}> : GARPersonProfils invalide (UAI et profil National_xxx attendus)",
+                    r.element
+                ),
+            ),
+        }
+    }
+    if profiles.is_empty() {
+        p.at(
+            r,
+            format!(
+                "<{}> : au moins un GARPersonProfils est obligatoire",
+                r.element
+            ),
+        );
+        return None;
+    }
+    Some(Person {
+        ent: ent.clone(),
+        id: id?.to_string(),
+        last_name: last?.to_string(),
+        first_name: first?.to_string(),
+        civility: r.first("GARPersonCivilite").map(str::to_string),
+        email: r.first("GARPersonMail").map(str::to_string),
+        profiles,
+        groups: Vec::new(),
+        mefstat4: Vec::new(),
+        subjects: Vec::new(),
+    })
+}
