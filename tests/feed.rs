@@ -198,3 +198,70 @@ fn the_command_line_refuses_an_invalid_export_and_says_why() {
     assert!(String::from_utf8_lossy(&ok.stdout)
         .contains("1 school(s), 2 person(s), 2 class(es) and group(s)"));
 }
+
+/// Packs the fixtures as ENTs ship them: one `.tar.gz` and its `.md5`.
+fn archive(dir: &Path) -> PathBuf {
+    let path = dir.join("B0_GAR-ENT_Complet_20261124.tar.gz");
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        flate2::Compression::default(),
+    );
+    let mut tar = tar::Builder::new(gz);
+    for f in fixtures() {
+        tar.append_path_with_name(&f, f.file_name().unwrap())
+            .unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap();
+    let digest = hex::encode(<md5::Md5 as md5::Digest>::digest(
+        std::fs::read(&path).unwrap(),
+    ));
+    std::fs::write(
+        dir.join("B0_GAR-ENT_Complet_20261124.tar.gz.md5"),
+        format!("{digest}  B0_GAR-ENT_Complet_20261124.tar.gz\n"),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test]
+async fn archives_are_checked_against_their_md5_then_unpacked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = archive(dir.path());
+    let store = MemoryStore::new();
+    let summary = import(&store, std::slice::from_ref(&path)).await.unwrap();
+    assert_eq!(
+        (summary.schools, summary.persons, summary.groups),
+        (1, 2, 2)
+    );
+
+    // A wrong checksum: refused before anything is read.
+    let md5 = dir.path().join("B0_GAR-ENT_Complet_20261124.tar.gz.md5");
+    std::fs::write(
+        &md5,
+        "00000000000000000000000000000000  B0_GAR-ENT_Complet_20261124.tar.gz\n",
+    )
+    .unwrap();
+    let err = import(&store, std::slice::from_ref(&path))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("MD5"), "{err}");
+
+    // A corrupted archive whose checksum was recomputed: refused as unreadable.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let len = bytes.len();
+    bytes.truncate(len / 2);
+    std::fs::write(&path, &bytes).unwrap();
+    std::fs::write(&md5, hex::encode(<md5::Md5 as md5::Digest>::digest(&bytes))).unwrap();
+    let err = import(&store, std::slice::from_ref(&path))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("illisible") || err.contains("XML"), "{err}");
+    // The directory imported first is still served.
+    assert!(store
+        .person(&ent(), "eleve-feed-1")
+        .await
+        .unwrap()
+        .is_some());
+}
