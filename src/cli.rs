@@ -56,9 +56,21 @@ pub enum DirectoryCommand {
         ent: String,
         #[arg(long, env = "PASSERELLE_CONFIG", default_value = config::DEFAULT_PATH)]
         config: PathBuf,
-        /// The export's XML files.
+        /// The export's XML files, or `.tar.gz` archives with their `.md5` beside them.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Write a synthetic export (GAR-ENT v1.7) for trials and measurements.
+    Generate {
+        #[arg(long)]
+        ent: String,
+        #[arg(long, default_value_t = 10)]
+        schools: u32,
+        #[arg(long, default_value_t = 400)]
+        pupils_per_school: u32,
+        /// The directory the files are written to (created if missing).
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -137,6 +149,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     Ok(1)
                 }
             }
+        }
+        Command::Directory(DirectoryCommand::Generate {
+            ent,
+            schools,
+            pupils_per_school,
+            out,
+        }) => {
+            std::fs::create_dir_all(&out)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
+            let shape = crate::feed::generate::Shape {
+                schools,
+                pupils_per_school,
+            };
+            let files = crate::feed::generate::write_export(&out, &ent, shape)
+                .map_err(|e| anyhow::anyhow!("cannot write the export: {e}"))?;
+            println!("wrote {} file(s) into {}", files.len(), out.display());
+            Ok(0)
         }
         Command::Demo { port } => {
             crate::demo::run(port).await?;

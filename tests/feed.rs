@@ -265,3 +265,40 @@ async fn archives_are_checked_against_their_md5_then_unpacked() {
         .unwrap()
         .is_some());
 }
+
+#[tokio::test]
+async fn generated_exports_import_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = passerelle::feed::generate::write_export(
+        dir.path(),
+        "B0",
+        passerelle::feed::generate::Shape {
+            schools: 2,
+            pupils_per_school: 60,
+        },
+    )
+    .unwrap();
+    let store = MemoryStore::new();
+    let summary = import(&store, &files).await.unwrap();
+    // 60 pupils make 3 classes of 25, each with a teacher; 4 Latin groups per school.
+    assert_eq!(
+        (summary.schools, summary.persons, summary.groups),
+        (2, 2 * (60 + 3), 2 * (3 + 4))
+    );
+    let uai = passerelle::feed::generate::school_uai(1);
+    let pupil = store.person(&ent(), "B0-e-1-0").await.unwrap().unwrap();
+    assert_eq!(pupil.profile_in(&uai), Some(Profile::Eleve));
+    assert_eq!(
+        pupil.mefstat4,
+        vec![SchoolCode {
+            uai: uai.clone(),
+            code: "1111".into()
+        }]
+    );
+    assert!(pupil.groups.contains(&GroupRef {
+        uai: uai.clone(),
+        code: "6LAT".into()
+    }));
+    let teacher = store.person(&ent(), "B0-t-1-0").await.unwrap().unwrap();
+    assert_eq!(teacher.subjects[0].label, "MATHEMATIQUES");
+}

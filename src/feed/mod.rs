@@ -3,6 +3,7 @@
 //! without a problem, so a failed import leaves the previous directory served.
 
 pub mod assemble;
+pub mod generate;
 pub mod parse;
 
 use std::path::Path;

@@ -1,0 +1,229 @@
+//! A generator of realistic synthetic directory exports in the GAR-ENT v1.7 shape, for
+//! measurements, benchmarks and the demo: schools with MEF and subjects, classes of about 25
+//! pupils, a Latin group per level, teachers of several classes; at most 10,000 records per
+//! file, as ENTs split them. Deterministic: the same parameters give the same files.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::domain::Uai;
+
+/// What to generate.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub schools: u32,
+    /// Pupils per school (rounded to whole classes of 25).
+    pub pupils_per_school: u32,
+}
+
+const CLASS_SIZE: u32 = 25;
+const RECORDS_PER_FILE: usize = 10_000;
+const LEVELS: [(&str, &str, &str); 4] = [
+    ("6", "6EME", "11110010110"),
+    ("5", "5EME", "11120010110"),
+    ("4", "4EME", "11130010110"),
+    ("3", "3EME", "11140010110"),
+];
+const SUBJECTS: [(&str, &str); 4] = [
+    ("061300", "MATHEMATIQUES"),
+    ("020700", "FRANCAIS"),
+    ("030201", "ANGLAIS LV1"),
+    ("040100", "HISTOIRE-GEOGRAPHIE"),
+];
+
+/// The UAI of generated school `i`.
+pub fn school_uai(i: u32) -> Uai {
+    // Numbers from 0300000 up: valid check letters, far from real test data.
+    Uai::from_number(300_000 + i).unwrap_or_else(|_| unreachable!("below 10,000,000"))
+}
+
+struct Writer {
+    dir: PathBuf,
+    prefix: String,
+    kind: &'static str,
+    file_index: usize,
+    in_file: usize,
+    out: Option<std::io::BufWriter<std::fs::File>>,
+    written: Vec<PathBuf>,
+}
+
+impl Writer {
+    fn new(dir: &Path, prefix: &str, kind: &'static str) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            prefix: prefix.to_string(),
+            kind,
+            file_index: 0,
+            in_file: 0,
+            out: None,
+            written: Vec::new(),
+        }
+    }
+
+    fn record(&mut self, xml: &str) -> std::io::Result<()> {
+        if self.out.is_none() || self.in_file >= RECORDS_PER_FILE {
+            self.close()?;
+            let path = self.dir.join(format!(
+                "{}_GAR-ENT_Complet_{}_{:04}.xml",
+                self.prefix, self.kind, self.file_index
+            ));
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+            writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<men:GAR-ENT-{} xmlns:men=\"{}\" Version=\"1.7\">", self.kind, super::parse::NAMESPACE)?;
+            self.out = Some(out);
+            self.written.push(path);
+            self.file_index += 1;
+            self.in_file = 0;
+        }
+        if let Some(out) = self.out.as_mut() {
+            out.write_all(xml.as_bytes())?;
+        }
+        self.in_file += 1;
+        Ok(())
+    }
+
+    fn close(&mut self) -> std::io::Result<()> {
+        if let Some(mut out) = self.out.take() {
+            writeln!(out, "</men:GAR-ENT-{}>", self.kind)?;
+            out.flush()?;
+        }
+        Ok(())
+    }
+}
+
+fn person(
+    element: &str,
+    id: &str,
+    uai: &str,
+    profile: &str,
+    (last, first, civ): (&str, &str, &str),
+    extra: &str,
+) -> String {
+    format!(
+        "<men:{element}><men:GARPersonIdentifiant>{id}</men:GARPersonIdentifiant><men:GARPersonProfils><men:GARStructureUAI>{uai}</men:GARStructureUAI><men:GARPersonProfil>{profile}</men:GARPersonProfil></men:GARPersonProfils><men:GARPersonNom>{last}</men:GARPersonNom><men:GARPersonPrenom>{first}</men:GARPersonPrenom><men:GARPersonAutresPrenoms>{first}</men:GARPersonAutresPrenoms><men:GARPersonCivilite>{civ}</men:GARPersonCivilite><men:GARPersonEtab>{uai}</men:GARPersonEtab>{extra}</men:{element}>\n"
+    )
+}
+
+fn link(element: &str, uai: &str, id: &str, code: &str, tail: &str) -> String {
+    format!("<men:{element}><men:GARStructureUAI>{uai}</men:GARStructureUAI><men:GARPersonIdentifiant>{id}</men:GARPersonIdentifiant>{code}{tail}</men:{element}>\n")
+}
+
+const LAST: [&str; 8] = [
+    "MARTIN", "BERNARD", "THOMAS", "PETIT", "ROBERT", "RICHARD", "DURAND", "DUBOIS",
+];
+const FIRST: [(&str, &str); 8] = [
+    ("Léa", "Mme"),
+    ("Hugo", "M."),
+    ("Chloé", "Mme"),
+    ("Louis", "M."),
+    ("Emma", "Mme"),
+    ("Jules", "M."),
+    ("Inès", "Mme"),
+    ("Adam", "M."),
+];
+
+/// Writes the export of ENT `ent` into `dir`; returns the files written.
+pub fn write_export(dir: &Path, ent: &str, shape: Shape) -> std::io::Result<Vec<PathBuf>> {
+    let mut etab = Writer::new(dir, ent, "Etab");
+    let mut eleve = Writer::new(dir, ent, "Eleve");
+    let mut ens = Writer::new(dir, ent, "Enseignant");
+    let mut groupe = Writer::new(dir, ent, "Groupe");
+    let classes = shape.pupils_per_school.div_ceil(CLASS_SIZE).max(1);
+    for s in 0..shape.schools {
+        let uai = school_uai(s).to_string();
+        etab.record(&format!("<men:GAREtab><men:GARStructureUAI>{uai}</men:GARStructureUAI><men:GARStructureNomCourant>COLLEGE SYNTHETIQUE {s}</men:GARStructureNomCourant></men:GAREtab>\n"))?;
+        for (_, label, stat) in LEVELS {
+            etab.record(&format!("<men:GARMEF><men:GARStructureUAI>{uai}</men:GARStructureUAI><men:GARMEFCode>{stat}</men:GARMEFCode><men:GARMEFLibelle>{label}</men:GARMEFLibelle><men:GARMEFSTAT11>{stat}</men:GARMEFSTAT11></men:GARMEF>\n"))?;
+        }
+        for (code, label) in SUBJECTS {
+            etab.record(&format!("<men:GARMatiere><men:GARStructureUAI>{uai}</men:GARStructureUAI><men:GARMatiereCode>{code}</men:GARMatiereCode><men:GARMatiereLibelle>{label}</men:GARMatiereLibelle></men:GARMatiere>\n"))?;
+        }
+        for (level, label, _) in LEVELS {
+            groupe.record(&format!("<men:GARGroupe><men:GARGroupeCode>{level}LAT</men:GARGroupeCode><men:GARStructureUAI>{uai}</men:GARStructureUAI><men:GARGroupeLibelle>LATIN {label}</men:GARGroupeLibelle><men:GARGroupeStatut>GROUPE</men:GARGroupeStatut><men:GARGroupeDivAppartenance>{level}A</men:GARGroupeDivAppartenance></men:GARGroupe>\n"))?;
+        }
+        let mut pupil = 0u32;
+        for c in 0..classes {
+            let (level, label, stat) = LEVELS[(c % 4) as usize];
+            let division = format!(
+                "{level}{}",
+                (b'A' + u8::try_from(c / 4 % 26).unwrap_or(0)) as char
+            );
+            groupe.record(&format!("<men:GARGroupe><men:GARGroupeCode>{division}</men:GARGroupeCode><men:GARStructureUAI>{uai}</men:GARStructureUAI><men:GARGroupeLibelle>{label} {division}</men:GARGroupeLibelle><men:GARGroupeStatut>DIVISION</men:GARGroupeStatut></men:GARGroupe>\n"))?;
+            for _ in 0..CLASS_SIZE {
+                if pupil >= shape.pupils_per_school {
+                    break;
+                }
+                let id = format!("{ent}-e-{s}-{pupil}");
+                let (first, civ) = FIRST[(pupil % 8) as usize];
+                eleve.record(&person(
+                    "GAREleve",
+                    &id,
+                    &uai,
+                    "National_elv",
+                    (LAST[(pupil / 8 % 8) as usize], first, civ),
+                    "",
+                ))?;
+                eleve.record(&link(
+                    "GARPersonMEF",
+                    &uai,
+                    &id,
+                    &format!("<men:GARMEFCode>{stat}</men:GARMEFCode>"),
+                    "",
+                ))?;
+                groupe.record(&link(
+                    "GARPersonGroupe",
+                    &uai,
+                    &id,
+                    &format!("<men:GARGroupeCode>{division}</men:GARGroupeCode>"),
+                    "",
+                ))?;
+                if pupil % 5 == 0 {
+                    groupe.record(&link(
+                        "GARPersonGroupe",
+                        &uai,
+                        &id,
+                        &format!("<men:GARGroupeCode>{level}LAT</men:GARGroupeCode>"),
+                        "",
+                    ))?;
+                }
+                pupil += 1;
+            }
+            // One teacher per class, teaching it one subject.
+            let tid = format!("{ent}-t-{s}-{c}");
+            let (subject, _) = SUBJECTS[(c % 4) as usize];
+            let mail =
+                format!("<men:GARPersonMail>prof{c}.{s}@ac-synthetique.fr</men:GARPersonMail>");
+            ens.record(&person(
+                "GAREnseignant",
+                &tid,
+                &uai,
+                "National_ens",
+                (
+                    LAST[(c % 8) as usize],
+                    FIRST[(c % 8) as usize].0,
+                    FIRST[(c % 8) as usize].1,
+                ),
+                &mail,
+            ))?;
+            ens.record(&link(
+                "GARPersonMEF",
+                &uai,
+                &tid,
+                &format!("<men:GARMEFCode>{stat}</men:GARMEFCode>"),
+                "",
+            ))?;
+            groupe.record(&link(
+                "GAREnsClasseMatiere",
+                &uai,
+                &tid,
+                &format!("<men:GARGroupeCode>{division}</men:GARGroupeCode>"),
+                &format!("<men:GARMatiereCode>{subject}</men:GARMatiereCode>"),
+            ))?;
+        }
+    }
+    let mut files = Vec::new();
+    for mut w in [etab, eleve, ens, groupe] {
+        w.close()?;
+        files.append(&mut w.written);
+    }
+    Ok(files)
+}
