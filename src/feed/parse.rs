@@ -90,6 +90,28 @@ fn line_at(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// Line numbers of increasing offsets, counting each byte once (records come in order).
+struct Lines<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: usize,
+}
+
+impl Lines<'_> {
+    fn at(&mut self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        if offset < self.offset {
+            return self.text[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
+        }
+        self.line += self.text[self.offset..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.offset = offset;
+        self.line
+    }
+}
+
 /// Reads one file's text. `file` names it in errors.
 pub fn read(file: &str, text: &str) -> Result<FeedFile, FeedError> {
     let fail = |offset: usize, message: String| FeedError {
@@ -99,6 +121,11 @@ pub fn read(file: &str, text: &str) -> Result<FeedFile, FeedError> {
     };
     let mut reader = Reader::from_str(text);
     reader.config_mut().trim_text(true);
+    let mut lines = Lines {
+        text: text.as_bytes(),
+        offset: 0,
+        line: 1,
+    };
     let mut kind = None;
     let mut depth = 0usize;
     let mut records = Vec::new();
@@ -139,7 +166,7 @@ pub fn read(file: &str, text: &str) -> Result<FeedFile, FeedError> {
                     2 => {
                         current = Record {
                             element: name,
-                            line: line_at(text, end),
+                            line: lines.at(end),
                             ..Record::default()
                         }
                     }
@@ -159,7 +186,7 @@ pub fn read(file: &str, text: &str) -> Result<FeedFile, FeedError> {
                 match depth {
                     1 => records.push(Record {
                         element: name,
-                        line: line_at(text, end),
+                        line: lines.at(end),
                         ..Record::default()
                     }),
                     2 => current.fields.push((name, String::new())),
