@@ -256,6 +256,27 @@ fn tls(cx: &mut Ctx<'_>, raw: &RawConfig) -> Option<super::TlsConfig> {
     })
 }
 
+/// The bearer token in `file` (`{prefix}.api_token_file`), if one is configured; `None` when
+/// the file cannot be read (the problem is recorded).
+fn api_token(
+    cx: &mut Ctx<'_>,
+    prefix: &str,
+    file: &Option<String>,
+) -> Option<Option<super::Secret>> {
+    let Some(f) = file else { return Some(None) };
+    let key = format!("{prefix}.api_token_file");
+    let token = String::from_utf8_lossy(&cx.read(&key, f)?)
+        .trim()
+        .to_string();
+    if token.len() < 32 {
+        cx.problem(
+            key,
+            "the token must be at least 32 characters (e.g. `openssl rand -hex 32`)",
+        );
+    }
+    Some(Some(super::Secret::new(token)))
+}
+
 /// The SHA-256 fingerprint of the PEM certificate in `file`.
 fn cert_fingerprint(cx: &mut Ctx<'_>, key: &str, file: &Option<String>) -> Option<String> {
     let pem = cx.read(key, file.as_ref()?)?;
@@ -425,22 +446,7 @@ async fn ent(cx: &mut Ctx<'_>, id: &str, e: &RawEnt) -> Option<EntConfig> {
             return None;
         }
     };
-    let api_token = match &e.api_token_file {
-        Some(f) => {
-            let key = format!("{prefix}.api_token_file");
-            let token = String::from_utf8_lossy(&cx.read(&key, f)?)
-                .trim()
-                .to_string();
-            if token.len() < 32 {
-                cx.problem(
-                    key,
-                    "the token must be at least 32 characters (e.g. `openssl rand -hex 32`)",
-                );
-            }
-            Some(super::Secret::new(token))
-        }
-        None => None,
-    };
+    let api_token = api_token(cx, &prefix, &e.api_token_file)?;
     Some(EntConfig {
         id: ent_id?,
         name: name?,
@@ -632,22 +638,7 @@ fn provider(cx: &mut Ctx<'_>, key: &str, p: &RawProvider) -> Option<ProviderConf
         }
         None => dist.iter().cloned().collect(),
     };
-    let api_token = match &p.api_token_file {
-        Some(f) => {
-            let key = format!("{prefix}.api_token_file");
-            let token = String::from_utf8_lossy(&cx.read(&key, f)?)
-                .trim()
-                .to_string();
-            if token.len() < 32 {
-                cx.problem(
-                    key,
-                    "the token must be at least 32 characters (e.g. `openssl rand -hex 32`)",
-                );
-            }
-            Some(super::Secret::new(token))
-        }
-        None => None,
-    };
+    let api_token = api_token(cx, &prefix, &p.api_token_file)?;
     Some(ProviderConfig {
         key: key.to_string(),
         name: name?,

@@ -80,7 +80,15 @@ fn to_json<T: Serialize>(op: &str, v: &T) -> StoreResult<String> {
 }
 
 fn from_json<T: DeserializeOwned>(op: &str, s: &str) -> StoreResult<T> {
-    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{op}: cannot decode: {e}")))
+    // serde_json's messages may quote the stored value: only its category and position are kept.
+    serde_json::from_str(s).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "{op}: cannot decode ({:?} error at line {} column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })
 }
 
 fn millis(ttl: Duration) -> u64 {
@@ -168,6 +176,27 @@ impl RedisStore {
             .await
             .map_err(unavailable("put subscription"))?;
         Ok(written == 1)
+    }
+
+    /// The subscriptions whose ids are in the set at `index_key`, sorted by id.
+    async fn subscriptions_in(&self, index_key: String) -> StoreResult<Vec<Subscription>> {
+        let ids: Vec<String> = self
+            .query("subscription index", redis::cmd("SMEMBERS").arg(index_key))
+            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = ids.iter().map(|id| self.keys.subscription(id)).collect();
+        let raw: Vec<Option<String>> = self
+            .query("get subscriptions", redis::cmd("MGET").arg(keys))
+            .await?;
+        let mut out = raw
+            .into_iter()
+            .flatten()
+            .map(|s| from_json("get subscriptions", &s))
+            .collect::<StoreResult<Vec<Subscription>>>()?;
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
     }
 
     async fn current_version(&self, ent: &str) -> StoreResult<Option<u64>> {
@@ -267,6 +296,20 @@ impl LoginStateStore for RedisStore {
     }
 }
 
+/// A field that keeps empty hashes in existence; no id is empty, so it never shadows one.
+const PLACEHOLDER: &str = "";
+
+/// Removes from the school index (KEYS[1]) the UAIs ARGV[2..] that still point at ENT ARGV[1].
+const FORGET_SCHOOLS: &str = r"
+local n = 0
+for i = 2, #ARGV do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then
+    n = n + redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return n
+";
+
 /// Switches an ENT's directory to a new version if the live one is still `ARGV[1]` (or none,
 /// when `ARGV[1]` is empty), then unlinks the old version's hashes. Returns 1 when switched.
 const SWITCH_DIRECTORY: &str = r"
@@ -321,8 +364,8 @@ impl DirectoryStore for RedisStore {
             group_fields.push((uai.to_string(), to_json("import groups", &gs)?));
         }
         // Placeholder fields keep empty hashes in existence, so "version present" is checkable.
-        school_fields.push(("_".into(), "null".into()));
-        group_fields.push(("_".into(), "null".into()));
+        school_fields.push((PLACEHOLDER.into(), "null".into()));
+        group_fields.push((PLACEHOLDER.into(), "null".into()));
         for chunk in school_fields.chunks(BATCH) {
             redis::cmd("HSET")
                 .arg(&schools)
@@ -342,7 +385,7 @@ impl DirectoryStore for RedisStore {
         if directory.persons.is_empty() {
             redis::cmd("HSET")
                 .arg(&persons)
-                .arg("_")
+                .arg(PLACEHOLDER)
                 .arg("null")
                 .query_async::<()>(&mut conn)
                 .await
@@ -401,13 +444,19 @@ impl DirectoryStore for RedisStore {
         }
         let gone: Vec<&String> = previous
             .iter()
-            .filter(|u| u.as_str() != "_" && !new.contains(*u))
+            .filter(|u| u.as_str() != PLACEHOLDER && !new.contains(*u))
             .collect();
         if !gone.is_empty() {
-            redis::cmd("HDEL")
-                .arg(self.keys.school_ent())
-                .arg(gone)
-                .query_async::<()>(&mut conn)
+            // Only the entries still pointing at this ENT: a school that moved to another ENT
+            // keeps its new entry.
+            let script = Script::new(FORGET_SCHOOLS);
+            let mut invocation = script.key(self.keys.school_ent());
+            invocation.arg(e);
+            for u in gone {
+                invocation.arg(u);
+            }
+            let _: i64 = invocation
+                .invoke_async(&mut conn)
                 .await
                 .map_err(unavailable("school index"))?;
         }
@@ -415,7 +464,7 @@ impl DirectoryStore for RedisStore {
     }
 
     async fn person(&self, ent: &IdEnt, id: &str) -> StoreResult<Option<Person>> {
-        if id == "_" {
+        if id == PLACEHOLDER {
             return Ok(None);
         }
         let raw = self
@@ -590,53 +639,21 @@ impl SubscriptionStore for RedisStore {
         resource: &ResourceId,
         uai: &Uai,
     ) -> StoreResult<Vec<Subscription>> {
-        let ids: Vec<String> = self
-            .query(
-                "subscription index",
-                redis::cmd("SMEMBERS").arg(
-                    self.keys
-                        .subscription_index(resource.as_str(), uai.as_str()),
-                ),
+        let mut out = self
+            .subscriptions_in(
+                self.keys
+                    .subscription_index(resource.as_str(), uai.as_str()),
             )
             .await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<String> = ids.iter().map(|id| self.keys.subscription(id)).collect();
-        let raw: Vec<Option<String>> = self
-            .query("get subscriptions", redis::cmd("MGET").arg(keys))
-            .await?;
-        let mut out = raw
-            .into_iter()
-            .flatten()
-            .map(|s| from_json("get subscriptions", &s))
-            .collect::<StoreResult<Vec<Subscription>>>()?;
         out.retain(|s| &s.resource_id == resource && s.covers(uai));
-        out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
     }
 
     async fn subscriptions_of(&self, distributor_id: &str) -> StoreResult<Vec<Subscription>> {
-        let ids: Vec<String> = self
-            .query(
-                "distributor index",
-                redis::cmd("SMEMBERS").arg(self.keys.distributor_subscriptions(distributor_id)),
-            )
+        let mut out = self
+            .subscriptions_in(self.keys.distributor_subscriptions(distributor_id))
             .await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<String> = ids.iter().map(|id| self.keys.subscription(id)).collect();
-        let raw: Vec<Option<String>> = self
-            .query("get subscriptions", redis::cmd("MGET").arg(keys))
-            .await?;
-        let mut out = raw
-            .into_iter()
-            .flatten()
-            .map(|s| from_json("get subscriptions", &s))
-            .collect::<StoreResult<Vec<Subscription>>>()?;
         out.retain(|s| s.distributor_id == distributor_id);
-        out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
     }
 
