@@ -16,6 +16,7 @@ pub mod feed;
 pub mod http;
 pub mod launch;
 pub mod listing;
+pub mod oidc;
 pub mod saml;
 pub mod seed;
 pub mod session;

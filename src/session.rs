@@ -70,6 +70,10 @@ pub struct PendingLogin {
     pub id: String,
     pub ent: IdEnt,
     pub target: Option<PendingTarget>,
+    /// Where to continue once the user is authenticated, when there is no `target`: a path on
+    /// this gateway (e.g. an OIDC authorization resumed after the user chose their ENT).
+    #[serde(default)]
+    pub resume: Option<String>,
     pub created_at: DateTime<Utc>,
     /// Protocol-specific extras (e.g. the OIDC nonce and PKCE verifier), opaque to the store.
     #[serde(default)]

@@ -51,6 +51,7 @@ signature_algorithms = {algs}
                 id: "_fixture-request-1".into(),
                 ent: "B0".parse().unwrap(),
                 target: None,
+                resume: None,
                 created_at: at,
                 extra: None,
             },

@@ -130,6 +130,7 @@ async fn the_store_contract_holds_on_a_redis_cluster() {
     contract::sessions(store.clone()).await;
     contract::pending_logins(store.clone()).await;
     contract::remember_once(store.clone()).await;
+    contract::tokens(store.clone()).await;
     contract::directories(store.clone()).await;
     contract::catalogue(store.clone()).await;
     contract::subscriptions(store.clone()).await;

@@ -70,6 +70,7 @@ macro_rules! contract {
 contract!(sessions);
 contract!(pending_logins);
 contract!(remember_once);
+contract!(tokens);
 contract!(directories);
 contract!(readers_never_see_a_mix);
 contract!(catalogue);

@@ -6,19 +6,16 @@
 
 use axum::extract::State;
 use axum::http::header;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Form;
 use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::saml::{binding, metadata, sp, SamlError};
-use crate::session::Session;
 use crate::trace::TraceEvent;
 
 use super::cookies;
-use super::domaine_gar::open_target;
 use super::error::PageError;
-use super::pages;
 
 pub async fn metadata(State(state): State<AppState>) -> impl IntoResponse {
     (
@@ -146,41 +143,5 @@ pub async fn handle(
         ));
     }
 
-    let session = Session {
-        id: cookies::new_session_id(),
-        ent: pending.ent.clone(),
-        person_id: login.person_id,
-        authenticated_at: now,
-        expires_at: now
-            + chrono::Duration::seconds(
-                i64::try_from(state.config.session_ttl.as_secs()).unwrap_or(21_600),
-            ),
-        launches: Vec::new(),
-    };
-    state
-        .store
-        .put_session(&session, state.config.session_ttl)
-        .await?;
-    state.trace(TraceEvent::EntLogin {
-        ent: session.ent.clone(),
-        protocol: "saml",
-        subject: crate::launch::trace_subject(&state, &session),
-    });
-    let secure = state.config.public_base_url.scheme() == "https";
-    let cookie = cookies::set_session(&session.id, state.config.session_ttl.as_secs(), secure);
-
-    let mut resp = match pending.target {
-        Some(target) => open_target(&state, session, &target.uai, &target.resource, cookie).await?,
-        None => {
-            let mut resp = Html(pages::page("Connexion réussie", "<p>Vous êtes connecté. Vous pouvez ouvrir vos ressources depuis le médiacentre de votre ENT.</p>")).into_response();
-            if let Some(c) = cookie {
-                resp.headers_mut().append(header::SET_COOKIE, c);
-            }
-            resp
-        }
-    };
-    if let Some(c) = cookies::clear_login(&pending.id, secure) {
-        resp.headers_mut().append(header::SET_COOKIE, c);
-    }
-    Ok(resp)
+    super::login::finish(&state, pending, login.person_id, "saml").await
 }

@@ -6,14 +6,13 @@ use std::collections::HashMap;
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 
 use crate::app::AppState;
 use crate::domain::{IdEnt, Refusal, ResourceId, Uai};
 use crate::launch::{self, LaunchError};
-use crate::saml::{sp, xml::new_id};
-use crate::session::{Launch, PendingLogin, PendingTarget, Session};
+use crate::session::{Launch, PendingTarget, Session};
 use crate::trace::{Channel, TraceEvent};
 
 use super::cookies;
@@ -115,36 +114,15 @@ pub async fn handle(
     }
 
     // No usable session: authenticate the user at their ENT first.
-    let login = PendingLogin {
-        id: new_id(),
-        ent: ent_id.clone(),
-        target: Some(PendingTarget {
+    super::login::start(
+        &state,
+        ent,
+        super::login::Next::Open(PendingTarget {
             uai,
             resource: resource_id,
         }),
-        created_at: now,
-        extra: None,
-    };
-    state
-        .store
-        .put_pending_login(&login, state.config.saml.request_ttl)
-        .await?;
-    let url = sp::authn_request_url(
-        &state.sp,
-        &ent.saml,
-        &login.id,
-        now,
-        &login.id,
-        &state.config.signing_key,
     )
-    .map_err(|e| PageError::saml(&e))?;
-    let mut resp = Redirect::to(&url).into_response();
-    let secure = state.config.public_base_url.scheme() == "https";
-    if let Some(c) = cookies::set_login(&login.id, state.config.saml.request_ttl.as_secs(), secure)
-    {
-        resp.headers_mut().append(header::SET_COOKIE, c);
-    }
-    Ok(resp)
+    .await
 }
 
 /// Applies the access rule for `session` and sends the browser to the resource, saving the

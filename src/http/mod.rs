@@ -11,6 +11,7 @@ mod domaine_gar;
 pub mod error;
 mod idp;
 mod listing;
+pub mod login;
 mod ops;
 pub mod pages;
 pub mod tls;

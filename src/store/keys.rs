@@ -5,7 +5,8 @@
 //! - a directory's versioned data and its `current` pointer share `{dir:<idENT>}`;
 //! - subscriptions, their resource/school index and assignments share `{abo}`.
 //!
-//! Single-key families (sessions, pending logins, one-time ids) are spread over the cluster.
+//! Single-key families (sessions, pending logins, one-time ids, OIDC tokens) are spread over
+//! the cluster.
 
 /// Builds key names under one prefix.
 #[derive(Debug, Clone)]
@@ -30,6 +31,11 @@ impl Keys {
 
     pub fn once(&self, namespace: &str, id: &str) -> String {
         format!("{}:once:{}:{}", self.prefix, namespace, id)
+    }
+
+    /// A protocol record (OIDC code, grant, refresh token, revocation) of one kind.
+    pub fn token(&self, kind: &str, key: &str) -> String {
+        format!("{}:tok:{}:{}", self.prefix, kind, key)
     }
 
     fn dir_tag(&self, ent: &str) -> String {

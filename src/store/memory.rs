@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::{
     CatalogueStore, DirectoryStore, Health, LoginStateStore, SessionStore, StoreResult,
-    SubscriptionStore,
+    SubscriptionStore, TokenStore,
 };
 use crate::domain::{
     Assignment, Directory, Group, IdEnt, Person, Resource, ResourceId, School, Subscription, Uai,
@@ -24,6 +24,7 @@ struct Inner {
     sessions: HashMap<String, (Session, Instant)>,
     logins: HashMap<String, (PendingLogin, Instant)>,
     once: HashMap<String, Instant>,
+    tokens: HashMap<String, (serde_json::Value, Instant)>,
     directories: HashMap<IdEnt, DirIndex>,
     school_ent: HashMap<Uai, IdEnt>,
     catalogue: HashMap<ResourceId, Resource>,
@@ -121,6 +122,33 @@ impl LoginStateStore for MemoryStore {
         }
         g.once.insert(key, now + ttl);
         Ok(true)
+    }
+}
+
+#[async_trait]
+impl TokenStore for MemoryStore {
+    async fn put_token(
+        &self,
+        kind: &str,
+        key: &str,
+        value: &serde_json::Value,
+        ttl: Duration,
+    ) -> StoreResult<()> {
+        let mut g = self.lock();
+        let now = Instant::now();
+        g.tokens.retain(|_, (_, until)| now < *until);
+        g.tokens
+            .insert(format!("{kind}\u{0}{key}"), (value.clone(), now + ttl));
+        Ok(())
+    }
+
+    async fn get_token(&self, kind: &str, key: &str) -> StoreResult<Option<serde_json::Value>> {
+        Ok(live(self.lock().tokens.get(&format!("{kind}\u{0}{key}"))))
+    }
+
+    async fn delete_token(&self, kind: &str, key: &str) -> StoreResult<()> {
+        self.lock().tokens.remove(&format!("{kind}\u{0}{key}"));
+        Ok(())
     }
 }
 

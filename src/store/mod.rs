@@ -54,6 +54,22 @@ pub trait LoginStateStore: Send + Sync {
     async fn remember_once(&self, namespace: &str, id: &str, ttl: Duration) -> StoreResult<bool>;
 }
 
+/// Short-lived protocol records (OIDC codes, grants, refresh tokens, revocations), opaque to
+/// the store: JSON under a `kind` and a key, until their TTL. Callers key them by a hash of
+/// any secret they stand for, so the store never holds a usable token.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn put_token(
+        &self,
+        kind: &str,
+        key: &str,
+        value: &serde_json::Value,
+        ttl: Duration,
+    ) -> StoreResult<()>;
+    async fn get_token(&self, kind: &str, key: &str) -> StoreResult<Option<serde_json::Value>>;
+    async fn delete_token(&self, kind: &str, key: &str) -> StoreResult<()>;
+}
+
 /// The directory of every ENT project.
 #[async_trait]
 pub trait DirectoryStore: Send + Sync {
@@ -110,13 +126,20 @@ pub trait Health: Send + Sync {
 
 /// Everything the gateway keeps in its store.
 pub trait Store:
-    SessionStore + LoginStateStore + DirectoryStore + CatalogueStore + SubscriptionStore + Health
+    SessionStore
+    + LoginStateStore
+    + TokenStore
+    + DirectoryStore
+    + CatalogueStore
+    + SubscriptionStore
+    + Health
 {
 }
 
 impl<T> Store for T where
     T: SessionStore
         + LoginStateStore
+        + TokenStore
         + DirectoryStore
         + CatalogueStore
         + SubscriptionStore

@@ -19,7 +19,7 @@ use serde::Serialize;
 use super::keys::Keys;
 use super::{
     CatalogueStore, DirectoryStore, Health, LoginStateStore, SessionStore, StoreError, StoreResult,
-    SubscriptionStore,
+    SubscriptionStore, TokenStore,
 };
 use crate::domain::{
     Assignment, Directory, Group, IdEnt, Person, Resource, ResourceId, School, Subscription, Uai,
@@ -293,6 +293,33 @@ impl LoginStateStore for RedisStore {
             )
             .await?;
         Ok(set.is_some())
+    }
+}
+
+#[async_trait]
+impl TokenStore for RedisStore {
+    async fn put_token(
+        &self,
+        kind: &str,
+        key: &str,
+        value: &serde_json::Value,
+        ttl: Duration,
+    ) -> StoreResult<()> {
+        self.set_json_px("put token", &self.keys.token(kind, key), value, ttl)
+            .await
+    }
+
+    async fn get_token(&self, kind: &str, key: &str) -> StoreResult<Option<serde_json::Value>> {
+        self.get_json("get token", &self.keys.token(kind, key))
+            .await
+    }
+
+    async fn delete_token(&self, kind: &str, key: &str) -> StoreResult<()> {
+        self.query(
+            "delete token",
+            redis::cmd("DEL").arg(self.keys.token(kind, key)),
+        )
+        .await
     }
 }
 

@@ -135,6 +135,7 @@ fn pending(id: &str) -> PendingLogin {
         id: id.into(),
         ent: ent(),
         target: None,
+        resume: None,
         created_at: Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap(),
         extra: None,
     }
@@ -231,6 +232,36 @@ pub async fn remember_once(store: Arc<dyn Store>) {
             .await
             .unwrap(),
         "forgotten after its TTL"
+    );
+}
+
+pub async fn tokens(store: Arc<dyn Store>) {
+    let v = serde_json::json!({"client_id": "c1", "n": 1});
+    assert_eq!(store.get_token("code", "h1").await.unwrap(), None);
+    store
+        .put_token("code", "h1", &v, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_token("code", "h1").await.unwrap(),
+        Some(v.clone())
+    );
+    assert_eq!(
+        store.get_token("refresh", "h1").await.unwrap(),
+        None,
+        "kinds are separate"
+    );
+    store.delete_token("code", "h1").await.unwrap();
+    assert_eq!(store.get_token("code", "h1").await.unwrap(), None);
+    store
+        .put_token("code", "h2", &v, Duration::from_millis(300))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        store.get_token("code", "h2").await.unwrap(),
+        None,
+        "gone after its TTL"
     );
 }
 

@@ -1,0 +1,163 @@
+//! Logging a user in at their ENT, whatever the protocol: [`start`] sends the browser to the
+//! ENT (a signed SAML AuthnRequest today) with a pending login bound to that browser, and
+//! [`finish`] turns an authenticated ENT user into a gateway session and continues where the
+//! login was started from (a médiacentre link, or an OIDC authorization resumed).
+//!
+//! The protocol front ends (`acs`, and the ENT-side OIDC callback) verify the ENT's message;
+//! everything before and after that lives here, once.
+
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+use crate::app::AppState;
+use crate::config::EntConfig;
+use crate::saml::{sp, xml::new_id};
+use crate::session::{PendingLogin, PendingTarget, Session};
+use crate::trace::TraceEvent;
+
+use super::cookies;
+use super::domaine_gar::open_target;
+use super::error::PageError;
+use super::pages;
+
+/// What to do once the ENT has authenticated the user.
+#[derive(Debug, Clone)]
+pub enum Next {
+    /// Open this resource in this school (a médiacentre link).
+    Open(PendingTarget),
+    /// Go back to this path on the gateway (it must start with `/`).
+    Resume(String),
+}
+
+/// Starts a login at `ent` and answers the redirect that sends the browser there.
+pub async fn start(state: &AppState, ent: &EntConfig, next: Next) -> Result<Response, PageError> {
+    let now = state.clock.now();
+    let (target, resume) = match next {
+        Next::Open(t) => (Some(t), None),
+        Next::Resume(path) => (None, Some(path)),
+    };
+    let login = PendingLogin {
+        id: new_id(),
+        ent: ent.id.clone(),
+        target,
+        resume,
+        created_at: now,
+        extra: None,
+    };
+    let ttl = state.config.saml.request_ttl;
+    state.store.put_pending_login(&login, ttl).await?;
+    let url = sp::authn_request_url(
+        &state.sp,
+        &ent.saml,
+        &login.id,
+        now,
+        &login.id,
+        &state.config.signing_key,
+    )
+    .map_err(|e| PageError::saml(&e))?;
+    Ok(with_login_cookie(
+        Redirect::to(&url).into_response(),
+        state,
+        &login.id,
+        ttl,
+    ))
+}
+
+fn secure(state: &AppState) -> bool {
+    state.config.public_base_url.scheme() == "https"
+}
+
+/// Adds the cookie that binds pending login `id` to this browser.
+pub fn with_login_cookie(
+    mut resp: Response,
+    state: &AppState,
+    id: &str,
+    ttl: Duration,
+) -> Response {
+    if let Some(c) = cookies::set_login(id, ttl.as_secs(), secure(state)) {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+/// Creates the session of `person_id`, authenticated by the ENT of `pending` over `protocol`,
+/// and continues where the login started. The caller has verified the ENT's message and
+/// consumed `pending`.
+pub async fn finish(
+    state: &AppState,
+    pending: PendingLogin,
+    person_id: String,
+    protocol: &'static str,
+) -> Result<Response, PageError> {
+    let now = state.clock.now();
+    let ttl = state.config.session_ttl;
+    let session = Session {
+        id: cookies::new_session_id(),
+        ent: pending.ent.clone(),
+        person_id,
+        authenticated_at: now,
+        expires_at: now + chrono::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(21_600)),
+        launches: Vec::new(),
+    };
+    state.store.put_session(&session, ttl).await?;
+    state.trace(TraceEvent::EntLogin {
+        ent: session.ent.clone(),
+        protocol,
+        subject: crate::launch::trace_subject(state, &session),
+    });
+    let cookie = cookies::set_session(&session.id, ttl.as_secs(), secure(state));
+
+    let mut resp = match (pending.target, pending.resume) {
+        (Some(target), _) => {
+            open_target(state, session, &target.uai, &target.resource, cookie).await?
+        }
+        (None, Some(path)) if is_local_path(&path) => {
+            let mut resp = (StatusCode::FOUND, [(header::LOCATION, path)]).into_response();
+            append(&mut resp, cookie);
+            resp
+        }
+        (None, _) => {
+            let mut resp = Html(pages::page(
+                "Connexion réussie",
+                "<p>Vous êtes connecté. Vous pouvez ouvrir vos ressources depuis le médiacentre de votre ENT.</p>",
+            ))
+            .into_response();
+            append(&mut resp, cookie);
+            resp
+        }
+    };
+    if let Some(c) = cookies::clear_login(&pending.id, secure(state)) {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(resp)
+}
+
+/// A path on this gateway, never another site (`//host` or `/\host` would leave it).
+fn is_local_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.starts_with("/\\")
+        && !path.contains(['\r', '\n'])
+}
+
+fn append(resp: &mut Response, cookie: Option<HeaderValue>) {
+    if let Some(c) = cookie {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local_path;
+
+    #[test]
+    fn resume_paths_stay_on_the_gateway() {
+        assert!(is_local_path("/oidc/authorize?client_id=a"));
+        assert!(!is_local_path("//evil.example/x"));
+        assert!(!is_local_path("/\\evil.example"));
+        assert!(!is_local_path("https://evil.example/"));
+        assert!(!is_local_path("/ok\r\nSet-Cookie: x=y"));
+    }
+}

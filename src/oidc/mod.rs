@@ -1,0 +1,29 @@
+//! Everything OpenID Connect: [`op`], the gateway as OpenID Provider for resource providers
+//! (web resources and native applications).
+//!
+//! Invariant: only this module imports `jsonwebtoken` (and `openidconnect`). It turns
+//! protocol messages into neutral values; access decisions stay in `domain` and `launch`.
+
+pub mod op;
+
+/// An OAuth 2.0 / OIDC refusal: the `error` code the client receives, the check that failed
+/// (for traces and logs), and a description safe to show (no token, no personal data).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{check}: {description}")]
+pub struct OidcError {
+    /// RFC 6749 / RFC 6750 / OIDC error code, e.g. `invalid_grant`.
+    pub error: &'static str,
+    /// The check that failed, e.g. `oidc.pkce`.
+    pub check: &'static str,
+    pub description: String,
+}
+
+impl OidcError {
+    pub fn new(error: &'static str, check: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            error,
+            check,
+            description: description.into(),
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! The gateway as OpenID Provider for resource providers: signing keys and JWKS, client
+//! registrations, PKCE, the records behind codes and tokens, and the token formats.
+
+pub mod keys;
