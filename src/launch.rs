@@ -1,13 +1,14 @@
 //! Opening a resource for a signed-in user: gathers the facts from the store, applies the
 //! access rule, and computes the attributes a provider receives.
 //!
-//! Protocol-free: the SAML (and later OIDC) front ends call these functions.
+//! Protocol-free: the SAML and OIDC front ends call these functions.
 
 use chrono::{DateTime, Utc};
 
 use crate::app::AppState;
 use crate::domain::{
-    decide, release, AccessGrant, AccessRequest, Person, Refusal, ReleasedAttributes, Resource, Uai,
+    decide, release, AccessGrant, AccessRequest, IdEnt, Person, Refusal, ReleasedAttributes,
+    Resource, Uai,
 };
 use crate::session::Session;
 use crate::store::StoreError;
@@ -28,9 +29,21 @@ pub async fn check_access(
     resource: &Resource,
     now: DateTime<Utc>,
 ) -> Result<(AccessGrant, Person), LaunchError> {
+    check_access_of(state, &session.ent, &session.person_id, uai, resource, now).await
+}
+
+/// Applies the access rule for user `person_id` of `ent` in `uai`.
+pub async fn check_access_of(
+    state: &AppState,
+    ent: &IdEnt,
+    person_id: &str,
+    uai: &Uai,
+    resource: &Resource,
+    now: DateTime<Utc>,
+) -> Result<(AccessGrant, Person), LaunchError> {
     let store = state.store.as_ref();
     let person = store
-        .person(&session.ent, &session.person_id)
+        .person(ent, person_id)
         .await?
         .ok_or(LaunchError::Refused(Refusal::UnknownUser))?;
     let subscriptions = store.subscriptions_for(&resource.id, uai).await?;
@@ -74,8 +87,10 @@ pub async fn released_attributes(
 
 /// The pseudonymous subject of trace events for this session's user.
 pub fn trace_subject(state: &AppState, session: &Session) -> String {
-    state
-        .config
-        .ido_key
-        .trace_subject(&session.ent, &session.person_id)
+    trace_subject_of(state, &session.ent, &session.person_id)
+}
+
+/// The pseudonymous subject of trace events for user `person_id` of `ent`.
+pub fn trace_subject_of(state: &AppState, ent: &IdEnt, person_id: &str) -> String {
+    state.config.ido_key.trace_subject(ent, person_id)
 }

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::domain::{AttributeName, IdEnt, Profile, ResourceId, Uai};
 
 /// How a user reached the resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     Web,

@@ -54,6 +54,11 @@ fn only_the_redis_store_uses_redis() {
 }
 
 #[test]
+fn only_the_oidc_module_uses_jwt_libraries() {
+    assert_eq!(offenders("jsonwebtoken", &["oidc/"]), Vec::<String>::new());
+}
+
+#[test]
 fn only_http_and_demo_use_axum() {
     assert_eq!(offenders("axum", &["http/", "demo/"]), Vec::<String>::new());
 }

@@ -6,8 +6,11 @@
 //! to the file's own directory. Secrets (`*_file` keys) are read from files and never printed.
 
 pub mod env;
+mod oidc;
 pub mod raw;
 pub mod validate;
+
+pub use self::oidc::OidcConfig;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,6 +20,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::domain::{IdEnt, IdoKey, IdoScope, Resource};
+use crate::oidc::op::client::OidcClient;
 use crate::saml::idp::ProviderSp;
 use crate::saml::keys::SigningKey;
 use crate::saml::sp::EntIdp;
@@ -133,6 +137,8 @@ pub struct ProviderConfig {
     /// SHA-256 fingerprint of the client certificate of this provider's servers, if configured.
     pub client_cert_fingerprint: Option<String>,
     pub saml: Option<ProviderSp>,
+    /// OIDC clients (web resources and native applications), for `protocol = "oidc"`.
+    pub oidc_clients: Vec<OidcClient>,
     pub resources: Vec<Resource>,
 }
 
@@ -151,6 +157,8 @@ pub struct Config {
     pub ido_key: IdoKey,
     pub ido_scope: IdoScope,
     pub saml: SamlConfig,
+    /// The gateway as OpenID Provider.
+    pub oidc: OidcConfig,
     /// `-` for standard output.
     pub trace_path: String,
     pub seed_files: Vec<PathBuf>,
@@ -166,6 +174,21 @@ impl Config {
             self.public_base_url.as_str().trim_end_matches('/'),
             path
         )
+    }
+
+    /// The OIDC issuer: `{public base URL}/oidc`.
+    pub fn oidc_issuer(&self) -> String {
+        self.url("/oidc")
+    }
+
+    /// The provider and client registered with this `client_id`.
+    pub fn oidc_client(&self, client_id: &str) -> Option<(&ProviderConfig, &OidcClient)> {
+        self.providers.values().find_map(|p| {
+            p.oidc_clients
+                .iter()
+                .find(|c| c.client_id == client_id)
+                .map(|c| (p, c))
+        })
     }
 
     /// The provider that registered this SAML entityID.

@@ -18,6 +18,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub saml: RawSaml,
     #[serde(default)]
+    pub oidc: RawOidc,
+    #[serde(default)]
     pub trace: RawTrace,
     #[serde(default)]
     pub seed: RawSeed,
@@ -72,6 +74,48 @@ pub struct RawSaml {
     pub assertion_lifetime_seconds: Option<u64>,
 }
 
+/// The gateway as OpenID Provider.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawOidc {
+    pub code_lifetime_seconds: Option<u64>,
+    pub access_token_lifetime_seconds: Option<u64>,
+    pub id_token_lifetime_seconds: Option<u64>,
+    pub refresh_token_lifetime_seconds: Option<u64>,
+    /// Signing keys: the first signs, all are published. Default: the gateway's SAML key, RS256.
+    #[serde(default)]
+    pub keys: Vec<RawOidcKey>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawOidcKey {
+    pub key_file: Option<String>,
+    /// `RS256` (default) or `ES256`.
+    pub algorithm: Option<String>,
+    /// Default: the key's RFC 7638 thumbprint.
+    pub kid: Option<String>,
+}
+
+/// A provider's OIDC clients.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawProviderOidc {
+    #[serde(default)]
+    pub clients: Vec<RawOidcClient>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawOidcClient {
+    pub client_id: Option<String>,
+    /// Absent for a public client (native application, PKCE mandatory).
+    pub client_secret_file: Option<String>,
+    /// `web` (default) or `native`.
+    pub application_type: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Default: true for native applications, false for web ones.
+    pub refresh_tokens: Option<bool>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct RawTrace {
     pub path: Option<String>,
@@ -114,6 +158,7 @@ pub struct RawProvider {
     /// The client certificate (PEM) the provider's servers present over mutual TLS.
     pub client_certificate_file: Option<String>,
     pub saml: Option<RawProviderSaml>,
+    pub oidc: Option<RawProviderOidc>,
     #[serde(default)]
     pub resources: Vec<RawResource>,
 }

@@ -18,20 +18,20 @@ use crate::saml::keys::{certificate_from_pem, SigningKey};
 use crate::saml::metadata;
 use crate::saml::sp::EntIdp;
 
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     base: &'a Path,
     problems: Vec<Problem>,
 }
 
 impl Ctx<'_> {
-    fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem {
             key: key.into(),
             message: message.into(),
         });
     }
 
-    fn path(&self, p: &str) -> PathBuf {
+    pub(super) fn path(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() {
             p.to_path_buf()
@@ -40,7 +40,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn read(&mut self, key: &str, p: &str) -> Option<Vec<u8>> {
+    pub(super) fn read(&mut self, key: &str, p: &str) -> Option<Vec<u8>> {
         let path = self.path(p);
         match std::fs::read(&path) {
             Ok(bytes) => Some(bytes),
@@ -51,7 +51,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn required<T>(&mut self, key: &str, v: Option<T>) -> Option<T> {
+    pub(super) fn required<T>(&mut self, key: &str, v: Option<T>) -> Option<T> {
         if v.is_none() {
             self.problem(key, "is required");
         }
@@ -110,6 +110,7 @@ pub(super) async fn validate(
     let store = store(&mut cx, &raw);
     let tls = tls(&mut cx, &raw);
     let signing_key = signing_key(&mut cx, &raw);
+    let oidc = super::oidc::oidc(&mut cx, &raw.oidc, signing_key.as_ref());
     let ido_key = ido_key(&mut cx, &raw);
     let ido_scope = match raw
         .keys
@@ -154,8 +155,9 @@ pub(super) async fn validate(
     let mut providers = BTreeMap::new();
     let mut seen_resources = BTreeSet::new();
     let mut seen_entities = BTreeSet::new();
+    let mut seen_clients = BTreeSet::new();
     for (key, p) in &raw.providers {
-        if let Some(p) = provider(&mut cx, key, p) {
+        if let Some(p) = provider(&mut cx, key, p, &mut seen_clients) {
             for r in &p.resources {
                 if !seen_resources.insert(r.id.clone()) {
                     cx.problem(
@@ -197,6 +199,7 @@ pub(super) async fn validate(
         store,
         signing_key,
         ido_key,
+        oidc,
     ) {
         (
             true,
@@ -205,6 +208,7 @@ pub(super) async fn validate(
             Some(store),
             Some(signing_key),
             Some(ido_key),
+            Some(oidc),
         ) => Ok(Config {
             public_base_url,
             listen,
@@ -217,6 +221,7 @@ pub(super) async fn validate(
             ido_key,
             ido_scope,
             saml,
+            oidc,
             trace_path: raw.trace.path.clone().unwrap_or_else(|| "-".into()),
             seed_files,
             ents,
@@ -507,7 +512,12 @@ fn is_siren_isni(s: &str) -> bool {
         && b[10..].iter().all(u8::is_ascii_digit)
 }
 
-fn provider(cx: &mut Ctx<'_>, key: &str, p: &RawProvider) -> Option<ProviderConfig> {
+fn provider(
+    cx: &mut Ctx<'_>,
+    key: &str,
+    p: &RawProvider,
+    seen_clients: &mut BTreeSet<String>,
+) -> Option<ProviderConfig> {
     let prefix = format!("providers.{key}");
     let name = cx.required(&format!("{prefix}.name"), p.name.clone());
     let dist = cx.required(
@@ -607,6 +617,18 @@ fn provider(cx: &mut Ctx<'_>, key: &str, p: &RawProvider) -> Option<ProviderConf
         }
         (_, Protocol::Oidc) => None,
     };
+    let oidc_clients = match protocol {
+        Protocol::Oidc => super::oidc::clients(cx, &prefix, p.oidc.as_ref(), seen_clients),
+        Protocol::Saml => {
+            if p.oidc.is_some() {
+                cx.problem(
+                    format!("{prefix}.oidc"),
+                    "an [oidc] section needs protocol = \"oidc\"",
+                );
+            }
+            Vec::new()
+        }
+    };
     let mut resources = Vec::new();
     for (i, r) in p.resources.iter().enumerate() {
         if let Some(res) = resource(
@@ -651,6 +673,7 @@ fn provider(cx: &mut Ctx<'_>, key: &str, p: &RawProvider) -> Option<ProviderConf
             &p.client_certificate_file,
         ),
         saml,
+        oidc_clients,
         resources,
     })
 }

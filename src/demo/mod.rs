@@ -18,8 +18,9 @@ use tokio::task::JoinHandle;
 
 use crate::app::AppState;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, EntConfig, ProviderConfig, SamlConfig, StoreConfig};
+use crate::config::{Config, EntConfig, OidcConfig, ProviderConfig, SamlConfig, StoreConfig};
 use crate::domain::{IdoKey, IdoScope};
+use crate::oidc::op::keys::{Algorithm, KeySet, OidcKey};
 use crate::saml::algorithms::AlgorithmPolicy;
 use crate::saml::idp::{IdpSettings, ProviderSp};
 use crate::saml::keys::SigningKey;
@@ -124,6 +125,15 @@ pub async fn start(
             max_message_bytes: 256 * 1024,
             assertion_lifetime: Duration::from_secs(300),
         },
+        oidc: OidcConfig::with_keys(
+            KeySet::new(vec![OidcKey::from_pkey(
+                &gateway_key.key,
+                Algorithm::RS256,
+                None,
+            )
+            .map_err(anyhow::Error::msg)?])
+            .map_err(anyhow::Error::msg)?,
+        ),
         trace_path: trace_path.display().to_string(),
         seed_files: vec![],
         ents: BTreeMap::from([(
@@ -158,6 +168,7 @@ pub async fn start(
                     signing_certs: vec![resource_key.certificate.clone()],
                     algorithms: AlgorithmPolicy::default(),
                 }),
+                oidc_clients: Vec::new(),
                 resources: data::catalogue(&resource_url)?,
             },
         )]),

@@ -361,6 +361,18 @@ impl AttributeName {
         AttributeName::EMs4,
     ];
 
+    /// Whether the attribute may carry several values (classes, groups, levels, subjects).
+    pub fn is_multi_valued(self) -> bool {
+        matches!(
+            self,
+            AttributeName::Div
+                | AttributeName::Gro
+                | AttributeName::DivApp
+                | AttributeName::PMs4
+                | AttributeName::PMat
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AttributeName::Ido => "IDO",

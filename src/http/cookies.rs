@@ -44,6 +44,15 @@ pub fn set_session(id: &str, max_age_secs: u64, secure: bool) -> Option<HeaderVa
     .ok()
 }
 
+/// Removes the session cookie (logout).
+pub fn clear_session(secure: bool) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}=; Path=/; HttpOnly; {}; Max-Age=0",
+        attrs(secure)
+    ))
+    .ok()
+}
+
 fn attrs(secure: bool) -> &'static str {
     if secure {
         "Secure; SameSite=None"

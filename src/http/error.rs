@@ -63,6 +63,18 @@ impl PageError {
         }
     }
 
+    /// An OIDC request that cannot be answered by a redirect (unknown client, unregistered
+    /// redirect URI): the user sees why; nothing is sent to the untrusted URI.
+    pub fn oidc(e: &crate::oidc::OidcError) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: e.check,
+            title: "Demande de connexion invalide",
+            message: "L'application qui vous a dirigé ici a fait une demande de connexion que la passerelle ne peut pas accepter. Recommencez depuis l'application ou depuis le médiacentre de votre ENT ; si le problème persiste, contactez l'éditeur de la ressource en donnant la référence ci-dessous.",
+            cause: e.to_string(),
+        }
+    }
+
     pub fn bad_request(code: &'static str, cause: impl Into<String>) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,

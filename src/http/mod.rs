@@ -12,6 +12,7 @@ pub mod error;
 mod idp;
 mod listing;
 pub mod login;
+mod oidc;
 mod ops;
 pub mod pages;
 pub mod tls;
@@ -39,6 +40,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/ressourcesDiffusables", get(catalogue::handle))
         .merge(abonnement::routes())
+        .merge(oidc::routes())
         .route("/health/live", get(ops::live))
         .route("/health/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))

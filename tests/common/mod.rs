@@ -29,6 +29,14 @@ pub const RES_ACCESS: &str = "https://resource.example.test/start";
 /// The bearer tokens of the two providers' servers on the subscription web service.
 pub const PROVIDER_TOKEN: &str = "provider-test-token-0123456789abcdef01234";
 pub const OTHER_PROVIDER_TOKEN: &str = "other-provider-token-0123456789abcdef0123";
+/// The OIDC provider `other-editeur`: its resource, a confidential web client and a public
+/// native client.
+pub const RES_OIDC: &str = "ark:/88888/autre";
+pub const OIDC_WEB: &str = "autre-web";
+pub const OIDC_WEB_SECRET: &str = "autre-web-secret-0123456789abcdef0123456";
+pub const OIDC_WEB_REDIRECT: &str = "https://other.example.test/oidc/callback";
+pub const OIDC_APP: &str = "autre-app";
+pub const OIDC_APP_REDIRECT: &str = "fr.autre.app:/oauth2redirect";
 /// The bearer token of ENT B0's servers on the web services.
 pub const ENT_TOKEN: &str = "b0-test-token-0123456789abcdef0123456789";
 
@@ -129,6 +137,7 @@ impl TestGateway {
         std::fs::write(d.join("ent.token"), ENT_TOKEN).unwrap();
         std::fs::write(d.join("provider.token"), PROVIDER_TOKEN).unwrap();
         std::fs::write(d.join("other-provider.token"), OTHER_PROVIDER_TOKEN).unwrap();
+        std::fs::write(d.join("oidc-web.secret"), OIDC_WEB_SECRET).unwrap();
         let toml = format!(
             r#"
 [server]
@@ -150,10 +159,22 @@ name = "Autre éditeur"
 protocol = "oidc"
 technical_distributor = "987654321_0000000000000000"
 api_token_file = "other-provider.token"
+[[providers.other-editeur.oidc.clients]]
+client_id = "{OIDC_WEB}"
+client_secret_file = "oidc-web.secret"
+redirect_uris = ["{OIDC_WEB_REDIRECT}"]
+post_logout_redirect_uris = ["https://other.example.test/au-revoir"]
+[[providers.other-editeur.oidc.clients]]
+client_id = "{OIDC_APP}"
+application_type = "native"
+redirect_uris = ["{OIDC_APP_REDIRECT}", "http://127.0.0.1/callback"]
 [[providers.other-editeur.resources]]
-id = "ark:/88888/autre"
+id = "{RES_OIDC}"
 name = "Autre ressource"
 access_url = "https://other.example.test/"
+[providers.other-editeur.resources.attributes]
+National_elv = ["IDO", "UAI", "PRO", "DIV"]
+National_ens = ["IDO", "UAI", "PRO", "NOM", "PRE", "DIV"]
 [providers.test-editeur]
 name = "Éditeur de test"
 technical_distributor = "123456789_0000000000000000"

@@ -1,0 +1,358 @@
+//! `/oidc/authorize` (alias `/oidc/oidcAuthorize`): the authorization code flow.
+//!
+//! The client and its redirect URI are checked first (a page, never a redirect, when either is
+//! wrong); then the request (code only, `openid` scope, PKCE S256, the mandatory
+//! `idRessource`). A user with a gateway session gets a code when the access rule grants the
+//! resource in the school of their médiacentre launch, in the school they chose, or else in
+//! the first of their schools that grants it; a user without one chooses their ENT first
+//! ("application first", see `chooser`). A refused access answers `access_denied`: no code.
+
+use std::collections::HashMap;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use url::Url;
+
+use super::{params, traced};
+use crate::app::AppState;
+use crate::config::ProviderConfig;
+use crate::domain::{Refusal, Resource, ResourceId, Uai};
+use crate::http::cookies;
+use crate::http::error::PageError;
+use crate::launch::{self, LaunchError};
+use crate::oidc::op::client::{ApplicationType, OidcClient};
+use crate::oidc::op::records::{check_challenge, new_secret, CodeRecord, GrantFacts};
+use crate::oidc::op::service;
+use crate::oidc::OidcError;
+use crate::session::Session;
+use crate::trace::{Channel, TraceEvent};
+
+const SCOPES: [&str; 3] = ["openid", "scope.gar", "offline_access"];
+
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    handle(&state, &headers, q.as_deref().unwrap_or("")).await
+}
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
+    handle(&state, &headers, &body).await
+}
+
+/// Where errors go once the redirect URI is trusted.
+struct Reply<'a> {
+    redirect_uri: &'a str,
+    state_param: Option<&'a str>,
+    issuer: String,
+}
+
+impl Reply<'_> {
+    fn to(&self, extra: &[(&str, &str)]) -> Response {
+        let mut u = match Url::parse(self.redirect_uri) {
+            Ok(u) => u,
+            Err(_) => {
+                return PageError::bad_request(
+                    "oidc.redirect_uri",
+                    "unparsable registered redirect URI",
+                )
+                .into_response()
+            }
+        };
+        {
+            let mut q = u.query_pairs_mut();
+            for (k, v) in extra {
+                q.append_pair(k, v);
+            }
+            if let Some(s) = self.state_param {
+                q.append_pair("state", s);
+            }
+            // RFC 9207: tells the client which issuer answered (against mix-up attacks).
+            q.append_pair("iss", &self.issuer);
+        }
+        (
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, u.to_string()),
+                (header::CACHE_CONTROL, "no-store".into()),
+            ],
+        )
+            .into_response()
+    }
+
+    fn error(&self, state: &AppState, provider: &str, e: &OidcError) -> Response {
+        traced(state, Some(provider), e);
+        tracing::warn!(check = e.check, error = e.error, provider, cause = %e.description, "oidc authorization refused");
+        self.to(&[("error", e.error), ("error_description", &e.description)])
+    }
+}
+
+async fn handle(state: &AppState, headers: &HeaderMap, raw: &str) -> Response {
+    let p = match params(raw) {
+        Ok(p) => p,
+        Err(e) => return page(state, None, &e),
+    };
+    let Some((provider, client)) = p
+        .get("client_id")
+        .and_then(|id| state.config.oidc_client(id))
+    else {
+        return page(
+            state,
+            None,
+            &OidcError::new(
+                "invalid_request",
+                "oidc.client",
+                "unknown or missing client_id",
+            ),
+        );
+    };
+    let Some(redirect_uri) = p.get("redirect_uri").filter(|u| client.redirect_allowed(u)) else {
+        return page(
+            state,
+            Some(&provider.key),
+            &OidcError::new(
+                "invalid_request",
+                "oidc.redirect_uri",
+                "redirect_uri missing or not registered for this client",
+            ),
+        );
+    };
+    let reply = Reply {
+        redirect_uri,
+        state_param: p.get("state").map(String::as_str),
+        issuer: state.config.oidc_issuer(),
+    };
+    let checked = match check_request(&p, provider, client) {
+        Ok(c) => c,
+        Err(e) => return reply.error(state, &provider.key, &e),
+    };
+    let now = state.clock.now();
+    let session = match live_session(state, headers, now).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let Some(session) = session else {
+        if p.get("prompt")
+            .is_some_and(|v| v.split(' ').any(|x| x == "none"))
+        {
+            return reply.error(
+                state,
+                &provider.key,
+                &OidcError::new(
+                    "login_required",
+                    "oidc.no_session",
+                    "no gateway session and prompt=none",
+                ),
+            );
+        }
+        return super::chooser::redirect_to_chooser(raw);
+    };
+    match grant(state, &session, provider, client, &checked, now).await {
+        Ok(code) => reply.to(&[("code", &code)]),
+        Err(Denied::Refused(e)) => reply.error(state, &provider.key, &e),
+        Err(Denied::Page(e)) => e.into_response(),
+    }
+}
+
+fn page(state: &AppState, provider: Option<&str>, e: &OidcError) -> Response {
+    traced(state, provider, e);
+    PageError::oidc(e).into_response()
+}
+
+/// What a well-formed request asks for.
+struct Checked {
+    resource: Resource,
+    scope: String,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    uai: Option<Uai>,
+    redirect_uri: String,
+}
+
+fn check_request(
+    p: &HashMap<String, String>,
+    provider: &ProviderConfig,
+    client: &OidcClient,
+) -> Result<Checked, OidcError> {
+    let req = |check, d: &str| OidcError::new("invalid_request", check, d);
+    if p.get("response_type").map(String::as_str) != Some("code") {
+        return Err(OidcError::new(
+            "unsupported_response_type",
+            "oidc.response_type",
+            "only response_type=code is offered",
+        ));
+    }
+    let scope = p.get("scope").cloned().unwrap_or_default();
+    let scopes: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
+    if !scopes.contains(&"openid") || scopes.iter().any(|s| !SCOPES.contains(s)) {
+        return Err(OidcError::new(
+            "invalid_scope",
+            "oidc.scope",
+            "scope must include openid and may add scope.gar, offline_access",
+        ));
+    }
+    let code_challenge = match p.get("code_challenge") {
+        Some(c) => {
+            check_challenge(c, p.get("code_challenge_method").map(String::as_str))?;
+            Some(c.clone())
+        }
+        None if client.is_public() => {
+            return Err(req(
+                "oidc.pkce",
+                "a public client must send a PKCE code_challenge (S256)",
+            ))
+        }
+        None => None,
+    };
+    if p.get("nonce").is_some_and(|n| n.len() > 512)
+        || p.get("state").is_some_and(|s| s.len() > 2048)
+    {
+        return Err(req("oidc.parameter_length", "nonce or state is too long"));
+    }
+    let id: ResourceId = p
+        .get("idRessource")
+        .ok_or_else(|| req("oidc.id_ressource", "idRessource is mandatory"))?
+        .parse()
+        .map_err(|_| req("oidc.id_ressource", "idRessource is not an ARK"))?;
+    let resource = provider
+        .resources
+        .iter()
+        .find(|r| r.id == id)
+        .cloned()
+        .ok_or_else(|| {
+            req(
+                "oidc.id_ressource",
+                "idRessource is not a resource of this client's provider",
+            )
+        })?;
+    let uai = match p.get("uai") {
+        Some(u) => Some(
+            u.parse()
+                .map_err(|_| req("oidc.uai", "uai is not a school code"))?,
+        ),
+        None => None,
+    };
+    Ok(Checked {
+        resource,
+        scope: scopes.join(" "),
+        nonce: p.get("nonce").cloned(),
+        code_challenge,
+        uai,
+        redirect_uri: p.get("redirect_uri").cloned().unwrap_or_default(),
+    })
+}
+
+async fn live_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    now: DateTime<Utc>,
+) -> Result<Option<Session>, PageError> {
+    let Some(id) = cookies::session_id(headers) else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .get_session(&id)
+        .await?
+        .filter(|s| s.is_live(now)))
+}
+
+enum Denied {
+    Refused(OidcError),
+    Page(PageError),
+}
+
+impl From<crate::store::StoreError> for Denied {
+    fn from(e: crate::store::StoreError) -> Self {
+        Denied::Page(e.into())
+    }
+}
+
+/// Runs the access rule in the school of the request and, when it grants, stores a code.
+async fn grant(
+    state: &AppState,
+    session: &Session,
+    provider: &ProviderConfig,
+    client: &OidcClient,
+    req: &Checked,
+    now: DateTime<Utc>,
+) -> Result<String, Denied> {
+    let launched = session
+        .latest_launch_of(&[&req.resource.id])
+        .map(|l| l.uai.clone());
+    let candidates: Vec<Uai> = match (&req.uai, &launched) {
+        (Some(u), _) => vec![u.clone()],
+        (None, Some(u)) => vec![u.clone()],
+        (None, None) => match state.store.person(&session.ent, &session.person_id).await? {
+            Some(person) => person.profiles.iter().map(|p| p.uai.clone()).collect(),
+            None => Vec::new(),
+        },
+    };
+    let subject = launch::trace_subject(state, session);
+    let mut first_refusal = Refusal::UnknownUser;
+    let mut granted = None;
+    for (i, uai) in candidates.iter().enumerate() {
+        match launch::check_access(state, session, uai, &req.resource, now).await {
+            Ok((g, _)) => {
+                granted = Some(g);
+                break;
+            }
+            Err(LaunchError::Refused(r)) if i == 0 => first_refusal = r,
+            Err(LaunchError::Refused(_)) => {}
+            Err(LaunchError::Store(e)) => return Err(e.into()),
+        }
+    }
+    let channel = match client.application_type {
+        ApplicationType::Native => Channel::App,
+        ApplicationType::Web => Channel::Web,
+    };
+    let Some(g) = granted else {
+        state.trace(TraceEvent::AccessRefused {
+            ent: Some(session.ent.clone()),
+            subject: Some(subject),
+            uai: candidates.first().cloned(),
+            resource: Some(req.resource.id.clone()),
+            reason: first_refusal.code(),
+        });
+        return Err(Denied::Refused(OidcError::new(
+            "access_denied",
+            "oidc.access",
+            format!("access refused: {}", first_refusal.code()),
+        )));
+    };
+    if launched.as_ref() != Some(g.uai()) {
+        // Not opened from the médiacentre in this school: this authorization is the access.
+        state.trace(TraceEvent::AccessGranted {
+            ent: session.ent.clone(),
+            subject,
+            uai: g.uai().clone(),
+            profile: g.profile(),
+            resource: req.resource.id.clone(),
+            subscription: g.subscription_id().to_string(),
+            channel,
+        });
+    }
+    let record = CodeRecord {
+        facts: GrantFacts {
+            grant_id: new_secret(),
+            client_id: client.client_id.clone(),
+            provider: provider.key.clone(),
+            ent: session.ent.clone(),
+            person_id: session.person_id.clone(),
+            uai: g.uai().clone(),
+            profile: g.profile(),
+            resource: req.resource.id.clone(),
+            channel,
+            scope: req.scope.clone(),
+            auth_time: session.authenticated_at,
+        },
+        redirect_uri: req.redirect_uri.clone(),
+        code_challenge: req.code_challenge.clone(),
+        nonce: req.nonce.clone(),
+        issued_at: now,
+    };
+    Ok(service::new_code(state, &record).await?)
+}

@@ -1,0 +1,193 @@
+//! "Application first": a native app (or a resource opened outside the médiacentre) starts an
+//! authorization and the gateway has no session. The user chooses their ENT on
+//! `/oidc/choose-ent` (searchable by ENT name, or by school name or UAI from the directory;
+//! the school is optional), authenticates there, and the authorization resumes with the
+//! school chosen. Server-rendered, in French, usable without JavaScript.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Form;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::domain::{IdEnt, Uai};
+use crate::http::error::PageError;
+use crate::http::login::{self, Next};
+use crate::http::pages;
+use crate::saml::xml::escape;
+
+/// Sends the browser to the chooser, carrying the authorization request.
+pub(super) fn redirect_to_chooser(authz: &str) -> Response {
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("authz", authz)
+        .finish();
+    (
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, format!("/oidc/choose-ent?{q}")),
+            (header::CACHE_CONTROL, "no-store".into()),
+        ],
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    authz: Option<String>,
+    q: Option<String>,
+}
+
+fn authz_ok(authz: &str) -> bool {
+    authz.len() <= 8192 && super::params(authz).is_ok_and(|p| p.contains_key("client_id"))
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, PageError> {
+    let authz = q.authz.unwrap_or_default();
+    if !authz_ok(&authz) {
+        return Err(PageError::bad_request(
+            "oidc.chooser",
+            "choose-ent without an authorization request",
+        ));
+    }
+    render(&state, &authz, q.q.as_deref().unwrap_or(""), None).await
+}
+
+fn matches(hay: &str, needle: &str) -> bool {
+    needle.is_empty() || hay.to_lowercase().contains(&needle.to_lowercase())
+}
+
+async fn render(
+    state: &AppState,
+    authz: &str,
+    search: &str,
+    problem: Option<&str>,
+) -> Result<Response, PageError> {
+    let search = search.trim();
+    let mut options = String::new();
+    for ent in state
+        .config
+        .ents
+        .values()
+        .filter(|e| matches(&e.name, search) || matches(e.id.as_str(), search))
+    {
+        options.push_str(&format!(
+            "<li><label><input type=\"radio\" name=\"ent\" value=\"{id}\" required> {name}</label></li>",
+            id = escape(ent.id.as_str()),
+            name = escape(&ent.name)
+        ));
+    }
+    let mut schools = String::new();
+    if search.chars().count() >= 3 {
+        for s in state
+            .store
+            .schools()
+            .await?
+            .iter()
+            .filter(|s| matches(&s.name, search) || matches(s.uai.as_str(), search))
+            .take(20)
+        {
+            let Some(ent) = state.config.ents.get(&s.ent) else {
+                continue;
+            };
+            schools.push_str(&format!(
+                "<li><form method=\"post\" action=\"/oidc/choose-ent\"><input type=\"hidden\" name=\"authz\" value=\"{a}\"><input type=\"hidden\" name=\"ent\" value=\"{e}\"><input type=\"hidden\" name=\"uai\" value=\"{u}\"><button type=\"submit\">{n} ({u}) — {en}</button></form></li>",
+                a = escape(authz),
+                e = escape(s.ent.as_str()),
+                u = escape(s.uai.as_str()),
+                n = escape(&s.name),
+                en = escape(&ent.name)
+            ));
+        }
+    }
+    let list = if options.is_empty() {
+        "<p>Aucun ENT ne correspond à votre recherche.</p>".to_string()
+    } else {
+        format!(
+            "<form method=\"post\" action=\"/oidc/choose-ent\"><input type=\"hidden\" name=\"authz\" value=\"{a}\"><ul style=\"list-style:none;padding:0\">{options}</ul><p><label>Code UAI de votre établissement (facultatif) : <input name=\"uai\" maxlength=\"8\" size=\"10\" pattern=\"[0-9]{{7}}[A-Za-z]\"></label></p><p><button type=\"submit\">Se connecter avec cet ENT</button></p></form>",
+            a = escape(authz)
+        )
+    };
+    let problem = problem.map_or_else(String::new, |p| {
+        format!("<p role=\"alert\"><strong>{}</strong></p>", escape(p))
+    });
+    let schools = if schools.is_empty() {
+        String::new()
+    } else {
+        format!("<h2>Établissements</h2><ul>{schools}</ul>")
+    };
+    let body = format!(
+        "<p>L'application demande à vous connecter. Choisissez l'espace numérique de travail (ENT) de votre établissement : vous vous y identifierez comme d'habitude.</p>{problem}<form method=\"get\" action=\"/oidc/choose-ent\"><input type=\"hidden\" name=\"authz\" value=\"{a}\"><label>Rechercher un ENT ou un établissement : <input type=\"search\" name=\"q\" value=\"{q}\"></label> <button type=\"submit\">Rechercher</button></form><h2>ENT</h2>{list}{schools}",
+        a = escape(authz),
+        q = escape(search)
+    );
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Html(pages::page("Choisissez votre ENT", &body)),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct Choice {
+    authz: String,
+    ent: Option<String>,
+    uai: Option<String>,
+}
+
+pub async fn choose(
+    State(state): State<AppState>,
+    Form(c): Form<Choice>,
+) -> Result<Response, PageError> {
+    if !authz_ok(&c.authz) {
+        return Err(PageError::bad_request(
+            "oidc.chooser",
+            "choose-ent without an authorization request",
+        ));
+    }
+    let Some(ent) = c
+        .ent
+        .as_deref()
+        .and_then(|e| e.parse::<IdEnt>().ok())
+        .and_then(|e| state.config.ents.get(&e))
+    else {
+        return render(
+            &state,
+            &c.authz,
+            "",
+            Some("Choisissez un ENT dans la liste."),
+        )
+        .await;
+    };
+    let uai = match c.uai.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        None => None,
+        Some(u) => match u.to_ascii_uppercase().parse::<Uai>() {
+            Ok(u) => Some(u),
+            Err(_) => return render(&state, &c.authz, "", Some("Ce code UAI n'est pas valide : 7 chiffres et une lettre, par exemple 0561641E.")).await,
+        },
+    };
+    let mut p: HashMap<String, String> =
+        super::params(&c.authz).map_err(|e| PageError::oidc(&e))?;
+    p.remove("uai");
+    let path = resume_path(&p, uai.as_ref());
+    login::start(&state, ent, Next::Resume(path)).await
+}
+
+/// `/oidc/authorize?...`: the authorization request again, with the chosen school.
+fn resume_path(p: &HashMap<String, String>, uai: Option<&Uai>) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    let mut keys: Vec<_> = p.iter().collect();
+    keys.sort();
+    for (k, v) in keys {
+        q.append_pair(k, v);
+    }
+    if let Some(u) = uai {
+        q.append_pair("uai", u.as_str());
+    }
+    format!("/oidc/authorize?{}", q.finish())
+}

@@ -1,0 +1,153 @@
+//! The gateway as OpenID Provider over HTTP: discovery, JWKS, authorization (with the ENT
+//! chooser of "application first"), token, userinfo, revocation, introspection and logout,
+//! under the standard names and the GAR's aliases (`oidcAuthorize`, `oidcAccessToken`,
+//! `oidcProfile`, `oidcLogout`).
+//!
+//! Each error takes the shape its caller expects: a French page when the client or its
+//! redirect URI cannot be trusted, a redirect with `error` to a registered redirect URI
+//! otherwise (RFC 6749 §4.1.2.1), `{"error": ...}` JSON on the back channel (§5.2), and
+//! `WWW-Authenticate: Bearer` at userinfo (RFC 6750 §3).
+
+mod authorize;
+mod chooser;
+mod logout;
+mod meta;
+mod token;
+mod userinfo;
+
+use std::collections::HashMap;
+
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+
+use crate::app::AppState;
+use crate::oidc::op::service::OpError;
+use crate::oidc::OidcError;
+use crate::trace::TraceEvent;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/oidc/.well-known/openid-configuration",
+            get(meta::discovery),
+        )
+        .route("/oidc/jwks", get(meta::jwks))
+        .route("/oidc/authorize", get(authorize::get).post(authorize::post))
+        .route(
+            "/oidc/oidcAuthorize",
+            get(authorize::get).post(authorize::post),
+        )
+        .route("/oidc/choose-ent", get(chooser::page).post(chooser::choose))
+        .route("/oidc/token", post(token::token))
+        .route("/oidc/oidcAccessToken", post(token::token))
+        .route("/oidc/userinfo", get(userinfo::get).post(userinfo::post))
+        .route("/oidc/oidcProfile", get(userinfo::get).post(userinfo::post))
+        .route("/oidc/revoke", post(token::revoke))
+        .route("/oidc/introspect", post(token::introspect))
+        .route("/oidc/logout", get(logout::get).post(logout::post))
+        .route("/oidc/oidcLogout", get(logout::get).post(logout::post))
+}
+
+/// Parses `application/x-www-form-urlencoded` parameters; a parameter given twice is refused
+/// (RFC 6749 §3.1), as is one without a value that the caller then treats as absent.
+pub(super) fn params(raw: &str) -> Result<HashMap<String, String>, OidcError> {
+    let mut out = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(raw.as_bytes()) {
+        if out.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(OidcError::new(
+                "invalid_request",
+                "oidc.duplicate_parameter",
+                format!("parameter {k} is given more than once"),
+            ));
+        }
+    }
+    out.retain(|_, v| !v.is_empty());
+    Ok(out)
+}
+
+/// Records a refused OIDC message.
+pub(super) fn traced(state: &AppState, provider: Option<&str>, e: &OidcError) {
+    state.trace(TraceEvent::ProtocolRefused {
+        peer_kind: "provider",
+        peer: provider.map(str::to_string),
+        protocol: "oidc",
+        check: e.check,
+    });
+}
+
+/// The back-channel error shape (RFC 6749 §5.2), logged once with its check.
+pub(super) fn json_error(state: &AppState, provider: Option<&str>, e: OpError) -> Response {
+    let e = match e {
+        OpError::Refused(e) => e,
+        OpError::Store(s) => {
+            tracing::error!(cause = %s, "oidc back channel: store unavailable");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                no_store(),
+                Json(serde_json::json!({"error": "temporarily_unavailable"})),
+            )
+                .into_response();
+        }
+    };
+    traced(state, provider, &e);
+    tracing::warn!(check = e.check, error = e.error, provider, cause = %e.description, "oidc request refused");
+    let status = match e.error {
+        "invalid_client" => StatusCode::UNAUTHORIZED,
+        "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut resp = (
+        status,
+        no_store(),
+        Json(serde_json::json!({"error": e.error, "error_description": e.description})),
+    )
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"passerelle\""),
+        );
+    }
+    resp
+}
+
+pub(super) fn no_store() -> [(header::HeaderName, &'static str); 2] {
+    [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::PRAGMA, "no-cache"),
+    ]
+}
+
+/// `Authorization: Basic` credentials, each part form-decoded (RFC 6749 §2.3.1).
+pub(super) fn basic_credentials(
+    headers: &HeaderMap,
+) -> Option<Result<(String, String), OidcError>> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let bad = || {
+        OidcError::new(
+            "invalid_client",
+            "oidc.client_auth",
+            "malformed Basic credentials",
+        )
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok());
+    let Some((id, secret)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
+        return Some(Err(bad()));
+    };
+    let dec = |s: &str| {
+        urlencoding::decode(&s.replace('+', " "))
+            .map(|c| c.into_owned())
+            .map_err(|_| bad())
+    };
+    Some(dec(id).and_then(|id| dec(secret).map(|s| (id, s))))
+}

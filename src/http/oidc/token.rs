@@ -1,0 +1,154 @@
+//! The back channel: `POST /oidc/token` (alias `/oidc/oidcAccessToken`; authorization code and
+//! refresh token grants), `POST /oidc/revoke` (RFC 7009) and `POST /oidc/introspect`
+//! (RFC 7662). Clients authenticate with `client_secret_basic` or `client_secret_post`;
+//! public clients (native applications) send only their `client_id`.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::{basic_credentials, json_error, no_store, params};
+use crate::app::AppState;
+use crate::config::ProviderConfig;
+use crate::oidc::op::client::OidcClient;
+use crate::oidc::op::service::{self, OpError};
+use crate::oidc::OidcError;
+
+/// The calling client, authenticated.
+fn client<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+    p: &HashMap<String, String>,
+) -> Result<(&'a ProviderConfig, &'a OidcClient), OidcError> {
+    let fail = |d: &str| OidcError::new("invalid_client", "oidc.client_auth", d);
+    let basic = basic_credentials(headers).transpose()?;
+    let id = match (&basic, p.get("client_id")) {
+        (Some((b, _)), Some(f)) if b != f => {
+            return Err(fail("client_id differs from the Basic credentials"))
+        }
+        (Some((b, _)), _) => b.as_str(),
+        (None, Some(f)) => f.as_str(),
+        (None, None) => return Err(fail("no client authentication")),
+    };
+    let (provider, client) = state
+        .config
+        .oidc_client(id)
+        .ok_or_else(|| fail("unknown client"))?;
+    client.authenticate(
+        basic.as_ref().map(|(i, s)| (i.as_str(), s.as_str())),
+        p.get("client_secret").map(String::as_str),
+    )?;
+    Ok((provider, client))
+}
+
+fn required<'a>(p: &'a HashMap<String, String>, name: &str) -> Result<&'a str, OidcError> {
+    p.get(name).map(String::as_str).ok_or_else(|| {
+        OidcError::new(
+            "invalid_request",
+            "oidc.parameter",
+            format!("{name} is required"),
+        )
+    })
+}
+
+/// Parses the body and authenticates the client, or answers the error.
+fn start<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+    body: &str,
+) -> Result<(HashMap<String, String>, &'a ProviderConfig, &'a OidcClient), Response> {
+    let p = params(body).map_err(|e| json_error(state, None, e.into()))?;
+    let (provider, c) =
+        client(state, headers, &p).map_err(|e| json_error(state, None, e.into()))?;
+    Ok((p, provider, c))
+}
+
+pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
+    let (p, provider, client) = match start(&state, &headers, &body) {
+        Ok(ok) => ok,
+        Err(resp) => return resp,
+    };
+    let now = state.clock.now();
+    let result = match p.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => match required(&p, "code") {
+            Ok(code) => {
+                service::exchange_code(
+                    &state,
+                    provider,
+                    client,
+                    code,
+                    p.get("redirect_uri").map(String::as_str),
+                    p.get("code_verifier").map(String::as_str),
+                    now,
+                )
+                .await
+            }
+            Err(e) => Err(e.into()),
+        },
+        Some("refresh_token") if client.refresh_tokens => match required(&p, "refresh_token") {
+            Ok(rt) => service::refresh(&state, client, rt, now).await,
+            Err(e) => Err(e.into()),
+        },
+        Some("refresh_token") => Err(OidcError::new(
+            "unauthorized_client",
+            "oidc.grant_type",
+            "this client does not use refresh tokens",
+        )
+        .into()),
+        _ => Err(OidcError::new(
+            "unsupported_grant_type",
+            "oidc.grant_type",
+            "grant_type is authorization_code or refresh_token",
+        )
+        .into()),
+    };
+    match result {
+        Ok(t) => (no_store(), Json(t)).into_response(),
+        Err(e) => json_error(&state, Some(&provider.key), e),
+    }
+}
+
+pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
+    let (p, provider, client) = match start(&state, &headers, &body) {
+        Ok(ok) => ok,
+        Err(resp) => return resp,
+    };
+    let token = match required(&p, "token") {
+        Ok(t) => t,
+        Err(e) => return json_error(&state, Some(&provider.key), e.into()),
+    };
+    match service::revoke(&state, client, token, state.clock.now()).await {
+        Ok(()) => (StatusCode::OK, no_store()).into_response(),
+        Err(e) => json_error(&state, Some(&provider.key), e),
+    }
+}
+
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let (p, provider, client) = match start(&state, &headers, &body) {
+        Ok(ok) => ok,
+        Err(resp) => return resp,
+    };
+    if client.is_public() {
+        let e = OidcError::new(
+            "invalid_client",
+            "oidc.client_auth",
+            "public clients cannot introspect",
+        );
+        return json_error(&state, Some(&provider.key), OpError::Refused(e));
+    }
+    let token = match required(&p, "token") {
+        Ok(t) => t,
+        Err(e) => return json_error(&state, Some(&provider.key), e.into()),
+    };
+    match service::introspect(&state, client, token, state.clock.now()).await {
+        Ok(v) => (no_store(), Json(v)).into_response(),
+        Err(e) => json_error(&state, Some(&provider.key), e),
+    }
+}

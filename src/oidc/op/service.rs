@@ -1,0 +1,504 @@
+//! The OpenID Provider's back-channel operations over the store: redeeming a code, rotating a
+//! refresh token, answering userinfo, revoking (RFC 7009) and introspecting (RFC 7662).
+//!
+//! Every token is tied to a grant: reusing a code or a refresh token revokes the whole grant
+//! (RFC 9700 §4.5, §4.14), and the access rule runs again each time a token is issued or a
+//! profile is read, so a subscription that ends or an assignment withdrawn closes the access.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Map, Value};
+
+use super::client::OidcClient;
+use super::records::{
+    check_redemption, check_refresh, key_of, new_secret, CodeRecord, GrantFacts, Redemption,
+    RefreshRecord, KIND_CODE, KIND_REFRESH, KIND_REVOKED_ACCESS, KIND_REVOKED_GRANT, ONCE_CODE,
+    ONCE_REFRESH,
+};
+use super::tokens::{self, Lifetimes};
+use crate::app::AppState;
+use crate::config::ProviderConfig;
+use crate::domain::ReleasedAttributes;
+use crate::launch::{self, LaunchError};
+use crate::oidc::OidcError;
+use crate::store::StoreError;
+use crate::trace::TraceEvent;
+
+/// A failure of a back-channel operation.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error(transparent)]
+    Refused(#[from] OidcError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub const KIND_GRANT: &str = "oidc-grant";
+const KIND_REFRESH_USED: &str = "oidc-refresh-used";
+
+fn chrono(d: std::time::Duration) -> Duration {
+    Duration::seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 1000))
+}
+
+pub fn lifetimes(state: &AppState) -> Lifetimes {
+    let o = &state.config.oidc;
+    Lifetimes {
+        code: chrono(o.code_lifetime),
+        access_token: chrono(o.access_token_lifetime),
+        id_token: chrono(o.id_token_lifetime),
+        refresh_token: chrono(o.refresh_token_lifetime),
+    }
+}
+
+/// How long a grant and its revocation are remembered: as long as anything it issued lives.
+fn grant_ttl(state: &AppState) -> std::time::Duration {
+    let o = &state.config.oidc;
+    o.refresh_token_lifetime.max(o.access_token_lifetime) + o.code_lifetime
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, StoreError> {
+    serde_json::to_value(v).map_err(|e| StoreError::Corrupt(format!("oidc record: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(v: Value, what: &str) -> Result<T, StoreError> {
+    serde_json::from_value(v)
+        .map_err(|_| StoreError::Corrupt(format!("oidc {what} record does not decode")))
+}
+
+/// Stores the code for an authorization and returns it.
+pub async fn new_code(state: &AppState, record: &CodeRecord) -> Result<String, StoreError> {
+    let code = new_secret();
+    // Kept beyond its lifetime so that a late second use is still recognised as a reuse.
+    let ttl = state.config.oidc.code_lifetime + state.config.oidc.access_token_lifetime;
+    state
+        .store
+        .put_token(KIND_CODE, &key_of(&code), &to_json(record)?, ttl)
+        .await?;
+    Ok(code)
+}
+
+pub async fn revoke_grant(state: &AppState, grant_id: &str) -> Result<(), StoreError> {
+    state
+        .store
+        .put_token(KIND_REVOKED_GRANT, grant_id, &json!(true), grant_ttl(state))
+        .await
+}
+
+async fn grant_revoked(state: &AppState, grant_id: &str) -> Result<bool, StoreError> {
+    Ok(state
+        .store
+        .get_token(KIND_REVOKED_GRANT, grant_id)
+        .await?
+        .is_some())
+}
+
+/// The token endpoint's answer.
+#[derive(Debug, serde::Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub id_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+/// The attributes of `facts`'s user for its resource, after the access rule ran again.
+async fn released(
+    state: &AppState,
+    facts: &GrantFacts,
+    now: DateTime<Utc>,
+) -> Result<ReleasedAttributes, OpError> {
+    let resource = state
+        .store
+        .resource(&facts.resource)
+        .await?
+        .ok_or_else(|| {
+            OidcError::new(
+                "invalid_grant",
+                "oidc.resource",
+                "the resource is no longer offered",
+            )
+        })?;
+    let (grant, person) = match launch::check_access_of(
+        state,
+        &facts.ent,
+        &facts.person_id,
+        &facts.uai,
+        &resource,
+        now,
+    )
+    .await
+    {
+        Ok(ok) => ok,
+        Err(LaunchError::Refused(r)) => {
+            state.trace(TraceEvent::AccessRefused {
+                ent: Some(facts.ent.clone()),
+                subject: Some(launch::trace_subject_of(
+                    state,
+                    &facts.ent,
+                    &facts.person_id,
+                )),
+                uai: Some(facts.uai.clone()),
+                resource: Some(facts.resource.clone()),
+                reason: r.code(),
+            });
+            return Err(OidcError::new(
+                "invalid_grant",
+                "oidc.access",
+                format!("access refused: {}", r.code()),
+            )
+            .into());
+        }
+        Err(LaunchError::Store(e)) => return Err(e.into()),
+    };
+    let rel = launch::released_attributes(state, &grant, &person, &resource).await?;
+    Ok(rel)
+}
+
+/// Signs a token set for `facts`, stores the grant and (when the client takes them) a new
+/// refresh token of the same family.
+async fn issue_set(
+    state: &AppState,
+    client: &OidcClient,
+    facts: &GrantFacts,
+    nonce: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(TokenResponse, ReleasedAttributes), OpError> {
+    let rel = released(state, facts, now).await?;
+    let life = lifetimes(state);
+    let issuer = state.config.oidc_issuer();
+    let (keys, f, ido, n) = (
+        state.config.oidc.keys.clone(),
+        facts.clone(),
+        rel.subject.clone(),
+        nonce.map(str::to_string),
+    );
+    // RSA signing is CPU work: keep it off the async workers.
+    let issued = tokio::task::spawn_blocking(move || {
+        tokens::issue(&keys, &issuer, &f, &ido, n.as_deref(), now, &life)
+    })
+    .await
+    .map_err(|e| {
+        OidcError::new(
+            "server_error",
+            "oidc.sign",
+            format!("signing task failed: {e}"),
+        )
+    })??;
+    state
+        .store
+        .put_token(
+            KIND_GRANT,
+            &facts.grant_id,
+            &to_json(facts)?,
+            grant_ttl(state),
+        )
+        .await?;
+    let refresh_token = if client.refresh_tokens {
+        let rt = new_secret();
+        let record = RefreshRecord {
+            facts: facts.clone(),
+            issued_at: now,
+            expires_at: now + life.refresh_token,
+        };
+        state
+            .store
+            .put_token(
+                KIND_REFRESH,
+                &key_of(&rt),
+                &to_json(&record)?,
+                state.config.oidc.refresh_token_lifetime,
+            )
+            .await?;
+        Some(rt)
+    } else {
+        None
+    };
+    Ok((
+        TokenResponse {
+            access_token: issued.access_token,
+            token_type: "Bearer",
+            expires_in: life.access_token.num_seconds(),
+            id_token: issued.id_token,
+            refresh_token,
+            scope: facts.scope.clone(),
+        },
+        rel,
+    ))
+}
+
+/// `grant_type=authorization_code`.
+pub async fn exchange_code(
+    state: &AppState,
+    provider: &ProviderConfig,
+    client: &OidcClient,
+    code: &str,
+    redirect_uri: Option<&str>,
+    code_verifier: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<TokenResponse, OpError> {
+    let key = key_of(code);
+    let unknown = || {
+        OidcError::new(
+            "invalid_grant",
+            "oidc.code_unknown",
+            "unknown or expired code",
+        )
+    };
+    let record: CodeRecord = match state.store.get_token(KIND_CODE, &key).await? {
+        Some(v) => from_json(v, "code")?,
+        None => return Err(unknown().into()),
+    };
+    let ttl = state.config.oidc.code_lifetime + state.config.oidc.access_token_lifetime;
+    if !state.store.remember_once(ONCE_CODE, &key, ttl).await? {
+        // A second use: whoever holds the code may be an attacker; revoke what the first use got.
+        revoke_grant(state, &record.facts.grant_id).await?;
+        return Err(OidcError::new(
+            "invalid_grant",
+            "oidc.code_reused",
+            "this code was already used; the tokens issued for it are revoked",
+        )
+        .into());
+    }
+    state.store.delete_token(KIND_CODE, &key).await?;
+    check_redemption(
+        &record,
+        &Redemption {
+            client_id: &client.client_id,
+            redirect_uri,
+            code_verifier,
+            public_client: client.is_public(),
+        },
+        now,
+        lifetimes(state).code,
+    )?;
+    let (resp, rel) = issue_set(state, client, &record.facts, record.nonce.as_deref(), now).await?;
+    state.trace(TraceEvent::CredentialIssued {
+        protocol: "oidc",
+        provider: provider.key.clone(),
+        resource: record.facts.resource.clone(),
+        uai: record.facts.uai.clone(),
+        profile: record.facts.profile,
+        ent: record.facts.ent.clone(),
+        ido: rel.subject.clone(),
+        attributes: rel.names(),
+        channel: record.facts.channel,
+    });
+    Ok(resp)
+}
+
+/// `grant_type=refresh_token`: the presented token is used up and a new one of the same family
+/// returned; presenting a used one again revokes the family.
+pub async fn refresh(
+    state: &AppState,
+    client: &OidcClient,
+    refresh_token: &str,
+    now: DateTime<Utc>,
+) -> Result<TokenResponse, OpError> {
+    let key = key_of(refresh_token);
+    let record: RefreshRecord = match state.store.get_token(KIND_REFRESH, &key).await? {
+        Some(v) => from_json(v, "refresh")?,
+        None => {
+            return Err(OidcError::new(
+                "invalid_grant",
+                "oidc.refresh_unknown",
+                "unknown or expired refresh token",
+            )
+            .into())
+        }
+    };
+    check_refresh(&record, &client.client_id, now)?;
+    if grant_revoked(state, &record.facts.grant_id).await? {
+        return Err(OidcError::new(
+            "invalid_grant",
+            "oidc.grant_revoked",
+            "this grant was revoked",
+        )
+        .into());
+    }
+    if !state
+        .store
+        .remember_once(ONCE_REFRESH, &key, state.config.oidc.refresh_token_lifetime)
+        .await?
+    {
+        revoke_grant(state, &record.facts.grant_id).await?;
+        return Err(OidcError::new(
+            "invalid_grant",
+            "oidc.refresh_reused",
+            "this refresh token was already used; its whole family is revoked",
+        )
+        .into());
+    }
+    // `remember_once` decided the race; this marker lets introspection see the token as used.
+    let left = (record.expires_at - now)
+        .to_std()
+        .unwrap_or_default()
+        .max(std::time::Duration::from_secs(1));
+    state
+        .store
+        .put_token(KIND_REFRESH_USED, &key, &json!(true), left)
+        .await?;
+    let (resp, _) = issue_set(state, client, &record.facts, None, now).await?;
+    Ok(resp)
+}
+
+/// The facts behind a valid, unrevoked access token.
+async fn access_facts(
+    state: &AppState,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<(tokens::AccessClaims, GrantFacts), OpError> {
+    let claims = tokens::verify_access(
+        &state.config.oidc.keys,
+        &state.config.oidc_issuer(),
+        token,
+        now,
+    )?;
+    let revoked = || {
+        OidcError::new(
+            "invalid_token",
+            "oidc.token_revoked",
+            "the access token was revoked",
+        )
+    };
+    if grant_revoked(state, &claims.gid).await?
+        || state
+            .store
+            .get_token(KIND_REVOKED_ACCESS, &claims.jti)
+            .await?
+            .is_some()
+    {
+        return Err(revoked().into());
+    }
+    let facts: GrantFacts = match state.store.get_token(KIND_GRANT, &claims.gid).await? {
+        Some(v) => from_json(v, "grant")?,
+        None => return Err(revoked().into()),
+    };
+    Ok((claims, facts))
+}
+
+/// Userinfo: the released attributes as claims named with the GAR's short names; multi-valued
+/// attributes are arrays. `id_ressource` and `access_mode` are the GAR's query parameters.
+pub async fn userinfo(
+    state: &AppState,
+    token: &str,
+    id_ressource: Option<&str>,
+    access_mode: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Value, OpError> {
+    let (claims, facts) = access_facts(state, token, now).await?;
+    if id_ressource.is_some_and(|r| r != facts.resource.as_str()) {
+        return Err(OidcError::new(
+            "invalid_request",
+            "oidc.id_ressource",
+            "idRessource is not the resource this token was issued for",
+        )
+        .into());
+    }
+    match access_mode {
+        None | Some("web" | "app") => {}
+        Some(_) => {
+            return Err(OidcError::new(
+                "invalid_request",
+                "oidc.access_mode",
+                "access_mode is web or app",
+            )
+            .into())
+        }
+    }
+    let rel = released(state, &facts, now).await.map_err(|e| match e {
+        OpError::Refused(r) => {
+            OpError::Refused(OidcError::new("invalid_token", r.check, r.description))
+        }
+        other => other,
+    })?;
+    let mut out = Map::new();
+    out.insert("sub".into(), json!(claims.sub));
+    for (name, values) in &rel.values {
+        let v = if name.is_multi_valued() {
+            json!(values)
+        } else {
+            json!(values.first())
+        };
+        out.insert(name.as_str().into(), v);
+    }
+    Ok(Value::Object(out))
+}
+
+/// RFC 7009: revokes a refresh token (and its grant) or an access token of this client.
+/// Unknown tokens and other clients' tokens are answered the same way, and nothing changes.
+pub async fn revoke(
+    state: &AppState,
+    client: &OidcClient,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<(), OpError> {
+    if let Some(v) = state.store.get_token(KIND_REFRESH, &key_of(token)).await? {
+        let record: RefreshRecord = from_json(v, "refresh")?;
+        if record.facts.client_id == client.client_id {
+            revoke_grant(state, &record.facts.grant_id).await?;
+        }
+        return Ok(());
+    }
+    let issuer = state.config.oidc_issuer();
+    if let Ok(claims) = tokens::verify_access(&state.config.oidc.keys, &issuer, token, now) {
+        if claims.client_id == client.client_id {
+            let left = (claims.exp - now.timestamp()).max(1);
+            state
+                .store
+                .put_token(
+                    KIND_REVOKED_ACCESS,
+                    &claims.jti,
+                    &json!(true),
+                    std::time::Duration::from_secs(left.unsigned_abs()),
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// RFC 7662: whether a token of this client is active, and what it is.
+pub async fn introspect(
+    state: &AppState,
+    client: &OidcClient,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Value, OpError> {
+    let inactive = json!({"active": false});
+    if let Ok((claims, _)) = access_facts(state, token, now).await {
+        if claims.client_id != client.client_id {
+            return Ok(inactive);
+        }
+        return Ok(json!({
+            "active": true, "token_type": "Bearer", "scope": claims.scope, "client_id": claims.client_id,
+            "sub": claims.sub, "aud": claims.aud, "iss": claims.iss, "exp": claims.exp, "iat": claims.iat,
+            "jti": claims.jti, "idRessource": claims.resource,
+        }));
+    }
+    let key = key_of(token);
+    if let Some(v) = state.store.get_token(KIND_REFRESH, &key).await? {
+        let record: RefreshRecord = from_json(v, "refresh")?;
+        let live = check_refresh(&record, &client.client_id, now).is_ok()
+            && !grant_revoked(state, &record.facts.grant_id).await?
+            && !refresh_used(state, &key).await?;
+        if live {
+            return Ok(json!({
+                "active": true, "token_type": "refresh_token", "scope": record.facts.scope,
+                "client_id": record.facts.client_id, "exp": record.expires_at.timestamp(),
+                "iat": record.issued_at.timestamp(), "idRessource": record.facts.resource.as_str(),
+            }));
+        }
+    }
+    Ok(inactive)
+}
+
+/// Whether a refresh token was already rotated.
+async fn refresh_used(state: &AppState, key: &str) -> Result<bool, StoreError> {
+    Ok(state
+        .store
+        .get_token(KIND_REFRESH_USED, key)
+        .await?
+        .is_some())
+}
