@@ -42,3 +42,12 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
         exit 1
     fi
 fi
+
+# The independent OIDC relying party of the interoperability tests: Python's Authlib.
+if ! python3 -c "import authlib, requests" 2>/dev/null; then
+    echo "setup: installing the Python OIDC test peer (authlib, requests)"
+    if ! python3 -m pip install -q -r "$(dirname "$0")/../tests/peers/oidc-rp/requirements.txt" 2>/dev/null; then
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-authlib python3-requests >/dev/null
+    fi
+fi

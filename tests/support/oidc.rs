@@ -76,7 +76,7 @@ pub fn web_params<'a>() -> Vec<(&'a str, &'a str)> {
 }
 
 /// A native client's authorization request with PKCE.
-pub fn app_params<'a>(challenge: &'a str) -> Vec<(&'a str, &'a str)> {
+pub fn app_params(challenge: &str) -> Vec<(&str, &str)> {
     vec![
         ("client_id", OIDC_APP),
         ("redirect_uri", OIDC_APP_REDIRECT),
@@ -115,7 +115,7 @@ pub fn redirect_params(resp: &Response<Body>) -> std::collections::HashMap<Strin
 /// The code of a successful authorization.
 pub fn code_of(resp: &Response<Body>) -> String {
     let p = redirect_params(resp);
-    assert!(p.get("error").is_none(), "authorization refused: {p:?}");
+    assert!(!p.contains_key("error"), "authorization refused: {p:?}");
     p["code"].clone()
 }
 

@@ -54,22 +54,25 @@ fn required<'a>(p: &'a HashMap<String, String>, name: &str) -> Result<&'a str, O
     })
 }
 
+/// A back-channel request's parameters and its authenticated client.
+type Authenticated<'a> = (HashMap<String, String>, &'a ProviderConfig, &'a OidcClient);
+
 /// Parses the body and authenticates the client, or answers the error.
 fn start<'a>(
     state: &'a AppState,
     headers: &HeaderMap,
     body: &str,
-) -> Result<(HashMap<String, String>, &'a ProviderConfig, &'a OidcClient), Response> {
-    let p = params(body).map_err(|e| json_error(state, None, e.into()))?;
-    let (provider, c) =
-        client(state, headers, &p).map_err(|e| json_error(state, None, e.into()))?;
+) -> Result<Authenticated<'a>, Box<Response>> {
+    let refuse = |e: OidcError| Box::new(json_error(state, None, e.into()));
+    let p = params(body).map_err(refuse)?;
+    let (provider, c) = client(state, headers, &p).map_err(refuse)?;
     Ok((p, provider, c))
 }
 
 pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
     let (p, provider, client) = match start(&state, &headers, &body) {
         Ok(ok) => ok,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let now = state.clock.now();
     let result = match p.get("grant_type").map(String::as_str) {
@@ -114,7 +117,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Stri
 pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
     let (p, provider, client) = match start(&state, &headers, &body) {
         Ok(ok) => ok,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let token = match required(&p, "token") {
         Ok(t) => t,
@@ -133,7 +136,7 @@ pub async fn introspect(
 ) -> Response {
     let (p, provider, client) = match start(&state, &headers, &body) {
         Ok(ok) => ok,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     if client.is_public() {
         let e = OidcError::new(

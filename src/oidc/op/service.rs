@@ -261,7 +261,6 @@ pub async fn exchange_code(
         )
         .into());
     }
-    state.store.delete_token(KIND_CODE, &key).await?;
     check_redemption(
         &record,
         &Redemption {

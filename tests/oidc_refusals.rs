@@ -1,0 +1,468 @@
+//! Every check of the gateway's OpenID Provider, each with a request it refuses: the client
+//! and redirect URI, the request's form, PKCE, codes (reused, expired, another client's),
+//! client authentication, forged or expired tokens, and the access rule.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+#[path = "support/oidc.rs"]
+mod oidc;
+
+use axum::http::StatusCode;
+use chrono::Duration;
+use common::*;
+use oidc::*;
+use serde_json::json;
+
+async fn ready() -> (TestGateway, String) {
+    let gw = TestGateway::new().await;
+    subscribe(&gw).await;
+    let cookie = gw.session("eleve-0001").await;
+    (gw, cookie)
+}
+
+fn with(
+    mut p: Vec<(&'static str, &'static str)>,
+    key: &'static str,
+    value: Option<&'static str>,
+) -> Vec<(&'static str, &'static str)> {
+    p.retain(|(k, _)| *k != key);
+    if let Some(v) = value {
+        p.push((key, v));
+    }
+    p
+}
+
+#[tokio::test]
+async fn an_unknown_client_or_unregistered_redirect_uri_gets_a_page_never_a_redirect() {
+    let (gw, cookie) = ready().await;
+    for (p, check) in [
+        (
+            with(web_params(), "client_id", Some("nobody")),
+            "oidc.client",
+        ),
+        (with(web_params(), "client_id", None), "oidc.client"),
+        (
+            with(
+                web_params(),
+                "redirect_uri",
+                Some("https://evil.example.test/cb"),
+            ),
+            "oidc.redirect_uri",
+        ),
+        (
+            with(
+                web_params(),
+                "redirect_uri",
+                Some("https://other.example.test/oidc/callbacK"),
+            ),
+            "oidc.redirect_uri",
+        ),
+        (
+            with(
+                web_params(),
+                "redirect_uri",
+                Some("https://other.example.test/oidc/callback/"),
+            ),
+            "oidc.redirect_uri",
+        ),
+        (
+            with(web_params(), "redirect_uri", None),
+            "oidc.redirect_uri",
+        ),
+    ] {
+        let resp = authorize(&gw, Some(&cookie), &p).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{p:?}");
+        assert!(resp.headers().get("location").is_none());
+        let page = body_string(resp).await;
+        assert!(
+            page.contains("Demande de connexion invalide") && page.contains(check),
+            "{check}"
+        );
+    }
+    assert!(gw.refused_checks().iter().all(|c| c.starts_with("oidc.")));
+}
+
+#[tokio::test]
+async fn malformed_requests_are_answered_at_the_redirect_uri_and_get_no_code() {
+    let (gw, cookie) = ready().await;
+    let (_, challenge) = pkce();
+    let challenge: &'static str = Box::leak(challenge.into_boxed_str());
+    for (p, error, check) in [
+        (
+            with(web_params(), "idRessource", None),
+            "invalid_request",
+            "oidc.id_ressource",
+        ),
+        (
+            with(web_params(), "idRessource", Some("ark:/99999/test.etabl")),
+            "invalid_request",
+            "oidc.id_ressource",
+        ),
+        (
+            with(web_params(), "idRessource", Some("pas-un-ark")),
+            "invalid_request",
+            "oidc.id_ressource",
+        ),
+        (
+            with(web_params(), "response_type", Some("token")),
+            "unsupported_response_type",
+            "oidc.response_type",
+        ),
+        (
+            with(web_params(), "scope", Some("scope.gar")),
+            "invalid_scope",
+            "oidc.scope",
+        ),
+        (
+            with(web_params(), "scope", Some("openid admin")),
+            "invalid_scope",
+            "oidc.scope",
+        ),
+        (
+            with(app_params(challenge), "code_challenge", None),
+            "invalid_request",
+            "oidc.pkce",
+        ),
+        (
+            with(
+                app_params(challenge),
+                "code_challenge_method",
+                Some("plain"),
+            ),
+            "invalid_request",
+            "oidc.pkce",
+        ),
+        (
+            with(app_params(challenge), "code_challenge_method", None),
+            "invalid_request",
+            "oidc.pkce",
+        ),
+        (
+            with(web_params(), "prompt", None)
+                .into_iter()
+                .chain([("uai", "12")])
+                .collect(),
+            "invalid_request",
+            "oidc.uai",
+        ),
+    ] {
+        let resp = authorize(&gw, Some(&cookie), &p).await;
+        let got = redirect_params(&resp);
+        assert_eq!(got.get("error").map(String::as_str), Some(error), "{p:?}");
+        assert!(!got.contains_key("code"));
+        assert_eq!(gw.refused_checks().last(), Some(&check));
+    }
+}
+
+#[tokio::test]
+async fn a_parameter_given_twice_is_refused() {
+    let (gw, cookie) = ready().await;
+    let q = format!(
+        "{}&idRessource=ark%3A%2F88888%2Fautre",
+        query(&web_params())
+    );
+    let resp = gw.get(&format!("/oidc/authorize?{q}"), Some(&cookie)).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(gw.refused_checks(), vec!["oidc.duplicate_parameter"]);
+}
+
+#[tokio::test]
+async fn a_user_not_assigned_the_resource_gets_no_code() {
+    let gw = TestGateway::new().await;
+    subscribe(&gw).await;
+    let cookie = gw.session("eleve-0002").await;
+    let p = redirect_params(&authorize(&gw, Some(&cookie), &web_params()).await);
+    assert_eq!(p.get("error").map(String::as_str), Some("access_denied"));
+    assert!(!p.contains_key("code"));
+    assert!(gw.events().iter().any(|e| matches!(
+        e,
+        passerelle::trace::TraceEvent::AccessRefused {
+            reason: "not_assigned",
+            ..
+        }
+    )));
+    let p =
+        redirect_params(&authorize(&gw, None, &with(web_params(), "prompt", Some("none"))).await);
+    assert_eq!(
+        p.get("error").map(String::as_str),
+        Some("login_required"),
+        "no session and prompt=none"
+    );
+}
+
+#[tokio::test]
+async fn pkce_verifier_missing_or_wrong_is_refused() {
+    let (gw, cookie) = ready().await;
+    let (verifier, challenge) = pkce();
+    let code = code_of(&authorize(&gw, Some(&cookie), &app_params(&challenge)).await);
+    let (status, e) = redeem_app(&gw, &code, &format!("{verifier}x")).await;
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let code = code_of(&authorize(&gw, Some(&cookie), &app_params(&challenge)).await);
+    let (status, _) = post(
+        &gw,
+        "/oidc/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", OIDC_APP_REDIRECT),
+            ("client_id", OIDC_APP),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(gw.refused_checks(), vec!["oidc.pkce", "oidc.pkce"]);
+}
+
+#[tokio::test]
+async fn a_reused_code_is_refused_and_revokes_what_its_first_use_issued() {
+    let (gw, cookie) = ready().await;
+    let code = code_of(&authorize(&gw, Some(&cookie), &web_params()).await);
+    let (status, t) = redeem_web(&gw, &code).await;
+    assert_eq!(status, StatusCode::OK);
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&gw, at, "").await.0, StatusCode::OK);
+    let (status, e) = redeem_web(&gw, &code).await;
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert_eq!(
+        userinfo(&gw, at, "").await.0,
+        StatusCode::UNAUTHORIZED,
+        "the first use's token is revoked"
+    );
+    assert!(gw.refused_checks().contains(&"oidc.code_reused"));
+}
+
+#[tokio::test]
+async fn expired_codes_other_clients_codes_and_changed_redirect_uris_are_refused() {
+    let (gw, cookie) = ready().await;
+    let code = code_of(&authorize(&gw, Some(&cookie), &web_params()).await);
+    gw.clock.advance(Duration::seconds(61));
+    assert_eq!(redeem_web(&gw, &code).await.0, StatusCode::BAD_REQUEST);
+    gw.clock.advance(Duration::seconds(-61));
+
+    let code = code_of(&authorize(&gw, Some(&cookie), &web_params()).await);
+    let (verifier, _) = pkce();
+    assert_eq!(
+        redeem_app(&gw, &code, &verifier).await.0,
+        StatusCode::BAD_REQUEST,
+        "a web client's code redeemed by the app"
+    );
+
+    let code = code_of(&authorize(&gw, Some(&cookie), &web_params()).await);
+    let (status, _) = post(
+        &gw,
+        "/oidc/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "https://other.example.test/oidc/callbacK"),
+        ],
+        Some((OIDC_WEB, OIDC_WEB_SECRET)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        redeem_web(&gw, "made-up-code").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        gw.refused_checks(),
+        vec![
+            "oidc.code_expired",
+            "oidc.code_client",
+            "oidc.redirect_uri",
+            "oidc.code_unknown"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_confidential_client_with_a_wrong_secret_or_none_is_refused() {
+    let (gw, cookie) = ready().await;
+    let code = code_of(&authorize(&gw, Some(&cookie), &web_params()).await);
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", OIDC_WEB_REDIRECT),
+    ];
+    let (status, e) = post(&gw, "/oidc/token", &form, Some((OIDC_WEB, "wrong-secret"))).await;
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let mut no_secret = form.to_vec();
+    no_secret.push(("client_id", OIDC_WEB));
+    assert_eq!(
+        post(&gw, "/oidc/token", &no_secret, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post(&gw, "/oidc/token", &form, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let mut app_with_secret = form.to_vec();
+    app_with_secret.extend([("client_id", OIDC_APP), ("client_secret", "guess")]);
+    assert_eq!(
+        post(&gw, "/oidc/token", &app_with_secret, None).await.0,
+        StatusCode::UNAUTHORIZED,
+        "a public client presents no secret"
+    );
+    // The code is still good: refused authentications did not use it.
+    assert_eq!(redeem_web(&gw, &code).await.0, StatusCode::OK);
+    let (status, e) = post(
+        &gw,
+        "/oidc/token",
+        &[("grant_type", "password")],
+        Some((OIDC_WEB, OIDC_WEB_SECRET)),
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
+    );
+}
+
+#[tokio::test]
+async fn forged_expired_or_misdirected_access_tokens_are_refused_at_userinfo() {
+    let (gw, cookie) = ready().await;
+    let (_, t) = redeem_web(
+        &gw,
+        &code_of(&authorize(&gw, Some(&cookie), &web_params()).await),
+    )
+    .await;
+    let at = t["access_token"].as_str().unwrap().to_string();
+    let claims = payload(&at);
+    let kid = {
+        use base64::Engine;
+        let h: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(at.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        h["kid"].as_str().unwrap().to_string()
+    };
+    let none = forge(
+        &json!({"alg": "none", "typ": "at+jwt", "kid": kid}),
+        &claims,
+        "",
+    );
+    let hs256 = {
+        use hmac::Mac;
+        let jwks = body_string(gw.get("/oidc/jwks", None).await).await;
+        let unsigned = forge(
+            &json!({"alg": "HS256", "typ": "at+jwt", "kid": kid}),
+            &claims,
+            "",
+        );
+        let input = unsigned.trim_end_matches('.');
+        let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(jwks.as_bytes()).unwrap();
+        m.update(input.as_bytes());
+        use base64::Engine;
+        format!(
+            "{input}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(m.finalize().into_bytes())
+        )
+    };
+    let mut other_iss = claims.clone();
+    other_iss["iss"] = json!("https://evil.example.test/oidc");
+    let sig = at.split('.').nth(2).unwrap();
+    for (token, why) in [
+        (none, "alg none"),
+        (hs256, "HS256 keyed with the public key"),
+        (
+            forge(
+                &json!({"alg": "RS256", "typ": "at+jwt", "kid": kid}),
+                &other_iss,
+                sig,
+            ),
+            "payload changed under the signature",
+        ),
+        (
+            t["id_token"].as_str().unwrap().to_string(),
+            "an ID token is not an access token",
+        ),
+        ("not.a.jwt".to_string(), "garbage"),
+    ] {
+        let (status, _, challenge) = userinfo(&gw, &token, "").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{why}");
+        assert!(
+            challenge
+                .unwrap()
+                .starts_with("Bearer realm=\"passerelle\", error=\"invalid_token\""),
+            "{why}"
+        );
+    }
+    let (status, _, _) = userinfo(&gw, &at, "?idRessource=ark%3A%2F99999%2Ftest.etabl").await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "another resource's profile"
+    );
+    let (status, _, _) = userinfo(&gw, &at, "?access_mode=tv").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = userinfo(&gw, &at, &format!("?access_token={at}")).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "tokens never travel in the URL"
+    );
+    gw.clock.advance(Duration::seconds(601));
+    let (status, _, _) = userinfo(&gw, &at, "").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "expired");
+    assert!(gw.refused_checks().contains(&"oidc.token_expired"));
+}
+
+#[tokio::test]
+async fn a_withdrawn_assignment_closes_userinfo_and_refresh() {
+    let gw = TestGateway::new().await;
+    subscribe(&gw).await;
+    let cookie = gw.session("eleve-0001").await;
+    let (verifier, challenge) = pkce();
+    let (_, t) = redeem_app(
+        &gw,
+        &code_of(&authorize(&gw, Some(&cookie), &app_params(&challenge)).await),
+        &verifier,
+    )
+    .await;
+    passerelle::store::SubscriptionStore::remove_assignment(
+        gw.store.as_ref(),
+        &passerelle::domain::Assignment {
+            subscription_id: "abo-oidc".into(),
+            uai: UAI.parse().unwrap(),
+            target: passerelle::domain::AssignmentTarget::Group {
+                code: "LATIN".into(),
+            },
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        userinfo(&gw, t["access_token"].as_str().unwrap(), "")
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, e) = post(
+        &gw,
+        "/oidc/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ("client_id", OIDC_APP),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+}
