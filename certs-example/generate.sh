@@ -45,3 +45,7 @@ cat > ../config/examples/ent-B0-idp-metadata.xml <<XML
 </md:EntityDescriptor>
 XML
 echo "wrote ../config/examples/ent-B0-idp-metadata.xml"
+
+# The client secret of the example OIDC provider's web application.
+openssl rand -hex 32 > oidc-atelier-exemple-web-secret.example
+echo "wrote oidc-atelier-exemple-web-secret.example"

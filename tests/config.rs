@@ -25,6 +25,67 @@ async fn the_committed_example_configuration_is_valid() {
     let provider = &cfg.providers["editeur-exemple"];
     assert_eq!(provider.resources.len(), 1);
     assert!(provider.saml.is_some());
+    let oidc = &cfg.providers["atelier-exemple"];
+    assert_eq!(oidc.oidc_clients.len(), 2);
+    assert!(!oidc.oidc_clients[0].is_public() && !oidc.oidc_clients[0].refresh_tokens);
+    assert!(oidc.oidc_clients[1].is_public() && oidc.oidc_clients[1].refresh_tokens);
+    assert_eq!(cfg.oidc_issuer(), "http://127.0.0.1:8080/oidc");
+}
+
+#[tokio::test]
+async fn oidc_clients_and_keys_are_checked_with_every_problem_named() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join("config/passerelle.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(
+        r#"
+[[oidc.keys]]
+key_file = "../certs-example/gateway-signing.key"
+algorithm = "ES256"
+[[oidc.keys]]
+key_file = "../certs-example/gateway-signing.key"
+algorithm = "HS256"
+[providers.mauvais]
+name = "Mauvais"
+protocol = "oidc"
+technical_distributor = "222222222_0000000000000000"
+[[providers.mauvais.oidc.clients]]
+client_id = "atelier-exemple-web"
+redirect_uris = ["http://mauvais.test/cb"]
+[[providers.mauvais.oidc.clients]]
+client_id = "mauvais-app"
+application_type = "native"
+redirect_uris = ["http://localhost/cb", "monapp:/cb"]
+[[providers.mauvais.resources]]
+id = "ark:/99999/mauvais"
+name = "Mauvais"
+access_url = "https://mauvais.test/"
+[providers.sans-clients]
+name = "Sans clients"
+protocol = "oidc"
+technical_distributor = "333333333_0000000000000000"
+[[providers.sans-clients.resources]]
+id = "ark:/99999/sans"
+name = "Sans"
+access_url = "https://sans.test/"
+"#,
+    );
+    let err = config::load_str(&text, path.parent().unwrap(), vars(&[]))
+        .await
+        .unwrap_err();
+    let keys: Vec<&str> = err.0.iter().map(|p| p.key.as_str()).collect();
+    for key in [
+        "oidc.keys.0.key_file",
+        "oidc.keys.1.algorithm",
+        "providers.mauvais.oidc.clients.0.client_id",
+        "providers.mauvais.oidc.clients.0.client_secret_file",
+        "providers.mauvais.oidc.clients.0.redirect_uris.0",
+        "providers.mauvais.oidc.clients.1.redirect_uris.0",
+        "providers.mauvais.oidc.clients.1.redirect_uris.1",
+        "providers.sans-clients.oidc",
+    ] {
+        assert!(keys.contains(&key), "{key} not reported in {err}");
+    }
 }
 
 #[tokio::test]

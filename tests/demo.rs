@@ -47,7 +47,7 @@ fn link_to(page: &str, title: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pupil_clicks_through_the_demo() {
     let bind = || async { TcpListener::bind("127.0.0.1:0").await.unwrap() };
-    let demo = passerelle::demo::start(bind().await, bind().await, bind().await)
+    let demo = passerelle::demo::start(bind().await, bind().await, bind().await, bind().await)
         .await
         .unwrap();
     let client = reqwest::Client::builder()
@@ -140,6 +140,30 @@ async fn a_pupil_clicks_through_the_demo() {
         "{refused}"
     );
 
+    // The OIDC resource: the same session, an authorization code flow, verified ID token.
+    let atelier = link_to(&media, "Atelier de sciences");
+    let oidc_page = client.get(&atelier).send().await.unwrap();
+    assert!(oidc_page
+        .url()
+        .as_str()
+        .starts_with(&format!("{}/oidc/callback", demo.oidc_resource_url)));
+    assert_eq!(oidc_page.status(), 200);
+    let oidc_page = oidc_page.text().await.unwrap();
+    assert!(
+        oidc_page.contains("Bienvenue dans « Atelier de sciences »"),
+        "{oidc_page}"
+    );
+    assert!(oidc_page.contains("OpenID Connect") && oidc_page.contains("Jeton d'identité vérifié"));
+    for expected in [
+        "<code>IDO</code>",
+        ">0561641E</code>",
+        ">National_elv</code>",
+        ">4A##4e A</code>",
+    ] {
+        assert!(oidc_page.contains(expected), "missing {expected}");
+    }
+    assert!(!oidc_page.contains("<code>NOM</code>"));
+
     // Every decision was traced, without names.
     let trace = std::fs::read_to_string(&demo.trace_path).unwrap();
     for kind in [
@@ -153,6 +177,10 @@ async fn a_pupil_clicks_through_the_demo() {
             "no {kind} in the trace"
         );
     }
+    assert!(
+        trace.contains("\"protocol\":\"oidc\""),
+        "the OIDC access is traced"
+    );
     assert!(!trace.contains("Martin") && !trace.contains("eleve-demo-1"));
     demo.stop().await;
 }

@@ -63,6 +63,47 @@ pub const RESOURCES: [DemoResource; 3] = [
     },
 ];
 
+/// The demo resource that logs users in over OpenID Connect, at the demo OIDC resource.
+pub const OIDC_RESOURCE: DemoResource = DemoResource {
+    short: "atelier",
+    ark: "ark:/99999/demo.atelier-sciences",
+    title: "Atelier de sciences",
+};
+pub const OIDC_DISTRIBUTOR: &str = "111111111_0000000000000000";
+pub const OIDC_CLIENT_ID: &str = "demo-atelier";
+
+/// The OIDC resource, served by the demo OIDC resource at `base`.
+pub fn oidc_resource(base: &str) -> anyhow::Result<Resource> {
+    use AttributeName::*;
+    Ok(Resource {
+        id: OIDC_RESOURCE.ark.parse()?,
+        name: OIDC_RESOURCE.title.into(),
+        provider: "demo-atelier".into(),
+        editor_id: OIDC_DISTRIBUTOR.into(),
+        editor_name: "Atelier Démo".into(),
+        technical_distributor: OIDC_DISTRIBUTOR.into(),
+        access_url: format!("{base}/ressource/{}", OIDC_RESOURCE.short),
+        protocol: Protocol::Oidc,
+        category: Some("RESSOURCE_PRODUCTION".into()),
+        release: ReleasePolicy {
+            by_profile: [
+                (Profile::Eleve, names(&[Ido, Uai, Pro, Div])),
+                (Profile::Enseignant, names(&[Ido, Uai, Pro, Nom, Pre, PMat])),
+                (Profile::Documentaliste, names(&[Ido, Uai, Pro])),
+            ]
+            .into_iter()
+            .collect(),
+        },
+        display: crate::domain::Display {
+            type_presentation: crate::domain::Presentation {
+                code: "MUL".into(),
+                nom: "ressources d'enseignement multimédias".into(),
+            },
+            ..Default::default()
+        },
+    })
+}
+
 pub fn uai() -> anyhow::Result<Uai> {
     Ok(Uai::from_number(SCHOOL_NUMBER)?)
 }
@@ -249,7 +290,21 @@ pub fn seed(now: DateTime<Utc>) -> anyhow::Result<Seed> {
         })
     };
     use PublicCible::*;
+    let atelier = Subscription {
+        id: "demo-abo-atelier".into(),
+        distributor_id: OIDC_DISTRIBUTOR.into(),
+        resource_id: OIDC_RESOURCE.ark.parse()?,
+        resource_label: OIDC_RESOURCE.title.into(),
+        valid_from: now - Duration::days(30),
+        valid_until: year_end,
+        uais: vec![uai.clone()],
+        assignment_type: AssignmentType::Etabl,
+        audiences: vec![Eleve, Enseignant, Documentaliste],
+        deleted: false,
+        details: Default::default(),
+    };
     let subscriptions = vec![
+        atelier,
         sub(
             "demo-abo-manuel",
             0,

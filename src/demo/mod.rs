@@ -1,11 +1,12 @@
 //! `passerelle demo`: the whole system in one process, on this machine, with no set-up.
 //!
-//! The gateway (on `port`), a demo ENT (`port + 1`: login chooser, médiacentre, SAML IdP) and
-//! a demo SAML resource (`port + 2`), with ephemeral keys, the in-memory store and a seeded
-//! directory, catalogue, subscriptions and assignments.
+//! The gateway (on `port`), a demo ENT (`port + 1`: login chooser, médiacentre, SAML IdP), a
+//! demo SAML resource (`port + 2`) and a demo OIDC resource (`port + 3`), with ephemeral keys,
+//! the in-memory store and a seeded directory, catalogue, subscriptions and assignments.
 
 mod data;
 mod ent;
+mod oidc_resource;
 mod resource;
 
 use std::collections::BTreeMap;
@@ -18,8 +19,11 @@ use tokio::task::JoinHandle;
 
 use crate::app::AppState;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, EntConfig, OidcConfig, ProviderConfig, SamlConfig, StoreConfig};
+use crate::config::{
+    Config, EntConfig, OidcConfig, ProviderConfig, SamlConfig, Secret, StoreConfig,
+};
 use crate::domain::{IdoKey, IdoScope};
+use crate::oidc::op::client::{ApplicationType, OidcClient};
 use crate::oidc::op::keys::{Algorithm, KeySet, OidcKey};
 use crate::saml::algorithms::AlgorithmPolicy;
 use crate::saml::idp::{IdpSettings, ProviderSp};
@@ -34,13 +38,14 @@ pub struct Demo {
     pub gateway_url: String,
     pub ent_url: String,
     pub resource_url: String,
+    pub oidc_resource_url: String,
     pub trace_path: std::path::PathBuf,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
 impl Demo {
-    /// Stops the three servers and waits for them.
+    /// Stops the four servers and waits for them.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         for t in self.tasks {
@@ -66,6 +71,7 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
         bind(port, "gateway").await?,
         bind(next(1)?, "demo ENT").await?,
         bind(next(2)?, "demo resource").await?,
+        bind(next(3)?, "demo OIDC resource").await?,
     )
     .await?;
     println!("passerelle demo is running.\n");
@@ -75,7 +81,11 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
     println!("  \"Atlas historique\" is not assigned to the pupil: the gateway refuses it.\n");
     println!("  gateway        {}", demo.gateway_url);
     println!("  demo ENT       {}", demo.ent_url);
-    println!("  demo resource  {}", demo.resource_url);
+    println!("  demo resource  {} (SAML)", demo.resource_url);
+    println!(
+        "  demo resource  {} (OpenID Connect)",
+        demo.oidc_resource_url
+    );
     println!("  trace events   {}\n", demo.trace_path.display());
     println!("Ctrl-C to stop.");
     crate::cli::shutdown_signal().await;
@@ -83,15 +93,18 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the demo on three bound listeners.
+/// Starts the demo on four bound listeners.
 pub async fn start(
     gateway: TcpListener,
     ent: TcpListener,
     resource: TcpListener,
+    oidc_resource: TcpListener,
 ) -> anyhow::Result<Demo> {
     let url =
         |l: &TcpListener| -> anyhow::Result<String> { Ok(format!("http://{}", l.local_addr()?)) };
     let (gateway_url, ent_url, resource_url) = (url(&gateway)?, url(&ent)?, url(&resource)?);
+    let oidc_url = url(&oidc_resource)?;
+    let oidc_secret = crate::oidc::op::records::new_secret();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let now = clock.now();
 
@@ -153,25 +166,48 @@ pub async fn start(
                 client_cert_fingerprint: None,
             },
         )]),
-        providers: BTreeMap::from([(
-            "demo-editeur".to_string(),
-            ProviderConfig {
-                key: "demo-editeur".into(),
-                name: "Éditions Démo".into(),
-                technical_distributor: data::DISTRIBUTOR.into(),
-                commercial_distributors: vec![data::DISTRIBUTOR.into()],
-                api_token: None,
-                client_cert_fingerprint: None,
-                saml: Some(ProviderSp {
-                    entity_id: resource_entity.clone(),
-                    acs_urls: vec![format!("{resource_url}/saml/acs")],
-                    signing_certs: vec![resource_key.certificate.clone()],
-                    algorithms: AlgorithmPolicy::default(),
-                }),
-                oidc_clients: Vec::new(),
-                resources: data::catalogue(&resource_url)?,
-            },
-        )]),
+        providers: BTreeMap::from([
+            (
+                "demo-atelier".to_string(),
+                ProviderConfig {
+                    key: "demo-atelier".into(),
+                    name: "Atelier Démo".into(),
+                    technical_distributor: data::OIDC_DISTRIBUTOR.into(),
+                    commercial_distributors: vec![data::OIDC_DISTRIBUTOR.into()],
+                    api_token: None,
+                    client_cert_fingerprint: None,
+                    saml: None,
+                    oidc_clients: vec![OidcClient {
+                        client_id: data::OIDC_CLIENT_ID.into(),
+                        secret: Some(Secret::new(oidc_secret.clone())),
+                        application_type: ApplicationType::Web,
+                        redirect_uris: vec![format!("{oidc_url}/oidc/callback")],
+                        post_logout_redirect_uris: vec![format!("{oidc_url}/")],
+                        refresh_tokens: false,
+                    }],
+                    resources: vec![data::oidc_resource(&oidc_url)?],
+                },
+            ),
+            (
+                "demo-editeur".to_string(),
+                ProviderConfig {
+                    key: "demo-editeur".into(),
+                    name: "Éditions Démo".into(),
+                    technical_distributor: data::DISTRIBUTOR.into(),
+                    commercial_distributors: vec![data::DISTRIBUTOR.into()],
+                    api_token: None,
+                    client_cert_fingerprint: None,
+                    saml: Some(ProviderSp {
+                        entity_id: resource_entity.clone(),
+                        acs_urls: vec![format!("{resource_url}/saml/acs")],
+                        signing_certs: vec![resource_key.certificate.clone()],
+                        algorithms: AlgorithmPolicy::default(),
+                    }),
+                    oidc_clients: Vec::new(),
+                    resources: data::catalogue(&resource_url)?,
+                },
+            ),
+        ]),
     };
 
     let trace: Arc<dyn TraceSink> = Arc::new(JsonLinesSink::open(&config.trace_path, "demo")?);
@@ -215,8 +251,16 @@ pub async fn start(
             },
             algorithms: AlgorithmPolicy::default(),
         },
-        clock,
+        clock.clone(),
     );
+
+    let demo_oidc = oidc_resource::DemoOidcResource::new(
+        gateway_url.clone(),
+        data::OIDC_CLIENT_ID.into(),
+        oidc_secret,
+        format!("{oidc_url}/oidc/callback"),
+        clock.clone(),
+    )?;
 
     let (stop, rx) = watch::channel(false);
     let until = |mut rx: watch::Receiver<bool>| async move {
@@ -237,11 +281,20 @@ pub async fn start(
                     .await
             }
         }),
+        tokio::spawn({
+            let rx = stop.subscribe();
+            async move {
+                axum::serve(oidc_resource, oidc_resource::router(demo_oidc))
+                    .with_graceful_shutdown(until(rx))
+                    .await
+            }
+        }),
     ];
     Ok(Demo {
         gateway_url,
         ent_url,
         resource_url,
+        oidc_resource_url: oidc_url,
         trace_path,
         stop,
         tasks,

@@ -1,9 +1,11 @@
 //! Everything OpenID Connect: [`op`], the gateway as OpenID Provider for resource providers
-//! (web resources and native applications).
+//! (web resources and native applications); [`jwks`], ID token checks as a relying party
+//! makes them.
 //!
 //! Invariant: only this module imports `jsonwebtoken` (and `openidconnect`). It turns
 //! protocol messages into neutral values; access decisions stay in `domain` and `launch`.
 
+pub mod jwks;
 pub mod op;
 
 /// An OAuth 2.0 / OIDC refusal: the `error` code the client receives, the check that failed
