@@ -7,6 +7,8 @@
 mod common;
 #[path = "support/ent_idp.rs"]
 mod ent_idp;
+#[path = "support/oidc.rs"]
+mod oidc;
 
 use std::sync::{Arc, Mutex};
 
@@ -91,7 +93,40 @@ async fn logs_carry_no_personal_data_tokens_or_messages() {
         .unwrap();
     gw.call(wrong_token).await;
 
+    // OIDC: a code, tokens, userinfo, a reused code, a wrong secret, a forged token.
+    oidc::subscribe(&gw).await;
+    let pupil = gw.session("eleve-0001").await;
+    let code = oidc::code_of(&oidc::authorize(&gw, Some(&pupil), &oidc::web_params()).await);
+    let (_, tokens) = oidc::redeem_web(&gw, &code).await;
+    let access_token = tokens["access_token"].as_str().unwrap().to_string();
+    oidc::userinfo(&gw, &access_token, "").await;
+    oidc::redeem_web(&gw, &code).await;
+    oidc::post(
+        &gw,
+        "/oidc/token",
+        &[("grant_type", "authorization_code"), ("code", "x")],
+        Some((OIDC_WEB, "wrong-secret-value-abcdef")),
+    )
+    .await;
+    oidc::userinfo(&gw, &format!("{access_token}x"), "").await;
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("oidc.code_reused") && logs.contains("oidc.client_auth"),
+        "{logs}"
+    );
+    for secret in [
+        code.as_str(),
+        &access_token[..40],
+        tokens["id_token"].as_str().unwrap(),
+        OIDC_WEB_SECRET,
+        "wrong-secret-value",
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "logs contain an OIDC secret:\n{logs}"
+        );
+    }
     assert!(
         logs.contains("saml.signature"),
         "the refusal is logged with its check: {logs}"
