@@ -1,4 +1,4 @@
-//! The `passerelle` command line: `serve`, `check-config`, `demo`.
+//! The `passerelle` command line: `serve`, `check-config`, `directory`, `audit`, `demo`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,11 +38,31 @@ pub enum Command {
     /// ENT directory feed.
     #[command(subcommand)]
     Directory(DirectoryCommand),
+    /// The tamper-evident audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Run the whole system on this machine: gateway, demo ENT, demo resources.
     Demo {
         /// Port of the gateway (the demo ENT and resources take the next ones).
         #[arg(long, default_value_t = 8080)]
         port: u16,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check every node's chain and signed checkpoints; report the first record where anything
+    /// was changed, removed or reordered. Exit 0 only when every chain is intact.
+    Verify {
+        /// The audit directory (default: audit.dir of the configuration).
+        dir: Option<PathBuf>,
+        /// Configuration whose gateway certificate (keys.signing_certificate_file) verifies the
+        /// checkpoints.
+        #[arg(long, env = "PASSERELLE_CONFIG", default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+        /// The gateway's certificate (PEM), instead of reading the configuration.
+        #[arg(long)]
+        certificate: Option<PathBuf>,
     },
 }
 
@@ -167,11 +187,54 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             println!("wrote {} file(s) into {}", files.len(), out.display());
             Ok(0)
         }
+        Command::Audit(AuditCommand::Verify {
+            dir,
+            config,
+            certificate,
+        }) => audit_verify(dir, &config, certificate).await,
         Command::Demo { port } => {
             crate::demo::run(port).await?;
             Ok(0)
         }
     }
+}
+
+async fn audit_verify(
+    dir: Option<PathBuf>,
+    config: &std::path::Path,
+    certificate: Option<PathBuf>,
+) -> anyhow::Result<i32> {
+    let (pem, cfg_dir) = match (&certificate, &dir) {
+        (Some(c), Some(_)) => (
+            std::fs::read(c).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", c.display()))?,
+            None,
+        ),
+        _ => {
+            let cfg = match config::load(config, env_vars()).await {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{}: {e}", config.display());
+                    return Ok(1);
+                }
+            };
+            let pem = match &certificate {
+                Some(c) => std::fs::read(c)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", c.display()))?,
+                None => cfg.signing_key.certificate_pem()?,
+            };
+            (pem, cfg.audit.map(|a| a.dir))
+        }
+    };
+    let key = openssl::x509::X509::from_pem(&pem)
+        .and_then(|c| c.public_key())
+        .map_err(|e| anyhow::anyhow!("not a PEM certificate: {e}"))?;
+    let Some(dir) = dir.or(cfg_dir) else {
+        eprintln!("no audit directory: give one, or configure audit.dir");
+        return Ok(1);
+    };
+    let ok = crate::audit::verify::print_report(&dir, &key, &mut std::io::stdout())
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?;
+    Ok(if ok { 0 } else { 1 })
 }
 
 /// Opens the configured store.
@@ -198,10 +261,32 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
 /// Builds the state, seeds the store, and serves until Ctrl-C / SIGTERM.
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let store = open_store(&cfg).await?;
-    let trace: Arc<dyn TraceSink> = Arc::new(
+    let lines: Arc<dyn TraceSink> = Arc::new(
         JsonLinesSink::open(&cfg.trace_path, cfg.node_name.clone())
             .map_err(|e| anyhow::anyhow!("cannot open trace.path {}: {e}", cfg.trace_path))?,
     );
+    let audit = match &cfg.audit {
+        Some(a) => Some(Arc::new(
+            crate::audit::AuditLog::open(a.clone(), &cfg.node_name, cfg.signing_key.key.clone())
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot open the audit log in {} (audit.dir): {e}",
+                        a.dir.display()
+                    )
+                })?,
+        )),
+        None => {
+            tracing::warn!("no [audit] section: decisions are traced but not kept in a tamper-evident audit log");
+            None
+        }
+    };
+    let trace: Arc<dyn TraceSink> = match &audit {
+        Some(a) => Arc::new(crate::trace::FanOut(vec![
+            lines,
+            a.clone() as Arc<dyn TraceSink>,
+        ])),
+        None => lines,
+    };
     let listen = cfg.listen;
     let base = cfg.public_base_url.clone();
     let state = AppState::new(cfg, store, Arc::new(SystemClock), trace);
@@ -234,10 +319,34 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         shutdown_signal().await;
         let _ = stop.send(true);
     });
+    if let (Some(a), Some(interval)) = (
+        &audit,
+        state.config.audit.as_ref().map(|s| s.checkpoint_interval),
+    ) {
+        let (a, clock, mut rx) = (a.clone(), state.clock.clone(), stopped.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = rx.wait_for(|s| *s) => break,
+                }
+                if let Err(e) = a.checkpoint(clock.now()) {
+                    tracing::error!(error = %e, "audit checkpoint could not be written: check audit.dir");
+                }
+            }
+        });
+    }
     tracing::info!(%listen, public_base_url = %base, "passerelle is serving");
+    let clock = state.clock.clone();
     crate::http::serve(listener, state, until(stopped)).await?;
     if let Some(t) = tls_task {
         let _ = t.await;
+    }
+    if let Some(a) = audit {
+        a.checkpoint(clock.now()).map_err(|e| {
+            anyhow::anyhow!("the shutdown audit checkpoint could not be written: {e}")
+        })?;
     }
     Ok(())
 }

@@ -161,6 +161,8 @@ pub struct Config {
     pub oidc: OidcConfig,
     /// `-` for standard output.
     pub trace_path: String,
+    /// The audit log, when `[audit]` is configured.
+    pub audit: Option<crate::audit::AuditSettings>,
     pub seed_files: Vec<PathBuf>,
     pub ents: BTreeMap<IdEnt, EntConfig>,
     pub providers: BTreeMap<String, ProviderConfig>,

@@ -19,6 +19,7 @@ pub struct RawConfig {
     pub saml: RawSaml,
     #[serde(default)]
     pub oidc: RawOidc,
+    pub audit: Option<RawAudit>,
     #[serde(default)]
     pub trace: RawTrace,
     #[serde(default)]
@@ -72,6 +73,15 @@ pub struct RawSaml {
     pub request_ttl_seconds: Option<u64>,
     pub max_message_bytes: Option<usize>,
     pub assertion_lifetime_seconds: Option<u64>,
+}
+
+/// The tamper-evident audit log.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawAudit {
+    pub dir: Option<String>,
+    pub max_segment_bytes: Option<u64>,
+    pub retention_days: Option<u32>,
+    pub checkpoint_interval_seconds: Option<u64>,
 }
 
 /// The gateway as OpenID Provider.

@@ -111,6 +111,7 @@ pub(super) async fn validate(
     let tls = tls(&mut cx, &raw);
     let signing_key = signing_key(&mut cx, &raw);
     let oidc = super::oidc::oidc(&mut cx, &raw.oidc, signing_key.as_ref());
+    let audit = audit(&mut cx, &raw);
     let ido_key = ido_key(&mut cx, &raw);
     let ido_scope = match raw
         .keys
@@ -223,12 +224,39 @@ pub(super) async fn validate(
             saml,
             oidc,
             trace_path: raw.trace.path.clone().unwrap_or_else(|| "-".into()),
+            audit,
             seed_files,
             ents,
             providers,
         }),
         _ => Err(ConfigErrors(cx.problems)),
     }
+}
+
+fn audit(cx: &mut Ctx<'_>, raw: &RawConfig) -> Option<crate::audit::AuditSettings> {
+    let a = raw.audit.as_ref()?;
+    let dir = cx.required("audit.dir", a.dir.clone()).map(|d| cx.path(&d));
+    let max_segment_bytes = a.max_segment_bytes.unwrap_or(64 * 1024 * 1024);
+    if max_segment_bytes < 4096 {
+        cx.problem("audit.max_segment_bytes", "must be at least 4096");
+    }
+    let days = a.retention_days.unwrap_or(400);
+    if days == 0 {
+        cx.problem("audit.retention_days", "must be at least 1");
+    }
+    let interval = a.checkpoint_interval_seconds.unwrap_or(60);
+    if interval == 0 || interval > 86_400 {
+        cx.problem(
+            "audit.checkpoint_interval_seconds",
+            "must be between 1 and 86400",
+        );
+    }
+    Some(crate::audit::AuditSettings {
+        dir: dir?,
+        max_segment_bytes,
+        retention: chrono::Duration::days(i64::from(days)),
+        checkpoint_interval: Duration::from_secs(interval),
+    })
 }
 
 fn tls(cx: &mut Ctx<'_>, raw: &RawConfig) -> Option<super::TlsConfig> {

@@ -55,7 +55,8 @@ impl DemoEnt {
         }
     }
 
-    fn user(&self, headers: &HeaderMap) -> Option<String> {
+    /// The demo user logged in at the demo ENT in this browser.
+    pub(super) fn user(&self, headers: &HeaderMap) -> Option<String> {
         let cookie = headers.get(header::COOKIE)?.to_str().ok()?;
         let id = cookie
             .split(';')

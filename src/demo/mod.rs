@@ -6,6 +6,7 @@
 
 mod data;
 mod ent;
+mod ent_oidc;
 mod oidc_resource;
 mod resource;
 
@@ -110,6 +111,7 @@ pub async fn start(
 
     let gateway_key = SigningKey::generate_self_signed("demo gateway", 2)?;
     let ent_key = SigningKey::generate_self_signed("demo ENT", 2)?;
+    let ent_key_pkey = ent_key.key.clone();
     let resource_key = SigningKey::generate_self_signed("demo resource", 2)?;
     let mut secret = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut secret);
@@ -148,6 +150,7 @@ pub async fn start(
             .map_err(anyhow::Error::msg)?,
         ),
         trace_path: trace_path.display().to_string(),
+        audit: None,
         seed_files: vec![],
         ents: BTreeMap::from([(
             data::ENT_ID.parse()?,
@@ -235,6 +238,21 @@ pub async fn start(
         },
         clock.clone(),
     );
+    // The demo ENT is also an OpenID Provider, with the gateway registered as its client.
+    let ent_op = ent_oidc::DemoEntOp::new(
+        demo_ent.clone(),
+        format!("{ent_url}/oidc"),
+        KeySet::new(vec![OidcKey::from_pkey(
+            &ent_key_pkey,
+            Algorithm::RS256,
+            None,
+        )
+        .map_err(anyhow::Error::msg)?])
+        .map_err(anyhow::Error::msg)?,
+        "passerelle".into(),
+        crate::oidc::op::records::new_secret(),
+        format!("{gateway_url}/ent/oidc/callback"),
+    );
     let demo_resource = resource::DemoResource::new(
         resource_key,
         SpSettings {
@@ -269,7 +287,7 @@ pub async fn start(
     let tasks = vec![
         tokio::spawn(crate::http::serve(gateway, state, until(rx.clone()))),
         tokio::spawn(async move {
-            axum::serve(ent, ent::router(demo_ent))
+            axum::serve(ent, ent::router(demo_ent).merge(ent_oidc::router(ent_op)))
                 .with_graceful_shutdown(until(rx.clone()))
                 .await
         }),
