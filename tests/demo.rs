@@ -182,5 +182,18 @@ async fn a_pupil_clicks_through_the_demo() {
         "the OIDC access is traced"
     );
     assert!(!trace.contains("Martin") && !trace.contains("eleve-demo-1"));
+
+    // The same decisions are in the audit log, whose chain verifies.
+    demo.checkpoint().unwrap();
+    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .args(["audit", "verify"])
+        .arg(&demo.audit_dir)
+        .arg("--certificate")
+        .arg(&demo.audit_certificate)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success(), "{report}");
+    assert!(report.contains("demo: intact"), "{report}");
     demo.stop().await;
 }

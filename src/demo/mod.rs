@@ -34,20 +34,33 @@ use crate::saml::sp::{EntIdp, SpSettings};
 use crate::store::MemoryStore;
 use crate::trace::{JsonLinesSink, TraceSink};
 
-/// The three servers of a running demo.
+/// The four servers of a running demo.
 pub struct Demo {
     pub gateway_url: String,
     pub ent_url: String,
     pub resource_url: String,
     pub oidc_resource_url: String,
     pub trace_path: std::path::PathBuf,
+    /// The audit log's directory, and the gateway certificate that verifies its checkpoints.
+    pub audit_dir: std::path::PathBuf,
+    pub audit_certificate: std::path::PathBuf,
+    audit: Arc<crate::audit::AuditLog>,
+    clock: Arc<dyn Clock>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
 impl Demo {
+    /// Signs the audit log's head now (the demo also does it when it stops).
+    pub fn checkpoint(&self) -> std::io::Result<()> {
+        self.audit.checkpoint(self.clock.now())
+    }
+
     /// Stops the four servers and waits for them.
     pub async fn stop(self) {
+        if let Err(e) = self.checkpoint() {
+            tracing::error!(error = %e, "demo: the audit checkpoint could not be written");
+        }
         let _ = self.stop.send(true);
         for t in self.tasks {
             let _ = t.await;
@@ -87,7 +100,13 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
         "  demo resource  {} (OpenID Connect)",
         demo.oidc_resource_url
     );
-    println!("  trace events   {}\n", demo.trace_path.display());
+    println!("  trace events   {}", demo.trace_path.display());
+    println!(
+        "  audit log      {}  (after Ctrl-C: passerelle audit verify {} --certificate {})\n",
+        demo.audit_dir.display(),
+        demo.audit_dir.display(),
+        demo.audit_certificate.display()
+    );
     println!("Ctrl-C to stop.");
     crate::cli::shutdown_signal().await;
     demo.stop().await;
@@ -213,7 +232,23 @@ pub async fn start(
         ]),
     };
 
-    let trace: Arc<dyn TraceSink> = Arc::new(JsonLinesSink::open(&config.trace_path, "demo")?);
+    let audit_dir = std::env::temp_dir().join(format!("passerelle-demo-audit-{}", std::process::id()));
+    let audit_certificate = audit_dir.join("gateway.crt");
+    let audit = Arc::new(crate::audit::AuditLog::open(
+        crate::audit::AuditSettings {
+            dir: audit_dir.clone(),
+            max_segment_bytes: 16 * 1024 * 1024,
+            retention: chrono::Duration::days(400),
+            checkpoint_interval: Duration::from_secs(60),
+        },
+        "demo",
+        gateway_key.key.clone(),
+    )?);
+    std::fs::write(&audit_certificate, gateway_key.certificate_pem()?)?;
+    let trace: Arc<dyn TraceSink> = Arc::new(crate::trace::FanOut(vec![
+        Arc::new(JsonLinesSink::open(&config.trace_path, "demo")?),
+        audit.clone(),
+    ]));
     let state = AppState::new(config, Arc::new(MemoryStore::new()), clock.clone(), trace);
     state.seed().await?;
     data::seed(now)?.apply(state.store.as_ref()).await?;
@@ -314,6 +349,10 @@ pub async fn start(
         resource_url,
         oidc_resource_url: oidc_url,
         trace_path,
+        audit_dir,
+        audit_certificate,
+        audit,
+        clock: clock.clone(),
         stop,
         tasks,
     })
