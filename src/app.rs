@@ -20,6 +20,7 @@ pub struct Metrics {
     pub access_refused: AtomicU64,
     pub protocol_refused: AtomicU64,
     pub credentials_issued: AtomicU64,
+    pub subscription_changes: AtomicU64,
 }
 
 impl Metrics {
@@ -30,6 +31,8 @@ impl Metrics {
             TraceEvent::AccessRefused { .. } => &self.access_refused,
             TraceEvent::ProtocolRefused { .. } => &self.protocol_refused,
             TraceEvent::CredentialIssued { .. } => &self.credentials_issued,
+            TraceEvent::SubscriptionChanged { .. } => &self.subscription_changes,
+            TraceEvent::ConfigurationLoaded { .. } => return,
         };
         c.fetch_add(1, Ordering::Relaxed);
     }
@@ -87,6 +90,20 @@ impl AppState {
     pub fn trace(&self, event: TraceEvent) {
         self.metrics.count(&event);
         self.trace.record(self.clock.now(), event);
+    }
+
+    /// Records which configuration and keys this node runs with (for the audit trail).
+    pub fn trace_configuration(&self) {
+        use sha2::Digest;
+        let c = &self.config;
+        self.trace(TraceEvent::ConfigurationLoaded {
+            signing_certificate_sha256: hex::encode(sha2::Sha256::digest(
+                c.signing_key.certificate.der_data(),
+            )),
+            oidc_kids: c.oidc.keys.kids(),
+            ents: c.ents.len(),
+            providers: c.providers.len(),
+        });
     }
 
     /// Loads the configured catalogue and seed files into the store.

@@ -290,6 +290,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let listen = cfg.listen;
     let base = cfg.public_base_url.clone();
     let state = AppState::new(cfg, store, Arc::new(SystemClock), trace);
+    state.trace_configuration();
     state.seed().await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await

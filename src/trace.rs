@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::{AttributeName, IdEnt, Profile, ResourceId, Uai};
+use crate::domain::{AttributeName, IdEnt, Profile, ResourceId, Subscription, Uai};
 
 /// How a user reached the resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -74,11 +74,32 @@ pub enum TraceEvent {
         attributes: Vec<AttributeName>,
         channel: Channel,
     },
+    /// A node started with a configuration: which keys sign, so that a key change is recorded.
+    ConfigurationLoaded {
+        /// SHA-256 of the gateway's signing certificate (SAML, and OIDC when no OIDC key is set).
+        signing_certificate_sha256: String,
+        /// The `kid` of every published OIDC key, the signing one first.
+        oidc_kids: Vec<String>,
+        ents: usize,
+        providers: usize,
+    },
+    /// A provider created, changed or deleted a subscription: who, what, before and after.
+    SubscriptionChanged {
+        /// The provider's configuration key.
+        provider: String,
+        /// `create`, `update` or `delete`.
+        action: &'static str,
+        subscription: String,
+        before: Option<Box<Subscription>>,
+        after: Option<Box<Subscription>>,
+    },
 }
 
 impl TraceEvent {
     pub fn kind(&self) -> &'static str {
         match self {
+            TraceEvent::SubscriptionChanged { .. } => "subscription_changed",
+            TraceEvent::ConfigurationLoaded { .. } => "configuration_loaded",
             TraceEvent::EntLogin { .. } => "ent_login",
             TraceEvent::ProtocolRefused { .. } => "protocol_refused",
             TraceEvent::AccessGranted { .. } => "access_granted",

@@ -543,3 +543,82 @@ async fn providers_read_the_list_of_schools() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn every_change_is_traced_with_who_what_before_and_after() {
+    use passerelle::trace::TraceEvent;
+    let gw = TestGateway::new().await;
+    let path = "/abonnement/abo-audit-1";
+    let (s, _) = call(
+        &gw,
+        Method::PUT,
+        path,
+        Some(PROVIDER_TOKEN),
+        created("abo-audit-1"),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let update = abonnement("abo-audit-1", "").replace("Ressource individuelle", "Nouveau libellé");
+    assert_eq!(
+        call(&gw, Method::POST, path, Some(PROVIDER_TOKEN), update, false)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(
+            &gw,
+            Method::DELETE,
+            path,
+            Some(PROVIDER_TOKEN),
+            String::new(),
+            false
+        )
+        .await
+        .0,
+        StatusCode::NO_CONTENT
+    );
+    // A refused change leaves no record.
+    call(
+        &gw,
+        Method::PUT,
+        path,
+        Some(PROVIDER_TOKEN),
+        created("abo-audit-1"),
+        false,
+    )
+    .await;
+    let changes: Vec<_> = gw
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            TraceEvent::SubscriptionChanged {
+                provider,
+                action,
+                subscription,
+                before,
+                after,
+            } => Some((provider, action, subscription, before, after)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(changes.len(), 3);
+    assert_eq!(
+        changes.iter().map(|c| c.1).collect::<Vec<_>>(),
+        ["create", "update", "delete"]
+    );
+    assert!(changes
+        .iter()
+        .all(|c| c.0 == "test-editeur" && c.2 == "abo-audit-1"));
+    assert!(changes[0].3.is_none());
+    assert_eq!(
+        changes[1].3.as_ref().unwrap().resource_label,
+        "Ressource individuelle"
+    );
+    assert_eq!(
+        changes[1].4.as_ref().unwrap().resource_label,
+        "Nouveau libellé"
+    );
+    assert!(!changes[2].3.as_ref().unwrap().deleted && changes[2].4.as_ref().unwrap().deleted);
+}

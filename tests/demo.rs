@@ -167,6 +167,7 @@ async fn a_pupil_clicks_through_the_demo() {
     // Every decision was traced, without names.
     let trace = std::fs::read_to_string(&demo.trace_path).unwrap();
     for kind in [
+        "configuration_loaded",
         "ent_login",
         "access_granted",
         "credential_issued",

@@ -232,7 +232,8 @@ pub async fn start(
         ]),
     };
 
-    let audit_dir = std::env::temp_dir().join(format!("passerelle-demo-audit-{}", std::process::id()));
+    let audit_dir =
+        std::env::temp_dir().join(format!("passerelle-demo-audit-{}", std::process::id()));
     let audit_certificate = audit_dir.join("gateway.crt");
     let audit = Arc::new(crate::audit::AuditLog::open(
         crate::audit::AuditSettings {
@@ -250,6 +251,7 @@ pub async fn start(
         audit.clone(),
     ]));
     let state = AppState::new(config, Arc::new(MemoryStore::new()), clock.clone(), trace);
+    state.trace_configuration();
     state.seed().await?;
     data::seed(now)?.apply(state.store.as_ref()).await?;
 

@@ -53,6 +53,11 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             "assertions and tokens issued to providers",
             &m.credentials_issued,
         ),
+        (
+            "passerelle_subscription_changes_total",
+            "subscriptions created, changed or deleted by providers",
+            &m.subscription_changes,
+        ),
     ];
     let mut out = String::new();
     for (name, help, counter) in rows {

@@ -180,6 +180,24 @@ fn unavailable(e: &crate::store::StoreError) -> WsError {
     )
 }
 
+/// Records a change for the audit trail.
+fn changed(
+    state: &AppState,
+    provider: &ProviderConfig,
+    action: &'static str,
+    id: &str,
+    before: Option<&Subscription>,
+    after: Option<&Subscription>,
+) {
+    state.trace(crate::trace::TraceEvent::SubscriptionChanged {
+        provider: provider.key.clone(),
+        action,
+        subscription: id.to_string(),
+        before: before.cloned().map(Box::new),
+        after: after.cloned().map(Box::new),
+    });
+}
+
 async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -211,6 +229,7 @@ async fn create(
         ));
     }
     tracing::info!(provider = %provider.key, subscription = %id, "subscription created");
+    changed(&state, provider, "create", &id, None, Some(&subscription));
     Ok(xml_response(
         StatusCode::CREATED,
         xml::document(&xml::abonnement_xml(&subscription), None),
@@ -243,6 +262,14 @@ async fn update(
         .await
         .map_err(|e| unavailable(&e))?;
     tracing::info!(provider = %provider.key, subscription = %id, "subscription updated");
+    changed(
+        &state,
+        provider,
+        "update",
+        &id,
+        Some(&existing),
+        Some(&subscription),
+    );
     Ok(xml_response(
         StatusCode::OK,
         xml::document(&xml::abonnement_xml(&subscription), None),
@@ -256,7 +283,8 @@ async fn delete(
     Path(id): Path<String>,
 ) -> WsResult {
     let provider = caller(&state, &headers, identity.as_ref().map(|Extension(i)| i))?;
-    let mut existing = owned(&state, provider, &id).await?;
+    let before = owned(&state, provider, &id).await?;
+    let mut existing = before.clone();
     existing.deleted = true;
     existing.details.updated_at = Some(state.clock.now());
     state
@@ -265,6 +293,14 @@ async fn delete(
         .await
         .map_err(|e| unavailable(&e))?;
     tracing::info!(provider = %provider.key, subscription = %id, "subscription deleted");
+    changed(
+        &state,
+        provider,
+        "delete",
+        &id,
+        Some(&before),
+        Some(&existing),
+    );
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

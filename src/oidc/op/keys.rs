@@ -176,6 +176,11 @@ impl KeySet {
         &self.keys[0]
     }
 
+    /// The `kid` of every published key, the signing one first.
+    pub fn kids(&self) -> Vec<String> {
+        self.keys.iter().map(|k| k.kid.clone()).collect()
+    }
+
     /// The algorithms of the published keys, for discovery.
     pub fn algorithms(&self) -> Vec<&'static str> {
         let mut v: Vec<_> = self.keys.iter().map(|k| alg_name(k.alg)).collect();
