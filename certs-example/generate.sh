@@ -49,3 +49,7 @@ echo "wrote ../config/examples/ent-B0-idp-metadata.xml"
 # The client secret of the example OIDC provider's web application.
 openssl rand -hex 32 > oidc-atelier-exemple-web-secret.example
 echo "wrote oidc-atelier-exemple-web-secret.example"
+
+# The bearer token of the example auditor (the data protection officer).
+openssl rand -hex 32 > auditor-dpo-token.example
+echo "wrote auditor-dpo-token.example"

@@ -32,7 +32,7 @@ impl Metrics {
             TraceEvent::ProtocolRefused { .. } => &self.protocol_refused,
             TraceEvent::CredentialIssued { .. } => &self.credentials_issued,
             TraceEvent::SubscriptionChanged { .. } => &self.subscription_changes,
-            TraceEvent::ConfigurationLoaded { .. } => return,
+            TraceEvent::ConfigurationLoaded { .. } | TraceEvent::AuditQuery { .. } => return,
         };
         c.fetch_add(1, Ordering::Relaxed);
     }

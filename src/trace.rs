@@ -83,6 +83,14 @@ pub enum TraceEvent {
         ents: usize,
         providers: usize,
     },
+    /// An auditor searched the audit log.
+    AuditQuery {
+        /// The auditor's configuration key.
+        auditor: String,
+        /// The criteria, as `name=value`.
+        criteria: Vec<String>,
+        results: usize,
+    },
     /// A provider created, changed or deleted a subscription: who, what, before and after.
     SubscriptionChanged {
         /// The provider's configuration key.
@@ -100,6 +108,7 @@ impl TraceEvent {
         match self {
             TraceEvent::SubscriptionChanged { .. } => "subscription_changed",
             TraceEvent::ConfigurationLoaded { .. } => "configuration_loaded",
+            TraceEvent::AuditQuery { .. } => "audit_query",
             TraceEvent::EntLogin { .. } => "ent_login",
             TraceEvent::ProtocolRefused { .. } => "protocol_refused",
             TraceEvent::AccessGranted { .. } => "access_granted",

@@ -7,6 +7,7 @@
 //! rule holds as for traces: pseudonymous subjects and attribute names, never personal data.
 
 pub mod chain;
+pub mod query;
 pub mod verify;
 pub mod writer;
 

@@ -102,6 +102,25 @@ pub struct EntConfig {
     pub client_cert_fingerprint: Option<String>,
 }
 
+/// What an auditor may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditorScope {
+    Ministry,
+    Provider(String),
+    Ent(IdEnt),
+    School(crate::domain::Uai),
+}
+
+/// An auditor of the audit log (data protection officer, ministry, ENT project, provider,
+/// school), authenticated by a bearer token.
+#[derive(Debug, Clone)]
+pub struct AuditorConfig {
+    pub key: String,
+    pub name: String,
+    pub token: Secret,
+    pub scope: AuditorScope,
+}
+
 /// A secret string: compared in constant time, never printed.
 #[derive(Clone)]
 pub struct Secret(String);
@@ -163,6 +182,7 @@ pub struct Config {
     pub trace_path: String,
     /// The audit log, when `[audit]` is configured.
     pub audit: Option<crate::audit::AuditSettings>,
+    pub auditors: BTreeMap<String, AuditorConfig>,
     pub seed_files: Vec<PathBuf>,
     pub ents: BTreeMap<IdEnt, EntConfig>,
     pub providers: BTreeMap<String, ProviderConfig>,

@@ -20,6 +20,9 @@ pub struct RawConfig {
     #[serde(default)]
     pub oidc: RawOidc,
     pub audit: Option<RawAudit>,
+    /// Who may search the audit log, and what they may see.
+    #[serde(default)]
+    pub auditors: BTreeMap<String, RawAuditor>,
     #[serde(default)]
     pub trace: RawTrace,
     #[serde(default)]
@@ -82,6 +85,14 @@ pub struct RawAudit {
     pub max_segment_bytes: Option<u64>,
     pub retention_days: Option<u32>,
     pub checkpoint_interval_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawAuditor {
+    pub name: Option<String>,
+    pub api_token_file: Option<String>,
+    /// `ministry`, `provider:<key>`, `ent:<idENT>` or `school:<UAI>`.
+    pub scope: Option<String>,
 }
 
 /// The gateway as OpenID Provider.

@@ -178,6 +178,12 @@ pub(super) async fn validate(
             providers.insert(key.clone(), p);
         }
     }
+    let mut auditors = BTreeMap::new();
+    for (key, a) in &raw.auditors {
+        if let Some(a) = auditor(&mut cx, key, a, &raw) {
+            auditors.insert(key.clone(), a);
+        }
+    }
     let seed_files = raw
         .seed
         .files
@@ -225,6 +231,7 @@ pub(super) async fn validate(
             oidc,
             trace_path: raw.trace.path.clone().unwrap_or_else(|| "-".into()),
             audit,
+            auditors,
             seed_files,
             ents,
             providers,
@@ -256,6 +263,48 @@ fn audit(cx: &mut Ctx<'_>, raw: &RawConfig) -> Option<crate::audit::AuditSetting
         max_segment_bytes,
         retention: chrono::Duration::days(i64::from(days)),
         checkpoint_interval: Duration::from_secs(interval),
+    })
+}
+
+fn auditor(
+    cx: &mut Ctx<'_>,
+    key: &str,
+    a: &super::raw::RawAuditor,
+    raw: &RawConfig,
+) -> Option<super::AuditorConfig> {
+    use super::AuditorScope;
+    let prefix = format!("auditors.{key}");
+    let name = cx.required(&format!("{prefix}.name"), a.name.clone());
+    let file = cx.required(
+        &format!("{prefix}.api_token_file"),
+        a.api_token_file.clone(),
+    );
+    let token = api_token(cx, &prefix, &file).flatten();
+    let scope_text = cx.required(&format!("{prefix}.scope"), a.scope.clone())?;
+    let bad = |cx: &mut Ctx<'_>, m: &str| cx.problem(format!("{prefix}.scope"), m.to_string());
+    let scope = match scope_text.split_once(':') {
+        None if scope_text == "ministry" => Some(AuditorScope::Ministry),
+        Some(("provider", p)) if raw.providers.contains_key(p) => {
+            Some(AuditorScope::Provider(p.into()))
+        }
+        Some(("ent", e)) if raw.ents.contains_key(e) => e.parse().ok().map(AuditorScope::Ent),
+        Some(("school", u)) => match u.parse() {
+            Ok(u) => Some(AuditorScope::School(u)),
+            Err(_) => {
+                bad(cx, "school:<UAI> needs a valid UAI");
+                None
+            }
+        },
+        _ => {
+            bad(cx, "expected ministry, provider:<configured provider>, ent:<configured ENT> or school:<UAI>");
+            None
+        }
+    };
+    Some(super::AuditorConfig {
+        key: key.into(),
+        name: name?,
+        token: token?,
+        scope: scope?,
     })
 }
 

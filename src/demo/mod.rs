@@ -170,6 +170,7 @@ pub async fn start(
         ),
         trace_path: trace_path.display().to_string(),
         audit: None,
+        auditors: BTreeMap::new(),
         seed_files: vec![],
         ents: BTreeMap::from([(
             data::ENT_ID.parse()?,

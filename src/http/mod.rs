@@ -5,6 +5,7 @@
 
 mod abonnement;
 mod acs;
+mod audit;
 mod catalogue;
 pub mod cookies;
 mod domaine_gar;
@@ -41,6 +42,7 @@ pub fn app(state: AppState) -> Router {
         .route("/ressourcesDiffusables", get(catalogue::handle))
         .merge(abonnement::routes())
         .merge(oidc::routes())
+        .merge(audit::routes())
         .route("/health/live", get(ops::live))
         .route("/health/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))

@@ -1,0 +1,324 @@
+//! Auditor access to the audit log: `GET /audit/records` (API, `Authorization: Bearer`, JSON
+//! lines or CSV), and `/audit`, a page in French (usable without JavaScript) where an auditor
+//! enters their token and criteria, reads the records and downloads them. Each auditor sees
+//! only their scope; every query is itself recorded.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::app::AppState;
+use crate::audit::query::{search, to_csv, to_json_lines, Filter, Scope};
+use crate::config::{AuditorConfig, AuditorScope};
+use crate::saml::xml::escape;
+use crate::trace::TraceEvent;
+
+use super::pages;
+
+const PAGE_LIMIT: usize = 200;
+const EXPORT_LIMIT: usize = 100_000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/audit/records", get(api))
+        .route("/audit", get(form_page).post(results_page))
+        .route("/audit/export", post(export))
+}
+
+fn auditor<'a>(state: &'a AppState, token: Option<&str>) -> Option<&'a AuditorConfig> {
+    let t = token?.trim();
+    state.config.auditors.values().find(|a| a.token.matches(t))
+}
+
+fn date(v: Option<&String>, end: bool) -> Result<Option<DateTime<Utc>>, String> {
+    let Some(v) = v.map(|s| s.trim()).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Ok(Some(t.with_timezone(&Utc)));
+    }
+    let d = NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .map_err(|_| format!("« {v} » n'est pas une date (AAAA-MM-JJ)"))?;
+    // A day given as the end of the range includes that whole day.
+    let d = if end { d.succ_opt().unwrap_or(d) } else { d };
+    Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()))
+}
+
+fn filter(p: &HashMap<String, String>) -> Result<Filter, String> {
+    let text = |k: &str| {
+        p.get(k)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    Ok(Filter {
+        from: date(p.get("from"), false)?,
+        to: date(p.get("to"), true)?,
+        uai: text("uai").map(|u| u.to_ascii_uppercase()),
+        resource: text("resource"),
+        provider: text("provider"),
+        event: text("event"),
+        subject: text("subject"),
+    })
+}
+
+async fn scope(state: &AppState, a: &AuditorConfig) -> Result<Scope, crate::store::StoreError> {
+    Ok(match &a.scope {
+        AuditorScope::Ministry => Scope::Ministry,
+        AuditorScope::Provider(key) => Scope::Provider {
+            key: key.clone(),
+            resources: state
+                .config
+                .providers
+                .get(key)
+                .map(|p| p.resources.iter().map(|r| r.id.to_string()).collect())
+                .unwrap_or_default(),
+        },
+        AuditorScope::Ent(id) => Scope::Ent {
+            id: id.to_string(),
+            uais: state
+                .store
+                .schools()
+                .await?
+                .into_iter()
+                .filter(|s| &s.ent == id)
+                .map(|s| s.uai.to_string())
+                .collect(),
+        },
+        AuditorScope::School(uai) => Scope::School {
+            uai: uai.to_string(),
+        },
+    })
+}
+
+/// Runs a query for `a` and records it.
+async fn run(
+    state: &AppState,
+    a: &AuditorConfig,
+    p: &HashMap<String, String>,
+    limit: usize,
+) -> Result<(Vec<crate::audit::chain::Body>, bool), (StatusCode, String)> {
+    let Some(settings) = &state.config.audit else {
+        return Err((
+            StatusCode::NOT_FOUND,
+            "aucun journal d'audit n'est configuré ([audit])".into(),
+        ));
+    };
+    let f = filter(p).map_err(|m| (StatusCode::BAD_REQUEST, m))?;
+    let scope = scope(state, a).await.map_err(|e| {
+        tracing::error!(error = %e, "audit query: the store does not answer");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service indisponible".to_string(),
+        )
+    })?;
+    let (dir, f2) = (settings.dir.clone(), f.clone());
+    let found = tokio::task::spawn_blocking(move || search(&dir, &f2, &scope, limit))
+        .await
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("search task failed: {e}")))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "audit query: the audit directory cannot be read (audit.dir)");
+            (StatusCode::INTERNAL_SERVER_ERROR, "le journal d'audit ne peut pas être lu".to_string())
+        })?;
+    let mut criteria: Vec<String> = [
+        "from", "to", "uai", "resource", "provider", "event", "subject",
+    ]
+    .iter()
+    .filter_map(|k| {
+        p.get(*k)
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| format!("{k}={}", v.trim()))
+    })
+    .collect();
+    criteria.sort();
+    state.trace(TraceEvent::AuditQuery {
+        auditor: a.key.clone(),
+        criteria,
+        results: found.0.len(),
+    });
+    Ok(found)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+}
+
+fn download(
+    format: Option<&str>,
+    records: &[crate::audit::chain::Body],
+    attachment: bool,
+) -> Response {
+    let (body, ctype, ext) = match format {
+        Some("csv") => (to_csv(records), "text/csv; charset=utf-8", "csv"),
+        _ => (to_json_lines(records), "application/x-ndjson", "jsonl"),
+    };
+    let mut resp = (
+        [
+            (header::CONTENT_TYPE, ctype),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response();
+    if attachment {
+        if let Ok(v) =
+            header::HeaderValue::from_str(&format!("attachment; filename=\"audit.{ext}\""))
+        {
+            resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    resp
+}
+
+pub async fn api(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(a) = auditor(&state, bearer(&headers)) else {
+        tracing::warn!("audit API refused: no valid auditor token (auditors.<key>.api_token_file)");
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(
+                header::WWW_AUTHENTICATE,
+                "Bearer realm=\"passerelle-audit\"",
+            )],
+            "authentification requise\n",
+        )
+            .into_response();
+    };
+    let limit = p
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(EXPORT_LIMIT)
+        .min(EXPORT_LIMIT);
+    match run(&state, a, &p, limit).await {
+        Ok((records, more)) => {
+            let mut resp = download(p.get("format").map(String::as_str), &records, false);
+            if more {
+                resp.headers_mut().insert(
+                    "x-passerelle-truncated",
+                    header::HeaderValue::from_static("true"),
+                );
+            }
+            resp
+        }
+        Err((status, m)) => (status, format!("{m}\n")).into_response(),
+    }
+}
+
+fn form(p: &HashMap<String, String>, message: &str) -> String {
+    let v = |k: &str| escape(p.get(k).map(String::as_str).unwrap_or_default());
+    let input = |k: &str, label: &str| {
+        format!(
+            "<p><label>{label} : <input name=\"{k}\" value=\"{}\"></label></p>",
+            v(k)
+        )
+    };
+    format!(
+        "{message}<form method=\"post\" action=\"/audit\"><p><label>Jeton d'auditeur : <input type=\"password\" name=\"jeton\" required value=\"{}\"></label></p>{}{}{}{}{}{}{}<p><button type=\"submit\">Rechercher</button></p></form>",
+        v("jeton"),
+        input("from", "Du (AAAA-MM-JJ)"),
+        input("to", "Au (AAAA-MM-JJ, inclus)"),
+        input("uai", "Établissement (UAI)"),
+        input("resource", "Ressource (ARK)"),
+        input("provider", "Fournisseur"),
+        input("event", "Type d'événement (ex. access_granted)"),
+        input("subject", "Sujet pseudonyme ou IDO"),
+    )
+}
+
+pub async fn form_page() -> Html<String> {
+    Html(pages::page("Journal d'audit", &form(&HashMap::new(), "<p>Recherchez dans le journal d'audit de la passerelle, dans la limite de votre périmètre. Chaque recherche est elle-même enregistrée.</p>")))
+}
+
+pub async fn results_page(
+    State(state): State<AppState>,
+    Form(p): Form<HashMap<String, String>>,
+) -> Response {
+    let Some(a) = auditor(&state, p.get("jeton").map(String::as_str)) else {
+        tracing::warn!("audit page refused: no valid auditor token");
+        return (
+            StatusCode::UNAUTHORIZED,
+            Html(pages::page(
+                "Journal d'audit",
+                &form(
+                    &p,
+                    "<p role=\"alert\"><strong>Jeton d'auditeur inconnu.</strong></p>",
+                ),
+            )),
+        )
+            .into_response();
+    };
+    let (records, more) = match run(&state, a, &p, PAGE_LIMIT).await {
+        Ok(r) => r,
+        Err((status, m)) => {
+            return (
+                status,
+                Html(pages::page(
+                    "Journal d'audit",
+                    &form(
+                        &p,
+                        &format!("<p role=\"alert\"><strong>{}</strong></p>", escape(&m)),
+                    ),
+                )),
+            )
+                .into_response()
+        }
+    };
+    let rows: String = records
+        .iter()
+        .map(|r| {
+            let f = |k: &str| escape(r.event.get(k).and_then(|v| v.as_str()).unwrap_or_default());
+            format!("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>", escape(&r.at.format("%Y-%m-%d %H:%M:%S").to_string()), f("event"), f("uai"), escape(r.event.get("resource").and_then(|v| v.as_str()).or(r.event.get("provider").and_then(|v| v.as_str())).unwrap_or_default()), f("reason"), escape(&r.event.to_string()))
+        })
+        .collect();
+    let hidden: String = p
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(k),
+                escape(v)
+            )
+        })
+        .collect();
+    let exports = format!("<form method=\"post\" action=\"/audit/export\">{hidden}<button name=\"format\" value=\"csv\">Télécharger en CSV</button> <button name=\"format\" value=\"jsonl\">Télécharger en JSON lines</button></form>");
+    let note = if more {
+        format!("<p>Les {PAGE_LIMIT} premiers enregistrements sont affichés ; l'export les contient tous.</p>")
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<p>Auditeur : <strong>{}</strong> — {} enregistrement(s).</p>{note}{exports}<table><tr><th>Date (UTC)</th><th>Événement</th><th>UAI</th><th>Ressource / fournisseur</th><th>Motif</th><th>Détail</th></tr>{rows}</table>{}",
+        escape(&a.name),
+        records.len(),
+        form(&p, "<h2>Nouvelle recherche</h2>")
+    );
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Html(pages::page("Journal d'audit", &body)),
+    )
+        .into_response()
+}
+
+pub async fn export(
+    State(state): State<AppState>,
+    Form(p): Form<HashMap<String, String>>,
+) -> Response {
+    let Some(a) = auditor(&state, p.get("jeton").map(String::as_str)) else {
+        return (StatusCode::UNAUTHORIZED, "authentification requise\n").into_response();
+    };
+    match run(&state, a, &p, EXPORT_LIMIT).await {
+        Ok((records, _)) => download(p.get("format").map(String::as_str), &records, true),
+        Err((status, m)) => (status, format!("{m}\n")).into_response(),
+    }
+}
