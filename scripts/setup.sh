@@ -42,3 +42,14 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
         exit 1
     fi
 fi
+
+# panva's oidc-provider, the ENT's OpenID Provider of the OIDC interop tests (node 20+ and npm).
+ENT_OP_DIR="$(cd "$(dirname "$0")/.." && pwd)/tests/peers/ent-op"
+if [ ! -d "$ENT_OP_DIR/node_modules" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "setup: npm not found: install node 20+ and npm for the OIDC interop tests" >&2
+        exit 1
+    fi
+    echo "setup: npm ci in tests/peers/ent-op"
+    (cd "$ENT_OP_DIR" && npm ci --no-audit --no-fund --silent)
+fi

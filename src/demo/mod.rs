@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::app::AppState;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, EntConfig, ProviderConfig, SamlConfig, StoreConfig};
+use crate::config::{Config, EntAuth, EntConfig, ProviderConfig, SamlConfig, StoreConfig};
 use crate::domain::{IdoKey, IdoScope};
 use crate::saml::algorithms::AlgorithmPolicy;
 use crate::saml::idp::{IdpSettings, ProviderSp};
@@ -131,14 +131,14 @@ pub async fn start(
             EntConfig {
                 id: data::ENT_ID.parse()?,
                 name: "ENT Démo".into(),
-                saml: EntIdp {
+                auth: EntAuth::Saml(EntIdp {
                     peer: IdpPeer {
                         entity_id: ent_entity.clone(),
                         sso_redirect_url: format!("{ent_url}/idp/sso"),
                         signing_certs: vec![ent_key.certificate.clone()],
                     },
                     algorithms: AlgorithmPolicy::default(),
-                },
+                }),
                 api_token: None,
                 client_cert_fingerprint: None,
             },

@@ -63,6 +63,39 @@ impl PageError {
         }
     }
 
+    /// An ENT's OpenID Connect message refused by `e.check`.
+    pub fn oidc(e: &crate::oidc::rp::RpError) -> Self {
+        let (status, title, message) = match e.check {
+            "oidc.error" => (
+                StatusCode::FORBIDDEN,
+                "Connexion refusée par l'ENT",
+                "Votre ENT n'a pas autorisé la connexion (accès refusé ou connexion annulée). Recommencez depuis le médiacentre de votre ENT.",
+            ),
+            "oidc.discovery" | "oidc.jwks" | "oidc.token" | "oidc.userinfo" => (
+                StatusCode::BAD_GATEWAY,
+                "ENT injoignable",
+                "La passerelle n'a pas pu dialoguer avec le service d'authentification de votre ENT. Réessayez dans quelques minutes ; si le problème persiste, contactez l'assistance en donnant la référence ci-dessous.",
+            ),
+            "oidc.config" => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Connexion impossible",
+                "La connexion par votre ENT n'est pas correctement configurée. Contactez l'assistance en donnant la référence ci-dessous.",
+            ),
+            _ => (
+                StatusCode::FORBIDDEN,
+                "Connexion refusée",
+                "La réponse d'authentification de votre ENT n'a pas pu être validée. Recommencez depuis votre ENT ; si le problème persiste, contactez l'assistance en donnant la référence ci-dessous.",
+            ),
+        };
+        Self {
+            status,
+            code: e.check,
+            title,
+            message,
+            cause: e.to_string(),
+        }
+    }
+
     pub fn bad_request(code: &'static str, cause: impl Into<String>) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,

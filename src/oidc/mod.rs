@@ -1,10 +1,12 @@
 //! Everything OpenID Connect: [`op`], the gateway as OpenID Provider for resource providers
-//! (web resources and native applications).
+//! (web resources and native applications); [`rp`], the gateway as relying party of ENTs that
+//! authenticate their users over OIDC.
 //!
 //! Invariant: only this module imports `jsonwebtoken` (and `openidconnect`). It turns
 //! protocol messages into neutral values; access decisions stay in `domain` and `launch`.
 
 pub mod op;
+pub mod rp;
 
 /// An OAuth 2.0 / OIDC refusal: the `error` code the client receives, the check that failed
 /// (for traces and logs), and a description safe to show (no token, no personal data).
