@@ -608,3 +608,68 @@ async fn discovery_is_cached_for_its_ttl() {
     start(&gw).await;
     assert_eq!(op.hits("discovery"), 2);
 }
+
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn logs_carry_no_code_token_or_claim_value() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (gw, op) = hostile().await;
+    let mut tokens = Vec::new();
+    // A refusal (wrong nonce), one naming another ENT, then a login that succeeds.
+    for (nonce_ok, ent) in [(false, "B0"), (true, "B1"), (true, "B0")] {
+        let resp = login_with(&gw, &op, |op, nonce| {
+            let mut c = op.claims(if nonce_ok { nonce } else { "wrong-nonce" }, now());
+            c["idEnt"] = json!(ent);
+            op.key.sign(&c)
+        })
+        .await;
+        tokens.push(op.state.lock().unwrap().id_token.clone().unwrap());
+        let _ = body_string(resp).await;
+    }
+    assert_eq!(gw.refused_checks(), vec!["oidc.nonce", "oidc.ent_claim"]);
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("oidc.nonce") && logs.contains("oidc.ent_claim"),
+        "{logs}"
+    );
+    let mut secrets = vec![
+        "the-code".to_string(),
+        ACCESS_TOKEN.to_string(),
+        CLIENT_SECRET.to_string(),
+        "eleve-0001".to_string(),
+        "wrong-nonce".to_string(),
+        "code_verifier".to_string(),
+    ];
+    for t in &tokens {
+        secrets.extend(t.split('.').map(|p| p[..p.len().min(24)].to_string()));
+    }
+    for s in secrets.iter().filter(|s| s.len() >= 8) {
+        assert!(!logs.contains(s.as_str()), "logs contain {s}:\n{logs}");
+    }
+}
