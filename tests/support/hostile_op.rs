@@ -69,6 +69,10 @@ pub struct OpState {
     pub userinfo: Value,
     /// Discovery answers a redirect to `/elsewhere` instead of the metadata.
     pub redirect_discovery: bool,
+    /// Discovery advertises RFC 9207 `iss` in authorization responses.
+    pub advertise_iss: bool,
+    /// The token endpoint answers this OAuth error instead of tokens.
+    pub token_error: Option<&'static str>,
     pub hits: HashMap<&'static str, usize>,
     /// The `Authorization` header and form body of the last token request.
     pub last_token_request: Option<(String, HashMap<String, String>)>,
@@ -96,8 +100,10 @@ async fn discovery(State(s): State<Shared>) -> Response {
         )
             .into_response();
     }
+    let advertise_iss = s.1.lock().unwrap().advertise_iss;
     let i = &s.0;
     Json(json!({
+        "authorization_response_iss_parameter_supported": advertise_iss,
         "issuer": i,
         "authorization_endpoint": format!("{i}/authorize"),
         "token_endpoint": format!("{i}/token"),
@@ -134,6 +140,9 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, body: String) -> Res
         .unwrap_or_default();
     let mut st = s.1.lock().unwrap();
     st.last_token_request = Some((auth, form));
+    if let Some(error) = st.token_error {
+        return (StatusCode::BAD_REQUEST, Json(json!({ "error": error }))).into_response();
+    }
     let mut resp =
         json!({ "access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 300 });
     if let Some(t) = &st.id_token {
@@ -159,6 +168,8 @@ impl HostileOp {
             id_token: None,
             userinfo: json!({}),
             redirect_discovery: false,
+            advertise_iss: false,
+            token_error: None,
             hits: HashMap::new(),
             last_token_request: None,
         }));
