@@ -246,6 +246,14 @@ async fn a_discovery_redirect_is_refused_not_followed() {
     assert_refused(&gw, resp, "oidc.discovery", before).await;
     assert_eq!(op.hits("discovery"), 1);
     assert_eq!(op.hits("elsewhere"), 0, "the redirect was not followed");
+
+    // Metadata naming a plain-http endpoint off loopback.
+    let (gw, op) = hostile().await;
+    op.state.lock().unwrap().token_endpoint = Some("http://ent.example.test/token".into());
+    let before = gw.refused_checks().len();
+    let resp = gw.get(&domaine_gar(RES_ETABL), None).await;
+    assert_refused(&gw, resp, "oidc.discovery", before).await;
+    assert_eq!(op.hits("jwks"), 0);
 }
 
 #[tokio::test]

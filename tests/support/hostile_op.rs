@@ -71,6 +71,8 @@ pub struct OpState {
     pub redirect_discovery: bool,
     /// Discovery advertises RFC 9207 `iss` in authorization responses.
     pub advertise_iss: bool,
+    /// Discovery names this token endpoint instead of its own.
+    pub token_endpoint: Option<String>,
     /// The token endpoint answers this OAuth error instead of tokens.
     pub token_error: Option<&'static str>,
     pub hits: HashMap<&'static str, usize>,
@@ -100,13 +102,16 @@ async fn discovery(State(s): State<Shared>) -> Response {
         )
             .into_response();
     }
-    let advertise_iss = s.1.lock().unwrap().advertise_iss;
+    let (advertise_iss, token_endpoint) = {
+        let st = s.1.lock().unwrap();
+        (st.advertise_iss, st.token_endpoint.clone())
+    };
     let i = &s.0;
     Json(json!({
         "authorization_response_iss_parameter_supported": advertise_iss,
         "issuer": i,
         "authorization_endpoint": format!("{i}/authorize"),
-        "token_endpoint": format!("{i}/token"),
+        "token_endpoint": token_endpoint.unwrap_or_else(|| format!("{i}/token")),
         "userinfo_endpoint": format!("{i}/userinfo"),
         "jwks_uri": format!("{i}/jwks"),
         "response_types_supported": ["code"],
@@ -169,6 +174,7 @@ impl HostileOp {
             userinfo: json!({}),
             redirect_discovery: false,
             advertise_iss: false,
+            token_endpoint: None,
             token_error: None,
             hits: HashMap::new(),
             last_token_request: None,

@@ -1,5 +1,6 @@
 //! Outbound HTTP to ENT OpenID Providers: one client with a 10 s timeout that follows no
-//! redirect, and bounded JSON fetches of https (or loopback http) URLs only.
+//! redirect; bounded JSON fetches of https (or loopback http) URLs only, and the same policy
+//! on every request `openidconnect` makes ([`Guarded`]).
 
 use std::time::Duration;
 
@@ -64,4 +65,60 @@ pub async fn get_json(
         }
     }
     Ok(body)
+}
+
+/// The HTTP client handed to `openidconnect` (token and userinfo requests): the same URL policy
+/// and size bound as [`get_json`], on every request it makes.
+pub struct Guarded(pub reqwest::Client);
+
+#[derive(Debug, thiserror::Error)]
+pub enum GuardedError {
+    #[error("{0} is neither https nor loopback http")]
+    Refused(String),
+    #[error("{0}")]
+    Http(#[from] reqwest::Error),
+    #[error("the answer is larger than {MAX_DOCUMENT_BYTES} bytes")]
+    TooLarge,
+    #[error("{0}")]
+    Other(String),
+}
+
+type HttpFuture<'c> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = Result<openidconnect::HttpResponse, GuardedError>>
+            + Send
+            + Sync
+            + 'c,
+    >,
+>;
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for Guarded {
+    type Error = GuardedError;
+    type Future = HttpFuture<'c>;
+
+    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let url = Url::parse(&request.uri().to_string())
+                .map_err(|e| GuardedError::Other(format!("request URL: {e}")))?;
+            if !allowed_url(&url) {
+                return Err(GuardedError::Refused(url.to_string()));
+            }
+            let request = reqwest::Request::try_from(request)?;
+            let mut resp = self.0.execute(request).await?;
+            let mut builder = openidconnect::http::Response::builder().status(resp.status());
+            for (name, value) in resp.headers() {
+                builder = builder.header(name, value);
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = resp.chunk().await? {
+                body.extend_from_slice(&chunk);
+                if body.len() > MAX_DOCUMENT_BYTES {
+                    return Err(GuardedError::TooLarge);
+                }
+            }
+            builder
+                .body(body)
+                .map_err(|e| GuardedError::Other(e.to_string()))
+        })
+    }
 }

@@ -22,6 +22,7 @@ use openidconnect::{
 use openidconnect::{ClaimsVerificationError as Cve, SignatureVerificationError as Sve};
 use serde::{Deserialize, Serialize};
 
+use super::fetch::Guarded;
 use super::{EntOidc, IdTokenAlg, Providers, RpError};
 use crate::oidc::rp::provider::Discovered;
 
@@ -278,11 +279,12 @@ pub async fn complete(
 ) -> Result<EntUser, RpError> {
     let d = providers.get(ent, s, now).await?;
     let client = client(&d, s, redirect_uri)?;
+    let http = Guarded(providers.http().clone());
     let token = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
         .map_err(|e| RpError::new("oidc.token", format!("{e}")))?
         .set_pkce_verifier(PkceCodeVerifier::new(secrets.pkce_verifier.clone()))
-        .request_async(providers.http())
+        .request_async(&http)
         .await
         .map_err(token_error)?;
     let id_token = token
@@ -319,10 +321,11 @@ pub async fn complete(
                     ),
                 )
             })?;
-        let info: UserInfoClaims<GarClaims, CoreGenderClaim> = request
-            .request_async(providers.http())
-            .await
-            .map_err(|e| RpError::new("oidc.userinfo", format!("userinfo: {e}")))?;
+        let info: UserInfoClaims<GarClaims, CoreGenderClaim> =
+            request
+                .request_async(&http)
+                .await
+                .map_err(|e| RpError::new("oidc.userinfo", format!("userinfo: {e}")))?;
         id_ent = id_ent.or_else(|| claim(info.additional_claims(), &s.ent_claim));
         person = person.or_else(|| claim(info.additional_claims(), &s.person_claim));
     }

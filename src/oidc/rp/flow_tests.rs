@@ -162,3 +162,14 @@ fn none_and_hmac_are_not_algorithms_an_ent_can_be_pinned_to() {
     }
     assert_eq!(IdTokenAlg::from_name("PS256"), Some(IdTokenAlg::Ps256));
 }
+
+#[tokio::test]
+async fn the_client_handed_to_openidconnect_refuses_plain_http_off_loopback() {
+    use super::fetch::{Guarded, GuardedError};
+    use openidconnect::AsyncHttpClient;
+    let g = Guarded(super::fetch::client());
+    let req = openidconnect::http::Request::post("http://ent.example.test/token")
+        .body(Vec::new())
+        .unwrap();
+    assert!(matches!(g.call(req).await, Err(GuardedError::Refused(_))));
+}
