@@ -246,6 +246,15 @@ async fn a_discovery_redirect_is_refused_not_followed() {
     assert_refused(&gw, resp, "oidc.discovery", before).await;
     assert_eq!(op.hits("discovery"), 1);
     assert_eq!(op.hits("elsewhere"), 0, "the redirect was not followed");
+    // Clicks within ten seconds are answered without asking the ENT again; then it is retried.
+    let before = gw.refused_checks().len();
+    let resp = gw.get(&domaine_gar(RES_ETABL), None).await;
+    assert_refused(&gw, resp, "oidc.discovery", before).await;
+    assert_eq!(op.hits("discovery"), 1);
+    gw.clock.advance(chrono::Duration::seconds(11));
+    op.state.lock().unwrap().redirect_discovery = false;
+    start(&gw).await;
+    assert_eq!(op.hits("discovery"), 2);
 
     // Metadata naming a plain-http endpoint off loopback.
     let (gw, op) = hostile().await;

@@ -1,6 +1,7 @@
 //! Each ENT's OpenID Provider as discovered: its metadata and signing keys, cached per ENT for
 //! the configured TTL; the JWKS is refetched when an ID token names a key it lacks, at most
-//! once a minute per ENT.
+//! once a minute per ENT; a failed discovery is retried at most every ten seconds (clicks on
+//! the médiacentre cannot make the gateway hammer an ENT that is down).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,9 @@ use super::{allowed_url, fetch, EntOidc, RpError};
 
 /// How often an unknown `kid` may trigger a JWKS refetch, per ENT.
 pub const JWKS_REFETCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
+
+/// How long a failed discovery is answered from memory, per ENT.
+pub const DISCOVERY_RETRY_INTERVAL: chrono::Duration = chrono::Duration::seconds(10);
 
 /// An ENT's provider metadata (its `jwks` filled in) and when it was fetched.
 #[derive(Debug)]
@@ -36,10 +40,16 @@ struct Entry {
     last_refetch: Option<DateTime<Utc>>,
 }
 
+struct Failure {
+    at: DateTime<Utc>,
+    error: RpError,
+}
+
 /// The cache of every ENT's provider, shared by all requests of a gateway node.
 pub struct Providers {
     http: reqwest::Client,
     entries: Mutex<HashMap<String, Entry>>,
+    failures: Mutex<HashMap<String, Failure>>,
 }
 
 impl Default for Providers {
@@ -59,6 +69,7 @@ impl Providers {
         Self {
             http: fetch::client(),
             entries: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
         }
     }
 
@@ -100,9 +111,40 @@ impl Providers {
                 return Ok(d.clone());
             }
         }
-        let d = Arc::new(self.discover(settings, now).await?);
-        self.store(ent, d.clone(), previous.and_then(|(_, r)| r));
-        Ok(d)
+        {
+            let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(f) = failures.get(ent) {
+                if now - f.at < DISCOVERY_RETRY_INTERVAL {
+                    return Err(RpError::new(
+                        f.error.check,
+                        format!(
+                            "{} (failed at {}, not retried yet)",
+                            f.error.description, f.at
+                        ),
+                    ));
+                }
+            }
+        }
+        match self.discover(settings, now).await {
+            Ok(d) => {
+                let d = Arc::new(d);
+                self.store(ent, d.clone(), previous.and_then(|(_, r)| r));
+                let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+                failures.remove(ent);
+                Ok(d)
+            }
+            Err(error) => {
+                let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+                failures.insert(
+                    ent.to_string(),
+                    Failure {
+                        at: now,
+                        error: error.clone(),
+                    },
+                );
+                Err(error)
+            }
+        }
     }
 
     /// Refetches ENT `ent`'s JWKS after an ID token named a key it lacks: `None` when the
