@@ -1,6 +1,7 @@
 //! The gateway as OpenID Connect relying party of an ENT: the full flow over real sockets with
-//! panva's `oidc-provider` as the ENT's OpenID Provider; against an OP written in the test, the
-//! accepted cases (PKCE and client authentication, claims from userinfo, `at_hash`), JWKS
+//! panva's `oidc-provider` as the ENT's OpenID Provider (and its refusal of a wrong client
+//! secret); against an OP written in the test, the
+//! accepted cases (PKCE and client authentication, claims from userinfo, `at_hash`, `azp`), JWKS
 //! rotation, the discovery cache, and logs free of codes, tokens and claim values. Refusals are
 //! in `ent_oidc_refusals.rs`.
 
@@ -349,4 +350,84 @@ async fn a_callback_without_iss_is_accepted_from_an_ent_that_does_not_advertise_
         body_string(resp).await
     );
     assert_eq!(location(&resp), RES_ACCESS);
+}
+
+#[tokio::test]
+async fn several_audiences_are_accepted_with_an_azp_naming_the_gateway() {
+    let (gw, op) = hostile().await;
+    let resp = login_with(&gw, &op, |op, nonce| {
+        let mut c = op.claims(nonce, now());
+        c["aud"] = json!([CLIENT_ID, "another-client"]);
+        c["azp"] = json!(CLIENT_ID);
+        op.key.sign(&c)
+    })
+    .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::FOUND,
+        "{}",
+        body_string(resp).await
+    );
+
+    // The same audiences with an azp naming the other client are refused.
+    let (gw, op) = hostile().await;
+    let before = gw.refused_checks().len();
+    let resp = login_with(&gw, &op, |op, nonce| {
+        let mut c = op.claims(nonce, now());
+        c["aud"] = json!([CLIENT_ID, "another-client"]);
+        c["azp"] = json!("another-client");
+        op.key.sign(&c)
+    })
+    .await;
+    assert_refused(&gw, resp, "oidc.audience", before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panva_oidc_provider_refuses_a_wrong_client_secret_and_the_gateway_says_so() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let redirect_uri = format!("{base}/ent/oidc/callback");
+    let op = ent_op::EntOp::start(&ent_op::EntOpOptions {
+        redirect_uri: &redirect_uri,
+        client_id: CLIENT_ID,
+        client_secret: "the-secret-the-ent-registered-0123456789",
+        id_ent: "B0",
+        person: "eleve-0001",
+        conform: false,
+    });
+    let auth = format!(
+        "protocol = \"oidc\"\n[ents.B0.oidc]\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret_file = \"ent-client.secret\"\n",
+        op.issuer
+    );
+    let gw = gateway_for(auth, &base).await;
+    gw.clock.set(op.started_at);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(passerelle::http::serve(listener, gw.state.clone(), async {
+        let _ = stopped.await;
+    }));
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut url = format!("{base}{}", domaine_gar(RES_ETABL));
+    let mut last = None;
+    for _ in 0..10 {
+        let resp = browser.get(&url).send().await.unwrap();
+        if !resp.status().is_redirection() {
+            last = Some((url.clone(), resp.status(), resp.text().await.unwrap()));
+            break;
+        }
+        url = resp.headers()["location"].to_str().unwrap().to_string();
+        if url.starts_with('/') {
+            url = format!("{}{url}", op.issuer);
+        }
+    }
+    let (at, status, page) = last.expect("the flow ends on a page");
+    assert!(at.starts_with(&redirect_uri), "{at}");
+    assert_eq!(status, 502);
+    assert!(page.contains("oidc.token"), "{page}");
+    assert_eq!(gw.refused_checks(), vec!["oidc.token"]);
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
 }
