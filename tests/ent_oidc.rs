@@ -1,9 +1,8 @@
 //! The gateway as OpenID Connect relying party of an ENT: the full flow over real sockets with
 //! panva's `oidc-provider` as the ENT's OpenID Provider (and its refusal of a wrong client
-//! secret); against an OP written in the test, the
-//! accepted cases (PKCE and client authentication, claims from userinfo, `at_hash`, `azp`), JWKS
-//! rotation, the discovery cache, and logs free of codes, tokens and claim values. Refusals are
-//! in `ent_oidc_refusals.rs`.
+//! secret); against an OP written in the test, the accepted cases (PKCE and client
+//! authentication, claims from userinfo, `at_hash`, `azp`), JWKS rotation, the discovery cache,
+//! and logs free of codes, tokens and claim values. Refusals are in `ent_oidc_refusals.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
