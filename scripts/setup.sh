@@ -51,3 +51,15 @@ if ! python3 -c "import authlib, requests" 2>/dev/null; then
         DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-authlib python3-requests >/dev/null
     fi
 fi
+
+# panva's oidc-provider, the ENT's OpenID Provider of the OIDC interop tests (node 20+ and npm).
+ENT_OP_DIR="$(cd "$(dirname "$0")/.." && pwd)/tests/peers/ent-op"
+if [ ! -d "$ENT_OP_DIR/node_modules" ]; then
+    if command -v npm >/dev/null 2>&1; then
+        echo "setup: npm ci in tests/peers/ent-op"
+        (cd "$ENT_OP_DIR" && npm ci --no-audit --no-fund --silent)
+    else
+        # Only the OIDC interop test needs it; the demo and the gateway do not.
+        echo "setup: npm not found: install node 20+ and npm for the OIDC interop test (tests/ent_oidc.rs)" >&2
+    fi
+fi

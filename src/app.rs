@@ -48,6 +48,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub sp: Arc<SpSettings>,
     pub idp: Arc<IdpSettings>,
+    /// The discovered OpenID Providers of ENTs that authenticate over OIDC.
+    pub ent_oidc: Arc<crate::oidc::rp::Providers>,
 }
 
 fn secs(d: std::time::Duration) -> Duration {
@@ -83,6 +85,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             sp: Arc::new(sp),
             idp: Arc::new(idp),
+            ent_oidc: Arc::new(crate::oidc::rp::Providers::new()),
         }
     }
 

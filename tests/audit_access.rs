@@ -246,5 +246,9 @@ async fn the_page_searches_and_exports_without_javascript() {
         csv.headers()["content-disposition"],
         "attachment; filename=\"audit.csv\""
     );
-    assert_eq!(body_string(csv).await.lines().count(), 4, "a header and the provider's 3 records");
+    assert_eq!(
+        body_string(csv).await.lines().count(),
+        4,
+        "a header and the provider's 3 records"
+    );
 }

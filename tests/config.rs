@@ -216,7 +216,14 @@ async fn ent_metadata_is_fetched_from_a_url_without_following_redirects() {
     .await
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        cfg.ents.values().next().unwrap().saml.peer.entity_id,
+        cfg.ents
+            .values()
+            .next()
+            .unwrap()
+            .saml()
+            .unwrap()
+            .peer
+            .entity_id,
         "https://ent.exemple.test/idp"
     );
 
@@ -244,4 +251,142 @@ async fn ent_metadata_is_fetched_from_a_url_without_following_redirects() {
     .await
     .unwrap_err();
     assert!(err.to_string().contains("over https"), "{err}");
+}
+
+/// An ENT over OpenID Connect, with the gateway's keys from the committed example.
+fn oidc_ent_toml(oidc: &str, extra: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    format!(
+        r#"
+[keys]
+signing_key_file = "{root}/certs-example/gateway-signing.key"
+signing_certificate_file = "{root}/certs-example/gateway-signing.crt"
+ido_secret_file = "{root}/certs-example/ido-secret.example"
+[ents.B1]
+name = "ENT OIDC"
+protocol = "oidc"
+{extra}
+[ents.B1.oidc]
+{oidc}
+"#,
+        root = root.display()
+    )
+}
+
+#[tokio::test]
+async fn an_ent_over_oidc_takes_its_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("client.secret"),
+        "a-client-secret-of-the-ent\n",
+    )
+    .unwrap();
+    let toml = oidc_ent_toml(
+        r#"issuer = "https://auth.ent.example.test/oidc"
+client_id = "passerelle"
+client_secret_file = "client.secret""#,
+        "",
+    );
+    let cfg = config::load_str(&toml, dir.path(), vars(&[]))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ent = cfg.ents.values().next().unwrap();
+    assert!(ent.saml().is_none());
+    let op = ent.oidc().expect("an OIDC ENT");
+    assert_eq!(op.issuer, "https://auth.ent.example.test/oidc");
+    assert_eq!(op.client_id, "passerelle");
+    assert!(op.client_secret.matches("a-client-secret-of-the-ent"));
+    assert_eq!(op.scopes, vec!["openid".to_string()]);
+    assert_eq!(
+        op.id_token_signing_algs,
+        vec![passerelle::oidc::rp::IdTokenAlg::Rs256]
+    );
+    assert_eq!(op.ent_claim, "idEnt");
+    assert_eq!(op.person_claim, "GARPersonIdentifiant");
+    assert_eq!(op.discovery_ttl.as_secs(), 3600);
+    assert_eq!(op.clock_skew.as_secs(), 60);
+    // The secret is never printed.
+    let printed = format!("{cfg:?}");
+    assert!(!printed.contains("a-client-secret-of-the-ent"), "{printed}");
+
+    // Plain http is accepted on loopback only (local trials, tests).
+    let toml = oidc_ent_toml(
+        r#"issuer = "http://127.0.0.1:9000"
+client_id = "passerelle"
+client_secret_file = "client.secret"
+id_token_signing_algs = ["ES256", "PS256", "RS512"]
+scopes = ["openid", "scope.gar"]"#,
+        "",
+    );
+    let cfg = config::load_str(&toml, dir.path(), vars(&[]))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let op = cfg.ents.values().next().unwrap().oidc().unwrap().clone();
+    assert_eq!(op.id_token_signing_algs.len(), 3);
+    assert_eq!(op.scopes, vec!["openid".to_string(), "scope.gar".into()]);
+}
+
+#[tokio::test]
+async fn every_problem_of_an_oidc_ent_is_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = oidc_ent_toml(
+        r#"issuer = "http://auth.ent.example.test/oidc"
+client_secret_file = "missing.secret"
+id_token_signing_algs = ["none", "HS256", "RS1024"]
+scopes = ["openid profile"]
+ent_claim = ""
+discovery_ttl_seconds = 0
+clock_skew_seconds = 3600
+colour = "blue""#,
+        "[ents.B1.saml]\nidp_metadata = \"idp.xml\"",
+    );
+    let err = config::load_str(&toml, dir.path(), vars(&[]))
+        .await
+        .unwrap_err();
+    let problems: Vec<(String, String)> = err
+        .0
+        .iter()
+        .map(|p| (p.key.clone(), p.message.clone()))
+        .collect();
+    let has = |key: &str, words: &str| problems.iter().any(|(k, m)| k == key && m.contains(words));
+    for (key, words) in [
+        ("ents.B1.oidc.colour", "unknown key"),
+        ("ents.B1.saml", "only for protocol"),
+        ("ents.B1.oidc.issuer", "https"),
+        ("ents.B1.oidc.client_id", "required"),
+        ("ents.B1.oidc.client_secret_file", "cannot read"),
+        ("ents.B1.oidc.id_token_signing_algs", "'none': unsigned"),
+        ("ents.B1.oidc.id_token_signing_algs", "'HS256': HMAC"),
+        ("ents.B1.oidc.id_token_signing_algs", "'RS1024': unknown"),
+        ("ents.B1.oidc.scopes", "not a scope"),
+        ("ents.B1.oidc.ent_claim", "empty"),
+        ("ents.B1.oidc.discovery_ttl_seconds", "positive"),
+        ("ents.B1.oidc.clock_skew_seconds", "600"),
+    ] {
+        assert!(has(key, words), "missing {key} ({words}); got {problems:?}");
+    }
+    assert!(
+        err.to_string()
+            .contains("PASSERELLE__ENTS__B1__OIDC__CLIENT_ID"),
+        "{err}"
+    );
+
+    // An OIDC ENT without its table, and an unknown protocol.
+    let toml = oidc_ent_toml("", "").replace("[ents.B1.oidc]", "");
+    let err = config::load_str(&toml, dir.path(), vars(&[]))
+        .await
+        .unwrap_err();
+    assert!(err.0.iter().any(|p| p.key == "ents.B1.oidc"), "{err}");
+    let toml = oidc_ent_toml("", "")
+        .replace("[ents.B1.oidc]", "")
+        .replace("\"oidc\"", "\"cas\"");
+    let err = config::load_str(&toml, dir.path(), vars(&[]))
+        .await
+        .unwrap_err();
+    assert!(
+        err.0
+            .iter()
+            .any(|p| p.key == "ents.B1.protocol" && p.message.contains("saml or oidc")),
+        "{err}"
+    );
 }

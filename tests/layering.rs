@@ -46,6 +46,12 @@ fn only_the_saml_module_uses_samael() {
 }
 
 #[test]
+fn only_the_oidc_module_uses_openidconnect_and_jsonwebtoken() {
+    assert_eq!(offenders("openidconnect", &["oidc/"]), Vec::<String>::new());
+    assert_eq!(offenders("jsonwebtoken", &["oidc/"]), Vec::<String>::new());
+}
+
+#[test]
 fn only_the_redis_store_uses_redis() {
     assert_eq!(
         offenders("redis::", &["store/redis.rs", "store/mod.rs"]),

@@ -5,6 +5,7 @@
 //! naming its key and the environment variable that sets it. Paths in the file are relative
 //! to the file's own directory. Secrets (`*_file` keys) are read from files and never printed.
 
+mod ents;
 pub mod env;
 mod oidc;
 pub mod raw;
@@ -21,6 +22,7 @@ use url::Url;
 
 use crate::domain::{IdEnt, IdoKey, IdoScope, Resource};
 use crate::oidc::op::client::OidcClient;
+use crate::oidc::rp::EntOidc;
 use crate::saml::idp::ProviderSp;
 use crate::saml::keys::SigningKey;
 use crate::saml::sp::EntIdp;
@@ -95,7 +97,8 @@ pub struct SamlConfig {
 pub struct EntConfig {
     pub id: IdEnt,
     pub name: String,
-    pub saml: EntIdp,
+    /// How the ENT authenticates its users: its SAML IdP, or its OpenID Provider.
+    pub auth: EntAuth,
     /// The bearer token of this ENT's servers on the web services, if configured.
     pub api_token: Option<Secret>,
     /// SHA-256 fingerprint of the client certificate of this ENT's servers, if configured.
@@ -121,6 +124,31 @@ pub struct AuditorConfig {
     pub scope: AuditorScope,
 }
 
+/// The protocol an ENT authenticates its users with, and its peer's settings.
+#[derive(Debug, Clone)]
+pub enum EntAuth {
+    Saml(EntIdp),
+    Oidc(Box<EntOidc>),
+}
+
+impl EntConfig {
+    /// The ENT's SAML IdP, when it authenticates over SAML.
+    pub fn saml(&self) -> Option<&EntIdp> {
+        match &self.auth {
+            EntAuth::Saml(idp) => Some(idp),
+            EntAuth::Oidc(_) => None,
+        }
+    }
+
+    /// The ENT's OpenID Provider settings, when it authenticates over OpenID Connect.
+    pub fn oidc(&self) -> Option<&EntOidc> {
+        match &self.auth {
+            EntAuth::Oidc(op) => Some(op),
+            EntAuth::Saml(_) => None,
+        }
+    }
+}
+
 /// A secret string: compared in constant time, never printed.
 #[derive(Clone)]
 pub struct Secret(String);
@@ -134,6 +162,11 @@ impl Secret {
     pub fn matches(&self, presented: &str) -> bool {
         use subtle::ConstantTimeEq;
         self.0.len() == presented.len() && bool::from(self.0.as_bytes().ct_eq(presented.as_bytes()))
+    }
+
+    /// The value itself, to send to the peer it belongs to (e.g. an OIDC client secret).
+    pub fn expose(&self) -> &str {
+        &self.0
     }
 }
 
@@ -259,15 +292,18 @@ pub async fn load_str(
         });
     }
     let mut unknown = Vec::new();
-    let raw: raw::RawConfig =
-        serde_ignored::deserialize(value, |path| unknown.push(path.to_string())).map_err(|e| {
-            let mut all = problems.clone();
-            all.push(Problem {
-                key: String::new(),
-                message: format!("wrong type: {e}"),
-            });
-            ConfigErrors(all)
-        })?;
+    let raw: raw::RawConfig = serde_ignored::deserialize(value, |path| {
+        // Optional tables show as `?` in the path: keys are written without it.
+        unknown.push(path.to_string().replace(".?", ""))
+    })
+    .map_err(|e| {
+        let mut all = problems.clone();
+        all.push(Problem {
+            key: String::new(),
+            message: format!("wrong type: {e}"),
+        });
+        ConfigErrors(all)
+    })?;
     for key in unknown {
         problems.push(Problem {
             key,

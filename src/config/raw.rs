@@ -153,6 +153,7 @@ pub struct RawEnt {
     pub name: Option<String>,
     pub protocol: Option<String>,
     pub saml: Option<RawEntSaml>,
+    pub oidc: Option<RawEntOidc>,
     /// Bearer token the ENT's servers present on the web services (listing), from a file.
     pub api_token_file: Option<String>,
     /// The client certificate (PEM) the ENT's servers present over mutual TLS.
@@ -164,6 +165,20 @@ pub struct RawEntSaml {
     /// A file path, or an `https://` URL fetched at start-up.
     pub idp_metadata: Option<String>,
     pub signature_algorithms: Option<Vec<String>>,
+}
+
+/// An ENT that authenticates its users over OpenID Connect (`protocol = "oidc"`).
+#[derive(Debug, Default, Deserialize)]
+pub struct RawEntOidc {
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret_file: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub id_token_signing_algs: Option<Vec<String>>,
+    pub ent_claim: Option<String>,
+    pub person_claim: Option<String>,
+    pub discovery_ttl_seconds: Option<u64>,
+    pub clock_skew_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

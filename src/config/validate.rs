@@ -7,16 +7,15 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::raw::{RawConfig, RawEnt, RawProvider, RawResource};
-use super::{Config, ConfigErrors, EntConfig, Problem, ProviderConfig, SamlConfig, StoreConfig};
+use super::raw::{RawConfig, RawProvider, RawResource};
+use super::{Config, ConfigErrors, Problem, ProviderConfig, SamlConfig, StoreConfig};
 use crate::domain::{
-    AttributeName, IdEnt, IdoKey, IdoScope, Profile, Protocol, ReleasePolicy, Resource, ResourceId,
+    AttributeName, IdoKey, IdoScope, Profile, Protocol, ReleasePolicy, Resource, ResourceId,
 };
 use crate::saml::algorithms::{AlgorithmPolicy, SigAlg};
 use crate::saml::idp::ProviderSp;
 use crate::saml::keys::{certificate_from_pem, SigningKey};
 use crate::saml::metadata;
-use crate::saml::sp::EntIdp;
 
 pub(super) struct Ctx<'a> {
     base: &'a Path,
@@ -149,7 +148,7 @@ pub(super) async fn validate(
 
     let mut ents = BTreeMap::new();
     for (id, e) in &raw.ents {
-        if let Some(ent) = ent(&mut cx, id, e).await {
+        if let Some(ent) = super::ents::ent(&mut cx, id, e).await {
             ents.insert(ent.id.clone(), ent);
         }
     }
@@ -340,7 +339,7 @@ fn tls(cx: &mut Ctx<'_>, raw: &RawConfig) -> Option<super::TlsConfig> {
 
 /// The bearer token in `file` (`{prefix}.api_token_file`), if one is configured; `None` when
 /// the file cannot be read (the problem is recorded).
-fn api_token(
+pub(super) fn api_token(
     cx: &mut Ctx<'_>,
     prefix: &str,
     file: &Option<String>,
@@ -360,7 +359,11 @@ fn api_token(
 }
 
 /// The SHA-256 fingerprint of the PEM certificate in `file`.
-fn cert_fingerprint(cx: &mut Ctx<'_>, key: &str, file: &Option<String>) -> Option<String> {
+pub(super) fn cert_fingerprint(
+    cx: &mut Ctx<'_>,
+    key: &str,
+    file: &Option<String>,
+) -> Option<String> {
     let pem = cx.read(key, file.as_ref()?)?;
     match certificate_from_pem(&pem) {
         Ok(der) => Some(crate::http::tls::fingerprint(der.der_data())),
@@ -465,7 +468,11 @@ fn ido_key(cx: &mut Ctx<'_>, raw: &RawConfig) -> Option<IdoKey> {
     }
 }
 
-fn algorithms(cx: &mut Ctx<'_>, key: &str, names: Option<&Vec<String>>) -> AlgorithmPolicy {
+pub(super) fn algorithms(
+    cx: &mut Ctx<'_>,
+    key: &str,
+    names: Option<&Vec<String>>,
+) -> AlgorithmPolicy {
     let Some(names) = names else {
         return AlgorithmPolicy::default();
     };
@@ -480,105 +487,6 @@ fn algorithms(cx: &mut Ctx<'_>, key: &str, names: Option<&Vec<String>>) -> Algor
         cx.problem(key, "must list at least one algorithm");
     }
     AlgorithmPolicy::new(algs)
-}
-
-async fn ent(cx: &mut Ctx<'_>, id: &str, e: &RawEnt) -> Option<EntConfig> {
-    let prefix = format!("ents.{id}");
-    let ent_id = match id.parse::<IdEnt>() {
-        Ok(i) => Some(i),
-        Err(err) => {
-            cx.problem(prefix.clone(), err.to_string());
-            None
-        }
-    };
-    let name = cx.required(&format!("{prefix}.name"), e.name.clone());
-    match e.protocol.as_deref().unwrap_or("saml") {
-        "saml" => {}
-        other => cx.problem(
-            format!("{prefix}.protocol"),
-            format!("'{other}' is not supported yet (expected saml)"),
-        ),
-    }
-    let saml = cx.required(&format!("{prefix}.saml"), e.saml.as_ref())?;
-    let algs = algorithms(
-        cx,
-        &format!("{prefix}.saml.signature_algorithms"),
-        saml.signature_algorithms.as_ref(),
-    );
-    let source = cx.required(
-        &format!("{prefix}.saml.idp_metadata"),
-        saml.idp_metadata.clone(),
-    )?;
-    let key = format!("{prefix}.saml.idp_metadata");
-    let xml = if source.starts_with("https://") || source.starts_with("http://") {
-        match fetch(&source).await {
-            Ok(x) => x,
-            Err(err) => {
-                cx.problem(key, err);
-                return None;
-            }
-        }
-    } else {
-        String::from_utf8_lossy(&cx.read(&key, &source)?).into_owned()
-    };
-    let peer = match metadata::parse_idp(&xml) {
-        Ok(p) => p,
-        Err(err) => {
-            cx.problem(key, err);
-            return None;
-        }
-    };
-    let api_token = api_token(cx, &prefix, &e.api_token_file)?;
-    Some(EntConfig {
-        id: ent_id?,
-        name: name?,
-        saml: EntIdp {
-            peer,
-            algorithms: algs,
-        },
-        api_token,
-        client_cert_fingerprint: cert_fingerprint(
-            cx,
-            &format!("{prefix}.client_certificate_file"),
-            &e.client_certificate_file,
-        ),
-    })
-}
-
-/// Fetches metadata over HTTPS (plain HTTP only from a loopback address): bounded time and
-/// size, no redirects.
-async fn fetch(url: &str) -> Result<String, String> {
-    let parsed = Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
-    let loopback = match parsed.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    };
-    if parsed.scheme() != "https" && !loopback {
-        return Err(format!("metadata must be fetched over https (plain http is only accepted from loopback): {url}"));
-    }
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| format!("HTTP client: {e}"))?;
-    let resp = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| format!("cannot fetch {url}: {e}"))?;
-    if !resp.status().is_success() {
-        return Err(format!("fetching {url} answered {}", resp.status()));
-    }
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| format!("cannot read {url}: {e}"))?;
-    if bytes.len() > 2 * 1024 * 1024 {
-        return Err(format!("{url} is larger than 2 MiB"));
-    }
-    String::from_utf8(bytes.to_vec()).map_err(|_| format!("{url} is not UTF-8"))
 }
 
 fn is_siren_isni(s: &str) -> bool {

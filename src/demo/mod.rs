@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 use crate::app::AppState;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{
-    Config, EntConfig, OidcConfig, ProviderConfig, SamlConfig, Secret, StoreConfig,
+    Config, EntAuth, EntConfig, OidcConfig, ProviderConfig, SamlConfig, Secret, StoreConfig,
 };
 use crate::domain::{IdoKey, IdoScope};
 use crate::oidc::op::client::{ApplicationType, OidcClient};
@@ -177,14 +177,14 @@ pub async fn start(
             EntConfig {
                 id: data::ENT_ID.parse()?,
                 name: "ENT Démo".into(),
-                saml: EntIdp {
+                auth: EntAuth::Saml(EntIdp {
                     peer: IdpPeer {
                         entity_id: ent_entity.clone(),
                         sso_redirect_url: format!("{ent_url}/idp/sso"),
                         signing_certs: vec![ent_key.certificate.clone()],
                     },
                     algorithms: AlgorithmPolicy::default(),
-                },
+                }),
                 api_token: None,
                 client_cert_fingerprint: None,
             },

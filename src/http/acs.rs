@@ -93,7 +93,14 @@ pub async fn handle(
     let xml = binding::decode_post(&form.saml_response, state.config.saml.max_message_bytes)
         .map_err(|e| refused(&state, Some(&ent_name), e))?;
     // Signature verification is CPU work: keep it off the async workers.
-    let (sp_settings, idp, expected) = (state.sp.clone(), ent.saml.clone(), pending.id.clone());
+    let Some(idp) = ent.saml().cloned() else {
+        return Err(refused(
+            &state,
+            Some(&ent_name),
+            SamlError::new("saml.config", "this ENT authenticates over OpenID Connect"),
+        ));
+    };
+    let (sp_settings, expected) = (state.sp.clone(), pending.id.clone());
     let login = tokio::task::spawn_blocking(move || {
         sp::verify_response(&xml, &expected, &sp_settings, &idp, now)
     })

@@ -61,20 +61,30 @@ fn attrs(secure: bool) -> &'static str {
     }
 }
 
+/// Where the ENT sends the browser back to, per ENT protocol: the only path the login-binding
+/// cookie is sent to.
+pub fn login_path(protocol: &str) -> &'static str {
+    match protocol {
+        "oidc" => "/ent/oidc/callback",
+        _ => "/saml/acs",
+    }
+}
+
 /// The cookie that binds the pending login `id` to this browser (login CSRF protection): only
-/// the browser that clicked the médiacentre link can complete that login.
-pub fn set_login(id: &str, max_age_secs: u64, secure: bool) -> Option<HeaderValue> {
+/// the browser that clicked the médiacentre link can complete that login. `path` is the
+/// callback of the ENT's protocol ([`login_path`]).
+pub fn set_login(id: &str, max_age_secs: u64, secure: bool, path: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!(
-        "{LOGIN_COOKIE_PREFIX}{id}=1; Path=/saml/acs; HttpOnly; {}; Max-Age={max_age_secs}",
+        "{LOGIN_COOKIE_PREFIX}{id}=1; Path={path}; HttpOnly; {}; Max-Age={max_age_secs}",
         attrs(secure)
     ))
     .ok()
 }
 
 /// Removes the binding cookie of a completed login.
-pub fn clear_login(id: &str, secure: bool) -> Option<HeaderValue> {
+pub fn clear_login(id: &str, secure: bool, path: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!(
-        "{LOGIN_COOKIE_PREFIX}{id}=; Path=/saml/acs; HttpOnly; {}; Max-Age=0",
+        "{LOGIN_COOKIE_PREFIX}{id}=; Path={path}; HttpOnly; {}; Max-Age=0",
         attrs(secure)
     ))
     .ok()

@@ -65,12 +65,45 @@ impl PageError {
 
     /// An OIDC request that cannot be answered by a redirect (unknown client, unregistered
     /// redirect URI): the user sees why; nothing is sent to the untrusted URI.
-    pub fn oidc(e: &crate::oidc::OidcError) -> Self {
+    pub fn oidc_request(e: &crate::oidc::OidcError) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,
             code: e.check,
             title: "Demande de connexion invalide",
             message: "L'application qui vous a dirigé ici a fait une demande de connexion que la passerelle ne peut pas accepter. Recommencez depuis l'application ou depuis le médiacentre de votre ENT ; si le problème persiste, contactez l'éditeur de la ressource en donnant la référence ci-dessous.",
+            cause: e.to_string(),
+        }
+    }
+
+    /// An ENT's OpenID Connect message refused by `e.check`.
+    pub fn oidc(e: &crate::oidc::rp::RpError) -> Self {
+        let (status, title, message) = match e.check {
+            "oidc.error" => (
+                StatusCode::FORBIDDEN,
+                "Connexion refusée par l'ENT",
+                "Votre ENT n'a pas autorisé la connexion (accès refusé ou connexion annulée). Recommencez depuis le médiacentre de votre ENT.",
+            ),
+            "oidc.discovery" | "oidc.jwks" | "oidc.token" | "oidc.userinfo" => (
+                StatusCode::BAD_GATEWAY,
+                "ENT injoignable",
+                "La passerelle n'a pas pu dialoguer avec le service d'authentification de votre ENT. Réessayez dans quelques minutes ; si le problème persiste, contactez l'assistance en donnant la référence ci-dessous.",
+            ),
+            "oidc.config" => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Connexion impossible",
+                "La connexion par votre ENT n'est pas correctement configurée. Contactez l'assistance en donnant la référence ci-dessous.",
+            ),
+            _ => (
+                StatusCode::FORBIDDEN,
+                "Connexion refusée",
+                "La réponse d'authentification de votre ENT n'a pas pu être validée. Recommencez depuis votre ENT ; si le problème persiste, contactez l'assistance en donnant la référence ci-dessous.",
+            ),
+        };
+        Self {
+            status,
+            code: e.check,
+            title,
+            message,
             cause: e.to_string(),
         }
     }

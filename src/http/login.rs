@@ -1,5 +1,6 @@
 //! Logging a user in at their ENT, whatever the protocol: [`start`] sends the browser to the
-//! ENT (a signed SAML AuthnRequest today) with a pending login bound to that browser, and
+//! ENT (a signed SAML AuthnRequest, or an OpenID Connect authorization request with PKCE and a
+//! nonce) with a pending login bound to that browser, and
 //! [`finish`] turns an authenticated ENT user into a gateway session and continues where the
 //! login was started from (a médiacentre link, or an OIDC authorization resumed).
 //!
@@ -12,7 +13,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use crate::app::AppState;
-use crate::config::EntConfig;
+use crate::config::{EntAuth, EntConfig};
+use crate::oidc::rp;
 use crate::saml::{sp, xml::new_id};
 use crate::session::{PendingLogin, PendingTarget, Session};
 use crate::trace::TraceEvent;
@@ -38,7 +40,7 @@ pub async fn start(state: &AppState, ent: &EntConfig, next: Next) -> Result<Resp
         Next::Open(t) => (Some(t), None),
         Next::Resume(path) => (None, Some(path)),
     };
-    let login = PendingLogin {
+    let mut login = PendingLogin {
         id: new_id(),
         ent: ent.id.clone(),
         target,
@@ -47,22 +49,62 @@ pub async fn start(state: &AppState, ent: &EntConfig, next: Next) -> Result<Resp
         extra: None,
     };
     let ttl = state.config.saml.request_ttl;
+    let (url, protocol) = match &ent.auth {
+        EntAuth::Saml(idp) => {
+            let url = sp::authn_request_url(
+                &state.sp,
+                idp,
+                &login.id,
+                now,
+                &login.id,
+                &state.config.signing_key,
+            )
+            .map_err(|e| PageError::saml(&e))?;
+            (url, "saml")
+        }
+        EntAuth::Oidc(op) => {
+            let begun = oidc_begin(state, ent, op, &login.id, now)
+                .await
+                .map_err(|e| oidc_refused(state, Some(ent.id.as_str()), &e))?;
+            login.extra = Some(begun.secrets.to_extra());
+            (begun.url, "oidc")
+        }
+    };
     state.store.put_pending_login(&login, ttl).await?;
-    let url = sp::authn_request_url(
-        &state.sp,
-        &ent.saml,
-        &login.id,
-        now,
-        &login.id,
-        &state.config.signing_key,
-    )
-    .map_err(|e| PageError::saml(&e))?;
     Ok(with_login_cookie(
         Redirect::to(&url).into_response(),
         state,
         &login.id,
         ttl,
+        protocol,
     ))
+}
+
+/// The OIDC redirect URI registered at ENTs.
+pub fn oidc_redirect_uri(state: &AppState) -> String {
+    state.config.url("/ent/oidc/callback")
+}
+
+async fn oidc_begin(
+    state: &AppState,
+    ent: &EntConfig,
+    op: &rp::EntOidc,
+    login_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<rp::Begin, rp::RpError> {
+    let provider = state.ent_oidc.get(ent.id.as_str(), op, now).await?;
+    rp::begin(&provider, op, &oidc_redirect_uri(state), login_id)
+}
+
+/// Traces a refused OIDC exchange with ENT `ent` and turns it into a page.
+pub fn oidc_refused(state: &AppState, ent: Option<&str>, e: &rp::RpError) -> PageError {
+    state.trace(TraceEvent::ProtocolRefused {
+        peer_kind: "ent",
+        peer: ent.map(str::to_string),
+        protocol: "oidc",
+        check: e.check,
+    });
+    PageError::oidc(e)
 }
 
 fn secure(state: &AppState) -> bool {
@@ -75,8 +117,10 @@ pub fn with_login_cookie(
     state: &AppState,
     id: &str,
     ttl: Duration,
+    protocol: &str,
 ) -> Response {
-    if let Some(c) = cookies::set_login(id, ttl.as_secs(), secure(state)) {
+    let path = cookies::login_path(protocol);
+    if let Some(c) = cookies::set_login(id, ttl.as_secs(), secure(state), path) {
         resp.headers_mut().append(header::SET_COOKIE, c);
     }
     resp
@@ -128,7 +172,8 @@ pub async fn finish(
             resp
         }
     };
-    if let Some(c) = cookies::clear_login(&pending.id, secure(state)) {
+    if let Some(c) = cookies::clear_login(&pending.id, secure(state), cookies::login_path(protocol))
+    {
         resp.headers_mut().append(header::SET_COOKIE, c);
     }
     Ok(resp)

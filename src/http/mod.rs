@@ -9,6 +9,7 @@ mod audit;
 mod catalogue;
 pub mod cookies;
 mod domaine_gar;
+mod ent_oidc;
 pub mod error;
 mod idp;
 mod listing;
@@ -32,6 +33,7 @@ pub fn app(state: AppState) -> Router {
         .route("/domaineGar", get(domaine_gar::handle))
         .route("/saml/metadata", get(acs::metadata))
         .route("/saml/acs", post(acs::handle))
+        .route("/ent/oidc/callback", get(ent_oidc::handle))
         .route("/idp/metadata", get(idp::metadata))
         .route("/idp/profile/SAML2/Redirect/SSO", get(idp::sso_redirect))
         .route("/idp/profile/SAML2/POST/SSO", post(idp::sso_post))

@@ -1,12 +1,14 @@
 //! Everything OpenID Connect: [`op`], the gateway as OpenID Provider for resource providers
-//! (web resources and native applications); [`jwks`], ID token checks as a relying party
-//! makes them.
+//! (web resources and native applications); [`rp`], the gateway as relying party of ENTs that
+//! authenticate their users over OIDC; [`jwks`], ID token checks as a relying party makes
+//! them against a published JWKS.
 //!
 //! Invariant: only this module imports `jsonwebtoken` (and `openidconnect`). It turns
 //! protocol messages into neutral values; access decisions stay in `domain` and `launch`.
 
 pub mod jwks;
 pub mod op;
+pub mod rp;
 
 /// An OAuth 2.0 / OIDC refusal: the `error` code the client receives, the check that failed
 /// (for traces and logs), and a description safe to show (no token, no personal data).

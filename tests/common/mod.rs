@@ -95,6 +95,9 @@ pub struct Options {
     pub vars: Vec<(String, String)>,
     /// Files to write into the test's directory before loading the configuration.
     pub files: Vec<(String, Vec<u8>)>,
+    /// Replaces ENT B0's `[ents.B0.saml]` table (e.g. `protocol = "oidc"` and its
+    /// `[ents.B0.oidc]` table).
+    pub ent_b0_auth: Option<String>,
 }
 
 impl Default for Options {
@@ -104,6 +107,7 @@ impl Default for Options {
             base: BASE.to_string(),
             vars: Vec::new(),
             files: Vec::new(),
+            ent_b0_auth: None,
         }
     }
 }
@@ -151,9 +155,7 @@ files = ["seed.json"]
 [ents.B0]
 name = "ENT de test"
 api_token_file = "ent.token"
-[ents.B0.saml]
-idp_metadata = "ent-idp.xml"
-signature_algorithms = {algs}
+{b0_auth}
 [providers.other-editeur]
 name = "Autre éditeur"
 protocol = "oidc"
@@ -203,7 +205,10 @@ access_url = "{RES_ACCESS}/indiv"
 National_elv = ["IDO", "UAI", "PRO"]
 "#,
             base = opts.base,
-            algs = opts.ent_algorithms,
+            b0_auth = opts.ent_b0_auth.clone().unwrap_or_else(|| format!(
+                "[ents.B0.saml]\nidp_metadata = \"ent-idp.xml\"\nsignature_algorithms = {}",
+                opts.ent_algorithms
+            )),
         );
         for (name, bytes) in &opts.files {
             std::fs::write(d.join(name), bytes).unwrap();

@@ -159,7 +159,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, raw: &str) -> Response {
 
 fn page(state: &AppState, provider: Option<&str>, e: &OidcError) -> Response {
     traced(state, provider, e);
-    PageError::oidc(e).into_response()
+    PageError::oidc_request(e).into_response()
 }
 
 /// What a well-formed request asks for.

@@ -172,7 +172,7 @@ pub async fn choose(
         },
     };
     let mut p: HashMap<String, String> =
-        super::params(&c.authz).map_err(|e| PageError::oidc(&e))?;
+        super::params(&c.authz).map_err(|e| PageError::oidc_request(&e))?;
     p.remove("uai");
     let path = resume_path(&p, uai.as_ref());
     login::start(&state, ent, Next::Resume(path)).await

@@ -31,7 +31,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Strin
 
 fn refuse(state: &AppState, e: OidcError) -> Response {
     traced(state, None, &e);
-    PageError::oidc(&e).into_response()
+    PageError::oidc_request(&e).into_response()
 }
 
 async fn handle(state: &AppState, headers: &HeaderMap, raw: &str) -> Response {

@@ -1,0 +1,246 @@
+//! Validation of one ENT (`[ents.<idENT>]`): its name, its web-service credentials, and how it
+//! authenticates its users: a SAML IdP (`[ents.<id>.saml]`, metadata from a file or fetched at
+//! start-up) or an OpenID Provider (`protocol = "oidc"`, `[ents.<id>.oidc]`).
+
+use std::time::Duration;
+
+use url::Url;
+
+use super::raw::{RawEnt, RawEntOidc, RawEntSaml};
+use super::validate::{algorithms, api_token, cert_fingerprint, Ctx};
+use super::{EntAuth, EntConfig, Secret};
+use crate::domain::IdEnt;
+use crate::oidc::rp::{allowed_url, EntOidc, IdTokenAlg};
+use crate::saml::metadata;
+use crate::saml::sp::EntIdp;
+
+pub(super) async fn ent(cx: &mut Ctx<'_>, id: &str, e: &RawEnt) -> Option<EntConfig> {
+    let prefix = format!("ents.{id}");
+    let ent_id = match id.parse::<IdEnt>() {
+        Ok(i) => Some(i),
+        Err(err) => {
+            cx.problem(prefix.clone(), err.to_string());
+            None
+        }
+    };
+    let name = cx.required(&format!("{prefix}.name"), e.name.clone());
+    let api_token = api_token(cx, &prefix, &e.api_token_file);
+    let client_cert_fingerprint = cert_fingerprint(
+        cx,
+        &format!("{prefix}.client_certificate_file"),
+        &e.client_certificate_file,
+    );
+    let auth = match e.protocol.as_deref().unwrap_or("saml") {
+        "saml" => {
+            if e.oidc.is_some() {
+                cx.problem(
+                    format!("{prefix}.oidc"),
+                    "only for protocol = \"oidc\" (this ENT uses saml)",
+                );
+            }
+            let saml = cx.required(&format!("{prefix}.saml"), e.saml.as_ref());
+            saml_idp(cx, &prefix, saml?).await.map(EntAuth::Saml)
+        }
+        "oidc" => {
+            if e.saml.is_some() {
+                cx.problem(
+                    format!("{prefix}.saml"),
+                    "only for protocol = \"saml\" (this ENT uses oidc)",
+                );
+            }
+            let oidc = cx.required(&format!("{prefix}.oidc"), e.oidc.as_ref());
+            oidc_op(cx, &prefix, oidc?).map(|o| EntAuth::Oidc(Box::new(o)))
+        }
+        other => {
+            cx.problem(
+                format!("{prefix}.protocol"),
+                format!("'{other}' is not an ENT protocol (expected saml or oidc)"),
+            );
+            None
+        }
+    };
+    Some(EntConfig {
+        id: ent_id?,
+        name: name?,
+        auth: auth?,
+        api_token: api_token?,
+        client_cert_fingerprint,
+    })
+}
+
+async fn saml_idp(cx: &mut Ctx<'_>, prefix: &str, saml: &RawEntSaml) -> Option<EntIdp> {
+    let algs = algorithms(
+        cx,
+        &format!("{prefix}.saml.signature_algorithms"),
+        saml.signature_algorithms.as_ref(),
+    );
+    let key = format!("{prefix}.saml.idp_metadata");
+    let source = cx.required(&key, saml.idp_metadata.clone())?;
+    let xml = if source.starts_with("https://") || source.starts_with("http://") {
+        match fetch(&source).await {
+            Ok(x) => x,
+            Err(err) => {
+                cx.problem(key, err);
+                return None;
+            }
+        }
+    } else {
+        String::from_utf8_lossy(&cx.read(&key, &source)?).into_owned()
+    };
+    match metadata::parse_idp(&xml) {
+        Ok(peer) => Some(EntIdp {
+            peer,
+            algorithms: algs,
+        }),
+        Err(err) => {
+            cx.problem(key, err);
+            None
+        }
+    }
+}
+
+fn oidc_op(cx: &mut Ctx<'_>, prefix: &str, o: &RawEntOidc) -> Option<EntOidc> {
+    let p = format!("{prefix}.oidc");
+    let issuer = cx
+        .required(&format!("{p}.issuer"), o.issuer.clone())
+        .and_then(|i| match Url::parse(&i) {
+            Ok(u) if !allowed_url(&u) => {
+                cx.problem(
+                    format!("{p}.issuer"),
+                    "must be an https URL (plain http only on a loopback address)",
+                );
+                None
+            }
+            Ok(u) if u.query().is_some() || u.fragment().is_some() => {
+                cx.problem(format!("{p}.issuer"), "an issuer has no query or fragment");
+                None
+            }
+            Ok(_) => Some(i),
+            Err(e) => {
+                cx.problem(format!("{p}.issuer"), format!("not a URL: {e}"));
+                None
+            }
+        });
+    let client_id = cx
+        .required(&format!("{p}.client_id"), o.client_id.clone())
+        .filter(|c| {
+            let ok = !c.trim().is_empty();
+            if !ok {
+                cx.problem(format!("{p}.client_id"), "must not be empty");
+            }
+            ok
+        });
+    let secret_key = format!("{p}.client_secret_file");
+    let client_secret = cx
+        .required(&secret_key, o.client_secret_file.clone())
+        .and_then(|f| cx.read(&secret_key, &f))
+        .and_then(|b| {
+            let s = String::from_utf8_lossy(&b).trim().to_string();
+            if s.is_empty() {
+                cx.problem(secret_key.clone(), "the file is empty");
+                None
+            } else {
+                Some(Secret::new(s))
+            }
+        });
+    let scopes = o.scopes.clone().unwrap_or_else(|| vec!["openid".into()]);
+    for s in &scopes {
+        if s.is_empty() || s.contains(char::is_whitespace) {
+            cx.problem(
+                format!("{p}.scopes"),
+                format!("'{s}' is not a scope (one word per entry)"),
+            );
+        }
+    }
+    let algs = id_token_algs(cx, &format!("{p}.id_token_signing_algs"), o);
+    let claim = |cx: &mut Ctx<'_>, key: &str, v: &Option<String>, default: &str| {
+        let v = v.clone().unwrap_or_else(|| default.to_string());
+        if v.trim().is_empty() {
+            cx.problem(format!("{p}.{key}"), "must not be empty");
+        }
+        v
+    };
+    let ent_claim = claim(cx, "ent_claim", &o.ent_claim, "idEnt");
+    let person_claim = claim(cx, "person_claim", &o.person_claim, "GARPersonIdentifiant");
+    let discovery_ttl = Duration::from_secs(o.discovery_ttl_seconds.unwrap_or(3600));
+    if discovery_ttl.is_zero() {
+        cx.problem(format!("{p}.discovery_ttl_seconds"), "must be positive");
+    }
+    let clock_skew = Duration::from_secs(o.clock_skew_seconds.unwrap_or(60));
+    if clock_skew > Duration::from_secs(600) {
+        cx.problem(
+            format!("{p}.clock_skew_seconds"),
+            "more than 600 seconds of skew would accept stale ID tokens",
+        );
+    }
+    Some(EntOidc {
+        issuer: issuer?,
+        client_id: client_id?,
+        client_secret: client_secret?,
+        scopes,
+        id_token_signing_algs: algs?,
+        ent_claim,
+        person_claim,
+        discovery_ttl,
+        clock_skew,
+    })
+}
+
+fn id_token_algs(cx: &mut Ctx<'_>, key: &str, o: &RawEntOidc) -> Option<Vec<IdTokenAlg>> {
+    let Some(names) = &o.id_token_signing_algs else {
+        return Some(vec![IdTokenAlg::Rs256]);
+    };
+    let mut algs = Vec::new();
+    let mut ok = true;
+    for n in names {
+        match IdTokenAlg::from_name(n) {
+            Some(a) => algs.push(a),
+            None => {
+                ok = false;
+                let why = if n.eq_ignore_ascii_case("none") {
+                    "unsigned ID tokens are never accepted".to_string()
+                } else if n.to_ascii_uppercase().starts_with("HS") {
+                    "HMAC algorithms are refused: the client secret is not a signing key".into()
+                } else {
+                    format!("unknown algorithm (expected {})", IdTokenAlg::NAMES)
+                };
+                cx.problem(key, format!("'{n}': {why}"));
+            }
+        }
+    }
+    if names.is_empty() {
+        ok = false;
+        cx.problem(key, "must list at least one algorithm");
+    }
+    ok.then_some(algs)
+}
+
+/// Fetches metadata over HTTPS (plain HTTP only from a loopback address): bounded time and
+/// size, no redirects.
+async fn fetch(url: &str) -> Result<String, String> {
+    let parsed = Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+    if !allowed_url(&parsed) {
+        return Err(format!("metadata must be fetched over https (plain http is only accepted from loopback): {url}"));
+    }
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))?;
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("cannot fetch {url}: {e}"))?;
+    if !resp.status().is_success() {
+        return Err(format!("fetching {url} answered {}", resp.status()));
+    }
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("cannot read {url}: {e}"))?;
+    if bytes.len() > 2 * 1024 * 1024 {
+        return Err(format!("{url} is larger than 2 MiB"));
+    }
+    String::from_utf8(bytes.to_vec()).map_err(|_| format!("{url} is not UTF-8"))
+}
