@@ -46,6 +46,9 @@ pub enum Command {
         /// Port of the gateway (the demo ENT and resources take the next ones).
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        /// How the demo ENT authenticates users to the gateway: saml or oidc.
+        #[arg(long, default_value = "saml", value_parser = ["saml", "oidc"])]
+        ent_protocol: String,
     },
 }
 
@@ -192,8 +195,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             config,
             certificate,
         }) => audit_verify(dir, &config, certificate).await,
-        Command::Demo { port } => {
-            crate::demo::run(port).await?;
+        Command::Demo { port, ent_protocol } => {
+            crate::demo::run(port, ent_protocol == "oidc").await?;
             Ok(0)
         }
     }

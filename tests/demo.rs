@@ -198,3 +198,70 @@ async fn a_pupil_clicks_through_the_demo() {
     assert!(report.contains("demo: intact"), "{report}");
     demo.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_ent_can_authenticate_users_over_openid_connect() {
+    let bind = || async { TcpListener::bind("127.0.0.1:0").await.unwrap() };
+    let demo =
+        passerelle::demo::start_with(bind().await, bind().await, bind().await, bind().await, true)
+            .await
+            .unwrap();
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let media = client
+        .post(format!("{}/login", demo.ent_url))
+        .form(&[("user", "ens-demo-1")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    // ENT over OIDC, then the SAML resource: gateway → ENT authorize → gateway callback → resource.
+    let to_resource = client
+        .get(link_to(&media, "Manuel de mathématiques 4e"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(to_resource.status(), 200);
+    let to_resource = to_resource.text().await.unwrap();
+    assert!(
+        to_resource.contains(&format!("{}/saml/acs", demo.resource_url)),
+        "{to_resource}"
+    );
+    let page = submit_form(&client, &to_resource)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Bienvenue dans « Manuel de mathématiques 4e »")
+            && page.contains(">Durand</code>"),
+        "{page}"
+    );
+
+    // The same gateway session, then the OIDC resource.
+    let page = client
+        .get(link_to(&media, "Atelier de sciences"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Bienvenue dans « Atelier de sciences »")
+            && page.contains(">National_ens</code>"),
+        "{page}"
+    );
+
+    let trace = std::fs::read_to_string(&demo.trace_path).unwrap();
+    assert!(
+        trace.contains("\"event\":\"ent_login\",\"ent\":\"B0\",\"protocol\":\"oidc\""),
+        "{trace}"
+    );
+    demo.stop().await;
+}

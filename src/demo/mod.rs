@@ -75,21 +75,30 @@ async fn bind(port: u16, what: &str) -> anyhow::Result<TcpListener> {
 }
 
 /// Runs the demo until Ctrl-C.
-pub async fn run(port: u16) -> anyhow::Result<()> {
+pub async fn run(port: u16, ent_over_oidc: bool) -> anyhow::Result<()> {
     let next = |n: u16| {
         port.checked_add(n).ok_or_else(|| {
             anyhow::anyhow!("--port {port} leaves no room for the demo ENT and resource")
         })
     };
-    let demo = start(
+    let demo = start_with(
         bind(port, "gateway").await?,
         bind(next(1)?, "demo ENT").await?,
         bind(next(2)?, "demo resource").await?,
         bind(next(3)?, "demo OIDC resource").await?,
+        ent_over_oidc,
     )
     .await?;
+    let ent_protocol = if ent_over_oidc {
+        "OpenID Connect"
+    } else {
+        "SAML"
+    };
     println!("passerelle demo is running.\n");
-    println!("  Open {}/ in a browser: the demo ENT.", demo.ent_url);
+    println!(
+        "  Open {}/ in a browser: the demo ENT (it authenticates users to the gateway over {ent_protocol}).",
+        demo.ent_url
+    );
     println!("  Log in as a demo user, open resources from the médiacentre; the demo resource");
     println!("  shows the attributes it received and that the gateway's signature verified.");
     println!("  \"Atlas historique\" is not assigned to the pupil: the gateway refuses it.\n");
@@ -113,18 +122,31 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the demo on four bound listeners.
+/// Starts the demo on four bound listeners, the demo ENT authenticating users over SAML.
 pub async fn start(
     gateway: TcpListener,
     ent: TcpListener,
     resource: TcpListener,
     oidc_resource: TcpListener,
 ) -> anyhow::Result<Demo> {
+    start_with(gateway, ent, resource, oidc_resource, false).await
+}
+
+/// Starts the demo; with `ent_over_oidc`, the demo ENT authenticates users to the gateway
+/// over OpenID Connect instead of SAML.
+pub async fn start_with(
+    gateway: TcpListener,
+    ent: TcpListener,
+    resource: TcpListener,
+    oidc_resource: TcpListener,
+    ent_over_oidc: bool,
+) -> anyhow::Result<Demo> {
     let url =
         |l: &TcpListener| -> anyhow::Result<String> { Ok(format!("http://{}", l.local_addr()?)) };
     let (gateway_url, ent_url, resource_url) = (url(&gateway)?, url(&ent)?, url(&resource)?);
     let oidc_url = url(&oidc_resource)?;
     let oidc_secret = crate::oidc::op::records::new_secret();
+    let ent_oidc_secret = crate::oidc::op::records::new_secret();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let now = clock.now();
 
@@ -142,6 +164,28 @@ pub async fn start(
         "passerelle-demo-trace-{}.jsonl",
         std::process::id()
     ));
+    let ent_auth = if ent_over_oidc {
+        EntAuth::Oidc(Box::new(crate::oidc::rp::EntOidc {
+            issuer: format!("{ent_url}/oidc"),
+            client_id: "passerelle".into(),
+            client_secret: Secret::new(ent_oidc_secret.clone()),
+            scopes: vec!["openid".into()],
+            id_token_signing_algs: vec![crate::oidc::rp::IdTokenAlg::Rs256],
+            ent_claim: "idEnt".into(),
+            person_claim: "GARPersonIdentifiant".into(),
+            discovery_ttl: Duration::from_secs(3600),
+            clock_skew: Duration::from_secs(60),
+        }))
+    } else {
+        EntAuth::Saml(EntIdp {
+            peer: IdpPeer {
+                entity_id: format!("{ent_url}/idp"),
+                sso_redirect_url: format!("{ent_url}/idp/sso"),
+                signing_certs: vec![ent_key.certificate.clone()],
+            },
+            algorithms: AlgorithmPolicy::default(),
+        })
+    };
     let config = Config {
         public_base_url: gateway_url.parse()?,
         listen: gateway.local_addr()?,
@@ -177,14 +221,7 @@ pub async fn start(
             EntConfig {
                 id: data::ENT_ID.parse()?,
                 name: "ENT Démo".into(),
-                auth: EntAuth::Saml(EntIdp {
-                    peer: IdpPeer {
-                        entity_id: ent_entity.clone(),
-                        sso_redirect_url: format!("{ent_url}/idp/sso"),
-                        signing_certs: vec![ent_key.certificate.clone()],
-                    },
-                    algorithms: AlgorithmPolicy::default(),
-                }),
+                auth: ent_auth,
                 api_token: None,
                 client_cert_fingerprint: None,
             },
@@ -288,7 +325,7 @@ pub async fn start(
         .map_err(anyhow::Error::msg)?])
         .map_err(anyhow::Error::msg)?,
         "passerelle".into(),
-        crate::oidc::op::records::new_secret(),
+        ent_oidc_secret,
         format!("{gateway_url}/ent/oidc/callback"),
     );
     let demo_resource = resource::DemoResource::new(
