@@ -161,8 +161,9 @@ pub async fn start_with(
     let ent_entity = format!("{ent_url}/idp");
     let resource_entity = format!("{resource_url}/saml/metadata");
     let trace_path = std::env::temp_dir().join(format!(
-        "passerelle-demo-trace-{}.jsonl",
-        std::process::id()
+        "passerelle-demo-trace-{}-{}.jsonl",
+        std::process::id(),
+        gateway.local_addr()?.port()
     ));
     let ent_auth = if ent_over_oidc {
         EntAuth::Oidc(Box::new(crate::oidc::rp::EntOidc {
@@ -270,8 +271,11 @@ pub async fn start_with(
         ]),
     };
 
-    let audit_dir =
-        std::env::temp_dir().join(format!("passerelle-demo-audit-{}", std::process::id()));
+    let audit_dir = std::env::temp_dir().join(format!(
+        "passerelle-demo-audit-{}-{}",
+        std::process::id(),
+        gateway_url.rsplit(':').next().unwrap_or_default()
+    ));
     let audit_certificate = audit_dir.join("gateway.crt");
     let audit = Arc::new(crate::audit::AuditLog::open(
         crate::audit::AuditSettings {
