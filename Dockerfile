@@ -11,7 +11,8 @@ FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
         libxmlsec1 libxmlsec1-openssl libxml2 libssl3 ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --home /srv/passerelle passerelle
+    && useradd --system --home /srv/passerelle passerelle \
+    && mkdir -p /srv/passerelle/var/audit && chown -R passerelle /srv/passerelle/var
 COPY --from=build /src/target/release/passerelle /usr/local/bin/passerelle
 USER passerelle
 WORKDIR /srv/passerelle

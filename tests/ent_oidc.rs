@@ -42,6 +42,7 @@ async fn full_flow_with_panva_oidc_provider_over_sockets() {
         let gw = gateway_for(auth, &base).await;
         // The OP signs with its own clock: the gateway's fixed clock is set to it.
         gw.clock.set(op.started_at);
+        current_subscription(&gw, op.started_at).await;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(passerelle::http::serve(listener, gw.state.clone(), async {
             let _ = stopped.await;
@@ -400,6 +401,7 @@ async fn panva_oidc_provider_refuses_a_wrong_client_secret_and_the_gateway_says_
     );
     let gw = gateway_for(auth, &base).await;
     gw.clock.set(op.started_at);
+    current_subscription(&gw, op.started_at).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(passerelle::http::serve(listener, gw.state.clone(), async {
         let _ = stopped.await;
@@ -429,4 +431,14 @@ async fn panva_oidc_provider_refuses_a_wrong_client_secret_and_the_gateway_says_
     assert_eq!(gw.refused_checks(), vec!["oidc.token"]);
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+}
+
+/// The seeded ETABL subscription, made valid around `at` (the OP's wall clock), so that these
+/// tests do not depend on the date they run.
+async fn current_subscription(gw: &TestGateway, at: chrono::DateTime<chrono::Utc>) {
+    use passerelle::store::SubscriptionStore;
+    let mut s = gw.store.subscription("abo-etabl").await.unwrap().unwrap();
+    s.valid_from = at - chrono::Duration::days(1);
+    s.valid_until = at + chrono::Duration::days(365);
+    gw.store.put_subscription(&s).await.unwrap();
 }
