@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/captured_logs.rs"]
+mod captured_logs;
 mod common;
 #[path = "support/ent_op.rs"]
 mod ent_op;
@@ -263,35 +265,9 @@ async fn discovery_is_cached_for_its_ttl() {
     assert_eq!(op.hits("discovery"), 2);
 }
 
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn logs_carry_no_code_token_or_claim_value() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = captured_logs::capture();
 
     let (gw, op) = hostile().await;
     let mut tokens = Vec::new();
@@ -307,7 +283,7 @@ async fn logs_carry_no_code_token_or_claim_value() {
         let _ = body_string(resp).await;
     }
     assert_eq!(gw.refused_checks(), vec!["oidc.nonce", "oidc.ent_claim"]);
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("oidc.nonce") && logs.contains("oidc.ent_claim"),
         "{logs}"

@@ -4,47 +4,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/captured_logs.rs"]
+mod captured_logs;
 mod common;
 #[path = "support/ent_idp.rs"]
 mod ent_idp;
 #[path = "support/oidc.rs"]
 mod oidc;
 
-use std::sync::{Arc, Mutex};
-
 use axum::body::Body;
 use axum::http::Request;
 use common::*;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn logs_carry_no_personal_data_tokens_or_messages() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = captured_logs::capture();
 
     let gw = TestGateway::new().await;
     // A login refused (tampered), then a good one, then a refusal, a listing error and a listing.
@@ -110,7 +84,7 @@ async fn logs_carry_no_personal_data_tokens_or_messages() {
     .await;
     oidc::userinfo(&gw, &format!("{access_token}x"), "").await;
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("oidc.code_reused") && logs.contains("oidc.client_auth"),
         "{logs}"
