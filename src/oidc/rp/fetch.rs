@@ -11,9 +11,38 @@ use super::{allowed_url, RpError};
 /// Largest discovery or JWKS document accepted.
 const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
 
+/// Resolves names to public addresses only, at connection time (so a name cannot be
+/// re-pointed at an internal address between a check and the request): internal and loopback
+/// addresses are dropped, and a name with nothing left is refused. `localhost` keeps loopback.
+pub struct PublicOnly;
+
+/// The addresses of `host` the gateway may connect to.
+pub fn public_addresses(host: &str, addrs: Vec<std::net::SocketAddr>) -> Vec<std::net::SocketAddr> {
+    addrs
+        .into_iter()
+        .filter(|a| !super::is_internal(a.ip()) && (host == "localhost" || !a.ip().is_loopback()))
+        .collect()
+}
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let found: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let ok = public_addresses(&host, found);
+            if ok.is_empty() {
+                return Err(format!("{host} resolves only to internal addresses").into());
+            }
+            Ok(Box::new(ok.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// The HTTP client of every request to an ENT's OpenID Provider.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
+        .dns_resolver(std::sync::Arc::new(PublicOnly))
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(10))

@@ -173,3 +173,42 @@ async fn the_client_handed_to_openidconnect_refuses_plain_http_off_loopback() {
         .unwrap();
     assert!(matches!(g.call(req).await, Err(GuardedError::Refused(_))));
 }
+
+#[test]
+fn internal_addresses_are_never_fetched() {
+    use crate::oidc::rp::{allowed_url, fetch::public_addresses};
+    for bad in [
+        "https://10.0.0.1/",
+        "https://192.168.1.10/.well-known",
+        "https://172.20.0.5/",
+        "https://169.254.169.254/latest",
+        "https://100.64.0.1/",
+        "https://[fd00::1]/",
+        "https://[fe80::1]/",
+        "https://[::ffff:10.0.0.1]/",
+        "https://0.0.0.0/",
+    ] {
+        assert!(!allowed_url(&url::Url::parse(bad).unwrap()), "{bad}");
+    }
+    for good in [
+        "https://ent.example.fr/",
+        "https://93.184.216.34/",
+        "http://127.0.0.1:9000/",
+    ] {
+        assert!(allowed_url(&url::Url::parse(good).unwrap()), "{good}");
+    }
+    let a = |s: &str| s.parse::<std::net::SocketAddr>().unwrap();
+    let mixed = vec![a("10.1.2.3:0"), a("93.184.216.34:0"), a("127.0.0.1:0")];
+    assert_eq!(
+        public_addresses("ent.example.fr", mixed.clone()),
+        vec![a("93.184.216.34:0")],
+        "a name pointed at internal addresses keeps only its public ones"
+    );
+    assert!(
+        public_addresses("ent.example.fr", vec![a("127.0.0.1:0"), a("192.168.0.1:0")]).is_empty()
+    );
+    assert_eq!(
+        public_addresses("localhost", vec![a("127.0.0.1:0")]),
+        vec![a("127.0.0.1:0")]
+    );
+}

@@ -86,9 +86,41 @@ impl RpError {
 }
 
 /// Whether `url` may be fetched: https, or plain http to a loopback address (local trials and
-/// tests).
+/// tests); never an IP literal in a private, link-local or otherwise internal range (names are
+/// checked when they resolve, see `fetch::PublicOnly`).
 pub fn allowed_url(url: &Url) -> bool {
-    url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url))
+    let internal_literal = match url.host() {
+        Some(url::Host::Ipv4(ip)) => is_internal(std::net::IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => is_internal(std::net::IpAddr::V6(ip)),
+        _ => false,
+    };
+    !internal_literal && (url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url)))
+}
+
+/// Addresses an ENT's OpenID Provider must not lead the gateway to (SSRF): private, shared,
+/// link-local, unique-local, unspecified, broadcast and documentation ranges. Loopback is not
+/// in this list: it is allowed for http trials, and refused for resolved names.
+pub fn is_internal(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (o[1] & 0xC0) == 64)
+        }
+        IpAddr::V6(v6) => {
+            let seg = v6.segments();
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal(IpAddr::V4(v4)) || v4.is_loopback();
+            }
+            v6.is_unspecified() || (seg[0] & 0xfe00) == 0xfc00 || (seg[0] & 0xffc0) == 0xfe80
+        }
+    }
 }
 
 pub fn is_loopback(url: &Url) -> bool {
