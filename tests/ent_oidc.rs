@@ -26,34 +26,15 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_flow_with_panva_oidc_provider_over_sockets() {
     for conform in [false, true] {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let redirect_uri = format!("{base}/ent/oidc/callback");
-        let op = ent_op::EntOp::start(&ent_op::EntOpOptions {
-            redirect_uri: &redirect_uri,
-            client_id: CLIENT_ID,
-            client_secret: CLIENT_SECRET,
-            id_ent: "B0",
-            person: "eleve-0001",
-            conform,
-        });
-        let auth = format!(
-            "protocol = \"oidc\"\n[ents.B0.oidc]\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret_file = \"ent-client.secret\"\n",
-            op.issuer
-        );
-        let gw = gateway_for(auth, &base).await;
-        // The OP signs with its own clock: the gateway's fixed clock is set to it.
-        gw.clock.set(op.started_at);
-        current_subscription(&gw, op.started_at).await;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(passerelle::http::serve(listener, gw.state.clone(), async {
-            let _ = stopped.await;
-        }));
-        let browser = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let Panva {
+            base,
+            redirect_uri,
+            op,
+            gw,
+            stop,
+            server,
+            browser,
+        } = panva(CLIENT_SECRET, conform).await;
 
         // Médiacentre click: the gateway sends the browser to the ENT's authorization endpoint.
         let resp = browser
@@ -360,33 +341,15 @@ async fn several_audiences_are_accepted_with_an_azp_naming_the_gateway() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn panva_oidc_provider_refuses_a_wrong_client_secret_and_the_gateway_says_so() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let redirect_uri = format!("{base}/ent/oidc/callback");
-    let op = ent_op::EntOp::start(&ent_op::EntOpOptions {
-        redirect_uri: &redirect_uri,
-        client_id: CLIENT_ID,
-        client_secret: "the-secret-the-ent-registered-0123456789",
-        id_ent: "B0",
-        person: "eleve-0001",
-        conform: false,
-    });
-    let auth = format!(
-        "protocol = \"oidc\"\n[ents.B0.oidc]\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret_file = \"ent-client.secret\"\n",
-        op.issuer
-    );
-    let gw = gateway_for(auth, &base).await;
-    gw.clock.set(op.started_at);
-    current_subscription(&gw, op.started_at).await;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(passerelle::http::serve(listener, gw.state.clone(), async {
-        let _ = stopped.await;
-    }));
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let Panva {
+        base,
+        redirect_uri,
+        op,
+        gw,
+        stop,
+        server,
+        browser,
+    } = panva("the-secret-the-ent-registered-0123456789", false).await;
     let mut url = format!("{base}{}", domaine_gar(RES_ETABL));
     let mut last = None;
     for _ in 0..10 {
@@ -417,4 +380,56 @@ async fn current_subscription(gw: &TestGateway, at: chrono::DateTime<chrono::Utc
     s.valid_from = at - chrono::Duration::days(1);
     s.valid_until = at + chrono::Duration::days(365);
     gw.store.put_subscription(&s).await.unwrap();
+}
+
+/// A gateway serving on a loopback port whose ENT B0 logs in at panva's oidc-provider
+/// (registered with `ent_secret`), and a browser without redirects.
+struct Panva {
+    base: String,
+    redirect_uri: String,
+    op: ent_op::EntOp,
+    gw: TestGateway,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    browser: reqwest::Client,
+}
+
+async fn panva(ent_secret: &str, conform: bool) -> Panva {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let redirect_uri = format!("{base}/ent/oidc/callback");
+    let op = ent_op::EntOp::start(&ent_op::EntOpOptions {
+        redirect_uri: &redirect_uri,
+        client_id: CLIENT_ID,
+        client_secret: ent_secret,
+        id_ent: "B0",
+        person: "eleve-0001",
+        conform,
+    });
+    let auth = format!(
+        "protocol = \"oidc\"\n[ents.B0.oidc]\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret_file = \"ent-client.secret\"\n",
+        op.issuer
+    );
+    let gw = gateway_for(auth, &base).await;
+    // The OP signs with its own clock: the gateway's fixed clock is set to it.
+    gw.clock.set(op.started_at);
+    current_subscription(&gw, op.started_at).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(passerelle::http::serve(listener, gw.state.clone(), async {
+        let _ = stopped.await;
+    }));
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Panva {
+        base,
+        redirect_uri,
+        op,
+        gw,
+        stop,
+        server,
+        browser,
+    }
 }
