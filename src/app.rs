@@ -50,6 +50,8 @@ pub struct AppState {
     pub idp: Arc<IdpSettings>,
     /// The discovered OpenID Providers of ENTs that authenticate over OIDC.
     pub ent_oidc: Arc<crate::oidc::rp::Providers>,
+    /// This node's audience pipeline (started by `serve`, the demo and tests that count).
+    pub audience: Arc<crate::audience::Audience>,
 }
 
 fn secs(d: std::time::Duration) -> Duration {
@@ -77,7 +79,13 @@ impl AppState {
             max_message_bytes: config.saml.max_message_bytes,
             assertion_lifetime: secs(config.saml.assertion_lifetime),
         };
+        let audience = Arc::new(crate::audience::Audience::new(
+            config.audience.clone(),
+            config.node_name.clone(),
+            config.url(""),
+        ));
         Self {
+            audience,
             config: Arc::new(config),
             store,
             clock,

@@ -295,6 +295,11 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let state = AppState::new(cfg, store, Arc::new(SystemClock), trace);
     state.trace_configuration();
     state.seed().await?;
+    let _audience_tasks = state
+        .audience
+        .spawn(state.store.clone(), state.clock.clone())
+        .await;
+    let (audience, store_at_exit) = (state.audience.clone(), state.store.clone());
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (server.listen): {e}"))?;
@@ -346,6 +351,19 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     crate::http::serve(listener, state, until(stopped)).await?;
     if let Some(t) = tls_task {
         let _ = t.await;
+    }
+    // Accesses still in the local buffer go to the store before the process ends.
+    match tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        audience.flush(store_at_exit.as_ref(), clock.now()),
+    )
+    .await
+    {
+        Ok(Ok(())) => {}
+        _ => tracing::error!(
+            lost = audience.buffered(),
+            "audience events could not reach the store before shutdown: check store.redis_url"
+        ),
     }
     if let Some(a) = audit {
         a.checkpoint(clock.now()).map_err(|e| {

@@ -94,3 +94,40 @@ pub fn trace_subject(state: &AppState, session: &Session) -> String {
 pub fn trace_subject_of(state: &AppState, ent: &IdEnt, person_id: &str) -> String {
     state.config.ido_key.trace_subject(ent, person_id)
 }
+
+/// What the audience counts of one access handed to a resource.
+pub struct Handed<'a> {
+    pub ent: &'a IdEnt,
+    pub person_id: &'a str,
+    pub uai: &'a crate::domain::Uai,
+    pub profile: crate::domain::Profile,
+    pub resource: &'a crate::domain::ResourceId,
+    pub provider: &'a str,
+    pub channel: crate::trace::Channel,
+    pub device: crate::audience::DeviceClass,
+}
+
+/// Records the audience event of an access handed to a resource (SAML Response sent, OIDC
+/// tokens issued). Never waits on the store.
+pub fn count_access(state: &AppState, h: Handed<'_>) {
+    let resource = state
+        .config
+        .providers
+        .get(h.provider)
+        .and_then(|p| p.resources.iter().find(|r| &r.id == h.resource));
+    state.audience.record(crate::audience::Access {
+        at: state.clock.now(),
+        subject: trace_subject_of(state, h.ent, h.person_id),
+        resource: h.resource.to_string(),
+        provider: h.provider.to_string(),
+        uai: h.uai.to_string(),
+        ent: h.ent.to_string(),
+        profile: h.profile.code().to_string(),
+        channel: h.channel,
+        device: h.device,
+        service: resource
+            .and_then(|r| r.category.clone())
+            .unwrap_or_else(|| crate::audience::event::DEFAULT_SERVICE.to_string()),
+        outil: resource.map_or_else(|| h.resource.to_string(), |r| r.name.clone()),
+    });
+}

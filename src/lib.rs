@@ -7,6 +7,7 @@
 //! - [`clock`]: the only reader of the wall clock.
 
 pub mod app;
+pub mod audience;
 pub mod audit;
 pub mod cli;
 pub mod clock;

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/audience_contract.rs"]
+mod audience_contract;
 #[path = "support/contract.rs"]
 mod contract;
 
@@ -136,6 +138,23 @@ async fn the_store_contract_holds_on_a_redis_cluster() {
     contract::subscriptions(store.clone()).await;
     contract::assignments(store.clone()).await;
     contract::health(store.clone()).await;
+    // The audience keys share one slot: the counting script and the stream work in a cluster.
+    // Each part of that contract starts from empty counts, under a prefix of its own.
+    let fresh = |name: &'static str| {
+        let url = url.clone();
+        async move {
+            let s: Arc<dyn Store> = Arc::new(
+                RedisStore::connect(&url, true, &format!("pas-cluster-{name}"))
+                    .await
+                    .unwrap(),
+            );
+            s
+        }
+    };
+    audience_contract::double_clicks_and_redelivery(fresh("a").await).await;
+    audience_contract::late_and_cross_midnight_clicks(fresh("b").await).await;
+    audience_contract::stream_groups_and_claims(fresh("c").await).await;
+    audience_contract::day_salts(fresh("d").await).await;
     // Keys really are spread: sessions land on more than one node.
     for i in 0..50 {
         store

@@ -5,6 +5,7 @@
 //! naming its key and the environment variable that sets it. Paths in the file are relative
 //! to the file's own directory. Secrets (`*_file` keys) are read from files and never printed.
 
+mod audience;
 mod ents;
 pub mod env;
 mod oidc;
@@ -216,6 +217,10 @@ pub struct Config {
     /// The audit log, when `[audit]` is configured.
     pub audit: Option<crate::audit::AuditSettings>,
     pub auditors: BTreeMap<String, AuditorConfig>,
+    /// The audience pipeline (`[audience]`; defaults when absent).
+    pub audience: crate::audience::AudienceSettings,
+    /// Readers of audience reports with a token of their own (`[audience_readers.<key>]`).
+    pub audience_readers: BTreeMap<String, AuditorConfig>,
     pub seed_files: Vec<PathBuf>,
     pub ents: BTreeMap<IdEnt, EntConfig>,
     pub providers: BTreeMap<String, ProviderConfig>,

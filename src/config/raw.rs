@@ -23,6 +23,10 @@ pub struct RawConfig {
     /// Who may search the audit log, and what they may see.
     #[serde(default)]
     pub auditors: BTreeMap<String, RawAuditor>,
+    pub audience: Option<RawAudience>,
+    /// Who may read audience reports (beside providers and ENTs with their own credentials).
+    #[serde(default)]
+    pub audience_readers: BTreeMap<String, RawAuditor>,
     #[serde(default)]
     pub trace: RawTrace,
     #[serde(default)]
@@ -85,6 +89,37 @@ pub struct RawAudit {
     pub max_segment_bytes: Option<u64>,
     pub retention_days: Option<u32>,
     pub checkpoint_interval_seconds: Option<u64>,
+}
+
+/// The audience pipeline.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawAudience {
+    /// IANA time zone of days and months (default Europe/Paris).
+    pub timezone: Option<String>,
+    pub buffer_capacity: Option<usize>,
+    /// `drop_oldest` (default) or `drop_newest`.
+    pub when_full: Option<String>,
+    pub batch_size: Option<usize>,
+    pub claim_idle_seconds: Option<u64>,
+    pub dedup_hours: Option<u64>,
+    pub retention_days: Option<u64>,
+    pub min_visitors: Option<u64>,
+    pub poll_interval_ms: Option<u64>,
+    pub matomo: Option<RawMatomo>,
+}
+
+/// The Matomo forwarder.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawMatomo {
+    pub url: Option<String>,
+    pub site_id: Option<u32>,
+    pub token_auth_file: Option<String>,
+    pub batch_size: Option<usize>,
+    pub retry_initial_ms: Option<u64>,
+    pub retry_max_seconds: Option<u64>,
+    /// DNMA dimension → Matomo custom dimension index.
+    #[serde(default)]
+    pub dimensions: BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -177,9 +177,16 @@ pub(super) async fn validate(
             providers.insert(key.clone(), p);
         }
     }
+    let audience = super::audience::audience(&mut cx, &raw);
+    let mut audience_readers = BTreeMap::new();
+    for (key, a) in &raw.audience_readers {
+        if let Some(a) = auditor(&mut cx, "audience_readers", key, a, &raw) {
+            audience_readers.insert(key.clone(), a);
+        }
+    }
     let mut auditors = BTreeMap::new();
     for (key, a) in &raw.auditors {
-        if let Some(a) = auditor(&mut cx, key, a, &raw) {
+        if let Some(a) = auditor(&mut cx, "auditors", key, a, &raw) {
             auditors.insert(key.clone(), a);
         }
     }
@@ -231,6 +238,8 @@ pub(super) async fn validate(
             trace_path: raw.trace.path.clone().unwrap_or_else(|| "-".into()),
             audit,
             auditors,
+            audience,
+            audience_readers,
             seed_files,
             ents,
             providers,
@@ -267,12 +276,13 @@ fn audit(cx: &mut Ctx<'_>, raw: &RawConfig) -> Option<crate::audit::AuditSetting
 
 fn auditor(
     cx: &mut Ctx<'_>,
+    section: &str,
     key: &str,
     a: &super::raw::RawAuditor,
     raw: &RawConfig,
 ) -> Option<super::AuditorConfig> {
     use super::AuditorScope;
-    let prefix = format!("auditors.{key}");
+    let prefix = format!("{section}.{key}");
     let name = cx.required(&format!("{prefix}.name"), a.name.clone());
     let file = cx.required(
         &format!("{prefix}.api_token_file"),

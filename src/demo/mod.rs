@@ -44,6 +44,9 @@ pub struct Demo {
     /// The audit log's directory, and the gateway certificate that verifies its checkpoints.
     pub audit_dir: std::path::PathBuf,
     pub audit_certificate: std::path::PathBuf,
+    /// The token of the demo's ministry reader of the audience dashboard.
+    pub audience_token: String,
+    audience_tasks: Vec<JoinHandle<()>>,
     audit: Arc<crate::audit::AuditLog>,
     clock: Arc<dyn Clock>,
     stop: watch::Sender<bool>,
@@ -62,6 +65,9 @@ impl Demo {
             tracing::error!(error = %e, "demo: the audit checkpoint could not be written");
         }
         let _ = self.stop.send(true);
+        for t in &self.audience_tasks {
+            t.abort();
+        }
         for t in self.tasks {
             let _ = t.await;
         }
@@ -116,6 +122,10 @@ pub async fn run(port: u16, ent_over_oidc: bool) -> anyhow::Result<()> {
         demo.audit_dir.display(),
         demo.audit_certificate.display()
     );
+    println!(
+        "  audience       {}/audience  (reader token: {})\n",
+        demo.gateway_url, demo.audience_token
+    );
     println!("Ctrl-C to stop.");
     crate::cli::shutdown_signal().await;
     demo.stop().await;
@@ -156,6 +166,9 @@ pub async fn start_with(
     let resource_key = SigningKey::generate_self_signed("demo resource", 2)?;
     let mut secret = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut secret);
+    let mut reader_token = [0u8; 24];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut reader_token);
+    let audience_token = hex::encode(reader_token);
 
     let skew = Duration::from_secs(120);
     let ent_entity = format!("{ent_url}/idp");
@@ -216,6 +229,19 @@ pub async fn start_with(
         trace_path: trace_path.display().to_string(),
         audit: None,
         auditors: BTreeMap::new(),
+        audience: crate::audience::AudienceSettings {
+            poll_interval: Duration::from_millis(100),
+            ..Default::default()
+        },
+        audience_readers: BTreeMap::from([(
+            "demo-ministere".to_string(),
+            crate::config::AuditorConfig {
+                key: "demo-ministere".into(),
+                name: "Ministère (démo)".into(),
+                token: Secret::new(audience_token.clone()),
+                scope: crate::config::AuditorScope::Ministry,
+            },
+        )]),
         seed_files: vec![],
         ents: BTreeMap::from([(
             data::ENT_ID.parse()?,
@@ -293,6 +319,10 @@ pub async fn start_with(
         audit.clone(),
     ]));
     let state = AppState::new(config, Arc::new(MemoryStore::new()), clock.clone(), trace);
+    let audience_tasks = state
+        .audience
+        .spawn(state.store.clone(), clock.clone())
+        .await;
     state.trace_configuration();
     state.seed().await?;
     data::seed(now)?.apply(state.store.as_ref()).await?;
@@ -395,6 +425,8 @@ pub async fn start_with(
         trace_path,
         audit_dir,
         audit_certificate,
+        audience_token,
+        audience_tasks,
         audit,
         clock: clock.clone(),
         stop,

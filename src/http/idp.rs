@@ -217,7 +217,7 @@ async fn sso(
         ))
     })
     .map_err(|e| refused(&state, Some(&provider.key), e))?;
-    issued(&state, provider, &grant, &released);
+    issued(&state, provider, &grant, &released, &headers);
     // RelayState: echoed when the provider sent one, else the resource's access URL (as the GAR does).
     let relay = request
         .relay_state
@@ -232,7 +232,24 @@ fn issued(
     provider: &ProviderConfig,
     grant: &crate::domain::AccessGrant,
     released: &crate::domain::ReleasedAttributes,
+    headers: &HeaderMap,
 ) {
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    crate::launch::count_access(
+        state,
+        crate::launch::Handed {
+            ent: grant.ent(),
+            person_id: grant.person_id(),
+            uai: grant.uai(),
+            profile: grant.profile(),
+            resource: grant.resource(),
+            provider: &provider.key,
+            channel: Channel::Web,
+            device: crate::audience::DeviceClass::from_user_agent(ua),
+        },
+    );
     state.trace(TraceEvent::CredentialIssued {
         protocol: "saml",
         provider: provider.key.clone(),

@@ -5,6 +5,7 @@
 
 mod abonnement;
 mod acs;
+mod audience;
 mod audit;
 mod catalogue;
 pub mod cookies;
@@ -45,6 +46,7 @@ pub fn app(state: AppState) -> Router {
         .merge(abonnement::routes())
         .merge(oidc::routes())
         .merge(audit::routes())
+        .merge(audience::routes())
         .route("/health/live", get(ops::live))
         .route("/health/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))

@@ -66,5 +66,29 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             counter.load(Ordering::Relaxed)
         ));
     }
+    let a = &state.audience.metrics;
+    let audience = [
+        ("passerelle_audience_recorded_total", "accesses recorded for the audience", &a.recorded),
+        ("passerelle_audience_dropped_total", "audience events dropped because the local buffer was full (audience.buffer_capacity, audience.when_full)", &a.dropped),
+        ("passerelle_audience_shipped_total", "audience events appended to the store's stream", &a.shipped),
+        ("passerelle_audience_ship_failures_total", "failed attempts to append audience events (the store did not answer)", &a.ship_failures),
+        ("passerelle_audience_counted_total", "audience events counted", &a.counted),
+        ("passerelle_audience_duplicates_total", "audience events delivered again and not counted twice", &a.duplicates),
+        ("passerelle_audience_rejected_total", "unreadable audience events skipped", &a.rejected),
+        ("passerelle_audience_count_failures_total", "failed attempts to count audience events", &a.count_failures),
+        ("passerelle_matomo_sent_total", "audience events accepted by Matomo", &a.matomo_sent),
+        ("passerelle_matomo_failures_total", "batches Matomo did not accept (retried)", &a.matomo_failures),
+    ];
+    for (name, help, counter) in audience {
+        out.push_str(&format!(
+            "# HELP {name} Number of {help}.\n# TYPE {name} counter\n{name} {}\n",
+            counter.load(Ordering::Relaxed)
+        ));
+    }
+    out.push_str(&format!(
+        "# HELP passerelle_audience_buffered Audience events waiting in the local buffer.\n# TYPE passerelle_audience_buffered gauge\npasserelle_audience_buffered {}\n# HELP passerelle_audience_buffer_capacity Capacity of the local buffer.\n# TYPE passerelle_audience_buffer_capacity gauge\npasserelle_audience_buffer_capacity {}\n",
+        state.audience.buffered(),
+        state.audience.settings().buffer_capacity
+    ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

@@ -107,6 +107,17 @@ impl Keys {
     pub fn assignments(&self, subscription_id: &str, uai: &str) -> String {
         format!("{}:{{abo}}:aff:{}:{}", self.prefix, subscription_id, uai)
     }
+
+    /// Every audience key (stream, counts, visitor sets, salts, seen ids, last clicks) shares
+    /// the `{aud}` tag, so the counting script is atomic in a cluster.
+    pub fn audience(&self, rest: &str) -> String {
+        format!("{}:{{aud}}:{}", self.prefix, rest)
+    }
+
+    /// The stream of audience events.
+    pub fn audience_stream(&self) -> String {
+        self.audience("events")
+    }
 }
 
 #[cfg(test)]

@@ -8,11 +8,16 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
 use tokio::time::Instant;
 
+use crate::audience::{AudienceEvent, Counted};
+
+mod audience;
+
 use super::{
-    CatalogueStore, DirectoryStore, Health, LoginStateStore, SessionStore, StoreResult,
-    SubscriptionStore, TokenStore,
+    AudienceStore, CatalogueStore, Delivered, DirectoryStore, Health, LoginStateStore,
+    SessionStore, StoreResult, SubscriptionStore, TokenStore,
 };
 use crate::domain::{
     Assignment, Directory, Group, IdEnt, Person, Resource, ResourceId, School, Subscription, Uai,
@@ -46,11 +51,16 @@ struct AssignmentKey(String);
 #[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    audience: Mutex<audience::AudienceMemory>,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn audience(&self) -> std::sync::MutexGuard<'_, audience::AudienceMemory> {
+        self.audience.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -319,6 +329,68 @@ impl SubscriptionStore for MemoryStore {
             );
         }
         Ok(out)
+    }
+}
+
+#[async_trait]
+impl AudienceStore for MemoryStore {
+    async fn append_events(&self, events: &[String]) -> StoreResult<()> {
+        self.audience().append(events);
+        Ok(())
+    }
+
+    async fn read_events(
+        &self,
+        group: &str,
+        consumer: &str,
+        count: usize,
+        claim_idle: Duration,
+    ) -> StoreResult<Vec<Delivered>> {
+        Ok(self.audience().read(group, consumer, count, claim_idle))
+    }
+
+    async fn create_group(&self, group: &str) -> StoreResult<()> {
+        self.audience().create_group(group);
+        Ok(())
+    }
+
+    async fn ack_events(&self, group: &str, ids: &[String]) -> StoreResult<()> {
+        self.audience().ack(group, ids);
+        Ok(())
+    }
+
+    async fn pending_events(&self, group: &str) -> StoreResult<u64> {
+        Ok(self.audience().pending(group))
+    }
+
+    async fn trim_events(&self) -> StoreResult<u64> {
+        Ok(self.audience().trim())
+    }
+
+    async fn count_events(
+        &self,
+        events: &[AudienceEvent],
+        _dedup: Duration,
+        _retention: Duration,
+    ) -> StoreResult<Counted> {
+        Ok(self.audience().count(events))
+    }
+
+    async fn audience_cells(&self, keys: &[String]) -> StoreResult<Vec<HashMap<String, i64>>> {
+        Ok(self.audience().cells(keys))
+    }
+
+    async fn audience_visitors(&self, keys: &[String]) -> StoreResult<Vec<u64>> {
+        Ok(self.audience().visitors(keys))
+    }
+
+    async fn day_salt(
+        &self,
+        day: NaiveDate,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<u8>> {
+        Ok(self.audience().salt(day, expires_at, now))
     }
 }
 

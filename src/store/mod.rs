@@ -14,9 +14,13 @@ pub mod redis;
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::audience::{AudienceEvent, Counted};
 
 use crate::domain::{
     Assignment, Directory, Group, IdEnt, Person, Resource, ResourceId, School, Subscription, Uai,
@@ -116,6 +120,61 @@ pub trait SubscriptionStore: Send + Sync {
     async fn assignments(&self, subscription_id: &str, uai: &Uai) -> StoreResult<Vec<Assignment>>;
 }
 
+/// An event read from the audience stream, with its stream id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    pub id: String,
+    /// The event as JSON (an [`AudienceEvent`]).
+    pub event: String,
+}
+
+/// The audience pipeline's shared state: the event stream read by consumer groups, the day
+/// salts and the counts (layout in `audience::counting`).
+#[async_trait]
+pub trait AudienceStore: Send + Sync {
+    /// Appends events (JSON) to the stream. At least once: a retry after a failure may append
+    /// an event twice, which counting ignores.
+    async fn append_events(&self, events: &[String]) -> StoreResult<()>;
+    /// Up to `count` events for `consumer` of `group` (created when missing, from the stream's
+    /// start): first those pending for longer than `claim_idle` at any consumer (a crashed
+    /// consumer's), else new ones.
+    async fn read_events(
+        &self,
+        group: &str,
+        consumer: &str,
+        count: usize,
+        claim_idle: Duration,
+    ) -> StoreResult<Vec<Delivered>>;
+    /// Creates `group` (reading from the stream's start) unless it exists.
+    async fn create_group(&self, group: &str) -> StoreResult<()>;
+    /// Marks events as done for `group`.
+    async fn ack_events(&self, group: &str, ids: &[String]) -> StoreResult<()>;
+    /// Events read by `group` and not yet acknowledged.
+    async fn pending_events(&self, group: &str) -> StoreResult<u64>;
+    /// Drops the events every group has acknowledged; returns how many.
+    async fn trim_events(&self) -> StoreResult<u64>;
+    /// Counts a batch, atomically and idempotently (an event id counts once within `dedup`);
+    /// counts are kept for `retention`.
+    async fn count_events(
+        &self,
+        events: &[AudienceEvent],
+        dedup: Duration,
+        retention: Duration,
+    ) -> StoreResult<Counted>;
+    /// The fields of counts hashes.
+    async fn audience_cells(&self, keys: &[String]) -> StoreResult<Vec<HashMap<String, i64>>>;
+    /// The distinct visitors of cells.
+    async fn audience_visitors(&self, keys: &[String]) -> StoreResult<Vec<u64>>;
+    /// The salt of `day`: drawn at random by the first caller, the same for every node, gone
+    /// at `expires_at` (`now` is the caller's clock).
+    async fn day_salt(
+        &self,
+        day: NaiveDate,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<u8>>;
+}
+
 /// Liveness of the backing service, for `/health/ready`.
 #[async_trait]
 pub trait Health: Send + Sync {
@@ -132,6 +191,7 @@ pub trait Store:
     + DirectoryStore
     + CatalogueStore
     + SubscriptionStore
+    + AudienceStore
     + Health
 {
 }
@@ -143,6 +203,7 @@ impl<T> Store for T where
         + DirectoryStore
         + CatalogueStore
         + SubscriptionStore
+        + AudienceStore
         + Health
 {
 }

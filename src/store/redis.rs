@@ -16,6 +16,8 @@ use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+mod audience;
+
 use super::keys::Keys;
 use super::{
     CatalogueStore, DirectoryStore, Health, LoginStateStore, SessionStore, StoreError, StoreResult,

@@ -150,7 +150,12 @@ async fn handle(state: &AppState, headers: &HeaderMap, raw: &str) -> Response {
         }
         return super::chooser::redirect_to_chooser(raw);
     };
-    match grant(state, &session, provider, client, &checked, now).await {
+    let device = crate::audience::DeviceClass::from_user_agent(
+        headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+    );
+    match grant(state, &session, provider, client, &checked, device, now).await {
         Ok(code) => reply.to(&[("code", &code)]),
         Err(Denied::Refused(e)) => reply.error(state, &provider.key, &e),
         Err(Denied::Page(e)) => e.into_response(),
@@ -278,6 +283,7 @@ async fn grant(
     provider: &ProviderConfig,
     client: &OidcClient,
     req: &Checked,
+    device: crate::audience::DeviceClass,
     now: DateTime<Utc>,
 ) -> Result<String, Denied> {
     let launched = session
@@ -346,6 +352,7 @@ async fn grant(
             profile: g.profile(),
             resource: req.resource.id.clone(),
             channel,
+            device,
             scope: req.scope.clone(),
             auth_time: session.authenticated_at,
         },

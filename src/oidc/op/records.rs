@@ -41,6 +41,9 @@ pub struct GrantFacts {
     pub profile: Profile,
     pub resource: ResourceId,
     pub channel: Channel,
+    /// The device class of the browser that authorized (for the audience).
+    #[serde(default)]
+    pub device: crate::audience::DeviceClass,
     pub scope: String,
     pub auth_time: DateTime<Utc>,
 }

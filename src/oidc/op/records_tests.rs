@@ -21,6 +21,7 @@ fn record(challenge: Option<&str>) -> CodeRecord {
             uai: "0561641E".parse().unwrap(),
             profile: "National_elv".parse().unwrap(),
             resource: "ark:/99999/x".parse().unwrap(),
+            device: crate::audience::DeviceClass::Computer,
             channel: Channel::App,
             scope: "openid scope.gar".into(),
             auth_time: t0(),

@@ -273,6 +273,19 @@ pub async fn exchange_code(
         lifetimes(state).code,
     )?;
     let (resp, rel) = issue_set(state, client, &record.facts, record.nonce.as_deref(), now).await?;
+    crate::launch::count_access(
+        state,
+        crate::launch::Handed {
+            ent: &record.facts.ent,
+            person_id: &record.facts.person_id,
+            uai: &record.facts.uai,
+            profile: record.facts.profile,
+            resource: &record.facts.resource,
+            provider: &provider.key,
+            channel: record.facts.channel,
+            device: record.facts.device,
+        },
+    );
     state.trace(TraceEvent::CredentialIssued {
         protocol: "oidc",
         provider: provider.key.clone(),

@@ -1,0 +1,88 @@
+//! Audience counting: one event per access handed to a resource, a pipeline that loses
+//! nothing, counts per day and dimension, and the reports built on them.
+//!
+//! - [`event`]: the event and its dimensions (device class, DNMA profile and service).
+//! - [`visitor`]: daily salts and visitor ids (nobody can be followed across days).
+//! - [`pipeline`]: the bounded local buffer, the shipper to the store's stream, the consumer
+//!   that counts (any node; a crashed consumer's events are claimed by another).
+//! - [`counting`]: the counting rules (idempotent, COUNTER double-click filter) and the layout
+//!   of the counts, shared by the memory and Redis stores.
+//! - [`report`]: scoped reports over a date range (JSON, CSV), small-cell suppression;
+//!   [`sushi`]: the COUNTER_SUSHI-style monthly report; [`matomo`]: the optional forwarder.
+//!
+//! Time is a parameter everywhere except in the pipeline's own pacing (retries, polling).
+
+pub mod counting;
+pub mod event;
+pub mod matomo;
+pub mod pipeline;
+pub mod report;
+pub mod sushi;
+pub mod visitor;
+
+use std::time::Duration;
+
+pub use counting::{Counted, Tally};
+pub use event::{AudienceEvent, DeviceClass};
+pub use pipeline::{Access, Audience, AudienceMetrics};
+
+/// What the local buffer does when it is full (Redis unreachable for long).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Drop the oldest waiting event to make room (the default: recent figures matter most).
+    DropOldest,
+    /// Refuse the new event.
+    DropNewest,
+}
+
+/// The Matomo forwarder's settings.
+#[derive(Debug, Clone)]
+pub struct MatomoSettings {
+    /// The tracking endpoint, e.g. `https://stats.example.fr/matomo.php`.
+    pub url: url::Url,
+    pub site_id: u32,
+    pub token_auth: crate::config::Secret,
+    pub batch_size: usize,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    /// DNMA dimension name (`SERVICE`, `TYPE`, `OUTIL`, `UAI`, `PROJET`, `PROFIL`, `CANAL`,
+    /// `TERMINAL`) → Matomo custom dimension index.
+    pub dimensions: Vec<(String, u32)>,
+}
+
+/// The audience settings (`[audience]`).
+#[derive(Debug, Clone)]
+pub struct AudienceSettings {
+    /// Days and months are counted in this time zone.
+    pub timezone: chrono_tz::Tz,
+    pub buffer_capacity: usize,
+    pub when_full: WhenFull,
+    pub batch_size: usize,
+    /// A consumer's events still unacknowledged after this long are taken over by another.
+    pub claim_idle: Duration,
+    /// How long an event id is remembered, so that a redelivery counts once.
+    pub dedup: Duration,
+    /// How long counts are kept.
+    pub retention: Duration,
+    /// Below the ministry, cells with fewer distinct visitors than this are suppressed.
+    pub min_visitors: u64,
+    pub poll_interval: Duration,
+    pub matomo: Option<MatomoSettings>,
+}
+
+impl Default for AudienceSettings {
+    fn default() -> Self {
+        Self {
+            timezone: chrono_tz::Europe::Paris,
+            buffer_capacity: 100_000,
+            when_full: WhenFull::DropOldest,
+            batch_size: 500,
+            claim_idle: Duration::from_secs(60),
+            dedup: Duration::from_secs(2 * 24 * 3600),
+            retention: Duration::from_secs(800 * 24 * 3600),
+            min_visitors: 5,
+            poll_interval: Duration::from_millis(200),
+            matomo: None,
+        }
+    }
+}

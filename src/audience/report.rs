@@ -1,0 +1,257 @@
+//! Audience reports: for one reader's scope and a date range, the accesses (after the COUNTER
+//! double-click filter, and raw), and the distinct visitors, broken down by one dimension per
+//! day, month or over the whole range. Below the ministry, cells with fewer distinct visitors
+//! than the configured minimum are withheld (and counted as withheld).
+//!
+//! Visitors are distinct within a day only (the salt changes every day): over a month or a
+//! range they are summed day by day ("visitor-days").
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
+
+use super::counting::{counts_key, scope_part, visitors_key, TOTAL, VIEWS};
+use crate::store::{Store, StoreResult};
+
+/// Longest range of one report.
+pub const MAX_DAYS: i64 = 800;
+
+/// Whose figures a reader sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportScope {
+    /// Everything (the ministry).
+    All,
+    /// The resources of one provider (its configuration key).
+    Provider(String),
+    /// The schools of one ENT project (`idENT`).
+    Ent(String),
+    /// One school (UAI).
+    School(String),
+}
+
+impl ReportScope {
+    fn dim(&self) -> &'static str {
+        match self {
+            ReportScope::All => "all",
+            ReportScope::Provider(_) => "provider",
+            ReportScope::Ent(_) => "ent",
+            ReportScope::School(_) => "uai",
+        }
+    }
+
+    fn key_part(&self) -> String {
+        match self {
+            ReportScope::All => scope_part("all", None),
+            ReportScope::Provider(v) | ReportScope::Ent(v) | ReportScope::School(v) => {
+                scope_part(self.dim(), Some(v))
+            }
+        }
+    }
+
+    /// What the scope is called in reports: `all`, `provider:<key>`, `ent:<id>`, `school:<UAI>`.
+    pub fn label(&self) -> String {
+        match self {
+            ReportScope::All => "all".into(),
+            ReportScope::Provider(v) => format!("provider:{v}"),
+            ReportScope::Ent(v) => format!("ent:{v}"),
+            ReportScope::School(v) => format!("school:{v}"),
+        }
+    }
+
+    /// The dimensions a report in this scope can be broken down by.
+    pub fn dimensions(&self) -> &'static [&'static str] {
+        VIEWS
+            .iter()
+            .find(|(d, _)| *d == self.dim())
+            .map_or(&[], |(_, bys)| bys)
+    }
+}
+
+/// How rows are grouped in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    Day,
+    Month,
+    Total,
+}
+
+impl std::str::FromStr for Period {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "day" => Ok(Period::Day),
+            "month" => Ok(Period::Month),
+            "total" => Ok(Period::Total),
+            other => Err(format!("period « {other} » : day, month ou total")),
+        }
+    }
+}
+
+/// A report to build.
+#[derive(Debug, Clone)]
+pub struct ReportRequest {
+    pub scope: ReportScope,
+    pub from: NaiveDate,
+    /// Inclusive.
+    pub to: NaiveDate,
+    pub by: String,
+    pub period: Period,
+    /// Small-cell threshold; `None` at the ministry level.
+    pub min_visitors: Option<u64>,
+}
+
+impl ReportRequest {
+    /// Checks the range and the dimension against the scope.
+    pub fn check(&self) -> Result<(), String> {
+        if self.to < self.from {
+            return Err("la date de fin précède la date de début".into());
+        }
+        if (self.to - self.from).num_days() >= MAX_DAYS {
+            return Err(format!("période trop longue (au plus {MAX_DAYS} jours)"));
+        }
+        if !self.scope.dimensions().contains(&self.by.as_str()) {
+            return Err(format!(
+                "by « {} » : l'une de {}",
+                self.by,
+                self.scope.dimensions().join(", ")
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One row of a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Row {
+    /// `YYYY-MM-DD`, `YYYY-MM`, or `YYYY-MM-DD/YYYY-MM-DD` for the whole range.
+    pub period: String,
+    /// The value of the `by` dimension (`*` for the total).
+    pub value: String,
+    /// Accesses after the double-click filter.
+    pub accesses: i64,
+    /// Every access.
+    pub accesses_raw: i64,
+    /// Distinct visitors, summed over the days of the period.
+    pub visitors: u64,
+}
+
+/// A built report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub scope: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub by: String,
+    pub period: Period,
+    pub min_visitors: Option<u64>,
+    /// Rows withheld because they had fewer distinct visitors than `min_visitors`.
+    pub suppressed: usize,
+    pub rows: Vec<Row>,
+}
+
+fn period_of(day: NaiveDate, req: &ReportRequest) -> String {
+    match req.period {
+        Period::Day => day.to_string(),
+        Period::Month => format!("{:04}-{:02}", day.year(), day.month()),
+        Period::Total => format!("{}/{}", req.from, req.to),
+    }
+}
+
+/// Builds a report from the store's counts.
+pub async fn build(store: &dyn Store, req: &ReportRequest) -> StoreResult<Report> {
+    let scope = req.scope.key_part();
+    let days: Vec<NaiveDate> = req.from.iter_days().take_while(|d| *d <= req.to).collect();
+    let keys: Vec<String> = days
+        .iter()
+        .map(|d| counts_key(&d.to_string(), &scope, &req.by))
+        .collect();
+    let hashes = store.audience_cells(&keys).await?;
+    // (day, value) → (filtered, raw)
+    let mut cells: Vec<(NaiveDate, String, i64, i64)> = Vec::new();
+    for (day, fields) in days.iter().zip(hashes) {
+        let mut per: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        for (field, n) in fields {
+            match field.split_once(':') {
+                Some(("f", v)) => per.entry(v.to_string()).or_default().0 += n,
+                Some(("r", v)) => per.entry(v.to_string()).or_default().1 += n,
+                _ => {}
+            }
+        }
+        cells.extend(per.into_iter().map(|(v, (f, r))| (*day, v, f, r)));
+    }
+    let vkeys: Vec<String> = cells
+        .iter()
+        .map(|(d, v, _, _)| visitors_key(&d.to_string(), &scope, &req.by, v))
+        .collect();
+    let visitors = store.audience_visitors(&vkeys).await?;
+    let mut rows: BTreeMap<(String, String), Row> = BTreeMap::new();
+    for ((day, value, f, r), n) in cells.into_iter().zip(visitors) {
+        let period = period_of(day, req);
+        let row = rows
+            .entry((period.clone(), value.clone()))
+            .or_insert_with(|| Row {
+                period,
+                value,
+                accesses: 0,
+                accesses_raw: 0,
+                visitors: 0,
+            });
+        row.accesses += f;
+        row.accesses_raw += r;
+        row.visitors += n;
+    }
+    let mut suppressed = 0;
+    let mut out: Vec<Row> = rows
+        .into_values()
+        .filter(|r| {
+            let keep = req.min_visitors.is_none_or(|k| r.visitors >= k);
+            if !keep {
+                suppressed += 1;
+            }
+            keep
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        a.period
+            .cmp(&b.period)
+            .then(b.accesses.cmp(&a.accesses))
+            .then(a.value.cmp(&b.value))
+    });
+    Ok(Report {
+        scope: req.scope.label(),
+        from: req.from,
+        to: req.to,
+        by: req.by.clone(),
+        period: req.period,
+        min_visitors: req.min_visitors,
+        suppressed,
+        rows: out,
+    })
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([';', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The report as CSV (`;`-separated, as the GAR's own CSV answers).
+pub fn to_csv(r: &Report) -> String {
+    let by = if r.by == TOTAL { "total" } else { &r.by };
+    let mut out = format!("period;{by};accesses;accesses_raw;visitors\n");
+    for row in &r.rows {
+        out.push_str(&format!(
+            "{};{};{};{};{}\n",
+            row.period,
+            csv_field(&row.value),
+            row.accesses,
+            row.accesses_raw,
+            row.visitors
+        ));
+    }
+    out
+}

@@ -1,0 +1,283 @@
+//! `/audience`: the audience dashboard, in French, server-rendered and readable without
+//! JavaScript. The reader enters their token and a date range; the page shows, for their
+//! scope, accesses per day, web against native application, the top resources and the
+//! profiles, as SVG bar charts each followed by its table, and a CSV download.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Form;
+
+use super::{csv_response, reader, request, unavailable, Reader};
+use crate::app::AppState;
+use crate::audience::report::{self, Period, Report, ReportRequest};
+use crate::domain::Profile;
+use crate::http::pages;
+use crate::saml::xml::escape;
+
+const TITLE: &str = "Audience des ressources";
+
+fn form(p: &HashMap<String, String>, message: &str) -> String {
+    let v = |k: &str| escape(p.get(k).map(String::as_str).unwrap_or_default());
+    format!(
+        "{message}<form method=\"post\" action=\"/audience\"><p><label>Jeton de lecture : <input type=\"password\" name=\"jeton\" required value=\"{}\"></label></p><p><label>Du (AAAA-MM-JJ) : <input name=\"from\" value=\"{}\"></label></p><p><label>Au (AAAA-MM-JJ, inclus) : <input name=\"to\" value=\"{}\"></label></p><p><label>Périmètre (ministère seulement, ex. school:0561641E) : <input name=\"scope\" value=\"{}\"></label></p><p><button type=\"submit\">Afficher</button></p></form>",
+        v("jeton"),
+        v("from"),
+        v("to"),
+        v("scope"),
+    )
+}
+
+pub(super) async fn form_page() -> Html<String> {
+    Html(pages::page(
+        TITLE,
+        &form(
+            &HashMap::new(),
+            "<p>Consultez les accès aux ressources par la passerelle, dans la limite de votre périmètre. Sans dates, les 30 derniers jours sont affichés.</p>",
+        ),
+    ))
+}
+
+fn refused(p: &HashMap<String, String>, status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Html(pages::page(
+            TITLE,
+            &form(
+                p,
+                &format!("<p role=\"alert\"><strong>{}</strong></p>", escape(message)),
+            ),
+        )),
+    )
+        .into_response()
+}
+
+fn profile_label(code: &str) -> String {
+    let label = match code.parse::<Profile>() {
+        Ok(Profile::Eleve) => "Élèves",
+        Ok(Profile::Enseignant) => "Enseignants",
+        Ok(Profile::Documentaliste) => "Documentalistes",
+        Ok(Profile::VieScolaire) => "Vie scolaire",
+        Ok(Profile::AdministratifTechnique) => "Personnels administratifs et techniques",
+        Ok(Profile::Direction) => "Direction",
+        Ok(Profile::Collectivite) => "Collectivité",
+        Ok(Profile::Tuteur) => "Parents",
+        Ok(Profile::Academie) => "Académie",
+        Err(_) => return code.to_string(),
+    };
+    label.to_string()
+}
+
+fn channel_label(code: &str) -> String {
+    match code {
+        "web" => "Web".into(),
+        "app" => "Application native".into(),
+        other => other.into(),
+    }
+}
+
+/// A horizontal bar chart (SVG) and its table.
+fn bars(title: &str, rows: &[(String, i64, u64)]) -> String {
+    if rows.is_empty() {
+        return format!(
+            "<h2>{}</h2><p>Aucun accès sur la période (ou cellules masquées).</p>",
+            escape(title)
+        );
+    }
+    let max = rows.iter().map(|r| r.1).max().unwrap_or(1).max(1);
+    let h = 26 * rows.len() + 10;
+    let mut svg = format!("<svg role=\"img\" aria-label=\"{}\" width=\"640\" height=\"{h}\" viewBox=\"0 0 640 {h}\" xmlns=\"http://www.w3.org/2000/svg\">", escape(title));
+    for (i, (label, n, _)) in rows.iter().enumerate() {
+        let y = 26 * i + 5;
+        let w = (*n as f64 / max as f64 * 380.0).round() as i64;
+        svg.push_str(&format!(
+            "<text x=\"0\" y=\"{}\" font-size=\"12\">{}</text><rect x=\"230\" y=\"{y}\" width=\"{w}\" height=\"18\" fill=\"#000091\"/><text x=\"{}\" y=\"{}\" font-size=\"12\">{n}</text>",
+            y + 14,
+            escape(&truncate(label, 34)),
+            236 + w,
+            y + 14
+        ));
+    }
+    svg.push_str("</svg>");
+    let table: String = rows
+        .iter()
+        .map(|(l, n, v)| format!("<tr><td>{}</td><td>{n}</td><td>{v}</td></tr>", escape(l)))
+        .collect();
+    format!("<h2>{}</h2>{svg}<table><tr><th></th><th>Accès</th><th>Visiteurs (par jour, cumulés)</th></tr>{table}</table>", escape(title))
+}
+
+/// Vertical bars, one per day.
+fn per_day(rows: &[(String, i64, u64)]) -> String {
+    let title = "Accès par jour";
+    if rows.is_empty() {
+        return format!(
+            "<h2>{title}</h2><p>Aucun accès sur la période (ou cellules masquées).</p>"
+        );
+    }
+    let max = rows.iter().map(|r| r.1).max().unwrap_or(1).max(1);
+    let bw = (600 / rows.len().max(1)).clamp(4, 40);
+    let width = bw * rows.len() + 40;
+    let mut svg = format!("<svg role=\"img\" aria-label=\"{title}\" width=\"{width}\" height=\"200\" viewBox=\"0 0 {width} 200\" xmlns=\"http://www.w3.org/2000/svg\">");
+    for (i, (_, n, _)) in rows.iter().enumerate() {
+        let h = (*n as f64 / max as f64 * 170.0).round() as i64;
+        svg.push_str(&format!(
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{h}\" fill=\"#000091\"/>",
+            20 + i * bw,
+            180 - h,
+            bw.saturating_sub(2).max(1)
+        ));
+    }
+    svg.push_str(&format!(
+        "<text x=\"20\" y=\"196\" font-size=\"11\">{}</text><text x=\"{}\" y=\"196\" font-size=\"11\" text-anchor=\"end\">{}</text><text x=\"0\" y=\"12\" font-size=\"11\">{max}</text></svg>",
+        escape(&rows[0].0),
+        width,
+        escape(&rows[rows.len() - 1].0)
+    ));
+    let table: String = rows
+        .iter()
+        .map(|(d, n, v)| format!("<tr><td>{}</td><td>{n}</td><td>{v}</td></tr>", escape(d)))
+        .collect();
+    format!("<h2>{title}</h2>{svg}<details><summary>Tableau</summary><table><tr><th>Jour</th><th>Accès</th><th>Visiteurs</th></tr>{table}</table></details>")
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}
+
+async fn part(
+    state: &AppState,
+    base: &ReportRequest,
+    by: &str,
+    period: Period,
+) -> Result<Report, crate::store::StoreError> {
+    let req = ReportRequest {
+        by: by.into(),
+        period,
+        ..base.clone()
+    };
+    report::build(state.store.as_ref(), &req).await
+}
+
+fn rows(r: &Report, label: impl Fn(&str) -> String) -> Vec<(String, i64, u64)> {
+    r.rows
+        .iter()
+        .map(|row| (label(&row.value), row.accesses, row.visitors))
+        .collect()
+}
+
+pub(super) async fn results_page(
+    State(state): State<AppState>,
+    Form(p): Form<HashMap<String, String>>,
+) -> Response {
+    let Some(r): Option<Reader> = reader(&state, p.get("jeton").map(String::as_str), None) else {
+        tracing::warn!("audience dashboard refused: no valid reader token");
+        return refused(&p, StatusCode::UNAUTHORIZED, "Jeton de lecture inconnu.");
+    };
+    let base = match request(&state, &r, &p) {
+        Ok(b) => b,
+        Err(m) => return refused(&p, StatusCode::BAD_REQUEST, &m),
+    };
+    let names: HashMap<String, String> = state
+        .config
+        .providers
+        .values()
+        .flat_map(|pr| {
+            pr.resources
+                .iter()
+                .map(|x| (x.id.to_string(), x.name.clone()))
+        })
+        .collect();
+    let built = async {
+        Ok::<_, crate::store::StoreError>((
+            part(&state, &base, "total", Period::Day).await?,
+            part(&state, &base, "channel", Period::Total).await?,
+            part(&state, &base, "resource", Period::Total).await?,
+            part(&state, &base, "profile", Period::Total).await?,
+        ))
+    }
+    .await;
+    let (days, channels, resources, profiles) = match built {
+        Ok(b) => b,
+        Err(e) => {
+            let (s, m) = unavailable(&e);
+            return refused(&p, s, &m);
+        }
+    };
+    let total: i64 = days.rows.iter().map(|r| r.accesses).sum();
+    let raw: i64 = days.rows.iter().map(|r| r.accesses_raw).sum();
+    let day_rows: Vec<(String, i64, u64)> = days
+        .rows
+        .iter()
+        .map(|row| (row.period.clone(), row.accesses, row.visitors))
+        .collect();
+    let mut top = rows(&resources, |v| {
+        names.get(v).cloned().unwrap_or_else(|| v.to_string())
+    });
+    top.truncate(10);
+    let suppressed =
+        days.suppressed + channels.suppressed + resources.suppressed + profiles.suppressed;
+    let note = if suppressed > 0 {
+        format!(
+            "<p>{suppressed} cellule(s) de moins de {} visiteurs distincts sont masquées.</p>",
+            state.config.audience.min_visitors
+        )
+    } else {
+        String::new()
+    };
+    let hidden: String = ["jeton", "from", "to", "scope"]
+        .iter()
+        .filter_map(|k| p.get(*k).map(|v| (k, v)))
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{k}\" value=\"{}\">",
+                escape(v)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<p>Lecteur : <strong>{}</strong> — périmètre <code>{}</code> — du {} au {}.</p><p><strong>{total}</strong> accès (filtre des doubles clics COUNTER) ; {raw} accès bruts.</p>{note}<form method=\"post\" action=\"/audience/export\">{hidden}<button type=\"submit\">Télécharger en CSV (par jour et par ressource)</button></form>{}{}{}{}{}",
+        escape(&r.name),
+        escape(&base.scope.label()),
+        base.from,
+        base.to,
+        per_day(&day_rows),
+        bars("Web et application native", &rows(&channels, channel_label)),
+        bars("Ressources les plus consultées", &top),
+        bars("Par profil", &rows(&profiles, profile_label)),
+        form(&p, "<h2>Autre période</h2>"),
+    );
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Html(pages::page(TITLE, &body)),
+    )
+        .into_response()
+}
+
+pub(super) async fn export(
+    State(state): State<AppState>,
+    Form(p): Form<HashMap<String, String>>,
+) -> Response {
+    let Some(r) = reader(&state, p.get("jeton").map(String::as_str), None) else {
+        return (StatusCode::UNAUTHORIZED, "authentification requise\n").into_response();
+    };
+    let mut q = p.clone();
+    q.entry("by".into()).or_insert_with(|| "resource".into());
+    q.entry("period".into()).or_insert_with(|| "day".into());
+    let req = match request(&state, &r, &q) {
+        Ok(req) => req,
+        Err(m) => return (StatusCode::BAD_REQUEST, format!("{m}\n")).into_response(),
+    };
+    match report::build(state.store.as_ref(), &req).await {
+        Ok(rep) => csv_response(report::to_csv(&rep), true),
+        Err(e) => {
+            let (s, m) = unavailable(&e);
+            (s, format!("{m}\n")).into_response()
+        }
+    }
+}
