@@ -184,6 +184,31 @@ async fn a_pupil_clicks_through_the_demo() {
     );
     assert!(!trace.contains("Martin") && !trace.contains("eleve-demo-1"));
 
+    // Every access handed to a resource shows in the audience dashboard.
+    let handed = trace.matches("\"event\":\"credential_issued\"").count();
+    assert!(handed >= 2, "{trace}");
+    let mut dashboard = String::new();
+    for _ in 0..100 {
+        dashboard = reqwest::Client::new()
+            .post(format!("{}/audience", demo.gateway_url))
+            .form(&[("jeton", demo.audience_token.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if dashboard.contains(&format!("<strong>{handed}</strong> accès")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        dashboard.contains(&format!("<strong>{handed}</strong> accès")),
+        "{dashboard}"
+    );
+    assert!(dashboard.contains("Atelier de sciences") && dashboard.contains("<svg"));
+
     // The same decisions are in the audit log, whose chain verifies.
     demo.checkpoint().unwrap();
     let verify = std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
