@@ -1,4 +1,5 @@
-//! The `passerelle` command line: `serve`, `check-config`, `directory`, `audit`, `demo`.
+//! The `passerelle` command line: `serve`, `check-config`, `directory`, `audit`, `audience`,
+//! `demo`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -41,6 +42,9 @@ pub enum Command {
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Audience figures.
+    #[command(subcommand)]
+    Audience(AudienceCommand),
     /// Run the whole system on this machine: gateway, demo ENT, demo resources.
     Demo {
         /// Port of the gateway (the demo ENT and resources take the next ones).
@@ -66,6 +70,33 @@ pub enum AuditCommand {
         /// The gateway's certificate (PEM), instead of reading the configuration.
         #[arg(long)]
         certificate: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AudienceCommand {
+    /// Print a report from the configured store (all scopes; the operator is at ministry level).
+    Report {
+        #[arg(long, env = "PASSERELLE_CONFIG", default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+        /// First day, YYYY-MM-DD (default: 29 days before --to).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day, included, YYYY-MM-DD (default: today in audience.timezone).
+        #[arg(long)]
+        to: Option<String>,
+        /// Breakdown: total, resource, provider, uai, ent, profile, channel or device.
+        #[arg(long, default_value = "resource")]
+        by: String,
+        /// day, month or total.
+        #[arg(long, default_value = "day")]
+        period: String,
+        /// all, provider:<key>, ent:<idENT> or school:<UAI>.
+        #[arg(long, default_value = "all")]
+        scope: String,
+        /// csv or json.
+        #[arg(long, default_value = "csv", value_parser = ["csv", "json"])]
+        format: String,
     },
 }
 
@@ -195,6 +226,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             config,
             certificate,
         }) => audit_verify(dir, &config, certificate).await,
+        Command::Audience(AudienceCommand::Report {
+            config,
+            from,
+            to,
+            by,
+            period,
+            scope,
+            format,
+        }) => {
+            let cfg = match config::load(&config, env_vars()).await {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{}: {e}", config.display());
+                    return Ok(1);
+                }
+            };
+            let mut p = std::collections::HashMap::from([
+                ("by".to_string(), by),
+                ("period".to_string(), period),
+                ("scope".to_string(), scope),
+            ]);
+            p.extend(from.map(|f| ("from".to_string(), f)));
+            p.extend(to.map(|t| ("to".to_string(), t)));
+            audience_report(cfg, &p, &format).await
+        }
         Command::Demo { port, ent_protocol } => {
             crate::demo::run(port, ent_protocol == "oidc").await?;
             Ok(0)
@@ -259,6 +315,37 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
             Arc::new(store)
         }
     })
+}
+
+async fn audience_report(
+    cfg: Config,
+    p: &std::collections::HashMap<String, String>,
+    format: &str,
+) -> anyhow::Result<i32> {
+    if cfg.store == StoreConfig::Memory {
+        eprintln!("warning: the configuration has no store.redis_url: an in-memory store has no figures to report");
+    }
+    let store = open_store(&cfg).await?;
+    let state = AppState::new(
+        cfg,
+        store,
+        Arc::new(SystemClock),
+        Arc::new(crate::trace::MemorySink::new()),
+    );
+    let req = match crate::http::audience_request_for_operator(&state, p) {
+        Ok(r) => r,
+        Err(m) => {
+            eprintln!("report refused: {m}");
+            return Ok(1);
+        }
+    };
+    let report = crate::audience::report::build(state.store.as_ref(), &req).await?;
+    if format == "json" {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", crate::audience::report::to_csv(&report));
+    }
+    Ok(0)
 }
 
 /// Builds the state, seeds the store, and serves until Ctrl-C / SIGTERM.

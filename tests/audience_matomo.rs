@@ -36,15 +36,24 @@ async fn matomo_php(State(r): State<Recorder>, body: String) -> (StatusCode, Str
     if left > 0 {
         r.failures_left.fetch_sub(1, Ordering::SeqCst);
         return if left == 1 {
-            (StatusCode::OK, r#"{"status":"error","message":"database unavailable"}"#.into())
+            (
+                StatusCode::OK,
+                r#"{"status":"error","message":"database unavailable"}"#.into(),
+            )
         } else {
-            (StatusCode::SERVICE_UNAVAILABLE, "down for maintenance".into())
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "down for maintenance".into(),
+            )
         };
     }
     let v: Value = serde_json::from_str(&body).unwrap();
     let n = v["requests"].as_array().map_or(0, Vec::len);
     r.bodies.lock().unwrap().push(v);
-    (StatusCode::OK, format!(r#"{{"status":"success","tracked":{n},"invalid":0}}"#))
+    (
+        StatusCode::OK,
+        format!(r#"{{"status":"success","tracked":{n},"invalid":0}}"#),
+    )
 }
 
 fn params(line: &str) -> HashMap<String, String> {
@@ -59,12 +68,16 @@ async fn an_outage_of_matomo_loses_nothing_and_sends_nothing_twice() {
         failures_left: Arc::new(AtomicUsize::new(4)),
         ..Default::default()
     };
-    let app = Router::new().route("/matomo.php", post(matomo_php)).with_state(rec.clone());
+    let app = Router::new()
+        .route("/matomo.php", post(matomo_php))
+        .with_state(rec.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    let names = ["SERVICE", "TYPE", "OUTIL", "UAI", "PROJET", "PROFIL", "CANAL", "TERMINAL"];
+    let names = [
+        "SERVICE", "TYPE", "OUTIL", "UAI", "PROJET", "PROFIL", "CANAL", "TERMINAL",
+    ];
     let settings = AudienceSettings {
         batch_size: 50,
         poll_interval: Duration::from_millis(20),
@@ -75,14 +88,22 @@ async fn an_outage_of_matomo_loses_nothing_and_sends_nothing_twice() {
             batch_size: 10,
             retry_initial: Duration::from_millis(20),
             retry_max: Duration::from_millis(100),
-            dimensions: names.iter().enumerate().map(|(i, n)| (n.to_string(), i as u32 + 1)).collect(),
+            dimensions: names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.to_string(), i as u32 + 1))
+                .collect(),
         }),
         ..Default::default()
     };
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let clock = Arc::new(FixedClock::new(Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap()));
+    let clock = Arc::new(FixedClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap(),
+    ));
     let audience = Arc::new(Audience::new(settings, "node-a", "https://gw.example.test"));
-    let tasks = audience.spawn(store.clone(), clock.clone() as Arc<dyn Clock>).await;
+    let tasks = audience
+        .spawn(store.clone(), clock.clone() as Arc<dyn Clock>)
+        .await;
     let start = Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap();
     for i in 0..25 {
         audience.record(Access {
@@ -93,7 +114,11 @@ async fn an_outage_of_matomo_loses_nothing_and_sends_nothing_twice() {
             uai: "0561641E".into(),
             ent: "B0".into(),
             profile: "National_elv".into(),
-            channel: if i % 5 == 0 { Channel::App } else { Channel::Web },
+            channel: if i % 5 == 0 {
+                Channel::App
+            } else {
+                Channel::Web
+            },
             device: DeviceClass::Tablet,
             service: "MANUEL_NUMERIQUE".into(),
             outil: "Manuel de sciences".into(),
@@ -104,7 +129,14 @@ async fn an_outage_of_matomo_loses_nothing_and_sends_nothing_twice() {
             .lock()
             .unwrap()
             .iter()
-            .flat_map(|b| b["requests"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect::<Vec<_>>())
+            .flat_map(|b| {
+                b["requests"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l.as_str().unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
             .collect()
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -114,7 +146,10 @@ async fn an_outage_of_matomo_loses_nothing_and_sends_nothing_twice() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let got = lines();
     assert_eq!(got.len(), 25, "every event once: {got:#?}");
-    assert!(rec.attempts.load(Ordering::SeqCst) >= 5, "the outage was retried");
+    assert!(
+        rec.attempts.load(Ordering::SeqCst) >= 5,
+        "the outage was retried"
+    );
     assert!(audience.metrics.matomo_failures.load(Ordering::Relaxed) >= 4);
     assert_eq!(audience.metrics.matomo_sent.load(Ordering::Relaxed), 25);
     assert_eq!(store.pending_events(MATOMO_GROUP).await.unwrap(), 0);
@@ -137,7 +172,10 @@ async fn an_outage_of_matomo_loses_nothing_and_sends_nothing_twice() {
     assert_eq!(p["_id"].len(), 16);
     assert!(p["_id"].chars().all(|c| c.is_ascii_hexdigit()));
     assert_eq!(p["cid"], p["_id"]);
-    assert_eq!(p["url"], "https://gw.example.test/domaineGar?idRessource=ark:/99999/manuel");
+    assert_eq!(
+        p["url"],
+        "https://gw.example.test/domaineGar?idRessource=ark:/99999/manuel"
+    );
     assert_eq!(p["dimension1"], "MANUEL_NUMERIQUE");
     assert_eq!(p["dimension2"], "TIERS");
     assert_eq!(p["dimension3"], "Manuel de sciences");

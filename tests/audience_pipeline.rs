@@ -363,3 +363,55 @@ async fn visitors_change_with_the_day_and_subjects_never_leave_the_process() {
     let late: AudienceEvent = serde_json::from_str(&more[0].event).unwrap();
     assert_ne!(late.visitor, e[0].visitor);
 }
+
+#[tokio::test]
+async fn the_command_line_prints_a_report_from_the_configured_redis() {
+    let url = std::env::var("PASSERELLE_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let prefix = format!("pas-test-{}", uuid::Uuid::new_v4().simple());
+    let store: Arc<dyn Store> = Arc::new(RedisStore::connect(&url, false, &prefix).await.unwrap());
+    let audience = Audience::new(settings(), "node-a", "https://gw.test");
+    for i in 0..3 {
+        audience.record(access(
+            at(9, 0, 0) + chrono::Duration::minutes(i),
+            &format!("u{i}"),
+        ));
+    }
+    audience.drain(store.as_ref(), at(9, 0, 0)).await.unwrap();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/passerelle.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .args(["audience", "report", "--config", config])
+        .args([
+            "--from",
+            "2026-11-24",
+            "--to",
+            "2026-11-24",
+            "--by",
+            "uai",
+            "--period",
+            "total",
+        ])
+        .env("PASSERELLE__STORE__REDIS_URL", &url)
+        .env("PASSERELLE__STORE__KEY_PREFIX", &prefix)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout,
+        "period;uai;accesses;accesses_raw;visitors\n2026-11-24/2026-11-24;0561641E;3;3;3\n"
+    );
+    // A breakdown the scope does not keep is refused with the reason.
+    let out = Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .args(["audience", "report", "--config", config, "--by", "name"])
+        .env("PASSERELLE__STORE__REDIS_URL", &url)
+        .env("PASSERELLE__STORE__KEY_PREFIX", &prefix)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("by « name »"));
+}

@@ -6,6 +6,8 @@
 mod abonnement;
 mod acs;
 mod audience;
+
+pub use audience::operator_request as audience_request_for_operator;
 mod audit;
 mod catalogue;
 pub mod cookies;

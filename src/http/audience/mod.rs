@@ -184,6 +184,18 @@ pub(super) fn request(
     Ok(req)
 }
 
+/// The report an operator asks for on the command line (ministry level, every scope).
+pub fn operator_request(
+    state: &AppState,
+    p: &HashMap<String, String>,
+) -> Result<ReportRequest, String> {
+    let operator = Reader {
+        name: "operator".into(),
+        scope: ReportScope::All,
+    };
+    request(state, &operator, p)
+}
+
 pub(super) fn unavailable(e: &crate::store::StoreError) -> (StatusCode, String) {
     tracing::error!(error = %e, "audience report: the store does not answer");
     (
