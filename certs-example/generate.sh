@@ -53,3 +53,6 @@ echo "wrote oidc-atelier-exemple-web-secret.example"
 # The bearer token of the example auditor (the data protection officer).
 openssl rand -hex 32 > auditor-dpo-token.example
 echo "wrote auditor-dpo-token.example"
+# The bearer token of the example reader of audience reports (the ministry).
+openssl rand -hex 32 > audience-ministere-token.example
+echo "wrote audience-ministere-token.example"

@@ -390,3 +390,42 @@ colour = "blue""#,
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn audience_settings_are_read_and_checked_with_every_problem_named() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join("config/passerelle.toml");
+    let cfg = config::load(&path, vars(&[])).await.unwrap();
+    assert_eq!(cfg.audience.timezone, chrono_tz::Europe::Paris);
+    assert_eq!(cfg.audience.min_visitors, 5);
+    assert_eq!(
+        cfg.audience_readers["ministere"].name,
+        "Ministère de l'Éducation nationale"
+    );
+    assert!(cfg.audience.matomo.is_none());
+
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text = text.replace("when_full = \"drop_oldest\"", "when_full = \"block\"");
+    text = text.replace("timezone = \"Europe/Paris\"", "timezone = \"Paris\"");
+    text = text.replace("buffer_capacity = 100000", "buffer_capacity = 0");
+    text = text.replace(
+        "# [audience.matomo]\n# url = \"https://stats.example.fr/matomo.php\"\n# site_id = 1",
+        "[audience.matomo]\nurl = \"http://stats.example.fr/matomo.php\"\nsite_id = 1\n[audience.matomo.dimensions]\nSERVICE = 1\nHUMEUR = 2",
+    );
+    text.push_str("\n[audience_readers.perdu]\nname = \"Perdu\"\napi_token_file = \"../certs-example/audience-ministere-token.example\"\nscope = \"provider:inconnu\"\n");
+    let e = config::load_str(&text, &root.join("config"), vars(&[]))
+        .await
+        .unwrap_err()
+        .to_string();
+    for want in [
+        "audience.when_full (environment: PASSERELLE__AUDIENCE__WHEN_FULL)",
+        "audience.timezone",
+        "audience.buffer_capacity",
+        "audience.matomo.url",
+        "audience.matomo.token_auth_file",
+        "audience.matomo.dimensions.HUMEUR",
+        "audience_readers.perdu.scope",
+    ] {
+        assert!(e.contains(want), "{want} not in {e}");
+    }
+}
