@@ -22,6 +22,7 @@ test: setup
 
 bench: setup
 	cargo bench --bench sso
+	cargo bench --bench audience
 
 certs:
 	bash certs-example/generate.sh
