@@ -15,7 +15,7 @@ pub mod subscription_rules;
 
 pub use access::{decide, AccessGrant, AccessRequest, Refusal};
 pub use catalogue::{Display, Presentation, Protocol, Resource, Term};
-pub use directory::{Directory, Group, GroupKind, Person, School};
+pub use directory::{Degree, Directory, Group, GroupKind, Person, School};
 pub use ido::{IdoKey, IdoScope};
 pub use ids::{AttributeName, IdEnt, Profile, PublicCible, ResourceId, Uai};
 pub use release::{release, ReleasePolicy, ReleasedAttributes};

@@ -63,6 +63,7 @@ fn directory(persons: usize, schools: &[u32], tag: &str) -> Directory {
                 name: format!("École {n} {tag}"),
                 nature: Some("340".into()),
                 academy: None,
+                degree: None,
             })
             .collect(),
         persons: (0..persons)

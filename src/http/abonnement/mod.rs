@@ -19,8 +19,8 @@ use axum::Router;
 
 use crate::app::AppState;
 use crate::config::ProviderConfig;
-use crate::domain::subscription_rules::{validate, Mode, SubscriptionInput, Violation};
-use crate::domain::Subscription;
+use crate::domain::subscription_rules::{validate_for_schools, Mode, SubscriptionInput, Violation};
+use crate::domain::{Subscription, Uai};
 use crate::saml::xml::escape;
 
 use super::tls::ClientIdentity;
@@ -152,6 +152,18 @@ fn acting_as<'a>(provider: &'a ProviderConfig, input: &SubscriptionInput) -> &'a
         .map_or("", String::as_str)
 }
 
+/// Those of `uais` that the directory knows as primary schools.
+async fn primary_schools(state: &AppState, uais: &[Uai]) -> Result<Vec<Uai>, WsError> {
+    let mut out = Vec::new();
+    for uai in uais {
+        let school = state.store.school(uai).await.map_err(|e| unavailable(&e))?;
+        if school.is_some_and(|s| s.is_primary()) {
+            out.push(uai.clone());
+        }
+    }
+    Ok(out)
+}
+
 async fn owned(
     state: &AppState,
     provider: &ProviderConfig,
@@ -208,13 +220,16 @@ async fn create(
     let provider = caller(&state, &headers, identity.as_ref().map(|Extension(i)| i))?;
     let input = parse(&headers, &body)?;
     let now = state.clock.now();
-    let subscription = validate(
+    let named: Vec<Uai> = input.uais.iter().filter_map(|u| u.parse().ok()).collect();
+    let primary = primary_schools(&state, &named).await?;
+    let subscription = validate_for_schools(
         &input,
         &id,
         acting_as(provider, &input),
         Mode::Create,
         None,
         now,
+        &primary,
     )
     .map_err(WsError::Rules)?;
     if !state
@@ -247,13 +262,15 @@ async fn update(
     let existing = owned(&state, provider, &id).await?;
     let input = parse(&headers, &body)?;
     let now = state.clock.now();
-    let subscription = validate(
+    let primary = primary_schools(&state, &existing.uais).await?;
+    let subscription = validate_for_schools(
         &input,
         &id,
         acting_as(provider, &input),
         Mode::Update,
         Some(&existing),
         now,
+        &primary,
     )
     .map_err(WsError::Rules)?;
     state
