@@ -7,10 +7,12 @@
 
 mod ents;
 pub mod env;
+pub mod feed;
 mod oidc;
 pub mod raw;
 pub mod validate;
 
+pub use self::feed::FeedConfig;
 pub use self::oidc::OidcConfig;
 
 use std::collections::BTreeMap;
@@ -217,6 +219,8 @@ pub struct Config {
     pub audit: Option<crate::audit::AuditSettings>,
     pub auditors: BTreeMap<String, AuditorConfig>,
     pub seed_files: Vec<PathBuf>,
+    /// The directory feed (`[feed]`).
+    pub feed: FeedConfig,
     pub ents: BTreeMap<IdEnt, EntConfig>,
     pub providers: BTreeMap<String, ProviderConfig>,
 }

@@ -197,6 +197,7 @@ pub(super) async fn validate(
             );
         }
     }
+    let feed = super::feed::feed(&mut cx, &raw.feed);
 
     match (
         cx.problems.is_empty(),
@@ -232,6 +233,7 @@ pub(super) async fn validate(
             audit,
             auditors,
             seed_files,
+            feed,
             ents,
             providers,
         }),

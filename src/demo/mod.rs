@@ -217,6 +217,7 @@ pub async fn start_with(
         audit: None,
         auditors: BTreeMap::new(),
         seed_files: vec![],
+        feed: Default::default(),
         ents: BTreeMap::from([(
             data::ENT_ID.parse()?,
             EntConfig {

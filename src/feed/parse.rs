@@ -177,9 +177,13 @@ pub fn read(file: &str, text: &str) -> Result<FeedFile, FeedError> {
     let mut field: Option<String> = None;
     loop {
         let offset = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
-        let (ns, event) = reader
-            .read_resolved_event()
-            .map_err(|e| fail(offset, format!("XML mal formé : {e}")))?;
+        let (ns, event) = match reader.read_resolved_event() {
+            Ok(read) => read,
+            Err(e) => {
+                let at = usize::try_from(reader.error_position()).unwrap_or(offset);
+                return Err(fail(at, format!("XML mal formé : {e}")));
+            }
+        };
         let ns = match event {
             Event::Start(_) | Event::Empty(_) => schema_of(ns),
             _ => Err(String::new()),

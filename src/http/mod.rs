@@ -5,6 +5,7 @@
 
 mod abonnement;
 mod acs;
+mod annuaire;
 mod audit;
 mod catalogue;
 pub mod cookies;
@@ -49,6 +50,9 @@ pub fn app(state: AppState) -> Router {
         .route("/health/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
         .layer(RequestBodyLimitLayer::new(limit))
+        // Exports are larger than any other body: the upload applies its own limit
+        // (`feed.max_upload_bytes`) as it reads.
+        .merge(annuaire::routes())
         // Inside routing, so that spans name the route template: raw paths and query strings
         // carry user ids, SAML messages and tokens, which must never reach the logs.
         .route_layer(
