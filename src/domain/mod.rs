@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod directory;
 pub mod ido;
 pub mod ids;
+pub mod licence_count;
 pub mod release;
 pub mod subscription;
 pub mod subscription_rules;

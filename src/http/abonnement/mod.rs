@@ -3,9 +3,11 @@
 //! deleted), read, and list with `<filtres>` and paging. Bodies are XML in the GAR namespace
 //! or JSON with the same names; every broken rule is reported with its code and field.
 //!
-//! Callers are providers' servers, authenticated by their bearer token; a provider sees and
-//! changes only the subscriptions of its own commercial distributor ids.
+//! Callers are providers' servers, authenticated by their client certificate or bearer token;
+//! a provider sees and changes only the subscriptions of its own commercial distributor ids.
+//! `decompte` answers the licence counts (`GET /decompteaffectations`) on the same terms.
 
+mod decompte;
 mod xml;
 
 use std::collections::HashMap;
@@ -37,6 +39,7 @@ pub fn routes() -> Router<AppState> {
             "/abonnement/{id}",
             put(create).post(update).delete(delete).get(read),
         )
+        .route("/decompteaffectations", get(decompte::handle))
 }
 
 /// A refusal of the web service, in the shape its callers expect.
