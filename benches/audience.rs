@@ -397,7 +397,10 @@ fn main() {
         .unwrap();
     rt.block_on(async move {
         if full {
-            let events = std::env::var("PASSERELLE_BENCH_EVENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(300_000);
+            let events = std::env::var("PASSERELLE_BENCH_EVENTS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(300_000);
             ingestion(events).await;
             if std::env::var("PASSERELLE_BENCH_ONLY_INGESTION").is_ok() {
                 return;

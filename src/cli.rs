@@ -114,7 +114,8 @@ pub enum DirectoryCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Write a synthetic export (GAR-ENT v1.7) for trials and measurements.
+    /// Write a synthetic export (GAR-ENT v1.7, or GAR-ENT-1D v1.4 with --primary) for trials
+    /// and measurements.
     Generate {
         #[arg(long)]
         ent: String,
@@ -122,6 +123,9 @@ pub enum DirectoryCommand {
         schools: u32,
         #[arg(long, default_value_t = 400)]
         pupils_per_school: u32,
+        /// Primary schools (écoles, GAR-ENT-1D schema) instead of secondary schools.
+        #[arg(long)]
+        primary: bool,
         /// The directory the files are written to (created if missing).
         #[arg(long)]
         out: PathBuf,
@@ -208,6 +212,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             ent,
             schools,
             pupils_per_school,
+            primary,
             out,
         }) => {
             std::fs::create_dir_all(&out)
@@ -215,6 +220,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let shape = crate::feed::generate::Shape {
                 schools,
                 pupils_per_school,
+                degree: if primary {
+                    crate::domain::Degree::Primary
+                } else {
+                    crate::domain::Degree::Secondary
+                },
             };
             let files = crate::feed::generate::write_export(&out, &ent, shape)
                 .map_err(|e| anyhow::anyhow!("cannot write the export: {e}"))?;

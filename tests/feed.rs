@@ -275,6 +275,7 @@ async fn generated_exports_import_whole() {
         passerelle::feed::generate::Shape {
             schools: 2,
             pupils_per_school: 60,
+            degree: passerelle::domain::Degree::Secondary,
         },
     )
     .unwrap();

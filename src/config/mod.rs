@@ -8,10 +8,12 @@
 mod audience;
 mod ents;
 pub mod env;
+pub mod feed;
 mod oidc;
 pub mod raw;
 pub mod validate;
 
+pub use self::feed::FeedConfig;
 pub use self::oidc::OidcConfig;
 
 use std::collections::BTreeMap;
@@ -222,6 +224,8 @@ pub struct Config {
     /// Readers of audience reports with a token of their own (`[audience_readers.<key>]`).
     pub audience_readers: BTreeMap<String, AuditorConfig>,
     pub seed_files: Vec<PathBuf>,
+    /// The directory feed (`[feed]`).
+    pub feed: FeedConfig,
     pub ents: BTreeMap<IdEnt, EntConfig>,
     pub providers: BTreeMap<String, ProviderConfig>,
 }

@@ -32,6 +32,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub seed: RawSeed,
     #[serde(default)]
+    pub feed: super::feed::RawFeed,
+    #[serde(default)]
     pub ents: BTreeMap<String, RawEnt>,
     #[serde(default)]
     pub providers: BTreeMap<String, RawProvider>,

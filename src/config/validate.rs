@@ -204,6 +204,7 @@ pub(super) async fn validate(
             );
         }
     }
+    let feed = super::feed::feed(&mut cx, &raw.feed);
 
     match (
         cx.problems.is_empty(),
@@ -241,6 +242,7 @@ pub(super) async fn validate(
             audience,
             audience_readers,
             seed_files,
+            feed,
             ents,
             providers,
         }),

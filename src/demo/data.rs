@@ -241,6 +241,7 @@ pub fn seed(now: DateTime<Utc>) -> anyhow::Result<Seed> {
             name: "Collège Démo".into(),
             nature: Some("340".into()),
             academy: Some("14".into()),
+            degree: Some(crate::domain::Degree::Secondary),
         }],
         persons: vec![pupil, teacher, librarian],
         groups: vec![

@@ -108,6 +108,35 @@ pub struct School {
     /// `academie`, e.g. `14` (Rennes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub academy: Option<String>,
+    /// Primary or secondary, from the schema of the export that described the school.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degree: Option<Degree>,
+}
+
+impl School {
+    /// Whether the school is a primary school: described by a primary (1D) export, or of a
+    /// primary nature (`nature_uai` 1xx).
+    pub fn is_primary(&self) -> bool {
+        match self.degree {
+            Some(d) => d == Degree::Primary,
+            None => self.nature.as_deref().is_some_and(is_primary_nature),
+        }
+    }
+}
+
+/// Whether a `nature_uai` code is a primary school's (`1xx`: maternelle, élémentaire...).
+pub fn is_primary_nature(nature: &str) -> bool {
+    let n = nature.trim();
+    n.len() == 3 && n.starts_with('1') && n.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The degree of a school: primary (premier degré, GAR-ENT-1D schema) or secondary (second
+/// degré, GAR-ENT schema).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Degree {
+    Primary,
+    Secondary,
 }
 
 /// One ENT project's whole directory, as a full export replaces it.

@@ -9,13 +9,14 @@ pub mod catalogue;
 pub mod directory;
 pub mod ido;
 pub mod ids;
+pub mod licence_count;
 pub mod release;
 pub mod subscription;
 pub mod subscription_rules;
 
 pub use access::{decide, AccessGrant, AccessRequest, Refusal};
 pub use catalogue::{Display, Presentation, Protocol, Resource, Term};
-pub use directory::{Directory, Group, GroupKind, Person, School};
+pub use directory::{Degree, Directory, Group, GroupKind, Person, School};
 pub use ido::{IdoKey, IdoScope};
 pub use ids::{AttributeName, IdEnt, Profile, PublicCible, ResourceId, Uai};
 pub use release::{release, ReleasePolicy, ReleasedAttributes};

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::Serialize;
 
+use super::directory::is_primary_nature;
 use super::ids::{PublicCible, ResourceId, Uai};
 use super::subscription::{AssignmentType, LicenceCount, Subscription, SubscriptionDetails};
 
@@ -135,9 +136,7 @@ fn school_year_end(s: &str) -> Option<(i32, DateTime<Utc>)> {
     Some((a, Utc.with_ymd_and_hms(b, 8, 16, 0, 0, 0).single()?))
 }
 
-/// Applies every rule. `path_id` is the id in the URL; `caller` the distributor id of the
-/// authenticated provider; on update, `existing` is the stored subscription (its schools are
-/// kept, as the update body carries none).
+/// Applies every rule, knowing no school's degree (see [`validate_for_schools`]).
 pub fn validate(
     input: &SubscriptionInput,
     path_id: &str,
@@ -145,6 +144,22 @@ pub fn validate(
     mode: Mode,
     existing: Option<&Subscription>,
     now: DateTime<Utc>,
+) -> Result<Subscription, Vec<Violation>> {
+    validate_for_schools(input, path_id, caller, mode, existing, now, &[])
+}
+
+/// Applies every rule. `path_id` is the id in the URL; `caller` the distributor id of the
+/// authenticated provider; on update, `existing` is the stored subscription (its schools are
+/// kept, as the update body carries none); `primary_schools` are the subscription's schools
+/// that the directory knows as primary schools (no `DOCUMENTALISTE` audience there).
+pub fn validate_for_schools(
+    input: &SubscriptionInput,
+    path_id: &str,
+    caller: &str,
+    mode: Mode,
+    existing: Option<&Subscription>,
+    now: DateTime<Utc>,
+    primary_schools: &[Uai],
 ) -> Result<Subscription, Vec<Violation>> {
     let mut c = Checker(Vec::new());
 
@@ -371,6 +386,27 @@ pub fn validate(
             "publicCible",
             "au moins un publicCible est obligatoire",
         );
+    }
+    // Primary schools have no librarians (professeurs documentalistes).
+    if audiences.contains(&PublicCible::Documentaliste) {
+        let mut primary: Vec<String> = uais
+            .iter()
+            .filter(|u| primary_schools.contains(u))
+            .map(|u| format!("uaiEtab {u}"))
+            .collect();
+        if let Some(n) = nature.as_deref().filter(|n| is_primary_nature(n)) {
+            primary.push(format!("codeNatureUAI {n}"));
+        }
+        if !primary.is_empty() {
+            c.fail(
+                "RG-PRIMARY-DOCUMENTALISTE",
+                "publicCible",
+                format!(
+                    "le publicCible DOCUMENTALISTE n'existe pas dans le premier degré ({})",
+                    primary.join(", ")
+                ),
+            );
+        }
     }
 
     // Licences.

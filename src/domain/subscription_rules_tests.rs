@@ -354,3 +354,45 @@ fn an_update_keeps_the_schools_and_refuses_new_ones() {
     .unwrap_err();
     assert!(errors.iter().any(|v| v.rule == "RG-UPDATE-UAI"));
 }
+
+#[test]
+fn librarians_are_no_audience_in_primary_schools() {
+    let mut input = valid();
+    input.audiences.push("DOCUMENTALISTE".into());
+    let uai: Uai = "0561641E".parse().unwrap();
+    let primary = |input: &SubscriptionInput, schools: &[Uai]| {
+        validate_for_schools(
+            input,
+            "abo-2026-001",
+            CALLER,
+            Mode::Create,
+            None,
+            now(),
+            schools,
+        )
+    };
+    // A secondary school (or one the directory does not know as primary): accepted.
+    assert!(primary(&input, &[]).is_ok());
+    let errors = primary(&input, std::slice::from_ref(&uai)).expect_err("primary school");
+    assert!(
+        errors
+            .iter()
+            .any(|v| v.rule == "RG-PRIMARY-DOCUMENTALISTE" && v.field == "publicCible"),
+        "{errors:?}"
+    );
+    // Without the librarian audience, a primary school is fine.
+    assert!(primary(&valid(), std::slice::from_ref(&uai)).is_ok());
+    // A primary kind of school (nature 1xx) is refused; a collège (340) is not.
+    refused(
+        |i| {
+            i.uais.clear();
+            i.nature_uai = Some("101".into());
+            i.audiences.push("DOCUMENTALISTE".into());
+        },
+        "RG-PRIMARY-DOCUMENTALISTE",
+        "publicCible",
+    );
+    input.uais.clear();
+    input.nature_uai = Some("340".into());
+    assert!(check(&input).is_ok());
+}

@@ -1,13 +1,26 @@
-//! Builds one ENT's [`Directory`] from the files of its export: schools, MEF and subjects
-//! (`Etab`), classes, groups and memberships (`Groupe`), pupils and teachers with their
-//! profiles per school and MEF (`Eleve`, `Enseignant`). Every problem is reported, with its
-//! file and line.
+//! Builds one ENT's [`Directory`] from the files of its export: schools with their degree
+//! (primary for files of the 1D schema), MEF and subjects (`Etab`), classes, groups and
+//! memberships (`Groupe`), pupils and teachers with their profiles per school and MEF or
+//! MEFSTAT4 (`Eleve`, `Enseignant`). Elements of one schema are refused in files of the other.
+//! Every problem is reported, with its file and line.
 
 use std::collections::HashMap;
 
 use super::parse::{FeedError, FeedFile, Record};
 use crate::domain::directory::{GroupRef, SchoolCode, SchoolProfile, SchoolSubject};
-use crate::domain::{Directory, Group, GroupKind, IdEnt, Person, Profile, School, Uai};
+use crate::domain::{Degree, Directory, Group, GroupKind, IdEnt, Person, Profile, School, Uai};
+
+/// Elements only the secondary schema (GAR-ENT.xsd v1.7) has.
+const SECONDARY_ONLY: [&str; 6] = [
+    "GARMEF",
+    "GARMatiere",
+    "GARPersonMEF",
+    "GAREnsClasseMatiere",
+    "GAREnsGroupeMatiere",
+    "GAREleveEnseignement",
+];
+/// Elements only the primary schema (GAR-ENT-1D.xsd v1.4) has.
+const PRIMARY_ONLY: [&str; 1] = ["GARPersonMEFSTAT4"];
 
 struct Problems<'a> {
     file: &'a str,
@@ -55,6 +68,8 @@ impl Problems<'_> {
 struct Extra {
     groups: Vec<GroupRef>,
     mefs: Vec<(Uai, String)>,
+    /// MEFSTAT4 codes given directly (primary schema).
+    mefstat4: Vec<(Uai, String)>,
     subjects: Vec<(Uai, String)>,
 }
 
@@ -72,6 +87,21 @@ pub fn assemble(ent: &IdEnt, files: &[(String, FeedFile)]) -> Result<Directory, 
             errors: &mut errors,
         };
         for r in &file.records {
+            let foreign = match file.degree {
+                Degree::Primary => SECONDARY_ONLY.contains(&r.element.as_str()),
+                Degree::Secondary => PRIMARY_ONLY.contains(&r.element.as_str()),
+            };
+            if foreign {
+                let schema = match file.degree {
+                    Degree::Primary => "du premier degré (GAR-ENT-1D)",
+                    Degree::Secondary => "du second degré (GAR-ENT)",
+                };
+                p.at(
+                    r,
+                    format!("élément <{}> absent du schéma {schema}", r.element),
+                );
+                continue;
+            }
             match r.element.as_str() {
                 "GAREtab" => {
                     let (uai, label) = (
@@ -85,6 +115,7 @@ pub fn assemble(ent: &IdEnt, files: &[(String, FeedFile)]) -> Result<Directory, 
                             name: label.to_string(),
                             nature: None,
                             academy: None,
+                            degree: Some(file.degree),
                         });
                     }
                 }
@@ -177,6 +208,22 @@ pub fn assemble(ent: &IdEnt, files: &[(String, FeedFile)]) -> Result<Directory, 
                         }
                     }
                 }
+                "GARPersonMEFSTAT4" => {
+                    let fields = (
+                        p.required(r, "GARStructureUAI", 45),
+                        p.required(r, "GARPersonIdentifiant", 64),
+                        p.required(r, "GARMEFSTAT4Code", 4),
+                    );
+                    if let (Some(uai), Some(person), Some(code)) = fields {
+                        if let Some(uai) = p.uai(r, uai) {
+                            extra
+                                .entry(person.to_string())
+                                .or_default()
+                                .mefstat4
+                                .push((uai, code.to_string()));
+                        }
+                    }
+                }
                 "GAREleve" | "GAREnseignant" => {
                     if let Some(person) = person(ent, r, &mut p) {
                         dir.persons.push(person);
@@ -206,6 +253,12 @@ pub fn assemble(ent: &IdEnt, files: &[(String, FeedFile)]) -> Result<Directory, 
                 if !person.mefstat4.contains(&entry) {
                     person.mefstat4.push(entry);
                 }
+            }
+        }
+        for (uai, code) in e.mefstat4 {
+            let entry = SchoolCode { uai, code };
+            if !person.mefstat4.contains(&entry) {
+                person.mefstat4.push(entry);
             }
         }
         for (uai, code) in e.subjects {

@@ -1,12 +1,17 @@
-//! A generator of realistic synthetic directory exports in the GAR-ENT v1.7 shape, for
-//! measurements, benchmarks and the demo: schools with MEF and subjects, classes of about 25
-//! pupils, a Latin group per level, teachers of several classes; at most 10,000 records per
-//! file, as ENTs split them. Deterministic: the same parameters give the same files.
+//! A generator of realistic synthetic directory exports, for measurements, benchmarks and the
+//! demo; at most 10,000 records per file, as ENTs split them. Deterministic: the same
+//! parameters give the same files.
+//!
+//! Secondary (GAR-ENT v1.7): collèges with MEF and subjects, classes of about 25 pupils, a
+//! Latin group per level, one teacher per class teaching it a subject. Primary (GAR-ENT-1D
+//! v1.4): écoles with classes from CP to CM2 given by their MEFSTAT4, one teacher per class,
+//! member of it; no MEF, subjects or teaching groups, as the primary schema has none.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::domain::Uai;
+use super::parse::{namespace, schema_version};
+use crate::domain::{Degree, Uai};
 
 /// What to generate.
 #[derive(Debug, Clone, Copy)]
@@ -14,6 +19,8 @@ pub struct Shape {
     pub schools: u32,
     /// Pupils per school (rounded to whole classes of 25).
     pub pupils_per_school: u32,
+    /// Secondary schools (GAR-ENT schema) or primary schools (GAR-ENT-1D schema).
+    pub degree: Degree,
 }
 
 const CLASS_SIZE: u32 = 25;
@@ -23,6 +30,14 @@ const LEVELS: [(&str, &str, &str); 4] = [
     ("5", "5EME", "11120010110"),
     ("4", "4EME", "11130010110"),
     ("3", "3EME", "11140010110"),
+];
+/// Primary levels: code, label, MEFSTAT4 (synthetic codes).
+const PRIMARY_LEVELS: [(&str, &str, &str); 5] = [
+    ("CP", "CP", "0011"),
+    ("CE1", "CE1", "0012"),
+    ("CE2", "CE2", "0013"),
+    ("CM1", "CM1", "0021"),
+    ("CM2", "CM2", "0022"),
 ];
 const SUBJECTS: [(&str, &str); 4] = [
     ("061300", "MATHEMATIQUES"),
@@ -41,6 +56,7 @@ struct Writer {
     dir: PathBuf,
     prefix: String,
     kind: &'static str,
+    degree: Degree,
     file_index: usize,
     in_file: usize,
     out: Option<std::io::BufWriter<std::fs::File>>,
@@ -48,11 +64,12 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(dir: &Path, prefix: &str, kind: &'static str) -> Self {
+    fn new(dir: &Path, prefix: &str, kind: &'static str, degree: Degree) -> Self {
         Self {
             dir: dir.to_path_buf(),
             prefix: prefix.to_string(),
             kind,
+            degree,
             file_index: 0,
             in_file: 0,
             out: None,
@@ -63,12 +80,22 @@ impl Writer {
     fn record(&mut self, xml: &str) -> std::io::Result<()> {
         if self.out.is_none() || self.in_file >= RECORDS_PER_FILE {
             self.close()?;
+            let schema = match self.degree {
+                Degree::Primary => "GAR-ENT-1D",
+                Degree::Secondary => "GAR-ENT",
+            };
             let path = self.dir.join(format!(
-                "{}_GAR-ENT_Complet_{}_{:04}.xml",
+                "{}_{schema}_Complet_{}_{:04}.xml",
                 self.prefix, self.kind, self.file_index
             ));
             let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
-            writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<men:GAR-ENT-{} xmlns:men=\"{}\" Version=\"1.7\">", self.kind, super::parse::NAMESPACE)?;
+            writeln!(
+                out,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<men:GAR-ENT-{} xmlns:men=\"{}\" Version=\"{}\">",
+                self.kind,
+                namespace(self.degree),
+                schema_version(self.degree)
+            )?;
             self.out = Some(out);
             self.written.push(path);
             self.file_index += 1;
@@ -121,12 +148,104 @@ const FIRST: [(&str, &str); 8] = [
     ("Adam", "M."),
 ];
 
+/// The four writers of an export: `Etab`, `Eleve`, `Enseignant`, `Groupe`.
+struct Writers {
+    etab: Writer,
+    eleve: Writer,
+    ens: Writer,
+    groupe: Writer,
+}
+
+impl Writers {
+    fn new(dir: &Path, ent: &str, degree: Degree) -> Self {
+        Self {
+            etab: Writer::new(dir, ent, "Etab", degree),
+            eleve: Writer::new(dir, ent, "Eleve", degree),
+            ens: Writer::new(dir, ent, "Enseignant", degree),
+            groupe: Writer::new(dir, ent, "Groupe", degree),
+        }
+    }
+
+    fn finish(self) -> std::io::Result<Vec<PathBuf>> {
+        let mut files = Vec::new();
+        for mut w in [self.etab, self.eleve, self.ens, self.groupe] {
+            w.close()?;
+            files.append(&mut w.written);
+        }
+        Ok(files)
+    }
+}
+
 /// Writes the export of ENT `ent` into `dir`; returns the files written.
 pub fn write_export(dir: &Path, ent: &str, shape: Shape) -> std::io::Result<Vec<PathBuf>> {
-    let mut etab = Writer::new(dir, ent, "Etab");
-    let mut eleve = Writer::new(dir, ent, "Eleve");
-    let mut ens = Writer::new(dir, ent, "Enseignant");
-    let mut groupe = Writer::new(dir, ent, "Groupe");
+    let mut w = Writers::new(dir, ent, shape.degree);
+    match shape.degree {
+        Degree::Secondary => secondary(&mut w, ent, shape)?,
+        Degree::Primary => primary(&mut w, ent, shape)?,
+    }
+    w.finish()
+}
+
+/// Primary schools: classes by level (MEFSTAT4), pupils and their class, a teacher per class.
+fn primary(w: &mut Writers, ent: &str, shape: Shape) -> std::io::Result<()> {
+    let classes = shape.pupils_per_school.div_ceil(CLASS_SIZE).max(1);
+    for s in 0..shape.schools {
+        let uai = school_uai(s).to_string();
+        w.etab.record(&format!("<men:GAREtab><men:GARStructureUAI>{uai}</men:GARStructureUAI><men:GARStructureNomCourant>ECOLE ELEMENTAIRE SYNTHETIQUE {s}</men:GARStructureNomCourant></men:GAREtab>\n"))?;
+        let mut pupil = 0u32;
+        for c in 0..classes {
+            let (level, label, stat4) = PRIMARY_LEVELS[(c % 5) as usize];
+            let division = format!(
+                "{level}-{}",
+                (b'A' + u8::try_from(c / 5 % 26).unwrap_or(0)) as char
+            );
+            w.groupe.record(&format!("<men:GARGroupe><men:GARGroupeCode>{division}</men:GARGroupeCode><men:GARStructureUAI>{uai}</men:GARStructureUAI><men:GARGroupeLibelle>{label} {division}</men:GARGroupeLibelle><men:GARGroupeStatut>DIVISION</men:GARGroupeStatut></men:GARGroupe>\n"))?;
+            let stat4 = format!("<men:GARMEFSTAT4Code>{stat4}</men:GARMEFSTAT4Code>");
+            let class = format!("<men:GARGroupeCode>{division}</men:GARGroupeCode>");
+            for _ in 0..CLASS_SIZE {
+                if pupil >= shape.pupils_per_school {
+                    break;
+                }
+                let id = format!("{ent}-e-{s}-{pupil}");
+                let (first, civ) = FIRST[(pupil % 8) as usize];
+                let name = (LAST[(pupil / 8 % 8) as usize], first, civ);
+                w.eleve
+                    .record(&person("GAREleve", &id, &uai, "National_elv", name, ""))?;
+                w.eleve
+                    .record(&link("GARPersonMEFSTAT4", &uai, &id, &stat4, ""))?;
+                w.groupe
+                    .record(&link("GARPersonGroupe", &uai, &id, &class, ""))?;
+                pupil += 1;
+            }
+            let tid = format!("{ent}-t-{s}-{c}");
+            let (first, civ) = FIRST[(c % 8) as usize];
+            let mail =
+                format!("<men:GARPersonMail>prof{c}.{s}@ac-synthetique.fr</men:GARPersonMail>");
+            w.ens.record(&person(
+                "GAREnseignant",
+                &tid,
+                &uai,
+                "National_ens",
+                (LAST[(c % 8) as usize], first, civ),
+                &mail,
+            ))?;
+            w.ens
+                .record(&link("GARPersonMEFSTAT4", &uai, &tid, &stat4, ""))?;
+            w.groupe
+                .record(&link("GARPersonGroupe", &uai, &tid, &class, ""))?;
+        }
+    }
+    Ok(())
+}
+
+/// Secondary schools: MEF, subjects, classes and Latin groups, pupils, a teacher per class.
+fn secondary(w: &mut Writers, ent: &str, shape: Shape) -> std::io::Result<()> {
+    let Writers {
+        etab,
+        eleve,
+        ens,
+        groupe,
+    } = w;
     let classes = shape.pupils_per_school.div_ceil(CLASS_SIZE).max(1);
     for s in 0..shape.schools {
         let uai = school_uai(s).to_string();
@@ -220,10 +339,5 @@ pub fn write_export(dir: &Path, ent: &str, shape: Shape) -> std::io::Result<Vec<
             ))?;
         }
     }
-    let mut files = Vec::new();
-    for mut w in [etab, eleve, ens, groupe] {
-        w.close()?;
-        files.append(&mut w.written);
-    }
-    Ok(files)
+    Ok(())
 }

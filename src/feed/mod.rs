@@ -1,14 +1,17 @@
-//! The ENT directory feed: reading an ENT's export (GAR-ENT XML files) and replacing that ENT's
-//! directory with it, atomically. Nothing is written unless every file is read and assembled
-//! without a problem, so a failed import leaves the previous directory served.
+//! The ENT directory feed: reading an ENT's export (GAR-ENT XML files, from disk or uploaded in
+//! memory) and replacing that ENT's directory with it, atomically. Nothing is written unless
+//! every file is read and assembled without a problem, so a failed import leaves the previous
+//! directory served.
 
+pub mod archive;
 pub mod assemble;
 pub mod generate;
 pub mod parse;
 
 use std::path::Path;
+use std::sync::Arc;
 
-use crate::domain::IdEnt;
+use crate::domain::{Directory, IdEnt};
 use crate::store::Store;
 
 pub use parse::FeedError;
@@ -32,10 +35,7 @@ pub enum ImportError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// Largest XML file accepted, inside an archive or not.
-const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
-
-fn invalid(file: &str, message: impl Into<String>) -> ImportError {
+pub(crate) fn invalid(file: &str, message: impl Into<String>) -> ImportError {
     ImportError::Invalid(vec![FeedError {
         file: file.to_string(),
         line: 0,
@@ -43,70 +43,109 @@ fn invalid(file: &str, message: impl Into<String>) -> ImportError {
     }])
 }
 
-/// Unpacks a `.tar.gz` archive after checking it against `ARCHIVE.md5` beside it.
-fn unpack(name: &str, bytes: &[u8], out: &mut Vec<(String, String)>) -> Result<(), ImportError> {
-    let md5_path = format!("{name}.md5");
-    let expected =
-        std::fs::read_to_string(&md5_path).map_err(|e| ImportError::Io(md5_path.clone(), e))?;
-    let expected = expected
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let actual = hex::encode(<md5::Md5 as md5::Digest>::digest(bytes));
-    if expected != actual {
-        return Err(invalid(
-            name,
-            format!("la somme MD5 ne correspond pas à {md5_path} (archive altérée ou incomplète)"),
-        ));
-    }
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-    let entries = archive
-        .entries()
-        .map_err(|e| invalid(name, format!("archive illisible : {e}")))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| invalid(name, format!("archive illisible : {e}")))?;
-        let entry_name = entry
-            .path()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        if !entry.header().entry_type().is_file() || !entry_name.ends_with(".xml") {
-            continue;
-        }
-        let full = format!("{name}/{entry_name}");
-        let mut text = String::new();
-        std::io::Read::read_to_string(
-            &mut std::io::Read::take(entry, MAX_FILE_BYTES + 1),
-            &mut text,
-        )
-        .map_err(|e| invalid(&full, format!("fichier illisible : {e}")))?;
-        if text.len() as u64 > MAX_FILE_BYTES {
-            return Err(invalid(&full, "fichier trop volumineux"));
-        }
-        out.push((full, text));
-    }
-    Ok(())
-}
-
-/// The `(name, text)` XML documents of an export: XML files as they are, `.tar.gz` archives
-/// unpacked after their `.md5` was checked.
+/// The `(name, text)` XML documents of an export on disk: XML files as they are, `.tar.gz`
+/// archives unpacked after they were checked against the `.md5` beside them.
 fn documents(paths: &[&Path]) -> Result<Vec<(String, String)>, ImportError> {
     let mut out = Vec::new();
     for path in paths {
         let name = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| ImportError::Io(name.clone(), e))?;
         if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
-            unpack(&name, &bytes, &mut out)?;
+            let md5_path = format!("{name}.md5");
+            let text = std::fs::read_to_string(&md5_path)
+                .map_err(|e| ImportError::Io(md5_path.clone(), e))?;
+            let expected = text
+                .split_whitespace()
+                .next()
+                .and_then(archive::parse_md5)
+                .ok_or_else(|| invalid(&md5_path, "somme MD5 illisible"))?;
+            out.extend(archive::unpack(&name, &bytes, expected, &md5_path)?);
         } else {
-            let text = String::from_utf8(bytes)
-                .map_err(|_| invalid(&name, "le fichier n'est pas en UTF-8"))?;
-            out.push((name, text));
+            out.push(archive::xml_document(&name, bytes)?);
         }
     }
-    if out.is_empty() {
+    Ok(out)
+}
+
+/// An export received in memory (an HTTP upload).
+#[derive(Debug)]
+pub enum Upload {
+    /// One XML file, with the MD5 its sender gave, if any.
+    Xml {
+        bytes: Vec<u8>,
+        md5: Option<[u8; 16]>,
+    },
+    /// A `.tar.gz` archive and its MD5.
+    Archive { bytes: Vec<u8>, md5: [u8; 16] },
+}
+
+/// The `(name, text)` XML documents of an upload named `name`.
+fn upload_documents(name: &str, upload: Upload) -> Result<Vec<(String, String)>, ImportError> {
+    match upload {
+        Upload::Archive { bytes, md5 } => archive::unpack(name, &bytes, md5, "Content-MD5"),
+        Upload::Xml { bytes, md5 } => {
+            if md5.is_some_and(|m| m != archive::md5_of(&bytes)) {
+                return Err(invalid(
+                    name,
+                    "la somme MD5 ne correspond pas à Content-MD5 (fichier altéré ou incomplet)",
+                ));
+            }
+            Ok(vec![archive::xml_document(name, bytes)?])
+        }
+    }
+}
+
+/// Reads and assembles the documents of one export of `ent`: every problem, or its directory.
+pub fn read_documents(
+    ent: &IdEnt,
+    documents: Vec<(String, String)>,
+) -> Result<Directory, ImportError> {
+    if documents.is_empty() {
         return Err(invalid("(export)", "aucun fichier XML dans l'export"));
     }
-    Ok(out)
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for (name, text) in documents {
+        match parse::read(&name, &text) {
+            Ok(f) => files.push((name, f)),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ImportError::Invalid(errors));
+    }
+    assemble::assemble(ent, &files).map_err(ImportError::Invalid)
+}
+
+/// Replaces `ent`'s directory in `store` with `directory`.
+async fn replace(
+    store: &dyn Store,
+    ent: &IdEnt,
+    directory: &Directory,
+) -> Result<ImportSummary, ImportError> {
+    store.replace_directory(ent, directory).await?;
+    Ok(ImportSummary {
+        schools: directory.schools.len(),
+        persons: directory.persons.len(),
+        groups: directory.groups.len(),
+    })
+}
+
+/// Imports an upload named `name` (an XML file or a `.tar.gz`) as `ent`'s whole export and
+/// replaces its directory. Reading and assembling run off the async workers.
+pub async fn import_upload(
+    store: Arc<dyn Store>,
+    ent: IdEnt,
+    name: String,
+    upload: Upload,
+) -> Result<ImportSummary, ImportError> {
+    let for_reading = ent.clone();
+    let directory = tokio::task::spawn_blocking(move || {
+        read_documents(&for_reading, upload_documents(&name, upload)?)
+    })
+    .await
+    .map_err(|e| ImportError::Io("(import)".into(), std::io::Error::other(e.to_string())))??;
+    replace(store.as_ref(), &ent, &directory).await
 }
 
 /// Reads `paths` (XML files of one export, or `.tar.gz` archives with their `.md5`) and
@@ -116,22 +155,6 @@ pub async fn import_files(
     ent: &IdEnt,
     paths: &[&Path],
 ) -> Result<ImportSummary, ImportError> {
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
-    for (name, text) in documents(paths)? {
-        match parse::read(&name, &text) {
-            Ok(f) => files.push((name, f)),
-            Err(e) => errors.push(e),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ImportError::Invalid(errors));
-    }
-    let directory = assemble::assemble(ent, &files).map_err(ImportError::Invalid)?;
-    store.replace_directory(ent, &directory).await?;
-    Ok(ImportSummary {
-        schools: directory.schools.len(),
-        persons: directory.persons.len(),
-        groups: directory.groups.len(),
-    })
+    let directory = read_documents(ent, documents(paths)?)?;
+    replace(store, ent, &directory).await
 }

@@ -1,11 +1,51 @@
-//! Streaming reader of one file of an ENT's directory export (GAR-ENT schema v1.7, namespace
-//! `http://data.education.fr/ns/gar`): its records, each with its simple fields and its nested
-//! groups, and the line it starts on. Malformed files are refused with the line and the cause.
+//! Streaming reader of one file of an ENT's directory export: secondary schools (GAR-ENT.xsd
+//! v1.7, namespace `http://data.education.fr/ns/gar`) or primary schools (GAR-ENT-1D.xsd v1.4,
+//! namespace `http://data.education.fr/ns/gar/1d`). Its records, each with its simple fields
+//! and its nested groups, and the line it starts on. A file declares one of the two namespaces
+//! and every element of it must be in that namespace. Malformed files are refused with the line
+//! and the cause.
 
 use quick_xml::events::Event;
-use quick_xml::Reader;
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
 
+pub use crate::domain::Degree;
+
+/// The namespace of the secondary schema (GAR-ENT.xsd v1.7).
 pub const NAMESPACE: &str = "http://data.education.fr/ns/gar";
+/// The namespace of the primary schema (GAR-ENT-1D.xsd v1.4).
+pub const NAMESPACE_1D: &str = "http://data.education.fr/ns/gar/1d";
+
+/// The namespace of the schema of `degree`.
+pub fn namespace(degree: Degree) -> &'static str {
+    match degree {
+        Degree::Primary => NAMESPACE_1D,
+        Degree::Secondary => NAMESPACE,
+    }
+}
+
+/// The version the schema of `degree` carries in the root's `Version` attribute.
+pub fn schema_version(degree: Degree) -> &'static str {
+    match degree {
+        Degree::Primary => "1.4",
+        Degree::Secondary => "1.7",
+    }
+}
+
+/// The namespace an element resolved to: one of the two schemas', or another one, described
+/// for messages.
+fn schema_of(ns: ResolveResult<'_>) -> Result<Degree, String> {
+    match ns {
+        ResolveResult::Bound(n) if n.as_ref() == NAMESPACE.as_bytes() => Ok(Degree::Secondary),
+        ResolveResult::Bound(n) if n.as_ref() == NAMESPACE_1D.as_bytes() => Ok(Degree::Primary),
+        ResolveResult::Bound(n) => Err(format!("« {} »", String::from_utf8_lossy(n.as_ref()))),
+        ResolveResult::Unbound => Err("aucun".into()),
+        ResolveResult::Unknown(p) => Err(format!(
+            "préfixe « {} » non déclaré",
+            String::from_utf8_lossy(&p)
+        )),
+    }
+}
 
 /// The kind of file, from its root element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +101,8 @@ impl Record {
 #[derive(Debug, Clone)]
 pub struct FeedFile {
     pub kind: FileKind,
+    /// Primary or secondary: which schema (namespace) the file declares.
+    pub degree: Degree,
     pub records: Vec<Record>,
 }
 
@@ -119,7 +161,7 @@ pub fn read(file: &str, text: &str) -> Result<FeedFile, FeedError> {
         line: line_at(text, offset),
         message,
     };
-    let mut reader = Reader::from_str(text);
+    let mut reader = NsReader::from_str(text);
     reader.config_mut().trim_text(true);
     let mut lines = Lines {
         text: text.as_bytes(),
@@ -127,6 +169,7 @@ pub fn read(file: &str, text: &str) -> Result<FeedFile, FeedError> {
         line: 1,
     };
     let mut kind = None;
+    let mut degree = None;
     let mut depth = 0usize;
     let mut records = Vec::new();
     let mut current = Record::default();
@@ -134,26 +177,55 @@ pub fn read(file: &str, text: &str) -> Result<FeedFile, FeedError> {
     let mut field: Option<String> = None;
     loop {
         let offset = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
-        let event = reader
-            .read_event()
-            .map_err(|e| fail(offset, format!("XML mal formé : {e}")))?;
+        let (ns, event) = match reader.read_resolved_event() {
+            Ok(read) => read,
+            Err(e) => {
+                let at = usize::try_from(reader.error_position()).unwrap_or(offset);
+                return Err(fail(at, format!("XML mal formé : {e}")));
+            }
+        };
+        let ns = match event {
+            Event::Start(_) | Event::Empty(_) => schema_of(ns),
+            _ => Err(String::new()),
+        };
         // Where the event ends: the line of a start tag (leading blanks are skipped).
         let end = usize::try_from(reader.buffer_position())
             .unwrap_or(usize::MAX)
             .saturating_sub(1);
+        if let (Event::Start(e) | Event::Empty(e), Some(declared)) = (&event, degree) {
+            // Below the root, every element is in the namespace the file declared.
+            if ns.as_ref().ok() != Some(&declared) {
+                let found = match &ns {
+                    Ok(d) => format!("« {} »", namespace(*d)),
+                    Err(other) => other.clone(),
+                };
+                return Err(FeedError {
+                    file: file.to_string(),
+                    line: lines.at(end),
+                    message: format!(
+                        "élément <{}> dans l'espace de noms {} : le fichier déclare {} (un fichier ne mélange pas les schémas)",
+                        local(e.name().as_ref()),
+                        found,
+                        namespace(declared)
+                    ),
+                });
+            }
+        }
         match event {
             Event::DocType(_) => return Err(fail(offset, "les DTD ne sont pas acceptées".into())),
             Event::Start(ref e) | Event::Empty(ref e) if depth == 0 => {
                 let name = local(e.name().as_ref());
                 kind = Some(FileKind::from_root(&name).ok_or_else(|| fail(offset, format!("élément racine inattendu <{name}> (attendu : GAR-ENT-Eleve, -Enseignant, -Etab, -Groupe ou -RespAff)")))?);
-                let in_namespace = e.attributes().flatten().any(|a| {
-                    a.key.as_ref().starts_with(b"xmlns") && a.value.as_ref() == NAMESPACE.as_bytes()
-                });
-                if !in_namespace {
-                    return Err(fail(
-                        offset,
-                        format!("l'espace de noms doit être {NAMESPACE}"),
-                    ));
+                match ns {
+                    Ok(found) => degree = Some(found),
+                    Err(other) => {
+                        return Err(fail(
+                            end,
+                            format!(
+                                "l'espace de noms doit être {NAMESPACE} (second degré) ou {NAMESPACE_1D} (premier degré), pas {other}"
+                            ),
+                        ))
+                    }
                 }
                 if matches!(event, Event::Start(_)) {
                     depth = 1;
@@ -237,6 +309,12 @@ pub fn read(file: &str, text: &str) -> Result<FeedFile, FeedError> {
             "fin de fichier avant la fermeture des éléments".into(),
         ));
     }
-    let kind = kind.ok_or_else(|| fail(0, "fichier vide".into()))?;
-    Ok(FeedFile { kind, records })
+    let (Some(kind), Some(degree)) = (kind, degree) else {
+        return Err(fail(0, "fichier vide".into()));
+    };
+    Ok(FeedFile {
+        kind,
+        degree,
+        records,
+    })
 }

@@ -5,9 +5,8 @@
 
 mod abonnement;
 mod acs;
+mod annuaire;
 mod audience;
-
-pub use audience::operator_request as audience_request_for_operator;
 mod audit;
 mod catalogue;
 pub mod cookies;
@@ -21,6 +20,8 @@ mod oidc;
 mod ops;
 pub mod pages;
 pub mod tls;
+
+pub use audience::operator_request as audience_request_for_operator;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -53,6 +54,9 @@ pub fn app(state: AppState) -> Router {
         .route("/health/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
         .layer(RequestBodyLimitLayer::new(limit))
+        // Exports are larger than any other body: the upload applies its own limit
+        // (`feed.max_upload_bytes`) as it reads.
+        .merge(annuaire::routes())
         // Inside routing, so that spans name the route template: raw paths and query strings
         // carry user ids, SAML messages and tokens, which must never reach the logs.
         .route_layer(

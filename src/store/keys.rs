@@ -67,6 +67,11 @@ impl Keys {
         format!("{}:v{}:schools", self.dir_tag(ent), version)
     }
 
+    /// Hash `uai -> JSON array of person ids` (the school's members) of one directory version.
+    pub fn dir_school_members(&self, ent: &str, version: u64) -> String {
+        format!("{}:v{}:members", self.dir_tag(ent), version)
+    }
+
     /// Hash `uai -> JSON array of groups` of one directory version.
     pub fn dir_groups(&self, ent: &str, version: u64) -> String {
         format!("{}:v{}:groups", self.dir_tag(ent), version)
@@ -140,6 +145,10 @@ mod tests {
         assert_eq!(
             slot_tag(&k.dir_current("B0")),
             slot_tag(&k.dir_groups("B0", 3))
+        );
+        assert_eq!(
+            slot_tag(&k.dir_current("B0")),
+            slot_tag(&k.dir_school_members("B0", 3))
         );
         assert_ne!(
             slot_tag(&k.dir_current("B0")),

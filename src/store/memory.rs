@@ -223,6 +223,21 @@ impl DirectoryStore for MemoryStore {
             .and_then(|d| d.groups.get(uai).cloned())
             .unwrap_or_default())
     }
+
+    async fn school_persons(&self, uai: &Uai) -> StoreResult<Vec<Person>> {
+        let g = self.lock();
+        Ok(g.school_ent
+            .get(uai)
+            .and_then(|ent| g.directories.get(ent))
+            .map(|d| {
+                d.persons
+                    .values()
+                    .filter(|p| p.profile_in(uai).is_some())
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
 }
 
 #[async_trait]

@@ -85,6 +85,8 @@ pub trait DirectoryStore: Send + Sync {
     async fn schools(&self) -> StoreResult<Vec<School>>;
     /// The classes and groups of a school.
     async fn school_groups(&self, uai: &Uai) -> StoreResult<Vec<Group>>;
+    /// The persons with a profile in a school (of the ENT the school belongs to), in no order.
+    async fn school_persons(&self, uai: &Uai) -> StoreResult<Vec<Person>>;
 }
 
 /// The resource catalogue.

@@ -345,7 +345,7 @@ const SWITCH_DIRECTORY: &str = r"
 local current = redis.call('GET', KEYS[1])
 if (current or '') ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
-if ARGV[1] ~= '' then redis.call('UNLINK', KEYS[2], KEYS[3], KEYS[4]) end
+if ARGV[1] ~= '' then redis.call('UNLINK', KEYS[2], KEYS[3], KEYS[4], KEYS[5]) end
 return 1
 ";
 
@@ -359,10 +359,11 @@ impl DirectoryStore for RedisStore {
                 redis::cmd("INCR").arg(self.keys.dir_version_seq(e)),
             )
             .await?;
-        let (persons, schools, groups) = (
+        let (persons, schools, groups, members) = (
             self.keys.dir_persons(e, version),
             self.keys.dir_schools(e, version),
             self.keys.dir_groups(e, version),
+            self.keys.dir_school_members(e, version),
         );
 
         // Write the new version aside; nobody reads it until the pointer moves.
@@ -392,9 +393,32 @@ impl DirectoryStore for RedisStore {
         for (uai, gs) in by_school {
             group_fields.push((uai.to_string(), to_json("import groups", &gs)?));
         }
+        let mut by_school: std::collections::BTreeMap<&Uai, Vec<&str>> =
+            std::collections::BTreeMap::new();
+        for p in &directory.persons {
+            for sp in &p.profiles {
+                let ids = by_school.entry(&sp.uai).or_default();
+                if ids.last() != Some(&p.id.as_str()) {
+                    ids.push(&p.id);
+                }
+            }
+        }
+        let mut member_fields = Vec::new();
+        for (uai, ids) in by_school {
+            member_fields.push((uai.to_string(), to_json("import members", &ids)?));
+        }
         // Placeholder fields keep empty hashes in existence, so "version present" is checkable.
         school_fields.push((PLACEHOLDER.into(), "null".into()));
         group_fields.push((PLACEHOLDER.into(), "null".into()));
+        member_fields.push((PLACEHOLDER.into(), "null".into()));
+        for chunk in member_fields.chunks(BATCH) {
+            redis::cmd("HSET")
+                .arg(&members)
+                .arg(chunk)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(unavailable("import members"))?;
+        }
         for chunk in school_fields.chunks(BATCH) {
             redis::cmd("HSET")
                 .arg(&schools)
@@ -425,13 +449,19 @@ impl DirectoryStore for RedisStore {
         let previous = loop {
             let old = self.current_version(e).await?;
             let old_arg = old.map(|v| v.to_string()).unwrap_or_default();
-            let (op, os, og) = match old {
+            let (op, os, og, om) = match old {
                 Some(v) => (
                     self.keys.dir_persons(e, v),
                     self.keys.dir_schools(e, v),
                     self.keys.dir_groups(e, v),
+                    self.keys.dir_school_members(e, v),
                 ),
-                None => (persons.clone(), schools.clone(), groups.clone()),
+                None => (
+                    persons.clone(),
+                    schools.clone(),
+                    groups.clone(),
+                    members.clone(),
+                ),
             };
             let old_schools: Vec<String> = match old {
                 Some(_) => {
@@ -445,6 +475,7 @@ impl DirectoryStore for RedisStore {
                 .key(&op)
                 .key(&os)
                 .key(&og)
+                .key(&om)
                 .arg(&old_arg)
                 .arg(version)
                 .invoke_async(&mut conn)
@@ -579,6 +610,75 @@ impl DirectoryStore for RedisStore {
             .map(|s| from_json("get groups", &s))
             .transpose()?
             .unwrap_or_default())
+    }
+
+    async fn school_persons(&self, uai: &Uai) -> StoreResult<Vec<Person>> {
+        let ent: Option<String> = self
+            .query(
+                "school index",
+                redis::cmd("HGET")
+                    .arg(self.keys.school_ent())
+                    .arg(uai.as_str()),
+            )
+            .await?;
+        let Some(ent) = ent else {
+            return Ok(Vec::new());
+        };
+        let op = "school persons";
+        for _ in 0..3 {
+            let Some(v) = self.current_version(&ent).await? else {
+                return Ok(Vec::new());
+            };
+            let members = self.keys.dir_school_members(&ent, v);
+            let ids: Option<String> = self
+                .query(op, redis::cmd("HGET").arg(&members).arg(uai.as_str()))
+                .await?;
+            let ids: Vec<String> = match ids {
+                Some(json) => from_json(op, &json)?,
+                None => {
+                    let indexed: bool = self.query(op, redis::cmd("EXISTS").arg(&members)).await?;
+                    if indexed {
+                        return Ok(Vec::new()); // nobody in that school
+                    }
+                    if self.current_version(&ent).await? != Some(v) {
+                        continue; // replaced in between: read the new version
+                    }
+                    // A directory imported before the members index: read every person.
+                    self.query(op, redis::cmd("HKEYS").arg(self.keys.dir_persons(&ent, v)))
+                        .await?
+                }
+            };
+            let mut out = Vec::with_capacity(ids.len());
+            let mut complete = true;
+            for chunk in ids.chunks(BATCH) {
+                let raw: Vec<Option<String>> = self
+                    .query(
+                        op,
+                        redis::cmd("HMGET")
+                            .arg(self.keys.dir_persons(&ent, v))
+                            .arg(chunk),
+                    )
+                    .await?;
+                for r in raw {
+                    match r.as_deref() {
+                        Some("null") => {}
+                        Some(json) => {
+                            let p: Person = from_json(op, json)?;
+                            if p.profile_in(uai).is_some() {
+                                out.push(p);
+                            }
+                        }
+                        None => complete = false,
+                    }
+                }
+            }
+            if complete || self.current_version(&ent).await? == Some(v) {
+                return Ok(out);
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "redis {op}: the directory kept changing while being read"
+        )))
     }
 }
 

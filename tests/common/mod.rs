@@ -98,6 +98,8 @@ pub struct Options {
     /// Replaces ENT B0's `[ents.B0.saml]` table (e.g. `protocol = "oidc"` and its
     /// `[ents.B0.oidc]` table).
     pub ent_b0_auth: Option<String>,
+    /// TOML appended to the configuration (further tables, e.g. another ENT).
+    pub extra_toml: String,
 }
 
 impl Default for Options {
@@ -108,6 +110,7 @@ impl Default for Options {
             vars: Vec::new(),
             files: Vec::new(),
             ent_b0_auth: None,
+            extra_toml: String::new(),
         }
     }
 }
@@ -203,8 +206,10 @@ name = "Ressource individuelle"
 access_url = "{RES_ACCESS}/indiv"
 [providers.test-editeur.resources.attributes]
 National_elv = ["IDO", "UAI", "PRO"]
+{extra}
 "#,
             base = opts.base,
+            extra = opts.extra_toml,
             b0_auth = opts.ent_b0_auth.clone().unwrap_or_else(|| format!(
                 "[ents.B0.saml]\nidp_metadata = \"ent-idp.xml\"\nsignature_algorithms = {}",
                 opts.ent_algorithms

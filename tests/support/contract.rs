@@ -63,6 +63,7 @@ fn directory(persons: usize, schools: &[u32], tag: &str) -> Directory {
                 name: format!("École {n} {tag}"),
                 nature: Some("340".into()),
                 academy: None,
+                degree: None,
             })
             .collect(),
         persons: (0..persons)
@@ -289,6 +290,20 @@ pub async fn directories(store: Arc<dyn Store>) {
         None,
         "another ENT's directory"
     );
+    let mut members: Vec<String> = store
+        .school_persons(&uai(1))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.last_name)
+        .collect();
+    members.sort();
+    assert_eq!(members, ["v1-0", "v1-1", "v1-2"]);
+    assert_eq!(
+        store.school_persons(&uai(2)).await.unwrap(),
+        vec![],
+        "a school where nobody has a profile"
+    );
     // A new export without p2 and without school 2 replaces the whole directory.
     store
         .replace_directory(&ent(), &directory(2, &[1], "v2"))
@@ -305,6 +320,16 @@ pub async fn directories(store: Arc<dyn Store>) {
         store.school(&uai(1)).await.unwrap().unwrap().name,
         "École 1 v2"
     );
+    let mut members: Vec<String> = store
+        .school_persons(&uai(1))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.last_name)
+        .collect();
+    members.sort();
+    assert_eq!(members, ["v2-0", "v2-1"], "the new export's members only");
+    assert_eq!(store.school_persons(&uai(3)).await.unwrap(), vec![]);
 }
 
 pub async fn readers_never_see_a_mix(store: Arc<dyn Store>) {

@@ -3,9 +3,11 @@
 //! deleted), read, and list with `<filtres>` and paging. Bodies are XML in the GAR namespace
 //! or JSON with the same names; every broken rule is reported with its code and field.
 //!
-//! Callers are providers' servers, authenticated by their bearer token; a provider sees and
-//! changes only the subscriptions of its own commercial distributor ids.
+//! Callers are providers' servers, authenticated by their client certificate or bearer token;
+//! a provider sees and changes only the subscriptions of its own commercial distributor ids.
+//! `decompte` answers the licence counts (`GET /decompteaffectations`) on the same terms.
 
+mod decompte;
 mod xml;
 
 use std::collections::HashMap;
@@ -19,8 +21,8 @@ use axum::Router;
 
 use crate::app::AppState;
 use crate::config::ProviderConfig;
-use crate::domain::subscription_rules::{validate, Mode, SubscriptionInput, Violation};
-use crate::domain::Subscription;
+use crate::domain::subscription_rules::{validate_for_schools, Mode, SubscriptionInput, Violation};
+use crate::domain::{Subscription, Uai};
 use crate::saml::xml::escape;
 
 use super::tls::ClientIdentity;
@@ -37,6 +39,7 @@ pub fn routes() -> Router<AppState> {
             "/abonnement/{id}",
             put(create).post(update).delete(delete).get(read),
         )
+        .route("/decompteaffectations", get(decompte::handle))
 }
 
 /// A refusal of the web service, in the shape its callers expect.
@@ -152,6 +155,18 @@ fn acting_as<'a>(provider: &'a ProviderConfig, input: &SubscriptionInput) -> &'a
         .map_or("", String::as_str)
 }
 
+/// Those of `uais` that the directory knows as primary schools.
+async fn primary_schools(state: &AppState, uais: &[Uai]) -> Result<Vec<Uai>, WsError> {
+    let mut out = Vec::new();
+    for uai in uais {
+        let school = state.store.school(uai).await.map_err(|e| unavailable(&e))?;
+        if school.is_some_and(|s| s.is_primary()) {
+            out.push(uai.clone());
+        }
+    }
+    Ok(out)
+}
+
 async fn owned(
     state: &AppState,
     provider: &ProviderConfig,
@@ -208,13 +223,16 @@ async fn create(
     let provider = caller(&state, &headers, identity.as_ref().map(|Extension(i)| i))?;
     let input = parse(&headers, &body)?;
     let now = state.clock.now();
-    let subscription = validate(
+    let named: Vec<Uai> = input.uais.iter().filter_map(|u| u.parse().ok()).collect();
+    let primary = primary_schools(&state, &named).await?;
+    let subscription = validate_for_schools(
         &input,
         &id,
         acting_as(provider, &input),
         Mode::Create,
         None,
         now,
+        &primary,
     )
     .map_err(WsError::Rules)?;
     if !state
@@ -247,13 +265,15 @@ async fn update(
     let existing = owned(&state, provider, &id).await?;
     let input = parse(&headers, &body)?;
     let now = state.clock.now();
-    let subscription = validate(
+    let primary = primary_schools(&state, &existing.uais).await?;
+    let subscription = validate_for_schools(
         &input,
         &id,
         acting_as(provider, &input),
         Mode::Update,
         Some(&existing),
         now,
+        &primary,
     )
     .map_err(WsError::Rules)?;
     state

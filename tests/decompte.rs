@@ -1,0 +1,197 @@
+//! `GET /decompteaffectations`: the licence counts of a provider's subscriptions as GAR CSV,
+//! one line per (school, subscription), the people reached per audience; by `idAbonnement` or
+//! by `codeProjetRessource` (exactly one); another provider's subscriptions are not visible.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+#[path = "support/pki.rs"]
+mod pki;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::*;
+use passerelle::domain::{Assignment, AssignmentTarget, AssignmentType, PublicCible, Uai};
+use passerelle::http::tls::{fingerprint, ClientIdentity};
+use passerelle::store::SubscriptionStore;
+
+const HEADER: &str = "UAI;idAbonnement;codeProjetRessource;idRessource;cumulAffectationEleve;cumulAffectationEnseignant;cumulAffectationDocumentaliste;cumulAffectationAutrePersonnel";
+
+async fn get(gw: &TestGateway, query: &str, token: Option<&str>) -> (StatusCode, String) {
+    let mut b = Request::get(format!("/decompteaffectations{query}"));
+    if let Some(t) = token {
+        b = b.header("authorization", format!("Bearer {t}"));
+    }
+    let resp = gw.call(b.body(Body::empty()).unwrap()).await;
+    let status = resp.status();
+    (status, body_string(resp).await)
+}
+
+fn lines(body: &str) -> Vec<&str> {
+    body.lines().collect()
+}
+
+/// Two subscriptions of the test provider under project `PRJ-4`: an INDIV one for pupils and
+/// teachers assigned to class 4A and to the teacher by name, in the seeded school and in a
+/// second school the directory does not know; and an ETABL one for librarians and other staff.
+async fn project(gw: &TestGateway) {
+    let mut indiv = gw.store.subscription("abo-indiv").await.unwrap().unwrap();
+    indiv.id = "abo-prj-a".into();
+    indiv.audiences = vec![PublicCible::Eleve, PublicCible::Enseignant];
+    indiv.uais.push("0561234M".parse().unwrap());
+    indiv.details.project_code = Some("PRJ-4".into());
+    gw.store.put_subscription(&indiv).await.unwrap();
+    let uai: Uai = UAI.parse().unwrap();
+    for target in [
+        AssignmentTarget::Group { code: "4A".into() },
+        AssignmentTarget::Person {
+            ent: "B0".parse().unwrap(),
+            id: "ens-0001".into(),
+        },
+    ] {
+        gw.store
+            .add_assignment(&Assignment {
+                subscription_id: "abo-prj-a".into(),
+                uai: uai.clone(),
+                target,
+            })
+            .await
+            .unwrap();
+    }
+    let mut etabl = indiv.clone();
+    etabl.id = "abo-prj-b".into();
+    etabl.uais = vec![uai];
+    etabl.assignment_type = AssignmentType::Etabl;
+    etabl.audiences = vec![PublicCible::Documentaliste, PublicCible::AutrePersonnel];
+    gw.store.put_subscription(&etabl).await.unwrap();
+}
+
+#[tokio::test]
+async fn counts_per_audience_by_subscription_id() {
+    let gw = TestGateway::new().await;
+    // ETABL for pupils and teachers: every pupil and teacher of the school.
+    let (s, body) = get(&gw, "?idAbonnement=abo-etabl", Some(PROVIDER_TOKEN)).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(
+        lines(&body),
+        [HEADER, &format!("{UAI};abo-etabl;;{RES_ETABL};2;1;0;0")]
+    );
+    // INDIV for pupils, assigned to the Latin group: its one pupil.
+    let (s, body) = get(&gw, "?idAbonnement=abo-indiv", Some(PROVIDER_TOKEN)).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(
+        lines(&body),
+        [HEADER, &format!("{UAI};abo-indiv;;{RES_INDIV};1;0;0;0")]
+    );
+    // A new assignment counts at once; a person assigned twice counts once.
+    for id in ["eleve-0002", "eleve-0001"] {
+        gw.store
+            .add_assignment(&Assignment {
+                subscription_id: "abo-indiv".into(),
+                uai: UAI.parse().unwrap(),
+                target: AssignmentTarget::Person {
+                    ent: "B0".parse().unwrap(),
+                    id: id.into(),
+                },
+            })
+            .await
+            .unwrap();
+    }
+    let (_, body) = get(&gw, "?idAbonnement=abo-indiv", Some(PROVIDER_TOKEN)).await;
+    assert_eq!(
+        lines(&body)[1],
+        format!("{UAI};abo-indiv;;{RES_INDIV};2;0;0;0")
+    );
+}
+
+#[tokio::test]
+async fn counts_of_every_subscription_of_a_project_one_line_per_school() {
+    let gw = TestGateway::new().await;
+    project(&gw).await;
+    let (s, body) = get(&gw, "?codeProjetRessource=PRJ-4", Some(PROVIDER_TOKEN)).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(
+        lines(&body),
+        [
+            HEADER,
+            "0561234M;abo-prj-a;PRJ-4;ark:/99999/test.indiv;0;0;0;0",
+            &format!("{UAI};abo-prj-a;PRJ-4;{RES_INDIV};2;1;0;0"),
+            &format!("{UAI};abo-prj-b;PRJ-4;{RES_INDIV};0;0;0;0"),
+        ]
+    );
+    // The same subscription by its id: its lines only.
+    let (_, body) = get(&gw, "?idAbonnement=abo-prj-a", Some(PROVIDER_TOKEN)).await;
+    assert_eq!(lines(&body).len(), 3, "{body}");
+}
+
+#[tokio::test]
+async fn exactly_one_parameter_is_given() {
+    let gw = TestGateway::new().await;
+    let (s, body) = get(
+        &gw,
+        "?idAbonnement=abo-etabl&codeProjetRessource=PRJ-4",
+        Some(PROVIDER_TOKEN),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        body.contains("idAbonnement et codeProjetRessource sont exclusifs"),
+        "{body}"
+    );
+    for query in ["", "?idAbonnement=", "?autre=1"] {
+        let (s, body) = get(&gw, query, Some(PROVIDER_TOKEN)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{query}");
+        assert!(
+            body.contains("idAbonnement ou codeProjetRessource est obligatoire"),
+            "{query}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn another_providers_subscriptions_are_not_visible() {
+    let gw = TestGateway::new().await;
+    project(&gw).await;
+    let (s, body) = get(&gw, "?idAbonnement=abo-etabl", Some(OTHER_PROVIDER_TOKEN)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+    assert!(!body.contains(UAI), "{body}");
+    let (s, _) = get(&gw, "?idAbonnement=abo-absent", Some(PROVIDER_TOKEN)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "absent and foreign answer alike");
+    let (s, body) = get(
+        &gw,
+        "?codeProjetRessource=PRJ-4",
+        Some(OTHER_PROVIDER_TOKEN),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+    let (s, _) = get(&gw, "?idAbonnement=abo-etabl", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn providers_authenticate_with_their_client_certificate() {
+    let cert = pki::issue("provider servers", None, "client", 9);
+    let gw = TestGateway::with(Options {
+        files: vec![("provider-client.crt".into(), cert.cert_pem())],
+        vars: vec![(
+            "PASSERELLE__PROVIDERS__TEST-EDITEUR__CLIENT_CERTIFICATE_FILE".into(),
+            "provider-client.crt".into(),
+        )],
+        ..Options::default()
+    })
+    .await;
+    let identity = ClientIdentity {
+        fingerprint: fingerprint(&cert.cert.to_der().unwrap()),
+    };
+    let resp = gw
+        .call(
+            Request::get("/decompteaffectations?idAbonnement=abo-etabl")
+                .extension(identity)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(body_string(resp).await.starts_with(HEADER));
+}
