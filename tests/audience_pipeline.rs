@@ -183,11 +183,10 @@ async fn redis_stopped_and_restarted_in_a_run_of_accesses_loses_and_doubles_noth
             &format!("user-{i}"),
         ));
     }
-    // Redis is down: the accesses wait in the local buffer and the failures are counted.
+    // Redis is down: the accesses wait in the local buffer (the shipper's attempts fail or
+    // wait for the connection manager's reconnection, depending on timing).
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(audience.buffered(), 150);
-    assert!(audience.metrics.ship_failures.load(Ordering::Relaxed) > 0);
-
     redis.launch();
     assert_eq!(
         wait_for_total(store.as_ref(), 250, Duration::from_secs(30)).await,

@@ -42,6 +42,11 @@ pub const VIEWS: &[(&str, &[&str])] = &[
     ("uai", &[TOTAL, "resource", "profile", "channel", "device"]),
 ];
 
+/// The dimensions of an event, in the order the Lua script receives them.
+pub const DIMENSIONS: [&str; 7] = [
+    "resource", "provider", "uai", "ent", "profile", "channel", "device",
+];
+
 /// The views as the JSON the Lua script reads.
 pub fn views_json() -> String {
     serde_json::to_string(VIEWS).unwrap_or_default()
@@ -86,9 +91,11 @@ pub fn visitors_key(day: &str, scope: &str, by: &str, value: &str) -> String {
     format!("v:{day}:{scope}:{by}={value}")
 }
 
-/// Calls `f(counts key, value, visitors key)` for every cell an event falls in.
-fn each_cell(e: &AudienceEvent, mut f: impl FnMut(String, String, String)) {
+/// The cells an event falls in, as (`<day>:<scope>:<by>`, value): the counts hash is that
+/// view with `c:` before it, the visitor set the cell with `v:` before it and `=<value>` after.
+pub fn cells_of(e: &AudienceEvent) -> Vec<(String, String)> {
     let day = e.day.to_string();
+    let mut out = Vec::with_capacity(32);
     for (scope_dim, bys) in VIEWS {
         let scope = if *scope_dim == "all" {
             "all".to_string()
@@ -96,13 +103,17 @@ fn each_cell(e: &AudienceEvent, mut f: impl FnMut(String, String, String)) {
             scope_part(scope_dim, Some(&dim(e, scope_dim)))
         };
         for by in *bys {
-            let value = dim(e, by);
-            f(
-                counts_key(&day, &scope, by),
-                value.clone(),
-                visitors_key(&day, &scope, by, &value),
-            );
+            out.push((format!("{day}:{scope}:{by}"), dim(e, by)));
         }
+    }
+    out
+}
+
+/// Calls `f(counts key, value, visitors key)` for every cell an event falls in.
+fn each_cell(e: &AudienceEvent, mut f: impl FnMut(String, String, String)) {
+    for (view, value) in cells_of(e) {
+        let vk = format!("v:{view}={value}");
+        f(format!("c:{view}"), value, vk);
     }
 }
 

@@ -13,7 +13,7 @@ use rand::RngCore;
 use redis::{Script, Value};
 
 use super::{unavailable, RedisStore};
-use crate::audience::counting::{views_json, DOUBLE_CLICK_MS};
+use crate::audience::counting::{cells_of, dim, views_json, DIMENSIONS, DOUBLE_CLICK_MS};
 use crate::audience::{AudienceEvent, Counted};
 use crate::store::{AudienceStore, Delivered, StoreError, StoreResult};
 
@@ -88,6 +88,20 @@ fn stream_id(id: &str) -> Option<(u64, u64)> {
 
 fn is_error(e: &redis::RedisError, code: &str) -> bool {
     e.code() == Some(code) || e.to_string().contains(code)
+}
+
+/// One raw access in a packed count field (`raw * 2^32 + filtered`).
+const PACKED_RAW: i64 = 1 << 32;
+
+/// The script keeps `raw * 2^32 + filtered` in one field per cell; reports read `r:`/`f:`.
+fn unpack(packed: HashMap<String, i64>) -> HashMap<String, i64> {
+    let mut out = HashMap::with_capacity(packed.len() * 2);
+    for (value, n) in packed {
+        let raw = n.div_euclid(PACKED_RAW);
+        out.insert(format!("r:{value}"), raw);
+        out.insert(format!("f:{value}"), n - raw * PACKED_RAW);
+    }
+    out
 }
 
 impl RedisStore {
@@ -282,17 +296,45 @@ impl AudienceStore for RedisStore {
         if events.is_empty() {
             return Ok(Counted::default());
         }
+        // Pre-aggregated as if every event were new and kept; the script corrects the rest.
+        let mut cells: HashMap<(String, String), i64> = HashMap::new();
+        let mut sets: HashMap<String, std::collections::BTreeSet<&str>> = HashMap::new();
+        for e in events {
+            for (view, value) in cells_of(e) {
+                sets.entry(format!("{view}={value}"))
+                    .or_default()
+                    .insert(e.visitor.as_str());
+                *cells.entry((view, value)).or_insert(0) += PACKED_RAW + 1;
+            }
+        }
         let script = Script::new(COUNT_EVENTS);
         let mut inv = script.key(self.keys.audience_stream());
         inv.arg(self.keys.audience(""))
             .arg(retention.as_secs().max(1))
             .arg(dedup.as_secs().max(1))
             .arg(DOUBLE_CLICK_MS)
-            .arg(views_json());
+            .arg(views_json())
+            .arg(events.len())
+            .arg(cells.len())
+            .arg(sets.len());
         for e in events {
-            let json = serde_json::to_string(e)
-                .map_err(|e| StoreError::Corrupt(format!("audience event: {e}")))?;
-            inv.arg(json);
+            inv.arg(&e.id)
+                .arg(e.t)
+                .arg(e.day.to_string())
+                .arg(&e.visitor)
+                .arg(e.visitor_prev.as_deref().unwrap_or(""));
+            for name in DIMENSIONS {
+                inv.arg(dim(e, name));
+            }
+        }
+        for ((view, value), delta) in &cells {
+            inv.arg(view).arg(value).arg(*delta);
+        }
+        for (cell, members) in &sets {
+            inv.arg(cell).arg(members.len());
+            for m in members {
+                inv.arg(*m);
+            }
         }
         let mut conn = self.conn.clone();
         let (new, duplicates): (u64, u64) = inv
@@ -311,9 +353,11 @@ impl AudienceStore for RedisStore {
             pipe.cmd("HGETALL").arg(self.keys.audience(k));
         }
         let mut conn = self.conn.clone();
-        pipe.query_async(&mut conn)
+        let packed: Vec<HashMap<String, i64>> = pipe
+            .query_async(&mut conn)
             .await
-            .map_err(unavailable("audience counts"))
+            .map_err(unavailable("audience counts"))?;
+        Ok(packed.into_iter().map(unpack).collect())
     }
 
     async fn audience_visitors(&self, keys: &[String]) -> StoreResult<Vec<u64>> {
