@@ -21,6 +21,7 @@ pub struct Metrics {
     pub protocol_refused: AtomicU64,
     pub credentials_issued: AtomicU64,
     pub subscription_changes: AtomicU64,
+    pub assignment_changes: AtomicU64,
 }
 
 impl Metrics {
@@ -32,6 +33,7 @@ impl Metrics {
             TraceEvent::ProtocolRefused { .. } => &self.protocol_refused,
             TraceEvent::CredentialIssued { .. } => &self.credentials_issued,
             TraceEvent::SubscriptionChanged { .. } => &self.subscription_changes,
+            TraceEvent::AssignmentChanged { .. } => &self.assignment_changes,
             TraceEvent::ConfigurationLoaded { .. } | TraceEvent::AuditQuery { .. } => return,
         };
         c.fetch_add(1, Ordering::Relaxed);

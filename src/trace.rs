@@ -91,6 +91,17 @@ pub enum TraceEvent {
         criteria: Vec<String>,
         results: usize,
     },
+    /// A school's assignment manager assigned a subscription or withdrew an assignment.
+    AssignmentChanged {
+        /// The manager's pseudonymous subject.
+        manager: String,
+        /// `assign` or `withdraw`.
+        action: &'static str,
+        subscription: String,
+        uai: Uai,
+        /// `group:<code>`, or `person:<pseudonymous subject>`.
+        target: String,
+    },
     /// A provider created, changed or deleted a subscription: who, what, before and after.
     SubscriptionChanged {
         /// The provider's configuration key.
@@ -107,6 +118,7 @@ impl TraceEvent {
     pub fn kind(&self) -> &'static str {
         match self {
             TraceEvent::SubscriptionChanged { .. } => "subscription_changed",
+            TraceEvent::AssignmentChanged { .. } => "assignment_changed",
             TraceEvent::ConfigurationLoaded { .. } => "configuration_loaded",
             TraceEvent::AuditQuery { .. } => "audit_query",
             TraceEvent::EntLogin { .. } => "ent_login",

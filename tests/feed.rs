@@ -51,7 +51,12 @@ async fn an_export_becomes_the_ents_directory() {
     assert_eq!(school.name, "COLLEGE JULES FERRY");
     assert_eq!(school.ent, ent());
 
+    // The RespAff file makes the teacher an assignment manager of the school.
+    let manager = store.person(&ent(), "ens-feed-1").await.unwrap().unwrap();
+    assert_eq!(manager.manages, vec![uai()]);
+
     let pupil = store.person(&ent(), "eleve-feed-1").await.unwrap().unwrap();
+    assert!(pupil.manages.is_empty());
     assert_eq!(
         pupil.profile_in(&uai()),
         Some(Profile::Eleve),

@@ -200,6 +200,7 @@ pub fn seed(now: DateTime<Utc>) -> anyhow::Result<Seed> {
         groups: vec![],
         mefstat4: vec![],
         subjects: vec![],
+        manages: vec![],
     };
     let mut pupil = person("eleve-demo-1", "Martin", "Léa", "Mme", Profile::Eleve);
     pupil.groups = vec![at("4A"), at("LATIN-4")];

@@ -41,6 +41,7 @@ fn pupil() -> Person {
         }],
         mefstat4: vec![],
         subjects: vec![],
+        manages: vec![],
     }
 }
 

@@ -31,6 +31,9 @@ pub struct Person {
     /// Subjects a teacher teaches (`CODE`, `LIBELLE`).
     #[serde(default)]
     pub subjects: Vec<SchoolSubject>,
+    /// Schools where this person assigns licences (`GARRespAff` / `GARRespAffEtab`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manages: Vec<Uai>,
 }
 
 impl Person {

@@ -61,6 +61,14 @@ impl IdoKey {
         self.keyed("passerelle-trace-v1", &[ent.as_str(), person_id])
     }
 
+    /// The anti-forgery token of the forms of one gateway session.
+    pub fn form_token(&self, session_id: &str) -> String {
+        self.keyed("passerelle-form-v1", &[session_id])
+            .chars()
+            .take(43)
+            .collect()
+    }
+
     fn keyed(&self, purpose: &str, parts: &[&str]) -> String {
         // The key length is checked at construction; HMAC accepts keys of any length anyway.
         let mut mac = <Hmac<Sha512> as hmac::digest::KeyInit>::new_from_slice(&self.0)

@@ -97,6 +97,7 @@ mod tests {
                 .collect(),
             mefstat4: vec![],
             subjects: vec![],
+            manages: vec![],
         }
     }
 

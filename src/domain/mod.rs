@@ -5,6 +5,7 @@
 //! the clock: every function that depends on time takes `now`.
 
 pub mod access;
+pub mod assign;
 pub mod catalogue;
 pub mod directory;
 pub mod ido;

@@ -88,6 +88,7 @@ fn teacher() -> Person {
             code: "020700".into(),
             label: "LATIN".into(),
         }],
+        manages: vec![],
     }
 }
 
@@ -262,6 +263,7 @@ fn any_person() -> impl Strategy<Value = Person> {
                 code: "0001".into(),
                 label: "X".into(),
             }],
+            manages: vec![],
         })
 }
 

@@ -80,6 +80,7 @@ pub fn assemble(ent: &IdEnt, files: &[(String, FeedFile)]) -> Result<Directory, 
     let mut mefstat11: HashMap<(Uai, String), String> = HashMap::new();
     let mut subject_labels: HashMap<(Uai, String), String> = HashMap::new();
     let mut extra: HashMap<String, Extra> = HashMap::new();
+    let mut managers: Vec<Person> = Vec::new();
 
     for (name, file) in files {
         let mut p = Problems {
@@ -229,10 +230,30 @@ pub fn assemble(ent: &IdEnt, files: &[(String, FeedFile)]) -> Result<Directory, 
                         dir.persons.push(person);
                     }
                 }
-                // Subjects followed by pupils, and assignment managers: not used yet.
-                "GAREleveEnseignement" | "GARRespAff" => {}
+                "GARRespAff" => {
+                    if let Some(m) = manager(ent, r, &mut p) {
+                        managers.push(m);
+                    }
+                }
+                // Subjects followed by pupils: not used yet.
+                "GAREleveEnseignement" => {}
                 other => p.at(r, format!("élément inattendu <{other}>")),
             }
+        }
+    }
+
+    // Assignment managers: a person of the directory gains the schools they manage; a manager
+    // who is nobody else (school staff outside the pupil and teacher files) joins as such.
+    for m in managers {
+        match dir.persons.iter_mut().find(|p| p.id == m.id) {
+            Some(p) => {
+                for u in m.manages {
+                    if !p.manages.contains(&u) {
+                        p.manages.push(u);
+                    }
+                }
+            }
+            None => dir.persons.push(m),
         }
     }
 
@@ -324,5 +345,42 @@ fn person(ent: &IdEnt, r: &Record, p: &mut Problems<'_>) -> Option<Person> {
         groups: Vec::new(),
         mefstat4: Vec::new(),
         subjects: Vec::new(),
+        manages: vec![],
+    })
+}
+
+/// A `GARRespAff`: who assigns licences, and in which schools (`GARRespAffEtab`).
+fn manager(ent: &IdEnt, r: &Record, p: &mut Problems<'_>) -> Option<Person> {
+    let id = p.required(r, "GARPersonIdentifiant", 64);
+    let last = p.required(r, "GARPersonNom", 500);
+    let first = p.required(r, "GARPersonPrenom", 500);
+    let mut manages = Vec::new();
+    for u in r.all("GARRespAffEtab") {
+        if let Some(u) = p.uai(r, u.trim()) {
+            manages.push(u);
+        }
+    }
+    if manages.is_empty() {
+        p.at(
+            r,
+            format!(
+                "<{}> : au moins un GARRespAffEtab est obligatoire",
+                r.element
+            ),
+        );
+        return None;
+    }
+    Some(Person {
+        ent: ent.clone(),
+        id: id?.to_string(),
+        last_name: last?.to_string(),
+        first_name: first?.to_string(),
+        civility: r.first("GARPersonCivilite").map(str::to_string),
+        email: r.first("GARPersonMail").map(str::to_string),
+        profiles: Vec::new(),
+        groups: Vec::new(),
+        mefstat4: Vec::new(),
+        subjects: Vec::new(),
+        manages,
     })
 }

@@ -5,6 +5,7 @@
 
 mod abonnement;
 mod acs;
+mod affectations;
 mod annuaire;
 mod audience;
 mod audit;
@@ -50,6 +51,7 @@ pub fn app(state: AppState) -> Router {
         .merge(oidc::routes())
         .merge(audit::routes())
         .merge(audience::routes())
+        .merge(affectations::routes())
         .route("/health/live", get(ops::live))
         .route("/health/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))

@@ -113,6 +113,11 @@ impl Keys {
         format!("{}:{{abo}}:aff:{}:{}", self.prefix, subscription_id, uai)
     }
 
+    /// The version of one subscription's assignments (for licence-checked additions).
+    pub fn assignments_version(&self, subscription_id: &str) -> String {
+        format!("{}:{{abo}}:affver:{}", self.prefix, subscription_id)
+    }
+
     /// Every audience key (stream, counts, visitor sets, salts, seen ids, last clicks) shares
     /// the `{aud}` tag, so the counting script is atomic in a cluster.
     pub fn audience(&self, rest: &str) -> String {

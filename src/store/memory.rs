@@ -35,6 +35,7 @@ struct Inner {
     catalogue: HashMap<ResourceId, Resource>,
     subscriptions: HashMap<String, Subscription>,
     assignments: HashMap<(String, Uai), HashSet<AssignmentKey>>,
+    assignment_versions: HashMap<String, u64>,
 }
 
 #[derive(Default)]
@@ -323,9 +324,52 @@ impl SubscriptionStore for MemoryStore {
     async fn remove_assignment(&self, assignment: &Assignment) -> StoreResult<bool> {
         let mut g = self.lock();
         let key = (assignment.subscription_id.clone(), assignment.uai.clone());
-        Ok(g.assignments
+        let removed = g
+            .assignments
             .get_mut(&key)
-            .is_some_and(|set| set.remove(&encode(assignment))))
+            .is_some_and(|set| set.remove(&encode(assignment)));
+        if removed {
+            *g.assignment_versions
+                .entry(assignment.subscription_id.clone())
+                .or_insert(0) += 1;
+        }
+        Ok(removed)
+    }
+
+    async fn assignments_version(&self, subscription_id: &str) -> StoreResult<u64> {
+        Ok(self
+            .lock()
+            .assignment_versions
+            .get(subscription_id)
+            .copied()
+            .unwrap_or(0))
+    }
+
+    async fn add_assignment_if(
+        &self,
+        assignment: &Assignment,
+        version: u64,
+    ) -> StoreResult<super::Conditional> {
+        let mut g = self.lock();
+        let current = g
+            .assignment_versions
+            .get(&assignment.subscription_id)
+            .copied()
+            .unwrap_or(0);
+        if current != version {
+            return Ok(super::Conditional::Conflict);
+        }
+        let added = g
+            .assignments
+            .entry((assignment.subscription_id.clone(), assignment.uai.clone()))
+            .or_default()
+            .insert(encode(assignment));
+        if !added {
+            return Ok(super::Conditional::Unchanged);
+        }
+        g.assignment_versions
+            .insert(assignment.subscription_id.clone(), current + 1);
+        Ok(super::Conditional::Done)
     }
 
     async fn assignments(&self, subscription_id: &str, uai: &Uai) -> StoreResult<Vec<Assignment>> {

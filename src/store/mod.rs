@@ -116,6 +116,16 @@ pub trait SubscriptionStore: Send + Sync {
     async fn subscriptions_of(&self, distributor_id: &str) -> StoreResult<Vec<Subscription>>;
     /// Adds an assignment; `false` when it already existed.
     async fn add_assignment(&self, assignment: &Assignment) -> StoreResult<bool>;
+    /// The version of a subscription's assignments: it changes with every assignment added
+    /// through [`SubscriptionStore::add_assignment_if`] or removed.
+    async fn assignments_version(&self, subscription_id: &str) -> StoreResult<u64>;
+    /// Adds an assignment only if the subscription's assignments are still at `version` (what
+    /// the licence check read), atomically across nodes.
+    async fn add_assignment_if(
+        &self,
+        assignment: &Assignment,
+        version: u64,
+    ) -> StoreResult<Conditional>;
     /// Removes an assignment; `false` when there was none.
     async fn remove_assignment(&self, assignment: &Assignment) -> StoreResult<bool>;
     /// The assignments of one subscription in one school.
@@ -175,6 +185,16 @@ pub trait AudienceStore: Send + Sync {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<u8>>;
+}
+
+/// The outcome of a conditional write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conditional {
+    Done,
+    /// It was already there.
+    Unchanged,
+    /// Someone changed the data since it was read: read again and retry.
+    Conflict,
 }
 
 /// Liveness of the backing service, for `/health/ready`.

@@ -19,6 +19,23 @@ use serde::Serialize;
 mod audience;
 
 use super::keys::Keys;
+
+/// Adds an assignment if the subscription's assignments version is still ARGV[2]: 1 added,
+/// 0 already there, -1 changed meanwhile.
+const ADD_ASSIGNMENT_IF: &str = r"
+local v = tonumber(redis.call('GET', KEYS[2]) or '0')
+if v ~= tonumber(ARGV[2]) then return -1 end
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('INCR', KEYS[2])
+return 1
+";
+
+/// Removes an assignment and moves the version on when it was there.
+const REMOVE_ASSIGNMENT: &str = r"
+local removed = redis.call('SREM', KEYS[1], ARGV[1])
+if removed == 1 then redis.call('INCR', KEYS[2]) end
+return removed
+";
 use super::{
     CatalogueStore, DirectoryStore, Health, LoginStateStore, SessionStore, StoreError, StoreResult,
     SubscriptionStore, TokenStore,
@@ -799,15 +816,46 @@ impl SubscriptionStore for RedisStore {
     }
 
     async fn remove_assignment(&self, a: &Assignment) -> StoreResult<bool> {
-        let removed: i64 = self
+        let mut conn = self.conn.clone();
+        let removed: i64 = Script::new(REMOVE_ASSIGNMENT)
+            .key(self.keys.assignments(&a.subscription_id, a.uai.as_str()))
+            .key(self.keys.assignments_version(&a.subscription_id))
+            .arg(to_json("remove assignment", a)?)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable("remove assignment"))?;
+        Ok(removed == 1)
+    }
+
+    async fn assignments_version(&self, subscription_id: &str) -> StoreResult<u64> {
+        let v: Option<u64> = self
             .query(
-                "remove assignment",
-                redis::cmd("SREM")
-                    .arg(self.keys.assignments(&a.subscription_id, a.uai.as_str()))
-                    .arg(to_json("remove assignment", a)?),
+                "assignments version",
+                redis::cmd("GET").arg(self.keys.assignments_version(subscription_id)),
             )
             .await?;
-        Ok(removed == 1)
+        Ok(v.unwrap_or(0))
+    }
+
+    async fn add_assignment_if(
+        &self,
+        a: &Assignment,
+        version: u64,
+    ) -> StoreResult<super::Conditional> {
+        let mut conn = self.conn.clone();
+        let r: i64 = Script::new(ADD_ASSIGNMENT_IF)
+            .key(self.keys.assignments(&a.subscription_id, a.uai.as_str()))
+            .key(self.keys.assignments_version(&a.subscription_id))
+            .arg(to_json("add assignment", a)?)
+            .arg(version)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable("add assignment"))?;
+        Ok(match r {
+            1 => super::Conditional::Done,
+            0 => super::Conditional::Unchanged,
+            _ => super::Conditional::Conflict,
+        })
     }
 
     async fn assignments(&self, subscription_id: &str, uai: &Uai) -> StoreResult<Vec<Assignment>> {

@@ -375,7 +375,7 @@ fn seed() -> String {
          "profiles": [ {{ "uai": "{UAI}", "profile": "National_elv" }} ],
          "groups": [ {{ "uai": "{UAI}", "code": "4A" }} ] }},
       {{ "ent": "B0", "id": "ens-0001", "last_name": "Durand", "first_name": "Paul", "civility": "M.",
-         "email": "paul.durand@ac-test.fr",
+         "email": "paul.durand@ac-test.fr", "manages": ["{UAI}"],
          "profiles": [ {{ "uai": "{UAI}", "profile": "National_ens" }} ],
          "groups": [ {{ "uai": "{UAI}", "code": "4A" }} ] }}
     ]

@@ -50,6 +50,7 @@ fn person(id: &str, school: u32) -> Person {
         }],
         mefstat4: vec![],
         subjects: vec![],
+        manages: vec![],
     }
 }
 
@@ -536,7 +537,35 @@ pub async fn assignments(store: Arc<dyn Store>) {
     assert!(store.assignments("s1", &uai(2)).await.unwrap().is_empty());
     assert!(store.remove_assignment(&a).await.unwrap());
     assert!(!store.remove_assignment(&a).await.unwrap());
-    assert_eq!(store.assignments("s1", &uai(1)).await.unwrap(), vec![b]);
+    assert_eq!(
+        store.assignments("s1", &uai(1)).await.unwrap(),
+        vec![b.clone()]
+    );
+
+    // Versioned additions: a write based on a stale read is refused; removals move it on.
+    use passerelle::store::Conditional;
+    let v = store.assignments_version("s1").await.unwrap();
+    assert_eq!(
+        store.add_assignment_if(&a, v + 1).await.unwrap(),
+        Conditional::Conflict
+    );
+    assert_eq!(
+        store.add_assignment_if(&a, v).await.unwrap(),
+        Conditional::Done
+    );
+    assert_eq!(store.assignments_version("s1").await.unwrap(), v + 1);
+    assert_eq!(
+        store.add_assignment_if(&a, v).await.unwrap(),
+        Conditional::Conflict
+    );
+    assert_eq!(
+        store.add_assignment_if(&a, v + 1).await.unwrap(),
+        Conditional::Unchanged
+    );
+    assert!(store.remove_assignment(&b).await.unwrap());
+    assert_eq!(store.assignments_version("s1").await.unwrap(), v + 2);
+    assert_eq!(store.assignments_version("s2").await.unwrap(), 0);
+    assert_eq!(store.assignments("s1", &uai(1)).await.unwrap(), vec![a]);
 }
 
 pub async fn health(store: Arc<dyn Store>) {

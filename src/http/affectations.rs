@@ -1,0 +1,487 @@
+//! `/affectations`: the page where a school's assignment managers (the `RespAff` of the
+//! directory), signed in through their ENT, see their schools' individual subscriptions and
+//! the licences left, and assign them to pupils, teachers, classes or groups, or withdraw
+//! them. Server-rendered, in French, usable without JavaScript; every form carries a token
+//! bound to the session. Each assignment is checked against the licences and written with
+//! the store's versioned write, so that counts never go over, even with concurrent managers
+//! on several gateway nodes. Every change is traced (and so audited).
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+
+use crate::app::AppState;
+use crate::domain::assign::{self, AssignRefusal};
+use crate::domain::licence_count::{count, AudienceCounts};
+use crate::domain::{
+    Assignment, AssignmentTarget, AssignmentType, IdEnt, Person, Subscription, Uai,
+};
+use crate::saml::xml::escape;
+use crate::session::Session;
+use crate::store::Conditional;
+use crate::trace::TraceEvent;
+
+use super::error::PageError;
+use super::{cookies, pages};
+
+const TITLE: &str = "Affectation des ressources";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/affectations", get(page))
+        .route("/affectations/affecter", post(assign_form))
+        .route("/affectations/retirer", post(withdraw_form))
+}
+
+fn ent_param(p: &HashMap<String, String>) -> Result<IdEnt, PageError> {
+    let raw = p
+        .get("idENT")
+        .ok_or_else(|| PageError::bad_request("bad_link", "affectations: missing idENT"))?;
+    if let Ok(id) = raw.parse() {
+        return Ok(id);
+    }
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(raw.trim().trim_end_matches('='))
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| {
+            PageError::bad_request(
+                "bad_link",
+                "affectations: idENT is neither an id nor base64",
+            )
+        })?;
+    decoded
+        .parse()
+        .map_err(|e| PageError::bad_request("bad_link", format!("affectations: idENT: {e}")))
+}
+
+/// The live session of `ent` in this browser, with its person.
+async fn manager(
+    state: &AppState,
+    headers: &HeaderMap,
+    ent: &IdEnt,
+) -> Result<Option<(Session, Person)>, PageError> {
+    let Some(id) = cookies::session_id(headers) else {
+        return Ok(None);
+    };
+    let Some(session) = state.store.get_session(&id).await? else {
+        return Ok(None);
+    };
+    if !session.is_live(state.clock.now()) || &session.ent != ent {
+        return Ok(None);
+    }
+    let person = state.store.person(ent, &session.person_id).await?;
+    Ok(person.map(|p| (session, p)))
+}
+
+fn refused_page(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Html(pages::page(
+            TITLE,
+            &format!("<p role=\"alert\"><strong>{}</strong></p>", escape(message)),
+        )),
+    )
+        .into_response()
+}
+
+/// The subscriptions a manager can assign in `uai`, individual and in force.
+async fn subscriptions_in(state: &AppState, uai: &Uai) -> Result<Vec<Subscription>, PageError> {
+    let now = state.clock.now();
+    let mut out = Vec::new();
+    for r in state.store.resources().await? {
+        for s in state.store.subscriptions_for(&r.id, uai).await? {
+            if s.assignment_type == AssignmentType::Indiv && !s.deleted && s.is_valid_at(now) {
+                out.push(s);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+/// People the subscription's assignments reach over all its schools, with `extra` added in
+/// `uai` (for the check before an assignment).
+async fn reached(
+    state: &AppState,
+    s: &Subscription,
+    extra: Option<&Assignment>,
+) -> Result<AudienceCounts, PageError> {
+    let mut parts = Vec::new();
+    for u in &s.uais {
+        let persons = state.store.school_persons(u).await?;
+        let mut assignments = state.store.assignments(&s.id, u).await?;
+        if let Some(a) = extra.filter(|a| &a.uai == u) {
+            assignments.push(a.clone());
+        }
+        parts.push(count(s, u, &persons, &assignments));
+    }
+    Ok(assign::sum(&parts))
+}
+
+fn message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "affecte" => "L'affectation est enregistrée.",
+        "deja" => "Cette affectation existait déjà.",
+        "retire" => "L'affectation est retirée.",
+        _ => return None,
+    })
+}
+
+async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let ent_id = ent_param(&p)?;
+    let Some(ent) = state.config.ents.get(&ent_id) else {
+        return Err(PageError::refusal(crate::domain::Refusal::UnknownEnt));
+    };
+    let Some((session, person)) = manager(&state, &headers, &ent_id).await? else {
+        let back = format!(
+            "/affectations?idENT={}",
+            urlencoding::encode(ent_id.as_str())
+        );
+        return super::login::start(&state, ent, super::login::Next::Resume(back)).await;
+    };
+    if person.manages.is_empty() {
+        return Ok(refused_page(
+            StatusCode::FORBIDDEN,
+            "Vous n'êtes responsable des affectations dans aucun établissement.",
+        ));
+    }
+    let token = state.config.ido_key.form_token(&session.id);
+    let mut body = String::new();
+    if let Some(m) = p.get("message").and_then(|c| message(c)) {
+        body.push_str(&format!("<p role=\"status\"><strong>{m}</strong></p>"));
+    }
+    body.push_str(&format!(
+        "<p>{} {} — responsable des affectations.</p>",
+        escape(&person.first_name),
+        escape(&person.last_name)
+    ));
+    for uai in &person.manages {
+        let school = state.store.school(uai).await?;
+        body.push_str(&format!(
+            "<h2>{} ({})</h2>",
+            escape(school.as_ref().map_or("Établissement", |s| s.name.as_str())),
+            escape(uai.as_str())
+        ));
+        let subs = subscriptions_in(&state, uai).await?;
+        if subs.is_empty() {
+            body.push_str("<p>Aucun abonnement individuel en cours pour cet établissement.</p>");
+            continue;
+        }
+        let persons = state.store.school_persons(uai).await?;
+        let groups = state.store.school_groups(uai).await?;
+        for s in subs {
+            body.push_str(
+                &subscription_block(&state, &ent_id, uai, &s, &persons, &groups, &token).await?,
+            );
+        }
+    }
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Html(pages::page(TITLE, &body)),
+    )
+        .into_response())
+}
+
+fn describe(t: &AssignmentTarget, persons: &[Person], groups: &[crate::domain::Group]) -> String {
+    match t {
+        AssignmentTarget::Person { id, .. } => persons.iter().find(|p| &p.id == id).map_or_else(
+            || format!("personne {id}"),
+            |p| format!("{} {}", p.first_name, p.last_name),
+        ),
+        AssignmentTarget::Group { code } => groups.iter().find(|g| &g.code == code).map_or_else(
+            || format!("groupe {code}"),
+            |g| format!("{} ({code})", g.label),
+        ),
+    }
+}
+
+fn target_value(t: &AssignmentTarget) -> String {
+    match t {
+        AssignmentTarget::Person { id, .. } => format!("person:{id}"),
+        AssignmentTarget::Group { code } => format!("group:{code}"),
+    }
+}
+
+async fn subscription_block(
+    state: &AppState,
+    ent: &IdEnt,
+    uai: &Uai,
+    s: &Subscription,
+    persons: &[Person],
+    groups: &[crate::domain::Group],
+    token: &str,
+) -> Result<String, PageError> {
+    let used = reached(state, s, None).await?;
+    let left: Vec<String> = assign::left(s, &used)
+        .into_iter()
+        .map(|(who, n)| match n {
+            Some(n) => format!("{who} : {n} restante(s)"),
+            None => format!("{who} : illimité"),
+        })
+        .collect();
+    let hidden = |extra: &str| {
+        format!(
+            "<input type=\"hidden\" name=\"jeton\" value=\"{}\"><input type=\"hidden\" name=\"idENT\" value=\"{}\"><input type=\"hidden\" name=\"uai\" value=\"{}\"><input type=\"hidden\" name=\"abonnement\" value=\"{}\">{extra}",
+            escape(token),
+            escape(ent.as_str()),
+            escape(uai.as_str()),
+            escape(&s.id)
+        )
+    };
+    let mut out = format!(
+        "<h3>{} <small>({})</small></h3><p>Licences : {}. Personnes atteintes : {} élève(s), {} enseignant(s), {} documentaliste(s), {} autre(s).</p>",
+        escape(if s.resource_label.is_empty() { s.resource_id.as_str() } else { &s.resource_label }),
+        escape(&s.id),
+        escape(&if left.is_empty() { "illimitées".to_string() } else { left.join(", ") }),
+        used.eleve,
+        used.enseignant,
+        used.documentaliste,
+        used.autre_personnel
+    );
+    let current = state.store.assignments(&s.id, uai).await?;
+    if current.is_empty() {
+        out.push_str("<p>Aucune affectation.</p>");
+    } else {
+        out.push_str("<ul>");
+        for a in &current {
+            out.push_str(&format!(
+                "<li>{} <form method=\"post\" action=\"/affectations/retirer\" style=\"display:inline\">{}<button type=\"submit\">Retirer</button></form></li>",
+                escape(&describe(&a.target, persons, groups)),
+                hidden(&format!("<input type=\"hidden\" name=\"cible\" value=\"{}\">", escape(&target_value(&a.target))))
+            ));
+        }
+        out.push_str("</ul>");
+    }
+    let mut options = String::new();
+    for g in groups {
+        options.push_str(&format!(
+            "<option value=\"group:{}\">{} {} ({})</option>",
+            escape(&g.code),
+            if g.kind == crate::domain::GroupKind::Division {
+                "Classe"
+            } else {
+                "Groupe"
+            },
+            escape(&g.label),
+            escape(&g.code)
+        ));
+    }
+    for p in persons.iter().filter(|p| {
+        p.profile_in(uai)
+            .and_then(|pr| pr.audience())
+            .is_some_and(|a| s.audiences.contains(&a))
+    }) {
+        options.push_str(&format!(
+            "<option value=\"person:{}\">{} {}</option>",
+            escape(&p.id),
+            escape(&p.last_name),
+            escape(&p.first_name)
+        ));
+    }
+    out.push_str(&format!(
+        "<form method=\"post\" action=\"/affectations/affecter\">{}<label>Affecter à : <select name=\"cible\">{options}</select></label> <button type=\"submit\">Affecter</button></form>",
+        hidden("")
+    ));
+    Ok(out)
+}
+
+/// What every form posts.
+struct Posted {
+    ent: IdEnt,
+    uai: Uai,
+    subscription: Subscription,
+    target: AssignmentTarget,
+    session: Session,
+    person: Person,
+}
+
+async fn posted(
+    state: &AppState,
+    headers: &HeaderMap,
+    f: &HashMap<String, String>,
+) -> Result<Result<Posted, Response>, PageError> {
+    let ent = ent_param(f)?;
+    let Some((session, person)) = manager(state, headers, &ent).await? else {
+        return Err(PageError::no_session(
+            "affectations: no live session for this ENT",
+        ));
+    };
+    let expected = state.config.ido_key.form_token(&session.id);
+    if !f.get("jeton").is_some_and(|t| {
+        bool::from(subtle::ConstantTimeEq::ct_eq(
+            t.as_bytes(),
+            expected.as_bytes(),
+        ))
+    }) {
+        tracing::warn!("affectations: form token missing or wrong (a forged cross-site request?)");
+        return Ok(Err(refused_page(
+            StatusCode::FORBIDDEN,
+            "Formulaire expiré ou invalide : rechargez la page d'affectation.",
+        )));
+    }
+    let uai: Uai = f
+        .get("uai")
+        .and_then(|u| u.parse().ok())
+        .ok_or_else(|| PageError::bad_request("bad_form", "affectations: uai"))?;
+    let Some(subscription) = state
+        .store
+        .subscription(f.get("abonnement").map_or("", String::as_str))
+        .await?
+    else {
+        return Ok(Err(refused_page(
+            StatusCode::NOT_FOUND,
+            "Abonnement inconnu.",
+        )));
+    };
+    let target = match f.get("cible").and_then(|c| c.split_once(':')) {
+        Some(("person", id)) => AssignmentTarget::Person {
+            ent: ent.clone(),
+            id: id.to_string(),
+        },
+        Some(("group", code)) => AssignmentTarget::Group {
+            code: code.to_string(),
+        },
+        _ => return Err(PageError::bad_request("bad_form", "affectations: cible")),
+    };
+    Ok(Ok(Posted {
+        ent,
+        uai,
+        subscription,
+        target,
+        session,
+        person,
+    }))
+}
+
+fn back(p: &Posted, code: &str) -> Response {
+    Redirect::to(&format!(
+        "/affectations?idENT={}&message={code}",
+        urlencoding::encode(p.ent.as_str())
+    ))
+    .into_response()
+}
+
+fn traced(state: &AppState, p: &Posted, action: &'static str) {
+    let target = match &p.target {
+        AssignmentTarget::Person { ent, id } => {
+            format!("person:{}", crate::launch::trace_subject_of(state, ent, id))
+        }
+        AssignmentTarget::Group { code } => format!("group:{code}"),
+    };
+    state.trace(TraceEvent::AssignmentChanged {
+        manager: crate::launch::trace_subject(state, &p.session),
+        action,
+        subscription: p.subscription.id.clone(),
+        uai: p.uai.clone(),
+        target,
+    });
+}
+
+fn refusal(state: &AppState, p: &Posted, r: &AssignRefusal) -> Response {
+    tracing::info!(code = r.code(), subscription = %p.subscription.id, uai = %p.uai, "assignment refused");
+    let _ = state;
+    let status = match r {
+        AssignRefusal::NotManager => StatusCode::FORBIDDEN,
+        AssignRefusal::OverLicences { .. } => StatusCode::CONFLICT,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    let link = format!(
+        "<p><a href=\"/affectations?idENT={}\">Retour à la page d'affectation</a> <small>(code {})</small></p>",
+        urlencoding::encode(p.ent.as_str()),
+        r.code()
+    );
+    (
+        status,
+        Html(pages::page(
+            TITLE,
+            &format!(
+                "<p role=\"alert\"><strong>{}</strong></p>{link}",
+                escape(&r.message())
+            ),
+        )),
+    )
+        .into_response()
+}
+
+async fn assign_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let p = match posted(&state, &headers, &f).await? {
+        Ok(p) => p,
+        Err(r) => return Ok(r),
+    };
+    let persons = state.store.school_persons(&p.uai).await?;
+    let groups = state.store.school_groups(&p.uai).await?;
+    let now = state.clock.now();
+    if let Err(r) = assign::check(
+        &p.person,
+        &p.subscription,
+        &p.uai,
+        &p.target,
+        &persons,
+        &groups,
+        now,
+    ) {
+        return Ok(refusal(&state, &p, &r));
+    }
+    let a = Assignment {
+        subscription_id: p.subscription.id.clone(),
+        uai: p.uai.clone(),
+        target: p.target.clone(),
+    };
+    // Read the version, count, check, write if nobody wrote meanwhile; else again.
+    for _ in 0..20 {
+        let version = state.store.assignments_version(&a.subscription_id).await?;
+        let before = reached(&state, &p.subscription, None).await?;
+        let after = reached(&state, &p.subscription, Some(&a)).await?;
+        if let Err(r) = assign::within_licences(&p.subscription, &before, &after) {
+            return Ok(refusal(&state, &p, &r));
+        }
+        match state.store.add_assignment_if(&a, version).await? {
+            Conditional::Done => {
+                traced(&state, &p, "assign");
+                return Ok(back(&p, "affecte"));
+            }
+            Conditional::Unchanged => return Ok(back(&p, "deja")),
+            Conditional::Conflict => continue,
+        }
+    }
+    Err(PageError::store(&crate::store::StoreError::Unavailable(
+        "affectations: the subscription kept changing; try again".into(),
+    )))
+}
+
+async fn withdraw_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let p = match posted(&state, &headers, &f).await? {
+        Ok(p) => p,
+        Err(r) => return Ok(r),
+    };
+    if !p.person.manages.contains(&p.uai) {
+        return Ok(refusal(&state, &p, &AssignRefusal::NotManager));
+    }
+    let a = Assignment {
+        subscription_id: p.subscription.id.clone(),
+        uai: p.uai.clone(),
+        target: p.target.clone(),
+    };
+    if state.store.remove_assignment(&a).await? {
+        traced(&state, &p, "withdraw");
+    }
+    Ok(back(&p, "retire"))
+}
