@@ -9,7 +9,8 @@
 //!    and a provider level (median of 5).
 //!
 //! `cargo bench --bench audience` runs it in full (PASSERELLE_BENCH_SECONDS, default 8, for each
-//! SSO run); under `cargo test` it runs a small smoke version.
+//! SSO run; PASSERELLE_BENCH_PART=ingestion|sso|month for one part); under `cargo test` it runs
+//! a small smoke version.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -209,59 +210,82 @@ async fn sso_under_load(seconds: f64, rate: u64, full: bool) {
     let concurrency = 4;
     let (used, alone) = sso_rate(&gw, &queries, 0, seconds, concurrency).await;
 
-    // The background load: `rate` accesses per second through a Redis-backed pipeline.
-    let prefix = format!("pas-bench-{}", uuid::Uuid::new_v4().simple());
-    let store: Arc<dyn Store> = Arc::new(
-        RedisStore::connect(&redis_url(), false, &prefix)
-            .await
-            .unwrap(),
-    );
-    let audience = Arc::new(Audience::new(
-        AudienceSettings {
-            poll_interval: Duration::from_millis(5),
-            ..Default::default()
-        },
-        "bench",
-        "https://gw.test",
-    ));
-    let clock: Arc<dyn Clock> = Arc::new(FixedClock::new(now()));
-    let pipeline = audience.spawn(store.clone(), clock).await;
-    let producer = {
-        let a = audience.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(10));
-            let per_tick = rate / 100;
-            let mut i = 0;
-            loop {
-                tick.tick().await;
-                for _ in 0..per_tick {
-                    a.record(access(i));
-                    i += 1;
+    // The background load: `rate` accesses per second through a Redis-backed pipeline, first
+    // only shipped into the stream (the counting on another node), then shipped and counted
+    // on these same two cores (Redis's Lua counting competes with the SSO for CPU).
+    let mut from = used;
+    let mut lines = Vec::new();
+    for counting in [false, true] {
+        let prefix = format!("pas-bench-{}", uuid::Uuid::new_v4().simple());
+        let store: Arc<dyn Store> = Arc::new(
+            RedisStore::connect(&redis_url(), false, &prefix)
+                .await
+                .unwrap(),
+        );
+        let audience = Arc::new(Audience::new(
+            AudienceSettings {
+                poll_interval: Duration::from_millis(5),
+                ..Default::default()
+            },
+            "bench",
+            "https://gw.test",
+        ));
+        let clock: Arc<dyn Clock> = Arc::new(FixedClock::new(now()));
+        let pipeline = if counting {
+            audience.spawn(store.clone(), clock).await
+        } else {
+            let (a, s) = (audience.clone(), store.clone());
+            vec![tokio::spawn(async move {
+                loop {
+                    if a.ship_once(s.as_ref(), clock.now()).await.unwrap_or(0) == 0 {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
                 }
-            }
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let shipped_before = audience.metrics.shipped.load(Ordering::Relaxed);
-    let t = Instant::now();
-    let (_, loaded) = sso_rate(&gw, &queries, used, seconds, concurrency).await;
-    let shipped = (audience.metrics.shipped.load(Ordering::Relaxed) - shipped_before) as f64
-        / t.elapsed().as_secs_f64();
-    producer.abort();
-    let max_wait = Instant::now();
-    while audience.buffered() > 0 && max_wait.elapsed() < Duration::from_secs(30) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+            })]
+        };
+        let producer = {
+            let a = audience.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(10));
+                let per_tick = rate / 100;
+                let mut i = 0;
+                loop {
+                    tick.tick().await;
+                    for _ in 0..per_tick {
+                        a.record(access(i));
+                        i += 1;
+                    }
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let shipped_before = audience.metrics.shipped.load(Ordering::Relaxed);
+        let counted_before = audience.metrics.counted.load(Ordering::Relaxed);
+        let t = Instant::now();
+        let (next, loaded) = sso_rate(&gw, &queries, from, seconds, concurrency).await;
+        from = next;
+        let secs = t.elapsed().as_secs_f64();
+        let shipped =
+            (audience.metrics.shipped.load(Ordering::Relaxed) - shipped_before) as f64 / secs;
+        let counted =
+            (audience.metrics.counted.load(Ordering::Relaxed) - counted_before) as f64 / secs;
+        producer.abort();
+        for p in pipeline {
+            p.abort();
+        }
+        lines.push(format!(
+            "  {}: {loaded:.0} tx/s ({:+.1} %); shipped {shipped:.0} events/s, counted {counted:.0} events/s, buffer at the end {}",
+            if counting { "with shipping and counting on these cores" } else { "with shipping only (counting elsewhere)" },
+            (loaded / alone - 1.0) * 100.0,
+            audience.buffered()
+        ));
+        cleanup(&prefix).await;
     }
-    for p in pipeline {
-        p.abort();
+    println!("SSO path with {rate} accesses/s flowing into Redis ({concurrency} transactions in flight, {seconds:.0} s each run):");
+    println!("  SSO alone: {alone:.0} tx/s");
+    for l in lines {
+        println!("{l}");
     }
-    println!("SSO path with the audience pipeline under load ({concurrency} transactions in flight, {seconds:.0} s each):");
-    println!("  SSO alone: {alone:.0} tx/s; with {rate} accesses/s flowing into Redis: {loaded:.0} tx/s ({:+.1} %)", (loaded / alone - 1.0) * 100.0);
-    println!(
-        "  events shipped during the loaded run: {shipped:.0}/s; buffer left after the run: {}",
-        audience.buffered()
-    );
-    cleanup(&prefix).await;
 }
 
 async fn month_of_counts(schools: u32, days: u32, per_school_day: u32) {
@@ -396,7 +420,14 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async move {
-        if full {
+        let part = std::env::var("PASSERELLE_BENCH_PART").unwrap_or_default();
+        if full && !part.is_empty() {
+            match part.as_str() {
+                "ingestion" => ingestion(300_000).await,
+                "sso" => sso_under_load(seconds, 20_000, true).await,
+                _ => month_of_counts(1000, 30, 10).await,
+            }
+        } else if full {
             let events = std::env::var("PASSERELLE_BENCH_EVENTS")
                 .ok()
                 .and_then(|s| s.parse().ok())

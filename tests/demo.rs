@@ -290,3 +290,57 @@ async fn the_demo_ent_can_authenticate_users_over_openid_connect() {
     );
     demo.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_teacher_manages_assignments_through_the_ent() {
+    let bind = || async { TcpListener::bind("127.0.0.1:0").await.unwrap() };
+    let demo = passerelle::demo::start(bind().await, bind().await, bind().await, bind().await)
+        .await
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let media = client
+        .post(format!("{}/login", demo.ent_url))
+        .form(&[("user", "ens-demo-1")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let manage = link_to(&media, "Gérer les affectations");
+    assert!(manage.starts_with(&format!("{}/affectations?idENT=", demo.gateway_url)));
+    // The gateway has the teacher sign in at the ENT (already logged in there), then comes back.
+    let to_acs = client
+        .get(&manage)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        to_acs.contains(&format!("{}/saml/acs", demo.gateway_url)),
+        "{to_acs}"
+    );
+    let page = submit_form(&client, &to_acs).await;
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.url().path().ends_with("/affectations"),
+        "{}",
+        page.url()
+    );
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("Affectation des ressources")
+            && page.contains("responsable des affectations"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Affecter à"),
+        "the demo has individual subscriptions to assign: {page}"
+    );
+    demo.stop().await;
+}

@@ -210,6 +210,8 @@ pub fn seed(now: DateTime<Utc>) -> anyhow::Result<Seed> {
     }];
     let mut teacher = person("ens-demo-1", "Durand", "Paul", "M.", Profile::Enseignant);
     teacher.email = Some("paul.durand@ac-demo.test".into());
+    // The teacher also assigns the school's licences (a RespAff of the directory).
+    teacher.manages = vec![uai.clone()];
     teacher.groups = vec![at("4A"), at("LATIN-4")];
     teacher.mefstat4 = vec![
         SchoolCode {

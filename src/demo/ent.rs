@@ -185,10 +185,22 @@ async fn mediacentre(State(ent): State<DemoEnt>, headers: HeaderMap) -> Response
             )
         })
         .collect();
+    let manage = if user == "ens-demo-1" {
+        format!(
+            "<p><a href=\"{}\">Gérer les affectations de l'établissement</a> (responsable des affectations)</p>",
+            escape(&format!(
+                "{}/affectations?idENT={}",
+                ent.gateway_base,
+                urlencoding::encode(&b64(data::ENT_ID))
+            ))
+        )
+    } else {
+        String::new()
+    };
     Html(page(
         "Médiacentre",
         &format!(
-            "<p>Connecté : <strong>{}</strong> — <a href=\"/logout\">se déconnecter</a></p><p>Vos ressources (chaque lien passe par la passerelle, qui vérifie votre accès) :</p><ul>{links}</ul><p><small>L'« Atlas historique » n'est pas attribué à l'élève de démonstration : la passerelle refuse son accès.</small></p>",
+            "<p>Connecté : <strong>{}</strong> — <a href=\"/logout\">se déconnecter</a></p><p>Vos ressources (chaque lien passe par la passerelle, qui vérifie votre accès) :</p><ul>{links}</ul>{manage}<p><small>L'« Atlas historique » n'est pas attribué à l'élève de démonstration : la passerelle refuse son accès.</small></p>",
             escape(label)
         ),
     ))
