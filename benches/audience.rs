@@ -16,6 +16,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../tests/support/test_redis.rs"]
+mod test_redis;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -33,7 +35,7 @@ use passerelle::trace::Channel;
 use tower::ServiceExt;
 
 fn redis_url() -> String {
-    std::env::var("PASSERELLE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+    test_redis::url()
 }
 
 fn access(i: u64) -> Access {
@@ -68,20 +70,7 @@ fn access(i: u64) -> Access {
 }
 
 async fn cleanup(prefix: &str) {
-    let client = redis::Client::open(redis_url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    for chunk in keys.chunks(10_000) {
-        let _: () = redis::cmd("UNLINK")
-            .arg(chunk)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-    }
+    test_redis::cleanup(prefix).await;
 }
 
 async fn ingestion(n: u64) {

@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "support/test_redis.rs"]
+mod test_redis;
 
 use std::sync::Arc;
 
@@ -16,7 +18,7 @@ use passerelle::app::AppState;
 use passerelle::clock::Clock;
 use passerelle::domain::subscription::{LicenceCount, SubscriptionDetails};
 use passerelle::domain::{PublicCible, Subscription};
-use passerelle::store::{RedisStore, Store, SubscriptionStore};
+use passerelle::store::SubscriptionStore;
 use passerelle::trace::{MemorySink, TraceEvent};
 use tower::ServiceExt;
 
@@ -73,6 +75,36 @@ async fn post(
     (status, loc, body_string(resp).await)
 }
 
+async fn affecter(
+    router: &axum::Router,
+    cookie: &str,
+    token: &str,
+    target: &str,
+) -> (StatusCode, String, String) {
+    post(
+        router,
+        "/affectations/affecter",
+        cookie,
+        &form(token, target),
+    )
+    .await
+}
+
+async fn retirer(
+    router: &axum::Router,
+    cookie: &str,
+    token: &str,
+    target: &str,
+) -> (StatusCode, String, String) {
+    post(
+        router,
+        "/affectations/retirer",
+        cookie,
+        &form(token, target),
+    )
+    .await
+}
+
 fn form<'a>(token: &'a str, target: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("jeton", token),
@@ -112,13 +144,7 @@ async fn a_manager_signs_in_through_the_ent_and_assigns_within_the_licences() {
     let token = token_of(&page);
     let router = gw.router();
 
-    let (s, loc, _) = post(
-        &router,
-        "/affectations/affecter",
-        &cookie,
-        &form(&token, "person:eleve-0002"),
-    )
-    .await;
+    let (s, loc, _) = affecter(&router, &cookie, &token, "person:eleve-0002").await;
     assert_eq!(
         (s, loc.as_str()),
         (
@@ -135,13 +161,7 @@ async fn a_manager_signs_in_through_the_ent_and_assigns_within_the_licences() {
 
     // No licence left: another pupil, or the class (which reaches a new pupil), is refused.
     for target in ["person:eleve-0001", "group:4A"] {
-        let (s, _, body) = post(
-            &router,
-            "/affectations/affecter",
-            &cookie,
-            &form(&token, target),
-        )
-        .await;
+        let (s, _, body) = affecter(&router, &cookie, &token, target).await;
         assert_eq!(s, StatusCode::CONFLICT, "{target}");
         assert!(
             body.contains("Licences insuffisantes") && body.contains("assign.over_licences"),
@@ -149,22 +169,10 @@ async fn a_manager_signs_in_through_the_ent_and_assigns_within_the_licences() {
         );
     }
     // The same assignment again changes nothing.
-    let (_, loc, _) = post(
-        &router,
-        "/affectations/affecter",
-        &cookie,
-        &form(&token, "person:eleve-0002"),
-    )
-    .await;
+    let (_, loc, _) = affecter(&router, &cookie, &token, "person:eleve-0002").await;
     assert!(loc.ends_with("message=deja"));
     // Withdrawn, the licence is free again.
-    let (s, loc, _) = post(
-        &router,
-        "/affectations/retirer",
-        &cookie,
-        &form(&token, "person:eleve-0002"),
-    )
-    .await;
+    let (s, loc, _) = retirer(&router, &cookie, &token, "person:eleve-0002").await;
     assert_eq!(
         (s, loc.as_str()),
         (
@@ -172,13 +180,7 @@ async fn a_manager_signs_in_through_the_ent_and_assigns_within_the_licences() {
             "/affectations?idENT=B0&message=retire"
         )
     );
-    let (s, _, _) = post(
-        &router,
-        "/affectations/affecter",
-        &cookie,
-        &form(&token, "person:eleve-0001"),
-    )
-    .await;
+    let (s, _, _) = affecter(&router, &cookie, &token, "person:eleve-0001").await;
     assert_eq!(s, StatusCode::SEE_OTHER);
 
     // Every change is traced, with pseudonymous subjects only.
@@ -248,13 +250,7 @@ async fn what_is_not_for_a_manager_to_assign_is_refused_with_its_reason() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body.contains("assign.not_individual"));
     for target in ["person:inconnu", "group:6Z", "person:ens-0001"] {
-        let (s, _, body) = post(
-            &router,
-            "/affectations/affecter",
-            &cookie,
-            &form(&token, target),
-        )
-        .await;
+        let (s, _, body) = affecter(&router, &cookie, &token, target).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{target}");
         assert!(body.contains("assign.unknown_target"));
     }
@@ -288,19 +284,12 @@ async fn what_is_not_for_a_manager_to_assign_is_refused_with_its_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_gateway_nodes_sharing_one_redis_never_give_out_more_licences_than_bought() {
     let gw = TestGateway::new().await;
-    let url = std::env::var("PASSERELLE_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let prefix = format!("pas-test-{}", uuid::Uuid::new_v4().simple());
+    let prefix = test_redis::prefix();
+    // Two nodes: the same configuration, each its own connection to the one Redis.
     let node = |_: u8| {
-        let (cfg, url, prefix, clock) = (
-            (*gw.state.config).clone(),
-            url.clone(),
-            prefix.clone(),
-            gw.clock.clone(),
-        );
+        let (cfg, prefix, clock) = ((*gw.state.config).clone(), prefix.clone(), gw.clock.clone());
         async move {
-            let store: Arc<dyn Store> =
-                Arc::new(RedisStore::connect(&url, false, &prefix).await.unwrap());
+            let store = test_redis::store(&prefix).await;
             AppState::new(cfg, store, Arc::new(clock), Arc::new(MemorySink::new()))
         }
     };
@@ -362,4 +351,5 @@ async fn two_gateway_nodes_sharing_one_redis_never_give_out_more_licences_than_b
         let (s, _, _) = post(&rb, "/affectations/retirer", &cookie, &form(&token, winner)).await;
         assert_eq!(s, StatusCode::SEE_OTHER);
     }
+    test_redis::cleanup(&prefix).await;
 }

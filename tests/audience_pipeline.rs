@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/test_redis.rs"]
+mod test_redis;
+
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -203,10 +206,7 @@ async fn redis_stopped_and_restarted_in_a_run_of_accesses_loses_and_doubles_noth
 }
 
 async fn shared_redis() -> Arc<dyn Store> {
-    let url = std::env::var("PASSERELLE_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let prefix = format!("pas-test-{}", uuid::Uuid::new_v4().simple());
-    Arc::new(RedisStore::connect(&url, false, &prefix).await.unwrap())
+    test_redis::store(&test_redis::prefix()).await
 }
 
 #[tokio::test]

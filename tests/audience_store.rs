@@ -6,41 +6,20 @@
 
 #[path = "support/audience_contract.rs"]
 mod audience_contract;
+#[path = "support/test_redis.rs"]
+mod test_redis;
 
 use std::sync::Arc;
 
-use passerelle::store::{MemoryStore, RedisStore, Store};
-
-fn redis_url() -> String {
-    std::env::var("PASSERELLE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
+use passerelle::store::{MemoryStore, Store};
 
 async fn redis() -> (Arc<dyn Store>, String) {
-    let url = redis_url();
-    let prefix = format!("pas-test-{}", uuid::Uuid::new_v4().simple());
-    let store = RedisStore::connect(&url, false, &prefix)
-        .await
-        .unwrap_or_else(|e| {
-            panic!("Redis at {url} is needed by these tests (run scripts/setup.sh): {e}")
-        });
-    (Arc::new(store), prefix)
+    let prefix = test_redis::prefix();
+    (test_redis::store(&prefix).await, prefix)
 }
 
 async fn cleanup(prefix: &str) {
-    let client = redis::Client::open(redis_url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL")
-            .arg(keys)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-    }
+    test_redis::cleanup(prefix).await;
 }
 
 macro_rules! both {

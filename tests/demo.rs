@@ -44,8 +44,8 @@ fn link_to(page: &str, title: &str) -> String {
     unescape(&before[start..end])
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pupil_clicks_through_the_demo() {
+/// The demo on four fresh ports (ENT over SAML), and a browser with cookies.
+async fn started() -> (passerelle::demo::Demo, reqwest::Client) {
     let bind = || async { TcpListener::bind("127.0.0.1:0").await.unwrap() };
     let demo = passerelle::demo::start(bind().await, bind().await, bind().await, bind().await)
         .await
@@ -54,6 +54,24 @@ async fn a_pupil_clicks_through_the_demo() {
         .cookie_store(true)
         .build()
         .unwrap();
+    (demo, client)
+}
+
+/// Logs `user` in at the demo ENT; returns the médiacentre page.
+async fn log_in(client: &reqwest::Client, demo: &passerelle::demo::Demo, user: &str) -> String {
+    let media = client
+        .post(format!("{}/login", demo.ent_url))
+        .form(&[("user", user)])
+        .send()
+        .await
+        .unwrap();
+    assert!(media.url().path().ends_with("/mediacentre"));
+    media.text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pupil_clicks_through_the_demo() {
+    let (demo, client) = started().await;
 
     // Log in at the demo ENT as the pupil; the médiacentre lists the resources.
     let home = client
@@ -65,14 +83,7 @@ async fn a_pupil_clicks_through_the_demo() {
         .await
         .unwrap();
     assert!(home.contains("Léa Martin"));
-    let media = client
-        .post(format!("{}/login", demo.ent_url))
-        .form(&[("user", "eleve-demo-1")])
-        .send()
-        .await
-        .unwrap();
-    assert!(media.url().path().ends_with("/mediacentre"));
-    let media = media.text().await.unwrap();
+    let media = log_in(&client, &demo, "eleve-demo-1").await;
     let manuel = link_to(&media, "Manuel de mathématiques 4e");
     assert!(
         manuel.starts_with(&format!("{}/domaineGar?idENT=", demo.gateway_url)),
@@ -235,15 +246,7 @@ async fn the_demo_ent_can_authenticate_users_over_openid_connect() {
         .cookie_store(true)
         .build()
         .unwrap();
-    let media = client
-        .post(format!("{}/login", demo.ent_url))
-        .form(&[("user", "ens-demo-1")])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let media = log_in(&client, &demo, "ens-demo-1").await;
 
     // ENT over OIDC, then the SAML resource: gateway → ENT authorize → gateway callback → resource.
     let to_resource = client
@@ -293,23 +296,8 @@ async fn the_demo_ent_can_authenticate_users_over_openid_connect() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_teacher_manages_assignments_through_the_ent() {
-    let bind = || async { TcpListener::bind("127.0.0.1:0").await.unwrap() };
-    let demo = passerelle::demo::start(bind().await, bind().await, bind().await, bind().await)
-        .await
-        .unwrap();
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let media = client
-        .post(format!("{}/login", demo.ent_url))
-        .form(&[("user", "ens-demo-1")])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (demo, client) = started().await;
+    let media = log_in(&client, &demo, "ens-demo-1").await;
     let manage = link_to(&media, "Gérer les affectations");
     assert!(manage.starts_with(&format!("{}/affectations?idENT=", demo.gateway_url)));
     // The gateway has the teacher sign in at the ENT (already logged in there), then comes back.

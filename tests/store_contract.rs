@@ -7,44 +7,24 @@
 
 #[path = "support/contract.rs"]
 mod contract;
+#[path = "support/test_redis.rs"]
+mod test_redis;
 
 use std::sync::Arc;
 
-use passerelle::store::{MemoryStore, RedisStore, Store};
-
-fn redis_url() -> String {
-    std::env::var("PASSERELLE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
+use passerelle::store::{MemoryStore, Store};
 
 async fn redis() -> Option<(Arc<dyn Store>, String)> {
     if std::env::var("PASSERELLE_SKIP_REDIS_TESTS").as_deref() == Ok("1") {
         eprintln!("PASSERELLE_SKIP_REDIS_TESTS=1: Redis contract tests skipped");
         return None;
     }
-    let url = redis_url();
-    let prefix = format!("pas-test-{}", uuid::Uuid::new_v4().simple());
-    let store = RedisStore::connect(&url, false, &prefix)
-        .await
-        .unwrap_or_else(|e| panic!("Redis at {url} is needed by these tests (run scripts/setup.sh, or set PASSERELLE_SKIP_REDIS_TESTS=1): {e}"));
-    Some((Arc::new(store), prefix))
+    let prefix = test_redis::prefix();
+    Some((test_redis::store(&prefix).await, prefix))
 }
 
-/// Removes every key under `prefix`.
 async fn cleanup(prefix: &str) {
-    let client = redis::Client::open(redis_url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    if !keys.is_empty() {
-        let _: () = redis::cmd("UNLINK")
-            .arg(keys)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-    }
+    test_redis::cleanup(prefix).await;
 }
 
 /// Runs a contract function against both stores.

@@ -363,6 +363,16 @@ async fn posted(
     }))
 }
 
+impl Posted {
+    fn assignment(&self) -> Assignment {
+        Assignment {
+            subscription_id: self.subscription.id.clone(),
+            uai: self.uai.clone(),
+            target: self.target.clone(),
+        }
+    }
+}
+
 fn back(p: &Posted, code: &str) -> Response {
     Redirect::to(&format!(
         "/affectations?idENT={}&message={code}",
@@ -436,11 +446,7 @@ async fn assign_form(
     ) {
         return Ok(refusal(&state, &p, &r));
     }
-    let a = Assignment {
-        subscription_id: p.subscription.id.clone(),
-        uai: p.uai.clone(),
-        target: p.target.clone(),
-    };
+    let a = p.assignment();
     // Read the version, count, check, write if nobody wrote meanwhile; else again.
     for _ in 0..20 {
         let version = state.store.assignments_version(&a.subscription_id).await?;
@@ -475,11 +481,7 @@ async fn withdraw_form(
     if !p.person.manages.contains(&p.uai) {
         return Ok(refusal(&state, &p, &AssignRefusal::NotManager));
     }
-    let a = Assignment {
-        subscription_id: p.subscription.id.clone(),
-        uai: p.uai.clone(),
-        target: p.target.clone(),
-    };
+    let a = p.assignment();
     if state.store.remove_assignment(&a).await? {
         traced(&state, &p, "withdraw");
     }
