@@ -121,6 +121,19 @@ impl AppState {
 
     /// Loads the configured catalogue and seed files into the store.
     pub async fn seed(&self) -> anyhow::Result<()> {
+        let distributors: Vec<String> = self
+            .config
+            .providers
+            .values()
+            .flat_map(|p| p.commercial_distributors.iter().cloned())
+            .collect();
+        let n = self.store.reindex_subscriptions(&distributors).await?;
+        if n > 0 {
+            tracing::info!(
+                subscriptions = n,
+                "per-school subscription sets built for existing subscriptions"
+            );
+        }
         for p in self.config.providers.values() {
             for r in &p.resources {
                 self.store.put_resource(r).await?;

@@ -113,6 +113,16 @@ impl Keys {
         format!("{}:{{abo}}:aff:{}:{}", self.prefix, subscription_id, uai)
     }
 
+    /// The common start of the per-school subscription sets (`sch:<uai>` → subscription ids).
+    pub fn school_subscriptions_prefix(&self) -> String {
+        format!("{}:{{abo}}:sch:", self.prefix)
+    }
+
+    /// Set by the one-time building of the per-school subscription sets.
+    pub fn school_index_marker(&self) -> String {
+        format!("{}:{{abo}}:sch-indexed", self.prefix)
+    }
+
     /// The version of one subscription's assignments (for licence-checked additions).
     pub fn assignments_version(&self, subscription_id: &str) -> String {
         format!("{}:{{abo}}:affver:{}", self.prefix, subscription_id)

@@ -312,6 +312,18 @@ impl SubscriptionStore for MemoryStore {
         Ok(out)
     }
 
+    async fn subscriptions_at(&self, uai: &Uai) -> StoreResult<Vec<Subscription>> {
+        let mut out: Vec<Subscription> = self
+            .lock()
+            .subscriptions
+            .values()
+            .filter(|s| s.covers(uai))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
     async fn add_assignment(&self, assignment: &Assignment) -> StoreResult<bool> {
         Ok(self
             .lock()

@@ -95,6 +95,14 @@ pub trait CatalogueStore: Send + Sync {
     async fn put_resource(&self, resource: &Resource) -> StoreResult<()>;
     async fn resource(&self, id: &ResourceId) -> StoreResult<Option<Resource>>;
     async fn resources(&self) -> StoreResult<Vec<Resource>>;
+    /// The resources with these ids, in order (`None` for an unknown one), in one call.
+    async fn resources_by_id(&self, ids: &[ResourceId]) -> StoreResult<Vec<Option<Resource>>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.resource(id).await?);
+        }
+        Ok(out)
+    }
 }
 
 /// Subscriptions and assignments.
@@ -112,6 +120,26 @@ pub trait SubscriptionStore: Send + Sync {
         resource: &ResourceId,
         uai: &Uai,
     ) -> StoreResult<Vec<Subscription>>;
+    /// Every subscription (deleted ones included) covering `uai`, sorted by id: what the
+    /// listing reads, in one call.
+    async fn subscriptions_at(&self, uai: &Uai) -> StoreResult<Vec<Subscription>>;
+    /// The assignments of several subscriptions in one school, in order, in one call.
+    async fn assignments_many(
+        &self,
+        subscription_ids: &[String],
+        uai: &Uai,
+    ) -> StoreResult<Vec<Vec<Assignment>>> {
+        let mut out = Vec::with_capacity(subscription_ids.len());
+        for id in subscription_ids {
+            out.push(self.assignments(id, uai).await?);
+        }
+        Ok(out)
+    }
+    /// Builds the per-school subscription sets once for data stored before they existed (the
+    /// subscriptions of these distributors); returns how many were re-indexed.
+    async fn reindex_subscriptions(&self, _distributors: &[String]) -> StoreResult<usize> {
+        Ok(0)
+    }
     /// Every subscription (deleted ones included) of one commercial distributor, sorted by id.
     async fn subscriptions_of(&self, distributor_id: &str) -> StoreResult<Vec<Subscription>>;
     /// Adds an assignment; `false` when it already existed.

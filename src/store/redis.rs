@@ -185,7 +185,8 @@ impl RedisStore {
             .arg(&json)
             .arg(self.keys.subscription_index_prefix())
             .arg(self.keys.distributor_index_prefix())
-            .arg(mode);
+            .arg(mode)
+            .arg(self.keys.school_subscriptions_prefix());
         for uai in &s.uais {
             invocation.arg(format!("{}:{}", uai, s.resource_id));
         }
@@ -725,6 +726,27 @@ impl CatalogueStore for RedisStore {
         raw.map(|s| from_json("get resource", &s)).transpose()
     }
 
+    async fn resources_by_id(&self, ids: &[ResourceId]) -> StoreResult<Vec<Option<Resource>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let raw: Vec<Option<String>> = self
+            .query(
+                "get resources",
+                redis::cmd("HMGET")
+                    .arg(self.keys.catalogue())
+                    .arg(ids.iter().map(ResourceId::as_str).collect::<Vec<_>>()),
+            )
+            .await?;
+        raw.iter()
+            .map(|r| {
+                r.as_deref()
+                    .map(|s| from_json("get resources", s))
+                    .transpose()
+            })
+            .collect()
+    }
+
     async fn resources(&self) -> StoreResult<Vec<Resource>> {
         let raw: Vec<String> = self
             .query(
@@ -754,12 +776,16 @@ if old then
   local o = cjson.decode(old)
   for _, uai in ipairs(o.uais) do
     redis.call('SREM', ARGV[2] .. uai .. ':' .. o.resource_id, id)
+    redis.call('SREM', ARGV[5] .. uai, id)
   end
   redis.call('SREM', ARGV[3] .. o.distributor_id, id)
 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SADD', ARGV[3] .. new.distributor_id, id)
-for i = 5, #ARGV do
+for _, uai in ipairs(new.uais) do
+  redis.call('SADD', ARGV[5] .. uai, id)
+end
+for i = 6, #ARGV do
   redis.call('SADD', ARGV[2] .. ARGV[i], id)
 end
 return 1
@@ -793,6 +819,68 @@ impl SubscriptionStore for RedisStore {
             .await?;
         out.retain(|s| &s.resource_id == resource && s.covers(uai));
         Ok(out)
+    }
+
+    async fn subscriptions_at(&self, uai: &Uai) -> StoreResult<Vec<Subscription>> {
+        let mut out = self
+            .subscriptions_in(format!(
+                "{}{}",
+                self.keys.school_subscriptions_prefix(),
+                uai.as_str()
+            ))
+            .await?;
+        out.retain(|s| s.covers(uai));
+        Ok(out)
+    }
+
+    async fn assignments_many(
+        &self,
+        subscription_ids: &[String],
+        uai: &Uai,
+    ) -> StoreResult<Vec<Vec<Assignment>>> {
+        if subscription_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in subscription_ids {
+            pipe.cmd("SMEMBERS")
+                .arg(self.keys.assignments(id, uai.as_str()));
+        }
+        let mut conn = self.conn.clone();
+        let raw: Vec<Vec<String>> = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable("list assignments"))?;
+        raw.iter()
+            .map(|set| {
+                set.iter()
+                    .map(|a| from_json("list assignments", a))
+                    .collect::<StoreResult<Vec<Assignment>>>()
+            })
+            .collect()
+    }
+
+    async fn reindex_subscriptions(&self, distributors: &[String]) -> StoreResult<usize> {
+        let marker = self.keys.school_index_marker();
+        let done: Option<String> = self
+            .query("school index marker", redis::cmd("GET").arg(&marker))
+            .await?;
+        if done.is_some() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        for d in distributors {
+            for s in self.subscriptions_of(d).await? {
+                self.write_subscription(&s, "put").await?;
+                n += 1;
+            }
+        }
+        self.query::<()>(
+            "school index marker",
+            redis::cmd("SET").arg(&marker).arg("1"),
+        )
+        .await?;
+        Ok(n)
     }
 
     async fn subscriptions_of(&self, distributor_id: &str) -> StoreResult<Vec<Subscription>> {

@@ -454,6 +454,21 @@ pub async fn subscriptions(store: Arc<dyn Store>) {
         ids(store.subscriptions_for(&other, &uai(3)).await.unwrap()),
         ["s2"]
     );
+    // Per school, whatever the resource, with the same care for updates.
+    assert_eq!(ids(store.subscriptions_at(&uai(1)).await.unwrap()), ["s1"]);
+    assert!(store.subscriptions_at(&uai(2)).await.unwrap().is_empty());
+    assert_eq!(ids(store.subscriptions_at(&uai(3)).await.unwrap()), ["s2"]);
+    // Re-indexing existing data is idempotent and leaves the same answers.
+    let distributor = subscription("s1", "ark:/1/r", &[1]).distributor_id;
+    store
+        .reindex_subscriptions(&[distributor.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.reindex_subscriptions(&[distributor]).await.unwrap(),
+        0
+    );
+    assert_eq!(ids(store.subscriptions_at(&uai(3)).await.unwrap()), ["s2"]);
     // Creation only when absent, even racing.
     assert!(!store
         .create_subscription(&subscription("s1", "ark:/1/r", &[9]))
