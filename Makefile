@@ -23,6 +23,7 @@ test: setup
 bench: setup
 	cargo bench --bench sso
 	cargo bench --bench audience
+	cargo bench --bench listing
 
 certs:
 	bash certs-example/generate.sh
