@@ -461,7 +461,7 @@ pub async fn subscriptions(store: Arc<dyn Store>) {
     // Re-indexing existing data is idempotent and leaves the same answers.
     let distributor = subscription("s1", "ark:/1/r", &[1]).distributor_id;
     store
-        .reindex_subscriptions(&[distributor.clone()])
+        .reindex_subscriptions(std::slice::from_ref(&distributor))
         .await
         .unwrap();
     assert_eq!(
