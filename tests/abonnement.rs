@@ -432,6 +432,42 @@ async fn list_filters_and_pages() {
     )
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Sorted on request: descending ids, in the body or the query; an unknown field or order is
+    // refused with its name.
+    let sorted = "<filtres><filtre><filtreNom>codeProjetRessource</filtreNom><filtreValeur>PAIR</filtreValeur></filtre><triPar>idAbonnement</triPar><tri>DSC</tri></filtres>".to_string();
+    let (_, body) = call(
+        &gw,
+        Method::POST,
+        "/abonnement/abonnements",
+        Some(PROVIDER_TOKEN),
+        sorted,
+        false,
+    )
+    .await;
+    assert_eq!(ids(&body), ["abo-page-4", "abo-page-2", "abo-page-0"]);
+    let (_, body) = call(
+        &gw,
+        Method::GET,
+        "/abonnement/abonnements?triPar=idAbonnement&tri=DSC&debut=0&fin=2",
+        Some(PROVIDER_TOKEN),
+        String::new(),
+        false,
+    )
+    .await;
+    assert_eq!(ids(&body), ["abo-page-4", "abo-page-3"]);
+    for q in ["triPar=couleur", "tri=HAUT"] {
+        let (s, body) = call(
+            &gw,
+            Method::GET,
+            &format!("/abonnement/abonnements?{q}"),
+            Some(PROVIDER_TOKEN),
+            String::new(),
+            false,
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{q}");
+        assert!(body.contains("tri"), "{body}");
+    }
     let unknown = "<filtres><filtre><filtreNom>couleur</filtreNom><filtreValeur>bleu</filtreValeur></filtre></filtres>".to_string();
     assert_eq!(
         call(

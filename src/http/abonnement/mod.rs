@@ -368,6 +368,67 @@ async fn schools(
 }
 
 /// Whether `s` passes the filter `name = value`.
+const SORT_FIELDS: [&str; 10] = [
+    "idAbonnement",
+    "idRessource",
+    "idDistributeurCom",
+    "debutValidite",
+    "finValidite",
+    "dateCreation",
+    "dateModification",
+    "uaiEtab",
+    "libelleRessource",
+    "codeProjetRessource",
+];
+
+/// `triPar` (a field of `<abonnement>`, default `idAbonnement`) and `tri` (`ASC`, default, or
+/// `DSC`); ties are broken by `idAbonnement`, so that pages stay stable.
+fn sort(list: &mut [Subscription], by: Option<&str>, order: Option<&str>) -> Result<(), String> {
+    let descending = match order.map(str::trim) {
+        None | Some("") | Some("ASC") => false,
+        Some("DSC") => true,
+        Some(o) => return Err(format!("tri « {o} » : ASC ou DSC")),
+    };
+    let by = by
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .unwrap_or("idAbonnement");
+    if !SORT_FIELDS.contains(&by) {
+        return Err(format!(
+            "triPar « {by} » : champ de tri inconnu ({})",
+            SORT_FIELDS.join(", ")
+        ));
+    }
+    let key = |s: &Subscription| -> String {
+        let t = |d: Option<chrono::DateTime<chrono::Utc>>| {
+            d.map(|d| d.to_rfc3339()).unwrap_or_default()
+        };
+        match by {
+            "idAbonnement" => String::new(),
+            "idRessource" => s.resource_id.to_string(),
+            "idDistributeurCom" => s.distributor_id.clone(),
+            "debutValidite" => s.valid_from.to_rfc3339(),
+            "finValidite" => s.valid_until.to_rfc3339(),
+            "dateCreation" => t(s.details.created_at),
+            "dateModification" => t(s.details.updated_at.or(s.details.created_at)),
+            "uaiEtab" => s.uais.first().map(|u| u.to_string()).unwrap_or_default(),
+            "libelleRessource" => s.resource_label.clone(),
+            "codeProjetRessource" => s.details.project_code.clone().unwrap_or_default(),
+            _ => String::new(),
+        }
+    };
+    list.sort_by(|a, b| {
+        let (ka, kb) = (key(a), key(b));
+        let o = ka.cmp(&kb).then_with(|| a.id.cmp(&b.id));
+        if descending {
+            o.reverse()
+        } else {
+            o
+        }
+    });
+    Ok(())
+}
+
 fn matches(s: &Subscription, name: &str, value: &str) -> Result<bool, String> {
     Ok(match name {
         "idAbonnement" => s.id == value,
@@ -413,6 +474,8 @@ async fn list(
     // <filtres><filtre><filtreNom>..</filtreNom><filtreValeur>..</filtreValeur></filtre>...</filtres>
     let mut filters: Vec<(String, String)> = Vec::new();
     let mut include_deleted = false;
+    let mut sort_by = q.get("triPar").cloned();
+    let mut order = q.get("tri").cloned();
     let body = String::from_utf8_lossy(&body);
     if !body.trim().is_empty() {
         let fields = match xml::read_fields(&body, "filtres") {
@@ -434,6 +497,8 @@ async fn list(
                     }
                 },
                 "aboSuppr" => include_deleted = value == "true",
+                "triPar" => sort_by = Some(value),
+                "tri" => order = Some(value),
                 _ => {}
             }
         }
@@ -461,7 +526,9 @@ async fn list(
             selected.push(s);
         }
     }
-    selected.sort_by(|a, b| a.id.cmp(&b.id));
+    if let Err(e) = sort(&mut selected, sort_by.as_deref(), order.as_deref()) {
+        return Err(WsError::Text(StatusCode::BAD_REQUEST, e));
+    }
     let page: String = selected
         .iter()
         .skip(debut)
