@@ -105,23 +105,28 @@ async fn subscriptions_in(state: &AppState, uai: &Uai) -> Result<Vec<Subscriptio
     Ok(out)
 }
 
-/// People the subscription's assignments reach over all its schools, with `extra` added in
-/// `uai` (for the check before an assignment).
+/// People the subscription's assignments reach over all its schools: as they are, and with
+/// `extra` added (for the check before an assignment), from one read of each school.
 async fn reached(
     state: &AppState,
     s: &Subscription,
     extra: Option<&Assignment>,
-) -> Result<AudienceCounts, PageError> {
-    let mut parts = Vec::new();
+) -> Result<(AudienceCounts, AudienceCounts), PageError> {
+    let (mut now, mut with) = (Vec::new(), Vec::new());
     for u in &s.uais {
         let persons = state.store.school_persons(u).await?;
         let mut assignments = state.store.assignments(&s.id, u).await?;
-        if let Some(a) = extra.filter(|a| &a.uai == u) {
-            assignments.push(a.clone());
-        }
-        parts.push(count(s, u, &persons, &assignments));
+        let here = count(s, u, &persons, &assignments);
+        now.push(here);
+        with.push(match extra.filter(|a| &a.uai == u) {
+            Some(a) => {
+                assignments.push(a.clone());
+                count(s, u, &persons, &assignments)
+            }
+            None => here,
+        });
     }
-    Ok(assign::sum(&parts))
+    Ok((assign::sum(&now), assign::sum(&with)))
 }
 
 fn message(code: &str) -> Option<&'static str> {
@@ -221,7 +226,7 @@ async fn subscription_block(
     groups: &[crate::domain::Group],
     token: &str,
 ) -> Result<String, PageError> {
-    let used = reached(state, s, None).await?;
+    let (used, _) = reached(state, s, None).await?;
     let left: Vec<String> = assign::left(s, &used)
         .into_iter()
         .map(|(who, n)| match n {
@@ -450,8 +455,7 @@ async fn assign_form(
     // Read the version, count, check, write if nobody wrote meanwhile; else again.
     for _ in 0..20 {
         let version = state.store.assignments_version(&a.subscription_id).await?;
-        let before = reached(&state, &p.subscription, None).await?;
-        let after = reached(&state, &p.subscription, Some(&a)).await?;
+        let (before, after) = reached(&state, &p.subscription, Some(&a)).await?;
         if let Err(r) = assign::within_licences(&p.subscription, &before, &after) {
             return Ok(refusal(&state, &p, &r));
         }
