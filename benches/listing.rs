@@ -5,7 +5,8 @@
 //! of its own, removed afterwards). Prints requests per second and latency percentiles.
 //!
 //! `cargo bench --bench listing` runs it in full (PASSERELLE_BENCH_SECONDS, default 10;
-//! PASSERELLE_BENCH_CONCURRENCY, default 32); under `cargo test` it runs a small smoke version.
+//! PASSERELLE_BENCH_CONCURRENCY, default 32), with the node's views of the schools and then
+//! without them (`cache_schools = 0`); under `cargo test` it runs a small smoke version.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -34,6 +35,72 @@ const PER_SCHOOL: u32 = 40;
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
+}
+
+#[derive(Clone, Copy)]
+struct Run {
+    seconds: f64,
+    concurrency: usize,
+    schools: u32,
+    pupils: u32,
+}
+
+impl Run {
+    /// Lists random pupils' resources from `concurrency` tasks for `seconds`: the sorted
+    /// latencies, the elapsed time and the number of resources listed.
+    async fn measure(&self, router: axum::Router) -> (Vec<Duration>, f64, u64) {
+        let Run {
+            seconds,
+            concurrency,
+            schools,
+            pupils,
+        } = *self;
+        let start = Instant::now();
+        let listed = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for w in 0..concurrency.max(1) {
+            let (router, listed) = (router.clone(), listed.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut n = w as u64;
+                while start.elapsed().as_secs_f64() < seconds {
+                    n = n
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let s = ((n >> 33) % u64::from(schools)) as u32;
+                    let p = (n >> 13) % u64::from(pupils);
+                    let uri = format!("/ressources/B0/{}/B0-e-{s}-{p}", school_uai(s));
+                    let req = Request::get(uri)
+                        .header("authorization", format!("Bearer {ENT_TOKEN}"))
+                        .header("accept", "application/json")
+                        .body(Body::empty())
+                        .unwrap();
+                    let t = Instant::now();
+                    let resp = router.clone().oneshot(req).await.unwrap();
+                    assert_eq!(resp.status(), StatusCode::OK);
+                    let body = axum::body::to_bytes(resp.into_body(), 1 << 22)
+                        .await
+                        .unwrap();
+                    lat.push(t.elapsed());
+                    listed.fetch_add(
+                        body.windows(13).filter(|w| w == b"\"idRessource\"").count() as u64,
+                        Ordering::Relaxed,
+                    );
+                }
+                lat
+            }));
+        }
+        let mut lat = Vec::new();
+        for t in tasks {
+            lat.extend(t.await.unwrap());
+        }
+        lat.sort();
+        (
+            lat,
+            start.elapsed().as_secs_f64(),
+            listed.load(Ordering::Relaxed),
+        )
+    }
 }
 
 fn main() {
@@ -99,49 +166,26 @@ fn main() {
         }
         let setup = t.elapsed().as_secs_f64();
 
-        let state = AppState::new((*gw.state.config).clone(), store.clone(), Arc::new(FixedClock::new(now())), Arc::new(MemorySink::new()));
-        let router = passerelle::http::app(state);
-        let start = Instant::now();
-        let listed = Arc::new(AtomicU64::new(0));
-        let mut tasks = Vec::new();
-        for w in 0..concurrency.max(1) {
-            let (router, listed) = (router.clone(), listed.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut lat = Vec::new();
-                let mut n = w as u64;
-                while start.elapsed().as_secs_f64() < seconds {
-                    n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    let s = ((n >> 33) % u64::from(schools)) as u32;
-                    let p = (n >> 13) % u64::from(pupils);
-                    let uri = format!("/ressources/B0/{}/B0-e-{s}-{p}", school_uai(s));
-                    let req = Request::get(uri).header("authorization", format!("Bearer {ENT_TOKEN}")).header("accept", "application/json").body(Body::empty()).unwrap();
-                    let t = Instant::now();
-                    let resp = router.clone().oneshot(req).await.unwrap();
-                    assert_eq!(resp.status(), StatusCode::OK);
-                    let body = axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap();
-                    lat.push(t.elapsed());
-                    listed.fetch_add(body.windows(13).filter(|w| w == b"\"idRessource\"").count() as u64, Ordering::Relaxed);
-                }
-                lat
-            }));
-        }
-        let mut lat = Vec::new();
-        for t in tasks {
-            lat.extend(t.await.unwrap());
-        }
-        let elapsed = start.elapsed().as_secs_f64();
-        lat.sort();
         println!(
             "listing on Redis: {} users in {} schools, {subscriptions} subscriptions, {RESOURCES} resources (set up in {setup:.1} s)",
             summary.persons, summary.schools
         );
-        println!(
-            "  {} requests in {elapsed:.1} s = {:.0} req/s, {concurrency} in flight; {:.1} resources per answer",
-            lat.len(),
-            lat.len() as f64 / elapsed,
-            listed.load(Ordering::Relaxed) as f64 / lat.len().max(1) as f64
-        );
-        println!("  latency p50 {:?}  p95 {:?}  p99 {:?}  max {:?}", percentile(&lat, 0.5), percentile(&lat, 0.95), percentile(&lat, 0.99), lat[lat.len() - 1]);
+        // With this node's views of the schools (the default), then reading everything from
+        // Redis on every request (`[listing] cache_schools = 0`), for comparison.
+        for cache_schools in [gw.state.config.listing.cache_schools, 0] {
+            let mut config = (*gw.state.config).clone();
+            config.listing.cache_schools = cache_schools;
+            let state = AppState::new(config, store.clone(), Arc::new(FixedClock::new(now())), Arc::new(MemorySink::new()));
+            let run = Run { seconds, concurrency, schools, pupils };
+            let (lat, elapsed, resources) = run.measure(passerelle::http::app(state)).await;
+            println!(
+                "  cache_schools = {cache_schools}: {} requests in {elapsed:.1} s = {:.0} req/s, {concurrency} in flight; {:.1} resources per answer",
+                lat.len(),
+                lat.len() as f64 / elapsed,
+                resources as f64 / lat.len().max(1) as f64
+            );
+            println!("    latency p50 {:?}  p95 {:?}  p99 {:?}  max {:?}", percentile(&lat, 0.5), percentile(&lat, 0.95), percentile(&lat, 0.99), lat[lat.len() - 1]);
+        }
         test_redis::cleanup(&prefix).await;
     });
 }

@@ -54,6 +54,8 @@ pub struct AppState {
     pub ent_oidc: Arc<crate::oidc::rp::Providers>,
     /// This node's audience pipeline (started by `serve`, the demo and tests that count).
     pub audience: Arc<crate::audience::Audience>,
+    /// This node's views of schools' listing inputs.
+    pub listing_cache: Arc<crate::listing::ListingCache>,
 }
 
 fn secs(d: std::time::Duration) -> Duration {
@@ -86,8 +88,12 @@ impl AppState {
             config.node_name.clone(),
             config.url(""),
         ));
+        let listing_cache = Arc::new(crate::listing::ListingCache::new(
+            config.listing.cache_schools,
+        ));
         Self {
             audience,
+            listing_cache,
             config: Arc::new(config),
             store,
             clock,

@@ -137,6 +137,13 @@ async fn the_store_contract_holds_on_a_redis_cluster() {
     contract::catalogue(store.clone()).await;
     contract::subscriptions(store.clone()).await;
     contract::assignments(store.clone()).await;
+    // From empty: the stamps of schools nothing was written for yet are zero.
+    contract::listing_stamps(Arc::new(
+        RedisStore::connect(&url, true, "pas-cluster-lst")
+            .await
+            .unwrap(),
+    ))
+    .await;
     contract::health(store.clone()).await;
     // The audience keys share one slot: the counting script and the stream work in a cluster.
     // Each part of that contract starts from empty counts, under a prefix of its own.

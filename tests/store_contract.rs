@@ -56,4 +56,5 @@ contract!(readers_never_see_a_mix);
 contract!(catalogue);
 contract!(subscriptions);
 contract!(assignments);
+contract!(listing_stamps);
 contract!(health);

@@ -9,11 +9,13 @@ mod audience;
 mod ents;
 pub mod env;
 pub mod feed;
+pub mod listing;
 mod oidc;
 pub mod raw;
 pub mod validate;
 
 pub use self::feed::FeedConfig;
+pub use self::listing::ListingConfig;
 pub use self::oidc::OidcConfig;
 
 use std::collections::BTreeMap;
@@ -226,6 +228,8 @@ pub struct Config {
     pub seed_files: Vec<PathBuf>,
     /// The directory feed (`[feed]`).
     pub feed: FeedConfig,
+    /// The médiacentre listing (`[listing]`).
+    pub listing: ListingConfig,
     pub ents: BTreeMap<IdEnt, EntConfig>,
     pub providers: BTreeMap<String, ProviderConfig>,
 }

@@ -34,6 +34,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub feed: super::feed::RawFeed,
     #[serde(default)]
+    pub listing: super::listing::RawListing,
+    #[serde(default)]
     pub ents: BTreeMap<String, RawEnt>,
     #[serde(default)]
     pub providers: BTreeMap<String, RawProvider>,

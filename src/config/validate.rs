@@ -205,6 +205,7 @@ pub(super) async fn validate(
         }
     }
     let feed = super::feed::feed(&mut cx, &raw.feed);
+    let listing = super::listing::listing(&mut cx, &raw.listing);
 
     match (
         cx.problems.is_empty(),
@@ -243,6 +244,7 @@ pub(super) async fn validate(
             audience_readers,
             seed_files,
             feed,
+            listing,
             ents,
             providers,
         }),

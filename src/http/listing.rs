@@ -69,15 +69,36 @@ struct Entry<'a> {
     validateur_tech: &'a str,
 }
 
-#[derive(Serialize)]
-struct Listing<'a> {
-    #[serde(rename = "listeRessources")]
-    liste: Ressources<'a>,
-}
+/// The answer's frame around the entries, each rendered once per school and resource:
+/// `{"listeRessources":{"ressource":[...]}}`.
+const LISTING_OPEN: &[u8] = br#"{"listeRessources":{"ressource":["#;
+const LISTING_CLOSE: &[u8] = b"]}}";
 
-#[derive(Serialize)]
-struct Ressources<'a> {
-    ressource: Vec<Entry<'a>>,
+/// A resource's entry for `ent`'s users in `uai`, as JSON.
+fn render(state: &AppState, ent: &IdEnt, uai: &Uai, r: &Resource) -> Vec<u8> {
+    let entry = Entry {
+        id_ressource: r.id.as_str(),
+        id_type: "ARK",
+        nom_ressource: &r.name,
+        id_editeur: &r.editor_id,
+        nom_editeur: &r.editor_name,
+        url_vignette: &r.display.url_vignette,
+        type_presentation: &r.display.type_presentation,
+        type_pedagogique: &r.display.type_pedagogique,
+        typologie_document: &r.display.typologie_document,
+        niveau_educatif: &r.display.niveau_educatif,
+        domaine_enseignement: &r.display.domaine_enseignement,
+        url_acces_ressource: access_link(state, ent, uai, r),
+        nom_source_etiquette_gar: "Accessible via le Gestionnaire d’accès aux ressources (GAR)",
+        distributeur_tech: &r.technical_distributor,
+        validateur_tech: r
+            .display
+            .validateur_tech
+            .as_deref()
+            .unwrap_or(&r.technical_distributor),
+    };
+    // Plain strings and lists of terms: serialising them cannot fail.
+    serde_json::to_vec(&entry).unwrap_or_default()
 }
 
 /// The `domaineGar` link of a resource for a school, shaped as the real GAR shapes it.
@@ -158,7 +179,8 @@ pub async fn handle(
         );
     };
     let now = state.clock.now();
-    let resources = match listing::resources_for(&state, &ent, &uai, &person, now).await {
+    let render = |r: &Resource| render(&state, &ent, &uai, r);
+    let listed = match listing::resources_for(&state, &ent, &uai, &person, now, &render).await {
         Ok(r) => r,
         Err(ListingError::UnknownSchool) => {
             return gar_error(
@@ -186,32 +208,18 @@ pub async fn handle(
             );
         }
     };
-    let ressource = resources
-        .iter()
-        .map(|r| Entry {
-            id_ressource: r.id.as_str(),
-            id_type: "ARK",
-            nom_ressource: &r.name,
-            id_editeur: &r.editor_id,
-            nom_editeur: &r.editor_name,
-            url_vignette: &r.display.url_vignette,
-            type_presentation: &r.display.type_presentation,
-            type_pedagogique: &r.display.type_pedagogique,
-            typologie_document: &r.display.typologie_document,
-            niveau_educatif: &r.display.niveau_educatif,
-            domaine_enseignement: &r.display.domaine_enseignement,
-            url_acces_ressource: access_link(&state, &ent, &uai, r),
-            nom_source_etiquette_gar: "Accessible via le Gestionnaire d’accès aux ressources (GAR)",
-            distributeur_tech: &r.technical_distributor,
-            validateur_tech: r
-                .display
-                .validateur_tech
-                .as_deref()
-                .unwrap_or(&r.technical_distributor),
-        })
-        .collect();
-    Json(Listing {
-        liste: Ressources { ressource },
-    })
-    .into_response()
+    let mut body = Vec::with_capacity(4096);
+    body.extend_from_slice(LISTING_OPEN);
+    for (i, entry) in listed.entries().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&entry.rendered);
+    }
+    body.extend_from_slice(LISTING_CLOSE);
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::body::Bytes::from(body),
+    )
+        .into_response()
 }

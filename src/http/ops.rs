@@ -78,6 +78,8 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         ("passerelle_audience_count_failures_total", "failed attempts to count audience events", &a.count_failures),
         ("passerelle_matomo_sent_total", "audience events accepted by Matomo", &a.matomo_sent),
         ("passerelle_matomo_failures_total", "batches Matomo did not accept (retried)", &a.matomo_failures),
+        ("passerelle_listing_cache_hits_total", "listing requests served from this node's view of the school", &state.listing_cache.hits),
+        ("passerelle_listing_cache_misses_total", "listing requests that read the school's subscriptions, assignments and resources from the store", &state.listing_cache.misses),
     ];
     for (name, help, counter) in audience {
         out.push_str(&format!(

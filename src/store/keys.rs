@@ -128,6 +128,27 @@ impl Keys {
         format!("{}:{{abo}}:affver:{}", self.prefix, subscription_id)
     }
 
+    /// The common start of one ENT's versioned directory hashes: `+ version + ":persons"`...
+    pub fn dir_version_base(&self, ent: &str) -> String {
+        format!("{}:v", self.dir_tag(ent))
+    }
+
+    /// The common start of the per-school listing stamps (`lst:<uai>`), moved by every write
+    /// of a subscription covering the school and of its assignments.
+    pub fn listing_stamp_prefix(&self) -> String {
+        format!("{}:{{abo}}:lst:", self.prefix)
+    }
+
+    /// The listing stamp of one school.
+    pub fn listing_stamp(&self, uai: &str) -> String {
+        format!("{}{}", self.listing_stamp_prefix(), uai)
+    }
+
+    /// The catalogue's stamp, moved by every write to the catalogue.
+    pub fn catalogue_stamp(&self) -> String {
+        format!("{}:{{abo}}:catver", self.prefix)
+    }
+
     /// Every audience key (stream, counts, visitor sets, salts, seen ids, last clicks) shares
     /// the `{aud}` tag, so the counting script is atomic in a cluster.
     pub fn audience(&self, rest: &str) -> String {
@@ -177,6 +198,20 @@ mod tests {
             slot_tag(&k.subscription("a")),
             slot_tag(&k.assignments("a", "0561641E"))
         );
+        assert_eq!(
+            slot_tag(&k.subscription("a")),
+            slot_tag(&k.listing_stamp("0561641E"))
+        );
+        assert_eq!(
+            slot_tag(&k.listing_stamp("0561641E")),
+            slot_tag(&k.catalogue_stamp())
+        );
+        assert!(k
+            .dir_persons("B0", 3)
+            .starts_with(&format!("{}3:", k.dir_version_base("B0"))));
+        assert!(k
+            .dir_schools("B0", 3)
+            .starts_with(&format!("{}3:", k.dir_version_base("B0"))));
         assert_eq!(slot_tag(&k.session("s")), None);
     }
 }

@@ -16,8 +16,8 @@ use crate::audience::{AudienceEvent, Counted};
 mod audience;
 
 use super::{
-    AudienceStore, CatalogueStore, Delivered, DirectoryStore, Health, LoginStateStore,
-    SessionStore, StoreResult, SubscriptionStore, TokenStore,
+    AudienceStore, CatalogueStore, Delivered, DirectoryStore, Health, ListingProbe, ListingStamp,
+    ListingStore, LoginStateStore, SessionStore, StoreResult, SubscriptionStore, TokenStore,
 };
 use crate::domain::{
     Assignment, Directory, Group, IdEnt, Person, Resource, ResourceId, School, Subscription, Uai,
@@ -36,6 +36,22 @@ struct Inner {
     subscriptions: HashMap<String, Subscription>,
     assignments: HashMap<(String, Uai), HashSet<AssignmentKey>>,
     assignment_versions: HashMap<String, u64>,
+    /// Listing stamps: per school, and the catalogue's.
+    school_stamps: HashMap<Uai, u64>,
+    catalogue_stamp: u64,
+}
+
+impl Inner {
+    /// Moves the listing stamp of every school `subscription` covers.
+    fn touch_schools(&mut self, subscription: &Subscription) {
+        for uai in &subscription.uais {
+            self.touch_school(uai);
+        }
+    }
+
+    fn touch_school(&mut self, uai: &Uai) {
+        *self.school_stamps.entry(uai.clone()).or_insert(0) += 1;
+    }
 }
 
 #[derive(Default)]
@@ -244,9 +260,9 @@ impl DirectoryStore for MemoryStore {
 #[async_trait]
 impl CatalogueStore for MemoryStore {
     async fn put_resource(&self, resource: &Resource) -> StoreResult<()> {
-        self.lock()
-            .catalogue
-            .insert(resource.id.clone(), resource.clone());
+        let mut g = self.lock();
+        g.catalogue.insert(resource.id.clone(), resource.clone());
+        g.catalogue_stamp += 1;
         Ok(())
     }
 
@@ -264,9 +280,14 @@ impl CatalogueStore for MemoryStore {
 #[async_trait]
 impl SubscriptionStore for MemoryStore {
     async fn put_subscription(&self, subscription: &Subscription) -> StoreResult<()> {
-        self.lock()
+        let mut g = self.lock();
+        if let Some(old) = g
             .subscriptions
-            .insert(subscription.id.clone(), subscription.clone());
+            .insert(subscription.id.clone(), subscription.clone())
+        {
+            g.touch_schools(&old);
+        }
+        g.touch_schools(subscription);
         Ok(())
     }
 
@@ -277,6 +298,7 @@ impl SubscriptionStore for MemoryStore {
         }
         g.subscriptions
             .insert(subscription.id.clone(), subscription.clone());
+        g.touch_schools(subscription);
         Ok(true)
     }
 
@@ -325,12 +347,19 @@ impl SubscriptionStore for MemoryStore {
     }
 
     async fn add_assignment(&self, assignment: &Assignment) -> StoreResult<bool> {
-        Ok(self
-            .lock()
+        let mut g = self.lock();
+        let added = g
             .assignments
             .entry((assignment.subscription_id.clone(), assignment.uai.clone()))
             .or_default()
-            .insert(encode(assignment)))
+            .insert(encode(assignment));
+        if added {
+            *g.assignment_versions
+                .entry(assignment.subscription_id.clone())
+                .or_insert(0) += 1;
+            g.touch_school(&assignment.uai);
+        }
+        Ok(added)
     }
 
     async fn remove_assignment(&self, assignment: &Assignment) -> StoreResult<bool> {
@@ -344,6 +373,7 @@ impl SubscriptionStore for MemoryStore {
             *g.assignment_versions
                 .entry(assignment.subscription_id.clone())
                 .or_insert(0) += 1;
+            g.touch_school(&assignment.uai);
         }
         Ok(removed)
     }
@@ -381,6 +411,7 @@ impl SubscriptionStore for MemoryStore {
         }
         g.assignment_versions
             .insert(assignment.subscription_id.clone(), current + 1);
+        g.touch_school(&assignment.uai);
         Ok(super::Conditional::Done)
     }
 
@@ -400,6 +431,27 @@ impl SubscriptionStore for MemoryStore {
             );
         }
         Ok(out)
+    }
+}
+
+#[async_trait]
+impl ListingStore for MemoryStore {
+    async fn listing_probe(
+        &self,
+        ent: &IdEnt,
+        uai: &Uai,
+        person_id: &str,
+    ) -> StoreResult<ListingProbe> {
+        let g = self.lock();
+        let directory = g.directories.get(ent);
+        Ok(ListingProbe {
+            school_known: directory.is_some_and(|d| d.schools.contains_key(uai)),
+            person: directory.and_then(|d| d.persons.get(person_id).cloned()),
+            stamp: ListingStamp {
+                school: g.school_stamps.get(uai).copied().unwrap_or(0),
+                catalogue: g.catalogue_stamp,
+            },
+        })
     }
 }
 

@@ -145,7 +145,7 @@ pub trait SubscriptionStore: Send + Sync {
     /// Adds an assignment; `false` when it already existed.
     async fn add_assignment(&self, assignment: &Assignment) -> StoreResult<bool>;
     /// The version of a subscription's assignments: it changes with every assignment added
-    /// through [`SubscriptionStore::add_assignment_if`] or removed.
+    /// or removed.
     async fn assignments_version(&self, subscription_id: &str) -> StoreResult<u64>;
     /// Adds an assignment only if the subscription's assignments are still at `version` (what
     /// the licence check read), atomically across nodes.
@@ -158,6 +158,42 @@ pub trait SubscriptionStore: Send + Sync {
     async fn remove_assignment(&self, assignment: &Assignment) -> StoreResult<bool>;
     /// The assignments of one subscription in one school.
     async fn assignments(&self, subscription_id: &str, uai: &Uai) -> StoreResult<Vec<Assignment>>;
+}
+
+/// The version of everything a school's listing is built from besides the directory: the
+/// school's subscriptions and their assignments, and the catalogue. Equal stamps mean equal
+/// data, so a node may reuse what it built for the same stamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListingStamp {
+    /// Moves with every write of a subscription covering the school (before or after the
+    /// write) and every assignment added or removed there.
+    pub school: u64,
+    /// Moves with every write to the catalogue.
+    pub catalogue: u64,
+}
+
+/// What one listing request reads fresh, in one round trip.
+#[derive(Debug, Clone)]
+pub struct ListingProbe {
+    /// The school is in the ENT's live directory.
+    pub school_known: bool,
+    /// The person in the ENT's live directory.
+    pub person: Option<Person>,
+    /// The school's stamp, read before anything the listing then reads about the school.
+    pub stamp: ListingStamp,
+}
+
+/// The listing's fresh reads.
+#[async_trait]
+pub trait ListingStore: Send + Sync {
+    /// The person, whether the school is the ENT's, and the school's stamp. Data written
+    /// before the stamp moved is visible to reads made after this call.
+    async fn listing_probe(
+        &self,
+        ent: &IdEnt,
+        uai: &Uai,
+        person_id: &str,
+    ) -> StoreResult<ListingProbe>;
 }
 
 /// An event read from the audience stream, with its stream id.
@@ -241,6 +277,7 @@ pub trait Store:
     + DirectoryStore
     + CatalogueStore
     + SubscriptionStore
+    + ListingStore
     + AudienceStore
     + Health
 {
@@ -253,6 +290,7 @@ impl<T> Store for T where
         + DirectoryStore
         + CatalogueStore
         + SubscriptionStore
+        + ListingStore
         + AudienceStore
         + Health
 {

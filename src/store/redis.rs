@@ -17,23 +17,40 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 mod audience;
+mod listing;
 
 use super::keys::Keys;
 
-/// Adds an assignment if the subscription's assignments version is still ARGV[2]: 1 added,
-/// 0 already there, -1 changed meanwhile.
-const ADD_ASSIGNMENT_IF: &str = r"
-local v = tonumber(redis.call('GET', KEYS[2]) or '0')
-if v ~= tonumber(ARGV[2]) then return -1 end
+/// Adds an assignment ARGV[1] (KEYS[1] the set, KEYS[2] the subscription's assignments
+/// version, KEYS[3] the school's listing stamp, set to the fresh ARGV[2]): 1 added, 0 already
+/// there.
+const ADD_ASSIGNMENT: &str = r"
 if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[3], ARGV[2])
 return 1
 ";
 
-/// Removes an assignment and moves the version on when it was there.
+/// Adds an assignment if the subscription's assignments version is still ARGV[3]: 1 added,
+/// 0 already there, -1 changed meanwhile. Keys and the other arguments as for
+/// [`ADD_ASSIGNMENT`].
+const ADD_ASSIGNMENT_IF: &str = r"
+local v = tonumber(redis.call('GET', KEYS[2]) or '0')
+if v ~= tonumber(ARGV[3]) then return -1 end
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[3], ARGV[2])
+return 1
+";
+
+/// Removes an assignment and moves the version and the stamp on when it was there. Keys and
+/// arguments as for [`ADD_ASSIGNMENT`].
 const REMOVE_ASSIGNMENT: &str = r"
 local removed = redis.call('SREM', KEYS[1], ARGV[1])
-if removed == 1 then redis.call('INCR', KEYS[2]) end
+if removed == 1 then
+  redis.call('INCR', KEYS[2])
+  redis.call('SET', KEYS[3], ARGV[2])
+end
 return removed
 ";
 use super::{
@@ -108,6 +125,13 @@ fn from_json<T: DeserializeOwned>(op: &str, s: &str) -> StoreResult<T> {
             e.column()
         ))
     })
+}
+
+/// A new listing stamp. Stamps are random rather than counted, so that a Redis that lost its
+/// data and starts again cannot hand out a stamp a node has already built a view for; zero
+/// (no stamp) is never drawn.
+fn fresh_stamp() -> u64 {
+    rand::random::<u64>().max(1)
 }
 
 fn millis(ttl: Duration) -> u64 {
@@ -186,7 +210,9 @@ impl RedisStore {
             .arg(self.keys.subscription_index_prefix())
             .arg(self.keys.distributor_index_prefix())
             .arg(mode)
-            .arg(self.keys.school_subscriptions_prefix());
+            .arg(self.keys.school_subscriptions_prefix())
+            .arg(self.keys.listing_stamp_prefix())
+            .arg(fresh_stamp());
         for uai in &s.uais {
             invocation.arg(format!("{}:{}", uai, s.resource_id));
         }
@@ -704,12 +730,20 @@ impl DirectoryStore for RedisStore {
 impl CatalogueStore for RedisStore {
     async fn put_resource(&self, resource: &Resource) -> StoreResult<()> {
         let json = to_json("put resource", resource)?;
-        self.query(
+        self.query::<()>(
             "put resource",
             redis::cmd("HSET")
                 .arg(self.keys.catalogue())
                 .arg(resource.id.as_str())
                 .arg(json),
+        )
+        .await?;
+        // After the write, so that a listing reading the new stamp reads the new resource.
+        self.query(
+            "catalogue stamp",
+            redis::cmd("SET")
+                .arg(self.keys.catalogue_stamp())
+                .arg(fresh_stamp()),
         )
         .await
     }
@@ -765,8 +799,10 @@ impl CatalogueStore for RedisStore {
 
 /// Stores a subscription and moves it in the (school, resource) index, atomically.
 /// KEYS[1] = the subscription key; ARGV = new JSON, (school, resource) index prefix, distributor
-/// index prefix, mode (`put`, or `create` to write only when absent), then the index entries of
-/// the new version as "uai:resource" strings. Returns 1 when written. The old version's entries are read from its JSON.
+/// index prefix, mode (`put`, or `create` to write only when absent), per-school set prefix,
+/// listing stamp prefix, a fresh stamp, then the index entries of the new version as
+/// "uai:resource" strings. Returns 1 when written. The old version's entries are read from its
+/// JSON; the listing stamps of the schools of both versions are set to the fresh stamp.
 const PUT_SUBSCRIPTION: &str = r"
 local old = redis.call('GET', KEYS[1])
 if old and ARGV[4] == 'create' then return 0 end
@@ -777,6 +813,7 @@ if old then
   for _, uai in ipairs(o.uais) do
     redis.call('SREM', ARGV[2] .. uai .. ':' .. o.resource_id, id)
     redis.call('SREM', ARGV[5] .. uai, id)
+    redis.call('SET', ARGV[6] .. uai, ARGV[7])
   end
   redis.call('SREM', ARGV[3] .. o.distributor_id, id)
 end
@@ -784,8 +821,9 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SADD', ARGV[3] .. new.distributor_id, id)
 for _, uai in ipairs(new.uais) do
   redis.call('SADD', ARGV[5] .. uai, id)
+  redis.call('SET', ARGV[6] .. uai, ARGV[7])
 end
-for i = 6, #ARGV do
+for i = 8, #ARGV do
   redis.call('SADD', ARGV[2] .. ARGV[i], id)
 end
 return 1
@@ -892,14 +930,16 @@ impl SubscriptionStore for RedisStore {
     }
 
     async fn add_assignment(&self, a: &Assignment) -> StoreResult<bool> {
-        let added: i64 = self
-            .query(
-                "add assignment",
-                redis::cmd("SADD")
-                    .arg(self.keys.assignments(&a.subscription_id, a.uai.as_str()))
-                    .arg(to_json("add assignment", a)?),
-            )
-            .await?;
+        let mut conn = self.conn.clone();
+        let added: i64 = Script::new(ADD_ASSIGNMENT)
+            .key(self.keys.assignments(&a.subscription_id, a.uai.as_str()))
+            .key(self.keys.assignments_version(&a.subscription_id))
+            .key(self.keys.listing_stamp(a.uai.as_str()))
+            .arg(to_json("add assignment", a)?)
+            .arg(fresh_stamp())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable("add assignment"))?;
         Ok(added == 1)
     }
 
@@ -908,7 +948,9 @@ impl SubscriptionStore for RedisStore {
         let removed: i64 = Script::new(REMOVE_ASSIGNMENT)
             .key(self.keys.assignments(&a.subscription_id, a.uai.as_str()))
             .key(self.keys.assignments_version(&a.subscription_id))
+            .key(self.keys.listing_stamp(a.uai.as_str()))
             .arg(to_json("remove assignment", a)?)
+            .arg(fresh_stamp())
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable("remove assignment"))?;
@@ -934,7 +976,9 @@ impl SubscriptionStore for RedisStore {
         let r: i64 = Script::new(ADD_ASSIGNMENT_IF)
             .key(self.keys.assignments(&a.subscription_id, a.uai.as_str()))
             .key(self.keys.assignments_version(&a.subscription_id))
+            .key(self.keys.listing_stamp(a.uai.as_str()))
             .arg(to_json("add assignment", a)?)
+            .arg(fresh_stamp())
             .arg(version)
             .invoke_async(&mut conn)
             .await

@@ -583,6 +583,133 @@ pub async fn assignments(store: Arc<dyn Store>) {
     assert_eq!(store.assignments("s1", &uai(1)).await.unwrap(), vec![a]);
 }
 
+/// The listing probe reads the live directory, and every write a school's listing depends on
+/// moves that school's stamp (and only the schools it touches).
+pub async fn listing_stamps(store: Arc<dyn Store>) {
+    let stamp = |n: u32| {
+        let store = store.clone();
+        async move {
+            store
+                .listing_probe(&ent(), &uai(n), "p0")
+                .await
+                .unwrap()
+                .stamp
+        }
+    };
+    let none = store.listing_probe(&ent(), &uai(1), "p0").await.unwrap();
+    assert!(!none.school_known && none.person.is_none());
+    assert_eq!(
+        (none.stamp.school, none.stamp.catalogue),
+        (0, 0),
+        "never written"
+    );
+
+    store
+        .replace_directory(&ent(), &directory(2, &[1, 2], "v1"))
+        .await
+        .unwrap();
+    let probe = store.listing_probe(&ent(), &uai(2), "p1").await.unwrap();
+    assert!(probe.school_known);
+    assert_eq!(probe.person.unwrap().last_name, "v1-1");
+    assert!(store
+        .listing_probe(&ent(), &uai(3), "p1")
+        .await
+        .unwrap()
+        .person
+        .is_some());
+    assert!(
+        !store
+            .listing_probe(&ent(), &uai(3), "p1")
+            .await
+            .unwrap()
+            .school_known
+    );
+    assert!(store
+        .listing_probe(&ent(), &uai(1), "p9")
+        .await
+        .unwrap()
+        .person
+        .is_none());
+    assert!(
+        !store
+            .listing_probe(&"Z0".parse().unwrap(), &uai(1), "p1")
+            .await
+            .unwrap()
+            .school_known,
+        "another ENT's school"
+    );
+
+    let (s1, s2, s3) = (stamp(1).await, stamp(2).await, stamp(3).await);
+    let mut sub = subscription("st1", "ark:/1/a", &[1, 2]);
+    assert!(store.create_subscription(&sub).await.unwrap());
+    let (a1, a2) = (stamp(1).await, stamp(2).await);
+    assert!(a1.school != s1.school && a1.school != 0 && a2.school != s2.school);
+    assert_eq!(
+        stamp(3).await,
+        s3,
+        "a school the subscription does not cover"
+    );
+    assert!(!store.create_subscription(&sub).await.unwrap());
+    assert_eq!(stamp(1).await, a1, "a refused creation writes nothing");
+
+    // Moving a subscription from school 1 to school 3 moves both.
+    sub.uais = vec![uai(2), uai(3)];
+    store.put_subscription(&sub).await.unwrap();
+    let (b1, b3) = (stamp(1).await, stamp(3).await);
+    assert!(b1.school != a1.school && b3.school != s3.school);
+    sub.deleted = true;
+    store.put_subscription(&sub).await.unwrap();
+    let c3 = stamp(3).await;
+    assert_ne!(c3.school, b3.school, "a deletion");
+    assert_eq!(stamp(1).await, b1);
+
+    let a = Assignment {
+        subscription_id: "st1".into(),
+        uai: uai(3),
+        target: AssignmentTarget::Group { code: "4A".into() },
+    };
+    assert!(store.add_assignment(&a).await.unwrap());
+    let d3 = stamp(3).await;
+    assert_ne!(d3.school, c3.school, "an assignment added");
+    assert!(!store.add_assignment(&a).await.unwrap());
+    assert_eq!(stamp(3).await, d3, "nothing added");
+    assert!(store.remove_assignment(&a).await.unwrap());
+    let e3 = stamp(3).await;
+    assert_ne!(e3.school, d3.school, "an assignment removed");
+    let v = store.assignments_version("st1").await.unwrap();
+    use passerelle::store::Conditional;
+    assert_eq!(
+        store.add_assignment_if(&a, v).await.unwrap(),
+        Conditional::Done
+    );
+    assert_ne!(
+        stamp(3).await.school,
+        e3.school,
+        "a checked assignment added"
+    );
+    assert_eq!(stamp(1).await, b1);
+
+    let before = stamp(1).await.catalogue;
+    store
+        .put_resource(&Resource {
+            id: "ark:/1/a".parse().unwrap(),
+            name: "R".into(),
+            provider: "p".into(),
+            editor_id: "e".into(),
+            editor_name: "E".into(),
+            technical_distributor: "123456789_0000000000000000".into(),
+            access_url: "https://r.test/".into(),
+            protocol: Protocol::Saml,
+            category: None,
+            release: ReleasePolicy::default(),
+            display: Display::default(),
+        })
+        .await
+        .unwrap();
+    let after = stamp(2).await.catalogue;
+    assert!(after != before && after != 0, "a catalogue write");
+}
+
 pub async fn health(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
     assert!(["memory", "redis"].contains(&store.kind()));
