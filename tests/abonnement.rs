@@ -658,3 +658,103 @@ async fn every_change_is_traced_with_who_what_before_and_after() {
     );
     assert!(!changes[2].3.as_ref().unwrap().deleted && changes[2].4.as_ref().unwrap().deleted);
 }
+
+async fn put(gw: &TestGateway, id: &str) -> (StatusCode, String) {
+    let path = format!("/abonnement/{id}");
+    call(
+        gw,
+        Method::PUT,
+        &path,
+        Some(PROVIDER_TOKEN),
+        created(id),
+        false,
+    )
+    .await
+}
+
+/// The list filtered on `name` = `value`.
+async fn filtered(gw: &TestGateway, name: &str, value: &str) -> (StatusCode, String) {
+    let filtres = format!("<filtres><filtre><filtreNom>{name}</filtreNom><filtreValeur>{value}</filtreValeur></filtre></filtres>");
+    call(
+        gw,
+        Method::POST,
+        "/abonnement/abonnements",
+        Some(PROVIDER_TOKEN),
+        filtres,
+        false,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn list_filters_on_dates_with_iso_intervals() {
+    let gw = TestGateway::new().await;
+    let at = |s: &str| -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339(s).unwrap().into()
+    };
+    gw.clock.set(at("2026-11-24T08:00:00Z"));
+    assert_eq!(put(&gw, "abo-date-1").await.0, StatusCode::CREATED);
+    gw.clock.set(at("2026-11-26T08:00:00Z"));
+    assert_eq!(put(&gw, "abo-date-2").await.0, StatusCode::CREATED);
+    gw.clock.set(at("2026-11-28T08:00:00Z"));
+    let update =
+        abonnement("abo-date-1", "").replace("Ressource individuelle", "Ressource (2e édition)");
+    let (s, body) = call(
+        &gw,
+        Method::POST,
+        "/abonnement/abo-date-1",
+        Some(PROVIDER_TOKEN),
+        update,
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+
+    let ids = |body: &str| {
+        body.split("<idAbonnement>")
+            .skip(1)
+            .map(|s| s.split('<').next().unwrap().to_string())
+            .filter(|id| id.starts_with("abo-date-"))
+            .collect::<Vec<_>>()
+    };
+    let cases: [(&str, &str, &[&str]); 6] = [
+        ("dateCreation", "2026-11-25/..", &["abo-date-2"]),
+        ("dateCreation", "../2026-11-25", &["abo-date-1"]),
+        (
+            "dateCreation",
+            "2026-11-24T08:00:00Z/2026-11-26T08:00:00Z",
+            &["abo-date-1"],
+        ),
+        ("dateModification", "2026-11-27/..", &["abo-date-1"]),
+        ("dateModification", "../2026-11-27", &["abo-date-2"]),
+        (
+            "debutValidite",
+            "2026-08-15/2026-08-16",
+            &["abo-date-1", "abo-date-2"],
+        ),
+    ];
+    for (name, value, expected) in cases {
+        let (s, body) = filtered(&gw, name, value).await;
+        assert_eq!(s, StatusCode::OK, "{name} {value}: {body}");
+        assert_eq!(ids(&body), expected, "{name} {value}");
+    }
+    let (s, body) = filtered(&gw, "finValidite", "../2026-08-15").await;
+    assert_eq!(
+        (s, ids(&body)),
+        (StatusCode::OK, vec![]),
+        "ends after that date"
+    );
+
+    // What is not an interval is refused with the filter and the expected form.
+    for value in [
+        "2026-11-25",
+        "../..",
+        "2026-13-01/..",
+        "2026-12-01/2026-11-01",
+        "hier/..",
+    ] {
+        let (s, body) = filtered(&gw, "dateCreation", value).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{value}: {body}");
+        assert!(body.contains("dateCreation"), "{value}: {body}");
+    }
+}

@@ -8,6 +8,7 @@
 //! `decompte` answers the licence counts (`GET /decompteaffectations`) on the same terms.
 
 mod decompte;
+mod filters;
 mod xml;
 
 use std::collections::HashMap;
@@ -367,86 +368,6 @@ async fn schools(
     ))
 }
 
-/// Whether `s` passes the filter `name = value`.
-const SORT_FIELDS: [&str; 10] = [
-    "idAbonnement",
-    "idRessource",
-    "idDistributeurCom",
-    "debutValidite",
-    "finValidite",
-    "dateCreation",
-    "dateModification",
-    "uaiEtab",
-    "libelleRessource",
-    "codeProjetRessource",
-];
-
-/// `triPar` (a field of `<abonnement>`, default `idAbonnement`) and `tri` (`ASC`, default, or
-/// `DSC`); ties are broken by `idAbonnement`, so that pages stay stable.
-fn sort(list: &mut [Subscription], by: Option<&str>, order: Option<&str>) -> Result<(), String> {
-    let descending = match order.map(str::trim) {
-        None | Some("") | Some("ASC") => false,
-        Some("DSC") => true,
-        Some(o) => return Err(format!("tri « {o} » : ASC ou DSC")),
-    };
-    let by = by
-        .map(str::trim)
-        .filter(|b| !b.is_empty())
-        .unwrap_or("idAbonnement");
-    if !SORT_FIELDS.contains(&by) {
-        return Err(format!(
-            "triPar « {by} » : champ de tri inconnu ({})",
-            SORT_FIELDS.join(", ")
-        ));
-    }
-    let key = |s: &Subscription| -> String {
-        let t = |d: Option<chrono::DateTime<chrono::Utc>>| {
-            d.map(|d| d.to_rfc3339()).unwrap_or_default()
-        };
-        match by {
-            "idAbonnement" => String::new(),
-            "idRessource" => s.resource_id.to_string(),
-            "idDistributeurCom" => s.distributor_id.clone(),
-            "debutValidite" => s.valid_from.to_rfc3339(),
-            "finValidite" => s.valid_until.to_rfc3339(),
-            "dateCreation" => t(s.details.created_at),
-            "dateModification" => t(s.details.updated_at.or(s.details.created_at)),
-            "uaiEtab" => s.uais.first().map(|u| u.to_string()).unwrap_or_default(),
-            "libelleRessource" => s.resource_label.clone(),
-            "codeProjetRessource" => s.details.project_code.clone().unwrap_or_default(),
-            _ => String::new(),
-        }
-    };
-    list.sort_by(|a, b| {
-        let (ka, kb) = (key(a), key(b));
-        let o = ka.cmp(&kb).then_with(|| a.id.cmp(&b.id));
-        if descending {
-            o.reverse()
-        } else {
-            o
-        }
-    });
-    Ok(())
-}
-
-fn matches(s: &Subscription, name: &str, value: &str) -> Result<bool, String> {
-    Ok(match name {
-        "idAbonnement" => s.id == value,
-        "idDistributeurCom" => s.distributor_id == value,
-        "uaiEtab" => s.uais.iter().any(|u| u.as_str() == value),
-        "typeAffectation" => matches!(
-            (s.assignment_type, value),
-            (crate::domain::AssignmentType::Indiv, "INDIV")
-                | (crate::domain::AssignmentType::Etabl, "ETABL")
-        ),
-        "categorieAffectation" => s.details.category == value,
-        "publicCible" => s.audiences.iter().any(|a| a.code() == value),
-        "codeProjetRessource" => s.details.project_code.as_deref() == Some(value),
-        "idRessource" => s.resource_id.as_str() == value,
-        other => return Err(format!("filtre inconnu : {other}")),
-    })
-}
-
 async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -517,7 +438,7 @@ async fn list(
     for s in all.into_iter().filter(|s| include_deleted || !s.deleted) {
         let mut keep = true;
         for (n, v) in &filters {
-            match matches(&s, n, v) {
+            match filters::matches(&s, n, v) {
                 Ok(m) => keep &= m,
                 Err(e) => return Err(WsError::Text(StatusCode::BAD_REQUEST, e)),
             }
@@ -526,7 +447,7 @@ async fn list(
             selected.push(s);
         }
     }
-    if let Err(e) = sort(&mut selected, sort_by.as_deref(), order.as_deref()) {
+    if let Err(e) = filters::sort(&mut selected, sort_by.as_deref(), order.as_deref()) {
         return Err(WsError::Text(StatusCode::BAD_REQUEST, e));
     }
     let page: String = selected
