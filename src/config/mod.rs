@@ -11,10 +11,12 @@ pub mod env;
 pub mod feed;
 mod oidc;
 pub mod raw;
+pub mod trusted_proxy;
 pub mod validate;
 
 pub use self::feed::FeedConfig;
 pub use self::oidc::OidcConfig;
+pub use self::trusted_proxy::TrustedProxyConfig;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -207,6 +209,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// The mutual-TLS listener, when configured.
     pub tls: Option<TlsConfig>,
+    /// The proxies trusted to forward client certificates (`[server.trusted_proxy]`).
+    pub trusted_proxy: Option<TrustedProxyConfig>,
     pub store: StoreConfig,
     pub signing_key: SigningKey,
     pub ido_key: IdoKey,
