@@ -12,11 +12,13 @@ pub mod feed;
 pub mod listing;
 mod oidc;
 pub mod raw;
+pub mod trusted_proxy;
 pub mod validate;
 
 pub use self::feed::FeedConfig;
 pub use self::listing::ListingConfig;
 pub use self::oidc::OidcConfig;
+pub use self::trusted_proxy::TrustedProxyConfig;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -209,6 +211,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// The mutual-TLS listener, when configured.
     pub tls: Option<TlsConfig>,
+    /// The proxies trusted to forward client certificates (`[server.trusted_proxy]`).
+    pub trusted_proxy: Option<TrustedProxyConfig>,
     pub store: StoreConfig,
     pub signing_key: SigningKey,
     pub ido_key: IdoKey,

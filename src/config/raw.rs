@@ -50,6 +50,8 @@ pub struct RawServer {
     pub max_body_bytes: Option<usize>,
     /// The gateway's own TLS listener for server-to-server web services (mutual TLS).
     pub tls: Option<RawTls>,
+    /// A TLS-terminating proxy that forwards client certificates in a header.
+    pub trusted_proxy: Option<super::trusted_proxy::RawTrustedProxy>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -108,6 +108,7 @@ pub(super) async fn validate(
 
     let store = store(&mut cx, &raw);
     let tls = tls(&mut cx, &raw);
+    let trusted_proxy = super::trusted_proxy::trusted_proxy(&mut cx, &raw);
     let signing_key = signing_key(&mut cx, &raw);
     let oidc = super::oidc::oidc(&mut cx, &raw.oidc, signing_key.as_ref());
     let audit = audit(&mut cx, &raw);
@@ -231,6 +232,7 @@ pub(super) async fn validate(
             session_ttl,
             max_body_bytes: raw.server.max_body_bytes.unwrap_or(1024 * 1024),
             tls,
+            trusted_proxy,
             store,
             signing_key,
             ido_key,

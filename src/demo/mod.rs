@@ -207,6 +207,7 @@ pub async fn start_with(
         session_ttl: Duration::from_secs(6 * 3600),
         max_body_bytes: 1024 * 1024,
         tls: None,
+        trusted_proxy: None,
         store: StoreConfig::Memory,
         signing_key: gateway_key.clone(),
         ido_key: IdoKey::new(&secret).map_err(anyhow::Error::msg)?,

@@ -14,6 +14,7 @@ pub mod cookies;
 mod domaine_gar;
 mod ent_oidc;
 pub mod error;
+pub mod forwarded_cert;
 mod idp;
 mod listing;
 pub mod login;
@@ -59,6 +60,12 @@ pub fn app(state: AppState) -> Router {
         // Exports are larger than any other body: the upload applies its own limit
         // (`feed.max_upload_bytes`) as it reads.
         .merge(annuaire::routes())
+        // Before any handler: a forwarded client certificate becomes a `ClientIdentity` only
+        // from a trusted proxy, and the header never reaches the handlers.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            forwarded_cert::layer,
+        ))
         // Inside routing, so that spans name the route template: raw paths and query strings
         // carry user ids, SAML messages and tokens, which must never reach the logs.
         .route_layer(
@@ -73,13 +80,17 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Runs the gateway on `listener` until `shutdown` resolves.
+/// Runs the gateway on `listener` until `shutdown` resolves. Each request knows its TCP peer
+/// (`ConnectInfo<SocketAddr>`), which `forwarded_cert` checks against the trusted proxies.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -49,15 +49,7 @@ pub fn server_config(
         return Err("certificate file holds no certificate".into());
     }
     let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| format!("private key: {e}"))?;
-    let mut roots = RootCertStore::empty();
-    for ca in CertificateDer::pem_slice_iter(client_ca_pem) {
-        roots
-            .add(ca.map_err(|e| format!("client CA: {e}"))?)
-            .map_err(|e| format!("client CA: {e}"))?;
-    }
-    if roots.is_empty() {
-        return Err("client CA file holds no certificate".into());
-    }
+    let roots = client_roots(client_ca_pem)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .allow_unauthenticated()
@@ -71,6 +63,20 @@ pub fn server_config(
         .map_err(|e| format!("certificate and key: {e}"))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The CA certificates (PEM) that issue client certificates, as trust anchors.
+pub(super) fn client_roots(client_ca_pem: &[u8]) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    for ca in CertificateDer::pem_slice_iter(client_ca_pem) {
+        roots
+            .add(ca.map_err(|e| format!("client CA: {e}"))?)
+            .map_err(|e| format!("client CA: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err("client CA file holds no certificate".into());
+    }
+    Ok(roots)
 }
 
 /// Serves the gateway over TLS on `listener` until `shutdown` resolves.
@@ -111,6 +117,9 @@ pub async fn serve_tls(
                 .map(|c| ClientIdentity {
                     fingerprint: fingerprint(c),
                 });
+            // Requests of this listener never take a forwarded certificate: the connection's
+            // own certificate is the one that counts.
+            let router = router.layer(axum::Extension(super::forwarded_cert::GatewayTls { peer }));
             let service = match identity {
                 Some(id) => router.layer(axum::Extension(id)),
                 None => router,

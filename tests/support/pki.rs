@@ -1,9 +1,9 @@
-//! A test PKI made with openssl: a CA, server and client certificates it issues, and
-//! reqwest identities for the clients.
+//! A test PKI made with openssl: a CA, server and client certificates it issues (valid from
+//! the wall clock's now, or between given times), and reqwest identities for the clients.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use openssl::asn1::Asn1Time;
+use openssl::asn1::{Asn1Time, Asn1TimeRef};
 use openssl::bn::BigNum;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
@@ -29,8 +29,36 @@ impl Issued {
     }
 }
 
-/// Issues a certificate for `cn`, signed by `ca` (self-signed when `None`).
+/// Issues a certificate for `cn`, signed by `ca` (self-signed when `None`), valid from now for
+/// 30 days of the wall clock.
 pub fn issue(cn: &str, ca: Option<&Issued>, kind: &str, serial: u32) -> Issued {
+    let from = Asn1Time::days_from_now(0).unwrap();
+    let to = Asn1Time::days_from_now(30).unwrap();
+    issue_between(cn, ca, kind, serial, &from, &to)
+}
+
+/// Like [`issue`], valid between two Unix times (e.g. around the tests' fixed clock).
+pub fn issue_valid(
+    cn: &str,
+    ca: Option<&Issued>,
+    kind: &str,
+    serial: u32,
+    not_before: i64,
+    not_after: i64,
+) -> Issued {
+    let from = Asn1Time::from_unix(not_before).unwrap();
+    let to = Asn1Time::from_unix(not_after).unwrap();
+    issue_between(cn, ca, kind, serial, &from, &to)
+}
+
+fn issue_between(
+    cn: &str,
+    ca: Option<&Issued>,
+    kind: &str,
+    serial: u32,
+    not_before: &Asn1TimeRef,
+    not_after: &Asn1TimeRef,
+) -> Issued {
     let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
     let mut name = X509NameBuilder::new().unwrap();
     name.append_entry_by_text("CN", cn).unwrap();
@@ -43,10 +71,8 @@ pub fn issue(cn: &str, ca: Option<&Issued>, kind: &str, serial: u32) -> Issued {
     b.set_issuer_name(ca.map_or(&name, |c| c.cert.subject_name()))
         .unwrap();
     b.set_pubkey(&key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
+    b.set_not_before(not_before).unwrap();
+    b.set_not_after(not_after).unwrap();
     match kind {
         "ca" => {
             b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
