@@ -1,6 +1,6 @@
 //! Seed data: a JSON file of directories, subscriptions and assignments loaded into the store
-//! at start-up (the demo, trials, and tests) until the directory feed and subscription web
-//! services of later work replace it.
+//! at start-up (`[seed] files`, for trials and tests). The demo does not use it: it seeds
+//! through the directory feed and the subscription web service.
 //!
 //! Shape: `{"directories": {"<idENT>": Directory}, "subscriptions": [Subscription],
 //! "assignments": [Assignment]}`.

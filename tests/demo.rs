@@ -195,6 +195,48 @@ async fn a_pupil_clicks_through_the_demo() {
     );
     assert!(!trace.contains("Martin") && !trace.contains("eleve-demo-1"));
 
+    // The data arrived through the real paths: the directory through the feed import, the
+    // subscriptions through the web service (by their providers), the assignments through
+    // the assignment rule (by the manager).
+    let seeding = &demo.seeding;
+    assert_eq!(
+        (
+            seeding.import.schools,
+            seeding.import.persons,
+            seeding.import.groups
+        ),
+        (1, 3, 2)
+    );
+    assert!(seeding
+        .export_dir
+        .join("B0_GAR-ENT_Complet_RespAff_0000.xml")
+        .is_file());
+    for (provider, id) in [
+        ("demo-atelier", "demo-abo-atelier"),
+        ("demo-editeur", "demo-abo-manuel"),
+        ("demo-editeur", "demo-abo-dico"),
+        ("demo-editeur", "demo-abo-atlas"),
+    ] {
+        assert!(
+            trace
+                .lines()
+                .any(|l| l.contains("\"event\":\"subscription_changed\"")
+                    && l.contains(&format!("\"provider\":\"{provider}\""))
+                    && l.contains("\"action\":\"create\"")
+                    && l.contains(&format!("\"subscription\":\"{id}\""))),
+            "no creation of {id} by {provider} in the trace"
+        );
+    }
+    assert_eq!(seeding.assignments, 3);
+    assert_eq!(
+        trace
+            .lines()
+            .filter(|l| l.contains("\"event\":\"assignment_changed\"")
+                && l.contains("\"action\":\"assign\""))
+            .count(),
+        3
+    );
+
     // Every access handed to a resource shows in the audience dashboard.
     let handed = trace.matches("\"event\":\"credential_issued\"").count();
     assert!(handed >= 2, "{trace}");

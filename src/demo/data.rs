@@ -1,5 +1,7 @@
 //! The demo's world: one school, its classes and groups, three users, three resources with
-//! their subscriptions, assignments and validated attribute lists.
+//! their subscriptions, assignments and validated attribute lists. The demo seeds the
+//! directory through the feed, the subscriptions through the web service and the assignments
+//! through the assignment rule (see `seeding`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,7 +13,6 @@ use crate::domain::{
     IdEnt, Person, Profile, Protocol, PublicCible, ReleasePolicy, Resource, School, Subscription,
     Uai,
 };
-use crate::seed::Seed;
 
 pub const ENT_ID: &str = "B0";
 pub const DISTRIBUTOR: &str = "123456789_0000000000000000";
@@ -175,9 +176,18 @@ pub fn catalogue(resource_base: &str) -> anyhow::Result<Vec<Resource>> {
         .collect()
 }
 
-/// Directory, subscriptions (valid from a month ago to next 15 August) and assignments.
-pub fn seed(now: DateTime<Utc>) -> anyhow::Result<Seed> {
-    let ent: IdEnt = ENT_ID.parse()?;
+/// The ENT of the demo.
+pub fn ent() -> anyhow::Result<IdEnt> {
+    Ok(ENT_ID.parse()?)
+}
+
+/// The teacher who is also the school's assignment manager (`RespAff`).
+pub const MANAGER: &str = "ens-demo-1";
+
+/// The directory the demo ENT exports: one collège, a class and a Latin group, a pupil, a
+/// teacher who assigns the school's licences and a librarian.
+pub fn directory() -> anyhow::Result<Directory> {
+    let ent = ent()?;
     let uai = uai()?;
     let at = |code: &str| GroupRef {
         uai: uai.clone(),
@@ -208,7 +218,7 @@ pub fn seed(now: DateTime<Utc>) -> anyhow::Result<Seed> {
         uai: uai.clone(),
         code: "2113".into(),
     }];
-    let mut teacher = person("ens-demo-1", "Durand", "Paul", "M.", Profile::Enseignant);
+    let mut teacher = person(MANAGER, "Durand", "Paul", "M.", Profile::Enseignant);
     teacher.email = Some("paul.durand@ac-demo.test".into());
     // The teacher also assigns the school's licences (a RespAff of the directory).
     teacher.manages = vec![uai.clone()];
@@ -237,13 +247,14 @@ pub fn seed(now: DateTime<Utc>) -> anyhow::Result<Seed> {
     );
     librarian.email = Some("claire.bernard@ac-demo.test".into());
 
-    let directory = Directory {
+    Ok(Directory {
+        // The export carries no nature or academy: they come from the BCE, not from the ENT.
         schools: vec![School {
             uai: uai.clone(),
             ent: ent.clone(),
             name: "Collège Démo".into(),
-            nature: Some("340".into()),
-            academy: Some("14".into()),
+            nature: None,
+            academy: None,
             degree: Some(crate::domain::Degree::Secondary),
         }],
         persons: vec![pupil, teacher, librarian],
@@ -263,7 +274,13 @@ pub fn seed(now: DateTime<Utc>) -> anyhow::Result<Seed> {
                 divisions: vec!["4A".into()],
             },
         ],
-    };
+    })
+}
+
+/// The demo's subscriptions (valid from a month ago to next 15 August), each with the key of
+/// the provider that creates it.
+pub fn subscriptions(now: DateTime<Utc>) -> anyhow::Result<Vec<(&'static str, Subscription)>> {
+    let uai = uai()?;
     let year_end = {
         let y = now.format("%Y").to_string().parse::<i32>()?;
         let aug15 = |y: i32| format!("{y}-08-15T00:00:00Z").parse::<DateTime<Utc>>();
@@ -307,28 +324,43 @@ pub fn seed(now: DateTime<Utc>) -> anyhow::Result<Seed> {
         deleted: false,
         details: Default::default(),
     };
-    let subscriptions = vec![
-        atelier,
-        sub(
-            "demo-abo-manuel",
-            0,
-            AssignmentType::Etabl,
-            vec![Eleve, Enseignant, Documentaliste],
-        )?,
-        sub(
-            "demo-abo-dico",
-            1,
-            AssignmentType::Indiv,
-            vec![Eleve, Enseignant, Documentaliste],
-        )?,
-        sub(
-            "demo-abo-atlas",
-            2,
-            AssignmentType::Indiv,
-            vec![Eleve, Enseignant],
-        )?,
-    ];
-    let assignments = vec![
+    Ok(vec![
+        ("demo-atelier", atelier),
+        (
+            "demo-editeur",
+            sub(
+                "demo-abo-manuel",
+                0,
+                AssignmentType::Etabl,
+                vec![Eleve, Enseignant, Documentaliste],
+            )?,
+        ),
+        (
+            "demo-editeur",
+            sub(
+                "demo-abo-dico",
+                1,
+                AssignmentType::Indiv,
+                vec![Eleve, Enseignant, Documentaliste],
+            )?,
+        ),
+        (
+            "demo-editeur",
+            sub(
+                "demo-abo-atlas",
+                2,
+                AssignmentType::Indiv,
+                vec![Eleve, Enseignant],
+            )?,
+        ),
+    ])
+}
+
+/// The individual assignments the school's manager makes.
+pub fn assignments() -> anyhow::Result<Vec<Assignment>> {
+    let ent = ent()?;
+    let uai = uai()?;
+    Ok(vec![
         Assignment {
             subscription_id: "demo-abo-dico".into(),
             uai: uai.clone(),
@@ -349,13 +381,8 @@ pub fn seed(now: DateTime<Utc>) -> anyhow::Result<Seed> {
             uai: uai.clone(),
             target: AssignmentTarget::Person {
                 ent: ent.clone(),
-                id: "ens-demo-1".into(),
+                id: MANAGER.into(),
             },
         },
-    ];
-    Ok(Seed {
-        directories: [(ent, directory)].into_iter().collect(),
-        subscriptions,
-        assignments,
-    })
+    ])
 }

@@ -2,13 +2,18 @@
 //!
 //! The gateway (on `port`), a demo ENT (`port + 1`: login chooser, médiacentre, SAML IdP), a
 //! demo SAML resource (`port + 2`) and a demo OIDC resource (`port + 3`), with ephemeral keys,
-//! the in-memory store and a seeded directory, catalogue, subscriptions and assignments.
+//! the in-memory store and a catalogue from its configuration. Once the gateway listens, the
+//! demo seeds it through the real paths (`seeding`): directory feed, subscription web service,
+//! assignment rule.
 
-mod data;
+pub(crate) mod data;
 mod ent;
 mod ent_oidc;
 mod oidc_resource;
 mod resource;
+mod seeding;
+
+pub use seeding::Seeding;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -46,6 +51,8 @@ pub struct Demo {
     pub audit_certificate: std::path::PathBuf,
     /// The token of the demo's ministry reader of the audience dashboard.
     pub audience_token: String,
+    /// What was seeded at start-up, and through which paths.
+    pub seeding: Seeding,
     audience_tasks: Vec<JoinHandle<()>>,
     audit: Arc<crate::audit::AuditLog>,
     clock: Arc<dyn Clock>,
@@ -115,6 +122,19 @@ pub async fn run(port: u16, ent_over_oidc: bool) -> anyhow::Result<()> {
         "  demo resource  {} (OpenID Connect)",
         demo.oidc_resource_url
     );
+    println!(
+        "  directory      {}  (imported: {} school(s), {} person(s), {} class(es) and group(s))",
+        demo.seeding.export_dir.display(),
+        demo.seeding.import.schools,
+        demo.seeding.import.persons,
+        demo.seeding.import.groups
+    );
+    println!(
+        "  subscriptions  {} created over {}/abonnement/, {} assignment(s) made by the manager",
+        demo.seeding.subscriptions.len(),
+        demo.gateway_url,
+        demo.seeding.assignments
+    );
     println!("  trace events   {}", demo.trace_path.display());
     println!(
         "  audit log      {}  (after Ctrl-C: passerelle audit verify {} --certificate {})\n",
@@ -169,6 +189,16 @@ pub async fn start_with(
     let mut reader_token = [0u8; 24];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut reader_token);
     let audience_token = hex::encode(reader_token);
+    // The demo providers' bearer tokens for the subscription web service.
+    let provider_token = || {
+        let mut t = [0u8; 24];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut t);
+        hex::encode(t)
+    };
+    let provider_tokens = [
+        ("demo-atelier", provider_token()),
+        ("demo-editeur", provider_token()),
+    ];
 
     let skew = Duration::from_secs(120);
     let ent_entity = format!("{ent_url}/idp");
@@ -264,7 +294,7 @@ pub async fn start_with(
                     name: "Atelier Démo".into(),
                     technical_distributor: data::OIDC_DISTRIBUTOR.into(),
                     commercial_distributors: vec![data::OIDC_DISTRIBUTOR.into()],
-                    api_token: None,
+                    api_token: Some(Secret::new(provider_tokens[0].1.clone())),
                     client_cert_fingerprint: None,
                     saml: None,
                     oidc_clients: vec![OidcClient {
@@ -285,7 +315,7 @@ pub async fn start_with(
                     name: "Éditions Démo".into(),
                     technical_distributor: data::DISTRIBUTOR.into(),
                     commercial_distributors: vec![data::DISTRIBUTOR.into()],
-                    api_token: None,
+                    api_token: Some(Secret::new(provider_tokens[1].1.clone())),
                     client_cert_fingerprint: None,
                     saml: Some(ProviderSp {
                         entity_id: resource_entity.clone(),
@@ -327,8 +357,9 @@ pub async fn start_with(
         .spawn(state.store.clone(), clock.clone())
         .await;
     state.trace_configuration();
+    // The catalogue, from the configuration.
     state.seed().await?;
-    data::seed(now)?.apply(state.store.as_ref()).await?;
+    let seeded = state.clone();
 
     let chrono_skew = chrono::Duration::seconds(120);
     let demo_ent = ent::DemoEnt::new(
@@ -420,6 +451,25 @@ pub async fn start_with(
             }
         }),
     ];
+    let export_dir = std::env::temp_dir().join(format!(
+        "passerelle-demo-export-{}-{}",
+        std::process::id(),
+        gateway_url.rsplit(':').next().unwrap_or_default()
+    ));
+    let seeding =
+        match seeding::seed(&seeded, &gateway_url, &provider_tokens, &export_dir, now).await {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = stop.send(true);
+                for t in &audience_tasks {
+                    t.abort();
+                }
+                for t in tasks {
+                    let _ = t.await;
+                }
+                return Err(e);
+            }
+        };
     Ok(Demo {
         gateway_url,
         ent_url,
@@ -429,6 +479,7 @@ pub async fn start_with(
         audit_dir,
         audit_certificate,
         audience_token,
+        seeding,
         audience_tasks,
         audit,
         clock: clock.clone(),

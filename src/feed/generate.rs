@@ -1,16 +1,15 @@
-//! A generator of realistic synthetic directory exports, for measurements, benchmarks and the
-//! demo; at most 10,000 records per file, as ENTs split them. Deterministic: the same
-//! parameters give the same files.
+//! A generator of realistic synthetic directory exports, for measurements and benchmarks; at
+//! most 10,000 records per file, as ENTs split them (the files are written by `export`'s
+//! writer). Deterministic: the same parameters give the same files.
 //!
 //! Secondary (GAR-ENT v1.7): collèges with MEF and subjects, classes of about 25 pupils, a
 //! Latin group per level, one teacher per class teaching it a subject. Primary (GAR-ENT-1D
 //! v1.4): écoles with classes from CP to CM2 given by their MEFSTAT4, one teacher per class,
 //! member of it; no MEF, subjects or teaching groups, as the primary schema has none.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::parse::{namespace, schema_version};
+use super::export::Writers;
 use crate::domain::{Degree, Uai};
 
 /// What to generate.
@@ -24,7 +23,6 @@ pub struct Shape {
 }
 
 const CLASS_SIZE: u32 = 25;
-const RECORDS_PER_FILE: usize = 10_000;
 const LEVELS: [(&str, &str, &str); 4] = [
     ("6", "6EME", "11110010110"),
     ("5", "5EME", "11120010110"),
@@ -50,71 +48,6 @@ const SUBJECTS: [(&str, &str); 4] = [
 pub fn school_uai(i: u32) -> Uai {
     // Numbers from 0300000 up: valid check letters, far from real test data.
     Uai::from_number(300_000 + i).unwrap_or_else(|_| unreachable!("below 10,000,000"))
-}
-
-struct Writer {
-    dir: PathBuf,
-    prefix: String,
-    kind: &'static str,
-    degree: Degree,
-    file_index: usize,
-    in_file: usize,
-    out: Option<std::io::BufWriter<std::fs::File>>,
-    written: Vec<PathBuf>,
-}
-
-impl Writer {
-    fn new(dir: &Path, prefix: &str, kind: &'static str, degree: Degree) -> Self {
-        Self {
-            dir: dir.to_path_buf(),
-            prefix: prefix.to_string(),
-            kind,
-            degree,
-            file_index: 0,
-            in_file: 0,
-            out: None,
-            written: Vec::new(),
-        }
-    }
-
-    fn record(&mut self, xml: &str) -> std::io::Result<()> {
-        if self.out.is_none() || self.in_file >= RECORDS_PER_FILE {
-            self.close()?;
-            let schema = match self.degree {
-                Degree::Primary => "GAR-ENT-1D",
-                Degree::Secondary => "GAR-ENT",
-            };
-            let path = self.dir.join(format!(
-                "{}_{schema}_Complet_{}_{:04}.xml",
-                self.prefix, self.kind, self.file_index
-            ));
-            let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
-            writeln!(
-                out,
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<men:GAR-ENT-{} xmlns:men=\"{}\" Version=\"{}\">",
-                self.kind,
-                namespace(self.degree),
-                schema_version(self.degree)
-            )?;
-            self.out = Some(out);
-            self.written.push(path);
-            self.file_index += 1;
-            self.in_file = 0;
-        }
-        if let Some(out) = self.out.as_mut() {
-            out.write_all(xml.as_bytes())?;
-        }
-        self.in_file += 1;
-        Ok(())
-    }
-
-    fn close(&mut self) -> std::io::Result<()> {
-        if let Some(mut out) = self.out.take() {
-            writeln!(out, "</men:GAR-ENT-{}>", self.kind)?;
-            out.flush()?;
-        }
-        Ok(())
-    }
 }
 
 fn person(
@@ -147,34 +80,6 @@ const FIRST: [(&str, &str); 8] = [
     ("Inès", "Mme"),
     ("Adam", "M."),
 ];
-
-/// The four writers of an export: `Etab`, `Eleve`, `Enseignant`, `Groupe`.
-struct Writers {
-    etab: Writer,
-    eleve: Writer,
-    ens: Writer,
-    groupe: Writer,
-}
-
-impl Writers {
-    fn new(dir: &Path, ent: &str, degree: Degree) -> Self {
-        Self {
-            etab: Writer::new(dir, ent, "Etab", degree),
-            eleve: Writer::new(dir, ent, "Eleve", degree),
-            ens: Writer::new(dir, ent, "Enseignant", degree),
-            groupe: Writer::new(dir, ent, "Groupe", degree),
-        }
-    }
-
-    fn finish(self) -> std::io::Result<Vec<PathBuf>> {
-        let mut files = Vec::new();
-        for mut w in [self.etab, self.eleve, self.ens, self.groupe] {
-            w.close()?;
-            files.append(&mut w.written);
-        }
-        Ok(files)
-    }
-}
 
 /// Writes the export of ENT `ent` into `dir`; returns the files written.
 pub fn write_export(dir: &Path, ent: &str, shape: Shape) -> std::io::Result<Vec<PathBuf>> {
@@ -245,6 +150,7 @@ fn secondary(w: &mut Writers, ent: &str, shape: Shape) -> std::io::Result<()> {
         eleve,
         ens,
         groupe,
+        ..
     } = w;
     let classes = shape.pupils_per_school.div_ceil(CLASS_SIZE).max(1);
     for s in 0..shape.schools {

@@ -1,10 +1,11 @@
 //! The ENT directory feed: reading an ENT's export (GAR-ENT XML files, from disk or uploaded in
 //! memory) and replacing that ENT's directory with it, atomically. Nothing is written unless
 //! every file is read and assembled without a problem, so a failed import leaves the previous
-//! directory served.
+//! directory served. `export` writes a directory back as such files (what the demo imports).
 
 pub mod archive;
 pub mod assemble;
+pub mod export;
 pub mod generate;
 pub mod parse;
 

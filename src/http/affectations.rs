@@ -111,7 +111,7 @@ async fn reached(
     state: &AppState,
     s: &Subscription,
     extra: Option<&Assignment>,
-) -> Result<(AudienceCounts, AudienceCounts), PageError> {
+) -> Result<(AudienceCounts, AudienceCounts), crate::store::StoreError> {
     let (mut now, mut with) = (Vec::new(), Vec::new());
     for u in &s.uais {
         let persons = state.store.school_persons(u).await?;
@@ -306,7 +306,6 @@ struct Posted {
     uai: Uai,
     subscription: Subscription,
     target: AssignmentTarget,
-    session: Session,
     person: Person,
 }
 
@@ -363,7 +362,6 @@ async fn posted(
         uai,
         subscription,
         target,
-        session,
         person,
     }))
 }
@@ -386,18 +384,18 @@ fn back(p: &Posted, code: &str) -> Response {
     .into_response()
 }
 
-fn traced(state: &AppState, p: &Posted, action: &'static str) {
-    let target = match &p.target {
+fn traced(state: &AppState, manager: &Person, a: &Assignment, action: &'static str) {
+    let target = match &a.target {
         AssignmentTarget::Person { ent, id } => {
             format!("person:{}", crate::launch::trace_subject_of(state, ent, id))
         }
         AssignmentTarget::Group { code } => format!("group:{code}"),
     };
     state.trace(TraceEvent::AssignmentChanged {
-        manager: crate::launch::trace_subject(state, &p.session),
+        manager: crate::launch::trace_subject_of(state, &manager.ent, &manager.id),
         action,
-        subscription: p.subscription.id.clone(),
-        uai: p.uai.clone(),
+        subscription: a.subscription_id.clone(),
+        uai: a.uai.clone(),
         target,
     });
 }
@@ -437,40 +435,66 @@ async fn assign_form(
         Ok(p) => p,
         Err(r) => return Ok(r),
     };
-    let persons = state.store.school_persons(&p.uai).await?;
-    let groups = state.store.school_groups(&p.uai).await?;
+    match assign_as(&state, &p.person, &p.subscription, &p.assignment()).await? {
+        Ok(Assigned::Done) => Ok(back(&p, "affecte")),
+        Ok(Assigned::AlreadyThere) => Ok(back(&p, "deja")),
+        Err(r) => Ok(refusal(&state, &p, &r)),
+    }
+}
+
+/// What an accepted assignment came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assigned {
+    /// Written (and traced).
+    Done,
+    /// The same assignment was already there.
+    AlreadyThere,
+}
+
+/// The assignment rule, protocol-free: `manager` assigns `subscription` to `a.target` in
+/// `a.uai`. Checks the manager, the subscription and the target (`domain::assign::check`),
+/// then counts the people reached at a version of the assignments, checks the licences and
+/// writes only if the version is still current (`add_assignment_if`), reading again on a
+/// conflict. A write is traced as the manager's `assignment_changed`.
+pub async fn assign_as(
+    state: &AppState,
+    manager: &Person,
+    subscription: &Subscription,
+    a: &Assignment,
+) -> Result<Result<Assigned, AssignRefusal>, crate::store::StoreError> {
+    let persons = state.store.school_persons(&a.uai).await?;
+    let groups = state.store.school_groups(&a.uai).await?;
     let now = state.clock.now();
     if let Err(r) = assign::check(
-        &p.person,
-        &p.subscription,
-        &p.uai,
-        &p.target,
+        manager,
+        subscription,
+        &a.uai,
+        &a.target,
         &persons,
         &groups,
         now,
     ) {
-        return Ok(refusal(&state, &p, &r));
+        return Ok(Err(r));
     }
-    let a = p.assignment();
     // Read the version, count, check, write if nobody wrote meanwhile; else again.
     for _ in 0..20 {
         let version = state.store.assignments_version(&a.subscription_id).await?;
-        let (before, after) = reached(&state, &p.subscription, Some(&a)).await?;
-        if let Err(r) = assign::within_licences(&p.subscription, &before, &after) {
-            return Ok(refusal(&state, &p, &r));
+        let (before, after) = reached(state, subscription, Some(a)).await?;
+        if let Err(r) = assign::within_licences(subscription, &before, &after) {
+            return Ok(Err(r));
         }
-        match state.store.add_assignment_if(&a, version).await? {
+        match state.store.add_assignment_if(a, version).await? {
             Conditional::Done => {
-                traced(&state, &p, "assign");
-                return Ok(back(&p, "affecte"));
+                traced(state, manager, a, "assign");
+                return Ok(Ok(Assigned::Done));
             }
-            Conditional::Unchanged => return Ok(back(&p, "deja")),
+            Conditional::Unchanged => return Ok(Ok(Assigned::AlreadyThere)),
             Conditional::Conflict => continue,
         }
     }
-    Err(PageError::store(&crate::store::StoreError::Unavailable(
+    Err(crate::store::StoreError::Unavailable(
         "affectations: the subscription kept changing; try again".into(),
-    )))
+    ))
 }
 
 async fn withdraw_form(
@@ -487,7 +511,7 @@ async fn withdraw_form(
     }
     let a = p.assignment();
     if state.store.remove_assignment(&a).await? {
-        traced(&state, &p, "withdraw");
+        traced(&state, &p.person, &a, "withdraw");
     }
     Ok(back(&p, "retire"))
 }

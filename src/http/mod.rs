@@ -5,7 +5,7 @@
 
 mod abonnement;
 mod acs;
-mod affectations;
+pub mod affectations;
 mod annuaire;
 mod audience;
 mod audit;
