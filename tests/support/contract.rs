@@ -378,8 +378,8 @@ pub async fn readers_never_see_a_mix(store: Arc<dyn Store>) {
     );
 }
 
-pub async fn catalogue(store: Arc<dyn Store>) {
-    let r = |id: &str| Resource {
+fn resource(id: &str) -> Resource {
+    Resource {
         id: id.parse().unwrap(),
         name: format!("Ressource {id}"),
         provider: "p".into(),
@@ -391,12 +391,15 @@ pub async fn catalogue(store: Arc<dyn Store>) {
         category: None,
         release: ReleasePolicy::default(),
         display: Display::default(),
-    };
-    store.put_resource(&r("ark:/1/b")).await.unwrap();
-    store.put_resource(&r("ark:/1/a")).await.unwrap();
+    }
+}
+
+pub async fn catalogue(store: Arc<dyn Store>) {
+    store.put_resource(&resource("ark:/1/b")).await.unwrap();
+    store.put_resource(&resource("ark:/1/a")).await.unwrap();
     assert_eq!(
         store.resource(&"ark:/1/a".parse().unwrap()).await.unwrap(),
-        Some(r("ark:/1/a"))
+        Some(resource("ark:/1/a"))
     );
     assert_eq!(
         store.resource(&"ark:/1/z".parse().unwrap()).await.unwrap(),
@@ -690,22 +693,7 @@ pub async fn listing_stamps(store: Arc<dyn Store>) {
     assert_eq!(stamp(1).await, b1);
 
     let before = stamp(1).await.catalogue;
-    store
-        .put_resource(&Resource {
-            id: "ark:/1/a".parse().unwrap(),
-            name: "R".into(),
-            provider: "p".into(),
-            editor_id: "e".into(),
-            editor_name: "E".into(),
-            technical_distributor: "123456789_0000000000000000".into(),
-            access_url: "https://r.test/".into(),
-            protocol: Protocol::Saml,
-            category: None,
-            release: ReleasePolicy::default(),
-            display: Display::default(),
-        })
-        .await
-        .unwrap();
+    store.put_resource(&resource("ark:/1/a")).await.unwrap();
     let after = stamp(2).await.catalogue;
     assert!(after != before && after != 0, "a catalogue write");
 }
