@@ -56,6 +56,14 @@ pub struct AppState {
     pub audience: Arc<crate::audience::Audience>,
     /// This node's views of schools' listing inputs.
     pub listing_cache: Arc<crate::listing::ListingCache>,
+    /// Slots for XML signature work off the async workers (`http::verify`).
+    pub crypto_slots: Arc<tokio::sync::Semaphore>,
+}
+
+/// Twice the CPUs of this machine: how many signature jobs run at once.
+fn crypto_slots() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    cpus.max(1) * 2
 }
 
 fn secs(d: std::time::Duration) -> Duration {
@@ -102,6 +110,7 @@ impl AppState {
             sp: Arc::new(sp),
             idp: Arc::new(idp),
             ent_oidc: Arc::new(crate::oidc::rp::Providers::new()),
+            crypto_slots: Arc::new(tokio::sync::Semaphore::new(crypto_slots())),
         }
     }
 

@@ -101,16 +101,10 @@ pub async fn handle(
         ));
     };
     let (sp_settings, expected) = (state.sp.clone(), pending.id.clone());
-    let login = tokio::task::spawn_blocking(move || {
+    let login = super::verify::off_worker(&state, move || {
         sp::verify_response(&xml, &expected, &sp_settings, &idp, now)
     })
     .await
-    .unwrap_or_else(|e| {
-        Err(SamlError::new(
-            "saml.internal",
-            format!("verification task failed: {e}"),
-        ))
-    })
     .map_err(|e| refused(&state, Some(&ent_name), e))?;
     if login.id_ent != pending.ent.as_str() {
         return Err(refused(

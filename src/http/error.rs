@@ -52,6 +52,7 @@ impl PageError {
             "saml.too_large" => StatusCode::PAYLOAD_TOO_LARGE,
             "saml.malformed" => StatusCode::BAD_REQUEST,
             "saml.internal" => StatusCode::INTERNAL_SERVER_ERROR,
+            "saml.busy" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::FORBIDDEN,
         };
         Self {

@@ -119,8 +119,12 @@ async fn sso(
             SamlError::new("saml.config", "this provider is not a SAML provider"),
         ));
     };
-    let request = idp::verify_request(&req, sp, &state.idp, now)
-        .map_err(|e| refused(&state, Some(&provider.key), e))?;
+    let (sp_peer, settings) = (sp.clone(), state.idp.clone());
+    let request = super::verify::off_worker(&state, move || {
+        idp::verify_request(&req, &sp_peer, &settings, now)
+    })
+    .await
+    .map_err(|e| refused(&state, Some(&provider.key), e))?;
     let ttl = (state.idp.assertion_lifetime + state.idp.clock_skew * 2)
         .to_std()
         .unwrap_or_default();
@@ -194,7 +198,7 @@ async fn sso(
         released.clone(),
         session.authenticated_at,
     );
-    let xml = tokio::task::spawn_blocking(move || {
+    let xml = super::verify::off_worker(&state, move || {
         let values: Vec<(&str, &[String])> = rel
             .values
             .iter()
@@ -210,12 +214,6 @@ async fn sso(
         idp::signed_response(&settings, &config.signing_key, &issue, now)
     })
     .await
-    .unwrap_or_else(|e| {
-        Err(SamlError::new(
-            "saml.internal",
-            format!("signing task failed: {e}"),
-        ))
-    })
     .map_err(|e| refused(&state, Some(&provider.key), e))?;
     issued(&state, provider, &grant, &released, &headers);
     // RelayState: echoed when the provider sent one, else the resource's access URL (as the GAR does).

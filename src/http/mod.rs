@@ -22,6 +22,7 @@ mod oidc;
 mod ops;
 pub mod pages;
 pub mod tls;
+mod verify;
 
 pub use audience::operator_request as audience_request_for_operator;
 

@@ -35,7 +35,14 @@ pub fn decode_post(value: &str, max_bytes: usize) -> Result<String, SamlError> {
     let bytes = STANDARD
         .decode(compact)
         .map_err(|_| SamlError::new("saml.malformed", "message is not valid base64"))?;
-    String::from_utf8(bytes).map_err(|_| SamlError::new("saml.malformed", "message is not UTF-8"))
+    utf8(bytes)
+}
+
+/// The decoded message as text: the XML boundary's encoding checks (byte-order marks, NUL
+/// bytes) first, so that a UTF-16 message is named for what it is.
+fn utf8(bytes: Vec<u8>) -> Result<String, SamlError> {
+    super::guard::check_encoding(&bytes)?;
+    String::from_utf8(bytes).map_err(|_| SamlError::new("saml.encoding", "message is not UTF-8"))
 }
 
 /// Decodes a Redirect-binding message (base64 of raw DEFLATE), inflating at most `max_bytes`.
@@ -57,7 +64,7 @@ pub fn decode_redirect(value: &str, max_bytes: usize) -> Result<String, SamlErro
             "inflated message exceeds the size limit",
         ));
     }
-    String::from_utf8(out).map_err(|_| SamlError::new("saml.malformed", "message is not UTF-8"))
+    utf8(out)
 }
 
 fn deflate_base64(xml: &str) -> Result<String, SamlError> {

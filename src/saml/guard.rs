@@ -1,9 +1,20 @@
-//! Checks every inbound SAML message passes before any library parses or verifies it.
+//! The XML boundary: checks every inbound SAML document passes before any library parses or
+//! verifies it.
 //!
-//! Refused outright: oversized input, non-UTF-8, DTDs (entity expansion, XXE), comments and
-//! processing instructions (comment-injection truncation, parser differentials), excessive
-//! nesting, and any signature, digest, canonicalisation or transform algorithm outside the
-//! peer's policy (SHA-1 unless allowed, XSLT and XPath transforms always).
+//! Refused outright: oversized input; anything but UTF-8 (a declared `encoding` other than
+//! UTF-8, a UTF-16/32 byte-order mark, NUL bytes: libxml2 obeys them where this guard would
+//! read other text, the parser differential of a UTF-7 re-encoding); DTDs (entity expansion,
+//! XXE), comments and processing instructions (comment-injection truncation); excessive
+//! nesting; duplicate `ID` values.
+//!
+//! For signatures ([`check_signatures`]), before xmlsec sees the document: exactly one
+//! `Reference` per `Signature`, whose `URI` is the same-document reference `#id` naming the
+//! element that carries the signature (xmlsec dereferences every Reference, and runs its
+//! transforms, before it checks `SignatureValue`: a path, `file:`, `http:` or XPointer URI
+//! would read files or reach hosts for an unsigned message); no `ds:Object`, `ds:Manifest` or
+//! `ds:RetrievalMethod`; canonicalisation and transforms from an allow-list (exclusive and
+//! inclusive Canonical XML 1.0, enveloped signature); signature and digest algorithms within
+//! the peer's policy (SHA-1 unless allowed).
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -14,7 +25,12 @@ use super::SamlError;
 const MAX_DEPTH: usize = 48;
 
 const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+/// Canonical XML 1.0 (inclusive), which XML-DSig verifiers must support: some ENTs sign with it.
+/// The safety comes from verifying and reading only what was signed, not from the c14n choice.
+const C14N_10: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
 const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+const C14N_ALLOWED: [&str; 2] = [EXC_C14N, C14N_10];
+const TRANSFORMS_ALLOWED: [&str; 3] = [EXC_C14N, C14N_10, ENVELOPED];
 
 fn local_name(qname: &[u8]) -> &[u8] {
     match qname.iter().rposition(|&b| b == b':') {
@@ -44,12 +60,15 @@ fn check(bytes: &[u8], max_bytes: usize, allow_comments: bool) -> Result<(), Sam
             ),
         ));
     }
+    check_encoding(bytes)?;
     let text = std::str::from_utf8(bytes)
-        .map_err(|_| SamlError::new("saml.malformed", "message is not UTF-8"))?;
+        .map_err(|_| SamlError::new("saml.encoding", "message is not UTF-8"))?;
     let mut reader = Reader::from_str(text);
     let mut depth = 0usize;
+    let mut ids = std::collections::HashSet::new();
     loop {
         match reader.read_event() {
+            Ok(Event::Decl(decl)) => check_declared_encoding(&decl)?,
             Ok(Event::DocType(_)) => {
                 return Err(SamlError::new("saml.dtd", "message contains a DOCTYPE"))
             }
@@ -66,7 +85,7 @@ fn check(bytes: &[u8], max_bytes: usize, allow_comments: bool) -> Result<(), Sam
                     "message contains a processing instruction",
                 ))
             }
-            Ok(Event::Start(_)) => {
+            Ok(Event::Start(s)) => {
                 depth += 1;
                 if depth > MAX_DEPTH {
                     return Err(SamlError::new(
@@ -74,7 +93,9 @@ fn check(bytes: &[u8], max_bytes: usize, allow_comments: bool) -> Result<(), Sam
                         "message is nested too deeply",
                     ));
                 }
+                check_unique_id(&s, &mut ids)?;
             }
+            Ok(Event::Empty(s)) => check_unique_id(&s, &mut ids)?,
             Ok(Event::End(_)) => depth = depth.saturating_sub(1),
             Ok(Event::Eof) => return Ok(()),
             Ok(_) => {}
@@ -89,6 +110,74 @@ fn check(bytes: &[u8], max_bytes: usize, allow_comments: bool) -> Result<(), Sam
             }
         }
     }
+}
+
+/// Refuses byte-order marks and NUL bytes that make libxml2 read the bytes as UTF-16 or UTF-32
+/// (its encoding detection looks at the first four bytes), whatever a UTF-8 reader sees.
+pub(crate) fn check_encoding(bytes: &[u8]) -> Result<(), SamlError> {
+    const WIDE_BOMS: [&[u8]; 4] = [
+        &[0x00, 0x00, 0xFE, 0xFF],
+        &[0xFF, 0xFE, 0x00, 0x00],
+        &[0xFE, 0xFF],
+        &[0xFF, 0xFE],
+    ];
+    if WIDE_BOMS.iter().any(|bom| bytes.starts_with(bom)) {
+        return Err(SamlError::new(
+            "saml.encoding",
+            "message starts with a UTF-16 or UTF-32 byte-order mark; only UTF-8 is accepted",
+        ));
+    }
+    if bytes.contains(&0) {
+        return Err(SamlError::new(
+            "saml.encoding",
+            "message contains a NUL byte; only UTF-8 text is accepted",
+        ));
+    }
+    Ok(())
+}
+
+/// Only UTF-8 may be declared: libxml2 decodes by the declaration (UTF-7, ISO-8859-x, ...),
+/// which would make it read another document than this guard.
+fn check_declared_encoding(decl: &quick_xml::events::BytesDecl<'_>) -> Result<(), SamlError> {
+    match decl.encoding() {
+        None => Ok(()),
+        Some(Ok(enc)) if enc.eq_ignore_ascii_case(b"utf-8") => Ok(()),
+        Some(Ok(enc)) => Err(SamlError::new(
+            "saml.encoding",
+            format!(
+                "the XML declaration names the encoding {:?}; only UTF-8 is accepted",
+                String::from_utf8_lossy(&enc)
+                    .chars()
+                    .take(32)
+                    .collect::<String>()
+            ),
+        )),
+        Some(Err(e)) => Err(SamlError::new(
+            "saml.malformed",
+            format!("bad XML declaration: {e}"),
+        )),
+    }
+}
+
+/// The value of the `ID` attribute (SAML's identifier attribute) of `start`, if any.
+fn id_value(start: &quick_xml::events::BytesStart<'_>) -> Result<Option<String>, SamlError> {
+    attribute(start, b"ID")
+}
+
+/// Refuses a second element with the same `ID`: a reference must name exactly one element.
+fn check_unique_id(
+    start: &quick_xml::events::BytesStart<'_>,
+    seen: &mut std::collections::HashSet<String>,
+) -> Result<(), SamlError> {
+    if let Some(id) = id_value(start)? {
+        if !seen.insert(id) {
+            return Err(SamlError::new(
+                "saml.wrapping",
+                "two elements carry the same ID",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The local name of the document's root element (serde parsing does not check it).
@@ -127,79 +216,179 @@ pub struct SignatureSummary {
     pub encrypted_assertions: usize,
 }
 
-/// Checks every algorithm named by the message's signatures against `policy`, and counts
-/// signatures and assertions.
+/// One `Signature` being read: the `ID` of the element that carries it, and its References.
+struct OpenSignature {
+    parent_id: Option<String>,
+    depth: usize,
+    references: usize,
+}
+
+/// Checks the structure of every signature (one same-document Reference to the signed
+/// element, no Object, Manifest or RetrievalMethod) and every algorithm it names against
+/// `policy`, and counts signatures and assertions.
 pub fn check_signatures(
     xml: &str,
     policy: &AlgorithmPolicy,
 ) -> Result<SignatureSummary, SamlError> {
     let mut reader = Reader::from_str(xml);
     let mut summary = SignatureSummary::default();
+    // The `ID` of each open element, innermost last.
+    let mut open: Vec<Option<String>> = Vec::new();
+    let mut signature: Option<OpenSignature> = None;
     loop {
         let event = reader
             .read_event()
             .map_err(|e| SamlError::new("saml.malformed", format!("not well-formed XML: {e}")))?;
-        let start = match &event {
-            Event::Start(s) | Event::Empty(s) => s,
+        let (start, empty) = match &event {
+            Event::Start(s) => (s, false),
+            Event::Empty(s) => (s, true),
+            Event::End(_) => {
+                open.pop();
+                if let Some(sig) = signature.take_if(|sig| sig.depth == open.len()) {
+                    if sig.references != 1 {
+                        return Err(SamlError::new(
+                            "saml.reference",
+                            format!(
+                                "a signature has {} References; exactly one is accepted",
+                                sig.references
+                            ),
+                        ));
+                    }
+                }
+                continue;
+            }
             Event::Eof => return Ok(summary),
             _ => continue,
         };
         let name = start.name();
         let local = local_name(name.as_ref());
-        let algorithm = || -> Result<String, SamlError> {
-            for attr in start.attributes() {
-                let attr = attr
-                    .map_err(|e| SamlError::new("saml.malformed", format!("bad attribute: {e}")))?;
-                if attr.key.as_ref() == b"Algorithm" {
-                    return attr.unescape_value().map(|v| v.into_owned()).map_err(|e| {
-                        SamlError::new("saml.malformed", format!("bad attribute: {e}"))
-                    });
-                }
-            }
-            Ok(String::new())
-        };
         match local {
-            b"Signature" => summary.signatures += 1,
             b"Assertion" => summary.assertions += 1,
             b"EncryptedAssertion" => summary.encrypted_assertions += 1,
-            b"SignatureMethod" => {
-                let alg = algorithm()?;
-                if !policy.allows_signature_uri(&alg) {
-                    return Err(SamlError::new(
-                        "saml.algorithm",
-                        format!("signature algorithm {alg} is not allowed for this peer"),
-                    ));
-                }
-            }
-            b"DigestMethod" => {
-                let alg = algorithm()?;
-                if !policy.allows_digest_uri(&alg) {
-                    return Err(SamlError::new(
-                        "saml.algorithm",
-                        format!("digest algorithm {alg} is not allowed for this peer"),
-                    ));
-                }
-            }
-            b"CanonicalizationMethod" => {
-                let alg = algorithm()?;
-                if alg != EXC_C14N {
-                    return Err(SamlError::new(
-                        "saml.algorithm",
-                        format!("canonicalisation {alg} is not allowed"),
-                    ));
-                }
-            }
-            b"Transform" => {
-                let alg = algorithm()?;
-                if alg != EXC_C14N && alg != ENVELOPED {
-                    return Err(SamlError::new(
-                        "saml.algorithm",
-                        format!("transform {alg} is not allowed"),
-                    ));
-                }
-            }
             _ => {}
         }
+        if local == b"Signature" {
+            if signature.is_some() {
+                return Err(SamlError::new(
+                    "saml.reference",
+                    "a signature inside a signature",
+                ));
+            }
+            if empty {
+                return Err(SamlError::new(
+                    "saml.reference",
+                    "a signature has no Reference",
+                ));
+            }
+            summary.signatures += 1;
+            signature = Some(OpenSignature {
+                parent_id: open.last().cloned().flatten(),
+                depth: open.len(),
+                references: 0,
+            });
+        } else if let Some(sig) = signature.as_mut() {
+            check_signature_child(start, local, sig, policy)?;
+        }
+        if !empty {
+            open.push(id_value(start)?);
+        }
+    }
+}
+
+fn attribute(
+    start: &quick_xml::events::BytesStart<'_>,
+    key: &[u8],
+) -> Result<Option<String>, SamlError> {
+    for attr in start.attributes() {
+        let attr =
+            attr.map_err(|e| SamlError::new("saml.malformed", format!("bad attribute: {e}")))?;
+        if attr.key.as_ref() == key {
+            return attr
+                .unescape_value()
+                .map(|v| Some(v.into_owned()))
+                .map_err(|e| SamlError::new("saml.malformed", format!("bad attribute: {e}")));
+        }
+    }
+    Ok(None)
+}
+
+/// One element inside a `Signature`.
+fn check_signature_child(
+    start: &quick_xml::events::BytesStart<'_>,
+    local: &[u8],
+    sig: &mut OpenSignature,
+    policy: &AlgorithmPolicy,
+) -> Result<(), SamlError> {
+    let algorithm = || attribute(start, b"Algorithm").map(Option::unwrap_or_default);
+    match local {
+        b"Object" | b"Manifest" | b"RetrievalMethod" => Err(SamlError::new(
+            "saml.reference",
+            format!(
+                "a signature carries a ds:{}, which is not accepted",
+                String::from_utf8_lossy(local)
+            ),
+        )),
+        b"Reference" => {
+            sig.references += 1;
+            let uri = attribute(start, b"URI")?.unwrap_or_default();
+            let names_parent = matches!(
+                (uri.strip_prefix('#'), sig.parent_id.as_deref()),
+                (Some(target), Some(id)) if !id.is_empty() && target == id
+            );
+            if names_parent {
+                Ok(())
+            } else {
+                Err(SamlError::new(
+                    "saml.reference",
+                    "a Reference is not the same-document reference #ID of the signed element",
+                ))
+            }
+        }
+        b"SignatureMethod" => {
+            let alg = algorithm()?;
+            if policy.allows_signature_uri(&alg) {
+                Ok(())
+            } else {
+                Err(SamlError::new(
+                    "saml.algorithm",
+                    format!("signature algorithm {alg} is not allowed for this peer"),
+                ))
+            }
+        }
+        b"DigestMethod" => {
+            let alg = algorithm()?;
+            if policy.allows_digest_uri(&alg) {
+                Ok(())
+            } else {
+                Err(SamlError::new(
+                    "saml.algorithm",
+                    format!("digest algorithm {alg} is not allowed for this peer"),
+                ))
+            }
+        }
+        b"CanonicalizationMethod" => {
+            let alg = algorithm()?;
+            if C14N_ALLOWED.contains(&alg.as_str()) {
+                Ok(())
+            } else {
+                Err(SamlError::new(
+                    "saml.algorithm",
+                    format!("canonicalisation {alg} is not allowed"),
+                ))
+            }
+        }
+        b"Transform" => {
+            let alg = algorithm()?;
+            if TRANSFORMS_ALLOWED.contains(&alg.as_str()) {
+                Ok(())
+            } else {
+                Err(SamlError::new(
+                    "saml.algorithm",
+                    format!("transform {alg} is not allowed"),
+                ))
+            }
+        }
+        _ => Ok(()),
     }
 }
 
@@ -237,7 +426,7 @@ mod tests {
     fn refuses_sha1_unless_allowed_and_xslt_always() {
         let doc = |sig: &str, dig: &str, tr: &str| {
             format!(
-                r#"<r><ds:Signature xmlns:ds="x"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="{EXC_C14N}"/><ds:SignatureMethod Algorithm="{sig}"/><ds:Reference><ds:Transforms><ds:Transform Algorithm="{tr}"/></ds:Transforms><ds:DigestMethod Algorithm="{dig}"/></ds:Reference></ds:SignedInfo></ds:Signature><Assertion/></r>"#
+                r##"<r ID="r1"><ds:Signature xmlns:ds="x"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="{EXC_C14N}"/><ds:SignatureMethod Algorithm="{sig}"/><ds:Reference URI="#r1"><ds:Transforms><ds:Transform Algorithm="{tr}"/></ds:Transforms><ds:DigestMethod Algorithm="{dig}"/></ds:Reference></ds:SignedInfo></ds:Signature><Assertion/></r>"##
             )
         };
         let strict = AlgorithmPolicy::default();
@@ -282,5 +471,121 @@ mod tests {
         )
         .unwrap();
         assert_eq!((ok.signatures, ok.assertions), (1, 1));
+    }
+
+    /// A well-formed signature over `<r ID="r1">`, with `reference` as its References and
+    /// `extra` inside the Signature.
+    fn signed(reference: &str, extra: &str) -> String {
+        format!(
+            r#"<r ID="r1"><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="{EXC_C14N}"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>{reference}</ds:SignedInfo>{extra}</ds:Signature></r>"#
+        )
+    }
+
+    fn reference(uri: &str) -> String {
+        format!(
+            r#"<ds:Reference URI="{uri}"><ds:Transforms><ds:Transform Algorithm="{ENVELOPED}"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/></ds:Reference>"#
+        )
+    }
+
+    #[test]
+    fn only_one_same_document_reference_to_the_signed_element() {
+        let policy = AlgorithmPolicy::default();
+        let ok = signed(&reference("#r1"), "");
+        assert_eq!(check_signatures(&ok, &policy).unwrap().signatures, 1);
+        let two = reference("#r1") + &reference("#r1");
+        let hostile = [
+            reference("/dev/zero"),
+            reference("file:///etc/hostname"),
+            reference("http://127.0.0.1:9/x"),
+            reference("#xpointer(/)"),
+            reference(""),
+            reference("#other"),
+            r#"<ds:Reference><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/></ds:Reference>"#.to_string(),
+            two,
+            String::new(),
+        ];
+        for refs in hostile {
+            let doc = signed(&refs, "");
+            assert_eq!(
+                check_signatures(&doc, &policy).unwrap_err().check,
+                "saml.reference",
+                "{refs}"
+            );
+        }
+        for extra in [
+            "<ds:Object><x/></ds:Object>",
+            "<ds:Object><ds:Manifest/></ds:Object>",
+            r#"<ds:KeyInfo><ds:RetrievalMethod URI="file:///etc/passwd"/></ds:KeyInfo>"#,
+        ] {
+            let doc = signed(&reference("#r1"), extra);
+            assert_eq!(
+                check_signatures(&doc, &policy).unwrap_err().check,
+                "saml.reference",
+                "{extra}"
+            );
+        }
+        // A signature on an element without ID cannot name it.
+        let no_id = ok.replace(r#"<r ID="r1">"#, "<r>");
+        assert_eq!(
+            check_signatures(&no_id, &policy).unwrap_err().check,
+            "saml.reference"
+        );
+    }
+
+    #[test]
+    fn inclusive_canonicalisation_is_accepted_xpath_is_not() {
+        let policy = AlgorithmPolicy::default();
+        let inclusive = signed(&reference("#r1"), "").replace(EXC_C14N, C14N_10);
+        assert!(check_signatures(&inclusive, &policy).is_ok());
+        let xpath = signed(&reference("#r1"), "")
+            .replace(ENVELOPED, "http://www.w3.org/TR/1999/REC-xpath-19991116");
+        assert_eq!(
+            check_signatures(&xpath, &policy).unwrap_err().check,
+            "saml.algorithm"
+        );
+    }
+
+    #[test]
+    fn digests_outside_signatures_are_not_signature_algorithms() {
+        // RSA-OAEP's DigestMethod (SHA-1 by default) inside an EncryptedAssertion.
+        let doc = r#"<r><EncryptedAssertion><xenc:EncryptionMethod xmlns:xenc="x" Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"><ds:DigestMethod xmlns:ds="y" Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"/></xenc:EncryptionMethod></EncryptedAssertion></r>"#;
+        let summary = check_signatures(doc, &AlgorithmPolicy::default()).unwrap();
+        assert_eq!(summary.encrypted_assertions, 1);
+    }
+
+    #[test]
+    fn only_utf8_is_read() {
+        let utf7 = br#"<?xml version="1.0" encoding="UTF-7"?><x/>"#;
+        assert_eq!(check_xml(utf7, 1000).unwrap_err().check, "saml.encoding");
+        let latin = br#"<?xml version="1.0" encoding='ISO-8859-1'?><x/>"#;
+        assert_eq!(check_xml(latin, 1000).unwrap_err().check, "saml.encoding");
+        assert!(check_xml(br#"<?xml version="1.0" encoding="utf-8"?><x/>"#, 1000).is_ok());
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("<x/>".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert_eq!(check_xml(&utf16, 1000).unwrap_err().check, "saml.encoding");
+        // UTF-16 without a byte-order mark: NUL bytes, which libxml2 detects as UTF-16.
+        let bare: Vec<u8> = "<x/>".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert_eq!(check_xml(&bare, 1000).unwrap_err().check, "saml.encoding");
+        assert_eq!(
+            check_xml(b"<x>\xff</x>", 1000).unwrap_err().check,
+            "saml.encoding"
+        );
+        assert_eq!(
+            check_metadata(utf7, 1000).unwrap_err().check,
+            "saml.encoding"
+        );
+    }
+
+    #[test]
+    fn duplicate_ids_are_refused() {
+        assert_eq!(
+            check_xml(br#"<r ID="a"><s ID="a"/></r>"#, 1000)
+                .unwrap_err()
+                .check,
+            "saml.wrapping"
+        );
+        assert!(check_xml(br#"<r ID="a"><s ID="b"/></r>"#, 1000).is_ok());
     }
 }

@@ -159,6 +159,23 @@ fn verified_assertion(
 ) -> Result<(Assertion, DateTime<Utc>), SamlError> {
     guard::check_xml(xml.as_bytes(), sp.max_message_bytes)?;
     let summary = guard::check_signatures(xml, &idp.algorithms)?;
+    // The envelope as received, for the checks that do not depend on the signature. The status
+    // comes first, so that an ENT's error answer (no assertion) is reported as what it is.
+    if guard::root_name(xml)? != "Response" {
+        return Err(err("saml.malformed", "the message is not a SAML Response"));
+    }
+    let envelope: Response = match xml.parse() {
+        Ok(envelope) => envelope,
+        // The schema has room for one assertion: several are a wrapping attempt.
+        Err(_) if summary.assertions > 1 => return Err(too_many_assertions(summary.assertions)),
+        Err(_) => {
+            return Err(err(
+                "saml.malformed",
+                "not a SAML Response (its structure does not match the SAML schema)",
+            ))
+        }
+    };
+    check_status(&envelope)?;
     if summary.encrypted_assertions > 0 {
         return Err(err(
             "saml.encrypted",
@@ -166,13 +183,7 @@ fn verified_assertion(
         ));
     }
     if summary.assertions != 1 {
-        return Err(err(
-            "saml.wrapping",
-            format!(
-                "the message carries {} assertions; exactly one is accepted",
-                summary.assertions
-            ),
-        ));
+        return Err(too_many_assertions(summary.assertions));
     }
     if summary.signatures == 0 {
         return Err(err(
@@ -186,18 +197,6 @@ fn verified_assertion(
             "no signing certificate is configured for this ENT",
         ));
     }
-
-    // The envelope as received, for the checks that do not depend on the signature.
-    if guard::root_name(xml)? != "Response" {
-        return Err(err("saml.malformed", "the message is not a SAML Response"));
-    }
-    let envelope: Response = xml.parse().map_err(|_| {
-        err(
-            "saml.malformed",
-            "not a SAML Response (its structure does not match the SAML schema)",
-        )
-    })?;
-    check_status(&envelope)?;
 
     let verified = super::verified_part(xml, &idp.peer.signing_certs, &idp.algorithms)?;
 
@@ -235,6 +234,13 @@ fn verified_assertion(
     };
     let remember_until = check_assertion(&assertion, expected_request_id, sp, idp, now)?;
     Ok((assertion, remember_until))
+}
+
+fn too_many_assertions(count: usize) -> SamlError {
+    err(
+        "saml.wrapping",
+        format!("the message carries {count} assertions; exactly one is accepted"),
+    )
 }
 
 fn check_status(response: &Response) -> Result<(), SamlError> {
