@@ -758,3 +758,81 @@ async fn list_filters_on_dates_with_iso_intervals() {
         assert!(body.contains("dateCreation"), "{value}: {body}");
     }
 }
+
+#[tokio::test]
+async fn a_provider_subscribes_schools_only_to_its_own_resources() {
+    let gw = TestGateway::new().await;
+    // The other provider, under its own distributor id, names the test provider's resource.
+    let body =
+        created("abo-intrus").replace("123456789_0000000000000000", "987654321_0000000000000000");
+    let (s, body) = call(
+        &gw,
+        Method::PUT,
+        "/abonnement/abo-intrus",
+        Some(OTHER_PROVIDER_TOKEN),
+        body,
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body.contains("<regle>RG-DISTRIBUTOR-RESOURCE</regle><champ>idRessource</champ>"),
+        "{body}"
+    );
+    // Nothing was stored.
+    let (s, _) = call(
+        &gw,
+        Method::GET,
+        "/abonnement/abo-intrus",
+        Some(OTHER_PROVIDER_TOKEN),
+        String::new(),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn another_distributors_id_answers_as_an_unknown_one() {
+    let gw = TestGateway::new().await;
+    let (s, _) = call(
+        &gw,
+        Method::PUT,
+        "/abonnement/abo-a",
+        Some(PROVIDER_TOKEN),
+        created("abo-a"),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    for method in [Method::GET, Method::POST, Method::DELETE] {
+        let body = |id: &str| {
+            if method == Method::POST {
+                abonnement(id, "")
+            } else {
+                String::new()
+            }
+        };
+        let theirs = call(
+            &gw,
+            method.clone(),
+            "/abonnement/abo-a",
+            Some(OTHER_PROVIDER_TOKEN),
+            body("abo-a"),
+            false,
+        )
+        .await;
+        let unknown = call(
+            &gw,
+            method.clone(),
+            "/abonnement/abo-z",
+            Some(OTHER_PROVIDER_TOKEN),
+            body("abo-z"),
+            false,
+        )
+        .await;
+        assert_eq!(theirs.0, StatusCode::NOT_FOUND, "{method}");
+        assert_eq!(theirs.0, unknown.0, "{method}");
+        assert_eq!(theirs.1.replace("abo-a", "abo-z"), unknown.1, "{method}");
+    }
+}

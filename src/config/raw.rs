@@ -258,6 +258,9 @@ pub struct RawResource {
     pub editor_id: Option<String>,
     pub editor_name: Option<String>,
     pub category: Option<String>,
+    /// The commercial distributors (`SIREN_ISNI`) that may subscribe schools to this resource
+    /// (default: the provider's `commercial_distributors`).
+    pub distributors: Option<Vec<String>>,
     #[serde(default)]
     pub attributes: BTreeMap<String, Vec<String>>,
     /// The médiacentre's descriptive fields, with the GAR's names (`urlVignette`,

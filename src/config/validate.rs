@@ -661,6 +661,12 @@ fn provider(
         }
         None => dist.iter().cloned().collect(),
     };
+    for res in resources
+        .iter_mut()
+        .filter(|r| r.commercial_distributors.is_empty())
+    {
+        res.commercial_distributors = commercial_distributors.clone();
+    }
     let api_token = api_token(cx, &prefix, &p.api_token_file)?;
     Some(ProviderConfig {
         key: key.to_string(),
@@ -706,6 +712,13 @@ fn resource(
             cx.problem(format!("{prefix}.access_url"), "must be an http(s) URL");
         }
     }
+    let commercial_distributors = r.distributors.clone().unwrap_or_default();
+    for d in commercial_distributors.iter().filter(|d| !is_siren_isni(d)) {
+        cx.problem(
+            format!("{prefix}.distributors"),
+            format!("'{d}' is not SIREN_ISNI (9 digits, '_', 16 digits)"),
+        );
+    }
     let mut release = ReleasePolicy::default();
     for (profile, names) in &r.attributes {
         let key = format!("{prefix}.attributes.{profile}");
@@ -734,6 +747,7 @@ fn resource(
         editor_id: r.editor_id.clone().unwrap_or_else(|| dist.to_string()),
         editor_name: r.editor_name.clone().unwrap_or_default(),
         technical_distributor: dist.to_string(),
+        commercial_distributors,
         access_url: access_url?,
         protocol,
         category: r.category.clone(),

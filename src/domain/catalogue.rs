@@ -27,6 +27,10 @@ pub struct Resource {
     pub editor_name: String,
     /// `distributeurTech`: the technical distributor, `SIREN_ISNI`.
     pub technical_distributor: String,
+    /// `distributeursCom`: the commercial distributors (`SIREN_ISNI`) that may sell it, hence
+    /// subscribe schools to it; empty means the technical distributor alone.
+    #[serde(default)]
+    pub commercial_distributors: Vec<String>,
     /// Where the browser is sent once access is granted.
     pub access_url: String,
     pub protocol: Protocol,
@@ -75,6 +79,15 @@ pub struct Display {
 }
 
 impl Resource {
+    /// The declared commercial distributors, the technical distributor when none is.
+    pub fn distributors(&self) -> &[String] {
+        if self.commercial_distributors.is_empty() {
+            std::slice::from_ref(&self.technical_distributor)
+        } else {
+            &self.commercial_distributors
+        }
+    }
+
     /// The value the IDO is scoped by for this resource.
     pub fn ido_scope_value(&self, scope: IdoScope) -> String {
         match scope {

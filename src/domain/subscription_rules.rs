@@ -136,6 +136,25 @@ fn school_year_end(s: &str) -> Option<(i32, DateTime<Utc>)> {
     Some((a, Utc.with_ymd_and_hms(b, 8, 16, 0, 0, 0).single()?))
 }
 
+/// The rule that ties a subscription to the catalogue: `distributor` may only subscribe schools
+/// to a resource that declares it among its commercial distributors (`distributeursCom`).
+pub fn check_resource_distributor(
+    resource: &super::catalogue::Resource,
+    distributor: &str,
+) -> Result<(), Violation> {
+    if resource.distributors().iter().any(|d| d == distributor) {
+        return Ok(());
+    }
+    Err(Violation {
+        rule: "RG-DISTRIBUTOR-RESOURCE",
+        field: "idRessource",
+        message: format!(
+            "la ressource {} n'est pas distribuée par {distributor}",
+            resource.id
+        ),
+    })
+}
+
 /// Applies every rule, knowing no school's degree (see [`validate_for_schools`]).
 pub fn validate(
     input: &SubscriptionInput,

@@ -78,8 +78,10 @@ pub async fn handle(
         element(&mut out, "idEditeur", &r.editor_id);
         element(&mut out, "nomEditeur", &r.editor_name);
         out.push_str("<distributeursCom>");
-        element(&mut out, "distributeurCom", &r.technical_distributor);
-        element(&mut out, "nomDistributeurCom", provider_name);
+        for d in r.distributors() {
+            element(&mut out, "distributeurCom", d);
+            element(&mut out, "nomDistributeurCom", provider_name);
+        }
         out.push_str("</distributeursCom>");
         element(&mut out, "distributeurTech", &r.technical_distributor);
         element(&mut out, "nomDistributeurTech", provider_name);

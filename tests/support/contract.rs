@@ -386,6 +386,7 @@ fn resource(id: &str) -> Resource {
         editor_id: "e".into(),
         editor_name: "E".into(),
         technical_distributor: "123456789_0000000000000000".into(),
+        commercial_distributors: Vec::new(),
         access_url: "https://r.test/".into(),
         protocol: Protocol::Saml,
         category: None,

@@ -22,7 +22,9 @@ use axum::Router;
 
 use crate::app::AppState;
 use crate::config::ProviderConfig;
-use crate::domain::subscription_rules::{validate_for_schools, Mode, SubscriptionInput, Violation};
+use crate::domain::subscription_rules::{
+    check_resource_distributor, validate_for_schools, Mode, SubscriptionInput, Violation,
+};
 use crate::domain::{Subscription, Uai};
 use crate::saml::xml::escape;
 
@@ -168,6 +170,21 @@ async fn primary_schools(state: &AppState, uais: &[Uai]) -> Result<Vec<Uai>, WsE
     Ok(out)
 }
 
+/// Refuses a subscription to a catalogue resource its distributor does not sell: a provider
+/// only subscribes schools to its own resources.
+async fn sold_by(state: &AppState, subscription: &Subscription) -> Result<(), WsError> {
+    let resource = state
+        .store
+        .resource(&subscription.resource_id)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    match resource {
+        Some(r) => check_resource_distributor(&r, &subscription.distributor_id)
+            .map_err(|v| WsError::Rules(vec![v])),
+        None => Ok(()),
+    }
+}
+
 async fn owned(
     state: &AppState,
     provider: &ProviderConfig,
@@ -236,6 +253,7 @@ async fn create(
         &primary,
     )
     .map_err(WsError::Rules)?;
+    sold_by(&state, &subscription).await?;
     if !state
         .store
         .create_subscription(&subscription)
@@ -277,6 +295,7 @@ async fn update(
         &primary,
     )
     .map_err(WsError::Rules)?;
+    sold_by(&state, &subscription).await?;
     state
         .store
         .put_subscription(&subscription)
