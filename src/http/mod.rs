@@ -78,7 +78,35 @@ pub fn app(state: AppState) -> Router {
                 tracing::info_span!("http", method = %req.method(), route = %route)
             }),
         )
+        .layer(security_header(
+            axum::http::header::CONTENT_SECURITY_POLICY,
+            "frame-ancestors 'none'",
+        ))
+        .layer(security_header(axum::http::header::X_FRAME_OPTIONS, "DENY"))
+        .layer(security_header(
+            axum::http::header::REFERRER_POLICY,
+            "no-referrer",
+        ))
+        .layer(security_header(
+            axum::http::header::X_CONTENT_TYPE_OPTIONS,
+            "nosniff",
+        ))
         .with_state(state)
+}
+
+/// Headers on every response: no page of the gateway may be framed (the assignment page's
+/// buttons would be clickjacked), no URL (they carry SAML messages and ids) leaks in a
+/// Referer, no content is sniffed into another type. `frame-ancestors` is the only CSP
+/// directive so far: the pages' inline styles and the auto-POST form's `onload` need hashes
+/// before a script policy can be set.
+fn security_header(
+    name: axum::http::HeaderName,
+    value: &'static str,
+) -> tower_http::set_header::SetResponseHeaderLayer<axum::http::HeaderValue> {
+    tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+        name,
+        axum::http::HeaderValue::from_static(value),
+    )
 }
 
 /// Runs the gateway on `listener` until `shutdown` resolves. Each request knows its TCP peer
