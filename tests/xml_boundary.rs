@@ -123,6 +123,18 @@ impl Served {
         urlencoding::decode(relay).unwrap().into_owned()
     }
 
+    /// The ENT's genuine signed Response to the pending login `relay`.
+    fn signed_response(&self, relay: &str) -> String {
+        EntResponse::new(
+            BASE,
+            ENT_ENTITY,
+            relay,
+            self.gw.state.clock.now(),
+            "eleve-0001",
+        )
+        .signed(&self.gw.ent.key, &self.gw.ent.cert)
+    }
+
     /// Posts `form` to `path`; the status, the page, and how long the answer took.
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String, Duration) {
         let started = Instant::now();
@@ -198,14 +210,7 @@ async fn references_out_of_the_document_are_refused_on_both_sides() {
     let recorder = Recorder::start();
     let bait = fifo(served.gw.dir.path());
     let relay = served.start_login().await;
-    let signed = EntResponse::new(
-        BASE,
-        ENT_ENTITY,
-        &relay,
-        served.gw.state.clock.now(),
-        "eleve-0001",
-    )
-    .signed(&served.gw.ent.key, &served.gw.ent.cert);
+    let signed = served.signed_response(&relay);
 
     for uri in hostile_uris(&recorder, &bait) {
         let answer = served
@@ -275,14 +280,7 @@ async fn memory_stays_flat_under_repeated_hostile_references() {
     let served = Served::start().await;
     let recorder = Recorder::start();
     let relay = served.start_login().await;
-    let signed = EntResponse::new(
-        BASE,
-        ENT_ENTITY,
-        &relay,
-        served.gw.state.clock.now(),
-        "eleve-0001",
-    )
-    .signed(&served.gw.ent.key, &served.gw.ent.cert);
+    let signed = served.signed_response(&relay);
     let zero = with_reference(&signed, "/dev/zero");
     let ssrf = with_reference(&signed, &format!("http://127.0.0.1:{}/x", recorder.port));
     for _ in 0..5 {
@@ -312,14 +310,7 @@ async fn memory_stays_flat_under_repeated_hostile_references() {
 async fn declared_encodings_other_than_utf8_are_refused() {
     let served = Served::start().await;
     let relay = served.start_login().await;
-    let signed = EntResponse::new(
-        BASE,
-        ENT_ENTITY,
-        &relay,
-        served.gw.state.clock.now(),
-        "eleve-0001",
-    )
-    .signed(&served.gw.ent.key, &served.gw.ent.cert);
+    let signed = served.signed_response(&relay);
     let body = signed
         .trim_start()
         .strip_prefix("<?xml")
