@@ -312,6 +312,18 @@ fn attribute(
     Ok(None)
 }
 
+/// `saml.algorithm` unless `ok`: "`what` `alg` is not allowed`suffix`".
+fn allowed(ok: bool, what: &str, alg: &str, suffix: &str) -> Result<(), SamlError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(SamlError::new(
+            "saml.algorithm",
+            format!("{what} {alg} is not allowed{suffix}"),
+        ))
+    }
+}
+
 /// One element inside a `Signature`.
 fn check_signature_child(
     start: &quick_xml::events::BytesStart<'_>,
@@ -346,47 +358,39 @@ fn check_signature_child(
         }
         b"SignatureMethod" => {
             let alg = algorithm()?;
-            if policy.allows_signature_uri(&alg) {
-                Ok(())
-            } else {
-                Err(SamlError::new(
-                    "saml.algorithm",
-                    format!("signature algorithm {alg} is not allowed for this peer"),
-                ))
-            }
+            allowed(
+                policy.allows_signature_uri(&alg),
+                "signature algorithm",
+                &alg,
+                " for this peer",
+            )
         }
         b"DigestMethod" => {
             let alg = algorithm()?;
-            if policy.allows_digest_uri(&alg) {
-                Ok(())
-            } else {
-                Err(SamlError::new(
-                    "saml.algorithm",
-                    format!("digest algorithm {alg} is not allowed for this peer"),
-                ))
-            }
+            allowed(
+                policy.allows_digest_uri(&alg),
+                "digest algorithm",
+                &alg,
+                " for this peer",
+            )
         }
         b"CanonicalizationMethod" => {
             let alg = algorithm()?;
-            if C14N_ALLOWED.contains(&alg.as_str()) {
-                Ok(())
-            } else {
-                Err(SamlError::new(
-                    "saml.algorithm",
-                    format!("canonicalisation {alg} is not allowed"),
-                ))
-            }
+            allowed(
+                C14N_ALLOWED.contains(&alg.as_str()),
+                "canonicalisation",
+                &alg,
+                "",
+            )
         }
         b"Transform" => {
             let alg = algorithm()?;
-            if TRANSFORMS_ALLOWED.contains(&alg.as_str()) {
-                Ok(())
-            } else {
-                Err(SamlError::new(
-                    "saml.algorithm",
-                    format!("transform {alg} is not allowed"),
-                ))
-            }
+            allowed(
+                TRANSFORMS_ALLOWED.contains(&alg.as_str()),
+                "transform",
+                &alg,
+                "",
+            )
         }
         _ => Ok(()),
     }
