@@ -131,7 +131,7 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let files = write_export(dir.path(), "B0", Shape { schools, pupils_per_school: pupils, degree: Degree::Secondary }).unwrap();
         let paths: Vec<&std::path::Path> = files.iter().map(|p| p.as_path()).collect();
-        let summary = passerelle::feed::import_files(store.as_ref(), &"B0".parse().unwrap(), &paths).await.unwrap();
+        let summary = passerelle::feed::import_files(store.as_ref(), &"B0".parse().unwrap(), &paths, &Default::default()).await.unwrap();
         let base = gw.state.config.providers["test-editeur"].resources[0].clone();
         for r in 0..RESOURCES {
             let mut res = base.clone();

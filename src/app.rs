@@ -34,7 +34,9 @@ impl Metrics {
             TraceEvent::CredentialIssued { .. } => &self.credentials_issued,
             TraceEvent::SubscriptionChanged { .. } => &self.subscription_changes,
             TraceEvent::AssignmentChanged { .. } => &self.assignment_changes,
-            TraceEvent::ConfigurationLoaded { .. } | TraceEvent::AuditQuery { .. } => return,
+            TraceEvent::ConfigurationLoaded { .. }
+            | TraceEvent::AuditQuery { .. }
+            | TraceEvent::SchoolMoved { .. } => return,
         };
         c.fetch_add(1, Ordering::Relaxed);
     }

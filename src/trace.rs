@@ -102,6 +102,16 @@ pub enum TraceEvent {
         /// `group:<code>`, or `person:<pseudonymous subject>`.
         target: String,
     },
+    /// An operator bound a school to another ENT (`passerelle directory move-school`).
+    SchoolMoved {
+        uai: Uai,
+        /// The ENT it was bound to, if any.
+        from: Option<IdEnt>,
+        /// The ENT it is bound to now.
+        ent: IdEnt,
+        /// Who decided it, as the operator gave it (`--by`).
+        by: String,
+    },
     /// A provider created, changed or deleted a subscription: who, what, before and after.
     SubscriptionChanged {
         /// The provider's configuration key.
@@ -118,6 +128,7 @@ impl TraceEvent {
     pub fn kind(&self) -> &'static str {
         match self {
             TraceEvent::SubscriptionChanged { .. } => "subscription_changed",
+            TraceEvent::SchoolMoved { .. } => "school_moved",
             TraceEvent::AssignmentChanged { .. } => "assignment_changed",
             TraceEvent::ConfigurationLoaded { .. } => "configuration_loaded",
             TraceEvent::AuditQuery { .. } => "audit_query",

@@ -35,7 +35,7 @@ async fn import(
     paths: &[PathBuf],
 ) -> Result<passerelle::feed::ImportSummary, ImportError> {
     let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-    import_files(store, &ent(), &refs).await
+    import_files(store, &ent(), &refs, &Default::default()).await
 }
 
 #[tokio::test]

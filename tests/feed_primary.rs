@@ -38,7 +38,7 @@ fn ent() -> IdEnt {
 
 async fn import(store: &MemoryStore, paths: &[PathBuf]) -> Result<ImportSummary, ImportError> {
     let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-    import_files(store, &ent(), &refs).await
+    import_files(store, &ent(), &refs, &Default::default()).await
 }
 
 #[tokio::test]
@@ -248,7 +248,7 @@ async fn no_librarian_audience_in_primary_schools() {
     let mut files = xml_files("feed");
     files.extend(xml_files("feed-1d"));
     let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-    import_files(gw.store.as_ref(), &ent(), &refs)
+    import_files(gw.store.as_ref(), &ent(), &refs, &Default::default())
         .await
         .unwrap();
 

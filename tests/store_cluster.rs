@@ -134,6 +134,12 @@ async fn the_store_contract_holds_on_a_redis_cluster() {
     contract::remember_once(store.clone()).await;
     contract::tokens(store.clone()).await;
     contract::directories(store.clone()).await;
+    contract::school_bindings(Arc::new(
+        RedisStore::connect(&url, true, "pas-cluster-sb")
+            .await
+            .unwrap(),
+    ))
+    .await;
     contract::catalogue(store.clone()).await;
     contract::subscriptions(store.clone()).await;
     contract::assignments(store.clone()).await;

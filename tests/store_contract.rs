@@ -52,6 +52,7 @@ contract!(pending_logins);
 contract!(remember_once);
 contract!(tokens);
 contract!(directories);
+contract!(school_bindings);
 contract!(readers_never_see_a_mix);
 contract!(catalogue);
 contract!(subscriptions);

@@ -9,7 +9,10 @@ use url::Url;
 use super::raw::{RawEnt, RawEntOidc, RawEntSaml};
 use super::validate::{algorithms, api_token, cert_fingerprint, Ctx};
 use super::{EntAuth, EntConfig, Secret};
-use crate::domain::IdEnt;
+use crate::domain::school_scope::{
+    academy_departements, is_departement, DeclaredSchools, ACADEMIES,
+};
+use crate::domain::{IdEnt, Uai};
 use crate::oidc::rp::{allowed_url, EntOidc, IdTokenAlg};
 use crate::saml::metadata;
 use crate::saml::sp::EntIdp;
@@ -59,13 +62,66 @@ pub(super) async fn ent(cx: &mut Ctx<'_>, id: &str, e: &RawEnt) -> Option<EntCon
             None
         }
     };
+    let schools = declared_schools(cx, &prefix, e);
     Some(EntConfig {
         id: ent_id?,
         name: name?,
         auth: auth?,
         api_token: api_token?,
         client_cert_fingerprint,
+        schools,
     })
+}
+
+/// `uais`, `departements` and `academies`: the schools the ENT's exports may describe.
+fn declared_schools(cx: &mut Ctx<'_>, prefix: &str, e: &RawEnt) -> Option<DeclaredSchools> {
+    if e.uais.is_none() && e.departements.is_none() && e.academies.is_none() {
+        return None;
+    }
+    let mut declared = DeclaredSchools::default();
+    for u in e.uais.iter().flatten() {
+        match u.parse::<Uai>() {
+            Ok(u) => {
+                declared.uais.insert(u);
+            }
+            Err(err) => cx.problem(format!("{prefix}.uais"), format!("'{u}': {err}")),
+        }
+    }
+    for d in e.departements.iter().flatten() {
+        if is_departement(d) {
+            declared.departements.insert(d.clone());
+        } else {
+            cx.problem(
+                format!("{prefix}.departements"),
+                format!("'{d}' is not a département as UAIs begin with it (three digits: 035, 620, 974)"),
+            );
+        }
+    }
+    for a in e.academies.iter().flatten() {
+        match academy_departements(a) {
+            Some(deps) => declared
+                .departements
+                .extend(deps.iter().map(|d| d.to_string())),
+            None => cx.problem(
+                format!("{prefix}.academies"),
+                format!(
+                    "'{a}' is not an académie (expected one of: {})",
+                    ACADEMIES
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+        }
+    }
+    if declared == DeclaredSchools::default() {
+        cx.problem(
+            format!("{prefix}.uais"),
+            "uais, departements and academies declare no school: list at least one, or leave all three out",
+        );
+    }
+    Some(declared)
 }
 
 async fn saml_idp(cx: &mut Ctx<'_>, prefix: &str, saml: &RawEntSaml) -> Option<EntIdp> {

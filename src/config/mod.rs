@@ -110,6 +110,9 @@ pub struct EntConfig {
     pub api_token: Option<Secret>,
     /// SHA-256 fingerprint of the client certificate of this ENT's servers, if configured.
     pub client_cert_fingerprint: Option<String>,
+    /// The schools its exports may describe (`uais`, `departements`, `academies`); `None`
+    /// when it declares none (then only other ENTs' schools are out of its reach).
+    pub schools: Option<crate::domain::school_scope::DeclaredSchools>,
 }
 
 /// What an auditor may read.

@@ -199,6 +199,11 @@ pub struct RawEnt {
     pub api_token_file: Option<String>,
     /// The client certificate (PEM) the ENT's servers present over mutual TLS.
     pub client_certificate_file: Option<String>,
+    /// The schools this ENT may describe in its directory exports: UAIs, départements (the
+    /// UAIs' first three digits) and académies (`rennes`, `aix-marseille`...).
+    pub uais: Option<Vec<String>>,
+    pub departements: Option<Vec<String>>,
+    pub academies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

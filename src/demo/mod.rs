@@ -284,6 +284,7 @@ pub async fn start_with(
                 auth: ent_auth,
                 api_token: None,
                 client_cert_fingerprint: None,
+                schools: None,
             },
         )]),
         providers: BTreeMap::from([

@@ -66,9 +66,10 @@ async fn directory(state: &AppState, export_dir: &Path) -> anyhow::Result<Import
     std::fs::create_dir_all(export_dir)?;
     let files = crate::feed::export::write_directory(export_dir, &ent, &data::directory()?)?;
     let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-    let summary = crate::feed::import_files(state.store.as_ref(), &ent, &paths)
-        .await
-        .map_err(|e| anyhow::anyhow!("demo: the directory import was refused: {e}"))?;
+    let summary =
+        crate::feed::import_files(state.store.as_ref(), &ent, &paths, &Default::default())
+            .await
+            .map_err(|e| anyhow::anyhow!("demo: the directory import was refused: {e}"))?;
     tracing::info!(
         ent = %ent,
         files = files.len(),

@@ -12,6 +12,7 @@ pub mod ido;
 pub mod ids;
 pub mod licence_count;
 pub mod release;
+pub mod school_scope;
 pub mod subscription;
 pub mod subscription_rules;
 

@@ -34,13 +34,62 @@ pub fn xml_document(name: &str, bytes: Vec<u8>) -> Result<(String, String), Impo
     Ok((name.to_string(), text))
 }
 
+/// How much an archive may hold once inflated: an upload of 128 MiB of gzip could otherwise
+/// expand past 100 GiB. Every inflated byte counts, the entries skipped (not XML, not files)
+/// included, since inflating them costs the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveLimits {
+    /// `feed.max_unpacked_bytes`: the uncompressed total.
+    pub max_unpacked_bytes: u64,
+    /// `feed.max_archive_entries`: entries of any kind.
+    pub max_entries: usize,
+}
+
+impl Default for ArchiveLimits {
+    fn default() -> Self {
+        Self {
+            max_unpacked_bytes: 1024 * 1024 * 1024,
+            max_entries: 10_000,
+        }
+    }
+}
+
+/// Inflates at most `left` bytes, then fails: the cap is enforced as the stream is read.
+struct Budget<R> {
+    inner: R,
+    left: u64,
+    exceeded: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Budget<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            // One byte more tells a stream that ends exactly at the cap from a larger one.
+            let mut probe = [0u8; 1];
+            if self.inner.read(&mut probe)? == 0 {
+                return Ok(0);
+            }
+            self.exceeded.set(true);
+            return Err(std::io::Error::other("archive larger than its limit"));
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
 /// Checks the `.tar.gz` archive `bytes` against `expected` (its MD5, from `source`, which
-/// names it in errors), then returns its XML files as `(name/entry, text)`.
+/// names it in errors), then returns its XML files as `(name/entry, text)`, refusing it as
+/// soon as it inflates past `limits`.
 pub fn unpack(
     name: &str,
     bytes: &[u8],
     expected: [u8; 16],
     source: &str,
+    limits: ArchiveLimits,
 ) -> Result<Vec<(String, String)>, ImportError> {
     if md5_of(bytes) != expected {
         return Err(invalid(
@@ -48,13 +97,41 @@ pub fn unpack(
             format!("la somme MD5 ne correspond pas à {source} (archive altérée ou incomplète)"),
         ));
     }
+    let exceeded = std::rc::Rc::new(std::cell::Cell::new(false));
+    let too_large = || {
+        invalid(
+            name,
+            format!(
+                "l'archive dépasse {} octets une fois décompressée (feed.max_unpacked_bytes)",
+                limits.max_unpacked_bytes
+            ),
+        )
+    };
+    let unreadable = |e: std::io::Error, file: &str| {
+        if exceeded.get() {
+            too_large()
+        } else {
+            invalid(file, format!("archive illisible : {e}"))
+        }
+    };
     let mut out = Vec::new();
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-    let entries = archive
-        .entries()
-        .map_err(|e| invalid(name, format!("archive illisible : {e}")))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| invalid(name, format!("archive illisible : {e}")))?;
+    let mut archive = tar::Archive::new(Budget {
+        inner: flate2::read::GzDecoder::new(bytes),
+        left: limits.max_unpacked_bytes,
+        exceeded: exceeded.clone(),
+    });
+    let entries = archive.entries().map_err(|e| unreadable(e, name))?;
+    for (count, entry) in entries.enumerate() {
+        if count >= limits.max_entries {
+            return Err(invalid(
+                name,
+                format!(
+                    "l'archive contient plus de {} entrées (feed.max_archive_entries)",
+                    limits.max_entries
+                ),
+            ));
+        }
+        let entry = entry.map_err(|e| unreadable(e, name))?;
         let entry_name = entry
             .path()
             .map(|p| p.display().to_string())
@@ -68,7 +145,7 @@ pub fn unpack(
             &mut std::io::Read::take(entry, MAX_FILE_BYTES + 1),
             &mut text,
         )
-        .map_err(|e| invalid(&full, format!("fichier illisible : {e}")))?;
+        .map_err(|e| unreadable(e, &full))?;
         if text.len() as u64 > MAX_FILE_BYTES {
             return Err(invalid(&full, "fichier trop volumineux"));
         }
@@ -92,5 +169,64 @@ mod tests {
         assert_eq!(parse_md5("not a digest"), None);
         assert_eq!(parse_md5(&hex[..30]), None);
         assert_eq!(parse_md5("AAAA"), None, "base64 of 3 bytes, not 16");
+    }
+
+    /// A `.tar.gz` of `files` (name, size in bytes of zeros).
+    fn archive(files: &[(&str, usize)]) -> Vec<u8> {
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for (name, size) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(*size as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            tar.append_data(&mut header, name, std::io::repeat(b' ').take(*size as u64))
+                .unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap()
+    }
+
+    fn limits(bytes: u64, entries: usize) -> ArchiveLimits {
+        ArchiveLimits {
+            max_unpacked_bytes: bytes,
+            max_entries: entries,
+        }
+    }
+
+    fn refusal(r: Result<Vec<(String, String)>, ImportError>) -> String {
+        match r {
+            Err(ImportError::Invalid(e)) => e[0].message.clone(),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    use std::io::Read as _;
+
+    #[test]
+    fn an_archive_within_its_limits_is_unpacked() {
+        let a = archive(&[("a.xml", 1000), ("b.txt", 1000), ("c.xml", 10)]);
+        let files = unpack("x.tar.gz", &a, md5_of(&a), "test", limits(1 << 20, 3)).unwrap();
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["x.tar.gz/a.xml", "x.tar.gz/c.xml"]);
+    }
+
+    #[test]
+    fn an_archive_inflating_past_its_total_is_refused() {
+        // 3 MiB of files, skipped ones included, against a 1 MiB total.
+        let a = archive(&[("a.txt", 2 << 20), ("b.xml", 1 << 20)]);
+        let message = refusal(unpack("x.tar.gz", &a, md5_of(&a), "t", limits(1 << 20, 10)));
+        assert!(message.contains("feed.max_unpacked_bytes"), "{message}");
+    }
+
+    #[test]
+    fn an_archive_with_too_many_entries_is_refused() {
+        let many: Vec<(String, usize)> = (0..11).map(|i| (format!("{i}.xml"), 1)).collect();
+        let many: Vec<(&str, usize)> = many.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+        let a = archive(&many);
+        let message = refusal(unpack("x.tar.gz", &a, md5_of(&a), "t", limits(1 << 20, 10)));
+        assert!(message.contains("feed.max_archive_entries"), "{message}");
+        assert!(unpack("x.tar.gz", &a, md5_of(&a), "t", limits(1 << 20, 11)).is_ok());
     }
 }

@@ -2,12 +2,14 @@
 //! (primary for files of the 1D schema), MEF and subjects (`Etab`), classes, groups and
 //! memberships (`Groupe`), pupils and teachers with their profiles per school and MEF or
 //! MEFSTAT4 (`Eleve`, `Enseignant`). Elements of one schema are refused in files of the other.
-//! Every problem is reported, with its file and line.
+//! Every problem is reported, with its file and line; a school out of the ENT's scope (see
+//! `domain::school_scope`) is one, reported once, where the export first names it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::parse::{FeedError, FeedFile, Record};
 use crate::domain::directory::{GroupRef, SchoolCode, SchoolProfile, SchoolSubject};
+use crate::domain::school_scope::SchoolScope;
 use crate::domain::{Degree, Directory, Group, GroupKind, IdEnt, Person, Profile, School, Uai};
 
 /// Elements only the secondary schema (GAR-ENT.xsd v1.7) has.
@@ -25,6 +27,9 @@ const PRIMARY_ONLY: [&str; 1] = ["GARPersonMEFSTAT4"];
 struct Problems<'a> {
     file: &'a str,
     errors: &'a mut Vec<FeedError>,
+    scope: &'a SchoolScope,
+    /// Schools already reported out of scope.
+    reported: &'a mut HashSet<Uai>,
 }
 
 impl Problems<'_> {
@@ -53,9 +58,22 @@ impl Problems<'_> {
         }
     }
 
+    /// Whether the export may name `uai`; reports it once when it may not.
+    fn in_scope(&mut self, r: &Record, uai: &Uai) -> bool {
+        match self.scope.check(uai) {
+            Ok(()) => true,
+            Err(why) => {
+                if self.reported.insert(uai.clone()) {
+                    self.at(r, format!("<{}> : {why}", r.element));
+                }
+                false
+            }
+        }
+    }
+
     fn uai(&mut self, r: &Record, value: &str) -> Option<Uai> {
         match value.parse() {
-            Ok(u) => Some(u),
+            Ok(u) => self.in_scope(r, &u).then_some(u),
             Err(_) => {
                 self.at(r, format!("<{}> : UAI « {value} » invalide", r.element));
                 None
@@ -74,8 +92,13 @@ struct Extra {
 }
 
 /// Assembles the directory of `ent` from its files (`(name, file)` pairs).
-pub fn assemble(ent: &IdEnt, files: &[(String, FeedFile)]) -> Result<Directory, Vec<FeedError>> {
+pub fn assemble(
+    ent: &IdEnt,
+    files: &[(String, FeedFile)],
+    scope: &SchoolScope,
+) -> Result<Directory, Vec<FeedError>> {
     let mut errors = Vec::new();
+    let mut reported = HashSet::new();
     let mut dir = Directory::default();
     let mut mefstat11: HashMap<(Uai, String), String> = HashMap::new();
     let mut subject_labels: HashMap<(Uai, String), String> = HashMap::new();
@@ -86,6 +109,8 @@ pub fn assemble(ent: &IdEnt, files: &[(String, FeedFile)]) -> Result<Directory, 
         let mut p = Problems {
             file: name,
             errors: &mut errors,
+            scope,
+            reported: &mut reported,
         };
         for r in &file.records {
             let foreign = match file.degree {
@@ -314,7 +339,11 @@ fn person(ent: &IdEnt, r: &Record, p: &mut Problems<'_>) -> Option<Person> {
             get("GARStructureUAI").and_then(|u| u.parse::<Uai>().ok()),
             get("GARPersonProfil").and_then(|v| v.parse::<Profile>().ok()),
         ) {
-            (Some(uai), Some(profile)) => profiles.push(SchoolProfile { uai, profile }),
+            (Some(uai), Some(profile)) => {
+                if p.in_scope(r, &uai) {
+                    profiles.push(SchoolProfile { uai, profile });
+                }
+            }
             _ => p.at(
                 r,
                 format!(

@@ -18,7 +18,8 @@ fn round_trip(d: &Directory) -> (tempfile::TempDir, Vec<PathBuf>, Directory) {
     let out = tempfile::tempdir().unwrap();
     let files = write_directory(out.path(), &ent(), d).unwrap();
     let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-    let back = super::super::read_documents(&ent(), super::super::documents(&paths).unwrap())
+    let docs = super::super::documents(&paths, Default::default()).unwrap();
+    let back = super::super::read_documents(&ent(), docs, &Default::default())
         .unwrap_or_else(|e| panic!("{e}"));
     (out, files, back)
 }

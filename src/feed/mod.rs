@@ -12,10 +12,41 @@ pub mod parse;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::domain::school_scope::{DeclaredSchools, SchoolScope};
 use crate::domain::{Directory, IdEnt};
 use crate::store::Store;
 
+use self::archive::ArchiveLimits;
 pub use parse::FeedError;
+
+/// What one import of one ENT may contain: the schools in its reach (declared in its
+/// configuration, and never another ENT's), archives within their limits.
+#[derive(Debug, Clone, Default)]
+pub struct ImportRules {
+    /// `uais`, `departements` and `academies` of the ENT's configuration; `None` when it
+    /// declares none.
+    pub declared: Option<DeclaredSchools>,
+    pub archive: ArchiveLimits,
+}
+
+impl ImportRules {
+    /// The rules of `ent` under configuration `cfg`.
+    pub fn of(cfg: &crate::config::Config, ent: &crate::config::EntConfig) -> Self {
+        Self {
+            declared: ent.schools.clone(),
+            archive: cfg.feed.archive,
+        }
+    }
+
+    /// The scope of one import by `ent`, from the gateway's current school bindings.
+    async fn scope(&self, store: &dyn Store, ent: &IdEnt) -> Result<SchoolScope, ImportError> {
+        Ok(SchoolScope::new(
+            ent,
+            self.declared.clone(),
+            store.school_bindings().await?,
+        ))
+    }
+}
 
 /// What an import did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +77,7 @@ pub(crate) fn invalid(file: &str, message: impl Into<String>) -> ImportError {
 
 /// The `(name, text)` XML documents of an export on disk: XML files as they are, `.tar.gz`
 /// archives unpacked after they were checked against the `.md5` beside them.
-fn documents(paths: &[&Path]) -> Result<Vec<(String, String)>, ImportError> {
+fn documents(paths: &[&Path], limits: ArchiveLimits) -> Result<Vec<(String, String)>, ImportError> {
     let mut out = Vec::new();
     for path in paths {
         let name = path.display().to_string();
@@ -60,7 +91,7 @@ fn documents(paths: &[&Path]) -> Result<Vec<(String, String)>, ImportError> {
                 .next()
                 .and_then(archive::parse_md5)
                 .ok_or_else(|| invalid(&md5_path, "somme MD5 illisible"))?;
-            out.extend(archive::unpack(&name, &bytes, expected, &md5_path)?);
+            out.extend(archive::unpack(&name, &bytes, expected, &md5_path, limits)?);
         } else {
             out.push(archive::xml_document(&name, bytes)?);
         }
@@ -81,9 +112,13 @@ pub enum Upload {
 }
 
 /// The `(name, text)` XML documents of an upload named `name`.
-fn upload_documents(name: &str, upload: Upload) -> Result<Vec<(String, String)>, ImportError> {
+fn upload_documents(
+    name: &str,
+    upload: Upload,
+    limits: ArchiveLimits,
+) -> Result<Vec<(String, String)>, ImportError> {
     match upload {
-        Upload::Archive { bytes, md5 } => archive::unpack(name, &bytes, md5, "Content-MD5"),
+        Upload::Archive { bytes, md5 } => archive::unpack(name, &bytes, md5, "Content-MD5", limits),
         Upload::Xml { bytes, md5 } => {
             if md5.is_some_and(|m| m != archive::md5_of(&bytes)) {
                 return Err(invalid(
@@ -96,10 +131,12 @@ fn upload_documents(name: &str, upload: Upload) -> Result<Vec<(String, String)>,
     }
 }
 
-/// Reads and assembles the documents of one export of `ent`: every problem, or its directory.
+/// Reads and assembles the documents of one export of `ent`: every problem (a school out of
+/// `scope` is one), or its directory.
 pub fn read_documents(
     ent: &IdEnt,
     documents: Vec<(String, String)>,
+    scope: &SchoolScope,
 ) -> Result<Directory, ImportError> {
     if documents.is_empty() {
         return Err(invalid("(export)", "aucun fichier XML dans l'export"));
@@ -115,7 +152,7 @@ pub fn read_documents(
     if !errors.is_empty() {
         return Err(ImportError::Invalid(errors));
     }
-    assemble::assemble(ent, &files).map_err(ImportError::Invalid)
+    assemble::assemble(ent, &files, scope).map_err(ImportError::Invalid)
 }
 
 /// Replaces `ent`'s directory in `store` with `directory`.
@@ -139,10 +176,16 @@ pub async fn import_upload(
     ent: IdEnt,
     name: String,
     upload: Upload,
+    rules: &ImportRules,
 ) -> Result<ImportSummary, ImportError> {
-    let for_reading = ent.clone();
+    let scope = rules.scope(store.as_ref(), &ent).await?;
+    let (for_reading, limits) = (ent.clone(), rules.archive);
     let directory = tokio::task::spawn_blocking(move || {
-        read_documents(&for_reading, upload_documents(&name, upload)?)
+        read_documents(
+            &for_reading,
+            upload_documents(&name, upload, limits)?,
+            &scope,
+        )
     })
     .await
     .map_err(|e| ImportError::Io("(import)".into(), std::io::Error::other(e.to_string())))??;
@@ -155,7 +198,9 @@ pub async fn import_files(
     store: &dyn Store,
     ent: &IdEnt,
     paths: &[&Path],
+    rules: &ImportRules,
 ) -> Result<ImportSummary, ImportError> {
-    let directory = read_documents(ent, documents(paths)?)?;
+    let scope = rules.scope(store, ent).await?;
+    let directory = read_documents(ent, documents(paths, rules.archive)?, &scope)?;
     replace(store, ent, &directory).await
 }

@@ -197,12 +197,37 @@ impl DirectoryStore for MemoryStore {
                 .push(grp.clone());
         }
         let mut g = self.lock();
-        g.school_ent.retain(|_, e| e != ent);
+        // As in Redis: forget the schools the ENT no longer has, unless they moved to another.
+        let previous: Vec<Uai> = g
+            .directories
+            .get(ent)
+            .map(|d| d.schools.keys().cloned().collect())
+            .unwrap_or_default();
+        for uai in previous {
+            if !index.schools.contains_key(&uai) && g.school_ent.get(&uai) == Some(ent) {
+                g.school_ent.remove(&uai);
+            }
+        }
         for uai in index.schools.keys() {
             g.school_ent.insert(uai.clone(), ent.clone());
         }
         g.directories.insert(ent.clone(), index);
         Ok(())
+    }
+
+    async fn school_bindings(&self) -> StoreResult<Vec<(Uai, IdEnt)>> {
+        let mut all: Vec<(Uai, IdEnt)> = self
+            .lock()
+            .school_ent
+            .iter()
+            .map(|(u, e)| (u.clone(), e.clone()))
+            .collect();
+        all.sort();
+        Ok(all)
+    }
+
+    async fn bind_school(&self, uai: &Uai, ent: &IdEnt) -> StoreResult<Option<IdEnt>> {
+        Ok(self.lock().school_ent.insert(uai.clone(), ent.clone()))
     }
 
     async fn person(&self, ent: &IdEnt, id: &str) -> StoreResult<Option<Person>> {

@@ -87,6 +87,12 @@ pub trait DirectoryStore: Send + Sync {
     async fn school_groups(&self, uai: &Uai) -> StoreResult<Vec<Group>>;
     /// The persons with a profile in a school (of the ENT the school belongs to), in no order.
     async fn school_persons(&self, uai: &Uai) -> StoreResult<Vec<Person>>;
+    /// Every school's ENT: the schools imported, and those an operator moved (`bind_school`)
+    /// that their new ENT has not yet imported. Imports check them: no ENT takes another's.
+    async fn school_bindings(&self) -> StoreResult<Vec<(Uai, IdEnt)>>;
+    /// Binds `uai` to `ent` (an operator's move), whatever it was bound to; returns that ENT.
+    /// The school is served again once `ent` imports it.
+    async fn bind_school(&self, uai: &Uai, ent: &IdEnt) -> StoreResult<Option<IdEnt>>;
 }
 
 /// The resource catalogue.

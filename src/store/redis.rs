@@ -383,6 +383,13 @@ end
 return n
 ";
 
+/// Binds school ARGV[1] to ENT ARGV[2] in the school index (KEYS[1]); returns the previous ENT.
+const BIND_SCHOOL: &str = r"
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return old
+";
+
 /// Switches an ENT's directory to a new version if the live one is still `ARGV[1]` (or none,
 /// when `ARGV[1]` is empty), then unlinks the old version's hashes. Returns 1 when switched.
 const SWITCH_DIRECTORY: &str = r"
@@ -565,6 +572,33 @@ impl DirectoryStore for RedisStore {
                 .map_err(unavailable("school index"))?;
         }
         Ok(())
+    }
+
+    async fn school_bindings(&self) -> StoreResult<Vec<(Uai, IdEnt)>> {
+        let raw: Vec<(String, String)> = self
+            .query(
+                "school index",
+                redis::cmd("HGETALL").arg(self.keys.school_ent()),
+            )
+            .await?;
+        let mut all: Vec<(Uai, IdEnt)> = raw
+            .into_iter()
+            .filter_map(|(u, e)| Some((u.parse().ok()?, e.parse().ok()?)))
+            .collect();
+        all.sort();
+        Ok(all)
+    }
+
+    async fn bind_school(&self, uai: &Uai, ent: &IdEnt) -> StoreResult<Option<IdEnt>> {
+        let mut conn = self.conn.clone();
+        let old: Option<String> = Script::new(BIND_SCHOOL)
+            .key(self.keys.school_ent())
+            .arg(uai.as_str())
+            .arg(ent.as_str())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable("bind school"))?;
+        Ok(old.and_then(|e| e.parse().ok()))
     }
 
     async fn person(&self, ent: &IdEnt, id: &str) -> StoreResult<Option<Person>> {

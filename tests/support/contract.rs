@@ -267,6 +267,52 @@ pub async fn tokens(store: Arc<dyn Store>) {
     );
 }
 
+/// A school belongs to one ENT: an import binds it, an operator's move rebinds it, and the
+/// former ENT's next import does not take it back nor unbind it.
+pub async fn school_bindings(store: Arc<dyn Store>) {
+    let other: IdEnt = "Z0".parse().unwrap();
+    store
+        .replace_directory(&ent(), &directory(1, &[1, 2], "v1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.school_bindings().await.unwrap(),
+        vec![(uai(1), ent()), (uai(2), ent())]
+    );
+    assert_eq!(
+        store.bind_school(&uai(2), &other).await.unwrap(),
+        Some(ent()),
+        "the ENT it was bound to"
+    );
+    assert_eq!(
+        store.school(&uai(2)).await.unwrap(),
+        None,
+        "served again once its new ENT imports it"
+    );
+    store
+        .replace_directory(&ent(), &directory(1, &[1], "v2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.school_bindings().await.unwrap(),
+        vec![(uai(1), ent()), (uai(2), other.clone())],
+        "the former ENT's import without the school keeps the move"
+    );
+    assert_eq!(store.bind_school(&uai(3), &other).await.unwrap(), None);
+    store
+        .replace_directory(&other, &directory(0, &[2, 3], "z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.school(&uai(2)).await.unwrap().unwrap().name,
+        "École 2 z"
+    );
+    assert_eq!(
+        store.school_bindings().await.unwrap(),
+        vec![(uai(1), ent()), (uai(2), other.clone()), (uai(3), other)]
+    );
+}
+
 pub async fn directories(store: Arc<dyn Store>) {
     assert_eq!(store.person(&ent(), "p0").await.unwrap(), None);
     assert_eq!(store.school(&uai(1)).await.unwrap(), None);

@@ -1,6 +1,8 @@
 //! The `passerelle` command line: `serve`, `check-config`, `directory`, `audit`, `audience`,
 //! `demo`.
 
+mod school;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -114,6 +116,21 @@ pub enum DirectoryCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Bind a school to another ENT: the only way a school changes ENT (imports never take
+    /// another ENT's school). Recorded in the audit log; the new ENT's next import serves it.
+    MoveSchool {
+        /// The school's UAI.
+        #[arg(long)]
+        uai: String,
+        /// The ENT project (idENT) it moves to.
+        #[arg(long)]
+        to: String,
+        /// Who decided the move (a name, a ticket), recorded in the audit log.
+        #[arg(long)]
+        by: String,
+        #[arg(long, env = "PASSERELLE_CONFIG", default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+    },
     /// Write a synthetic export (GAR-ENT v1.7, or GAR-ENT-1D v1.4 with --primary) for trials
     /// and measurements.
     Generate {
@@ -197,7 +214,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             let store = open_store(&cfg).await?;
             let paths: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
-            match crate::feed::import_files(store.as_ref(), &ent, &paths).await {
+            let rules = crate::feed::ImportRules::of(&cfg, &cfg.ents[&ent]);
+            match crate::feed::import_files(store.as_ref(), &ent, &paths, &rules).await {
                 Ok(s) => {
                     println!("directory of {ent} replaced: {} school(s), {} person(s), {} class(es) and group(s)", s.schools, s.persons, s.groups);
                     Ok(0)
@@ -208,6 +226,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 }
             }
         }
+        Command::Directory(DirectoryCommand::MoveSchool {
+            uai,
+            to,
+            by,
+            config,
+        }) => school::move_school(&config, &uai, &to, &by).await,
         Command::Directory(DirectoryCommand::Generate {
             ent,
             schools,
