@@ -55,6 +55,16 @@ fn md5_b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(<md5::Md5 as md5::Digest>::digest(bytes))
 }
 
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
 fn b0() -> IdEnt {
     "B0".parse().unwrap()
 }
@@ -129,6 +139,7 @@ async fn ents_upload_their_export_over_mutual_tls() {
                 "PASSERELLE__ENTS__B0__CLIENT_CERTIFICATE_FILE",
                 "b0-client.crt".into(),
             ),
+            ("PASSERELLE__FEED__MAX_UNPACKED_BYTES", "1048576".into()),
         ]),
         extra_toml: ent_b1(),
         ..Options::default()
@@ -322,6 +333,78 @@ async fn ents_upload_their_export_over_mutual_tls() {
         .await
         .unwrap()
         .is_none());
+    assert_eq!(pupil_last_name().await.as_deref(), Some("MARTIN"));
+
+    // B1 naming B0's school: refused with the file and line, the school stays B0's.
+    let (status, json) = upload(
+        Some(&pki.b1),
+        "",
+        "application/gzip",
+        vec![("content-md5", md5_hex(&archive))],
+        archive.clone(),
+    )
+    .await;
+    assert_eq!(status, 400, "{json}");
+    let taken = json["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| {
+            p["message"]
+                .as_str()
+                .unwrap()
+                .contains("appartient à l'ENT B0")
+        })
+        .unwrap_or_else(|| panic!("{json}"));
+    assert!(
+        taken["file"]
+            .as_str()
+            .unwrap()
+            .starts_with("upload.tar.gz/"),
+        "{json}"
+    );
+    assert!(taken["line"].as_u64().unwrap() > 0, "{json}");
+    let school = gw.store.school(&"0561641E".parse().unwrap()).await.unwrap();
+    assert_eq!(school.unwrap().ent, b0());
+    assert_eq!(pupil_last_name().await.as_deref(), Some("MARTIN"));
+
+    // A gzip bomb (one XML entry of 200 MiB, 1 MiB allowed): refused as it inflates, with
+    // memory flat.
+    let bomb = {
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut tar = tar::Builder::new(gz);
+        let size = 200u64 << 20;
+        let mut header = tar::Header::new_gnu();
+        header.set_size(size);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(
+            &mut header,
+            "B0_GAR-ENT_Complet_Eleve_0000.xml",
+            std::io::Read::take(std::io::repeat(b' '), size),
+        )
+        .unwrap();
+        tar.into_inner().unwrap().finish().unwrap()
+    };
+    let before = rss_kib();
+    let (status, json) = upload(
+        Some(&pki.b0),
+        "",
+        "application/gzip",
+        vec![("content-md5", md5_hex(&bomb))],
+        bomb,
+    )
+    .await;
+    assert_eq!(status, 400, "{json}");
+    assert!(
+        json["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("feed.max_unpacked_bytes"),
+        "{json}"
+    );
+    let grown = rss_kib().saturating_sub(before);
+    assert!(grown < 64 * 1024, "RSS grew by {grown} KiB");
     assert_eq!(pupil_last_name().await.as_deref(), Some("MARTIN"));
 
     // A certificate of the right CA that no ENT registered, and no certificate: refused.

@@ -429,3 +429,52 @@ async fn audience_settings_are_read_and_checked_with_every_problem_named() {
         assert!(e.contains(want), "{want} not in {e}");
     }
 }
+
+/// The example configuration with `lines` added to `[ents.B0]`, loaded from beside it.
+async fn with_ent_lines(lines: &str) -> Result<config::Config, config::ConfigErrors> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let text = std::fs::read_to_string(dir.join("passerelle.toml")).unwrap();
+    let path = dir.join(format!(".test-schools-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        text.replacen("[ents.B0]\n", &format!("[ents.B0]\n{lines}\n"), 1),
+    )
+    .unwrap();
+    let cfg = config::load(&path, vars(&[])).await;
+    std::fs::remove_file(&path).unwrap();
+    cfg
+}
+
+#[tokio::test]
+async fn the_schools_an_ent_may_describe_are_read_and_checked() {
+    let cfg = with_ent_lines(
+        "uais = [\"0561641E\"]\ndepartements = [\"029\"]\nacademies = [\"normandie\"]",
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let declared = cfg.ents.values().next().unwrap().schools.clone().unwrap();
+    for (uai, inside) in [
+        ("0561641E", true),
+        ("0561234M", false),
+        ("0290001X", true),
+        ("0760001M", true),
+    ] {
+        let uai: passerelle::domain::Uai = match uai.parse() {
+            Ok(u) => u,
+            // Check letters: derive a valid UAI of the same département.
+            Err(_) => passerelle::domain::Uai::from_number(uai[..7].parse().unwrap()).unwrap(),
+        };
+        assert_eq!(declared.contains(&uai), inside, "{uai}");
+    }
+    let err =
+        with_ent_lines("uais = [\"056164\"]\ndepartements = [\"35\"]\nacademies = [\"atlantide\"]")
+            .await
+            .err()
+            .expect("refused");
+    let text = err.to_string();
+    for key in ["ents.B0.uais", "ents.B0.departements", "ents.B0.academies"] {
+        assert!(text.contains(key), "{key} in {text}");
+    }
+    let err = with_ent_lines("uais = []").await.err().expect("refused");
+    assert!(err.to_string().contains("declare no school"), "{err}");
+}
