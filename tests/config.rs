@@ -469,12 +469,15 @@ async fn the_schools_an_ent_may_describe_are_read_and_checked() {
     let err =
         with_ent_lines("uais = [\"056164\"]\ndepartements = [\"35\"]\nacademies = [\"atlantide\"]")
             .await
-            .err()
-            .expect("refused");
+            .map(|_| ())
+            .expect_err("refused");
     let text = err.to_string();
     for key in ["ents.B0.uais", "ents.B0.departements", "ents.B0.academies"] {
         assert!(text.contains(key), "{key} in {text}");
     }
-    let err = with_ent_lines("uais = []").await.err().expect("refused");
+    let err = with_ent_lines("uais = []")
+        .await
+        .map(|_| ())
+        .expect_err("refused");
     assert!(err.to_string().contains("declare no school"), "{err}");
 }
