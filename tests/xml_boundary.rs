@@ -67,16 +67,6 @@ fn fifo_has_no_reader(path: &std::path::Path) -> bool {
         .is_err()
 }
 
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
-
 /// The gateway served on a loopback socket, and a browser for it (cookies kept).
 struct Served {
     gw: TestGateway,

@@ -462,3 +462,14 @@ pub fn authn_request_query(
 pub fn private_key(files: &KeyFiles) -> openssl::pkey::PKey<openssl::pkey::Private> {
     openssl::pkey::PKey::private_key_from_pem(&std::fs::read(&files.key).unwrap()).unwrap()
 }
+
+/// This process's resident memory, in KiB: tests bound what a hostile input makes it grow.
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
