@@ -60,6 +60,10 @@ pub struct AppState {
     pub listing_cache: Arc<crate::listing::ListingCache>,
     /// Slots for XML signature work off the async workers (`http::verify`).
     pub crypto_slots: Arc<tokio::sync::Semaphore>,
+    /// This node's request limits and their counts (`[limits]`).
+    pub limits: Arc<crate::limits::Limiter>,
+    /// The ENT chooser's school search (`school_index`).
+    pub school_index: Arc<crate::school_index::SchoolIndex>,
 }
 
 /// Twice the CPUs of this machine: how many signature jobs run at once.
@@ -101,9 +105,15 @@ impl AppState {
         let listing_cache = Arc::new(crate::listing::ListingCache::new(
             config.listing.cache_schools,
         ));
+        let limits = Arc::new(crate::limits::Limiter::new(&config));
+        let school_index = Arc::new(crate::school_index::SchoolIndex::new(
+            config.limits.chooser_refresh,
+        ));
         Self {
             audience,
             listing_cache,
+            limits,
+            school_index,
             config: Arc::new(config),
             store,
             clock,

@@ -43,7 +43,11 @@ impl Seed {
                     p.ent
                 );
             }
-            store.replace_directory(ent, dir).await?;
+            if let crate::store::Replaced::SchoolTaken { uai, ent: other } =
+                store.replace_directory(ent, dir).await?
+            {
+                anyhow::bail!("seed: school {uai} of ENT {ent} is bound to ENT {other}");
+            }
         }
         for s in &self.subscriptions {
             store.put_subscription(s).await?;

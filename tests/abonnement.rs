@@ -836,3 +836,84 @@ async fn another_distributors_id_answers_as_an_unknown_one() {
         assert_eq!(theirs.1.replace("abo-a", "abo-z"), unknown.1, "{method}");
     }
 }
+
+/// `text` with each `é` as the single ISO-8859-1 byte: not UTF-8.
+fn latin1(text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for c in text.chars() {
+        if c == 'é' {
+            out.push(0xE9);
+        } else {
+            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+        }
+    }
+    out
+}
+
+/// The XML boundary on subscription bodies, over a real listener: another encoding declared,
+/// a DTD with an external entity, a processing instruction, bytes that are not UTF-8, in a
+/// subscription and in a list's filters. Each is a 400 that names the problem, and nothing is
+/// created.
+#[tokio::test]
+async fn hostile_xml_bodies_are_refused_at_the_boundary() {
+    let gw = TestGateway::new().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(passerelle::http::serve(
+        listener,
+        gw.state.clone(),
+        std::future::pending(),
+    ));
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let send = |method: reqwest::Method, path: &str, body: Vec<u8>| {
+        client
+            .request(method, format!("{base}{path}"))
+            .header("content-type", "application/xml")
+            .bearer_auth(PROVIDER_TOKEN)
+            .body(body)
+            .send()
+    };
+    let valid = created("abo-hostile");
+    let body = valid.split_once("?>").unwrap().1;
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            format!("<?xml version=\"1.0\" encoding=\"UTF-7\"?>{body}").into_bytes(),
+            "UTF-8",
+        ),
+        (
+            format!("<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>{body}")
+                .into_bytes(),
+            "DTD",
+        ),
+        (
+            format!("<?xml version=\"1.0\"?><?xml-stylesheet href=\"http://127.0.0.1:9/\"?>{body}")
+                .into_bytes(),
+            "instructions de traitement",
+        ),
+        (latin1(&valid), "UTF-8"),
+    ];
+    for (doc, says) in cases {
+        let resp = send(reqwest::Method::PUT, "/abonnement/abo-hostile", doc)
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400);
+        let text = resp.text().await.unwrap();
+        assert!(text.contains(says), "{says}: {text}");
+    }
+    let filters = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><filtres><filtre><filtreNom>uaiEtab</filtreNom><filtreValeur>0561641E</filtreValeur></filtre></filtres>".to_vec();
+    let resp = send(reqwest::Method::POST, "/abonnement/abonnements", filters)
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("UTF-8"));
+    let (s, _) = call(
+        &gw,
+        Method::GET,
+        "/abonnement/abo-hostile",
+        Some(PROVIDER_TOKEN),
+        String::new(),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "nothing was created");
+}

@@ -293,6 +293,46 @@ async fn ents_upload_their_export_over_mutual_tls() {
         .all(|p| p["file"] == "upload.xml" && p["line"] == 3));
     assert_eq!(pupil_last_name().await.as_deref(), Some("MARTIN"));
 
+    // The XML boundary: another encoding declared (what libxml2 would obey), a DTD with an
+    // external entity, a processing instruction. Each refused with its file and line.
+    let valid = std::fs::read_to_string(&xml_files("feed")[0]).unwrap();
+    let body = valid
+        .split_once("?>")
+        .map_or(valid.as_str(), |(_, rest)| rest);
+    for (decl, line, says) in [
+        ("<?xml version=\"1.0\" encoding=\"UTF-7\"?>", 1, "UTF-8"),
+        (
+            "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>",
+            1,
+            "UTF-8",
+        ),
+        (
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>",
+            2,
+            "DTD",
+        ),
+        (
+            "<?xml version=\"1.0\"?>\n\n<?xml-stylesheet href=\"http://127.0.0.1:9/x\"?>",
+            3,
+            "instructions de traitement",
+        ),
+    ] {
+        let (status, json) = upload(
+            Some(&pki.b0),
+            "",
+            "application/xml",
+            vec![],
+            format!("{decl}{body}").into_bytes(),
+        )
+        .await;
+        assert_eq!(status, 400, "{decl}: {json}");
+        let p = &json["problems"][0];
+        assert_eq!(p["file"], "upload.xml", "{json}");
+        assert_eq!(p["line"], line, "{decl}: {json}");
+        assert!(p["message"].as_str().unwrap().contains(says), "{json}");
+    }
+    assert_eq!(pupil_last_name().await.as_deref(), Some("MARTIN"));
+
     // Another ENT's certificate cannot replace B0's directory.
     let (status, json) = upload(
         Some(&pki.b1),

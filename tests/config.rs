@@ -481,3 +481,56 @@ async fn the_schools_an_ent_may_describe_are_read_and_checked() {
         .expect_err("refused");
     assert!(err.to_string().contains("declare no school"), "{err}");
 }
+
+#[tokio::test]
+async fn the_limits_have_defaults_keys_and_checks() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/passerelle.toml");
+    let cfg = config::load(&path, vars(&[])).await.unwrap();
+    let l = &cfg.limits;
+    assert_eq!(l.request_timeout.as_secs(), 30);
+    assert_eq!(l.upload_timeout.as_secs(), 600);
+    assert_eq!(
+        (l.max_in_flight, l.login_rate_per_minute, l.login_burst),
+        (1024, 600, 200)
+    );
+    assert_eq!(l.max_pending_logins_per_client, 2000);
+    assert_eq!(l.max_tracked_clients, 100_000);
+    assert_eq!(l.chooser_refresh.as_secs(), 60);
+    let cfg = config::load(
+        &path,
+        vars(&[
+            ("PASSERELLE__LIMITS__LOGIN_BURST", "7"),
+            (
+                "PASSERELLE__LIMITS__TRUSTED_FORWARDERS",
+                r#"["10.0.0.0/8", "::1"]"#,
+            ),
+        ]),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.limits.login_burst, 7);
+    assert_eq!(cfg.limits.trusted_forwarders.len(), 2);
+    let err = config::load(
+        &path,
+        vars(&[
+            ("PASSERELLE__LIMITS__MAX_IN_FLIGHT", "0"),
+            ("PASSERELLE__LIMITS__REQUEST_TIMEOUT_SECONDS", "0"),
+            (
+                "PASSERELLE__LIMITS__TRUSTED_FORWARDERS",
+                r#"["10.0.0.1/8"]"#,
+            ),
+        ]),
+    )
+    .await
+    .map(|_| ())
+    .expect_err("refused");
+    let text = err.to_string();
+    for key in [
+        "limits.max_in_flight",
+        "limits.request_timeout_seconds",
+        "limits.trusted_forwarders.0",
+    ] {
+        assert!(text.contains(key), "{key} in {text}");
+    }
+    assert!(text.contains("PASSERELLE__LIMITS__MAX_IN_FLIGHT"), "{text}");
+}

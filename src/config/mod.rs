@@ -9,6 +9,7 @@ mod audience;
 mod ents;
 pub mod env;
 pub mod feed;
+pub mod limits;
 pub mod listing;
 mod oidc;
 pub mod raw;
@@ -16,6 +17,7 @@ pub mod trusted_proxy;
 pub mod validate;
 
 pub use self::feed::FeedConfig;
+pub use self::limits::LimitsConfig;
 pub use self::listing::ListingConfig;
 pub use self::oidc::OidcConfig;
 pub use self::trusted_proxy::TrustedProxyConfig;
@@ -237,6 +239,8 @@ pub struct Config {
     pub feed: FeedConfig,
     /// The médiacentre listing (`[listing]`).
     pub listing: ListingConfig,
+    /// What a stranger can make one node do (`[limits]`).
+    pub limits: LimitsConfig,
     pub ents: BTreeMap<IdEnt, EntConfig>,
     pub providers: BTreeMap<String, ProviderConfig>,
 }

@@ -36,6 +36,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub listing: super::listing::RawListing,
     #[serde(default)]
+    pub limits: super::limits::RawLimits,
+    #[serde(default)]
     pub ents: BTreeMap<String, RawEnt>,
     #[serde(default)]
     pub providers: BTreeMap<String, RawProvider>,

@@ -207,6 +207,7 @@ pub(super) async fn validate(
     }
     let feed = super::feed::feed(&mut cx, &raw.feed);
     let listing = super::listing::listing(&mut cx, &raw.listing);
+    let limits = super::limits::limits(&mut cx, &raw.limits);
 
     match (
         cx.problems.is_empty(),
@@ -247,6 +248,7 @@ pub(super) async fn validate(
             seed_files,
             feed,
             listing,
+            limits,
             ents,
             providers,
         }),

@@ -161,7 +161,17 @@ async fn replace(
     ent: &IdEnt,
     directory: &Directory,
 ) -> Result<ImportSummary, ImportError> {
-    store.replace_directory(ent, directory).await?;
+    if let crate::store::Replaced::SchoolTaken { uai, ent: other } =
+        store.replace_directory(ent, directory).await?
+    {
+        // Bound to another ENT since the export was checked (an operator's move, or the other
+        // ENT's import of the same moment).
+        return Err(ImportError::Invalid(vec![FeedError {
+            file: String::new(),
+            line: 0,
+            message: format!("l'établissement {uai} appartient à l'ENT {other} : seul un opérateur de la passerelle peut le rattacher à un autre ENT"),
+        }]));
+    }
     Ok(ImportSummary {
         schools: directory.schools.len(),
         persons: directory.persons.len(),

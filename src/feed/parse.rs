@@ -154,6 +154,13 @@ impl Lines<'_> {
     }
 }
 
+/// What an export file may hold (`xml_boundary`).
+const RULES: crate::xml_boundary::Rules = crate::xml_boundary::Rules {
+    max_bytes: usize::MAX,
+    max_depth: 16,
+    comments: true,
+};
+
 /// Reads one file's text. `file` names it in errors.
 pub fn read(file: &str, text: &str) -> Result<FeedFile, FeedError> {
     let fail = |offset: usize, message: String| FeedError {
@@ -161,6 +168,10 @@ pub fn read(file: &str, text: &str) -> Result<FeedFile, FeedError> {
         line: line_at(text, offset),
         message,
     };
+    // The XML boundary first: UTF-8 only, no DTD or processing instruction, bounded depth.
+    // The size is bounded before, by the upload and archive limits.
+    crate::xml_boundary::check::<crate::xml_boundary::Refusal>(text.as_bytes(), &RULES, |_| Ok(()))
+        .map_err(|r| fail(r.offset, r.french().to_string()))?;
     let mut reader = NsReader::from_str(text);
     reader.config_mut().trim_text(true);
     let mut lines = Lines {

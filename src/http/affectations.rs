@@ -140,6 +140,7 @@ fn message(code: &str) -> Option<&'static str> {
 
 async fn page(
     State(state): State<AppState>,
+    client: super::limits::Client,
     headers: HeaderMap,
     Query(p): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
@@ -152,7 +153,7 @@ async fn page(
             "/affectations?idENT={}",
             urlencoding::encode(ent_id.as_str())
         );
-        return super::login::start(&state, ent, super::login::Next::Resume(back)).await;
+        return super::login::start(&state, ent, super::login::Next::Resume(back), client).await;
     };
     if person.manages.is_empty() {
         return Ok(refused_page(

@@ -53,6 +53,7 @@ fn refuse(
 
 pub async fn handle(
     State(state): State<AppState>,
+    client: super::limits::Client,
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
@@ -121,6 +122,7 @@ pub async fn handle(
             uai,
             resource: resource_id,
         }),
+        client,
     )
     .await
 }

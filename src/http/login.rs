@@ -33,8 +33,17 @@ pub enum Next {
     Resume(String),
 }
 
-/// Starts a login at `ent` and answers the redirect that sends the browser there.
-pub async fn start(state: &AppState, ent: &EntConfig, next: Next) -> Result<Response, PageError> {
+/// Starts a login at `ent` and answers the redirect that sends the browser there, unless
+/// `client` has too many logins started and not finished (429).
+pub async fn start(
+    state: &AppState,
+    ent: &EntConfig,
+    next: Next,
+    client: super::limits::Client,
+) -> Result<Response, PageError> {
+    if let Some(refused) = super::limits::pending_login(state, client.0) {
+        return Ok(refused);
+    }
     let now = state.clock.now();
     let (target, resume) = match next {
         Next::Open(t) => (Some(t), None),

@@ -16,6 +16,8 @@ mod ent_oidc;
 pub mod error;
 pub mod forwarded_cert;
 mod idp;
+pub mod limits;
+pub mod listener;
 mod listing;
 pub mod login;
 mod oidc;
@@ -78,6 +80,12 @@ pub fn app(state: AppState) -> Router {
                 tracing::info_span!("http", method = %req.method(), route = %route)
             }),
         )
+        // Outside everything but the headers: a request over its client's rate or beyond the
+        // node's capacity costs nothing more than this check.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::layer,
+        ))
         .layer(security_header(
             axum::http::header::CONTENT_SECURITY_POLICY,
             "frame-ancestors 'none'",
@@ -109,17 +117,23 @@ fn security_header(
     )
 }
 
-/// Runs the gateway on `listener` until `shutdown` resolves. Each request knows its TCP peer
-/// (`ConnectInfo<SocketAddr>`), which `forwarded_cert` checks against the trusted proxies.
+/// Runs the gateway on `listener` until `shutdown` resolves, then lets open connections
+/// finish their request. Each request knows its TCP peer (`ConnectInfo<SocketAddr>`), which
+/// `forwarded_cert` checks against the trusted proxies and `limits` counts.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let connections = listener::Connections::new(&state);
+    let router = app(state);
+    let mut shutdown = std::pin::pin!(shutdown);
+    while let Some((stream, peer, slot)) = connections.accept(&listener, &mut shutdown).await {
+        let router = router
+            .clone()
+            .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+        connections.serve(stream, router, slot, peer);
+    }
+    connections.drain().await;
+    Ok(())
 }

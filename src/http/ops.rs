@@ -92,5 +92,6 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         state.audience.buffered(),
         state.audience.settings().buffer_capacity
     ));
+    out.push_str(&super::limits::metrics(&state));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

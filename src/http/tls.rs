@@ -6,13 +6,9 @@
 //! against the certificates registered for providers and ENTs. Callers without a certificate
 //! may still present a bearer token.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
-use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
@@ -87,25 +83,22 @@ pub async fn serve_tls(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let acceptor = TlsAcceptor::from(tls);
+    let connections = Arc::new(super::listener::Connections::new(&state));
     let router: Router = super::app(state);
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
-            () = &mut shutdown => return,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "TLS listener: accept failed");
-                    continue;
-                }
-            },
-        };
-        let (acceptor, router) = (acceptor.clone(), router.clone());
+    let mut shutdown = std::pin::pin!(shutdown);
+    while let Some((stream, peer, slot)) = connections.accept(&listener, &mut shutdown).await {
+        let (acceptor, router, connections) =
+            (acceptor.clone(), router.clone(), connections.clone());
         tokio::spawn(async move {
-            let tls = match acceptor.accept(stream).await {
-                Ok(t) => t,
-                Err(e) => {
+            let handshake = connections.handshake_timeout();
+            let tls = match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
+                Ok(Ok(t)) => t,
+                Ok(Err(e)) => {
                     tracing::info!(%peer, error = %e, "TLS handshake refused (client certificate not issued by the configured CA?)");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake not done within limits.header_read_timeout_seconds");
                     return;
                 }
             };
@@ -124,12 +117,8 @@ pub async fn serve_tls(
                 Some(id) => router.layer(axum::Extension(id)),
                 None => router,
             };
-            let result = Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(service))
-                .await;
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = %e, "TLS connection ended with an error");
-            }
+            connections.serve(tls, service, slot, peer);
         });
     }
+    connections.drain().await;
 }

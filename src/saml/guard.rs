@@ -1,11 +1,9 @@
-//! The XML boundary: checks every inbound SAML document passes before any library parses or
-//! verifies it.
+//! The SAML side of the XML boundary: what every inbound SAML document passes before samael,
+//! libxml2 or xmlsec parses or verifies it.
 //!
-//! Refused outright: oversized input; anything but UTF-8 (a declared `encoding` other than
-//! UTF-8, a UTF-16/32 byte-order mark, NUL bytes: libxml2 obeys them where this guard would
-//! read other text, the parser differential of a UTF-7 re-encoding); DTDs (entity expansion,
-//! XXE), comments and processing instructions (comment-injection truncation); excessive
-//! nesting; duplicate `ID` values.
+//! The structural checks are [`crate::xml_boundary`]'s (size, UTF-8 only, no DTD, no
+//! processing instruction, depth), with comments refused in messages (comment-injection
+//! truncation); this module adds duplicate `ID` values.
 //!
 //! For signatures ([`check_signatures`]), before xmlsec sees the document: exactly one
 //! `Reference` per `Signature`, whose `URI` is the same-document reference `#id` naming the
@@ -51,112 +49,18 @@ pub fn check_metadata(bytes: &[u8], max_bytes: usize) -> Result<(), SamlError> {
 }
 
 fn check(bytes: &[u8], max_bytes: usize, allow_comments: bool) -> Result<(), SamlError> {
-    if bytes.len() > max_bytes {
-        return Err(SamlError::new(
-            "saml.too_large",
-            format!(
-                "message of {} bytes exceeds the limit of {max_bytes}",
-                bytes.len()
-            ),
-        ));
-    }
-    check_encoding(bytes)?;
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| SamlError::new("saml.encoding", "message is not UTF-8"))?;
-    let mut reader = Reader::from_str(text);
-    let mut depth = 0usize;
+    let rules = crate::xml_boundary::Rules {
+        max_bytes,
+        max_depth: MAX_DEPTH,
+        comments: allow_comments,
+    };
     let mut ids = std::collections::HashSet::new();
-    loop {
-        match reader.read_event() {
-            Ok(Event::Decl(decl)) => check_declared_encoding(&decl)?,
-            Ok(Event::DocType(_)) => {
-                return Err(SamlError::new("saml.dtd", "message contains a DOCTYPE"))
-            }
-            Ok(Event::Comment(_)) if allow_comments => {}
-            Ok(Event::Comment(_)) => {
-                return Err(SamlError::new(
-                    "saml.comment",
-                    "message contains an XML comment",
-                ))
-            }
-            Ok(Event::PI(_)) => {
-                return Err(SamlError::new(
-                    "saml.malformed",
-                    "message contains a processing instruction",
-                ))
-            }
-            Ok(Event::Start(s)) => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Err(SamlError::new(
-                        "saml.malformed",
-                        "message is nested too deeply",
-                    ));
-                }
-                check_unique_id(&s, &mut ids)?;
-            }
-            Ok(Event::Empty(s)) => check_unique_id(&s, &mut ids)?,
-            Ok(Event::End(_)) => depth = depth.saturating_sub(1),
-            Ok(Event::Eof) => return Ok(()),
-            Ok(_) => {}
-            Err(e) => {
-                return Err(SamlError::new(
-                    "saml.malformed",
-                    format!(
-                        "not well-formed XML at byte {}: {e}",
-                        reader.buffer_position()
-                    ),
-                ))
-            }
-        }
-    }
+    crate::xml_boundary::check(bytes, &rules, |start| check_unique_id(start, &mut ids))
 }
 
-/// Refuses byte-order marks and NUL bytes that make libxml2 read the bytes as UTF-16 or UTF-32
-/// (its encoding detection looks at the first four bytes), whatever a UTF-8 reader sees.
+/// The encoding checks alone, for the bindings (before base64-decoded bytes become text).
 pub(crate) fn check_encoding(bytes: &[u8]) -> Result<(), SamlError> {
-    const WIDE_BOMS: [&[u8]; 4] = [
-        &[0x00, 0x00, 0xFE, 0xFF],
-        &[0xFF, 0xFE, 0x00, 0x00],
-        &[0xFE, 0xFF],
-        &[0xFF, 0xFE],
-    ];
-    if WIDE_BOMS.iter().any(|bom| bytes.starts_with(bom)) {
-        return Err(SamlError::new(
-            "saml.encoding",
-            "message starts with a UTF-16 or UTF-32 byte-order mark; only UTF-8 is accepted",
-        ));
-    }
-    if bytes.contains(&0) {
-        return Err(SamlError::new(
-            "saml.encoding",
-            "message contains a NUL byte; only UTF-8 text is accepted",
-        ));
-    }
-    Ok(())
-}
-
-/// Only UTF-8 may be declared: libxml2 decodes by the declaration (UTF-7, ISO-8859-x, ...),
-/// which would make it read another document than this guard.
-fn check_declared_encoding(decl: &quick_xml::events::BytesDecl<'_>) -> Result<(), SamlError> {
-    match decl.encoding() {
-        None => Ok(()),
-        Some(Ok(enc)) if enc.eq_ignore_ascii_case(b"utf-8") => Ok(()),
-        Some(Ok(enc)) => Err(SamlError::new(
-            "saml.encoding",
-            format!(
-                "the XML declaration names the encoding {:?}; only UTF-8 is accepted",
-                String::from_utf8_lossy(&enc)
-                    .chars()
-                    .take(32)
-                    .collect::<String>()
-            ),
-        )),
-        Some(Err(e)) => Err(SamlError::new(
-            "saml.malformed",
-            format!("bad XML declaration: {e}"),
-        )),
-    }
+    Ok(crate::xml_boundary::check_encoding(bytes)?)
 }
 
 /// The value of the `ID` attribute (SAML's identifier attribute) of `start`, if any.

@@ -62,5 +62,22 @@ impl SamlError {
     }
 }
 
+/// The XML boundary's refusals under the SAML refusal codes.
+impl From<crate::xml_boundary::Refusal> for SamlError {
+    fn from(r: crate::xml_boundary::Refusal) -> Self {
+        use crate::xml_boundary::Refused;
+        let check = match r.kind {
+            Refused::TooLarge => "saml.too_large",
+            Refused::Encoding => "saml.encoding",
+            Refused::Dtd => "saml.dtd",
+            Refused::Comment => "saml.comment",
+            Refused::ProcessingInstruction | Refused::TooDeep | Refused::Malformed => {
+                "saml.malformed"
+            }
+        };
+        Self::new(check, r.to_string())
+    }
+}
+
 #[cfg(test)]
 mod roundtrip_tests;

@@ -17,7 +17,8 @@ mod audience;
 
 use super::{
     AudienceStore, CatalogueStore, Delivered, DirectoryStore, Health, ListingProbe, ListingStamp,
-    ListingStore, LoginStateStore, SessionStore, StoreResult, SubscriptionStore, TokenStore,
+    ListingStore, LoginStateStore, Replaced, SessionStore, StoreResult, SubscriptionStore,
+    TokenStore,
 };
 use crate::domain::{
     Assignment, Directory, Group, IdEnt, Person, Resource, ResourceId, School, Subscription, Uai,
@@ -181,7 +182,7 @@ impl TokenStore for MemoryStore {
 
 #[async_trait]
 impl DirectoryStore for MemoryStore {
-    async fn replace_directory(&self, ent: &IdEnt, directory: &Directory) -> StoreResult<()> {
+    async fn replace_directory(&self, ent: &IdEnt, directory: &Directory) -> StoreResult<Replaced> {
         let mut index = DirIndex::default();
         for p in &directory.persons {
             index.persons.insert(p.id.clone(), p.clone());
@@ -197,6 +198,14 @@ impl DirectoryStore for MemoryStore {
                 .push(grp.clone());
         }
         let mut g = self.lock();
+        if let Some((uai, other)) = index.schools.keys().find_map(|uai| {
+            g.school_ent
+                .get(uai)
+                .filter(|bound| *bound != ent)
+                .map(|bound| (uai.clone(), bound.clone()))
+        }) {
+            return Ok(Replaced::SchoolTaken { uai, ent: other });
+        }
         // As in Redis: forget the schools the ENT no longer has, unless they moved to another.
         let previous: Vec<Uai> = g
             .directories
@@ -212,7 +221,7 @@ impl DirectoryStore for MemoryStore {
             g.school_ent.insert(uai.clone(), ent.clone());
         }
         g.directories.insert(ent.clone(), index);
-        Ok(())
+        Ok(Replaced::Done)
     }
 
     async fn school_bindings(&self) -> StoreResult<Vec<(Uai, IdEnt)>> {

@@ -74,11 +74,25 @@ pub trait TokenStore: Send + Sync {
     async fn delete_token(&self, kind: &str, key: &str) -> StoreResult<()>;
 }
 
+/// What became of a directory replacement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replaced {
+    Done,
+    /// Nothing was replaced: this school of the directory is bound to another ENT (checked
+    /// and bound in one atomic step, so two ENTs importing one school at once cannot both
+    /// take it).
+    SchoolTaken {
+        uai: Uai,
+        ent: IdEnt,
+    },
+}
+
 /// The directory of every ENT project.
 #[async_trait]
 pub trait DirectoryStore: Send + Sync {
     /// Replaces one ENT's whole directory; readers see the old one or the new one, never a mix.
-    async fn replace_directory(&self, ent: &IdEnt, directory: &Directory) -> StoreResult<()>;
+    /// Refused whole when one of its schools is bound to another ENT.
+    async fn replace_directory(&self, ent: &IdEnt, directory: &Directory) -> StoreResult<Replaced>;
     async fn person(&self, ent: &IdEnt, id: &str) -> StoreResult<Option<Person>>;
     async fn school(&self, uai: &Uai) -> StoreResult<Option<School>>;
     /// Every school of every ENT, sorted by UAI.

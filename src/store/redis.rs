@@ -54,8 +54,8 @@ end
 return removed
 ";
 use super::{
-    CatalogueStore, DirectoryStore, Health, LoginStateStore, SessionStore, StoreError, StoreResult,
-    SubscriptionStore, TokenStore,
+    CatalogueStore, DirectoryStore, Health, LoginStateStore, Replaced, SessionStore, StoreError,
+    StoreResult, SubscriptionStore, TokenStore,
 };
 use crate::domain::{
     Assignment, Directory, Group, IdEnt, Person, Resource, ResourceId, School, Subscription, Uai,
@@ -383,6 +383,19 @@ end
 return n
 ";
 
+/// Binds the schools ARGV[2..] to ENT ARGV[1] in the school index (KEYS[1]) if none is bound to
+/// another ENT; otherwise binds nothing and returns `{uai, its ENT}` of the first that is.
+const CLAIM_SCHOOLS: &str = r"
+for i = 2, #ARGV do
+  local bound = redis.call('HGET', KEYS[1], ARGV[i])
+  if bound and bound ~= ARGV[1] then return {ARGV[i], bound} end
+end
+for i = 2, #ARGV do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[1])
+end
+return {}
+";
+
 /// Binds school ARGV[1] to ENT ARGV[2] in the school index (KEYS[1]); returns the previous ENT.
 const BIND_SCHOOL: &str = r"
 local old = redis.call('HGET', KEYS[1], ARGV[1])
@@ -402,7 +415,7 @@ return 1
 
 #[async_trait]
 impl DirectoryStore for RedisStore {
-    async fn replace_directory(&self, ent: &IdEnt, directory: &Directory) -> StoreResult<()> {
+    async fn replace_directory(&self, ent: &IdEnt, directory: &Directory) -> StoreResult<Replaced> {
         let e = ent.as_str();
         let version: u64 = self
             .query(
@@ -496,6 +509,42 @@ impl DirectoryStore for RedisStore {
                 .map_err(unavailable("import persons"))?;
         }
 
+        // Bind the schools to this ENT, none of them bound to another: one atomic step, so that
+        // two ENTs importing one school at the same moment cannot both take it.
+        let new: BTreeSet<String> = directory
+            .schools
+            .iter()
+            .map(|s| s.uai.to_string())
+            .collect();
+        if !new.is_empty() {
+            let script = Script::new(CLAIM_SCHOOLS);
+            let mut invocation = script.key(self.keys.school_ent());
+            invocation.arg(e);
+            for uai in &new {
+                invocation.arg(uai);
+            }
+            let taken: Vec<String> = invocation
+                .invoke_async(&mut conn)
+                .await
+                .map_err(unavailable("school index"))?;
+            if let [uai, other] = taken.as_slice() {
+                // Nobody reads the version written aside: drop it.
+                let _: Result<(), _> = redis::cmd("UNLINK")
+                    .arg(&persons)
+                    .arg(&schools)
+                    .arg(&groups)
+                    .arg(&members)
+                    .query_async(&mut conn)
+                    .await;
+                return match (uai.parse(), other.parse()) {
+                    (Ok(uai), Ok(ent)) => Ok(Replaced::SchoolTaken { uai, ent }),
+                    _ => Err(StoreError::Corrupt(format!(
+                        "school index entry {uai:?} -> {other:?}"
+                    ))),
+                };
+            }
+        }
+
         // Switch, retrying if another node switched in between.
         let previous = loop {
             let old = self.current_version(e).await?;
@@ -537,22 +586,7 @@ impl DirectoryStore for RedisStore {
             }
         };
 
-        // Point every school of the new directory at this ENT; forget schools it no longer has.
-        let new: BTreeSet<String> = directory
-            .schools
-            .iter()
-            .map(|s| s.uai.to_string())
-            .collect();
-        let mut cmd = redis::cmd("HSET");
-        cmd.arg(self.keys.school_ent());
-        for uai in &new {
-            cmd.arg(uai).arg(e);
-        }
-        if !new.is_empty() {
-            cmd.query_async::<()>(&mut conn)
-                .await
-                .map_err(unavailable("school index"))?;
-        }
+        // Forget the schools it no longer has.
         let gone: Vec<&String> = previous
             .iter()
             .filter(|u| u.as_str() != PLACEHOLDER && !new.contains(*u))
@@ -571,7 +605,7 @@ impl DirectoryStore for RedisStore {
                 .await
                 .map_err(unavailable("school index"))?;
         }
-        Ok(())
+        Ok(Replaced::Done)
     }
 
     async fn school_bindings(&self) -> StoreResult<Vec<(Uai, IdEnt)>> {

@@ -309,6 +309,35 @@ pub async fn school_bindings(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store.school_bindings().await.unwrap(),
+        vec![
+            (uai(1), ent()),
+            (uai(2), other.clone()),
+            (uai(3), other.clone())
+        ]
+    );
+    // The store itself refuses a directory naming a school bound to another ENT, whole: the
+    // check and the binding are one step, whatever an import checked before.
+    assert_eq!(
+        store
+            .replace_directory(&ent(), &directory(5, &[1, 3], "v3"))
+            .await
+            .unwrap(),
+        passerelle::store::Replaced::SchoolTaken {
+            uai: uai(3),
+            ent: other.clone()
+        }
+    );
+    assert_eq!(
+        store.person(&ent(), "p4").await.unwrap(),
+        None,
+        "nothing replaced"
+    );
+    assert_eq!(
+        store.school(&uai(1)).await.unwrap().unwrap().name,
+        "École 1 v2"
+    );
+    assert_eq!(
+        store.school_bindings().await.unwrap(),
         vec![(uai(1), ent()), (uai(2), other.clone()), (uai(3), other)]
     );
 }

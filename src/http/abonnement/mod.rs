@@ -416,9 +416,14 @@ async fn list(
     let mut include_deleted = false;
     let mut sort_by = q.get("triPar").cloned();
     let mut order = q.get("tri").cloned();
-    let body = String::from_utf8_lossy(&body);
+    let Ok(body) = std::str::from_utf8(&body) else {
+        return Err(WsError::Text(
+            StatusCode::BAD_REQUEST,
+            "le corps n'est pas en UTF-8".into(),
+        ));
+    };
     if !body.trim().is_empty() {
-        let fields = match xml::read_fields(&body, "filtres") {
+        let fields = match xml::read_fields(body, "filtres") {
             Ok(f) => f,
             Err(e) => return Err(WsError::Text(StatusCode::BAD_REQUEST, e)),
         };

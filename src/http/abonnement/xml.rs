@@ -21,12 +21,19 @@ fn local(name: &[u8]) -> String {
     String::from_utf8_lossy(n).into_owned()
 }
 
+/// What a subscription body may hold (`xml_boundary`): 256 KiB, four levels.
+const RULES: crate::xml_boundary::Rules = crate::xml_boundary::Rules {
+    max_bytes: MAX_BODY,
+    max_depth: 4,
+    comments: true,
+};
+
 /// Reads a document whose root is `root` into its `(child path, text)` pairs, where a path is
-/// the child's local name (or `parent/child` one level deeper). Refuses DTDs and other roots.
+/// the child's local name (or `parent/child` one level deeper). The XML boundary first:
+/// UTF-8 only, no DTD or processing instruction, bounded; then other roots are refused.
 pub fn read_fields(body: &str, root: &str) -> Result<Vec<(String, String)>, String> {
-    if body.len() > MAX_BODY {
-        return Err("le document est trop volumineux".into());
-    }
+    crate::xml_boundary::check::<crate::xml_boundary::Refusal>(body.as_bytes(), &RULES, |_| Ok(()))
+        .map_err(|r| r.french().to_string())?;
     let mut reader = Reader::from_str(body);
     reader.config_mut().trim_text(true);
     let mut path: Vec<String> = Vec::new();

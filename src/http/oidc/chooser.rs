@@ -85,12 +85,9 @@ async fn render(
     let mut schools = String::new();
     if search.chars().count() >= 3 {
         for s in state
-            .store
-            .schools()
+            .school_index
+            .search(state.store.as_ref(), state.clock.now(), search, 20)
             .await?
-            .iter()
-            .filter(|s| matches(&s.name, search) || matches(s.uai.as_str(), search))
-            .take(20)
         {
             let Some(ent) = state.config.ents.get(&s.ent) else {
                 continue;
@@ -142,6 +139,7 @@ pub struct Choice {
 
 pub async fn choose(
     State(state): State<AppState>,
+    client: crate::http::limits::Client,
     Form(c): Form<Choice>,
 ) -> Result<Response, PageError> {
     if !authz_ok(&c.authz) {
@@ -175,7 +173,7 @@ pub async fn choose(
         super::params(&c.authz).map_err(|e| PageError::oidc_request(&e))?;
     p.remove("uai");
     let path = resume_path(&p, uai.as_ref());
-    login::start(&state, ent, Next::Resume(path)).await
+    login::start(&state, ent, Next::Resume(path), client).await
 }
 
 /// `/oidc/authorize?...`: the authorization request again, with the chosen school.

@@ -1,0 +1,273 @@
+//! The XML boundary: the structural checks every XML document from a peer passes before it is
+//! parsed for its meaning. SAML messages and metadata (`saml::guard`, which adds the signature
+//! checks), subscription bodies (`http::abonnement::xml`) and directory export files
+//! (`feed::parse`) all come through [`check`].
+//!
+//! Refused: oversized documents; anything but UTF-8 (a declared `encoding` other than UTF-8,
+//! a UTF-16/32 byte-order mark, NUL bytes, bytes that are not UTF-8: a parser that obeys the
+//! declaration, such as libxml2, would read another document than this check); DTDs (and so
+//! every entity but the five predefined ones); processing instructions; comments where the
+//! caller says so; nesting beyond a depth; anything not well-formed.
+
+use quick_xml::events::{BytesDecl, BytesStart, Event};
+use quick_xml::Reader;
+
+/// What a kind of document may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    pub max_bytes: usize,
+    pub max_depth: usize,
+    /// Comments are harmless where nothing signed is read (metadata, exports, bodies), and
+    /// refused in signed messages (comment-injection truncation).
+    pub comments: bool,
+}
+
+/// Why a document was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    TooLarge,
+    Encoding,
+    Dtd,
+    Comment,
+    ProcessingInstruction,
+    TooDeep,
+    Malformed,
+}
+
+/// A refusal, with the byte offset it was found at and what an operator needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub kind: Refused,
+    pub offset: usize,
+    pub detail: String,
+}
+
+impl Refusal {
+    fn new(kind: Refused, offset: usize, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            offset,
+            detail: detail.into(),
+        }
+    }
+
+    /// What the peer is told, in French (exports and subscription bodies).
+    pub fn french(&self) -> &'static str {
+        match self.kind {
+            Refused::TooLarge => "le document est trop volumineux",
+            Refused::Encoding => "seul l'encodage UTF-8 est accepté (déclaration encoding, marque d'ordre des octets UTF-16/32, octet nul ou octets invalides)",
+            Refused::Dtd => "les DTD et les entités ne sont pas acceptées",
+            Refused::Comment => "les commentaires XML ne sont pas acceptés",
+            Refused::ProcessingInstruction => "les instructions de traitement ne sont pas acceptées",
+            Refused::TooDeep => "document trop imbriqué",
+            Refused::Malformed => "XML mal formé",
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (at byte {})", self.detail, self.offset)
+    }
+}
+
+/// Checks `bytes` against `rules`, calling `each` on every element's start tag (the SAML
+/// guard uses it to refuse duplicate IDs).
+pub fn check<E: From<Refusal>>(
+    bytes: &[u8],
+    rules: &Rules,
+    mut each: impl FnMut(&BytesStart<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    if bytes.len() > rules.max_bytes {
+        return Err(Refusal::new(
+            Refused::TooLarge,
+            0,
+            format!(
+                "document of {} bytes exceeds the limit of {}",
+                bytes.len(),
+                rules.max_bytes
+            ),
+        )
+        .into());
+    }
+    check_encoding(bytes)?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| Refusal::new(Refused::Encoding, e.valid_up_to(), "document is not UTF-8"))?;
+    let mut reader = Reader::from_str(text);
+    let mut depth = 0usize;
+    loop {
+        let at = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+        let refuse = |kind, detail: &str| Refusal::new(kind, at, detail);
+        match reader.read_event() {
+            Ok(Event::Decl(decl)) => check_declared_encoding(&decl, at)?,
+            Ok(Event::DocType(_)) => {
+                return Err(refuse(Refused::Dtd, "document contains a DOCTYPE").into())
+            }
+            Ok(Event::Comment(_)) if rules.comments => {}
+            Ok(Event::Comment(_)) => {
+                return Err(refuse(Refused::Comment, "document contains an XML comment").into())
+            }
+            Ok(Event::PI(_)) => {
+                return Err(refuse(
+                    Refused::ProcessingInstruction,
+                    "document contains a processing instruction",
+                )
+                .into())
+            }
+            Ok(Event::Start(s)) => {
+                depth += 1;
+                if depth > rules.max_depth {
+                    return Err(refuse(Refused::TooDeep, "document is nested too deeply").into());
+                }
+                each(&s)?;
+            }
+            Ok(Event::Empty(s)) => {
+                if depth + 1 > rules.max_depth {
+                    return Err(refuse(Refused::TooDeep, "document is nested too deeply").into());
+                }
+                each(&s)?;
+            }
+            Ok(Event::End(_)) => depth = depth.saturating_sub(1),
+            Ok(Event::Eof) => return Ok(()),
+            Ok(_) => {}
+            Err(e) => {
+                let at = usize::try_from(reader.error_position()).unwrap_or(at);
+                return Err(Refusal::new(
+                    Refused::Malformed,
+                    at,
+                    format!("not well-formed XML: {e}"),
+                )
+                .into());
+            }
+        }
+    }
+}
+
+/// Refuses byte-order marks and NUL bytes that make libxml2 read the bytes as UTF-16 or UTF-32
+/// (its encoding detection looks at the first four bytes), whatever a UTF-8 reader sees. A
+/// UTF-8 byte-order mark is accepted.
+pub fn check_encoding(bytes: &[u8]) -> Result<(), Refusal> {
+    const WIDE_BOMS: [&[u8]; 4] = [
+        &[0x00, 0x00, 0xFE, 0xFF],
+        &[0xFF, 0xFE, 0x00, 0x00],
+        &[0xFE, 0xFF],
+        &[0xFF, 0xFE],
+    ];
+    if WIDE_BOMS.iter().any(|bom| bytes.starts_with(bom)) {
+        return Err(Refusal::new(
+            Refused::Encoding,
+            0,
+            "document starts with a UTF-16 or UTF-32 byte-order mark; only UTF-8 is accepted",
+        ));
+    }
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        return Err(Refusal::new(
+            Refused::Encoding,
+            at,
+            "document contains a NUL byte; only UTF-8 text is accepted",
+        ));
+    }
+    Ok(())
+}
+
+/// Only UTF-8 may be declared: libxml2 decodes by the declaration (UTF-7, ISO-8859-x, ...),
+/// which would make it read another document than this check.
+fn check_declared_encoding(decl: &BytesDecl<'_>, at: usize) -> Result<(), Refusal> {
+    match decl.encoding() {
+        None => Ok(()),
+        Some(Ok(enc)) if enc.eq_ignore_ascii_case(b"utf-8") => Ok(()),
+        Some(Ok(enc)) => Err(Refusal::new(
+            Refused::Encoding,
+            at,
+            format!(
+                "the XML declaration names the encoding {:?}; only UTF-8 is accepted",
+                String::from_utf8_lossy(&enc)
+                    .chars()
+                    .take(32)
+                    .collect::<String>()
+            ),
+        )),
+        Some(Err(e)) => Err(Refusal::new(
+            Refused::Malformed,
+            at,
+            format!("bad XML declaration: {e}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULES: Rules = Rules {
+        max_bytes: 4096,
+        max_depth: 4,
+        comments: true,
+    };
+
+    fn kind(doc: &[u8], rules: &Rules) -> Option<Refused> {
+        check::<Refusal>(doc, rules, |_| Ok(()))
+            .err()
+            .map(|r| r.kind)
+    }
+
+    #[test]
+    fn every_document_is_utf8_without_dtd_or_instructions_and_bounded() {
+        assert_eq!(
+            kind(
+                b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><a><b/></a>",
+                &RULES
+            ),
+            None
+        );
+        assert_eq!(
+            kind(b"\xEF\xBB\xBF<a/>", &RULES),
+            None,
+            "a UTF-8 BOM is fine"
+        );
+        assert_eq!(kind(b"<a><!-- note --></a>", &RULES), None);
+        for (doc, refused) in [
+            (
+                &b"<?xml version=\"1.0\" encoding=\"UTF-7\"?><a/>"[..],
+                Refused::Encoding,
+            ),
+            (
+                b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a>\xE9</a>",
+                Refused::Encoding,
+            ),
+            (b"\xFF\xFE<\x00a\x00/\x00>\x00", Refused::Encoding),
+            (b"<a>\x00</a>", Refused::Encoding),
+            (b"<a>\xE9</a>", Refused::Encoding),
+            (
+                b"<!DOCTYPE a [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><a>&x;</a>",
+                Refused::Dtd,
+            ),
+            (
+                b"<a><?xml-stylesheet href=\"x\"?></a>",
+                Refused::ProcessingInstruction,
+            ),
+            (b"<a><b><c><d><e/></d></c></b></a>", Refused::TooDeep),
+            (b"<a><b></a>", Refused::Malformed),
+        ] {
+            assert_eq!(
+                kind(doc, &RULES),
+                Some(refused),
+                "{}",
+                String::from_utf8_lossy(doc)
+            );
+        }
+        assert_eq!(
+            kind(
+                b"<a><!-- x --></a>",
+                &Rules {
+                    comments: false,
+                    ..RULES
+                }
+            ),
+            Some(Refused::Comment)
+        );
+        assert_eq!(kind(&[b'a'; 5000], &RULES), Some(Refused::TooLarge));
+        let r = check::<Refusal>(b"<a>\n<b>\x00</b></a>", &RULES, |_| Ok(())).unwrap_err();
+        assert_eq!(r.offset, 7, "the offset names where");
+    }
+}
