@@ -238,7 +238,7 @@ async fn what_is_not_for_a_manager_to_assign_is_refused_with_its_reason() {
     let (s, _, _) = post(
         &router,
         "/affectations/affecter",
-        "passerelle_session=nope",
+        "__Host-passerelle_session=nope",
         &form(&token, "person:eleve-0001"),
     )
     .await;
@@ -261,7 +261,7 @@ async fn what_is_not_for_a_manager_to_assign_is_refused_with_its_reason() {
     assert!(body_string(resp).await.contains("aucun établissement"));
     let pupil_token = passerelle::domain::IdoKey::form_token(
         &gw.state.config.ido_key,
-        pupil.trim_start_matches("passerelle_session="),
+        pupil.split_once('=').unwrap().1,
     );
     let (s, _, body) = post(
         &router,
@@ -310,7 +310,7 @@ async fn two_gateway_nodes_sharing_one_redis_never_give_out_more_licences_than_b
         .put_session(&session, std::time::Duration::from_secs(3600))
         .await
         .unwrap();
-    let cookie = format!("passerelle_session={}", session.id);
+    let cookie = format!("{}={}", gw.session_cookie(), session.id);
     let token = a.config.ido_key.form_token(&session.id);
     let (ra, rb) = (
         passerelle::http::app(a.clone()),

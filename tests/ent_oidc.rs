@@ -131,10 +131,12 @@ async fn a_valid_id_token_opens_a_session_with_pkce_and_basic_auth() {
         .iter()
         .map(|v| v.to_str().unwrap())
         .collect();
-    assert!(set.iter().any(|c| c.starts_with("passerelle_session=")));
     assert!(set
         .iter()
-        .any(|c| c.starts_with(&format!("passerelle_login_{state}=;")) && c.contains("Max-Age=0")));
+        .any(|c| c.starts_with(&format!("{}=", gw.session_cookie()))));
+    assert!(set.iter().any(
+        |c| c.starts_with(&format!("{}{state}=;", gw.login_cookie())) && c.contains("Max-Age=0")
+    ));
 
     // The token request: client_secret_basic, the code, the PKCE verifier of the challenge.
     let (auth, form) = op.state.lock().unwrap().last_token_request.clone().unwrap();

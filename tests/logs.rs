@@ -36,7 +36,7 @@ async fn logs_carry_no_personal_data_tokens_or_messages() {
     .into_owned();
     let signed = ent_idp::EntResponse::new(BASE, ENT_ENTITY, &id, now(), "eleve-0001")
         .signed(&gw.ent.key, &gw.ent.cert);
-    let cookie = format!("passerelle_login_{id}=1");
+    let cookie = format!("{}{id}=1", gw.login_cookie());
     let tampered = ent_idp::tamper(&signed, "eleve-0001", "eleve-0002");
     gw.post_form(
         "/saml/acs",

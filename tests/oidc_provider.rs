@@ -480,12 +480,14 @@ async fn application_first_lets_the_user_choose_their_ent_and_school() {
         location(&resp).starts_with(ENT_SSO),
         "the user authenticates at the chosen ENT"
     );
-    assert!(set_cookie(&resp).unwrap().starts_with("passerelle_login_"));
+    assert!(set_cookie(&resp)
+        .unwrap()
+        .starts_with("__Secure-passerelle_login_"));
 
     // What the ENT login resumes: the same authorization, for the chosen school.
     let login_id = set_cookie(&resp)
         .unwrap()
-        .trim_start_matches("passerelle_login_")
+        .trim_start_matches("__Secure-passerelle_login_")
         .split('=')
         .next()
         .unwrap()

@@ -27,7 +27,7 @@ async fn start_login(gw: &TestGateway, resource: &str) -> String {
     // The login is bound to this browser by a cookie only it carries.
     let cookie = resp.headers()["set-cookie"].to_str().unwrap();
     assert!(
-        cookie.starts_with(&format!("passerelle_login_{id}=1;")),
+        cookie.starts_with(&format!("{}{id}=1;", gw.login_cookie())),
         "{cookie}"
     );
     assert!(cookie.contains("HttpOnly") && cookie.contains("Path=/saml/acs"));
@@ -39,7 +39,7 @@ async fn post_response(
     xml: &str,
     relay: &str,
 ) -> axum::http::Response<axum::body::Body> {
-    let cookie = format!("passerelle_login_{relay}=1");
+    let cookie = format!("{}{relay}=1", gw.login_cookie());
     gw.post_form(
         "/saml/acs",
         &[("SAMLResponse", &b64(xml)), ("RelayState", relay)],
@@ -105,7 +105,7 @@ async fn valid_responses_open_a_session_and_continue_to_the_resource() {
         );
         assert_eq!(location(&resp), RES_ACCESS);
         let cookie = set_cookie(&resp).expect("a session cookie");
-        assert!(cookie.starts_with("passerelle_session="));
+        assert!(cookie.starts_with(&format!("{}=", gw.session_cookie())));
         let events = gw.events();
         assert!(events.iter().any(|e| matches!(
             e,
@@ -442,7 +442,7 @@ async fn a_response_posted_by_another_browser_is_refused() {
         .post_form(
             "/saml/acs",
             &[("SAMLResponse", &b64(&xml)), ("RelayState", &id)],
-            Some("passerelle_login__other=1"),
+            Some(&format!("{}_other=1", gw.login_cookie())),
         )
         .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);

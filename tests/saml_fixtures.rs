@@ -84,7 +84,7 @@ async fn post(state: &AppState, fixture: &str) -> StatusCode {
     );
     let req = Request::post("/saml/acs")
         .header("content-type", "application/x-www-form-urlencoded")
-        .header("cookie", "passerelle_login__fixture-request-1=1")
+        .header("cookie", "__Secure-passerelle_login__fixture-request-1=1")
         .body(Body::from(body))
         .unwrap();
     passerelle::http::app(state.clone())

@@ -60,3 +60,39 @@ async fn every_answer_forbids_framing_sniffing_and_referers() {
         );
     }
 }
+
+/// Over HTTPS the cookies carry the prefixes browsers enforce, and only the prefixed names
+/// are read: a cookie planted under the plain name (by a sibling subdomain, or over plain
+/// HTTP) does not open a session.
+#[tokio::test]
+async fn cookies_over_https_are_prefixed_and_the_plain_names_are_not_read() {
+    let gw = TestGateway::new().await;
+    assert_eq!(gw.state.config.public_base_url.scheme(), "https");
+    let resp = gw.get(&domaine_gar(RES_ETABL), None).await;
+    let login = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(login.starts_with("__Secure-passerelle_login_"), "{login}");
+    assert!(
+        login.contains("; Secure") && !login.contains("Domain="),
+        "{login}"
+    );
+
+    let session = gw.session("ens-0001").await;
+    assert!(
+        session.starts_with("__Host-passerelle_session="),
+        "{session}"
+    );
+    let link = domaine_gar(RES_ETABL);
+    let opened = gw.get(&link, Some(&session)).await;
+    assert_eq!(
+        opened.status(),
+        302,
+        "the prefixed session opens the resource"
+    );
+    let planted = session.replacen("__Host-", "", 1);
+    let resp = gw.get(&link, Some(&planted)).await;
+    assert_eq!(
+        resp.status(),
+        303,
+        "the plain name is ignored: the user is sent to log in"
+    );
+}

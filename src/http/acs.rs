@@ -73,7 +73,7 @@ pub async fn handle(
         ));
     };
     let ent_name = pending.ent.to_string();
-    if !cookies::has_login(&headers, &pending.id) {
+    if !cookies::has_login(&headers, &pending.id, cookies::secure(&state.config)) {
         return Err(refused(
             &state,
             Some(&ent_name),

@@ -66,7 +66,7 @@ async fn manager(
     headers: &HeaderMap,
     ent: &IdEnt,
 ) -> Result<Option<(Session, Person)>, PageError> {
-    let Some(id) = cookies::session_id(headers) else {
+    let Some(id) = cookies::session_id(headers, cookies::secure(&state.config)) else {
         return Ok(None);
     };
     let Some(session) = state.store.get_session(&id).await? else {

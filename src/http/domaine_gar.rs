@@ -106,7 +106,7 @@ pub async fn handle(
     }
 
     let now = state.clock.now();
-    if let Some(id) = cookies::session_id(&headers) {
+    if let Some(id) = cookies::session_id(&headers, cookies::secure(&state.config)) {
         if let Some(session) = state.store.get_session(&id).await? {
             if session.is_live(now) && session.ent == ent_id {
                 return open_target(&state, session, &uai, &resource_id, None).await;

@@ -55,7 +55,7 @@ pub async fn handle(
     };
     let ent_name = pending.ent.to_string();
     let ent = Some(ent_name.as_str());
-    if !cookies::has_login(&headers, &pending.id) {
+    if !cookies::has_login(&headers, &pending.id, cookies::secure(&state.config)) {
         return Err(refuse(
             ent,
             "oidc.browser_binding",

@@ -144,7 +144,7 @@ async fn sso(
         ));
     }
 
-    let session = match cookies::session_id(&headers) {
+    let session = match cookies::session_id(&headers, cookies::secure(&state.config)) {
         Some(id) => state
             .store
             .get_session(&id)

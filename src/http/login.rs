@@ -117,7 +117,7 @@ pub fn oidc_refused(state: &AppState, ent: Option<&str>, e: &rp::RpError) -> Pag
 }
 
 fn secure(state: &AppState) -> bool {
-    state.config.public_base_url.scheme() == "https"
+    cookies::secure(&state.config)
 }
 
 /// Adds the cookie that binds pending login `id` to this browser.

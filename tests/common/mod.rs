@@ -244,6 +244,24 @@ National_elv = ["IDO", "UAI", "PRO"]
         }
     }
 
+    /// The session cookie's name: `__Host-` prefixed when the gateway is served over HTTPS.
+    pub fn session_cookie(&self) -> &'static str {
+        if self.state.config.public_base_url.scheme() == "https" {
+            passerelle::http::cookies::SECURE_SESSION_COOKIE
+        } else {
+            passerelle::http::cookies::SESSION_COOKIE
+        }
+    }
+
+    /// The prefix of login-binding cookies: `__Secure-` prefixed over HTTPS.
+    pub fn login_cookie(&self) -> &'static str {
+        if self.state.config.public_base_url.scheme() == "https" {
+            passerelle::http::cookies::SECURE_LOGIN_COOKIE_PREFIX
+        } else {
+            passerelle::http::cookies::LOGIN_COOKIE_PREFIX
+        }
+    }
+
     pub fn router(&self) -> axum::Router {
         passerelle::http::app(self.state.clone())
     }
@@ -296,7 +314,7 @@ National_elv = ["IDO", "UAI", "PRO"]
         )
         .await
         .unwrap();
-        format!("passerelle_session={}", s.id)
+        format!("{}={}", self.session_cookie(), s.id)
     }
 
     /// A live session of `person` at ENT B0.

@@ -49,13 +49,13 @@ pub async fn start(gw: &TestGateway) -> (String, String) {
     let cookie_header = resp.headers()["set-cookie"].to_str().unwrap().to_string();
     let state = query_param(&url, "state").unwrap();
     assert!(
-        cookie_header.starts_with(&format!("passerelle_login_{state}=1;")),
+        cookie_header.starts_with(&format!("{}{state}=1;", gw.login_cookie())),
         "{cookie_header}"
     );
     assert!(
         cookie_header.contains("Path=/ent/oidc/callback") && cookie_header.contains("HttpOnly")
     );
-    (url, format!("passerelle_login_{state}=1"))
+    (url, format!("{}{state}=1", gw.login_cookie()))
 }
 
 pub fn callback_uri(op: &HostileOp, state: &str) -> String {
@@ -101,7 +101,7 @@ pub async fn assert_refused(
     assert!(
         cookies
             .iter()
-            .all(|c| !c.starts_with("passerelle_session=")),
+            .all(|c| !c.starts_with(&format!("{}=", gw.session_cookie()))),
         "{check}: no session may be created"
     );
     let page = body_string(resp).await;

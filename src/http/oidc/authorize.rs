@@ -255,7 +255,7 @@ async fn live_session(
     headers: &HeaderMap,
     now: DateTime<Utc>,
 ) -> Result<Option<Session>, PageError> {
-    let Some(id) = cookies::session_id(headers) else {
+    let Some(id) = cookies::session_id(headers, cookies::secure(&state.config)) else {
         return Ok(None);
     };
     Ok(state

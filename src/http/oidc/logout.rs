@@ -86,7 +86,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, raw: &str) -> Response {
             Some(uri.clone())
         }
     };
-    if let Some(id) = cookies::session_id(headers) {
+    if let Some(id) = cookies::session_id(headers, cookies::secure(&state.config)) {
         if let Err(e) = state.store.delete_session(&id).await {
             return PageError::from(e).into_response();
         }
