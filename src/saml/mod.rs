@@ -81,3 +81,5 @@ impl From<crate::xml_boundary::Refusal> for SamlError {
 
 #[cfg(test)]
 mod roundtrip_tests;
+#[cfg(test)]
+mod xmlsec_patch_tests;
