@@ -917,3 +917,90 @@ async fn hostile_xml_bodies_are_refused_at_the_boundary() {
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "nothing was created");
 }
+
+/// An `idAbonnement` is unique per distributor: another distributor creating the same id
+/// creates its own subscription (201, as for any new id), learns nothing of the first, and
+/// each reads, changes and deletes only its own.
+#[tokio::test]
+async fn the_same_id_of_two_distributors_is_two_subscriptions() {
+    let gw = TestGateway::new().await;
+    let theirs = |id: &str| {
+        created(id)
+            .replace("123456789_0000000000000000", "987654321_0000000000000000")
+            .replace(RES_INDIV, RES_OIDC)
+    };
+    let put = |token: &'static str, id: &'static str, body: String| {
+        let gw = &gw;
+        async move {
+            call(
+                gw,
+                Method::PUT,
+                &format!("/abonnement/{id}"),
+                Some(token),
+                body,
+                false,
+            )
+            .await
+        }
+    };
+    let (s, _) = put(PROVIDER_TOKEN, "abo-same", created("abo-same")).await;
+    assert_eq!(s, StatusCode::CREATED);
+    // The other distributor: the same answer for the taken id as for a fresh one.
+    let taken = put(OTHER_PROVIDER_TOKEN, "abo-same", theirs("abo-same")).await;
+    let fresh = put(OTHER_PROVIDER_TOKEN, "abo-new", theirs("abo-new")).await;
+    assert_eq!(taken.0, StatusCode::CREATED, "{}", taken.1);
+    assert_eq!(taken.0, fresh.0);
+    assert_eq!(taken.1.replace("abo-same", "abo-new"), fresh.1);
+    // Its own id again: 409, as always.
+    let again = put(OTHER_PROVIDER_TOKEN, "abo-same", theirs("abo-same")).await;
+    assert_eq!(again.0, StatusCode::CONFLICT);
+    // Each reads its own.
+    for (token, resource) in [
+        (PROVIDER_TOKEN, RES_INDIV),
+        (OTHER_PROVIDER_TOKEN, RES_OIDC),
+    ] {
+        let (s, body) = call(
+            &gw,
+            Method::GET,
+            "/abonnement/abo-same",
+            Some(token),
+            String::new(),
+            false,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            body.contains(&format!("<idRessource>{resource}</idRessource>")),
+            "{body}"
+        );
+        assert!(
+            body.contains("<idAbonnement>abo-same</idAbonnement>"),
+            "{body}"
+        );
+    }
+    // Deleting one leaves the other.
+    let (s, _) = call(
+        &gw,
+        Method::DELETE,
+        "/abonnement/abo-same",
+        Some(OTHER_PROVIDER_TOKEN),
+        String::new(),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, list) = call(
+        &gw,
+        Method::GET,
+        "/abonnement/abonnements",
+        Some(PROVIDER_TOKEN),
+        String::new(),
+        false,
+    )
+    .await;
+    assert!(
+        list.contains("<idAbonnement>abo-same</idAbonnement>"),
+        "{list}"
+    );
+    assert!(!list.contains(RES_OIDC), "{list}");
+}

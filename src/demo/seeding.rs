@@ -142,7 +142,8 @@ async fn subscribe(
     match status.as_u16() {
         201 => Ok(()),
         409 if text.contains("existe deja") => {
-            let same = state.store.subscription(&s.id).await?.is_some_and(|e| {
+            let key = crate::domain::subscription::storage_id(&s.distributor_id, &s.id);
+            let same = state.store.subscription(&key).await?.is_some_and(|e| {
                 !e.deleted
                     && e.distributor_id == s.distributor_id
                     && e.resource_id == s.resource_id
@@ -173,7 +174,16 @@ async fn assign(state: &AppState) -> anyhow::Result<usize> {
         .await?
         .ok_or_else(|| anyhow::anyhow!("demo: the manager is not in the directory"))?;
     let mut made = 0;
-    for a in data::assignments()? {
+    // The subscriptions were created over the web service: each is stored under its
+    // distributor's key.
+    let distributors: Vec<(String, String)> = data::subscriptions(state.clock.now())?
+        .into_iter()
+        .map(|(_, s)| (s.id, s.distributor_id))
+        .collect();
+    for mut a in data::assignments()? {
+        if let Some((_, d)) = distributors.iter().find(|(id, _)| *id == a.subscription_id) {
+            a.subscription_id = crate::domain::subscription::storage_id(d, &a.subscription_id);
+        }
         let subscription = state
             .store
             .subscription(&a.subscription_id)

@@ -21,7 +21,11 @@ pub enum AssignmentType {
 /// A subscription of one or more schools to a resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscription {
-    /// `idAbonnement`.
+    /// The store's key. An `idAbonnement` is unique per commercial distributor, as in the
+    /// GAR: a subscription created through the web service is stored under
+    /// [`storage_id`]`(idDistributeurCom, idAbonnement)`, so that one distributor's id never
+    /// collides with (nor reveals) another's. Data stored before, and seeds, use the plain
+    /// `idAbonnement`. [`Subscription::external_id`] is the `idAbonnement` either way.
     pub id: String,
     /// `idDistributeurCom`: the commercial distributor that owns the subscription.
     pub distributor_id: String,
@@ -83,7 +87,21 @@ pub struct SubscriptionDetails {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// The key under which distributor `distributor` stores its subscription `id` (an
+/// `idAbonnement` never contains `/`).
+pub fn storage_id(distributor: &str, id: &str) -> String {
+    format!("{distributor}/{id}")
+}
+
 impl Subscription {
+    /// The `idAbonnement`, as the distributor named it.
+    pub fn external_id(&self) -> &str {
+        self.id
+            .strip_prefix(self.distributor_id.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+            .unwrap_or(&self.id)
+    }
+
     /// Whether `now` falls within the validity period (start inclusive, end exclusive).
     pub fn is_valid_at(&self, now: DateTime<Utc>) -> bool {
         self.valid_from <= now && now < self.valid_until

@@ -247,7 +247,7 @@ async fn subscription_block(
     let mut out = format!(
         "<h3>{} <small>({})</small></h3><p>Licences : {}. Personnes atteintes : {} élève(s), {} enseignant(s), {} documentaliste(s), {} autre(s).</p>",
         escape(if s.resource_label.is_empty() { s.resource_id.as_str() } else { &s.resource_label }),
-        escape(&s.id),
+        escape(s.external_id()),
         escape(&if left.is_empty() { "illimitées".to_string() } else { left.join(", ") }),
         used.eleve,
         used.enseignant,

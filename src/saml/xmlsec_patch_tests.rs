@@ -33,7 +33,10 @@ fn a_reference_out_of_the_document_is_neither_fetched_nor_opened() {
         .unwrap_or_else(|e| panic!("{e}"));
     let port = listener.local_addr().map_or(0, |a| a.port());
     let outcome = verify_bounded(signed_with_reference(&format!("http://127.0.0.1:{port}/x")));
-    assert!(matches!(outcome, Some(Err(_))), "refused, promptly: {outcome:?}");
+    assert!(
+        matches!(outcome, Some(Err(_))),
+        "refused, promptly: {outcome:?}"
+    );
     assert!(listener.accept().is_err(), "xmlsec connected to the URI");
 
     // A FIFO: opening it for reading blocks until a writer comes, so a verifier that opens
@@ -45,7 +48,10 @@ fn a_reference_out_of_the_document_is_neither_fetched_nor_opened() {
         .status()
         .is_ok_and(|s| s.success());
     assert!(made, "mkfifo");
-    for uri in [fifo.display().to_string(), format!("file://{}", fifo.display())] {
+    for uri in [
+        fifo.display().to_string(),
+        format!("file://{}", fifo.display()),
+    ] {
         let outcome = verify_bounded(signed_with_reference(&uri));
         assert!(matches!(outcome, Some(Err(_))), "{uri}: {outcome:?}");
     }
@@ -126,7 +132,9 @@ fn a_malformed_document_is_not_repaired_into_a_verifiable_one() {
     let (xml, cert) = signed_assertion();
     // An undefined entity outside the signed assertion: libxml2's recovery mode would drop
     // it and verify the rest.
-    let issuer_end = xml.find("</saml:Issuer>").unwrap_or_else(|| panic!("{xml}"));
+    let issuer_end = xml
+        .find("</saml:Issuer>")
+        .unwrap_or_else(|| panic!("{xml}"));
     let broken = format!("{}&undefined;{}", &xml[..issuer_end], &xml[issuer_end..]);
     let refused = verify(&broken, &cert);
     assert!(refused.is_err(), "{refused:?}");

@@ -90,7 +90,7 @@ pub(super) async fn handle(
 ) -> WsResult {
     let provider = caller(&state, &headers, identity.as_ref().map(|Extension(i)| i))?;
     let mut subscriptions = selected(&state, provider, &q).await?;
-    subscriptions.sort_by(|a, b| a.id.cmp(&b.id));
+    subscriptions.sort_by(|a, b| a.external_id().cmp(b.external_id()));
     let known = if subscriptions.iter().any(|s| s.uais.is_empty()) {
         state.store.schools().await.map_err(|e| unavailable(&e))?
     } else {
@@ -117,7 +117,7 @@ pub(super) async fn handle(
             let line = format!(
                 "{};{};{};{};{};{};{};{}",
                 field(uai.as_str()),
-                field(&s.id),
+                field(s.external_id()),
                 field(s.details.project_code.as_deref().unwrap_or("")),
                 field(s.resource_id.as_str()),
                 c.eleve,
@@ -125,7 +125,7 @@ pub(super) async fn handle(
                 c.documentaliste,
                 c.autre_personnel
             );
-            lines.insert((uai, s.id.clone()), line);
+            lines.insert((uai, format!("{}\u{0}{}", s.external_id(), s.id)), line);
         }
     }
     tracing::info!(provider = %provider.key, subscriptions = subscriptions.len(), lines = lines.len(), "licence counts answered");

@@ -62,7 +62,10 @@ pub(super) fn sort(
     };
     list.sort_by(|a, b| {
         let (ka, kb) = (key(a), key(b));
-        let o = ka.cmp(&kb).then_with(|| a.id.cmp(&b.id));
+        let o = ka
+            .cmp(&kb)
+            .then_with(|| a.external_id().cmp(b.external_id()))
+            .then_with(|| a.id.cmp(&b.id));
         if descending {
             o.reverse()
         } else {
@@ -75,7 +78,7 @@ pub(super) fn sort(
 /// Whether `s` passes the filter `name = value`.
 pub(super) fn matches(s: &Subscription, name: &str, value: &str) -> Result<bool, String> {
     Ok(match name {
-        "idAbonnement" => s.id == value,
+        "idAbonnement" => s.external_id() == value,
         "idDistributeurCom" => s.distributor_id == value,
         "uaiEtab" => s.uais.iter().any(|u| u.as_str() == value),
         "typeAffectation" => matches!(

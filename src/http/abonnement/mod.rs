@@ -22,6 +22,7 @@ use axum::Router;
 
 use crate::app::AppState;
 use crate::config::ProviderConfig;
+use crate::domain::subscription::storage_id;
 use crate::domain::subscription_rules::{
     check_resource_distributor, validate_for_schools, Mode, SubscriptionInput, Violation,
 };
@@ -185,24 +186,45 @@ async fn sold_by(state: &AppState, subscription: &Subscription) -> Result<(), Ws
     }
 }
 
+/// The caller's subscription `id`: looked up under each of its distributors (and under the
+/// plain id, for subscriptions stored before ids were kept per distributor). Another
+/// distributor's subscription of the same id is never read: it answers as absent.
+async fn find_owned(
+    state: &AppState,
+    provider: &ProviderConfig,
+    id: &str,
+) -> Result<Option<Subscription>, WsError> {
+    let keys = provider
+        .commercial_distributors
+        .iter()
+        .map(|d| storage_id(d, id))
+        .chain(std::iter::once(id.to_string()));
+    for key in keys {
+        let found = state
+            .store
+            .subscription(&key)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        if let Some(s) =
+            found.filter(|s| provider.commercial_distributors.contains(&s.distributor_id))
+        {
+            return Ok(Some(s));
+        }
+    }
+    Ok(None)
+}
+
 async fn owned(
     state: &AppState,
     provider: &ProviderConfig,
     id: &str,
 ) -> Result<Subscription, WsError> {
-    match state
-        .store
-        .subscription(id)
-        .await
-        .map_err(|e| unavailable(&e))?
-    {
-        Some(s) if provider.commercial_distributors.contains(&s.distributor_id) => Ok(s),
-        // Another distributor's subscription is answered as absent: nothing leaks.
-        _ => Err(WsError::Text(
+    find_owned(state, provider, id).await?.ok_or_else(|| {
+        WsError::Text(
             StatusCode::NOT_FOUND,
             format!("L'abonnement {id} n'existe pas"),
-        )),
-    }
+        )
+    })
 }
 
 fn unavailable(e: &crate::store::StoreError) -> WsError {
@@ -243,7 +265,7 @@ async fn create(
     let now = state.clock.now();
     let named: Vec<Uai> = input.uais.iter().filter_map(|u| u.parse().ok()).collect();
     let primary = primary_schools(&state, &named).await?;
-    let subscription = validate_for_schools(
+    let mut subscription = validate_for_schools(
         &input,
         &id,
         acting_as(provider, &input),
@@ -254,11 +276,21 @@ async fn create(
     )
     .map_err(WsError::Rules)?;
     sold_by(&state, &subscription).await?;
-    if !state
+    // Stored under the distributor's own key: the same id of another distributor is another
+    // subscription, and its existence is never revealed.
+    let exists_plain = state
         .store
-        .create_subscription(&subscription)
+        .subscription(&id)
         .await
         .map_err(|e| unavailable(&e))?
+        .is_some_and(|s| s.distributor_id == subscription.distributor_id);
+    subscription.id = storage_id(&subscription.distributor_id, &id);
+    if exists_plain
+        || !state
+            .store
+            .create_subscription(&subscription)
+            .await
+            .map_err(|e| unavailable(&e))?
     {
         return Err(WsError::Text(
             StatusCode::CONFLICT,
@@ -285,7 +317,7 @@ async fn update(
     let input = parse(&headers, &body)?;
     let now = state.clock.now();
     let primary = primary_schools(&state, &existing.uais).await?;
-    let subscription = validate_for_schools(
+    let mut subscription = validate_for_schools(
         &input,
         &id,
         acting_as(provider, &input),
@@ -295,6 +327,7 @@ async fn update(
         &primary,
     )
     .map_err(WsError::Rules)?;
+    subscription.id = existing.id.clone();
     sold_by(&state, &subscription).await?;
     state
         .store

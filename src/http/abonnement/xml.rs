@@ -169,7 +169,7 @@ fn count(c: LicenceCount) -> String {
 pub fn abonnement_xml(s: &Subscription) -> String {
     let d = &s.details;
     let mut o = String::from("<abonnement>");
-    el(&mut o, "idAbonnement", &s.id);
+    el(&mut o, "idAbonnement", s.external_id());
     if let Some(c) = &d.comment {
         el(&mut o, "commentaireAbonnement", c);
     }
