@@ -176,6 +176,9 @@ pub struct RawOidcClient {
     pub post_logout_redirect_uris: Vec<String>,
     /// Default: true for native applications, false for web ones.
     pub refresh_tokens: Option<bool>,
+    /// Whether a confidential client must send a PKCE challenge (default: true; public
+    /// clients always must).
+    pub require_pkce: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

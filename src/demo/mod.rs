@@ -305,6 +305,7 @@ pub async fn start_with(
                         redirect_uris: vec![format!("{oidc_url}/oidc/callback")],
                         post_logout_redirect_uris: vec![format!("{oidc_url}/")],
                         refresh_tokens: false,
+                        require_pkce: true,
                     }],
                     resources: vec![data::oidc_resource(&oidc_url)?],
                 },
