@@ -10,6 +10,7 @@ mod ents;
 pub mod env;
 pub mod feed;
 pub mod listing;
+pub mod metrics;
 mod oidc;
 pub mod raw;
 pub mod trusted_proxy;
@@ -17,6 +18,7 @@ pub mod validate;
 
 pub use self::feed::FeedConfig;
 pub use self::listing::ListingConfig;
+pub use self::metrics::MetricsConfig;
 pub use self::oidc::OidcConfig;
 pub use self::trusted_proxy::TrustedProxyConfig;
 
@@ -237,6 +239,8 @@ pub struct Config {
     pub feed: FeedConfig,
     /// The médiacentre listing (`[listing]`).
     pub listing: ListingConfig,
+    /// Who may read `/metrics` (`[metrics]`).
+    pub metrics: MetricsConfig,
     pub ents: BTreeMap<IdEnt, EntConfig>,
     pub providers: BTreeMap<String, ProviderConfig>,
 }

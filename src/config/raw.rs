@@ -35,6 +35,8 @@ pub struct RawConfig {
     pub feed: super::feed::RawFeed,
     #[serde(default)]
     pub listing: super::listing::RawListing,
+    /// Who may read `/metrics`.
+    pub metrics: Option<super::metrics::RawMetrics>,
     #[serde(default)]
     pub ents: BTreeMap<String, RawEnt>,
     #[serde(default)]

@@ -105,7 +105,7 @@ fn addresses(cx: &mut Ctx<'_>, list: Option<&[String]>) -> Option<Vec<IpNet>> {
 }
 
 /// An IP (`10.0.0.7`, `::1`) or a CIDR range (`10.0.0.0/8`, `fd00::/8`) without host bits.
-fn parse_range(text: &str) -> Result<IpNet, String> {
+pub(super) fn parse_range(text: &str) -> Result<IpNet, String> {
     let text = text.trim();
     if let Ok(ip) = text.parse::<IpAddr>() {
         return Ok(IpNet::from(ip));

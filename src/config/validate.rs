@@ -207,6 +207,7 @@ pub(super) async fn validate(
     }
     let feed = super::feed::feed(&mut cx, &raw.feed);
     let listing = super::listing::listing(&mut cx, &raw.listing);
+    let metrics = super::metrics::metrics(&mut cx, raw.metrics.as_ref());
 
     match (
         cx.problems.is_empty(),
@@ -247,6 +248,7 @@ pub(super) async fn validate(
             seed_files,
             feed,
             listing,
+            metrics,
             ents,
             providers,
         }),

@@ -276,6 +276,7 @@ pub async fn start_with(
         seed_files: vec![],
         feed: Default::default(),
         listing: Default::default(),
+        metrics: Default::default(),
         ents: BTreeMap::from([(
             data::ENT_ID.parse()?,
             EntConfig {
