@@ -230,6 +230,9 @@ pub struct RawEntOidc {
     pub person_claim: Option<String>,
     pub discovery_ttl_seconds: Option<u64>,
     pub clock_skew_seconds: Option<u64>,
+    /// Lets the gateway reach this ENT's provider on loopback or private addresses (default:
+    /// public addresses over https only).
+    pub allow_private_network: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

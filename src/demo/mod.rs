@@ -219,6 +219,8 @@ pub async fn start_with(
             person_claim: "GARPersonIdentifiant".into(),
             discovery_ttl: Duration::from_secs(3600),
             clock_skew: Duration::from_secs(60),
+            // The demo ENT listens on loopback.
+            allow_private_network: true,
         }))
     } else {
         EntAuth::Saml(EntIdp {

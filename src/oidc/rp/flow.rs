@@ -279,7 +279,8 @@ pub async fn complete(
 ) -> Result<EntUser, RpError> {
     let d = providers.get(ent, s, now).await?;
     let client = client(&d, s, redirect_uri)?;
-    let http = Guarded(providers.http().clone());
+    let private = s.allow_private_network;
+    let http = Guarded(providers.http(private).clone(), private);
     let token = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
         .map_err(|e| RpError::new("oidc.token", format!("{e}")))?
