@@ -431,3 +431,205 @@ async fn post_binding_refuses_unsigned_wrong_signer_tampered_and_wrong_destinati
     );
     assert_post_refused(&gw, &elsewhere, Some(&cookie), "saml.destination").await;
 }
+
+/// The gateway on a loopback listener.
+async fn served(gw: &TestGateway) -> (String, reqwest::Client) {
+    (gw.listen().await, http_client())
+}
+
+/// A GET of the Redirect SSO endpoint over the socket: status and body.
+async fn sso_over(
+    http: &reqwest::Client,
+    base: &str,
+    query: &str,
+    cookie: Option<&str>,
+) -> (u16, String) {
+    let mut req = http.get(format!("{base}{SSO}?{query}"));
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+/// A POST to the POST SSO endpoint over the socket: status and body.
+async fn post_sso_over(
+    http: &reqwest::Client,
+    base: &str,
+    xml: &str,
+    cookie: Option<&str>,
+) -> (u16, String) {
+    let mut req = http.post(format!("{base}{POST_SSO}")).form(&[
+        ("SAMLRequest", b64(xml)),
+        ("RelayState", "post-state".into()),
+    ]);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+/// The decoded SAMLResponse of an auto-POST page.
+fn response_of(page: &str) -> String {
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(form_field(page, "SAMLResponse").expect("an auto-POST form"))
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// A Redirect-binding AuthnRequest with its Destination replaced (or removed) and extra
+/// attributes, signed by the provider.
+fn redirect_request(gw: &TestGateway, id: &str, destination: Option<&str>, extra: &str) -> String {
+    let xml = provider_authn_request(id, Some(SP_ACS), INSTANT);
+    let ours = format!(r#" Destination="{BASE}{SSO}""#);
+    let replaced = destination
+        .map(|d| format!(r#" Destination="{d}""#))
+        .unwrap_or_default();
+    let xml = xml.replace(&ours, &format!("{replaced}{extra}"));
+    signed_redirect_query(&private_key(&gw.sp), &xml, Some("rs-1"), false)
+}
+
+#[tokio::test]
+async fn a_signed_request_without_destination_or_with_another_is_refused_on_both_bindings() {
+    let gw = TestGateway::new().await;
+    let cookie = launched(&gw, "ens-0001").await;
+    let (base, http) = served(&gw).await;
+    let post_endpoint = format!("{BASE}{POST_SSO}");
+    let redirect_endpoint = format!("{BASE}{SSO}");
+    for (q, why) in [
+        (
+            redirect_request(&gw, "_d1", None, ""),
+            "Redirect, no Destination",
+        ),
+        (
+            redirect_request(&gw, "_d2", Some(&post_endpoint), ""),
+            "Redirect, the POST endpoint's Destination",
+        ),
+        (
+            redirect_request(&gw, "_d3", Some("https://other-idp.example/sso"), ""),
+            "Redirect, another IdP's Destination",
+        ),
+    ] {
+        let (status, page) = sso_over(&http, &base, &q, Some(&cookie)).await;
+        assert!((400..500).contains(&status), "{why}: {status}");
+        assert!(page.contains("saml.destination"), "{why}: {page}");
+        assert!(!page.contains("SAMLResponse"), "{why}");
+    }
+    for (xml, why) in [
+        (
+            ent_idp::post_authn_request_with(
+                "_d4",
+                SP_ENTITY,
+                None,
+                SP_ACS,
+                "",
+                Some((&gw.sp.key, &gw.sp.cert)),
+            ),
+            "POST, no Destination",
+        ),
+        (
+            ent_idp::post_authn_request_with(
+                "_d5",
+                SP_ENTITY,
+                Some(&redirect_endpoint),
+                SP_ACS,
+                "",
+                Some((&gw.sp.key, &gw.sp.cert)),
+            ),
+            "POST, the Redirect endpoint's Destination",
+        ),
+    ] {
+        let (status, page) = post_sso_over(&http, &base, &xml, Some(&cookie)).await;
+        assert!((400..500).contains(&status), "{why}: {status}");
+        assert!(page.contains("saml.destination"), "{why}: {page}");
+        assert!(!page.contains("SAMLResponse"), "{why}");
+    }
+    assert_eq!(gw.refused_checks(), vec!["saml.destination"; 5]);
+    // The same requests naming this endpoint are answered.
+    let q = redirect_request(&gw, "_d6", Some(&redirect_endpoint), "");
+    let (status, page) = sso_over(&http, &base, &q, Some(&cookie)).await;
+    assert_eq!(status, 200);
+    assert!(response_of(&page).contains("<saml:Assertion"));
+}
+
+#[tokio::test]
+async fn a_passive_request_without_a_session_is_answered_no_passive_at_once() {
+    let gw = TestGateway::new().await;
+    let (base, http) = served(&gw).await;
+    let endpoint = format!("{BASE}{SSO}");
+    let q = redirect_request(&gw, "_np1", Some(&endpoint), r#" IsPassive="true""#);
+    let (status, page) = sso_over(&http, &base, &q, None).await;
+    assert_eq!(
+        status, 200,
+        "an auto-POST to the provider, no page, no ENT redirect"
+    );
+    assert!(page.contains(&format!(r#"action="{SP_ACS}""#)), "{page}");
+    assert_eq!(form_field(&page, "RelayState").as_deref(), Some("rs-1"));
+    let xml = response_of(&page);
+    xmlsec1_verify(
+        &xml,
+        &gw.gateway.cert,
+        "/*[local-name()='Response']/*[local-name()='Signature']",
+    )
+    .unwrap();
+    assert!(xml.contains(r#"<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder"><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:NoPassive"/>"#), "{xml}");
+    assert!(xml.contains(r#"InResponseTo="_np1""#));
+    assert!(!xml.contains("Assertion"));
+    // The same over the POST binding, with a session that launched nothing of this provider.
+    let cookie = gw.session("ens-0001").await;
+    let xml = ent_idp::post_authn_request_with(
+        "_np2",
+        SP_ENTITY,
+        Some(&format!("{BASE}{POST_SSO}")),
+        SP_ACS,
+        r#" IsPassive="true""#,
+        Some((&gw.sp.key, &gw.sp.cert)),
+    );
+    let (status, page) = post_sso_over(&http, &base, &xml, Some(&cookie)).await;
+    assert_eq!(status, 200);
+    assert!(response_of(&page).contains("status:NoPassive"));
+    assert!(!gw
+        .events()
+        .iter()
+        .any(|e| matches!(e, TraceEvent::CredentialIssued { .. })));
+
+    // With a session that launched the resource, a passive request is answered as usual.
+    let cookie = launched(&gw, "ens-0001").await;
+    let q = redirect_request(&gw, "_np3", Some(&endpoint), r#" IsPassive="true""#);
+    let (status, page) = sso_over(&http, &base, &q, Some(&cookie)).await;
+    assert_eq!(status, 200);
+    let xml = response_of(&page);
+    assert!(xml.contains("status:Success") && xml.contains("<saml:Assertion"));
+}
+
+#[tokio::test]
+async fn force_authn_never_reuses_the_existing_session() {
+    let gw = TestGateway::new().await;
+    let cookie = launched(&gw, "ens-0001").await;
+    let (base, http) = served(&gw).await;
+    let q = redirect_request(
+        &gw,
+        "_fa1",
+        Some(&format!("{BASE}{SSO}")),
+        r#" ForceAuthn="true""#,
+    );
+    let (status, page) = sso_over(&http, &base, &q, Some(&cookie)).await;
+    assert_eq!(status, 200);
+    let xml = response_of(&page);
+    assert!(
+        xml.contains("status:Responder") && xml.contains("status:RequestUnsupported"),
+        "{xml}"
+    );
+    assert!(
+        !xml.contains("<saml:Assertion"),
+        "no assertion from the old session"
+    );
+    assert_eq!(gw.refused_checks(), vec!["saml.force_authn"]);
+    assert!(!gw
+        .events()
+        .iter()
+        .any(|e| matches!(e, TraceEvent::CredentialIssued { .. })));
+}
