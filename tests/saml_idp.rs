@@ -605,10 +605,29 @@ async fn a_passive_request_without_a_session_is_answered_no_passive_at_once() {
     assert!(xml.contains("status:Success") && xml.contains("<saml:Assertion"));
 }
 
+fn url_param(url: &str, name: &str) -> String {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap()
+}
+
+/// The `name=value` of the cookie `prefix...` a response sets.
+fn cookie_set(resp: &reqwest::Response, prefix: &str) -> String {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with(prefix) && !c.ends_with('='))
+        .unwrap_or_else(|| panic!("no cookie {prefix}"))
+}
+
 #[tokio::test]
-async fn force_authn_never_reuses_the_existing_session() {
+async fn force_authn_sends_the_user_to_the_ent_again_and_never_reuses_the_old_session() {
     let gw = TestGateway::new().await;
-    let cookie = launched(&gw, "ens-0001").await;
+    let old = launched(&gw, "eleve-0001").await;
     let (base, http) = served(&gw).await;
     let q = redirect_request(
         &gw,
@@ -616,20 +635,110 @@ async fn force_authn_never_reuses_the_existing_session() {
         Some(&format!("{BASE}{SSO}")),
         r#" ForceAuthn="true""#,
     );
-    let (status, page) = sso_over(&http, &base, &q, Some(&cookie)).await;
-    assert_eq!(status, 200);
+    let resp = http
+        .get(format!("{base}{SSO}?{q}"))
+        .header("cookie", &old)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        303,
+        "to the ENT, not an answer from the old session"
+    );
+    let to_ent = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(to_ent.starts_with(ENT_SSO), "{to_ent}");
+    let login_cookie = cookie_set(&resp, "passerelle_login");
+    let mut request_xml = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::DeflateDecoder::new(
+            &base64::engine::general_purpose::STANDARD
+                .decode(url_param(&to_ent, "SAMLRequest"))
+                .unwrap()[..],
+        ),
+        &mut request_xml,
+    )
+    .unwrap();
+    assert!(
+        request_xml.contains(r#"ForceAuthn="true""#),
+        "{request_xml}"
+    );
+    let request_id = request_xml
+        .split(" ID=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+
+    // The ENT authenticates the pupil again, five minutes later.
+    gw.clock.advance(chrono::Duration::minutes(5));
+    let mut ent_response = ent_idp::EntResponse::new(
+        BASE,
+        ENT_ENTITY,
+        &request_id,
+        gw.state.clock.now(),
+        "eleve-0001",
+    );
+    ent_response.sign = ent_idp::Sign::Both;
+    let xml = ent_response.signed(&gw.ent.key, &gw.ent.cert);
+    let resp = http
+        .post(format!("{base}/saml/acs"))
+        .header("cookie", &login_cookie)
+        .form(&[
+            ("SAMLResponse", b64(&xml)),
+            ("RelayState", url_param(&to_ent, "RelayState")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 302);
+    let resume = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(resume.starts_with("/idp/resume?id="), "{resume}");
+    let fresh = cookie_set(&resp, "passerelle_session=");
+    assert_ne!(fresh, old);
+
+    // The old session cannot pick the answer up.
+    let resp = http
+        .get(format!("{base}{resume}"))
+        .header("cookie", &old)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_client_error());
+    assert!(!resp.text().await.unwrap().contains("SAMLResponse"));
+    // The fresh one does, once, with the new AuthnInstant.
+    let resp = http
+        .get(format!("{base}{resume}"))
+        .header("cookie", &fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let page = resp.text().await.unwrap();
+    assert_eq!(form_field(&page, "RelayState").as_deref(), Some("rs-1"));
     let xml = response_of(&page);
+    xmlsec1_verify(
+        &xml,
+        &gw.gateway.cert,
+        "//*[local-name()='Assertion']/*[local-name()='Signature']",
+    )
+    .unwrap();
+    assert!(xml.contains(r#"InResponseTo="_fa1""#));
     assert!(
-        xml.contains("status:Responder") && xml.contains("status:RequestUnsupported"),
-        "{xml}"
+        xml.contains(r#"AuthnInstant="2026-11-24T08:05:00Z""#),
+        "the fresh login's time: {xml}"
     );
-    assert!(
-        !xml.contains("<saml:Assertion"),
-        "no assertion from the old session"
+    let again = http
+        .get(format!("{base}{resume}"))
+        .header("cookie", &fresh)
+        .send()
+        .await
+        .unwrap();
+    assert!(again.status().is_client_error(), "answered once");
+    assert_eq!(
+        gw.refused_checks(),
+        vec!["saml.force_authn", "saml.force_authn"]
     );
-    assert_eq!(gw.refused_checks(), vec!["saml.force_authn"]);
-    assert!(!gw
-        .events()
-        .iter()
-        .any(|e| matches!(e, TraceEvent::CredentialIssued { .. })));
 }

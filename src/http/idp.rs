@@ -171,29 +171,6 @@ async fn sso(
         )
         .await;
     }
-    if request.force_authn {
-        // SAML core §3.4.1: the user must authenticate again, not be recognised from the
-        // existing session. Sending them back to their ENT and resuming here is not offered
-        // yet, so the provider is told the request is not supported.
-        tracing::warn!(
-            provider = %provider.key,
-            "AuthnRequest with ForceAuthn=\"true\": the gateway session is not reused and re-authentication at the ENT is not offered yet; answered RequestUnsupported (the provider should not send ForceAuthn)"
-        );
-        state.trace(TraceEvent::ProtocolRefused {
-            peer_kind: "provider",
-            peer: Some(provider.key.clone()),
-            protocol: "saml",
-            check: "saml.force_authn",
-        });
-        return status_answer(
-            &state,
-            &request,
-            STATUS_REQUEST_UNSUPPORTED,
-            "ForceAuthn is not supported: the existing session is never reused for it",
-            now,
-        )
-        .await;
-    }
     let Some(session) = session else {
         return Err(PageError::no_session(format!(
             "SSO for provider {}: no live gateway session",
@@ -206,6 +183,30 @@ async fn sso(
             provider.key
         )));
     };
+    if request.force_authn {
+        // SAML core §3.4.1: the user authenticates again at their ENT; the existing session
+        // is not reused, and the request is answered once a fresh login resumes it.
+        return super::idp_force::reauthenticate(&state, provider, request, &session, launch_of)
+            .await;
+    }
+    answer(
+        &state, &headers, provider, &request, &session, &launch_of, now,
+    )
+    .await
+}
+
+/// Runs the access rule again for the launch and answers the request with a signed Response
+/// and Assertion for `session`'s user.
+pub(super) async fn answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    provider: &ProviderConfig,
+    request: &idp::VerifiedAuthnRequest,
+    session: &crate::session::Session,
+    launch_of: &crate::session::Launch,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Response, PageError> {
+    let state = state.clone();
     let Some(resource) = provider
         .resources
         .iter()
@@ -213,9 +214,9 @@ async fn sso(
     else {
         return Err(PageError::refusal(Refusal::UnknownResource));
     };
-    let subject = launch::trace_subject(&state, &session);
+    let subject = launch::trace_subject(&state, session);
     let (grant, person) =
-        match launch::check_access(&state, &session, &launch_of.uai, resource, now).await {
+        match launch::check_access(&state, session, &launch_of.uai, resource, now).await {
             Ok(ok) => ok,
             Err(LaunchError::Refused(r)) => {
                 state.trace(TraceEvent::AccessRefused {
@@ -256,7 +257,7 @@ async fn sso(
     })
     .await
     .map_err(|e| refused(&state, Some(&provider.key), e))?;
-    issued(&state, provider, &grant, &released, &headers);
+    issued(&state, provider, &grant, &released, headers);
     // RelayState: echoed when the provider sent one, else the resource's access URL (as the GAR does).
     let relay = request
         .relay_state
@@ -268,7 +269,6 @@ async fn sso(
 
 /// SAML core §3.2.2.2 second-level status codes the gateway answers with.
 const STATUS_NO_PASSIVE: &str = "urn:oasis:names:tc:SAML:2.0:status:NoPassive";
-const STATUS_REQUEST_UNSUPPORTED: &str = "urn:oasis:names:tc:SAML:2.0:status:RequestUnsupported";
 
 /// Answers the provider's ACS at once with a signed Response whose status is `Responder` /
 /// `status` (no assertion), echoing the provider's RelayState.

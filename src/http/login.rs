@@ -35,6 +35,25 @@ pub enum Next {
 
 /// Starts a login at `ent` and answers the redirect that sends the browser there.
 pub async fn start(state: &AppState, ent: &EntConfig, next: Next) -> Result<Response, PageError> {
+    start_with(state, ent, next, false).await
+}
+
+/// Starts a login at `ent` that must authenticate the user again, whatever session the ENT
+/// has: `ForceAuthn="true"` to a SAML ENT, `prompt=login` and `max_age=0` to an OIDC ENT.
+pub async fn start_forced(
+    state: &AppState,
+    ent: &EntConfig,
+    next: Next,
+) -> Result<Response, PageError> {
+    start_with(state, ent, next, true).await
+}
+
+async fn start_with(
+    state: &AppState,
+    ent: &EntConfig,
+    next: Next,
+    force: bool,
+) -> Result<Response, PageError> {
     let now = state.clock.now();
     let (target, resume) = match next {
         Next::Open(t) => (Some(t), None),
@@ -58,6 +77,7 @@ pub async fn start(state: &AppState, ent: &EntConfig, next: Next) -> Result<Resp
                 now,
                 &login.id,
                 &state.config.signing_key,
+                force,
             )
             .map_err(|e| PageError::saml(&e))?;
             (url, "saml")
@@ -67,7 +87,12 @@ pub async fn start(state: &AppState, ent: &EntConfig, next: Next) -> Result<Resp
                 .await
                 .map_err(|e| oidc_refused(state, Some(ent.id.as_str()), &e))?;
             login.extra = Some(begun.secrets.to_extra());
-            (begun.url, "oidc")
+            let url = if force {
+                forced_oidc_url(&begun.url)
+            } else {
+                begun.url
+            };
+            (url, "oidc")
         }
     };
     state.store.put_pending_login(&login, ttl).await?;
@@ -78,6 +103,20 @@ pub async fn start(state: &AppState, ent: &EntConfig, next: Next) -> Result<Resp
         ttl,
         protocol,
     ))
+}
+
+/// OpenID Connect Core §3.1.2.1: `prompt=login` and `max_age=0` make the ENT authenticate
+/// the user again.
+fn forced_oidc_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            u.query_pairs_mut()
+                .append_pair("prompt", "login")
+                .append_pair("max_age", "0");
+            u.to_string()
+        }
+        Err(_) => url.to_string(),
+    }
 }
 
 /// The OIDC redirect URI registered at ENTs.
@@ -195,7 +234,14 @@ fn append(resp: &mut Response, cookie: Option<HeaderValue>) {
 
 #[cfg(test)]
 mod tests {
-    use super::is_local_path;
+    use super::{forced_oidc_url, is_local_path};
+
+    #[test]
+    fn a_forced_oidc_login_asks_the_ent_to_authenticate_again() {
+        let u = forced_oidc_url("https://ent.example.test/authorize?client_id=p&state=s");
+        assert!(u.ends_with("&prompt=login&max_age=0"), "{u}");
+        assert!(u.contains("client_id=p&state=s"));
+    }
 
     #[test]
     fn resume_paths_stay_on_the_gateway() {

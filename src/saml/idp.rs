@@ -40,7 +40,7 @@ pub struct ProviderSp {
 }
 
 /// A provider's AuthnRequest whose signature was verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VerifiedAuthnRequest {
     pub id: String,
     pub issuer: String,

@@ -46,12 +46,18 @@ pub fn authn_request_url(
     now: DateTime<Utc>,
     relay_state: &str,
     key: &SigningKey,
+    force_authn: bool,
 ) -> Result<String, SamlError> {
     let xml = format!(
-        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{at}" Destination="{dest}" AssertionConsumerServiceURL="{acs}" ProtocolBinding="{post}"><saml:Issuer>{issuer}</saml:Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" AllowCreate="true"/></samlp:AuthnRequest>"#,
+        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{at}" Destination="{dest}"{force} AssertionConsumerServiceURL="{acs}" ProtocolBinding="{post}"><saml:Issuer>{issuer}</saml:Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" AllowCreate="true"/></samlp:AuthnRequest>"#,
         id = escape(request_id),
         at = instant(now),
         dest = escape(&idp.peer.sso_redirect_url),
+        force = if force_authn {
+            r#" ForceAuthn="true""#
+        } else {
+            ""
+        },
         acs = escape(&sp.acs_url),
         post = BINDING_POST,
         issuer = escape(&sp.entity_id),
