@@ -85,4 +85,8 @@ pub struct PendingLogin {
     /// Protocol-specific extras (e.g. the OIDC nonce and PKCE verifier), opaque to the store.
     #[serde(default)]
     pub extra: Option<serde_json::Value>,
+    /// The ENT was asked to authenticate the user again (a provider's `ForceAuthn`): its
+    /// answer must say it did after `created_at`.
+    #[serde(default)]
+    pub forced: bool,
 }

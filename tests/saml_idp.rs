@@ -603,6 +603,16 @@ async fn a_passive_request_without_a_session_is_answered_no_passive_at_once() {
     assert_eq!(status, 200);
     let xml = response_of(&page);
     assert!(xml.contains("status:Success") && xml.contains("<saml:Assertion"));
+    // Passive and forced at once cannot be served: NoPassive, no trip to the ENT.
+    let q = redirect_request(
+        &gw,
+        "_np4",
+        Some(&endpoint),
+        r#" IsPassive="true" ForceAuthn="true""#,
+    );
+    let (status, page) = sso_over(&http, &base, &q, Some(&cookie)).await;
+    assert_eq!(status, 200);
+    assert!(response_of(&page).contains("status:NoPassive"));
 }
 
 fn url_param(url: &str, name: &str) -> String {
@@ -672,8 +682,33 @@ async fn force_authn_sends_the_user_to_the_ent_again_and_never_reuses_the_old_se
         .unwrap()
         .to_string();
 
-    // The ENT authenticates the pupil again, five minutes later.
+    // An ENT that ignores ForceAuthn and answers from its old login is refused (the login
+    // stays open for a proper answer).
     gw.clock.advance(chrono::Duration::minutes(5));
+    let mut stale = ent_idp::EntResponse::new(
+        BASE,
+        ENT_ENTITY,
+        &request_id,
+        gw.state.clock.now(),
+        "eleve-0001",
+    );
+    stale.issued = gw.state.clock.now() - chrono::Duration::minutes(30);
+    stale.sign = ent_idp::Sign::Both;
+    let xml = stale.signed(&gw.ent.key, &gw.ent.cert);
+    let resp = http
+        .post(format!("{base}/saml/acs"))
+        .header("cookie", &login_cookie)
+        .form(&[
+            ("SAMLResponse", b64(&xml)),
+            ("RelayState", url_param(&to_ent, "RelayState")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_client_error());
+    assert!(resp.text().await.unwrap().contains("saml.force_authn"));
+
+    // The ENT authenticates the pupil again, five minutes after the request.
     let mut ent_response = ent_idp::EntResponse::new(
         BASE,
         ENT_ENTITY,
@@ -739,6 +774,7 @@ async fn force_authn_sends_the_user_to_the_ent_again_and_never_reuses_the_old_se
     assert!(again.status().is_client_error(), "answered once");
     assert_eq!(
         gw.refused_checks(),
-        vec!["saml.force_authn", "saml.force_authn"]
+        vec!["saml.force_authn"; 3],
+        "the stale ENT answer, the old session, the second resume"
     );
 }

@@ -155,9 +155,9 @@ async fn sso(
     let launched = session
         .as_ref()
         .and_then(|s| s.latest_launch_of(&ids).cloned());
-    if request.is_passive && launched.is_none() {
-        // SAML core §3.4.1: nothing may be shown to the user; the provider hears at once that
-        // a passive login is not possible.
+    if request.is_passive && (launched.is_none() || request.force_authn) {
+        // SAML core §3.4.1: nothing may be shown to the user (not even the ENT's login page a
+        // ForceAuthn needs); the provider hears at once that a passive login is not possible.
         tracing::info!(
             provider = %provider.key,
             "passive AuthnRequest without a gateway session that launched this provider's resource: answered NoPassive"

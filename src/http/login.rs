@@ -66,6 +66,7 @@ async fn start_with(
         resume,
         created_at: now,
         extra: None,
+        forced: force,
     };
     let ttl = state.config.saml.request_ttl;
     let (url, protocol) = match &ent.auth {

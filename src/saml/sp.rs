@@ -82,6 +82,9 @@ pub struct VerifiedLogin {
     /// The `GARPersonIdentifiant` attribute.
     pub person_id: String,
     pub session_index: Option<String>,
+    /// The latest `AuthnInstant` of the assertion's statements: when the ENT authenticated
+    /// the user.
+    pub authn_instant: Option<DateTime<Utc>>,
 }
 
 fn err(check: &'static str, detail: impl Into<std::borrow::Cow<'static, str>>) -> SamlError {
@@ -105,12 +108,19 @@ pub fn verify_response(
         .iter()
         .flatten()
         .find_map(|s| s.session_index.clone());
+    let authn_instant = assertion
+        .authn_statements
+        .iter()
+        .flatten()
+        .filter_map(|s| s.authn_instant)
+        .max();
     Ok(VerifiedLogin {
         assertion_id: assertion.id,
         remember_until,
         id_ent,
         person_id,
         session_index,
+        authn_instant,
     })
 }
 

@@ -98,6 +98,8 @@ pub struct Begin {
 pub struct EntUser {
     /// The `GARPersonIdentifiant` (from the configured `person_claim`).
     pub person_id: String,
+    /// The ID token's `auth_time`: when the ENT authenticated the user, if it says.
+    pub auth_time: Option<DateTime<Utc>>,
 }
 
 fn core_alg(a: IdTokenAlg) -> CoreJwsSigningAlgorithm {
@@ -308,6 +310,7 @@ pub async fn complete(
         },
         other => other?,
     };
+    let auth_time = claims.auth_time();
     let mut id_ent = claim(claims.additional_claims(), &s.ent_claim);
     let mut person = claim(claims.additional_claims(), &s.person_claim);
     if id_ent.is_none() || person.is_none() {
@@ -340,5 +343,8 @@ pub async fn complete(
     }
     let person_id = person
         .ok_or_else(|| RpError::new("oidc.claims", format!("no {} claim", s.person_claim)))?;
-    Ok(EntUser { person_id })
+    Ok(EntUser {
+        person_id,
+        auth_time,
+    })
 }
