@@ -28,6 +28,13 @@ impl Session {
         now < self.expires_at
     }
 
+    /// The session's public handle (SAML `SessionIndex`, OIDC `sid`): 16 bytes of the SHA-256
+    /// of its id, in hex, so that the id (the cookie's secret) never leaves the gateway.
+    pub fn public_ref(&self) -> String {
+        use sha2::Digest;
+        hex::encode(&sha2::Sha256::digest(self.id.as_bytes())[..16])
+    }
+
     /// Records a launch, replacing an earlier one of the same resource.
     pub fn record_launch(&mut self, launch: Launch) {
         self.launches.retain(|l| l.resource != launch.resource);
@@ -78,4 +85,8 @@ pub struct PendingLogin {
     /// Protocol-specific extras (e.g. the OIDC nonce and PKCE verifier), opaque to the store.
     #[serde(default)]
     pub extra: Option<serde_json::Value>,
+    /// The ENT was asked to authenticate the user again (a provider's `ForceAuthn`): its
+    /// answer must say it did after `created_at`.
+    #[serde(default)]
+    pub forced: bool,
 }

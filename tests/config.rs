@@ -309,9 +309,30 @@ client_secret_file = "client.secret""#,
     let printed = format!("{cfg:?}");
     assert!(!printed.contains("a-client-secret-of-the-ent"), "{printed}");
 
-    // Plain http is accepted on loopback only (local trials, tests).
+    assert!(
+        !op.allow_private_network,
+        "public addresses only by default"
+    );
+
+    // Loopback (and plain http there) only when the ENT's configuration allows it.
+    let loopback = oidc_ent_toml(
+        r#"issuer = "http://127.0.0.1:9000"
+client_id = "passerelle"
+client_secret_file = "client.secret""#,
+        "",
+    );
+    let err = config::load_str(&loopback, dir.path(), vars(&[]))
+        .await
+        .unwrap_err();
+    assert!(
+        err.0
+            .iter()
+            .any(|p| p.key == "ents.B1.oidc.issuer" && p.message.contains("allow_private_network")),
+        "{err}"
+    );
     let toml = oidc_ent_toml(
         r#"issuer = "http://127.0.0.1:9000"
+allow_private_network = true
 client_id = "passerelle"
 client_secret_file = "client.secret"
 id_token_signing_algs = ["ES256", "PS256", "RS512"]
@@ -322,6 +343,7 @@ scopes = ["openid", "scope.gar"]"#,
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let op = cfg.ents.values().next().unwrap().oidc().unwrap().clone();
+    assert!(op.allow_private_network);
     assert_eq!(op.id_token_signing_algs.len(), 3);
     assert_eq!(op.scopes, vec!["openid".to_string(), "scope.gar".into()]);
 }

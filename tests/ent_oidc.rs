@@ -409,7 +409,7 @@ async fn panva(ent_secret: &str, conform: bool) -> Panva {
         conform,
     });
     let auth = format!(
-        "protocol = \"oidc\"\n[ents.B0.oidc]\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret_file = \"ent-client.secret\"\n",
+        "protocol = \"oidc\"\n[ents.B0.oidc]\nissuer = \"{}\"\nallow_private_network = true\nclient_id = \"{CLIENT_ID}\"\nclient_secret_file = \"ent-client.secret\"\n",
         op.issuer
     );
     let gw = gateway_for(auth, &base).await;

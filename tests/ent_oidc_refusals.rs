@@ -304,3 +304,64 @@ async fn a_missing_iss_is_refused_when_the_ent_advertises_rfc_9207() {
     assert_refused(&gw, resp, "oidc.iss", before).await;
     assert_eq!(op.hits("token"), 0);
 }
+
+/// A provider's signed ForceAuthn request for the session `cookie` (which launched the ETABL
+/// resource): the ENT authorization URL it leads to, and the login-binding cookie.
+async fn forced_sso(gw: &TestGateway, cookie: &str, id: &str) -> (String, String) {
+    let xml = provider_authn_request(id, Some(SP_ACS), "2026-11-24T08:00:00Z").replace(
+        " ProtocolBinding=",
+        r#" ForceAuthn="true" ProtocolBinding="#,
+    );
+    let q = signed_redirect_query(&private_key(&gw.sp), &xml, None, false);
+    let resp = gw
+        .get(
+            &format!("/idp/profile/SAML2/Redirect/SSO?{q}"),
+            Some(cookie),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "to the ENT again");
+    let url = location(&resp);
+    let state = query_param(&url, "state").unwrap();
+    (url, format!("{}{state}=1", gw.login_cookie()))
+}
+
+#[tokio::test]
+async fn a_forced_login_needs_an_auth_time_after_the_request() {
+    let (gw, op) = hostile().await;
+    let session = gw.session("eleve-0001").await;
+    assert_eq!(
+        gw.get(&domaine_gar(RES_ETABL), Some(&session))
+            .await
+            .status(),
+        StatusCode::FOUND
+    );
+    let (url, cookie) = forced_sso(&gw, &session, "_force-1").await;
+    assert_eq!(query_param(&url, "prompt").as_deref(), Some("login"));
+    assert_eq!(query_param(&url, "max_age").as_deref(), Some("0"));
+    // An ID token without auth_time, or with one before the request: refused.
+    for auth_time in [None, Some(now() - chrono::Duration::minutes(10))] {
+        let (url, cookie) = if auth_time.is_none() {
+            (url.clone(), cookie.clone())
+        } else {
+            forced_sso(&gw, &session, "_force-2").await
+        };
+        let mut claims = op.claims(&query_param(&url, "nonce").unwrap(), now());
+        if let Some(t) = auth_time {
+            claims["auth_time"] = json!(t.timestamp());
+        }
+        op.set_id_token(op.key.sign(&claims));
+        let before = gw.refused_checks().len();
+        let state = query_param(&url, "state").unwrap();
+        let resp = gw.get(&callback_uri(&op, &state), Some(&cookie)).await;
+        assert_refused(&gw, resp, "oidc.force_authn", before).await;
+    }
+    // The ENT authenticated the user again: the request resumes.
+    let (url, cookie) = forced_sso(&gw, &session, "_force-3").await;
+    let mut claims = op.claims(&query_param(&url, "nonce").unwrap(), now());
+    claims["auth_time"] = json!(now().timestamp());
+    op.set_id_token(op.key.sign(&claims));
+    let state = query_param(&url, "state").unwrap();
+    let resp = gw.get(&callback_uri(&op, &state), Some(&cookie)).await;
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert!(location(&resp).starts_with("/idp/resume?id="));
+}

@@ -132,6 +132,7 @@ async fn the_gar_aliases_answer_like_the_standard_endpoints() {
             ("redirect_uri", OIDC_WEB_REDIRECT),
             ("client_id", OIDC_WEB),
             ("client_secret", OIDC_WEB_SECRET),
+            ("code_verifier", WEB_VERIFIER),
         ],
         None,
     )

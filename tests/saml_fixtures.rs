@@ -54,6 +54,7 @@ signature_algorithms = {algs}
                 resume: None,
                 created_at: at,
                 extra: None,
+                forced: false,
             },
             std::time::Duration::from_secs(600),
         )

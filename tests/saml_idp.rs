@@ -431,3 +431,350 @@ async fn post_binding_refuses_unsigned_wrong_signer_tampered_and_wrong_destinati
     );
     assert_post_refused(&gw, &elsewhere, Some(&cookie), "saml.destination").await;
 }
+
+/// The gateway on a loopback listener.
+async fn served(gw: &TestGateway) -> (String, reqwest::Client) {
+    (gw.listen().await, http_client())
+}
+
+/// A GET of the Redirect SSO endpoint over the socket: status and body.
+async fn sso_over(
+    http: &reqwest::Client,
+    base: &str,
+    query: &str,
+    cookie: Option<&str>,
+) -> (u16, String) {
+    let mut req = http.get(format!("{base}{SSO}?{query}"));
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+/// A POST to the POST SSO endpoint over the socket: status and body.
+async fn post_sso_over(
+    http: &reqwest::Client,
+    base: &str,
+    xml: &str,
+    cookie: Option<&str>,
+) -> (u16, String) {
+    let mut req = http.post(format!("{base}{POST_SSO}")).form(&[
+        ("SAMLRequest", b64(xml)),
+        ("RelayState", "post-state".into()),
+    ]);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+/// The decoded SAMLResponse of an auto-POST page.
+fn response_of(page: &str) -> String {
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(form_field(page, "SAMLResponse").expect("an auto-POST form"))
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// A Redirect-binding AuthnRequest with its Destination replaced (or removed) and extra
+/// attributes, signed by the provider.
+fn redirect_request(gw: &TestGateway, id: &str, destination: Option<&str>, extra: &str) -> String {
+    let xml = provider_authn_request(id, Some(SP_ACS), INSTANT);
+    let ours = format!(r#" Destination="{BASE}{SSO}""#);
+    let replaced = destination
+        .map(|d| format!(r#" Destination="{d}""#))
+        .unwrap_or_default();
+    let xml = xml.replace(&ours, &format!("{replaced}{extra}"));
+    signed_redirect_query(&private_key(&gw.sp), &xml, Some("rs-1"), false)
+}
+
+#[tokio::test]
+async fn a_signed_request_without_destination_or_with_another_is_refused_on_both_bindings() {
+    let gw = TestGateway::new().await;
+    let cookie = launched(&gw, "ens-0001").await;
+    let (base, http) = served(&gw).await;
+    let post_endpoint = format!("{BASE}{POST_SSO}");
+    let redirect_endpoint = format!("{BASE}{SSO}");
+    for (q, why) in [
+        (
+            redirect_request(&gw, "_d1", None, ""),
+            "Redirect, no Destination",
+        ),
+        (
+            redirect_request(&gw, "_d2", Some(&post_endpoint), ""),
+            "Redirect, the POST endpoint's Destination",
+        ),
+        (
+            redirect_request(&gw, "_d3", Some("https://other-idp.example/sso"), ""),
+            "Redirect, another IdP's Destination",
+        ),
+    ] {
+        let (status, page) = sso_over(&http, &base, &q, Some(&cookie)).await;
+        assert!((400..500).contains(&status), "{why}: {status}");
+        assert!(page.contains("saml.destination"), "{why}: {page}");
+        assert!(!page.contains("SAMLResponse"), "{why}");
+    }
+    for (xml, why) in [
+        (
+            ent_idp::post_authn_request_with(
+                "_d4",
+                SP_ENTITY,
+                None,
+                SP_ACS,
+                "",
+                Some((&gw.sp.key, &gw.sp.cert)),
+            ),
+            "POST, no Destination",
+        ),
+        (
+            ent_idp::post_authn_request_with(
+                "_d5",
+                SP_ENTITY,
+                Some(&redirect_endpoint),
+                SP_ACS,
+                "",
+                Some((&gw.sp.key, &gw.sp.cert)),
+            ),
+            "POST, the Redirect endpoint's Destination",
+        ),
+    ] {
+        let (status, page) = post_sso_over(&http, &base, &xml, Some(&cookie)).await;
+        assert!((400..500).contains(&status), "{why}: {status}");
+        assert!(page.contains("saml.destination"), "{why}: {page}");
+        assert!(!page.contains("SAMLResponse"), "{why}");
+    }
+    assert_eq!(gw.refused_checks(), vec!["saml.destination"; 5]);
+    // The same requests naming this endpoint are answered.
+    let q = redirect_request(&gw, "_d6", Some(&redirect_endpoint), "");
+    let (status, page) = sso_over(&http, &base, &q, Some(&cookie)).await;
+    assert_eq!(status, 200);
+    assert!(response_of(&page).contains("<saml:Assertion"));
+}
+
+#[tokio::test]
+async fn a_passive_request_without_a_session_is_answered_no_passive_at_once() {
+    let gw = TestGateway::new().await;
+    let (base, http) = served(&gw).await;
+    let endpoint = format!("{BASE}{SSO}");
+    let q = redirect_request(&gw, "_np1", Some(&endpoint), r#" IsPassive="true""#);
+    let (status, page) = sso_over(&http, &base, &q, None).await;
+    assert_eq!(
+        status, 200,
+        "an auto-POST to the provider, no page, no ENT redirect"
+    );
+    assert!(page.contains(&format!(r#"action="{SP_ACS}""#)), "{page}");
+    assert_eq!(form_field(&page, "RelayState").as_deref(), Some("rs-1"));
+    let xml = response_of(&page);
+    xmlsec1_verify(
+        &xml,
+        &gw.gateway.cert,
+        "/*[local-name()='Response']/*[local-name()='Signature']",
+    )
+    .unwrap();
+    assert!(xml.contains(r#"<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder"><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:NoPassive"/>"#), "{xml}");
+    assert!(xml.contains(r#"InResponseTo="_np1""#));
+    assert!(!xml.contains("Assertion"));
+    // The same over the POST binding, with a session that launched nothing of this provider.
+    let cookie = gw.session("ens-0001").await;
+    let xml = ent_idp::post_authn_request_with(
+        "_np2",
+        SP_ENTITY,
+        Some(&format!("{BASE}{POST_SSO}")),
+        SP_ACS,
+        r#" IsPassive="true""#,
+        Some((&gw.sp.key, &gw.sp.cert)),
+    );
+    let (status, page) = post_sso_over(&http, &base, &xml, Some(&cookie)).await;
+    assert_eq!(status, 200);
+    assert!(response_of(&page).contains("status:NoPassive"));
+    assert!(!gw
+        .events()
+        .iter()
+        .any(|e| matches!(e, TraceEvent::CredentialIssued { .. })));
+
+    // With a session that launched the resource, a passive request is answered as usual.
+    let cookie = launched(&gw, "ens-0001").await;
+    let q = redirect_request(&gw, "_np3", Some(&endpoint), r#" IsPassive="true""#);
+    let (status, page) = sso_over(&http, &base, &q, Some(&cookie)).await;
+    assert_eq!(status, 200);
+    let xml = response_of(&page);
+    assert!(xml.contains("status:Success") && xml.contains("<saml:Assertion"));
+    // Passive and forced at once cannot be served: NoPassive, no trip to the ENT.
+    let q = redirect_request(
+        &gw,
+        "_np4",
+        Some(&endpoint),
+        r#" IsPassive="true" ForceAuthn="true""#,
+    );
+    let (status, page) = sso_over(&http, &base, &q, Some(&cookie)).await;
+    assert_eq!(status, 200);
+    assert!(response_of(&page).contains("status:NoPassive"));
+}
+
+fn url_param(url: &str, name: &str) -> String {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap()
+}
+
+/// The `name=value` of the cookie `prefix...` a response sets.
+fn cookie_set(resp: &reqwest::Response, prefix: &str) -> String {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with(prefix) && !c.ends_with('='))
+        .unwrap_or_else(|| panic!("no cookie {prefix}"))
+}
+
+#[tokio::test]
+async fn force_authn_sends_the_user_to_the_ent_again_and_never_reuses_the_old_session() {
+    let gw = TestGateway::new().await;
+    let old = launched(&gw, "eleve-0001").await;
+    let (base, http) = served(&gw).await;
+    let q = redirect_request(
+        &gw,
+        "_fa1",
+        Some(&format!("{BASE}{SSO}")),
+        r#" ForceAuthn="true""#,
+    );
+    let resp = http
+        .get(format!("{base}{SSO}?{q}"))
+        .header("cookie", &old)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        303,
+        "to the ENT, not an answer from the old session"
+    );
+    let to_ent = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(to_ent.starts_with(ENT_SSO), "{to_ent}");
+    let login_cookie = cookie_set(&resp, "passerelle_login");
+    let mut request_xml = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::DeflateDecoder::new(
+            &base64::engine::general_purpose::STANDARD
+                .decode(url_param(&to_ent, "SAMLRequest"))
+                .unwrap()[..],
+        ),
+        &mut request_xml,
+    )
+    .unwrap();
+    assert!(
+        request_xml.contains(r#"ForceAuthn="true""#),
+        "{request_xml}"
+    );
+    let request_id = request_xml
+        .split(" ID=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+
+    // An ENT that ignores ForceAuthn and answers from its old login is refused (the login
+    // stays open for a proper answer).
+    gw.clock.advance(chrono::Duration::minutes(5));
+    let mut stale = ent_idp::EntResponse::new(
+        BASE,
+        ENT_ENTITY,
+        &request_id,
+        gw.state.clock.now(),
+        "eleve-0001",
+    );
+    stale.issued = gw.state.clock.now() - chrono::Duration::minutes(30);
+    stale.sign = ent_idp::Sign::Both;
+    let xml = stale.signed(&gw.ent.key, &gw.ent.cert);
+    let resp = http
+        .post(format!("{base}/saml/acs"))
+        .header("cookie", &login_cookie)
+        .form(&[
+            ("SAMLResponse", b64(&xml)),
+            ("RelayState", url_param(&to_ent, "RelayState")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_client_error());
+    assert!(resp.text().await.unwrap().contains("saml.force_authn"));
+
+    // The ENT authenticates the pupil again, five minutes after the request.
+    let mut ent_response = ent_idp::EntResponse::new(
+        BASE,
+        ENT_ENTITY,
+        &request_id,
+        gw.state.clock.now(),
+        "eleve-0001",
+    );
+    ent_response.sign = ent_idp::Sign::Both;
+    let xml = ent_response.signed(&gw.ent.key, &gw.ent.cert);
+    let resp = http
+        .post(format!("{base}/saml/acs"))
+        .header("cookie", &login_cookie)
+        .form(&[
+            ("SAMLResponse", b64(&xml)),
+            ("RelayState", url_param(&to_ent, "RelayState")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 302);
+    let resume = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(resume.starts_with("/idp/resume?id="), "{resume}");
+    let fresh = cookie_set(&resp, &format!("{}=", gw.session_cookie()));
+    assert_ne!(fresh, old);
+
+    // The old session cannot pick the answer up.
+    let resp = http
+        .get(format!("{base}{resume}"))
+        .header("cookie", &old)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_client_error());
+    assert!(!resp.text().await.unwrap().contains("SAMLResponse"));
+    // The fresh one does, once, with the new AuthnInstant.
+    let resp = http
+        .get(format!("{base}{resume}"))
+        .header("cookie", &fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let page = resp.text().await.unwrap();
+    assert_eq!(form_field(&page, "RelayState").as_deref(), Some("rs-1"));
+    let xml = response_of(&page);
+    xmlsec1_verify(
+        &xml,
+        &gw.gateway.cert,
+        "//*[local-name()='Assertion']/*[local-name()='Signature']",
+    )
+    .unwrap();
+    assert!(xml.contains(r#"InResponseTo="_fa1""#));
+    assert!(
+        xml.contains(r#"AuthnInstant="2026-11-24T08:05:00Z""#),
+        "the fresh login's time: {xml}"
+    );
+    let again = http
+        .get(format!("{base}{resume}"))
+        .header("cookie", &fresh)
+        .send()
+        .await
+        .unwrap();
+    assert!(again.status().is_client_error(), "answered once");
+    assert_eq!(
+        gw.refused_checks(),
+        vec!["saml.force_authn"; 3],
+        "the stale ENT answer, the old session, the second resume"
+    );
+}

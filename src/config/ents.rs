@@ -13,7 +13,7 @@ use crate::domain::school_scope::{
     academy_departements, is_departement, DeclaredSchools, ACADEMIES,
 };
 use crate::domain::{IdEnt, Uai};
-use crate::oidc::rp::{allowed_url, EntOidc, IdTokenAlg};
+use crate::oidc::rp::{allowed_url, is_loopback, EntOidc, IdTokenAlg};
 use crate::saml::metadata;
 use crate::saml::sp::EntIdp;
 
@@ -157,13 +157,14 @@ async fn saml_idp(cx: &mut Ctx<'_>, prefix: &str, saml: &RawEntSaml) -> Option<E
 
 fn oidc_op(cx: &mut Ctx<'_>, prefix: &str, o: &RawEntOidc) -> Option<EntOidc> {
     let p = format!("{prefix}.oidc");
+    let allow_private = o.allow_private_network.unwrap_or(false);
     let issuer = cx
         .required(&format!("{p}.issuer"), o.issuer.clone())
         .and_then(|i| match Url::parse(&i) {
-            Ok(u) if !allowed_url(&u) => {
+            Ok(u) if !allowed_url(&u, allow_private) => {
                 cx.problem(
                     format!("{p}.issuer"),
-                    "must be an https URL (plain http only on a loopback address)",
+                    "must be an https URL on a public address (loopback, private addresses and plain http there need allow_private_network = true)",
                 );
                 None
             }
@@ -239,6 +240,7 @@ fn oidc_op(cx: &mut Ctx<'_>, prefix: &str, o: &RawEntOidc) -> Option<EntOidc> {
         person_claim,
         discovery_ttl,
         clock_skew,
+        allow_private_network: allow_private,
     })
 }
 
@@ -275,11 +277,14 @@ fn id_token_algs(cx: &mut Ctx<'_>, key: &str, o: &RawEntOidc) -> Option<Vec<IdTo
 /// size, no redirects.
 async fn fetch(url: &str) -> Result<String, String> {
     let parsed = Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
-    if !allowed_url(&parsed) {
+    // Start-up metadata named by the operator: https, or http to a loopback address.
+    let loopback = matches!(parsed.scheme(), "http" | "https") && is_loopback(&parsed);
+    if !loopback && !allowed_url(&parsed, false) {
         return Err(format!("metadata must be fetched over https (plain http is only accepted from loopback): {url}"));
     }
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| format!("HTTP client: {e}"))?;

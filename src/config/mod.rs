@@ -11,6 +11,7 @@ pub mod env;
 pub mod feed;
 pub mod limits;
 pub mod listing;
+pub mod metrics;
 mod oidc;
 pub mod raw;
 pub mod trusted_proxy;
@@ -19,6 +20,7 @@ pub mod validate;
 pub use self::feed::FeedConfig;
 pub use self::limits::LimitsConfig;
 pub use self::listing::ListingConfig;
+pub use self::metrics::MetricsConfig;
 pub use self::oidc::OidcConfig;
 pub use self::trusted_proxy::TrustedProxyConfig;
 
@@ -241,6 +243,8 @@ pub struct Config {
     pub listing: ListingConfig,
     /// What a stranger can make one node do (`[limits]`).
     pub limits: LimitsConfig,
+    /// Who may read `/metrics` (`[metrics]`).
+    pub metrics: MetricsConfig,
     pub ents: BTreeMap<IdEnt, EntConfig>,
     pub providers: BTreeMap<String, ProviderConfig>,
 }

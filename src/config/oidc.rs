@@ -211,6 +211,12 @@ pub(super) fn clients(
                 cx.problem(format!("{p}.post_logout_redirect_uris.{j}"), e);
             }
         }
+        if c.require_pkce == Some(false) && secret.is_none() {
+            cx.problem(
+                format!("{p}.require_pkce"),
+                "a public client always uses PKCE: remove require_pkce = false",
+            );
+        }
         if let Some(id) = client_id {
             out.push(OidcClient {
                 client_id: id,
@@ -221,6 +227,7 @@ pub(super) fn clients(
                 refresh_tokens: c
                     .refresh_tokens
                     .unwrap_or(application_type == ApplicationType::Native),
+                require_pkce: c.require_pkce.unwrap_or(true),
             });
         }
     }

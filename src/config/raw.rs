@@ -35,6 +35,8 @@ pub struct RawConfig {
     pub feed: super::feed::RawFeed,
     #[serde(default)]
     pub listing: super::listing::RawListing,
+    /// Who may read `/metrics`.
+    pub metrics: Option<super::metrics::RawMetrics>,
     #[serde(default)]
     pub limits: super::limits::RawLimits,
     #[serde(default)]
@@ -178,6 +180,9 @@ pub struct RawOidcClient {
     pub post_logout_redirect_uris: Vec<String>,
     /// Default: true for native applications, false for web ones.
     pub refresh_tokens: Option<bool>,
+    /// Whether a confidential client must send a PKCE challenge (default: true; public
+    /// clients always must).
+    pub require_pkce: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -227,6 +232,9 @@ pub struct RawEntOidc {
     pub person_claim: Option<String>,
     pub discovery_ttl_seconds: Option<u64>,
     pub clock_skew_seconds: Option<u64>,
+    /// Lets the gateway reach this ENT's provider on loopback or private addresses (default:
+    /// public addresses over https only).
+    pub allow_private_network: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

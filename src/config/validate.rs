@@ -208,6 +208,7 @@ pub(super) async fn validate(
     let feed = super::feed::feed(&mut cx, &raw.feed);
     let listing = super::listing::listing(&mut cx, &raw.listing);
     let limits = super::limits::limits(&mut cx, &raw.limits);
+    let metrics = super::metrics::metrics(&mut cx, raw.metrics.as_ref());
 
     match (
         cx.problems.is_empty(),
@@ -249,6 +250,7 @@ pub(super) async fn validate(
             feed,
             listing,
             limits,
+            metrics,
             ents,
             providers,
         }),

@@ -219,6 +219,8 @@ pub async fn start_with(
             person_claim: "GARPersonIdentifiant".into(),
             discovery_ttl: Duration::from_secs(3600),
             clock_skew: Duration::from_secs(60),
+            // The demo ENT listens on loopback.
+            allow_private_network: true,
         }))
     } else {
         EntAuth::Saml(EntIdp {
@@ -277,6 +279,7 @@ pub async fn start_with(
         feed: Default::default(),
         listing: Default::default(),
         limits: Default::default(),
+        metrics: Default::default(),
         ents: BTreeMap::from([(
             data::ENT_ID.parse()?,
             EntConfig {
@@ -306,6 +309,7 @@ pub async fn start_with(
                         redirect_uris: vec![format!("{oidc_url}/oidc/callback")],
                         post_logout_redirect_uris: vec![format!("{oidc_url}/")],
                         refresh_tokens: false,
+                        require_pkce: true,
                     }],
                     resources: vec![data::oidc_resource(&oidc_url)?],
                 },

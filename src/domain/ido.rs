@@ -69,6 +69,15 @@ impl IdoKey {
             .collect()
     }
 
+    /// The token of the logout confirmation form of one gateway session (RP-initiated
+    /// logout without a valid `id_token_hint`).
+    pub fn logout_token(&self, session_id: &str) -> String {
+        self.keyed("passerelle-logout-v1", &[session_id])
+            .chars()
+            .take(43)
+            .collect()
+    }
+
     fn keyed(&self, purpose: &str, parts: &[&str]) -> String {
         // The key length is checked at construction; HMAC accepts keys of any length anyway.
         let mut mac = <Hmac<Sha512> as hmac::digest::KeyInit>::new_from_slice(&self.0)

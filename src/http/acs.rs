@@ -116,6 +116,22 @@ pub async fn handle(
             ),
         ));
     }
+    // A forced login (a provider's ForceAuthn) counts only if the ENT says it authenticated
+    // the user after the request; checked before the login is used up.
+    if pending.forced
+        && login
+            .authn_instant
+            .is_none_or(|t| t + state.sp.clock_skew < pending.created_at)
+    {
+        return Err(refused(
+            &state,
+            Some(&ent_name),
+            SamlError::new(
+                "saml.force_authn",
+                "the ENT was asked to authenticate the user again (ForceAuthn) but its AuthnInstant is older than the request",
+            ),
+        ));
+    }
     // One use of the request, one use of the assertion.
     if state.store.take_pending_login(&pending.id).await?.is_none() {
         return Err(refused(

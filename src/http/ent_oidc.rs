@@ -144,5 +144,15 @@ pub async fn handle(
     )
     .await
     .map_err(|e| oidc_refused(&state, ent, &e))?;
+    // A forced login (a provider's ForceAuthn; `max_age=0` was sent) counts only if the ENT
+    // says it authenticated the user after the request (OpenID Connect Core §3.1.2.1).
+    let skew = chrono::Duration::from_std(op.clock_skew).unwrap_or_default();
+    if pending.forced && user.auth_time.is_none_or(|t| t + skew < pending.created_at) {
+        return Err(refuse(
+            ent,
+            "oidc.force_authn",
+            "the ENT was asked to authenticate the user again (max_age=0) but its ID token has no auth_time after the request",
+        ));
+    }
     login::finish(&state, pending, user.person_id, "oidc").await
 }

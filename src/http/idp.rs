@@ -10,7 +10,6 @@ use axum::http::{header, HeaderMap};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Form;
 use serde::Deserialize;
-use sha2::Digest;
 
 use crate::app::AppState;
 use crate::config::ProviderConfig;
@@ -152,19 +151,62 @@ async fn sso(
             .filter(|s| s.is_live(now)),
         None => None,
     };
+    let ids: Vec<_> = provider.resources.iter().map(|r| &r.id).collect();
+    let launched = session
+        .as_ref()
+        .and_then(|s| s.latest_launch_of(&ids).cloned());
+    if request.is_passive && (launched.is_none() || request.force_authn) {
+        // SAML core §3.4.1: nothing may be shown to the user (not even the ENT's login page a
+        // ForceAuthn needs); the provider hears at once that a passive login is not possible.
+        tracing::info!(
+            provider = %provider.key,
+            "passive AuthnRequest without a gateway session that launched this provider's resource: answered NoPassive"
+        );
+        return status_answer(
+            &state,
+            &request,
+            STATUS_NO_PASSIVE,
+            "no session: the user must log in at their ENT first",
+            now,
+        )
+        .await;
+    }
     let Some(session) = session else {
         return Err(PageError::no_session(format!(
             "SSO for provider {}: no live gateway session",
             provider.key
         )));
     };
-    let ids: Vec<_> = provider.resources.iter().map(|r| &r.id).collect();
-    let Some(launch_of) = session.latest_launch_of(&ids).cloned() else {
+    let Some(launch_of) = launched else {
         return Err(PageError::no_session(format!(
             "SSO for provider {}: none of its resources was launched in this session",
             provider.key
         )));
     };
+    if request.force_authn {
+        // SAML core §3.4.1: the user authenticates again at their ENT; the existing session
+        // is not reused, and the request is answered once a fresh login resumes it.
+        return super::idp_force::reauthenticate(&state, provider, request, &session, launch_of)
+            .await;
+    }
+    answer(
+        &state, &headers, provider, &request, &session, &launch_of, now,
+    )
+    .await
+}
+
+/// Runs the access rule again for the launch and answers the request with a signed Response
+/// and Assertion for `session`'s user.
+pub(super) async fn answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    provider: &ProviderConfig,
+    request: &idp::VerifiedAuthnRequest,
+    session: &crate::session::Session,
+    launch_of: &crate::session::Launch,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Response, PageError> {
+    let state = state.clone();
     let Some(resource) = provider
         .resources
         .iter()
@@ -172,9 +214,9 @@ async fn sso(
     else {
         return Err(PageError::refusal(Refusal::UnknownResource));
     };
-    let subject = launch::trace_subject(&state, &session);
+    let subject = launch::trace_subject(&state, session);
     let (grant, person) =
-        match launch::check_access(&state, &session, &launch_of.uai, resource, now).await {
+        match launch::check_access(&state, session, &launch_of.uai, resource, now).await {
             Ok(ok) => ok,
             Err(LaunchError::Refused(r)) => {
                 state.trace(TraceEvent::AccessRefused {
@@ -189,7 +231,7 @@ async fn sso(
             Err(LaunchError::Store(e)) => return Err(e.into()),
         };
     let released = launch::released_attributes(&state, &grant, &person, resource).await?;
-    let session_index = hex::encode(&sha2::Sha256::digest(session.id.as_bytes())[..16]);
+    let session_index = session.public_ref();
     // Signing is CPU work: keep it off the async workers.
     let (settings, config, req, rel, authn_instant) = (
         state.idp.clone(),
@@ -215,13 +257,40 @@ async fn sso(
     })
     .await
     .map_err(|e| refused(&state, Some(&provider.key), e))?;
-    issued(&state, provider, &grant, &released, &headers);
+    issued(&state, provider, &grant, &released, headers);
     // RelayState: echoed when the provider sent one, else the resource's access URL (as the GAR does).
     let relay = request
         .relay_state
         .clone()
         .unwrap_or_else(|| resource.access_url.clone());
     let page = binding::post_form(&request.acs_url, "SAMLResponse", &xml, Some(&relay));
+    Ok(([(header::CACHE_CONTROL, "no-store")], Html(page)).into_response())
+}
+
+/// SAML core §3.2.2.2 second-level status codes the gateway answers with.
+const STATUS_NO_PASSIVE: &str = "urn:oasis:names:tc:SAML:2.0:status:NoPassive";
+
+/// Answers the provider's ACS at once with a signed Response whose status is `Responder` /
+/// `status` (no assertion), echoing the provider's RelayState.
+async fn status_answer(
+    state: &AppState,
+    request: &idp::VerifiedAuthnRequest,
+    status: &'static str,
+    message: &'static str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Response, PageError> {
+    let (settings, config, req) = (state.idp.clone(), state.config.clone(), request.clone());
+    let xml = super::verify::off_worker(state, move || {
+        idp::signed_error_response(&settings, &config.signing_key, &req, status, message, now)
+    })
+    .await
+    .map_err(|e| refused(state, None, e))?;
+    let page = binding::post_form(
+        &request.acs_url,
+        "SAMLResponse",
+        &xml,
+        request.relay_state.as_deref(),
+    );
     Ok(([(header::CACHE_CONTROL, "no-store")], Html(page)).into_response())
 }
 

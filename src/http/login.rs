@@ -44,6 +44,27 @@ pub async fn start(
     if let Some(refused) = super::limits::pending_login(state, client.0) {
         return Ok(refused);
     }
+    start_with(state, ent, next, false).await
+}
+
+/// Starts a login at `ent` that must authenticate the user again, whatever session the ENT
+/// has: `ForceAuthn="true"` to a SAML ENT, `prompt=login` and `max_age=0` to an OIDC ENT.
+/// Only a user with a live session gets here (and the SSO endpoints are rate limited), so
+/// no pending-login slot is taken.
+pub async fn start_forced(
+    state: &AppState,
+    ent: &EntConfig,
+    next: Next,
+) -> Result<Response, PageError> {
+    start_with(state, ent, next, true).await
+}
+
+async fn start_with(
+    state: &AppState,
+    ent: &EntConfig,
+    next: Next,
+    force: bool,
+) -> Result<Response, PageError> {
     let now = state.clock.now();
     let (target, resume) = match next {
         Next::Open(t) => (Some(t), None),
@@ -56,6 +77,7 @@ pub async fn start(
         resume,
         created_at: now,
         extra: None,
+        forced: force,
     };
     let ttl = state.config.saml.request_ttl;
     let (url, protocol) = match &ent.auth {
@@ -67,6 +89,7 @@ pub async fn start(
                 now,
                 &login.id,
                 &state.config.signing_key,
+                force,
             )
             .map_err(|e| PageError::saml(&e))?;
             (url, "saml")
@@ -76,7 +99,12 @@ pub async fn start(
                 .await
                 .map_err(|e| oidc_refused(state, Some(ent.id.as_str()), &e))?;
             login.extra = Some(begun.secrets.to_extra());
-            (begun.url, "oidc")
+            let url = if force {
+                forced_oidc_url(&begun.url)
+            } else {
+                begun.url
+            };
+            (url, "oidc")
         }
     };
     state.store.put_pending_login(&login, ttl).await?;
@@ -87,6 +115,20 @@ pub async fn start(
         ttl,
         protocol,
     ))
+}
+
+/// OpenID Connect Core §3.1.2.1: `prompt=login` and `max_age=0` make the ENT authenticate
+/// the user again.
+fn forced_oidc_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            u.query_pairs_mut()
+                .append_pair("prompt", "login")
+                .append_pair("max_age", "0");
+            u.to_string()
+        }
+        Err(_) => url.to_string(),
+    }
 }
 
 /// The OIDC redirect URI registered at ENTs.
@@ -204,7 +246,14 @@ fn append(resp: &mut Response, cookie: Option<HeaderValue>) {
 
 #[cfg(test)]
 mod tests {
-    use super::is_local_path;
+    use super::{forced_oidc_url, is_local_path};
+
+    #[test]
+    fn a_forced_oidc_login_asks_the_ent_to_authenticate_again() {
+        let u = forced_oidc_url("https://ent.example.test/authorize?client_id=p&state=s");
+        assert!(u.ends_with("&prompt=login&max_age=0"), "{u}");
+        assert!(u.contains("client_id=p&state=s"));
+    }
 
     #[test]
     fn resume_paths_stay_on_the_gateway() {

@@ -16,6 +16,7 @@ mod ent_oidc;
 pub mod error;
 pub mod forwarded_cert;
 mod idp;
+mod idp_force;
 pub mod limits;
 pub mod listener;
 mod listing;
@@ -46,6 +47,7 @@ pub fn app(state: AppState) -> Router {
         .route("/idp/metadata", get(idp::metadata))
         .route("/idp/profile/SAML2/Redirect/SSO", get(idp::sso_redirect))
         .route("/idp/profile/SAML2/POST/SSO", post(idp::sso_post))
+        .route("/idp/resume", get(idp_force::resume))
         .route(
             "/ressources/{ent}/{uai}/{person}",
             get(listing::handle).layer(tower_http::compression::CompressionLayer::new().gzip(true)),

@@ -1,10 +1,12 @@
-//! Operations endpoints: liveness, readiness (the store answers) and Prometheus metrics.
+//! Operations endpoints: liveness, readiness (the store answers) and Prometheus metrics, the
+//! latter only to the networks of `[metrics] allow` or with its bearer token.
 
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 
@@ -25,7 +27,34 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// `GET /metrics`: counters for Prometheus, to allowed peers (the TCP peer, never a
+/// forwarded header) or with the configured token; anyone else gets 404, as if there were
+/// nothing here.
+pub async fn metrics(
+    State(state): State<AppState>,
+    extensions: axum::http::Extensions,
+    headers: HeaderMap,
+) -> Response {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip());
+    if !state.config.metrics.allows(peer, bearer) {
+        // No address (personal data when a browser asks): only what the operator can change.
+        tracing::info!(
+            token_presented = bearer.is_some(),
+            "GET /metrics refused (404): the peer is not in [metrics] allow and presented no valid metrics token; list the scraper's network in metrics.allow or give it metrics.token_file"
+        );
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    }
+    render(&state).into_response()
+}
+
+fn render(state: &AppState) -> impl IntoResponse {
     let m = &state.metrics;
     let rows = [
         (
@@ -92,6 +121,6 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         state.audience.buffered(),
         state.audience.settings().buffer_capacity
     ));
-    out.push_str(&super::limits::metrics(&state));
+    out.push_str(&super::limits::metrics(state));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

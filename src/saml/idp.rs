@@ -40,14 +40,19 @@ pub struct ProviderSp {
 }
 
 /// A provider's AuthnRequest whose signature was verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VerifiedAuthnRequest {
     pub id: String,
     pub issuer: String,
     /// The registered ACS URL the Response goes to.
     pub acs_url: String,
     pub relay_state: Option<String>,
+    /// `ForceAuthn="true"`: the user authenticates at their ENT again, the existing session is
+    /// not reused.
     pub force_authn: bool,
+    /// `IsPassive="true"`: nothing may be shown to the user; without a session the answer is
+    /// `NoPassive`.
+    pub is_passive: bool,
     pub issue_instant: DateTime<Utc>,
 }
 
@@ -216,13 +221,22 @@ fn check_request(
             "the signed Issuer is not the provider's registered entityID",
         ));
     }
-    if let Some(d) = authn.destination.as_deref() {
-        if d != destination {
+    // SAML bindings §3.4.5.2 and §3.5.5.2: a signed message carries Destination, and it is
+    // the endpoint that received it (every AuthnRequest accepted here is signed).
+    match authn.destination.as_deref() {
+        None => {
+            return Err(err(
+                "saml.destination",
+                "the signed AuthnRequest has no Destination (SAML bindings 3.4.5.2, 3.5.5.2): the provider must name this endpoint",
+            ))
+        }
+        Some(d) if d != destination => {
             return Err(err(
                 "saml.destination",
                 "the AuthnRequest's Destination is not this endpoint",
-            ));
+            ))
         }
+        Some(_) => {}
     }
     let skew = settings.clock_skew;
     if authn.issue_instant > now + skew {
@@ -283,6 +297,7 @@ fn check_request(
         acs_url,
         relay_state,
         force_authn: authn.force_authn.unwrap_or(false),
+        is_passive: authn.is_passive.unwrap_or(false),
         issue_instant: authn.issue_instant,
     })
 }

@@ -31,6 +31,7 @@ fn issued_response_verifies_and_every_check_bites() {
         acs_url: "https://gw.test/saml/acs".into(),
         relay_state: None,
         force_authn: false,
+        is_passive: false,
         issue_instant: now,
     };
     let ident = vec!["B0".to_string()];

@@ -46,12 +46,18 @@ pub fn authn_request_url(
     now: DateTime<Utc>,
     relay_state: &str,
     key: &SigningKey,
+    force_authn: bool,
 ) -> Result<String, SamlError> {
     let xml = format!(
-        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{at}" Destination="{dest}" AssertionConsumerServiceURL="{acs}" ProtocolBinding="{post}"><saml:Issuer>{issuer}</saml:Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" AllowCreate="true"/></samlp:AuthnRequest>"#,
+        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{at}" Destination="{dest}"{force} AssertionConsumerServiceURL="{acs}" ProtocolBinding="{post}"><saml:Issuer>{issuer}</saml:Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" AllowCreate="true"/></samlp:AuthnRequest>"#,
         id = escape(request_id),
         at = instant(now),
         dest = escape(&idp.peer.sso_redirect_url),
+        force = if force_authn {
+            r#" ForceAuthn="true""#
+        } else {
+            ""
+        },
         acs = escape(&sp.acs_url),
         post = BINDING_POST,
         issuer = escape(&sp.entity_id),
@@ -76,6 +82,9 @@ pub struct VerifiedLogin {
     /// The `GARPersonIdentifiant` attribute.
     pub person_id: String,
     pub session_index: Option<String>,
+    /// The latest `AuthnInstant` of the assertion's statements: when the ENT authenticated
+    /// the user.
+    pub authn_instant: Option<DateTime<Utc>>,
 }
 
 fn err(check: &'static str, detail: impl Into<std::borrow::Cow<'static, str>>) -> SamlError {
@@ -99,12 +108,19 @@ pub fn verify_response(
         .iter()
         .flatten()
         .find_map(|s| s.session_index.clone());
+    let authn_instant = assertion
+        .authn_statements
+        .iter()
+        .flatten()
+        .filter_map(|s| s.authn_instant)
+        .max();
     Ok(VerifiedLogin {
         assertion_id: assertion.id,
         remember_until,
         id_ent,
         person_id,
         session_index,
+        authn_instant,
     })
 }
 

@@ -90,6 +90,7 @@ fn signed_assertion() -> (String, samael::crypto::CertificateDer) {
         acs_url: "https://sp.test/acs".into(),
         relay_state: None,
         force_authn: false,
+        is_passive: false,
         issue_instant: now,
     };
     let person = vec!["eleve-1".to_string()];

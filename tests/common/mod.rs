@@ -262,6 +262,19 @@ National_elv = ["IDO", "UAI", "PRO"]
         }
     }
 
+    /// Serves the gateway on a loopback listener (each request knowing its TCP peer, as in
+    /// production); returns its base URL, `http://127.0.0.1:<port>`.
+    pub async fn listen(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(passerelle::http::serve(
+            listener,
+            self.state.clone(),
+            std::future::pending(),
+        ));
+        base
+    }
+
     pub fn router(&self) -> axum::Router {
         passerelle::http::app(self.state.clone())
     }
@@ -336,6 +349,16 @@ National_elv = ["IDO", "UAI", "PRO"]
             })
             .collect()
     }
+}
+
+/// An HTTP client over real sockets: follows no redirect, uses no proxy, keeps no cookies
+/// (tests send them explicitly).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap()
 }
 
 pub async fn body_string(resp: Response<Body>) -> String {

@@ -226,6 +226,21 @@ pub fn post_authn_request(
     acs: &str,
     key: Option<(&Path, &Path)>,
 ) -> String {
+    post_authn_request_with(id, issuer, Some(destination), acs, "", key)
+}
+
+/// The same, with an optional Destination and extra attributes (e.g. ` IsPassive="true"`).
+pub fn post_authn_request_with(
+    id: &str,
+    issuer: &str,
+    destination: Option<&str>,
+    acs: &str,
+    extra_attributes: &str,
+    key: Option<(&Path, &Path)>,
+) -> String {
+    let destination = destination
+        .map(|d| format!(r#" Destination="{d}""#))
+        .unwrap_or_default();
     let template = r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#ID"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo></ds:Signature>"##;
     let sig = if key.is_some() {
         template.replace("#ID", &format!("#{id}"))
@@ -233,7 +248,7 @@ pub fn post_authn_request(
         String::new()
     };
     let xml = format!(
-        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="2026-11-24T08:00:00Z" Destination="{destination}" AssertionConsumerServiceURL="{acs}" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"><saml:Issuer>{issuer}</saml:Issuer>{sig}</samlp:AuthnRequest>"#
+        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="2026-11-24T08:00:00Z"{destination}{extra_attributes} AssertionConsumerServiceURL="{acs}" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"><saml:Issuer>{issuer}</saml:Issuer>{sig}</samlp:AuthnRequest>"#
     );
     match key {
         Some((k, c)) => xmlsec1_sign(&xml, k, c),

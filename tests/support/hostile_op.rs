@@ -227,7 +227,7 @@ impl HostileOp {
     /// The `[ents.B0]` settings of the gateway for this OP.
     pub fn ent_b0_auth(&self) -> String {
         format!(
-            "protocol = \"oidc\"\n[ents.B0.oidc]\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret_file = \"ent-client.secret\"\n",
+            "protocol = \"oidc\"\n[ents.B0.oidc]\nissuer = \"{}\"\nallow_private_network = true\nclient_id = \"{CLIENT_ID}\"\nclient_secret_file = \"ent-client.secret\"\n",
             self.issuer
         )
     }

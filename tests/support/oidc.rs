@@ -62,7 +62,11 @@ pub fn query(pairs: &[(&str, &str)]) -> String {
     q.finish()
 }
 
-/// The parameters of a web client's authorization request.
+/// The web client's PKCE verifier and its S256 challenge (confidential clients send PKCE too).
+pub const WEB_VERIFIER: &str = "web-verifier-0123456789abcdefghijklmnopqrstuvwxyz";
+pub const WEB_CHALLENGE: &str = "3VQJxmSW049T5z_03jFdxmuaEcNNmXEz3x4PkH7r6bU";
+
+/// The parameters of a web client's authorization request (with PKCE: [`WEB_VERIFIER`]).
 pub fn web_params<'a>() -> Vec<(&'a str, &'a str)> {
     vec![
         ("client_id", OIDC_WEB),
@@ -72,6 +76,8 @@ pub fn web_params<'a>() -> Vec<(&'a str, &'a str)> {
         ("state", "st-123"),
         ("nonce", "n-456"),
         ("idRessource", RES_OIDC),
+        ("code_challenge", WEB_CHALLENGE),
+        ("code_challenge_method", "S256"),
     ]
 }
 
@@ -145,6 +151,7 @@ pub async fn redeem_web(gw: &TestGateway, code: &str) -> (StatusCode, Value) {
             ("grant_type", "authorization_code"),
             ("code", code),
             ("redirect_uri", OIDC_WEB_REDIRECT),
+            ("code_verifier", WEB_VERIFIER),
         ],
         Some((OIDC_WEB, OIDC_WEB_SECRET)),
     )

@@ -204,10 +204,10 @@ fn check_request(
             check_challenge(c, p.get("code_challenge_method").map(String::as_str))?;
             Some(c.clone())
         }
-        None if client.is_public() => {
+        None if client.needs_pkce() => {
             return Err(req(
                 "oidc.pkce",
-                "a public client must send a PKCE code_challenge (S256)",
+                "this client must send a PKCE code_challenge (S256); a confidential client that cannot is registered with require_pkce = false",
             ))
         }
         None => None,
@@ -355,6 +355,7 @@ async fn grant(
             device,
             scope: req.scope.clone(),
             auth_time: session.authenticated_at,
+            sid: Some(session.public_ref()),
         },
         redirect_uri: req.redirect_uri.clone(),
         code_challenge: req.code_challenge.clone(),

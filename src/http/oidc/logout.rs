@@ -1,11 +1,19 @@
 //! `/oidc/logout` (alias `/oidc/oidcLogout`): RP-initiated logout (OpenID Connect RP-Initiated
-//! Logout 1.0). Ends the gateway session, then returns to the client's
-//! `post_logout_redirect_uri` when it is registered to the letter for the client named by
-//! `client_id` or by the `id_token_hint` (signed by the gateway, expired or not); otherwise a
-//! French page says the user is logged out.
+//! Logout 1.0), safe against cross-site requests.
+//!
+//! The session cookie is `SameSite=None`, so any site can make a browser send it here. The
+//! gateway session therefore ends only when the request proves it comes from the session's
+//! own side: an `id_token_hint` the gateway signed (its issuer, expired or not) whose `sid` is
+//! the current session's, or the POST of the confirmation page this endpoint shows otherwise,
+//! carrying a token bound to the session (an HMAC of its id). Then the browser returns to the
+//! client's `post_logout_redirect_uri` when it is registered to the letter for the client
+//! named by `client_id` or by the hint (with `state`); else a French page says the user is
+//! logged out.
+
+use std::collections::HashMap;
 
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use url::Url;
 
@@ -16,17 +24,22 @@ use crate::http::error::PageError;
 use crate::http::pages;
 use crate::oidc::op::tokens::verify_id_token_hint;
 use crate::oidc::OidcError;
+use crate::saml::xml::escape;
+use crate::session::Session;
+
+/// The confirmation form's field carrying the session-bound token.
+const TOKEN_FIELD: &str = "jeton";
 
 pub async fn get(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    handle(&state, &headers, q.as_deref().unwrap_or("")).await
+    handle(&state, &headers, Method::GET, q.as_deref().unwrap_or("")).await
 }
 
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
-    handle(&state, &headers, &body).await
+    handle(&state, &headers, Method::POST, &body).await
 }
 
 fn refuse(state: &AppState, e: OidcError) -> Response {
@@ -34,37 +47,35 @@ fn refuse(state: &AppState, e: OidcError) -> Response {
     PageError::oidc_request(&e).into_response()
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, raw: &str) -> Response {
-    let p = match params(raw) {
-        Ok(p) => p,
-        Err(e) => return refuse(state, e),
-    };
+/// What a well-formed logout request asks for.
+struct Asked {
+    client_id: Option<String>,
+    /// A registered `post_logout_redirect_uri`.
+    target: Option<String>,
+    /// The hint's `sid`, when a valid hint names one.
+    hinted_sid: Option<String>,
+}
+
+fn check(state: &AppState, p: &HashMap<String, String>) -> Result<Asked, OidcError> {
     let issuer = state.config.oidc_issuer();
-    let hinted = match p.get("id_token_hint") {
-        Some(t) => match verify_id_token_hint(&state.config.oidc.keys, &issuer, t) {
-            Ok(c) => Some(c.aud),
-            Err(e) => {
-                return refuse(
-                    state,
-                    OidcError::new("invalid_request", "oidc.id_token_hint", e.description),
-                )
-            }
-        },
+    let hint = match p.get("id_token_hint") {
+        Some(t) => Some(
+            verify_id_token_hint(&state.config.oidc.keys, &issuer, t).map_err(|e| {
+                OidcError::new("invalid_request", "oidc.id_token_hint", e.description)
+            })?,
+        ),
         None => None,
     };
-    let client_id = match (p.get("client_id"), hinted) {
-        (Some(a), Some(b)) if *a != b => {
-            return refuse(
-                state,
-                OidcError::new(
-                    "invalid_request",
-                    "oidc.client",
-                    "client_id is not the id_token_hint's audience",
-                ),
-            )
+    let client_id = match (p.get("client_id"), hint.as_ref().map(|c| &c.aud)) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(OidcError::new(
+                "invalid_request",
+                "oidc.client",
+                "client_id is not the id_token_hint's audience",
+            ))
         }
         (Some(a), _) => Some(a.clone()),
-        (None, b) => b,
+        (None, b) => b.cloned(),
     };
     let target = match p.get("post_logout_redirect_uri") {
         None => None,
@@ -74,23 +85,113 @@ async fn handle(state: &AppState, headers: &HeaderMap, raw: &str) -> Response {
                 .and_then(|id| state.config.oidc_client(id))
                 .is_some_and(|(_, c)| c.post_logout_allowed(uri));
             if !allowed {
-                return refuse(
-                    state,
-                    OidcError::new(
-                        "invalid_request",
-                        "oidc.post_logout_redirect_uri",
-                        "post_logout_redirect_uri is not registered for this client",
-                    ),
-                );
+                return Err(OidcError::new(
+                    "invalid_request",
+                    "oidc.post_logout_redirect_uri",
+                    "post_logout_redirect_uri is not registered for this client",
+                ));
             }
             Some(uri.clone())
         }
     };
-    if let Some(id) = cookies::session_id(headers, cookies::secure(&state.config)) {
-        if let Err(e) = state.store.delete_session(&id).await {
-            return PageError::from(e).into_response();
+    Ok(Asked {
+        client_id,
+        target,
+        hinted_sid: hint.and_then(|c| c.sid),
+    })
+}
+
+async fn handle(state: &AppState, headers: &HeaderMap, method: Method, raw: &str) -> Response {
+    let p = match params(raw) {
+        Ok(p) => p,
+        Err(e) => return refuse(state, e),
+    };
+    let asked = match check(state, &p) {
+        Ok(a) => a,
+        Err(e) => return refuse(state, e),
+    };
+    let now = state.clock.now();
+    let session = match cookies::session_id(headers, cookies::secure(&state.config)) {
+        Some(id) => match state.store.get_session(&id).await {
+            Ok(s) => s.filter(|s| s.is_live(now)),
+            Err(e) => return PageError::from(e).into_response(),
+        },
+        None => None,
+    };
+    let Some(session) = session else {
+        // No session to end: nothing a forged request could do harm to.
+        return done(state, &p, asked.target);
+    };
+    let by_hint = asked
+        .hinted_sid
+        .as_deref()
+        .is_some_and(|sid| sid == session.public_ref());
+    let expected = state.config.ido_key.logout_token(&session.id);
+    let by_form = method == Method::POST
+        && p.get(TOKEN_FIELD).is_some_and(|t| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                t.as_bytes(),
+                expected.as_bytes(),
+            ))
+        });
+    if !(by_hint || by_form) {
+        if p.contains_key(TOKEN_FIELD) {
+            tracing::warn!(
+                "oidc logout: confirmation token wrong or not POSTed (a forged cross-site request?); the session is kept"
+            );
+        } else {
+            tracing::info!(
+                hint = p.contains_key("id_token_hint"),
+                "oidc logout without an id_token_hint of this session: confirmation asked"
+            );
+        }
+        return confirmation(&session, state, &p, &asked);
+    }
+    if let Err(e) = state.store.delete_session(&session.id).await {
+        return PageError::from(e).into_response();
+    }
+    done(state, &p, asked.target)
+}
+
+/// The page asking the user to confirm: a POST form carrying the session-bound token and the
+/// (already checked) parameters.
+fn confirmation(
+    session: &Session,
+    state: &AppState,
+    p: &HashMap<String, String>,
+    asked: &Asked,
+) -> Response {
+    let mut fields = format!(
+        r#"<input type="hidden" name="{TOKEN_FIELD}" value="{}">"#,
+        escape(&state.config.ido_key.logout_token(&session.id))
+    );
+    let carried = [
+        ("client_id", asked.client_id.as_deref()),
+        ("post_logout_redirect_uri", asked.target.as_deref()),
+        ("state", p.get("state").map(String::as_str)),
+    ];
+    for (name, value) in carried {
+        if let Some(v) = value {
+            fields.push_str(&format!(
+                r#"<input type="hidden" name="{name}" value="{}">"#,
+                escape(v)
+            ));
         }
     }
+    let body = format!(
+        r#"<p>Une application demande la fin de votre session sur la passerelle.</p><p>Si c'est bien vous qui avez demandé à vous déconnecter, confirmez. Sinon, fermez simplement cette page : votre session est conservée.</p><form method="post" action="{action}">{fields}<button type="submit">Me déconnecter</button></form>"#,
+        action = escape(&state.config.url("/oidc/logout")),
+    );
+    let mut resp = Html(pages::page("Se déconnecter de la passerelle ?", &body)).into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    resp
+}
+
+/// The answer once the session (if any) is over: the registered target with `state`, or a page.
+fn done(state: &AppState, p: &HashMap<String, String>, target: Option<String>) -> Response {
     let secure = state.config.public_base_url.scheme() == "https";
     let mut resp = match target.and_then(|t| Url::parse(&t).ok()) {
         Some(mut u) => {

@@ -24,6 +24,10 @@ pub struct OidcClient {
     pub post_logout_redirect_uris: Vec<String>,
     /// Whether refresh tokens are issued (default: native applications only).
     pub refresh_tokens: bool,
+    /// Whether the authorization request must carry a PKCE challenge (RFC 9700 §2.1.1):
+    /// always for public clients, by default for confidential ones (`require_pkce = false`
+    /// turns it off for a confidential client that cannot send one).
+    pub require_pkce: bool,
 }
 
 fn loopback_ip(u: &Url) -> bool {
@@ -58,6 +62,11 @@ pub fn check_registered_uri(kind: ApplicationType, uri: &str) -> Result<(), Stri
 impl OidcClient {
     pub fn is_public(&self) -> bool {
         self.secret.is_none()
+    }
+
+    /// Whether an authorization request of this client must carry a PKCE challenge.
+    pub fn needs_pkce(&self) -> bool {
+        self.is_public() || self.require_pkce
     }
 
     /// Whether `presented` is one of the registered redirect URIs: compared character by
@@ -133,6 +142,7 @@ mod tests {
             redirect_uris: uris.iter().map(|s| s.to_string()).collect(),
             post_logout_redirect_uris: vec!["https://rp.test/bye".into()],
             refresh_tokens: false,
+            require_pkce: true,
         }
     }
 

@@ -46,6 +46,10 @@ pub struct GrantFacts {
     pub device: crate::audience::DeviceClass,
     pub scope: String,
     pub auth_time: DateTime<Utc>,
+    /// The gateway session's public handle (`Session::public_ref`), carried as the ID
+    /// token's `sid`: RP-initiated logout checks an `id_token_hint` against it.
+    #[serde(default)]
+    pub sid: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,15 +135,27 @@ pub fn check_redemption(
     now: DateTime<Utc>,
     lifetime: Duration,
 ) -> Result<(), OidcError> {
+    check_binding(record, r)?;
+    if now >= record.issued_at + lifetime {
+        return Err(OidcError::new(
+            "invalid_grant",
+            "oidc.code_expired",
+            "the code has expired",
+        ));
+    }
+    Ok(())
+}
+
+/// What binds a code to its authorization request: the client, the `redirect_uri` and the
+/// PKCE verifier. Checked before the code is used up, so that a party that only holds the
+/// code cannot spend it.
+pub fn check_binding(record: &CodeRecord, r: &Redemption<'_>) -> Result<(), OidcError> {
     let bad = |check, d: &str| OidcError::new("invalid_grant", check, d);
     if record.facts.client_id != r.client_id {
         return Err(bad(
             "oidc.code_client",
             "the code was issued to another client",
         ));
-    }
-    if now >= record.issued_at + lifetime {
-        return Err(bad("oidc.code_expired", "the code has expired"));
     }
     if r.redirect_uri != Some(record.redirect_uri.as_str()) {
         return Err(bad(

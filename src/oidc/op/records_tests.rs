@@ -25,6 +25,7 @@ fn record(challenge: Option<&str>) -> CodeRecord {
             channel: Channel::App,
             scope: "openid scope.gar".into(),
             auth_time: t0(),
+            sid: None,
         },
         redirect_uri: "fr.editeur.app:/cb".into(),
         code_challenge: challenge.map(str::to_string),

@@ -10,9 +10,9 @@ use serde_json::{json, Map, Value};
 
 use super::client::OidcClient;
 use super::records::{
-    check_redemption, check_refresh, key_of, new_secret, CodeRecord, GrantFacts, Redemption,
-    RefreshRecord, KIND_CODE, KIND_REFRESH, KIND_REVOKED_ACCESS, KIND_REVOKED_GRANT, ONCE_CODE,
-    ONCE_REFRESH,
+    check_binding, check_redemption, check_refresh, key_of, new_secret, CodeRecord, GrantFacts,
+    Redemption, RefreshRecord, KIND_CODE, KIND_REFRESH, KIND_REVOKED_ACCESS, KIND_REVOKED_GRANT,
+    ONCE_CODE, ONCE_REFRESH,
 };
 use super::tokens::{self, Lifetimes};
 use crate::app::AppState;
@@ -250,6 +250,19 @@ pub async fn exchange_code(
         Some(v) => from_json(v, "code")?,
         None => return Err(unknown().into()),
     };
+    // Every check of the code's binding comes before it is used up: a wrong client, redirect
+    // URI or verifier presenting a leaked code must not burn the real client's grant.
+    let redemption = Redemption {
+        client_id: &client.client_id,
+        redirect_uri,
+        code_verifier,
+        public_client: client.is_public(),
+    };
+    check_binding(&record, &redemption)?;
+    let lifetime = lifetimes(state).code;
+    // The atomic take (`SET NX`): of concurrent redemptions, exactly one goes on. An expired
+    // code is taken too, so that a late second use is still recognised as a reuse; nobody
+    // could have redeemed it anyway.
     let ttl = state.config.oidc.code_lifetime + state.config.oidc.access_token_lifetime;
     if !state.store.remember_once(ONCE_CODE, &key, ttl).await? {
         // A second use: whoever holds the code may be an attacker; revoke what the first use got.
@@ -261,17 +274,7 @@ pub async fn exchange_code(
         )
         .into());
     }
-    check_redemption(
-        &record,
-        &Redemption {
-            client_id: &client.client_id,
-            redirect_uri,
-            code_verifier,
-            public_client: client.is_public(),
-        },
-        now,
-        lifetimes(state).code,
-    )?;
+    check_redemption(&record, &redemption, now, lifetime)?;
     let (resp, rel) = issue_set(state, client, &record.facts, record.nonce.as_deref(), now).await?;
     crate::launch::count_access(
         state,

@@ -25,6 +25,9 @@ pub struct IdTokenClaims {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
     pub at_hash: String,
+    /// The gateway session the token was issued in (OpenID Connect Front-Channel Logout §3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +95,7 @@ pub fn issue(
         auth_time: facts.auth_time.timestamp(),
         nonce: nonce.map(str::to_string),
         at_hash: at_hash(&access_token),
+        sid: facts.sid.clone(),
     };
     let id_token = keys.sign("JWT", &id)?;
     Ok(Issued {

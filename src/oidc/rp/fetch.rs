@@ -1,6 +1,7 @@
 //! Outbound HTTP to ENT OpenID Providers: one client with a 10 s timeout that follows no
-//! redirect; bounded JSON fetches of https (or loopback http) URLs only, and the same policy
-//! on every request `openidconnect` makes ([`Guarded`]).
+//! redirect and ignores proxy environment variables (`HTTP_PROXY`, `HTTPS_PROXY`,
+//! `ALL_PROXY`...); bounded JSON fetches of URLs the [`super::ssrf`] policy allows, and the
+//! same policy on every request `openidconnect` makes ([`Guarded`]).
 
 use std::time::Duration;
 
@@ -11,26 +12,22 @@ use super::{allowed_url, RpError};
 /// Largest discovery or JWKS document accepted.
 const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
 
-/// Resolves names to public addresses only, at connection time (so a name cannot be
-/// re-pointed at an internal address between a check and the request): internal and loopback
-/// addresses are dropped, and a name with nothing left is refused. `localhost` keeps loopback.
-pub struct PublicOnly;
-
-/// The addresses of `host` the gateway may connect to.
-pub fn public_addresses(host: &str, addrs: Vec<std::net::SocketAddr>) -> Vec<std::net::SocketAddr> {
-    addrs
-        .into_iter()
-        .filter(|a| !super::is_internal(a.ip()) && (host == "localhost" || !a.ip().is_loopback()))
-        .collect()
+/// Resolves names to allowed addresses only, at connection time (so a name cannot be
+/// re-pointed at an internal address between a check and the request): addresses on the
+/// deny list are dropped, and a name with nothing left is refused. With `allow_private`
+/// (an ENT configured with `allow_private_network = true`), every address is kept.
+pub struct PublicOnly {
+    pub allow_private: bool,
 }
 
 impl reqwest::dns::Resolve for PublicOnly {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_string();
+        let allow_private = self.allow_private;
         Box::pin(async move {
             let found: Vec<std::net::SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let ok = public_addresses(&host, found);
+            let ok = super::ssrf::reachable(found, allow_private);
             if ok.is_empty() {
                 return Err(format!("{host} resolves only to internal addresses").into());
             }
@@ -39,11 +36,15 @@ impl reqwest::dns::Resolve for PublicOnly {
     }
 }
 
-/// The HTTP client of every request to an ENT's OpenID Provider.
-pub fn client() -> reqwest::Client {
+/// An HTTP client for requests to ENTs' OpenID Providers: private addresses are resolved only
+/// with `allow_private`.
+pub fn client(allow_private: bool) -> reqwest::Client {
     reqwest::Client::builder()
-        .dns_resolver(std::sync::Arc::new(PublicOnly))
+        .dns_resolver(std::sync::Arc::new(PublicOnly { allow_private }))
         .redirect(reqwest::redirect::Policy::none())
+        // Never through a proxy named in the environment: it would see every request and
+        // could reach what the resolver refuses.
+        .no_proxy()
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(10))
         .build()
@@ -55,13 +56,11 @@ pub fn client() -> reqwest::Client {
 pub async fn get_json(
     http: &reqwest::Client,
     url: &Url,
+    allow_private: bool,
     check: &'static str,
 ) -> Result<Vec<u8>, RpError> {
-    if !allowed_url(url) {
-        return Err(RpError::new(
-            check,
-            format!("{url} is neither https nor loopback http"),
-        ));
+    if !allowed_url(url, allow_private) {
+        return Err(RpError::new(check, refused_description(url, allow_private)));
     }
     let mut resp = http
         .get(url.clone())
@@ -96,13 +95,23 @@ pub async fn get_json(
     Ok(body)
 }
 
+/// Why `url` is not fetched, for operators.
+pub fn refused_description(url: &Url, allow_private: bool) -> String {
+    if allow_private {
+        format!("{url} is neither https nor http to a loopback or private address")
+    } else {
+        format!("{url} is not https to a public address (set allow_private_network = true for an ENT on loopback or a private network)")
+    }
+}
+
 /// The HTTP client handed to `openidconnect` (token and userinfo requests): the same URL policy
-/// and size bound as [`get_json`], on every request it makes.
-pub struct Guarded(pub reqwest::Client);
+/// and size bound as [`get_json`], on every request it makes. The flag is the ENT's
+/// `allow_private_network`.
+pub struct Guarded(pub reqwest::Client, pub bool);
 
 #[derive(Debug, thiserror::Error)]
 pub enum GuardedError {
-    #[error("{0} is neither https nor loopback http")]
+    #[error("{0}")]
     Refused(String),
     #[error("{0}")]
     Http(#[from] reqwest::Error),
@@ -129,8 +138,8 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for Guarded {
         Box::pin(async move {
             let url = Url::parse(&request.uri().to_string())
                 .map_err(|e| GuardedError::Other(format!("request URL: {e}")))?;
-            if !allowed_url(&url) {
-                return Err(GuardedError::Refused(url.to_string()));
+            if !allowed_url(&url, self.1) {
+                return Err(GuardedError::Refused(refused_description(&url, self.1)));
             }
             let request = reqwest::Request::try_from(request)?;
             let mut resp = self.0.execute(request).await?;

@@ -98,6 +98,8 @@ pub struct Begin {
 pub struct EntUser {
     /// The `GARPersonIdentifiant` (from the configured `person_claim`).
     pub person_id: String,
+    /// The ID token's `auth_time`: when the ENT authenticated the user, if it says.
+    pub auth_time: Option<DateTime<Utc>>,
 }
 
 fn core_alg(a: IdTokenAlg) -> CoreJwsSigningAlgorithm {
@@ -279,7 +281,8 @@ pub async fn complete(
 ) -> Result<EntUser, RpError> {
     let d = providers.get(ent, s, now).await?;
     let client = client(&d, s, redirect_uri)?;
-    let http = Guarded(providers.http().clone());
+    let private = s.allow_private_network;
+    let http = Guarded(providers.http(private).clone(), private);
     let token = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
         .map_err(|e| RpError::new("oidc.token", format!("{e}")))?
@@ -307,6 +310,7 @@ pub async fn complete(
         },
         other => other?,
     };
+    let auth_time = claims.auth_time();
     let mut id_ent = claim(claims.additional_claims(), &s.ent_claim);
     let mut person = claim(claims.additional_claims(), &s.person_claim);
     if id_ent.is_none() || person.is_none() {
@@ -339,5 +343,8 @@ pub async fn complete(
     }
     let person_id = person
         .ok_or_else(|| RpError::new("oidc.claims", format!("no {} claim", s.person_claim)))?;
-    Ok(EntUser { person_id })
+    Ok(EntUser {
+        person_id,
+        auth_time,
+    })
 }

@@ -4,21 +4,22 @@
 //! PKCE S256, state and nonce; code exchange; every ID token check; the GAR claims).
 //!
 //! Invariants: time is a parameter (`now`), never read here; outbound requests have a 10 s
-//! timeout, follow no redirect and use https except to a loopback address; no token, code or
-//! claim value reaches an error description (they end up in logs).
+//! timeout, follow no redirect, ignore proxy environment variables and reach only public
+//! addresses over https, unless the ENT's configuration allows private networks ([`ssrf`]);
+//! no token, code or claim value reaches an error description (they end up in logs).
 
 pub mod fetch;
 pub mod flow;
 pub mod provider;
+pub mod ssrf;
 
 use std::time::Duration;
-
-use url::Url;
 
 use crate::config::Secret;
 
 pub use flow::{begin, complete, verify_id_token, Begin, EntUser, LoginSecrets};
 pub use provider::{Discovered, Providers};
+pub use ssrf::{allowed_url, is_loopback};
 
 /// The ID token signature algorithms an ENT may be pinned to. `none` and the HMAC family are
 /// not representable: a client secret is not a signing key the gateway would accept.
@@ -64,6 +65,9 @@ pub struct EntOidc {
     pub person_claim: String,
     pub discovery_ttl: Duration,
     pub clock_skew: Duration,
+    /// `allow_private_network`: the ENT's provider may be on loopback or a private network
+    /// (and over plain http there). Off by default: only public addresses over https.
+    pub allow_private_network: bool,
 }
 
 /// Why an ENT's OpenID Connect message was refused: the check that failed (for traces, logs
@@ -82,53 +86,6 @@ impl RpError {
             check,
             description: description.into(),
         }
-    }
-}
-
-/// Whether `url` may be fetched: https, or plain http to a loopback address (local trials and
-/// tests); never an IP literal in a private, link-local or otherwise internal range (names are
-/// checked when they resolve, see `fetch::PublicOnly`).
-pub fn allowed_url(url: &Url) -> bool {
-    let internal_literal = match url.host() {
-        Some(url::Host::Ipv4(ip)) => is_internal(std::net::IpAddr::V4(ip)),
-        Some(url::Host::Ipv6(ip)) => is_internal(std::net::IpAddr::V6(ip)),
-        _ => false,
-    };
-    !internal_literal && (url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url)))
-}
-
-/// Addresses an ENT's OpenID Provider must not lead the gateway to (SSRF): private, shared,
-/// link-local, unique-local, unspecified, broadcast and documentation ranges. Loopback is not
-/// in this list: it is allowed for http trials, and refused for resolved names.
-pub fn is_internal(ip: std::net::IpAddr) -> bool {
-    use std::net::IpAddr;
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (o[1] & 0xC0) == 64)
-        }
-        IpAddr::V6(v6) => {
-            let seg = v6.segments();
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_internal(IpAddr::V4(v4)) || v4.is_loopback();
-            }
-            v6.is_unspecified() || (seg[0] & 0xfe00) == 0xfc00 || (seg[0] & 0xffc0) == 0xfe80
-        }
-    }
-}
-
-pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
     }
 }
 

@@ -27,6 +27,9 @@ pub struct Discovered {
     /// refused.
     pub iss_parameter_supported: bool,
     pub fetched_at: DateTime<Utc>,
+    /// The ENT's `allow_private_network` when it was discovered (its JWKS is refetched under
+    /// the same policy).
+    pub allow_private_network: bool,
 }
 
 #[derive(Deserialize)]
@@ -47,7 +50,10 @@ struct Failure {
 
 /// The cache of every ENT's provider, shared by all requests of a gateway node.
 pub struct Providers {
+    /// Public addresses only.
     http: reqwest::Client,
+    /// Also loopback and private addresses, for ENTs with `allow_private_network`.
+    http_private: reqwest::Client,
     entries: Mutex<HashMap<String, Entry>>,
     failures: Mutex<HashMap<String, Failure>>,
 }
@@ -67,15 +73,21 @@ impl std::fmt::Debug for Providers {
 impl Providers {
     pub fn new() -> Self {
         Self {
-            http: fetch::client(),
+            http: fetch::client(false),
+            http_private: fetch::client(true),
             entries: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The client every request to an ENT's provider goes through.
-    pub fn http(&self) -> &reqwest::Client {
-        &self.http
+    /// The client every request to an ENT's provider goes through, for the ENT's
+    /// `allow_private_network`.
+    pub fn http(&self, allow_private: bool) -> &reqwest::Client {
+        if allow_private {
+            &self.http_private
+        } else {
+            &self.http
+        }
     }
 
     fn cached(&self, ent: &str) -> Option<(Arc<Discovered>, Option<DateTime<Utc>>)> {
@@ -163,11 +175,14 @@ impl Providers {
         }
         // Record the attempt first: a failing provider is not retried more often either.
         self.store(ent, current.clone(), Some(now));
-        let jwks = self.jwks(&current.metadata).await?;
+        let jwks = self
+            .jwks(&current.metadata, current.allow_private_network)
+            .await?;
         let refreshed = Arc::new(Discovered {
             metadata: current.metadata.clone().set_jwks(jwks),
             iss_parameter_supported: current.iss_parameter_supported,
             fetched_at: current.fetched_at,
+            allow_private_network: current.allow_private_network,
         });
         self.store(ent, refreshed.clone(), Some(now));
         Ok(Some(refreshed))
@@ -175,7 +190,8 @@ impl Providers {
 
     async fn discover(&self, s: &EntOidc, now: DateTime<Utc>) -> Result<Discovered, RpError> {
         let url = discovery_url(&s.issuer)?;
-        let body = fetch::get_json(&self.http, &url, "oidc.discovery").await?;
+        let private = s.allow_private_network;
+        let body = fetch::get_json(self.http(private), &url, private, "oidc.discovery").await?;
         let metadata: CoreProviderMetadata = serde_json::from_slice(&body).map_err(|e| {
             RpError::new(
                 "oidc.discovery",
@@ -215,24 +231,29 @@ impl Providers {
             endpoints.push(("userinfo_endpoint", u.url()));
         }
         for (name, u) in endpoints {
-            if !allowed_url(u) {
+            if !allowed_url(u, private) {
                 return Err(RpError::new(
                     "oidc.discovery",
-                    format!("{name} {u} is neither https nor loopback http"),
+                    format!("{name}: {}", fetch::refused_description(u, private)),
                 ));
             }
         }
-        let jwks = self.jwks(&metadata).await?;
+        let jwks = self.jwks(&metadata, private).await?;
         Ok(Discovered {
             metadata: metadata.set_jwks(jwks),
             iss_parameter_supported,
             fetched_at: now,
+            allow_private_network: private,
         })
     }
 
-    async fn jwks(&self, metadata: &CoreProviderMetadata) -> Result<CoreJsonWebKeySet, RpError> {
+    async fn jwks(
+        &self,
+        metadata: &CoreProviderMetadata,
+        private: bool,
+    ) -> Result<CoreJsonWebKeySet, RpError> {
         let url = metadata.jwks_uri().url();
-        let body = fetch::get_json(&self.http, url, "oidc.jwks").await?;
+        let body = fetch::get_json(self.http(private), url, private, "oidc.jwks").await?;
         serde_json::from_slice(&body)
             .map_err(|e| RpError::new("oidc.jwks", format!("{url} is not a JWK set: {e}")))
     }
