@@ -658,7 +658,7 @@ async fn force_authn_sends_the_user_to_the_ent_again_and_never_reuses_the_old_se
     );
     let to_ent = resp.headers()["location"].to_str().unwrap().to_string();
     assert!(to_ent.starts_with(ENT_SSO), "{to_ent}");
-    let login_cookie = cookie_set(&resp, "passerelle_login");
+    let login_cookie = cookie_set(&resp, gw.login_cookie());
     let mut request_xml = String::new();
     std::io::Read::read_to_string(
         &mut flate2::read::DeflateDecoder::new(
