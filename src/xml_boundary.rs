@@ -95,10 +95,22 @@ pub fn check<E: From<Refusal>>(
         .map_err(|e| Refusal::new(Refused::Encoding, e.valid_up_to(), "document is not UTF-8"))?;
     let mut reader = Reader::from_str(text);
     let mut depth = 0usize;
+    let mut first = true;
     loop {
         let at = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
         let refuse = |kind, detail: &str| Refusal::new(kind, at, detail);
-        match reader.read_event() {
+        let event = reader.read_event();
+        let at_start = std::mem::replace(&mut first, false);
+        match event {
+            // quick-xml reads `<?xml ...?>` anywhere as a declaration; anywhere but first it is
+            // a processing instruction to libxml2 (found by the `xml_guard` fuzz target).
+            Ok(Event::Decl(_)) if !at_start => {
+                return Err(refuse(
+                    Refused::Malformed,
+                    "an XML declaration is only allowed at the start of the document",
+                )
+                .into())
+            }
             Ok(Event::Decl(decl)) => check_declared_encoding(&decl, at)?,
             Ok(Event::DocType(_)) => {
                 return Err(refuse(Refused::Dtd, "document contains a DOCTYPE").into())
