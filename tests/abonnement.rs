@@ -857,13 +857,7 @@ fn latin1(text: &str) -> Vec<u8> {
 #[tokio::test]
 async fn hostile_xml_bodies_are_refused_at_the_boundary() {
     let gw = TestGateway::new().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(passerelle::http::serve(
-        listener,
-        gw.state.clone(),
-        std::future::pending(),
-    ));
+    let base = gw.listen().await;
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let send = |method: reqwest::Method, path: &str, body: Vec<u8>| {
         client

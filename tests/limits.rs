@@ -28,13 +28,7 @@ async fn serve(limits: &[(&str, &str)]) -> (TestGateway, String) {
         ..Options::default()
     })
     .await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(passerelle::http::serve(
-        listener,
-        gw.state.clone(),
-        std::future::pending(),
-    ));
+    let base = gw.listen().await;
     (gw, base)
 }
 

@@ -11,13 +11,7 @@ use common::*;
 #[tokio::test]
 async fn every_answer_forbids_framing_sniffing_and_referers() {
     let gw = TestGateway::new().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(passerelle::http::serve(
-        listener,
-        gw.state.clone(),
-        std::future::pending(),
-    ));
+    let base = gw.listen().await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()

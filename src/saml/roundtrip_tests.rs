@@ -13,10 +13,12 @@ pub(crate) fn test_key() -> SigningKey {
     SigningKey::generate_self_signed("test", 30).unwrap()
 }
 
-#[test]
-fn issued_response_verifies_and_every_check_bites() {
-    let key = test_key();
-    let now = Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap();
+/// A response of the gateway's IdP to `_req1` (its assertion signed by `key`, the response
+/// not), issued at `now`, with the request it answers.
+pub(crate) fn issued(
+    key: &SigningKey,
+    now: chrono::DateTime<Utc>,
+) -> (IdpSettings, VerifiedAuthnRequest, String) {
     let settings = IdpSettings {
         entity_id: "https://ent.test/idp".into(),
         sso_redirect_url: "https://ent.test/sso".into(),
@@ -50,6 +52,14 @@ fn issued_response_verifies_and_every_check_bites() {
         now,
     )
     .unwrap();
+    (settings, request, xml)
+}
+
+#[test]
+fn issued_response_verifies_and_every_check_bites() {
+    let key = test_key();
+    let now = Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap();
+    let (settings, request, xml) = issued(&key, now);
 
     let sp_settings = SpSettings {
         entity_id: request.issuer.clone(),

@@ -69,45 +69,13 @@ fn a_reference_out_of_the_document_is_neither_fetched_nor_opened() {
 /// A response of the gateway's own IdP (its assertion signed, the response not) and the
 /// certificate that verifies it.
 fn signed_assertion() -> (String, samael::crypto::CertificateDer) {
-    use super::idp::{self, IdpSettings, Issue, VerifiedAuthnRequest};
     use chrono::TimeZone;
     let key = test_key();
     let now = chrono::Utc
         .with_ymd_and_hms(2026, 11, 24, 8, 0, 0)
         .single()
         .unwrap_or_default();
-    let settings = IdpSettings {
-        entity_id: "https://gw.test/idp".into(),
-        sso_redirect_url: "https://gw.test/sso".into(),
-        sso_post_url: "https://gw.test/sso-post".into(),
-        clock_skew: chrono::Duration::seconds(60),
-        max_message_bytes: 200_000,
-        assertion_lifetime: chrono::Duration::seconds(300),
-    };
-    let request = VerifiedAuthnRequest {
-        id: "_req1".into(),
-        issuer: "https://sp.test".into(),
-        acs_url: "https://sp.test/acs".into(),
-        relay_state: None,
-        force_authn: false,
-        is_passive: false,
-        issue_instant: now,
-    };
-    let person = vec!["eleve-1".to_string()];
-    let attrs: Vec<(&str, &[String])> = vec![("GARPersonIdentifiant", &person)];
-    let xml = idp::signed_response(
-        &settings,
-        &key,
-        &Issue {
-            request: &request,
-            subject: "x",
-            attributes: &attrs,
-            authn_instant: now,
-            session_index: "s1",
-        },
-        now,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let (_, _, xml) = super::roundtrip_tests::issued(&key, now);
     (xml, key.certificate)
 }
 
