@@ -41,7 +41,7 @@ pub(crate) fn issued(
     let attrs: Vec<(&str, &[String])> = vec![("idEnt", &ident), ("GARPersonIdentifiant", &person)];
     let xml = idp::signed_response(
         &settings,
-        &key,
+        key,
         &Issue {
             request: &request,
             subject: "x",
