@@ -13,12 +13,27 @@ use crate::saml::xml::{escape, instant};
 pub const NAMESPACE: &str = "http://www.atosworldline.com/wsabonnement/v1.0/";
 const MAX_BODY: usize = 256 * 1024;
 
-fn local(name: &[u8]) -> String {
-    let n = match name.iter().rposition(|&b| b == b':') {
-        Some(i) => &name[i + 1..],
-        None => name,
+/// The local name of an element, refused unless the name is an XML name (`prefix:local`,
+/// letters, digits, `-`, `.`, `_`): quick-xml does not check names, and would read `<a"b>` or
+/// `<p:>` as elements.
+fn local(qname: &[u8]) -> Result<String, String> {
+    fn is_name(n: &[u8]) -> bool {
+        n.first()
+            .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'_' || b >= 0x80)
+            && n.iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') || b >= 0x80)
+    }
+    let (prefix, local) = match qname.iter().rposition(|&b| b == b':') {
+        Some(i) => (Some(&qname[..i]), &qname[i + 1..]),
+        None => (None, qname),
     };
-    String::from_utf8_lossy(n).into_owned()
+    if !is_name(local) || prefix.is_some_and(|p| !is_name(p)) {
+        return Err(format!(
+            "XML mal formé : « {} » n'est pas un nom d'élément",
+            String::from_utf8_lossy(qname)
+        ));
+    }
+    Ok(String::from_utf8_lossy(local).into_owned())
 }
 
 /// Reads a document whose root is `root` into its `(child path, text)` pairs, where a path is
@@ -38,7 +53,7 @@ pub fn read_fields(body: &str, root: &str) -> Result<Vec<(String, String)>, Stri
         {
             Event::DocType(_) => return Err("les DTD ne sont pas acceptées".into()),
             Event::Start(e) => {
-                let name = local(e.name().as_ref());
+                let name = local(e.name().as_ref())?;
                 if path.is_empty() && name != root {
                     return Err(format!("l'élément racine doit être <{root}>"));
                 }
@@ -48,7 +63,7 @@ pub fn read_fields(body: &str, root: &str) -> Result<Vec<(String, String)>, Stri
                 }
             }
             Event::Empty(e) => {
-                let name = local(e.name().as_ref());
+                let name = local(e.name().as_ref())?;
                 if path.is_empty() {
                     return if name == root {
                         Ok(out)
@@ -88,6 +103,44 @@ pub fn read_fields(body: &str, root: &str) -> Result<Vec<(String, String)>, Stri
             _ => {}
         }
     }
+}
+
+/// What a list request's `<filtres>` body asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListRequest {
+    /// `(filtreNom, filtreValeur)`, in order (`aboSuppr` excepted).
+    pub filters: Vec<(String, String)>,
+    /// `aboSuppr` = `true`, as a filter or an element.
+    pub include_deleted: bool,
+    /// `triPar` and `tri`, when the body gives them.
+    pub sort_by: Option<String>,
+    pub order: Option<String>,
+}
+
+/// Reads a list request's body
+/// (`<filtres><filtre><filtreNom>..</filtreNom><filtreValeur>..</filtreValeur></filtre>...</filtres>`);
+/// an empty body asks for everything.
+pub fn read_filters(body: &str) -> Result<ListRequest, String> {
+    let mut request = ListRequest::default();
+    if body.trim().is_empty() {
+        return Ok(request);
+    }
+    let mut name: Option<String> = None;
+    for (path, value) in read_fields(body, "filtres")? {
+        match path.as_str() {
+            "filtre/filtreNom" => name = Some(value),
+            "filtre/filtreValeur" => match name.take() {
+                Some(n) if n == "aboSuppr" => request.include_deleted = value == "true",
+                Some(n) => request.filters.push((n, value)),
+                None => return Err("filtreValeur sans filtreNom".into()),
+            },
+            "aboSuppr" => request.include_deleted = value == "true",
+            "triPar" => request.sort_by = Some(value),
+            "tri" => request.order = Some(value),
+            _ => {}
+        }
+    }
+    Ok(request)
 }
 
 /// Reads a JSON object into the same `(name, text)` pairs (arrays give one pair per value).
@@ -235,5 +288,39 @@ pub fn document(body: &str, root: Option<&str>) -> String {
                 1
             )
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `abonnement_xml` fuzz target: element names quick-xml let through (a quote
+    /// in the name, an empty local name) made fields that, written back, were another document.
+    #[test]
+    fn element_names_must_be_xml_names() {
+        for body in [
+            r#"<abonnement><a"b">x</a"b"></abonnement>"#,
+            "<abonnement><p:>x</p:></abonnement>",
+            "<abonnement><:a>x</:a></abonnement>",
+            "<abonnement><1a>x</1a></abonnement>",
+            "<abonnement><a:b:c/></abonnement>",
+            r#"<x:"abonnement"/>"#,
+        ] {
+            let e = read_fields(body, "abonnement").unwrap_err();
+            assert!(e.contains("nom d'élément"), "{body}: {e}");
+        }
+        let fields = read_fields(
+            "<g:abonnement xmlns:g=\"x\"><g:uaiEtab>0561641E</g:uaiEtab><nb_Licence-é.1/></g:abonnement>",
+            "abonnement",
+        )
+        .unwrap();
+        assert_eq!(
+            fields,
+            [
+                ("uaiEtab".to_string(), "0561641E".to_string()),
+                ("nb_Licence-é.1".to_string(), String::new())
+            ]
+        );
     }
 }
