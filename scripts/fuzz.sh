@@ -51,6 +51,7 @@ fi
 max_len() {
     case "$1" in
         xml_guard|abonnement_xml|feed_parse|feed_archive) echo 65536 ;;
+        saml_redirect) echo 4096 ;;
         *) echo 8192 ;;
     esac
 }
@@ -109,6 +110,11 @@ seed() {
     esac
 }
 
+# The failing inputs libFuzzer left for a target (not its slow-unit reports).
+failures() {
+    find "$FUZZ/artifacts/$1" -type f \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \) | wc -l
+}
+
 # stat NAME LOG: a -print_final_stats value.
 stat() { grep -o "stat::$1: *[0-9]*" "$2" | tail -1 | grep -o '[0-9]*$' || echo 0; }
 
@@ -124,7 +130,7 @@ rows=()
 for t in "${selected[@]}"; do
     seed "$t"
     mkdir -p "$FUZZ/artifacts/$t"
-    before="$(find "$FUZZ/artifacts/$t" -type f | wc -l)"
+    before="$(failures "$t")"
     log="$FUZZ/logs/$t.log"
     extra=()
     if [ -n "${FUZZ_MAX_TIME:-}" ]; then
@@ -144,7 +150,7 @@ for t in "${selected[@]}"; do
     done_runs="$(stat number_of_executed_units "$log")"
     per_sec="$(stat average_exec_per_sec "$log")"
     corpus="$(find "$FUZZ/corpus/$t" -type f | wc -l)"
-    crashes=$(( $(find "$FUZZ/artifacts/$t" -type f | wc -l) - before ))
+    crashes=$(( $(failures "$t") - before ))
     if [ "$status" -ne 0 ] || [ "$crashes" -gt 0 ]; then
         failed=1
         echo "fuzz: $t FAILED (status $status); the input is in fuzz/artifacts/$t/:" >&2
