@@ -66,6 +66,7 @@ fn same(a: &Value, b: &Value) -> bool {
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let mut root = example().clone();
+    let mut applied = false;
     for line in text.split('\0') {
         let (name, value) = line.split_once('=').unwrap_or((line, ""));
         let name = if name.starts_with(PREFIX) {
@@ -76,6 +77,7 @@ fuzz_target!(|data: &[u8]| {
         let problems = apply(&mut root, [(name.clone(), value.to_string())]);
         assert!(problems.len() <= 1, "{problems:?}");
         if problems.is_empty() {
+            applied = true;
             let path: Vec<&str> = name[PREFIX.len()..].split("__").collect();
             let found = at(&root, &path);
             let want = expected(value);
@@ -85,5 +87,8 @@ fuzz_target!(|data: &[u8]| {
             );
         }
     }
-    let _ = serde_ignored::deserialize::<_, _, RawConfig>(root, |_| {});
+    // The example itself is read once for all (it is valid); what the variables made, each time.
+    if applied {
+        let _ = serde_ignored::deserialize::<_, _, RawConfig>(root, |_| {});
+    }
 });
