@@ -66,8 +66,19 @@ fn check(bytes: &[u8], max_bytes: usize, allow_comments: bool) -> Result<(), Sam
     let mut reader = Reader::from_str(text);
     let mut depth = 0usize;
     let mut ids = std::collections::HashSet::new();
+    let mut first = true;
     loop {
-        match reader.read_event() {
+        let event = reader.read_event();
+        let at_start = std::mem::replace(&mut first, false);
+        match event {
+            // quick-xml reads `<?xml ...?>` anywhere as a declaration; anywhere but first it is
+            // a processing instruction to libxml2.
+            Ok(Event::Decl(_)) if !at_start => {
+                return Err(SamlError::new(
+                    "saml.malformed",
+                    "an XML declaration is only allowed at the start of the message",
+                ))
+            }
             Ok(Event::Decl(decl)) => check_declared_encoding(&decl)?,
             Ok(Event::DocType(_)) => {
                 return Err(SamlError::new("saml.dtd", "message contains a DOCTYPE"))
@@ -580,6 +591,35 @@ mod tests {
             check_metadata(utf7, 1000).unwrap_err().check,
             "saml.encoding"
         );
+    }
+
+    /// Found by the `xml_guard` fuzz target: an XML declaration after the start (`<?xml?>` in
+    /// text, or after leading blanks) was let through, which libxml2 reads as a processing
+    /// instruction.
+    #[test]
+    fn an_xml_declaration_only_at_the_start() {
+        let found = b"$samdptp:\x01=/Sw.w<?xml?>m";
+        assert_eq!(check_xml(found, 1000).unwrap_err().check, "saml.malformed");
+        for doc in [
+            &b"<r><?xml version=\"1.0\"?></r>"[..],
+            b" <?xml version=\"1.0\"?><r/>",
+            b"<r/><?xml version=\"1.0\"?>",
+            b"<?xml version=\"1.0\"?><?xml version=\"1.0\"?><r/>",
+        ] {
+            assert_eq!(
+                check_xml(doc, 1000).unwrap_err().check,
+                "saml.malformed",
+                "{}",
+                String::from_utf8_lossy(doc)
+            );
+            assert!(check_metadata(doc, 1000).is_err());
+        }
+        assert!(check_xml(b"<?xml version=\"1.0\"?><r/>", 1000).is_ok());
+        assert!(check_xml(
+            b"\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"UTF-8\"?><r/>",
+            1000
+        )
+        .is_ok());
     }
 
     #[test]
