@@ -3,11 +3,11 @@
 #   make demo   install what is missing, then run the whole system on this machine
 #   make test   install what is missing (and start Redis), then fmt, clippy and every test
 #
-# Helpers: make setup, make bench, make certs, make check-config.
+# Helpers: make setup, make bench, make certs, make check-config, make fuzz (not part of test).
 
 export PASSERELLE_TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: demo test setup bench certs check-config
+.PHONY: demo test setup bench certs check-config fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -30,3 +30,9 @@ certs:
 
 check-config:
 	cargo run -- check-config --config config/passerelle.toml
+
+# Fuzz targets (fuzz/), 10 million inputs each by default: make fuzz FUZZ_TARGET=xml_guard FUZZ_RUNS=1000000
+FUZZ_TARGET ?= all
+FUZZ_RUNS ?= 10000000
+fuzz: setup
+	bash scripts/fuzz.sh $(FUZZ_TARGET) $(FUZZ_RUNS)

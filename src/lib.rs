@@ -27,3 +27,14 @@ pub mod session;
 pub mod store;
 pub mod trace;
 pub mod xml_boundary;
+
+/// What the fuzz targets of `fuzz/` reach that is not public otherwise (the subscription web
+/// service's bodies and filters). Not an API: it follows the code.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::http::abonnement::filters::{matches, sort};
+    pub use crate::http::abonnement::xml::{
+        abonnement_xml, document, input_from_fields, read_fields, read_filters, read_json_fields,
+        ListRequest,
+    };
+}

@@ -111,7 +111,10 @@ pub fn check<E: From<Refusal>>(
                 )
                 .into())
             }
-            Ok(Event::Decl(decl)) => check_declared_encoding(&decl, at)?,
+            Ok(Event::Decl(decl)) => {
+                let end = usize::try_from(reader.buffer_position()).unwrap_or(at);
+                check_declaration(&decl, text.get(at..end).unwrap_or(""), at)?;
+            }
             Ok(Event::DocType(_)) => {
                 return Err(refuse(Refused::Dtd, "document contains a DOCTYPE").into())
             }
@@ -182,10 +185,28 @@ pub fn check_encoding(bytes: &[u8]) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Only UTF-8 may be declared: libxml2 decodes by the declaration (UTF-7, ISO-8859-x, ...),
-/// which would make it read another document than this check.
-fn check_declared_encoding(decl: &BytesDecl<'_>, at: usize) -> Result<(), Refusal> {
-    match decl.encoding() {
+/// A declaration must be readable (its `version` first) and may declare only UTF-8: libxml2
+/// decodes by the declaration (UTF-7, ISO-8859-x, ...), which would make it read another
+/// document than this check. A declaration whose `encoding` quick-xml cannot read, though its
+/// text names one, is refused too (found by the `xml_guard` fuzz target: garbage before
+/// `encoding=` hid it).
+fn check_declaration(decl: &BytesDecl<'_>, raw: &str, at: usize) -> Result<(), Refusal> {
+    if decl.version().is_err() {
+        return Err(Refusal::new(
+            Refused::Malformed,
+            at,
+            "the XML declaration does not start with its version",
+        ));
+    }
+    let declared = decl.encoding();
+    if raw.contains("encoding") && declared.is_none() {
+        return Err(Refusal::new(
+            Refused::Malformed,
+            at,
+            "the XML declaration names an encoding that cannot be read",
+        ));
+    }
+    match declared {
         None => Ok(()),
         Some(Ok(enc)) if enc.eq_ignore_ascii_case(b"utf-8") => Ok(()),
         Some(Ok(enc)) => Err(Refusal::new(
@@ -281,5 +302,28 @@ mod tests {
         assert_eq!(kind(&[b'a'; 5000], &RULES), Some(Refused::TooLarge));
         let r = check::<Refusal>(b"<a>\n<b>\x00</b></a>", &RULES, |_| Ok(())).unwrap_err();
         assert_eq!(r.offset, 7, "the offset names where");
+    }
+
+    /// Found by the `xml_guard` fuzz target: garbage before `encoding=` hid the encoding from
+    /// quick-xml, which then let any declared encoding through.
+    #[test]
+    fn an_unreadable_declaration_is_refused() {
+        let found = include_bytes!("../fuzz/regressions/xml_guard-unreadable-declaration.bin");
+        assert_eq!(kind(found, &RULES), Some(Refused::Malformed));
+        for doc in [
+            &b"<?xml encoding=\"UTF-7\"?><a/>"[..],
+            b"<?xml version=\"1.0\" x=\"y\" encoding=\"UTF-7\"?><a/>",
+            b"<?xml version=\"1.0\" encoding=UTF-7?><a/>",
+        ] {
+            assert!(
+                kind(doc, &RULES).is_some(),
+                "{}",
+                String::from_utf8_lossy(doc)
+            );
+        }
+        assert_eq!(
+            kind(b"<?xml version=\"1.0\" standalone=\"yes\"?><a/>", &RULES),
+            None
+        );
     }
 }

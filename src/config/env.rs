@@ -34,12 +34,14 @@ pub fn apply(root: &mut Value, vars: impl IntoIterator<Item = (String, String)>)
     problems
 }
 
+/// The value as TOML when the whole of it is one TOML value, as text otherwise: `1\nx = 2` is
+/// text, not `1` with the rest dropped.
 fn parse_value(raw: &str) -> Value {
     match format!("v = {raw}").parse::<toml::Table>() {
-        Ok(mut t) => t
+        Ok(mut t) if t.len() == 1 => t
             .remove("v")
             .unwrap_or_else(|| Value::String(raw.to_string())),
-        Err(_) => Value::String(raw.to_string()),
+        _ => Value::String(raw.to_string()),
     }
 }
 
@@ -105,6 +107,29 @@ mod tests {
         assert_eq!(root["ents"]["B0"]["name"].as_str(), Some("ENT B"));
         assert_eq!(root["store"]["redis_cluster"].as_bool(), Some(true));
         assert_eq!(root["saml"]["clock_skew_seconds"].as_integer(), Some(30));
+    }
+
+    /// Found by the `config_env` fuzz target: a value holding a line break and a second
+    /// `key = value` was read as its first line's TOML value, the rest silently dropped.
+    #[test]
+    fn a_value_is_one_toml_value_or_text() {
+        let mut root: Value = toml::from_str("[server]\nlisten = 'a'").unwrap();
+        let problems = apply(
+            &mut root,
+            vars(&[
+                ("PASSERELLE__SERVER__A", "nan\nZ={ x = [ \"a\" ] }"),
+                ("PASSERELLE__SERVER__B", "30\nlisten = 'b'"),
+                ("PASSERELLE__SERVER__C", "[1,\n 2]"),
+            ]),
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            root["server"]["a"].as_str(),
+            Some("nan\nZ={ x = [ \"a\" ] }")
+        );
+        assert_eq!(root["server"]["b"].as_str(), Some("30\nlisten = 'b'"));
+        assert_eq!(root["server"]["listen"].as_str(), Some("a"));
+        assert_eq!(root["server"]["c"].as_array().map(Vec::len), Some(2));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Invariant: only this module (and `demo`) imports axum. Handlers parse the request, call
 //! the SAML module or `launch`, and map the outcome; they never decide access themselves.
 
-mod abonnement;
+pub(crate) mod abonnement;
 mod acs;
 pub mod affectations;
 mod annuaire;

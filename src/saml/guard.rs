@@ -486,6 +486,35 @@ mod tests {
         );
     }
 
+    /// Found by the `xml_guard` fuzz target: an XML declaration after the start (`<?xml?>` in
+    /// text, or after leading blanks) was let through, which libxml2 reads as a processing
+    /// instruction.
+    #[test]
+    fn an_xml_declaration_only_at_the_start() {
+        let found = b"$samdptp:\x01=/Sw.w<?xml?>m";
+        assert_eq!(check_xml(found, 1000).unwrap_err().check, "saml.malformed");
+        for doc in [
+            &b"<r><?xml version=\"1.0\"?></r>"[..],
+            b" <?xml version=\"1.0\"?><r/>",
+            b"<r/><?xml version=\"1.0\"?>",
+            b"<?xml version=\"1.0\"?><?xml version=\"1.0\"?><r/>",
+        ] {
+            assert_eq!(
+                check_xml(doc, 1000).unwrap_err().check,
+                "saml.malformed",
+                "{}",
+                String::from_utf8_lossy(doc)
+            );
+            assert!(check_metadata(doc, 1000).is_err());
+        }
+        assert!(check_xml(b"<?xml version=\"1.0\"?><r/>", 1000).is_ok());
+        assert!(check_xml(
+            b"\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"UTF-8\"?><r/>",
+            1000
+        )
+        .is_ok());
+    }
+
     #[test]
     fn duplicate_ids_are_refused() {
         assert_eq!(

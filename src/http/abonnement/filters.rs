@@ -26,7 +26,7 @@ const SORT_FIELDS: [&str; 10] = [
 
 /// `triPar` (a field of `<abonnement>`, default `idAbonnement`) and `tri` (`ASC`, default, or
 /// `DSC`); ties are broken by `idAbonnement`, so that pages stay stable.
-pub(super) fn sort(
+pub fn sort(
     list: &mut [Subscription],
     by: Option<&str>,
     order: Option<&str>,
@@ -76,7 +76,7 @@ pub(super) fn sort(
 }
 
 /// Whether `s` passes the filter `name = value`.
-pub(super) fn matches(s: &Subscription, name: &str, value: &str) -> Result<bool, String> {
+pub fn matches(s: &Subscription, name: &str, value: &str) -> Result<bool, String> {
     Ok(match name {
         "idAbonnement" => s.external_id() == value,
         "idDistributeurCom" => s.distributor_id == value,

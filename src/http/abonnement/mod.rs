@@ -8,8 +8,8 @@
 //! `decompte` answers the licence counts (`GET /decompteaffectations`) on the same terms.
 
 mod decompte;
-mod filters;
-mod xml;
+pub(crate) mod filters;
+pub(crate) mod xml;
 
 use std::collections::HashMap;
 
@@ -444,43 +444,17 @@ async fn list(
             ))
         }
     };
-    // <filtres><filtre><filtreNom>..</filtreNom><filtreValeur>..</filtreValeur></filtre>...</filtres>
-    let mut filters: Vec<(String, String)> = Vec::new();
-    let mut include_deleted = false;
-    let mut sort_by = q.get("triPar").cloned();
-    let mut order = q.get("tri").cloned();
     let Ok(body) = std::str::from_utf8(&body) else {
         return Err(WsError::Text(
             StatusCode::BAD_REQUEST,
             "le corps n'est pas en UTF-8".into(),
         ));
     };
-    if !body.trim().is_empty() {
-        let fields = match xml::read_fields(body, "filtres") {
-            Ok(f) => f,
-            Err(e) => return Err(WsError::Text(StatusCode::BAD_REQUEST, e)),
-        };
-        let mut name: Option<String> = None;
-        for (path, value) in fields {
-            match path.as_str() {
-                "filtre/filtreNom" => name = Some(value),
-                "filtre/filtreValeur" => match name.take() {
-                    Some(n) if n == "aboSuppr" => include_deleted = value == "true",
-                    Some(n) => filters.push((n, value)),
-                    None => {
-                        return Err(WsError::Text(
-                            StatusCode::BAD_REQUEST,
-                            "filtreValeur sans filtreNom".into(),
-                        ))
-                    }
-                },
-                "aboSuppr" => include_deleted = value == "true",
-                "triPar" => sort_by = Some(value),
-                "tri" => order = Some(value),
-                _ => {}
-            }
-        }
-    }
+    let request = xml::read_filters(body).map_err(|e| WsError::Text(StatusCode::BAD_REQUEST, e))?;
+    let filters = request.filters;
+    let mut include_deleted = request.include_deleted;
+    let sort_by = request.sort_by.or_else(|| q.get("triPar").cloned());
+    let order = request.order.or_else(|| q.get("tri").cloned());
     if q.get("aboSuppr").is_some_and(|v| v == "true") {
         include_deleted = true;
     }

@@ -13,12 +13,42 @@ use crate::saml::xml::{escape, instant};
 pub const NAMESPACE: &str = "http://www.atosworldline.com/wsabonnement/v1.0/";
 const MAX_BODY: usize = 256 * 1024;
 
-fn local(name: &[u8]) -> String {
-    let n = match name.iter().rposition(|&b| b == b':') {
-        Some(i) => &name[i + 1..],
-        None => name,
+/// The local name of an element, refused unless the name is an XML name (`prefix:local`,
+/// letters, digits, `-`, `.`, `_`): quick-xml does not check names, and would read `<a"b>` or
+/// `<p:>` as elements.
+fn local(qname: &[u8]) -> Result<String, String> {
+    fn is_name(n: &[u8]) -> bool {
+        n.first()
+            .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'_' || b >= 0x80)
+            && n.iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') || b >= 0x80)
+    }
+    let (prefix, local) = match qname.iter().rposition(|&b| b == b':') {
+        Some(i) => (Some(&qname[..i]), &qname[i + 1..]),
+        None => (None, qname),
     };
-    String::from_utf8_lossy(n).into_owned()
+    if !is_name(local) || prefix.is_some_and(|p| !is_name(p)) {
+        return Err(format!(
+            "XML mal formé : « {} » n'est pas un nom d'élément",
+            String::from_utf8_lossy(qname)
+        ));
+    }
+    Ok(String::from_utf8_lossy(local).into_owned())
+}
+
+/// Refuses characters XML 1.0 cannot carry (control characters but tab, line feed and carriage
+/// return; U+FFFE, U+FFFF), written raw or as character references: stored, they would make
+/// the service's own XML ill-formed.
+fn xml_text(value: &str) -> Result<(), String> {
+    match value.chars().find(|&c| {
+        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}'
+    }) {
+        Some(c) => Err(format!(
+            "le caractère U+{:04X} n'est pas permis en XML",
+            u32::from(c)
+        )),
+        None => Ok(()),
+    }
 }
 
 /// What a subscription body may hold (`xml_boundary`): 256 KiB, four levels.
@@ -45,7 +75,7 @@ pub fn read_fields(body: &str, root: &str) -> Result<Vec<(String, String)>, Stri
         {
             Event::DocType(_) => return Err("les DTD ne sont pas acceptées".into()),
             Event::Start(e) => {
-                let name = local(e.name().as_ref());
+                let name = local(e.name().as_ref())?;
                 if path.is_empty() && name != root {
                     return Err(format!("l'élément racine doit être <{root}>"));
                 }
@@ -55,7 +85,7 @@ pub fn read_fields(body: &str, root: &str) -> Result<Vec<(String, String)>, Stri
                 }
             }
             Event::Empty(e) => {
-                let name = local(e.name().as_ref());
+                let name = local(e.name().as_ref())?;
                 if path.is_empty() {
                     return if name == root {
                         Ok(out)
@@ -78,6 +108,7 @@ pub fn read_fields(body: &str, root: &str) -> Result<Vec<(String, String)>, Stri
                     .unescape()
                     .map_err(|e| format!("XML mal formé : {e}"))?
                     .into_owned();
+                xml_text(&text)?;
                 if path.len() >= 2 {
                     out.push((path[1..].join("/"), text));
                 }
@@ -95,6 +126,44 @@ pub fn read_fields(body: &str, root: &str) -> Result<Vec<(String, String)>, Stri
             _ => {}
         }
     }
+}
+
+/// What a list request's `<filtres>` body asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListRequest {
+    /// `(filtreNom, filtreValeur)`, in order (`aboSuppr` excepted).
+    pub filters: Vec<(String, String)>,
+    /// `aboSuppr` = `true`, as a filter or an element.
+    pub include_deleted: bool,
+    /// `triPar` and `tri`, when the body gives them.
+    pub sort_by: Option<String>,
+    pub order: Option<String>,
+}
+
+/// Reads a list request's body
+/// (`<filtres><filtre><filtreNom>..</filtreNom><filtreValeur>..</filtreValeur></filtre>...</filtres>`);
+/// an empty body asks for everything.
+pub fn read_filters(body: &str) -> Result<ListRequest, String> {
+    let mut request = ListRequest::default();
+    if body.trim().is_empty() {
+        return Ok(request);
+    }
+    let mut name: Option<String> = None;
+    for (path, value) in read_fields(body, "filtres")? {
+        match path.as_str() {
+            "filtre/filtreNom" => name = Some(value),
+            "filtre/filtreValeur" => match name.take() {
+                Some(n) if n == "aboSuppr" => request.include_deleted = value == "true",
+                Some(n) => request.filters.push((n, value)),
+                None => return Err("filtreValeur sans filtreNom".into()),
+            },
+            "aboSuppr" => request.include_deleted = value == "true",
+            "triPar" => request.sort_by = Some(value),
+            "tri" => request.order = Some(value),
+            _ => {}
+        }
+    }
+    Ok(request)
 }
 
 /// Reads a JSON object into the same `(name, text)` pairs (arrays give one pair per value).
@@ -126,6 +195,7 @@ pub fn read_json_fields(body: &str) -> Result<Vec<(String, String)>, String> {
 pub fn input_from_fields(fields: Vec<(String, String)>) -> Result<SubscriptionInput, String> {
     let mut i = SubscriptionInput::default();
     for (name, value) in fields {
+        xml_text(&value).map_err(|e| format!("{name} : {e}"))?;
         let v = Some(value.clone());
         match name.as_str() {
             "idAbonnement" => i.id = v,
@@ -242,5 +312,65 @@ pub fn document(body: &str, root: Option<&str>) -> String {
                 1
             )
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `abonnement_xml` fuzz target: a NUL or another control character (raw, or
+    /// a reference quick-xml accepts such as `&#x1;`) in a value, which the service would have
+    /// stored and then written into XML no parser reads.
+    #[test]
+    fn values_hold_only_xml_characters() {
+        for body in [
+            "<abonnement><commentaireAbonnement>a\u{0}b</commentaireAbonnement></abonnement>",
+            "<abonnement><commentaireAbonnement>a&#x1;b</commentaireAbonnement></abonnement>",
+            "<abonnement><commentaireAbonnement>a\u{1b}b</commentaireAbonnement></abonnement>",
+            "<abonnement><commentaireAbonnement>\u{FFFF}</commentaireAbonnement></abonnement>",
+        ] {
+            let e = read_fields(body, "abonnement").unwrap_err();
+            assert!(e.contains("n'est pas permis en XML"), "{body:?}: {e}");
+        }
+        let json = read_json_fields(r#"{"commentaireAbonnement": "a\u0001b"}"#).unwrap();
+        let e = input_from_fields(json).unwrap_err();
+        assert!(e.starts_with("commentaireAbonnement : "), "{e}");
+        let fine = read_fields(
+            "<abonnement><commentaireAbonnement>a&#x9;b\r\nc é</commentaireAbonnement></abonnement>",
+            "abonnement",
+        )
+        .unwrap();
+        assert_eq!(fine[0].1, "a\tb\r\nc é");
+        assert!(input_from_fields(fine).is_ok());
+    }
+
+    /// Found by the `abonnement_xml` fuzz target: element names quick-xml let through (a quote
+    /// in the name, an empty local name) made fields that, written back, were another document.
+    #[test]
+    fn element_names_must_be_xml_names() {
+        for body in [
+            r#"<abonnement><a"b">x</a"b"></abonnement>"#,
+            "<abonnement><p:>x</p:></abonnement>",
+            "<abonnement><:a>x</:a></abonnement>",
+            "<abonnement><1a>x</1a></abonnement>",
+            "<abonnement><a:b:c/></abonnement>",
+            r#"<x:"abonnement"/>"#,
+        ] {
+            let e = read_fields(body, "abonnement").unwrap_err();
+            assert!(e.contains("nom d'élément"), "{body}: {e}");
+        }
+        let fields = read_fields(
+            "<g:abonnement xmlns:g=\"x\"><g:uaiEtab>0561641E</g:uaiEtab><nb_Licence-é.1/></g:abonnement>",
+            "abonnement",
+        )
+        .unwrap();
+        assert_eq!(
+            fields,
+            [
+                ("uaiEtab".to_string(), "0561641E".to_string()),
+                ("nb_Licence-é.1".to_string(), String::new())
+            ]
+        );
     }
 }
