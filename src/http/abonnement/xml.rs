@@ -324,8 +324,12 @@ mod tests {
     /// stored and then written into XML no parser reads.
     #[test]
     fn values_hold_only_xml_characters() {
+        // A raw NUL is refused before, by the XML boundary.
+        let nul = "<abonnement><commentaireAbonnement>a\u{0}b</commentaireAbonnement></abonnement>";
+        assert!(read_fields(nul, "abonnement")
+            .unwrap_err()
+            .contains("octet nul"));
         for body in [
-            "<abonnement><commentaireAbonnement>a\u{0}b</commentaireAbonnement></abonnement>",
             "<abonnement><commentaireAbonnement>a&#x1;b</commentaireAbonnement></abonnement>",
             "<abonnement><commentaireAbonnement>a\u{1b}b</commentaireAbonnement></abonnement>",
             "<abonnement><commentaireAbonnement>\u{FFFF}</commentaireAbonnement></abonnement>",
