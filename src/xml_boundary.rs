@@ -112,8 +112,13 @@ pub fn check<E: From<Refusal>>(
                 .into())
             }
             Ok(Event::Decl(decl)) => {
-                let end = usize::try_from(reader.buffer_position()).unwrap_or(at);
-                check_declaration(&decl, text.get(at..end).unwrap_or(""), at)?;
+                // The first event: its text runs from `<?xml` to the first `?>` (quick-xml's
+                // positions skip a byte-order mark, so they are not used here).
+                let raw = text
+                    .find("<?xml")
+                    .and_then(|s| text[s..].find("?>").map(|e| &text[s..s + e + 2]))
+                    .unwrap_or("");
+                check_declaration(&decl, raw, at)?;
             }
             Ok(Event::DocType(_)) => {
                 return Err(refuse(Refused::Dtd, "document contains a DOCTYPE").into())
@@ -191,6 +196,13 @@ pub fn check_encoding(bytes: &[u8]) -> Result<(), Refusal> {
 /// text names one, is refused too (found by the `xml_guard` fuzz target: garbage before
 /// `encoding=` hid it).
 fn check_declaration(decl: &BytesDecl<'_>, raw: &str, at: usize) -> Result<(), Refusal> {
+    if !strict_declaration(raw) {
+        return Err(Refusal::new(
+            Refused::Malformed,
+            at,
+            "the XML declaration is not of the form <?xml version=\"1.x\" encoding=\"...\" standalone=\"...\"?>",
+        ));
+    }
     if decl.version().is_err() {
         return Err(Refusal::new(
             Refused::Malformed,
@@ -225,6 +237,67 @@ fn check_declaration(decl: &BytesDecl<'_>, raw: &str, at: usize) -> Result<(), R
             at,
             format!("bad XML declaration: {e}"),
         )),
+    }
+}
+
+/// Whether `raw` is exactly an XML 1.0 declaration (productions 23 to 32, 80 and 81): `<?xml`,
+/// then `version`, optionally `encoding`, optionally `standalone`, each once, in that order,
+/// each after white space, then `?>`. Anything else would be read one way by quick-xml and
+/// another by libxml2 (found by the `xml_guard` fuzz target: two `encoding`s, the first
+/// read by one parser and a later one by another).
+fn strict_declaration(raw: &str) -> bool {
+    let raw = raw.strip_prefix('\u{feff}').unwrap_or(raw);
+    let Some(mut rest) = raw.strip_prefix("<?xml").and_then(|r| r.strip_suffix("?>")) else {
+        return false;
+    };
+    let space = |c: char| matches!(c, ' ' | '\t' | '\r' | '\n');
+    let mut names = ["version", "encoding", "standalone"].into_iter().peekable();
+    let mut first = true;
+    loop {
+        let trimmed = rest.trim_start_matches(space);
+        if trimmed.is_empty() {
+            return !first;
+        }
+        if trimmed.len() == rest.len() {
+            return false; // no white space before a pseudo-attribute
+        }
+        rest = trimmed;
+        // The next pseudo-attribute is one of those still allowed, in order.
+        let Some(name) = names.by_ref().find(|n| rest.starts_with(n)) else {
+            return false;
+        };
+        if first && name != "version" {
+            return false;
+        }
+        first = false;
+        rest = rest[name.len()..].trim_start_matches(space);
+        let Some(r) = rest.strip_prefix('=') else {
+            return false;
+        };
+        rest = r.trim_start_matches(space);
+        let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            return false;
+        };
+        let Some(end) = rest[1..].find(quote) else {
+            return false;
+        };
+        let value = &rest[1..1 + end];
+        let ok = match name {
+            "version" => value
+                .strip_prefix("1.")
+                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())),
+            "encoding" => {
+                value.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            }
+            _ => value == "yes" || value == "no",
+        };
+        if !ok {
+            return false;
+        }
+        rest = &rest[2 + end..];
     }
 }
 
@@ -325,5 +398,32 @@ mod tests {
             kind(b"<?xml version=\"1.0\" standalone=\"yes\"?><a/>", &RULES),
             None
         );
+        // Found next: two encodings, glued to the version; quick-xml reads the first.
+        let found = include_bytes!("../fuzz/regressions/xml_guard-two-encodings.bin");
+        assert_eq!(kind(found, &RULES), Some(Refused::Malformed));
+        for (decl, ok) in [
+            ("<?xml version=\"1.0\"?>", true),
+            ("\u{feff}<?xml version=\"1.0\"?>", true),
+            (
+                "<?xml version='1.0' encoding='utf-8' standalone='no' ?>",
+                true,
+            ),
+            ("<?xml\tversion = \"1.1\"\nencoding=\"UTF-8\"?>", true),
+            ("<?xml version=\"1.0\"encoding=\"UTF-8\"?>", false),
+            (
+                "<?xml version=\"1.0\" encoding=\"UTF-8\" encoding=\"UTF-7\"?>",
+                false,
+            ),
+            ("<?xml encoding=\"UTF-8\" version=\"1.0\"?>", false),
+            (
+                "<?xml version=\"1.0\" standalone=\"yes\" encoding=\"UTF-8\"?>",
+                false,
+            ),
+            ("<?xml version=\"2.0\"?>", false),
+            ("<?xml version=\"1.0\" x=\"y\"?>", false),
+            ("<?xml?>", false),
+        ] {
+            assert_eq!(strict_declaration(decl), ok, "{decl}");
+        }
     }
 }
