@@ -20,7 +20,6 @@ use crate::saml::metadata::{self, BINDING_POST, BINDING_REDIRECT, BINDING_SOAP};
 use crate::saml::{binding, SamlError};
 use crate::trace::{Channel, TraceEvent};
 
-use super::cookies;
 use super::error::PageError;
 
 pub async fn metadata(State(state): State<AppState>) -> impl IntoResponse {
@@ -143,14 +142,7 @@ async fn sso(
         ));
     }
 
-    let session = match cookies::session_id(&headers, cookies::secure(&state.config)) {
-        Some(id) => state
-            .store
-            .get_session(&id)
-            .await?
-            .filter(|s| s.is_live(now)),
-        None => None,
-    };
+    let session = super::login::live_session(&state, &headers, now).await?;
     let ids: Vec<_> = provider.resources.iter().map(|r| &r.id).collect();
     let launched = session
         .as_ref()

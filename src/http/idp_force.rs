@@ -12,7 +12,6 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::cookies;
 use super::error::PageError;
 use super::login::{self, Next};
 use crate::app::AppState;
@@ -109,14 +108,7 @@ pub async fn resume(
     let forced: Forced = serde_json::from_value(value).map_err(|_| {
         crate::store::StoreError::Corrupt("forced SSO record does not decode".into())
     })?;
-    let session = match cookies::session_id(&headers, cookies::secure(&state.config)) {
-        Some(id) => state
-            .store
-            .get_session(&id)
-            .await?
-            .filter(|s| s.is_live(now)),
-        None => None,
-    };
+    let session = super::login::live_session(&state, &headers, now).await?;
     let fresh = session.as_ref().is_some_and(|s| {
         s.public_ref() != forced.previous_session && s.authenticated_at >= forced.received_at
     });

@@ -131,6 +131,22 @@ fn forced_oidc_url(url: &str) -> String {
     }
 }
 
+/// The live gateway session this browser's cookie names at `now`, if any.
+pub async fn live_session(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<Session>, crate::store::StoreError> {
+    match cookies::session_id(headers, cookies::secure(&state.config)) {
+        Some(id) => Ok(state
+            .store
+            .get_session(&id)
+            .await?
+            .filter(|s| s.is_live(now))),
+        None => Ok(None),
+    }
+}
+
 /// The OIDC redirect URI registered at ENTs.
 pub fn oidc_redirect_uri(state: &AppState) -> String {
     state.config.url("/ent/oidc/callback")
