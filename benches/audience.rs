@@ -27,9 +27,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{TimeZone, Utc};
 use common::*;
-use passerelle::audience::report::{build, Period, ReportRequest, ReportScope};
+use passerelle::audience::report::{build, Period, ReportRequest};
 use passerelle::audience::{Access, Audience, AudienceEvent, AudienceSettings, DeviceClass};
 use passerelle::clock::{Clock, FixedClock};
+use passerelle::domain::{Jurisdiction, Uai};
 use passerelle::store::{RedisStore, Store};
 use passerelle::trace::Channel;
 use tower::ServiceExt;
@@ -46,7 +47,9 @@ fn access(i: u64) -> Access {
         subject: format!("subject-{}", i % 50_000),
         resource: format!("ark:/99999/r{}", i % 20),
         provider: format!("editeur-{}", i % 4),
-        uai: format!("{:07}A", i % 1000),
+        uai: Uai::from_number(u32::try_from(i % 1000).unwrap())
+            .unwrap()
+            .to_string(),
         ent: format!("E{}", i % 10),
         profile: if i % 7 == 0 {
             "National_ens"
@@ -300,7 +303,7 @@ async fn month_of_counts(schools: u32, days: u32, per_school_day: u32) {
                     day,
                     resource: format!("ark:/99999/r{}", (s + k) % 20),
                     provider: format!("editeur-{}", (s + k) % 4),
-                    uai: format!("{s:07}A"),
+                    uai: Uai::from_number(s).unwrap().to_string(),
                     ent: format!("E{}", s % 10),
                     profile: if k % 5 == 0 {
                         "National_ens"
@@ -345,31 +348,31 @@ async fn month_of_counts(schools: u32, days: u32, per_school_day: u32) {
     for (label, scope, by, period) in [
         (
             "ministry, by school, per month",
-            ReportScope::All,
+            Jurisdiction::All,
             "uai",
             Period::Month,
         ),
         (
             "ministry, by school, per day",
-            ReportScope::All,
+            Jurisdiction::All,
             "uai",
             Period::Day,
         ),
         (
             "ENT project E3, by school, per day",
-            ReportScope::Ent("E3".into()),
+            Jurisdiction::Ent("E3".parse().unwrap()),
             "uai",
             Period::Day,
         ),
         (
             "provider editeur-1, by resource, per month",
-            ReportScope::Provider("editeur-1".into()),
+            Jurisdiction::Provider("editeur-1".into()),
             "resource",
             Period::Month,
         ),
         (
             "school, by resource, per day",
-            ReportScope::School("0000042A".into()),
+            Jurisdiction::School(Uai::from_number(42).unwrap()),
             "resource",
             Period::Day,
         ),

@@ -1,6 +1,5 @@
 //! The application state shared by every request, built once from the validated config.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -10,37 +9,8 @@ use crate::config::Config;
 use crate::saml::idp::IdpSettings;
 use crate::saml::sp::SpSettings;
 use crate::store::Store;
-use crate::trace::{TraceEvent, TraceSink};
-
-/// Counters exposed at `/metrics`.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    pub ent_logins: AtomicU64,
-    pub access_granted: AtomicU64,
-    pub access_refused: AtomicU64,
-    pub protocol_refused: AtomicU64,
-    pub credentials_issued: AtomicU64,
-    pub subscription_changes: AtomicU64,
-    pub assignment_changes: AtomicU64,
-}
-
-impl Metrics {
-    fn count(&self, event: &TraceEvent) {
-        let c = match event {
-            TraceEvent::EntLogin { .. } => &self.ent_logins,
-            TraceEvent::AccessGranted { .. } => &self.access_granted,
-            TraceEvent::AccessRefused { .. } => &self.access_refused,
-            TraceEvent::ProtocolRefused { .. } => &self.protocol_refused,
-            TraceEvent::CredentialIssued { .. } => &self.credentials_issued,
-            TraceEvent::SubscriptionChanged { .. } => &self.subscription_changes,
-            TraceEvent::AssignmentChanged { .. } => &self.assignment_changes,
-            TraceEvent::ConfigurationLoaded { .. }
-            | TraceEvent::AuditQuery { .. }
-            | TraceEvent::SchoolMoved { .. } => return,
-        };
-        c.fetch_add(1, Ordering::Relaxed);
-    }
-}
+pub use crate::trace::Metrics;
+use crate::trace::{TraceEvent, TraceSink, Tracer};
 
 /// Everything a handler needs.
 #[derive(Clone)]
@@ -48,7 +18,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
-    trace: Arc<dyn TraceSink>,
+    /// Decisions: traced, counted (`metrics`), stamped by the clock.
+    pub tracer: Tracer,
     pub metrics: Arc<Metrics>,
     pub sp: Arc<SpSettings>,
     pub idp: Arc<IdpSettings>,
@@ -64,6 +35,8 @@ pub struct AppState {
     pub limits: Arc<crate::limits::Limiter>,
     /// The ENT chooser's school search (`school_index`).
     pub school_index: Arc<crate::school_index::SchoolIndex>,
+    /// The OpenID Provider's issuer URL.
+    oidc_issuer: Arc<str>,
 }
 
 /// Twice the CPUs of this machine: how many signature jobs run at once.
@@ -109,7 +82,11 @@ impl AppState {
         let school_index = Arc::new(crate::school_index::SchoolIndex::new(
             config.limits.chooser_refresh,
         ));
+        let tracer = Tracer::new(trace, clock.clone());
         Self {
+            oidc_issuer: config.oidc_issuer().into(),
+            metrics: tracer.metrics.clone(),
+            tracer,
             audience,
             listing_cache,
             limits,
@@ -117,8 +94,6 @@ impl AppState {
             config: Arc::new(config),
             store,
             clock,
-            trace,
-            metrics: Arc::new(Metrics::default()),
             sp: Arc::new(sp),
             idp: Arc::new(idp),
             ent_oidc: Arc::new(crate::oidc::rp::Providers::new()),
@@ -128,8 +103,27 @@ impl AppState {
 
     /// Records a trace event at the current time and counts it.
     pub fn trace(&self, event: TraceEvent) {
-        self.metrics.count(&event);
-        self.trace.record(self.clock.now(), event);
+        self.tracer.record(event);
+    }
+
+    /// What the flows (`crate::flow`) may touch.
+    pub fn deps(&self) -> crate::flow::Deps<'_> {
+        crate::flow::Deps {
+            store: self.store.as_ref(),
+            tracer: &self.tracer,
+            ido_key: &self.config.ido_key,
+            ido_scope: self.config.ido_scope,
+            audience: &self.audience,
+        }
+    }
+
+    /// What the OpenID Provider's back-channel operations touch.
+    pub fn op(&self) -> crate::oidc::op::service::Op<'_> {
+        crate::oidc::op::service::Op {
+            store: self.store.as_ref(),
+            settings: &self.config.oidc,
+            issuer: &self.oidc_issuer,
+        }
     }
 
     /// Records which configuration and keys this node runs with (for the audit trail).

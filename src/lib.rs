@@ -1,10 +1,17 @@
 //! passerelle: an open-source, GAR-compatible access and audience gateway.
 //!
-//! Code map (arrows point inward: http → protocols → domain → store traits):
-//! - [`domain`]: identifiers, directory, subscriptions, the access rule, attribute release, IDO.
-//! - [`session`]: gateway sessions and pending logins.
-//! - [`store`]: storage traits with in-memory and Redis implementations.
-//! - [`clock`]: the only reader of the wall clock.
+//! Code map, in layer order (arrows point inward; `tests/layering.rs` keeps them so; the full
+//! map is ARCHITECTURE.md):
+//! - outer: [`cli`] (commands), [`demo`], [`http`] (router, handlers, pages, cookies, limits
+//!   middleware, listeners) and [`app`] (`AppState`; the only modules that name it).
+//! - flows, protocol-free, on narrow dependencies: [`flow`] (opening a resource for every
+//!   protocol, finishing an ENT login), [`listing`] (the médiacentre listing).
+//! - protocols and services: [`saml`], [`oidc`], [`feed`] (the ENT directory), [`audience`],
+//!   [`audit`], [`limits`], [`school_index`], [`seed`], [`config`] (raw → validated).
+//! - core: [`domain`] (identifiers, directory, subscriptions, the access rule, attribute
+//!   release, IDO; pure, time a parameter), [`session`], [`store`] (traits, memory, Redis).
+//! - leaves: [`trace`] (decision events, `Tracer`), [`xml_boundary`], [`clock`] (the only
+//!   reader of the wall clock), [`secret`], [`tls`].
 
 pub mod app;
 pub mod audience;
@@ -15,16 +22,18 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod feed;
+pub mod flow;
 pub mod http;
-pub mod launch;
 pub mod limits;
 pub mod listing;
 pub mod oidc;
 pub mod saml;
 pub mod school_index;
+pub mod secret;
 pub mod seed;
 pub mod session;
 pub mod store;
+pub mod tls;
 pub mod trace;
 pub mod xml_boundary;
 

@@ -9,11 +9,13 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::clock::Clock;
 use crate::domain::{AttributeName, IdEnt, Profile, ResourceId, Subscription, Uai};
 
 /// How a user reached the resource.
@@ -153,6 +155,60 @@ pub struct TraceRecord<'a> {
 /// Where trace events go.
 pub trait TraceSink: Send + Sync {
     fn record(&self, at: DateTime<Utc>, event: TraceEvent);
+}
+
+/// Counts of decisions by kind, exposed at `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub ent_logins: AtomicU64,
+    pub access_granted: AtomicU64,
+    pub access_refused: AtomicU64,
+    pub protocol_refused: AtomicU64,
+    pub credentials_issued: AtomicU64,
+    pub subscription_changes: AtomicU64,
+    pub assignment_changes: AtomicU64,
+}
+
+impl Metrics {
+    fn count(&self, event: &TraceEvent) {
+        let c = match event {
+            TraceEvent::EntLogin { .. } => &self.ent_logins,
+            TraceEvent::AccessGranted { .. } => &self.access_granted,
+            TraceEvent::AccessRefused { .. } => &self.access_refused,
+            TraceEvent::ProtocolRefused { .. } => &self.protocol_refused,
+            TraceEvent::CredentialIssued { .. } => &self.credentials_issued,
+            TraceEvent::SubscriptionChanged { .. } => &self.subscription_changes,
+            TraceEvent::AssignmentChanged { .. } => &self.assignment_changes,
+            TraceEvent::ConfigurationLoaded { .. }
+            | TraceEvent::AuditQuery { .. }
+            | TraceEvent::SchoolMoved { .. } => return,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Records decisions: each event stamped with the clock's time, counted, and sent to the sink.
+#[derive(Clone)]
+pub struct Tracer {
+    sink: Arc<dyn TraceSink>,
+    clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Tracer {
+    pub fn new(sink: Arc<dyn TraceSink>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            sink,
+            clock,
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+
+    /// Records `event` at the current time and counts it.
+    pub fn record(&self, event: TraceEvent) {
+        self.metrics.count(&event);
+        self.sink.record(self.clock.now(), event);
+    }
 }
 
 /// Writes one JSON object per line to a file or to standard output.

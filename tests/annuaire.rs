@@ -18,8 +18,9 @@ use axum::http::{Request, StatusCode};
 use base64::Engine;
 use common::*;
 use passerelle::domain::IdEnt;
-use passerelle::http::tls::{fingerprint, ClientIdentity};
+use passerelle::http::tls::ClientIdentity;
 use passerelle::store::DirectoryStore;
+use passerelle::tls::fingerprint;
 use pki::{issue, Issued};
 use serde_json::Value;
 

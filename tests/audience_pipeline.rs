@@ -14,11 +14,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use passerelle::audience::pipeline::COUNT_GROUP;
-use passerelle::audience::report::{build, Period, ReportRequest, ReportScope};
+use passerelle::audience::report::{build, Period, ReportRequest};
 use passerelle::audience::{
     Access, Audience, AudienceEvent, AudienceSettings, DeviceClass, WhenFull,
 };
 use passerelle::clock::{Clock, FixedClock};
+use passerelle::domain::Jurisdiction;
 use passerelle::store::{MemoryStore, RedisStore, Store};
 use passerelle::trace::Channel;
 
@@ -57,7 +58,7 @@ async fn raw_total(store: &dyn Store) -> i64 {
     let r = build(
         store,
         &ReportRequest {
-            scope: ReportScope::All,
+            scope: Jurisdiction::All,
             from: day,
             to: day,
             by: "total".into(),

@@ -12,8 +12,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::*;
 use passerelle::domain::{Assignment, AssignmentTarget, AssignmentType, PublicCible, Uai};
-use passerelle::http::tls::{fingerprint, ClientIdentity};
+use passerelle::http::tls::ClientIdentity;
 use passerelle::store::SubscriptionStore;
+use passerelle::tls::fingerprint;
 
 const HEADER: &str = "UAI;idAbonnement;codeProjetRessource;idRessource;cumulAffectationEleve;cumulAffectationEnseignant;cumulAffectationDocumentaliste;cumulAffectationAutrePersonnel";
 
@@ -194,4 +195,55 @@ async fn providers_authenticate_with_their_client_certificate() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
     assert!(body_string(resp).await.starts_with(HEADER));
+}
+
+/// The party registry (`http::party`): the caller is resolved once, with one precedence. A
+/// certificate registered for a provider wins over another provider's token; without it the
+/// token decides. Over a real listener, the `Bearer` scheme is read in any case and another
+/// scheme is no token at all.
+#[tokio::test]
+async fn callers_are_resolved_certificate_first_then_token() {
+    let cert = pki::issue("provider servers", None, "client", 9);
+    let gw = TestGateway::with(Options {
+        files: vec![("provider-client.crt".into(), cert.cert_pem())],
+        vars: vec![(
+            "PASSERELLE__PROVIDERS__TEST-EDITEUR__CLIENT_CERTIFICATE_FILE".into(),
+            "provider-client.crt".into(),
+        )],
+        ..Options::default()
+    })
+    .await;
+    let identity = ClientIdentity {
+        fingerprint: fingerprint(&cert.cert.to_der().unwrap()),
+    };
+    let get = |with_cert: bool| {
+        let mut r = Request::get("/abonnement/abo-etabl")
+            .header("authorization", format!("Bearer {OTHER_PROVIDER_TOKEN}"));
+        if with_cert {
+            r = r.extension(identity.clone());
+        }
+        r.body(Body::empty()).unwrap()
+    };
+    // test-editeur's subscription: its certificate wins over other-editeur's token.
+    assert_eq!(gw.call(get(true)).await.status(), StatusCode::OK);
+    // other-editeur's token alone: another distributor's id does not exist.
+    assert_eq!(gw.call(get(false)).await.status(), StatusCode::NOT_FOUND);
+
+    let base = gw.listen().await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    for (authorization, status) in [
+        (format!("bearer {PROVIDER_TOKEN}"), 200),
+        (format!("BEARER   {PROVIDER_TOKEN}  "), 200),
+        (format!("Basic {PROVIDER_TOKEN}"), 401),
+        (format!("Bearer{PROVIDER_TOKEN}"), 401),
+        ("Bearer ".to_string(), 401),
+    ] {
+        let resp = client
+            .get(format!("{base}/abonnement/abo-etabl"))
+            .header("authorization", &authorization)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), status, "{authorization:?}");
+    }
 }

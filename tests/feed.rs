@@ -308,3 +308,32 @@ async fn generated_exports_import_whole() {
     let teacher = store.person(&ent(), "B0-t-1-0").await.unwrap().unwrap();
     assert_eq!(teacher.subjects[0].label, "MATHEMATIQUES");
 }
+
+/// The demo's directory, exported as an ENT sends it and read back, is the same directory
+/// (the unit tests of `feed::export` cover tricky text and every field; this one the demo).
+#[test]
+fn the_demo_directory_round_trips() {
+    let d = passerelle::demo::data::directory().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let files = passerelle::feed::export::write_directory(out.path(), &ent(), &d).unwrap();
+    let docs: Vec<(String, String)> = files
+        .iter()
+        .map(|f| {
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(f).unwrap())
+        })
+        .collect();
+    let names: Vec<String> = docs.iter().map(|(n, _)| n.clone()).collect();
+    for kind in ["Etab", "Eleve", "Enseignant", "Groupe", "RespAff"] {
+        assert!(
+            names.contains(&format!("B0_GAR-ENT_Complet_{kind}_0000.xml")),
+            "{names:?}"
+        );
+    }
+    assert!(docs[0]
+        .1
+        .contains("xmlns:men=\"http://data.education.fr/ns/gar\" Version=\"1.7\""));
+    let back = passerelle::feed::read_documents(&ent(), docs, &Default::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back, d);
+}

@@ -102,3 +102,128 @@ fn only_the_clock_reads_the_wall_clock() {
         Vec::<String>::new()
     );
 }
+
+/// Every `crate::<module>` path named by the code (not the comments) of `src/<dir>`, with the
+/// file that names it.
+fn named_modules(dir: &str) -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    let base = root.join(dir);
+    if base.is_dir() {
+        sources(&base, &mut files);
+    } else {
+        files.push(root.join(format!("{dir}.rs")));
+    }
+    let mut out = Vec::new();
+    for f in files {
+        let rel = f.strip_prefix(&root).unwrap().display().to_string();
+        for line in std::fs::read_to_string(&f).unwrap().lines() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            for (i, _) in code.match_indices("crate::") {
+                let module: String = code[i + 7..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                out.push((rel.clone(), module));
+            }
+        }
+    }
+    out
+}
+
+/// The modules of the inner layers: none names the HTTP layer or the application state.
+const INNER: [&str; 22] = [
+    "audience",
+    "audit",
+    "clock",
+    "config",
+    "domain",
+    "feed",
+    "flow",
+    "limits",
+    "listing",
+    "oidc",
+    "saml",
+    "school_index",
+    "secret",
+    "seed",
+    "session",
+    "store",
+    "tls",
+    "trace",
+    "xml_boundary",
+    "fuzzing",
+    "main",
+    "lib",
+];
+
+/// **Invariant:** arrows point inward. `config`, `domain`, `saml`, `oidc`, `store`,
+/// `audience`, `audit`, `flow` and every other inner module never name `crate::http` or
+/// `crate::app`; only `http`, `cli` and `demo` (and `app` itself) name `crate::app`.
+#[test]
+fn inner_modules_never_name_the_http_layer_or_the_application_state() {
+    let mut bad = Vec::new();
+    for dir in INNER
+        .iter()
+        .filter(|d| !["fuzzing", "main", "lib"].contains(d))
+    {
+        for (file, module) in named_modules(dir) {
+            if ["http", "app", "cli", "demo"].contains(&module.as_str()) {
+                bad.push(format!("{file} names crate::{module}"));
+            }
+        }
+    }
+    assert_eq!(bad, Vec::<String>::new());
+}
+
+/// **Invariant:** the flows name no protocol module (`saml`, `oidc`) and no protocol crate:
+/// a new provider protocol adds a handler module and calls `flow::access::hand_over`.
+#[test]
+fn flows_are_protocol_free() {
+    let mut bad = Vec::new();
+    for (file, module) in named_modules("flow") {
+        if ["saml", "oidc", "http", "app"].contains(&module.as_str()) {
+            bad.push(format!("{file} names crate::{module}"));
+        }
+    }
+    for needle in ["samael", "openidconnect", "jsonwebtoken", "axum"] {
+        bad.extend(
+            offenders(needle, &[])
+                .into_iter()
+                .filter(|f| f.contains("/src/flow/"))
+                .map(|f| format!("{f} uses {needle}")),
+        );
+    }
+    assert_eq!(bad, Vec::<String>::new());
+}
+
+/// **Invariant:** `domain` names nothing above it: only `crate::domain` paths.
+#[test]
+fn domain_names_only_itself() {
+    let bad: Vec<String> = named_modules("domain")
+        .into_iter()
+        .filter(|(_, m)| m != "domain")
+        .map(|(f, m)| format!("{f} names crate::{m}"))
+        .collect();
+    assert_eq!(bad, Vec::<String>::new());
+}
+
+/// The list of inner modules is complete: a new top-level module must be placed in a layer.
+#[test]
+fn every_top_level_module_has_a_layer() {
+    let lib =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    let outer = ["app", "cli", "demo", "http"];
+    for line in lib.lines() {
+        if let Some(name) = line.trim().strip_prefix("pub mod ") {
+            let name = name.trim_end_matches([';', ' ', '{']);
+            assert!(
+                INNER.contains(&name) || outer.contains(&name),
+                "src/{name}: add it to INNER (tests/layering.rs) or to the outer layer"
+            );
+        }
+    }
+}

@@ -41,7 +41,7 @@ pub struct MatomoSettings {
     /// The tracking endpoint, e.g. `https://stats.example.fr/matomo.php`.
     pub url: url::Url,
     pub site_id: u32,
-    pub token_auth: crate::config::Secret,
+    pub token_auth: crate::secret::Secret,
     pub batch_size: usize,
     pub retry_initial: Duration,
     pub retry_max: Duration,

@@ -12,60 +12,44 @@ use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
 use super::counting::{counts_key, scope_part, visitors_key, TOTAL, VIEWS};
+use crate::domain::Jurisdiction;
 use crate::store::{Store, StoreResult};
 
 /// Longest range of one report.
 pub const MAX_DAYS: i64 = 800;
 
-/// Whose figures a reader sees.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReportScope {
-    /// Everything (the ministry).
-    All,
-    /// The resources of one provider (its configuration key).
-    Provider(String),
-    /// The schools of one ENT project (`idENT`).
-    Ent(String),
-    /// One school (UAI).
-    School(String),
+/// What a jurisdiction means for the counts' layout.
+trait Layout {
+    fn dim(&self) -> &'static str;
+    fn key_part(&self) -> String;
 }
 
-impl ReportScope {
+impl Layout for Jurisdiction {
     fn dim(&self) -> &'static str {
         match self {
-            ReportScope::All => "all",
-            ReportScope::Provider(_) => "provider",
-            ReportScope::Ent(_) => "ent",
-            ReportScope::School(_) => "uai",
+            Jurisdiction::All => "all",
+            Jurisdiction::Provider(_) => "provider",
+            Jurisdiction::Ent(_) => "ent",
+            Jurisdiction::School(_) => "uai",
         }
     }
 
     fn key_part(&self) -> String {
         match self {
-            ReportScope::All => scope_part("all", None),
-            ReportScope::Provider(v) | ReportScope::Ent(v) | ReportScope::School(v) => {
-                scope_part(self.dim(), Some(v))
-            }
+            Jurisdiction::All => scope_part("all", None),
+            Jurisdiction::Provider(v) => scope_part(self.dim(), Some(v)),
+            Jurisdiction::Ent(v) => scope_part(self.dim(), Some(v.as_str())),
+            Jurisdiction::School(v) => scope_part(self.dim(), Some(v.as_str())),
         }
     }
+}
 
-    /// What the scope is called in reports: `all`, `provider:<key>`, `ent:<id>`, `school:<UAI>`.
-    pub fn label(&self) -> String {
-        match self {
-            ReportScope::All => "all".into(),
-            ReportScope::Provider(v) => format!("provider:{v}"),
-            ReportScope::Ent(v) => format!("ent:{v}"),
-            ReportScope::School(v) => format!("school:{v}"),
-        }
-    }
-
-    /// The dimensions a report in this scope can be broken down by.
-    pub fn dimensions(&self) -> &'static [&'static str] {
-        VIEWS
-            .iter()
-            .find(|(d, _)| *d == self.dim())
-            .map_or(&[], |(_, bys)| bys)
-    }
+/// The dimensions a report in `scope` can be broken down by.
+pub fn dimensions(scope: &Jurisdiction) -> &'static [&'static str] {
+    VIEWS
+        .iter()
+        .find(|(d, _)| *d == scope.dim())
+        .map_or(&[], |(_, bys)| bys)
 }
 
 /// How rows are grouped in time.
@@ -92,7 +76,8 @@ impl std::str::FromStr for Period {
 /// A report to build.
 #[derive(Debug, Clone)]
 pub struct ReportRequest {
-    pub scope: ReportScope,
+    /// Whose figures (the ministry sees `All`).
+    pub scope: Jurisdiction,
     pub from: NaiveDate,
     /// Inclusive.
     pub to: NaiveDate,
@@ -111,11 +96,11 @@ impl ReportRequest {
         if (self.to - self.from).num_days() >= MAX_DAYS {
             return Err(format!("période trop longue (au plus {MAX_DAYS} jours)"));
         }
-        if !self.scope.dimensions().contains(&self.by.as_str()) {
+        if !dimensions(&self.scope).contains(&self.by.as_str()) {
             return Err(format!(
                 "by « {} » : l'une de {}",
                 self.by,
-                self.scope.dimensions().join(", ")
+                dimensions(&self.scope).join(", ")
             ));
         }
         Ok(())

@@ -11,18 +11,17 @@ use serde_json::Value;
 
 use super::chain::{parse_line, Body};
 use super::writer::segments;
+use crate::domain::Jurisdiction;
 
-/// What an auditor may read.
+/// What an auditor may read: its jurisdiction, with what it covers resolved (a provider's
+/// resources, an ENT's schools).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    /// Everything.
-    Ministry,
-    /// Events of one provider: issued to it, or about its resources.
-    Provider { key: String, resources: Vec<String> },
-    /// Events of one ENT project: its users, or its schools.
-    Ent { id: String, uais: Vec<String> },
-    /// Events in one school.
-    School { uai: String },
+pub struct Scope {
+    pub of: Jurisdiction,
+    /// The provider's resources (for `Jurisdiction::Provider`).
+    pub resources: Vec<String>,
+    /// The ENT's schools (for `Jurisdiction::Ent`).
+    pub uais: Vec<String>,
 }
 
 fn field<'a>(e: &'a Value, name: &str) -> Option<&'a str> {
@@ -30,18 +29,27 @@ fn field<'a>(e: &'a Value, name: &str) -> Option<&'a str> {
 }
 
 impl Scope {
+    /// A scope with nothing to resolve (`All`, `School`), or resolved by the caller.
+    pub fn of(of: Jurisdiction) -> Self {
+        Self {
+            of,
+            resources: Vec::new(),
+            uais: Vec::new(),
+        }
+    }
+
     pub fn admits(&self, e: &Value) -> bool {
-        match self {
-            Scope::Ministry => true,
-            Scope::Provider { key, resources } => {
+        match &self.of {
+            Jurisdiction::All => true,
+            Jurisdiction::Provider(key) => {
                 field(e, "provider") == Some(key)
-                    || field(e, "resource").is_some_and(|r| resources.iter().any(|x| x == r))
+                    || field(e, "resource").is_some_and(|r| self.resources.iter().any(|x| x == r))
             }
-            Scope::Ent { id, uais } => {
-                field(e, "ent") == Some(id)
-                    || field(e, "uai").is_some_and(|u| uais.iter().any(|x| x == u))
+            Jurisdiction::Ent(id) => {
+                field(e, "ent") == Some(id.as_str())
+                    || field(e, "uai").is_some_and(|u| self.uais.iter().any(|x| x == u))
             }
-            Scope::School { uai } => field(e, "uai") == Some(uai),
+            Jurisdiction::School(uai) => field(e, "uai") == Some(uai.as_str()),
         }
     }
 }

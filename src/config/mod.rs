@@ -24,6 +24,7 @@ pub use self::metrics::MetricsConfig;
 pub use self::oidc::OidcConfig;
 pub use self::trusted_proxy::TrustedProxyConfig;
 
+pub use crate::secret::Secret;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -119,15 +120,6 @@ pub struct EntConfig {
     pub schools: Option<crate::domain::school_scope::DeclaredSchools>,
 }
 
-/// What an auditor may read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuditorScope {
-    Ministry,
-    Provider(String),
-    Ent(IdEnt),
-    School(crate::domain::Uai),
-}
-
 /// An auditor of the audit log (data protection officer, ministry, ENT project, provider,
 /// school), authenticated by a bearer token.
 #[derive(Debug, Clone)]
@@ -135,7 +127,7 @@ pub struct AuditorConfig {
     pub key: String,
     pub name: String,
     pub token: Secret,
-    pub scope: AuditorScope,
+    pub scope: crate::domain::Jurisdiction,
 }
 
 /// The protocol an ENT authenticates its users with, and its peer's settings.
@@ -160,33 +152,6 @@ impl EntConfig {
             EntAuth::Oidc(op) => Some(op),
             EntAuth::Saml(_) => None,
         }
-    }
-}
-
-/// A secret string: compared in constant time, never printed.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: String) -> Self {
-        Self(value)
-    }
-
-    /// Constant-time comparison with a presented value.
-    pub fn matches(&self, presented: &str) -> bool {
-        use subtle::ConstantTimeEq;
-        self.0.len() == presented.len() && bool::from(self.0.as_bytes().ct_eq(presented.as_bytes()))
-    }
-
-    /// The value itself, to send to the peer it belongs to (e.g. an OIDC client secret).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
     }
 }
 

@@ -64,7 +64,7 @@ pub(super) fn trusted_proxy(cx: &mut Ctx<'_>, raw: &RawConfig) -> Option<Trusted
     let addresses = addresses(cx, t.addresses.as_deref());
     let header = header(cx, t.header.as_deref().unwrap_or(DEFAULT_HEADER));
     let ca = client_ca(cx, t, raw);
-    let verifier = match ca.map(|pem| crate::http::forwarded_cert::verifier(&pem)) {
+    let verifier = match ca.map(|pem| crate::tls::client_verifier(&pem)) {
         Some(Ok(v)) => Some(v),
         Some(Err(e)) => {
             cx.problem(ca_key(t), e);

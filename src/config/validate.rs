@@ -291,7 +291,7 @@ fn auditor(
     a: &super::raw::RawAuditor,
     raw: &RawConfig,
 ) -> Option<super::AuditorConfig> {
-    use super::AuditorScope;
+    use crate::domain::Jurisdiction;
     let prefix = format!("{section}.{key}");
     let name = cx.required(&format!("{prefix}.name"), a.name.clone());
     let file = cx.required(
@@ -302,13 +302,13 @@ fn auditor(
     let scope_text = cx.required(&format!("{prefix}.scope"), a.scope.clone())?;
     let bad = |cx: &mut Ctx<'_>, m: &str| cx.problem(format!("{prefix}.scope"), m.to_string());
     let scope = match scope_text.split_once(':') {
-        None if scope_text == "ministry" => Some(AuditorScope::Ministry),
+        None if scope_text == "ministry" => Some(Jurisdiction::All),
         Some(("provider", p)) if raw.providers.contains_key(p) => {
-            Some(AuditorScope::Provider(p.into()))
+            Some(Jurisdiction::Provider(p.into()))
         }
-        Some(("ent", e)) if raw.ents.contains_key(e) => e.parse().ok().map(AuditorScope::Ent),
+        Some(("ent", e)) if raw.ents.contains_key(e) => e.parse().ok().map(Jurisdiction::Ent),
         Some(("school", u)) => match u.parse() {
-            Ok(u) => Some(AuditorScope::School(u)),
+            Ok(u) => Some(Jurisdiction::School(u)),
             Err(_) => {
                 bad(cx, "school:<UAI> needs a valid UAI");
                 None
@@ -344,7 +344,7 @@ fn tls(cx: &mut Ctx<'_>, raw: &RawConfig) -> Option<super::TlsConfig> {
     let cert = read(cx, "server.tls.certificate_file", &t.certificate_file);
     let key = read(cx, "server.tls.key_file", &t.key_file);
     let ca = read(cx, "server.tls.client_ca_file", &t.client_ca_file);
-    let server = match crate::http::tls::server_config(&cert?, &key?, &ca?) {
+    let server = match crate::tls::server_config(&cert?, &key?, &ca?) {
         Ok(s) => s,
         Err(e) => {
             cx.problem("server.tls", e);
@@ -386,7 +386,7 @@ pub(super) fn cert_fingerprint(
 ) -> Option<String> {
     let pem = cx.read(key, file.as_ref()?)?;
     match certificate_from_pem(&pem) {
-        Ok(der) => Some(crate::http::tls::fingerprint(der.der_data())),
+        Ok(der) => Some(crate::tls::fingerprint(der.der_data())),
         Err(e) => {
             cx.problem(key, e);
             None

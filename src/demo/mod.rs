@@ -6,7 +6,7 @@
 //! demo seeds it through the real paths (`seeding`): directory feed, subscription web service,
 //! assignment rule.
 
-pub(crate) mod data;
+pub mod data;
 mod ent;
 mod ent_oidc;
 mod oidc_resource;
@@ -272,7 +272,7 @@ pub async fn start_with(
                 key: "demo-ministere".into(),
                 name: "Ministère (démo)".into(),
                 token: Secret::new(audience_token.clone()),
-                scope: crate::config::AuditorScope::Ministry,
+                scope: crate::domain::Jurisdiction::All,
             },
         )]),
         seed_files: vec![],

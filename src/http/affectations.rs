@@ -26,7 +26,7 @@ use crate::store::Conditional;
 use crate::trace::TraceEvent;
 
 use super::error::PageError;
-use super::{cookies, pages};
+use super::pages;
 
 const TITLE: &str = "Affectation des ressources";
 
@@ -66,13 +66,10 @@ async fn manager(
     headers: &HeaderMap,
     ent: &IdEnt,
 ) -> Result<Option<(Session, Person)>, PageError> {
-    let Some(id) = cookies::session_id(headers, cookies::secure(&state.config)) else {
+    let Some(session) = super::party::live_session(state, headers).await? else {
         return Ok(None);
     };
-    let Some(session) = state.store.get_session(&id).await? else {
-        return Ok(None);
-    };
-    if !session.is_live(state.clock.now()) || &session.ent != ent {
+    if &session.ent != ent {
         return Ok(None);
     }
     let person = state.store.person(ent, &session.person_id).await?;
@@ -388,12 +385,12 @@ fn back(p: &Posted, code: &str) -> Response {
 fn traced(state: &AppState, manager: &Person, a: &Assignment, action: &'static str) {
     let target = match &a.target {
         AssignmentTarget::Person { ent, id } => {
-            format!("person:{}", crate::launch::trace_subject_of(state, ent, id))
+            format!("person:{}", state.deps().subject(ent, id))
         }
         AssignmentTarget::Group { code } => format!("group:{code}"),
     };
     state.trace(TraceEvent::AssignmentChanged {
-        manager: crate::launch::trace_subject_of(state, &manager.ent, &manager.id),
+        manager: state.deps().subject(&manager.ent, &manager.id),
         action,
         subscription: a.subscription_id.clone(),
         uai: a.uai.clone(),

@@ -18,9 +18,9 @@ use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
-use crate::config::EntConfig;
 use crate::feed::{self, archive, ImportError, Upload};
 
+use super::party::{By, EntCaller, Unauthenticated};
 use super::tls::ClientIdentity;
 
 pub fn routes() -> Router<AppState> {
@@ -68,27 +68,26 @@ fn error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-/// The ENT whose registered client certificate authenticated the connection, or the refusal.
-fn caller<'a>(
-    state: &'a AppState,
-    identity: Option<&ClientIdentity>,
-) -> Result<&'a EntConfig, (StatusCode, &'static str)> {
-    let Some(id) = identity else {
-        tracing::warn!("directory upload refused: no client certificate");
-        return Err((StatusCode::UNAUTHORIZED, "Certificat client requis"));
-    };
-    state
-        .config
-        .ents
-        .values()
-        .find(|e| e.client_cert_fingerprint.as_deref() == Some(id.fingerprint.as_str()))
-        .ok_or_else(|| {
-            tracing::warn!(fingerprint = %id.fingerprint, "directory upload refused: client certificate not registered for any ENT (ents.<id>.client_certificate_file)");
-            (
+/// The ENT whose registered client certificate authenticated the connection (`party`; a
+/// token is not enough to replace a directory), or the refusal.
+fn caller(
+    caller: Result<EntCaller, Unauthenticated>,
+    certificate: bool,
+) -> Result<EntCaller, (StatusCode, &'static str)> {
+    match caller {
+        Ok(c) if c.by == By::Certificate => Ok(c),
+        _ if !certificate => {
+            tracing::warn!("directory upload refused: no client certificate");
+            Err((StatusCode::UNAUTHORIZED, "Certificat client requis"))
+        }
+        _ => {
+            tracing::warn!("directory upload refused: client certificate not registered for any ENT (ents.<id>.client_certificate_file)");
+            Err((
                 StatusCode::FORBIDDEN,
                 "Ce certificat n'est celui d'aucun ENT",
-            )
-        })
+            ))
+        }
+    }
 }
 
 enum ReadError {
@@ -129,13 +128,15 @@ async fn import(
     State(state): State<AppState>,
     headers: HeaderMap,
     identity: Option<Extension<ClientIdentity>>,
+    ent: Result<EntCaller, Unauthenticated>,
     Query(query): Query<ImportQuery>,
     body: Body,
 ) -> Response {
-    let ent = match caller(&state, identity.as_ref().map(|Extension(i)| i)) {
+    let ent = match caller(ent, identity.is_some()) {
         Ok(e) => e,
         Err((status, message)) => return error(status, message),
     };
+    let ent = ent.ent();
     if query
         .id_ent
         .as_deref()

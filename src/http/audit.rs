@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -14,7 +14,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::app::AppState;
 use crate::audit::query::{search, to_csv, to_json_lines, Filter, Scope};
-use crate::config::{AuditorConfig, AuditorScope};
+use crate::config::AuditorConfig;
+use crate::domain::Jurisdiction;
+use crate::http::party::{AuditorCaller, Unauthenticated};
 use crate::saml::xml::escape;
 use crate::trace::TraceEvent;
 
@@ -30,9 +32,11 @@ pub fn routes() -> Router<AppState> {
         .route("/audit/export", post(export))
 }
 
+/// The auditor presenting `token` (`party`: auditors have tokens only).
 fn auditor<'a>(state: &'a AppState, token: Option<&str>) -> Option<&'a AuditorConfig> {
-    let t = token?.trim();
-    state.config.auditors.values().find(|a| a.token.matches(t))
+    crate::http::party::Credentials::token(token)
+        .auditor(&state.config)
+        .ok()
 }
 
 fn date(v: Option<&String>, end: bool) -> Result<Option<DateTime<Utc>>, String> {
@@ -67,32 +71,29 @@ fn filter(p: &HashMap<String, String>) -> Result<Filter, String> {
 }
 
 async fn scope(state: &AppState, a: &AuditorConfig) -> Result<Scope, crate::store::StoreError> {
-    Ok(match &a.scope {
-        AuditorScope::Ministry => Scope::Ministry,
-        AuditorScope::Provider(key) => Scope::Provider {
-            key: key.clone(),
-            resources: state
+    let mut scope = Scope::of(a.scope.clone());
+    match &a.scope {
+        Jurisdiction::Provider(key) => {
+            scope.resources = state
                 .config
                 .providers
                 .get(key)
                 .map(|p| p.resources.iter().map(|r| r.id.to_string()).collect())
-                .unwrap_or_default(),
-        },
-        AuditorScope::Ent(id) => Scope::Ent {
-            id: id.to_string(),
-            uais: state
+                .unwrap_or_default();
+        }
+        Jurisdiction::Ent(id) => {
+            scope.uais = state
                 .store
                 .schools()
                 .await?
                 .into_iter()
                 .filter(|s| &s.ent == id)
                 .map(|s| s.uai.to_string())
-                .collect(),
-        },
-        AuditorScope::School(uai) => Scope::School {
-            uai: uai.to_string(),
-        },
-    })
+                .collect();
+        }
+        Jurisdiction::All | Jurisdiction::School(_) => {}
+    }
+    Ok(scope)
 }
 
 /// Runs a query for `a` and records it.
@@ -143,14 +144,6 @@ async fn run(
     Ok(found)
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-}
-
 fn download(
     format: Option<&str>,
     records: &[crate::audit::chain::Body],
@@ -180,10 +173,10 @@ fn download(
 
 pub async fn api(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    auditor: Result<AuditorCaller, Unauthenticated>,
     Query(p): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(a) = auditor(&state, bearer(&headers)) else {
+    let Ok(AuditorCaller(a)) = auditor else {
         tracing::warn!("audit API refused: no valid auditor token (auditors.<key>.api_token_file)");
         return (
             StatusCode::UNAUTHORIZED,
@@ -200,7 +193,7 @@ pub async fn api(
         .and_then(|l| l.parse().ok())
         .unwrap_or(EXPORT_LIMIT)
         .min(EXPORT_LIMIT);
-    match run(&state, a, &p, limit).await {
+    match run(&state, &a, &p, limit).await {
         Ok((records, more)) => {
             let mut resp = download(p.get("format").map(String::as_str), &records, false);
             if more {

@@ -3,39 +3,13 @@
 //! with their bearer token, as for the listing.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::saml::xml::{escape, instant};
 
-use super::tls::ClientIdentity;
-use axum::Extension;
-
-fn authorised(state: &AppState, headers: &HeaderMap, identity: Option<&ClientIdentity>) -> bool {
-    if identity.is_some_and(|id| {
-        state
-            .config
-            .ents
-            .values()
-            .any(|e| e.client_cert_fingerprint.as_deref() == Some(id.fingerprint.as_str()))
-    }) {
-        return true;
-    }
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let Some(presented) = presented else {
-        return false;
-    };
-    state
-        .config
-        .ents
-        .values()
-        .any(|e| e.api_token.as_ref().is_some_and(|t| t.matches(presented)))
-}
+use super::party::{EntCaller, Unauthenticated};
 
 fn element(out: &mut String, name: &str, value: &str) {
     out.push_str(&format!("<{name}>{}</{name}>", escape(value)));
@@ -43,11 +17,10 @@ fn element(out: &mut String, name: &str, value: &str) {
 
 pub async fn handle(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    identity: Option<Extension<ClientIdentity>>,
+    caller: Result<EntCaller, Unauthenticated>,
 ) -> Response {
-    if !authorised(&state, &headers, identity.as_ref().map(|Extension(i)| i)) {
-        tracing::warn!("ressourcesDiffusables refused: no valid ENT bearer token");
+    if let Err(e) = caller {
+        tracing::warn!(cause = e.cause(), "ressourcesDiffusables refused: register the ENT's client certificate (ents.<id>.client_certificate_file) or give it a token (ents.<id>.api_token_file)");
         let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<erreur><code>Unauthorized</code><message>Authentification requise</message></erreur>\n";
         return (
             StatusCode::UNAUTHORIZED,

@@ -5,18 +5,17 @@
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 
 use crate::app::AppState;
 use crate::domain::{IdEnt, Refusal, ResourceId, Uai};
-use crate::launch::{self, LaunchError};
-use crate::session::{Launch, PendingTarget, Session};
-use crate::trace::{Channel, TraceEvent};
+use crate::flow;
+use crate::session::{PendingTarget, Session};
 
-use super::cookies;
 use super::error::PageError;
+use super::party::LiveSession;
 
 fn b64_param(params: &HashMap<String, String>, name: &'static str) -> Result<String, PageError> {
     let raw = params
@@ -33,28 +32,10 @@ fn b64_param(params: &HashMap<String, String>, name: &'static str) -> Result<Str
         .map_err(|_| PageError::bad_request("bad_link", format!("domaineGar: {name} is not UTF-8")))
 }
 
-fn refuse(
-    state: &AppState,
-    r: Refusal,
-    ent: Option<&IdEnt>,
-    subject: Option<String>,
-    uai: Option<&Uai>,
-    resource: Option<&ResourceId>,
-) -> PageError {
-    state.trace(TraceEvent::AccessRefused {
-        ent: ent.cloned(),
-        subject,
-        uai: uai.cloned(),
-        resource: resource.cloned(),
-        reason: r.code(),
-    });
-    PageError::refusal(r)
-}
-
 pub async fn handle(
     State(state): State<AppState>,
     client: super::limits::Client,
-    headers: HeaderMap,
+    LiveSession(live): LiveSession,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let ent_id: IdEnt = b64_param(&params, "idENT")?
@@ -69,48 +50,15 @@ pub async fn handle(
         .parse()
         .map_err(|e| PageError::bad_request("bad_link", format!("domaineGar: idRessource: {e}")))?;
 
-    let Some(ent) = state.config.ents.get(&ent_id) else {
-        return Err(refuse(
-            &state,
-            Refusal::UnknownEnt,
-            Some(&ent_id),
-            None,
-            Some(&uai),
-            Some(&resource_id),
-        ));
+    let ent = state.config.ents.get(&ent_id);
+    flow::access::check_link(&state.deps(), &ent_id, ent.is_some(), &uai, &resource_id).await?;
+    let Some(ent) = ent else {
+        return Err(PageError::refusal(Refusal::UnknownEnt));
     };
-    if state.store.resource(&resource_id).await?.is_none() {
-        return Err(refuse(
-            &state,
-            Refusal::UnknownResource,
-            Some(&ent_id),
-            None,
-            Some(&uai),
-            Some(&resource_id),
-        ));
-    }
-    if state
-        .store
-        .school(&uai)
-        .await?
-        .is_none_or(|s| s.ent != ent_id)
-    {
-        return Err(refuse(
-            &state,
-            Refusal::UnknownSchool,
-            Some(&ent_id),
-            None,
-            Some(&uai),
-            Some(&resource_id),
-        ));
-    }
 
-    let now = state.clock.now();
-    if let Some(id) = cookies::session_id(&headers, cookies::secure(&state.config)) {
-        if let Some(session) = state.store.get_session(&id).await? {
-            if session.is_live(now) && session.ent == ent_id {
-                return open_target(&state, session, &uai, &resource_id, None).await;
-            }
+    if let Some(session) = live {
+        if session.ent == ent_id {
+            return open_target(&state, session, &uai, &resource_id).await;
         }
     }
 
@@ -127,74 +75,28 @@ pub async fn handle(
     .await
 }
 
-/// Applies the access rule for `session` and sends the browser to the resource, saving the
-/// launch in the session. `new_cookie` is set when the session was just created.
-pub async fn open_target(
+/// Opens the resource in `session` (a live session of the link's ENT): the launch is recorded
+/// and the browser sent to the resource.
+async fn open_target(
     state: &AppState,
-    mut session: Session,
+    session: Session,
     uai: &Uai,
     resource_id: &ResourceId,
-    new_cookie: Option<axum::http::HeaderValue>,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
-    let subject = launch::trace_subject(state, &session);
-    let Some(resource) = state.store.resource(resource_id).await? else {
-        return Err(refuse(
-            state,
-            Refusal::UnknownResource,
-            Some(&session.ent),
-            Some(subject),
-            Some(uai),
-            Some(resource_id),
-        ));
-    };
-    let (grant, _person) = match launch::check_access(state, &session, uai, &resource, now).await {
-        Ok(ok) => ok,
-        Err(LaunchError::Refused(r)) => {
-            let err = refuse(
-                state,
-                r,
-                Some(&session.ent),
-                Some(subject),
-                Some(uai),
-                Some(resource_id),
-            );
-            return Ok(with_cookie(err.into_response(), new_cookie));
-        }
-        Err(LaunchError::Store(e)) => return Err(e.into()),
-    };
-    session.record_launch(Launch {
-        resource: resource.id.clone(),
-        uai: uai.clone(),
-        profile: grant.profile(),
-        at: now,
-    });
-    let remaining = (session.expires_at - now).to_std().unwrap_or_default();
-    state.store.put_session(&session, remaining).await?;
-    state.trace(TraceEvent::AccessGranted {
-        ent: session.ent.clone(),
-        subject,
-        uai: uai.clone(),
-        profile: grant.profile(),
-        resource: resource.id.clone(),
-        subscription: grant.subscription_id().to_string(),
-        channel: Channel::Web,
-    });
-    let mut resp = (
-        StatusCode::FOUND,
-        [(header::LOCATION, resource.access_url.clone())],
-    )
-        .into_response();
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    Ok(with_cookie(resp, new_cookie))
+    let launched =
+        flow::access::launch(&state.deps(), session, false, uai, resource_id, now).await?;
+    Ok(to_resource(&launched.access_url))
 }
 
-fn with_cookie(mut resp: Response, cookie: Option<axum::http::HeaderValue>) -> Response {
-    if let Some(c) = cookie {
-        resp.headers_mut().append(header::SET_COOKIE, c);
-    }
-    resp
+/// The redirection to a resource whose access was granted.
+pub fn to_resource(access_url: &str) -> Response {
+    (
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, access_url.to_string()),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+    )
+        .into_response()
 }

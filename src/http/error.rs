@@ -146,6 +146,15 @@ impl From<StoreError> for PageError {
     }
 }
 
+impl From<crate::flow::FlowError> for PageError {
+    fn from(e: crate::flow::FlowError) -> Self {
+        match e {
+            crate::flow::FlowError::Refused(r) => Self::refusal(r),
+            crate::flow::FlowError::Store(e) => Self::store(&e),
+        }
+    }
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let reference = pages::reference();

@@ -8,7 +8,6 @@
 //! `ClientIdentity`; a request without the header is untouched.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -18,30 +17,19 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, UnixTime};
-use rustls::server::danger::ClientCertVerifier;
-use rustls::server::WebPkiClientVerifier;
 use rustls::{CertificateError, Error as TlsError};
 
-use super::tls::{fingerprint, ClientIdentity};
+use super::tls::ClientIdentity;
 use crate::app::AppState;
 use crate::config::trusted_proxy::DEFAULT_HEADER;
 use crate::config::TrustedProxyConfig;
+use crate::tls::fingerprint;
 
 /// Marks the requests of the gateway's own TLS listener, which never take a forwarded
 /// certificate.
 #[derive(Debug, Clone, Copy)]
 pub struct GatewayTls {
     pub peer: SocketAddr,
-}
-
-/// The verifier of forwarded certificates: chained to the CA certificates of `ca_pem`, for
-/// client authentication.
-pub fn verifier(ca_pem: &[u8]) -> Result<Arc<dyn ClientCertVerifier>, String> {
-    let roots = super::tls::client_roots(ca_pem)?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-        .build()
-        .map_err(|e| format!("client certificate verifier: {e}"))
 }
 
 /// The middleware: see the module documentation.

@@ -13,8 +13,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::config::ProviderConfig;
-use crate::domain::Refusal;
-use crate::launch::{self, LaunchError};
+use crate::flow::{self, access::HandOverError};
 use crate::saml::idp::{self, Issue, UnverifiedRequest};
 use crate::saml::metadata::{self, BINDING_POST, BINDING_REDIRECT, BINDING_SOAP};
 use crate::saml::{binding, SamlError};
@@ -142,7 +141,7 @@ async fn sso(
         ));
     }
 
-    let session = super::login::live_session(&state, &headers, now).await?;
+    let session = super::party::live_session(&state, &headers).await?;
     let ids: Vec<_> = provider.resources.iter().map(|r| &r.id).collect();
     let launched = session
         .as_ref()
@@ -198,63 +197,51 @@ pub(super) async fn answer(
     launch_of: &crate::session::Launch,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Response, PageError> {
-    let state = state.clone();
-    let Some(resource) = provider
-        .resources
-        .iter()
-        .find(|r| r.id == launch_of.resource)
-    else {
-        return Err(PageError::refusal(Refusal::UnknownResource));
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let handed = flow::access::HandOver {
+        user: flow::User::of(session),
+        uai: &launch_of.uai,
+        resource: &launch_of.resource,
+        provider: &provider.key,
+        protocol: "saml",
+        channel: Channel::Web,
+        device: crate::audience::DeviceClass::from_user_agent(ua),
+        issuance: flow::access::Issuance::Access,
     };
-    let subject = launch::trace_subject(&state, session);
-    let (grant, person) =
-        match launch::check_access(&state, session, &launch_of.uai, resource, now).await {
-            Ok(ok) => ok,
-            Err(LaunchError::Refused(r)) => {
-                state.trace(TraceEvent::AccessRefused {
-                    ent: Some(session.ent.clone()),
-                    subject: Some(subject),
-                    uai: Some(launch_of.uai.clone()),
-                    resource: Some(resource.id.clone()),
-                    reason: r.code(),
-                });
-                return Err(PageError::refusal(r));
-            }
-            Err(LaunchError::Store(e)) => return Err(e.into()),
-        };
-    let released = launch::released_attributes(&state, &grant, &person, resource).await?;
     let session_index = session.public_ref();
-    // Signing is CPU work: keep it off the async workers.
-    let (settings, config, req, rel, authn_instant) = (
-        state.idp.clone(),
-        state.config.clone(),
-        request.clone(),
-        released.clone(),
-        session.authenticated_at,
-    );
-    let xml = super::verify::off_worker(&state, move || {
-        let values: Vec<(&str, &[String])> = rel
-            .values
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_slice()))
-            .collect();
-        let issue = Issue {
-            request: &req,
-            subject: &rel.subject,
-            attributes: &values,
-            authn_instant,
-            session_index: &session_index,
-        };
-        idp::signed_response(&settings, &config.signing_key, &issue, now)
+    let authn_instant = session.authenticated_at;
+    let signed = flow::access::hand_over(&state.deps(), handed, now, |rel| async move {
+        // Signing is CPU work: keep it off the async workers.
+        let (settings, config, req) = (state.idp.clone(), state.config.clone(), request.clone());
+        let attributes = rel.attributes;
+        let xml = super::verify::off_worker(state, move || {
+            let values: Vec<(&str, &[String])> = attributes
+                .values
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_slice()))
+                .collect();
+            let issue = Issue {
+                request: &req,
+                subject: &attributes.subject,
+                attributes: &values,
+                authn_instant,
+                session_index: &session_index,
+            };
+            idp::signed_response(&settings, &config.signing_key, &issue, now)
+        })
+        .await?;
+        Ok::<_, SamlError>((xml, rel.resource.access_url))
     })
-    .await
-    .map_err(|e| refused(&state, Some(&provider.key), e))?;
-    issued(&state, provider, &grant, &released, headers);
+    .await;
+    let (xml, access_url) = match signed {
+        Ok(ok) => ok,
+        Err(HandOverError::Flow(e)) => return Err(e.into()),
+        Err(HandOverError::Issue(e)) => return Err(refused(state, Some(&provider.key), e)),
+    };
     // RelayState: echoed when the provider sent one, else the resource's access URL (as the GAR does).
-    let relay = request
-        .relay_state
-        .clone()
-        .unwrap_or_else(|| resource.access_url.clone());
+    let relay = request.relay_state.clone().unwrap_or(access_url);
     let page = binding::post_form(&request.acs_url, "SAMLResponse", &xml, Some(&relay));
     Ok(([(header::CACHE_CONTROL, "no-store")], Html(page)).into_response())
 }
@@ -284,40 +271,4 @@ async fn status_answer(
         request.relay_state.as_deref(),
     );
     Ok(([(header::CACHE_CONTROL, "no-store")], Html(page)).into_response())
-}
-
-fn issued(
-    state: &AppState,
-    provider: &ProviderConfig,
-    grant: &crate::domain::AccessGrant,
-    released: &crate::domain::ReleasedAttributes,
-    headers: &HeaderMap,
-) {
-    let ua = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
-    crate::launch::count_access(
-        state,
-        crate::launch::Handed {
-            ent: grant.ent(),
-            person_id: grant.person_id(),
-            uai: grant.uai(),
-            profile: grant.profile(),
-            resource: grant.resource(),
-            provider: &provider.key,
-            channel: Channel::Web,
-            device: crate::audience::DeviceClass::from_user_agent(ua),
-        },
-    );
-    state.trace(TraceEvent::CredentialIssued {
-        protocol: "saml",
-        provider: provider.key.clone(),
-        resource: grant.resource().clone(),
-        uai: grant.uai().clone(),
-        profile: grant.profile(),
-        ent: grant.ent().clone(),
-        ido: released.subject.clone(),
-        attributes: released.names(),
-        channel: Channel::Web,
-    });
 }

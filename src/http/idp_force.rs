@@ -108,7 +108,7 @@ pub async fn resume(
     let forced: Forced = serde_json::from_value(value).map_err(|_| {
         crate::store::StoreError::Corrupt("forced SSO record does not decode".into())
     })?;
-    let session = super::login::live_session(&state, &headers, now).await?;
+    let session = super::party::live_session(&state, &headers).await?;
     let fresh = session.as_ref().is_some_and(|s| {
         s.public_ref() != forced.previous_session && s.authenticated_at >= forced.received_at
     });

@@ -5,7 +5,7 @@
 //! (`ents.<id>.api_token_file`); an ENT lists only its own users.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
@@ -15,8 +15,7 @@ use crate::app::AppState;
 use crate::domain::{IdEnt, Presentation, Resource, Term, Uai};
 use crate::listing::{self, ListingError};
 
-use super::tls::ClientIdentity;
-use axum::Extension;
+use super::party::{EntCaller, Unauthenticated};
 
 /// The GAR error shape.
 #[derive(Serialize)]
@@ -113,39 +112,18 @@ pub fn access_link(state: &AppState, ent: &IdEnt, uai: &Uai, resource: &Resource
     )
 }
 
-fn authorised(
-    state: &AppState,
-    headers: &HeaderMap,
-    identity: Option<&ClientIdentity>,
-    ent: &IdEnt,
-) -> Result<(), &'static str> {
-    let Some(cfg) = state.config.ents.get(ent) else {
-        return Err("unknown ENT");
-    };
-    if let (Some(id), Some(expected)) = (identity, cfg.client_cert_fingerprint.as_deref()) {
-        if id.fingerprint == expected {
-            return Ok(());
-        }
-    }
-    let Some(token) = &cfg.api_token else {
-        return Err("no API token configured for this ENT (set ents.<id>.api_token_file or client_certificate_file)");
-    };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or("no bearer token presented")?;
-    if token.matches(presented.trim()) {
-        Ok(())
-    } else {
-        Err("wrong bearer token")
+/// The ENT calling (`party`) is the ENT of the path.
+fn authorised(caller: Result<EntCaller, Unauthenticated>, ent: &IdEnt) -> Result<(), &'static str> {
+    match caller {
+        Ok(c) if &c.ent().id == ent => Ok(()),
+        Ok(_) => Err("the credentials are another ENT's"),
+        Err(e) => Err(e.cause()),
     }
 }
 
 pub async fn handle(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    identity: Option<Extension<ClientIdentity>>,
+    caller: Result<EntCaller, Unauthenticated>,
     Path((ent, uai, person)): Path<(String, String, String)>,
 ) -> Response {
     let path = format!("ressources/{ent}/{uai}/{}", urlencoding::encode(&person));
@@ -157,12 +135,7 @@ pub async fn handle(
             "malformed idENT",
         );
     };
-    if let Err(cause) = authorised(
-        &state,
-        &headers,
-        identity.as_ref().map(|Extension(i)| i),
-        &ent,
-    ) {
+    if let Err(cause) = authorised(caller, &ent) {
         return gar_error(
             StatusCode::UNAUTHORIZED,
             "Authentification requise",
@@ -180,7 +153,17 @@ pub async fn handle(
     };
     let now = state.clock.now();
     let render = |r: &Resource| render(&state, &ent, &uai, r);
-    let listed = match listing::resources_for(&state, &ent, &uai, &person, now, &render).await {
+    let listed = match listing::resources_for(
+        state.store.as_ref(),
+        &state.listing_cache,
+        &ent,
+        &uai,
+        &person,
+        now,
+        &render,
+    )
+    .await
+    {
         Ok(r) => r,
         Err(ListingError::UnknownSchool) => {
             return gar_error(

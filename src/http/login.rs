@@ -14,13 +14,13 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use crate::app::AppState;
 use crate::config::{EntAuth, EntConfig};
+use crate::flow;
 use crate::oidc::rp;
 use crate::saml::{sp, xml::new_id};
-use crate::session::{PendingLogin, PendingTarget, Session};
+use crate::session::{PendingLogin, PendingTarget};
 use crate::trace::TraceEvent;
 
 use super::cookies;
-use super::domaine_gar::open_target;
 use super::error::PageError;
 use super::pages;
 
@@ -131,22 +131,6 @@ fn forced_oidc_url(url: &str) -> String {
     }
 }
 
-/// The live gateway session this browser's cookie names at `now`, if any.
-pub async fn live_session(
-    state: &AppState,
-    headers: &axum::http::HeaderMap,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<Session>, crate::store::StoreError> {
-    match cookies::session_id(headers, cookies::secure(&state.config)) {
-        Some(id) => Ok(state
-            .store
-            .get_session(&id)
-            .await?
-            .filter(|s| s.is_live(now))),
-        None => Ok(None),
-    }
-}
-
 /// The OIDC redirect URI registered at ENTs.
 pub fn oidc_redirect_uri(state: &AppState) -> String {
     state.config.url("/ent/oidc/callback")
@@ -204,41 +188,29 @@ pub async fn finish(
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
     let ttl = state.config.session_ttl;
-    let session = Session {
-        id: cookies::new_session_id(),
-        ent: pending.ent.clone(),
+    let vouched = flow::login::Vouched {
+        ent: &pending.ent,
         person_id,
-        authenticated_at: now,
-        expires_at: now + chrono::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(21_600)),
-        launches: Vec::new(),
-    };
-    state.store.put_session(&session, ttl).await?;
-    state.trace(TraceEvent::EntLogin {
-        ent: session.ent.clone(),
         protocol,
-        subject: crate::launch::trace_subject(state, &session),
-    });
-    let cookie = cookies::set_session(&session.id, ttl.as_secs(), secure(state));
-
-    let mut resp = match (pending.target, pending.resume) {
-        (Some(target), _) => {
-            open_target(state, session, &target.uai, &target.resource, cookie).await?
-        }
-        (None, Some(path)) if is_local_path(&path) => {
-            let mut resp = (StatusCode::FOUND, [(header::LOCATION, path)]).into_response();
-            append(&mut resp, cookie);
-            resp
-        }
-        (None, _) => {
-            let mut resp = Html(pages::page(
-                "Connexion réussie",
-                "<p>Vous êtes connecté. Vous pouvez ouvrir vos ressources depuis le médiacentre de votre ENT.</p>",
-            ))
-            .into_response();
-            append(&mut resp, cookie);
-            resp
-        }
+        target: pending.target.clone(),
+        resume: pending.resume.clone(),
     };
+    let finished =
+        flow::login::finish(&state.deps(), vouched, cookies::new_session_id(), ttl, now).await?;
+    let cookie = cookies::set_session(&finished.session.id, ttl.as_secs(), secure(state));
+    let mut resp = match finished.next {
+        flow::login::Next::Open(Ok(access_url)) => super::domaine_gar::to_resource(&access_url),
+        flow::login::Next::Open(Err(r)) => PageError::refusal(r).into_response(),
+        flow::login::Next::Resume(path) if is_local_path(&path) => {
+            (StatusCode::FOUND, [(header::LOCATION, path)]).into_response()
+        }
+        flow::login::Next::Resume(_) | flow::login::Next::Done => Html(pages::page(
+            "Connexion réussie",
+            "<p>Vous êtes connecté. Vous pouvez ouvrir vos ressources depuis le médiacentre de votre ENT.</p>",
+        ))
+        .into_response(),
+    };
+    append(&mut resp, cookie);
     if let Some(c) = cookies::clear_login(&pending.id, secure(state), cookies::login_path(protocol))
     {
         resp.headers_mut().append(header::SET_COOKIE, c);

@@ -24,6 +24,7 @@ pub mod login;
 mod oidc;
 mod ops;
 pub mod pages;
+pub mod party;
 pub mod tls;
 mod verify;
 

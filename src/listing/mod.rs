@@ -14,9 +14,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 pub use self::cache::{ListingCache, SchoolView, ViewEntry};
-use crate::app::AppState;
 use crate::domain::{decide, AccessRequest, AssignmentType, IdEnt, Resource, ResourceId, Uai};
-use crate::store::{ListingStamp, StoreError};
+use crate::store::{ListingStamp, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListingError {
@@ -46,14 +45,15 @@ impl Listed {
 
 /// The resources `person_id` of `ent` may open in `uai` at `now`, in catalogue order.
 pub async fn resources_for(
-    state: &AppState,
+    store: &dyn Store,
+    cache: &ListingCache,
     ent: &IdEnt,
     uai: &Uai,
     person_id: &str,
     now: DateTime<Utc>,
     render: &Render<'_>,
 ) -> Result<Listed, ListingError> {
-    let probe = state.store.listing_probe(ent, uai, person_id).await?;
+    let probe = store.listing_probe(ent, uai, person_id).await?;
     if !probe.school_known {
         return Err(ListingError::UnknownSchool);
     }
@@ -61,11 +61,10 @@ pub async fn resources_for(
     if person.profile_in(uai).is_none() {
         return Err(ListingError::UnknownUser);
     }
-    let cache = &state.listing_cache;
     let view = match cache.get(ent, uai, probe.stamp) {
         Some(view) => view,
         None => {
-            let view = Arc::new(read_view(state, uai, probe.stamp, render).await?);
+            let view = Arc::new(read_view(store, uai, probe.stamp, render).await?);
             cache.put(ent, uai, view.clone());
             view
         }
@@ -90,12 +89,11 @@ pub async fn resources_for(
 /// Reads a school's listing inputs from the store, in three calls whatever the catalogue's
 /// size: its subscriptions, their assignments, their resources.
 async fn read_view(
-    state: &AppState,
+    store: &dyn Store,
     uai: &Uai,
     stamp: ListingStamp,
     render: &Render<'_>,
 ) -> Result<SchoolView, ListingError> {
-    let store = state.store.as_ref();
     let subscriptions = store.subscriptions_at(uai).await?;
     let live: Vec<String> = subscriptions
         .iter()

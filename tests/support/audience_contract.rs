@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use passerelle::audience::report::{build, Period, ReportRequest, ReportScope};
+use passerelle::audience::report::{build, Period, ReportRequest};
 use passerelle::audience::{AudienceEvent, DeviceClass};
+use passerelle::domain::Jurisdiction;
 use passerelle::store::Store;
 use passerelle::trace::Channel;
 
@@ -77,7 +78,7 @@ pub fn d(s: &str) -> NaiveDate {
 /// (filtered, raw, visitors) of one cell.
 pub async fn cell(
     store: &dyn Store,
-    scope: ReportScope,
+    scope: Jurisdiction,
     by: &str,
     value: &str,
     from: &str,
@@ -122,25 +123,41 @@ pub async fn double_clicks_and_redelivery(store: Arc<dyn Store>) {
     let c = s.count_events(&batch, DEDUP, RETENTION).await.unwrap();
     assert_eq!((c.new, c.duplicates), (7, 0));
     assert_eq!(
-        cell(s, ReportScope::All, "total", "*", DAY, DAY).await,
+        cell(s, Jurisdiction::All, "total", "*", DAY, DAY).await,
         (6, 7, 3)
     );
     assert_eq!(
-        cell(s, ReportScope::All, "resource", R1, DAY, DAY).await,
+        cell(s, Jurisdiction::All, "resource", R1, DAY, DAY).await,
         (5, 6, 3)
     );
     assert_eq!(
-        cell(s, ReportScope::School(U2.into()), "resource", R2, DAY, DAY).await,
+        cell(
+            s,
+            Jurisdiction::School(U2.parse().unwrap()),
+            "resource",
+            R2,
+            DAY,
+            DAY
+        )
+        .await,
         (1, 1, 1)
     );
     assert_eq!(
-        cell(s, ReportScope::School(U1.into()), "total", "*", DAY, DAY).await,
+        cell(
+            s,
+            Jurisdiction::School(U1.parse().unwrap()),
+            "total",
+            "*",
+            DAY,
+            DAY
+        )
+        .await,
         (4, 5, 2)
     );
     assert_eq!(
         cell(
             s,
-            ReportScope::Provider("editeur".into()),
+            Jurisdiction::Provider("editeur".into()),
             "uai",
             U2,
             DAY,
@@ -150,11 +167,19 @@ pub async fn double_clicks_and_redelivery(store: Arc<dyn Store>) {
         (2, 2, 1)
     );
     assert_eq!(
-        cell(s, ReportScope::Ent("B0".into()), "channel", "web", DAY, DAY).await,
+        cell(
+            s,
+            Jurisdiction::Ent("B0".parse().unwrap()),
+            "channel",
+            "web",
+            DAY,
+            DAY
+        )
+        .await,
         (6, 7, 3)
     );
     assert_eq!(
-        cell(s, ReportScope::All, "device", "computer", DAY, DAY).await,
+        cell(s, Jurisdiction::All, "device", "computer", DAY, DAY).await,
         (6, 7, 3)
     );
     // The same batch delivered again (a consumer that crashed before acknowledging): nothing
@@ -165,7 +190,7 @@ pub async fn double_clicks_and_redelivery(store: Arc<dyn Store>) {
     let c = s.count_events(&mixed, DEDUP, RETENTION).await.unwrap();
     assert_eq!((c.new, c.duplicates), (1, 1));
     assert_eq!(
-        cell(s, ReportScope::All, "total", "*", DAY, DAY).await,
+        cell(s, Jurisdiction::All, "total", "*", DAY, DAY).await,
         (7, 8, 4)
     );
 }
@@ -180,7 +205,7 @@ pub async fn late_and_cross_midnight_clicks(store: Arc<dyn Store>) {
     ];
     s.count_events(&late, DEDUP, RETENTION).await.unwrap();
     assert_eq!(
-        cell(s, ReportScope::All, "total", "*", DAY, DAY).await,
+        cell(s, Jurisdiction::All, "total", "*", DAY, DAY).await,
         (1, 2, 1)
     );
     // Across midnight (Paris, UTC+1): 23:59:50 and 00:00:10 local. The visitor id changes with
@@ -193,18 +218,34 @@ pub async fn late_and_cross_midnight_clicks(store: Arc<dyn Store>) {
     second.visitor_prev = Some("x-day1".into());
     s.count_events(&[first], DEDUP, RETENTION).await.unwrap();
     assert_eq!(
-        cell(s, ReportScope::School(U2.into()), "total", "*", DAY, DAY).await,
+        cell(
+            s,
+            Jurisdiction::School(U2.parse().unwrap()),
+            "total",
+            "*",
+            DAY,
+            DAY
+        )
+        .await,
         (1, 1, 1)
     );
     s.count_events(&[second], DEDUP, RETENTION).await.unwrap();
     assert_eq!(
-        cell(s, ReportScope::School(U2.into()), "total", "*", DAY, DAY).await,
+        cell(
+            s,
+            Jurisdiction::School(U2.parse().unwrap()),
+            "total",
+            "*",
+            DAY,
+            DAY
+        )
+        .await,
         (0, 1, 1)
     );
     assert_eq!(
         cell(
             s,
-            ReportScope::School(U2.into()),
+            Jurisdiction::School(U2.parse().unwrap()),
             "total",
             "*",
             "2026-11-25",
@@ -217,7 +258,7 @@ pub async fn late_and_cross_midnight_clicks(store: Arc<dyn Store>) {
     assert_eq!(
         cell(
             s,
-            ReportScope::School(U2.into()),
+            Jurisdiction::School(U2.parse().unwrap()),
             "total",
             "*",
             DAY,

@@ -7,16 +7,15 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::Extension;
 
-use super::{caller, owned, unavailable, WsError, WsResult};
+use super::{authenticated, owned, unavailable, WsError, WsResult};
 use crate::app::AppState;
 use crate::config::ProviderConfig;
 use crate::domain::licence_count::{count, AudienceCounts};
 use crate::domain::{Person, School, Subscription, Uai};
-use crate::http::tls::ClientIdentity;
+use crate::http::party::{ProviderCaller, Unauthenticated};
 
 const HEADER: &str = "UAI;idAbonnement;codeProjetRessource;idRessource;cumulAffectationEleve;cumulAffectationEnseignant;cumulAffectationDocumentaliste;cumulAffectationAutrePersonnel";
 
@@ -84,11 +83,11 @@ fn schools_of(s: &Subscription, known: &[School]) -> Vec<Uai> {
 
 pub(super) async fn handle(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    identity: Option<Extension<ClientIdentity>>,
+    caller: Result<ProviderCaller, Unauthenticated>,
     Query(q): Query<HashMap<String, String>>,
 ) -> WsResult {
-    let provider = caller(&state, &headers, identity.as_ref().map(|Extension(i)| i))?;
+    let caller = authenticated(caller)?;
+    let provider = caller.provider();
     let mut subscriptions = selected(&state, provider, &q).await?;
     subscriptions.sort_by(|a, b| a.external_id().cmp(b.external_id()));
     let known = if subscriptions.iter().any(|s| s.uais.is_empty()) {

@@ -29,8 +29,7 @@ use crate::domain::subscription_rules::{
 use crate::domain::{Subscription, Uai};
 use crate::saml::xml::escape;
 
-use super::tls::ClientIdentity;
-use axum::Extension;
+use super::party::{ProviderCaller, Unauthenticated};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -98,37 +97,12 @@ fn violations(v: &[Violation]) -> Response {
     xml_response(StatusCode::BAD_REQUEST, body)
 }
 
-/// The provider whose client certificate (mutual TLS) or bearer token the request carries.
-fn caller<'a>(
-    state: &'a AppState,
-    headers: &HeaderMap,
-    identity: Option<&ClientIdentity>,
-) -> Result<&'a ProviderConfig, WsError> {
-    if let Some(id) = identity {
-        if let Some(p) = state
-            .config
-            .providers
-            .values()
-            .find(|p| p.client_cert_fingerprint.as_deref() == Some(id.fingerprint.as_str()))
-        {
-            return Ok(p);
-        }
-        tracing::warn!(fingerprint = %id.fingerprint, "subscription web service: client certificate not registered for any provider (providers.<key>.client_certificate_file)");
-    }
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let provider = presented.and_then(|p| {
-        state
-            .config
-            .providers
-            .values()
-            .find(|prov| prov.api_token.as_ref().is_some_and(|t| t.matches(p)))
-    });
-    provider.ok_or_else(|| {
-        tracing::warn!("subscription web service refused: no valid provider bearer token");
+/// The provider calling (`party`: its client certificate, else its bearer token), or 401.
+fn authenticated(
+    caller: Result<ProviderCaller, Unauthenticated>,
+) -> Result<ProviderCaller, WsError> {
+    caller.map_err(|e| {
+        tracing::warn!(cause = e.cause(), "subscription web service refused: register the provider's client certificate (providers.<key>.client_certificate_file) or give it a token (providers.<key>.api_token_file)");
         WsError::Text(StatusCode::UNAUTHORIZED, "Authentification requise".into())
     })
 }
@@ -256,11 +230,12 @@ fn changed(
 async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
-    identity: Option<Extension<ClientIdentity>>,
+    caller: Result<ProviderCaller, Unauthenticated>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> WsResult {
-    let provider = caller(&state, &headers, identity.as_ref().map(|Extension(i)| i))?;
+    let caller = authenticated(caller)?;
+    let provider = caller.provider();
     let input = parse(&headers, &body)?;
     let now = state.clock.now();
     let named: Vec<Uai> = input.uais.iter().filter_map(|u| u.parse().ok()).collect();
@@ -308,11 +283,12 @@ async fn create(
 async fn update(
     State(state): State<AppState>,
     headers: HeaderMap,
-    identity: Option<Extension<ClientIdentity>>,
+    caller: Result<ProviderCaller, Unauthenticated>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> WsResult {
-    let provider = caller(&state, &headers, identity.as_ref().map(|Extension(i)| i))?;
+    let caller = authenticated(caller)?;
+    let provider = caller.provider();
     let existing = owned(&state, provider, &id).await?;
     let input = parse(&headers, &body)?;
     let now = state.clock.now();
@@ -351,11 +327,11 @@ async fn update(
 
 async fn delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    identity: Option<Extension<ClientIdentity>>,
+    caller: Result<ProviderCaller, Unauthenticated>,
     Path(id): Path<String>,
 ) -> WsResult {
-    let provider = caller(&state, &headers, identity.as_ref().map(|Extension(i)| i))?;
+    let caller = authenticated(caller)?;
+    let provider = caller.provider();
     let before = owned(&state, provider, &id).await?;
     let mut existing = before.clone();
     existing.deleted = true;
@@ -379,11 +355,11 @@ async fn delete(
 
 async fn read(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    identity: Option<Extension<ClientIdentity>>,
+    caller: Result<ProviderCaller, Unauthenticated>,
     Path(id): Path<String>,
 ) -> WsResult {
-    let provider = caller(&state, &headers, identity.as_ref().map(|Extension(i)| i))?;
+    let caller = authenticated(caller)?;
+    let provider = caller.provider();
     let s = owned(&state, provider, &id).await?;
     Ok(xml_response(
         StatusCode::OK,
@@ -394,10 +370,9 @@ async fn read(
 /// `GET /abonnement/etablissements/etablissements.xml`: the schools known to the gateway.
 async fn schools(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    identity: Option<Extension<ClientIdentity>>,
+    caller: Result<ProviderCaller, Unauthenticated>,
 ) -> WsResult {
-    caller(&state, &headers, identity.as_ref().map(|Extension(i)| i))?;
+    authenticated(caller)?;
     let schools = state.store.schools().await.map_err(|e| unavailable(&e))?;
     let b64 = |s: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
     let mut body = String::new();
@@ -422,12 +397,12 @@ async fn schools(
 
 async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    identity: Option<Extension<ClientIdentity>>,
+    caller: Result<ProviderCaller, Unauthenticated>,
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> WsResult {
-    let provider = caller(&state, &headers, identity.as_ref().map(|Extension(i)| i))?;
+    let caller = authenticated(caller)?;
+    let provider = caller.provider();
     let number = |k: &str, default: usize| {
         q.get(k).map_or(Ok(default), |v| {
             v.parse::<usize>()

@@ -13,16 +13,17 @@ mod sushi;
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Router};
+use axum::Router;
 use chrono::{Duration, NaiveDate};
 
 use crate::app::AppState;
-use crate::audience::report::{self, Period, ReportRequest, ReportScope};
-use crate::config::AuditorScope;
+use crate::audience::report::{self, Period, ReportRequest};
+use crate::domain::Jurisdiction;
 
+use super::party::{AudienceReader, AudienceReaderCaller, Credentials, Unauthenticated};
 use super::tls::ClientIdentity;
 
 pub fn routes() -> Router<AppState> {
@@ -41,101 +42,57 @@ pub fn routes() -> Router<AppState> {
 #[derive(Debug, Clone)]
 pub(super) struct Reader {
     pub name: String,
-    pub scope: ReportScope,
+    pub scope: Jurisdiction,
 }
 
 impl Reader {
     pub fn is_ministry(&self) -> bool {
-        self.scope == ReportScope::All
+        self.scope.is_all()
     }
 }
 
-pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+impl From<AudienceReader> for Reader {
+    fn from(r: AudienceReader) -> Self {
+        match r {
+            AudienceReader::Reader(r) => Reader {
+                scope: r.scope,
+                name: r.name,
+            },
+            AudienceReader::Provider(key, name) => Reader {
+                name,
+                scope: Jurisdiction::Provider(key),
+            },
+            AudienceReader::Ent(id, name) => Reader {
+                name,
+                scope: Jurisdiction::Ent(id),
+            },
+        }
+    }
 }
 
-/// The reader presenting `token` or the client certificate `identity`.
+/// The reader presenting `token` (from a header, a form or a query) or the client certificate
+/// `identity` (`party`'s precedence).
 pub(super) fn reader(
     state: &AppState,
     token: Option<&str>,
     identity: Option<&ClientIdentity>,
 ) -> Option<Reader> {
-    let c = &state.config;
-    if let Some(t) = token.map(str::trim).filter(|t| !t.is_empty()) {
-        if let Some(r) = c.audience_readers.values().find(|r| r.token.matches(t)) {
-            let scope = match &r.scope {
-                AuditorScope::Ministry => ReportScope::All,
-                AuditorScope::Provider(p) => ReportScope::Provider(p.clone()),
-                AuditorScope::Ent(e) => ReportScope::Ent(e.to_string()),
-                AuditorScope::School(u) => ReportScope::School(u.to_string()),
-            };
-            return Some(Reader {
-                name: r.name.clone(),
-                scope,
-            });
-        }
-        if let Some(p) = c
-            .providers
-            .values()
-            .find(|p| p.api_token.as_ref().is_some_and(|k| k.matches(t)))
-        {
-            return Some(Reader {
-                name: p.name.clone(),
-                scope: ReportScope::Provider(p.key.clone()),
-            });
-        }
-        if let Some(e) = c
-            .ents
-            .values()
-            .find(|e| e.api_token.as_ref().is_some_and(|k| k.matches(t)))
-        {
-            return Some(Reader {
-                name: e.name.clone(),
-                scope: ReportScope::Ent(e.id.to_string()),
-            });
-        }
-    }
-    let fp = identity.map(|i| i.fingerprint.as_str())?;
-    if let Some(p) = c
-        .providers
-        .values()
-        .find(|p| p.client_cert_fingerprint.as_deref() == Some(fp))
-    {
-        return Some(Reader {
-            name: p.name.clone(),
-            scope: ReportScope::Provider(p.key.clone()),
-        });
-    }
-    c.ents
-        .values()
-        .find(|e| e.client_cert_fingerprint.as_deref() == Some(fp))
-        .map(|e| Reader {
-            name: e.name.clone(),
-            scope: ReportScope::Ent(e.id.to_string()),
-        })
+    let credentials = Credentials {
+        fingerprint: identity.map(|i| i.fingerprint.clone()),
+        ..Credentials::token(token)
+    };
+    credentials
+        .audience_reader(&state.config)
+        .ok()
+        .map(Reader::from)
 }
 
 /// The scope a reader asks for: its own, or (ministry only) a narrower one.
-pub(super) fn wanted_scope(reader: &Reader, asked: Option<&str>) -> Result<ReportScope, String> {
+pub(super) fn wanted_scope(reader: &Reader, asked: Option<&str>) -> Result<Jurisdiction, String> {
     let Some(asked) = asked.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(reader.scope.clone());
     };
-    let parsed = match asked.split_once(':') {
-        None if asked == "all" => ReportScope::All,
-        Some(("provider", p)) => ReportScope::Provider(p.to_string()),
-        Some(("ent", e)) => ReportScope::Ent(e.to_string()),
-        Some(("school", u)) => ReportScope::School(u.to_ascii_uppercase()),
-        _ => {
-            return Err(format!(
-                "scope « {asked} » : all, provider:<clé>, ent:<idENT> ou school:<UAI>"
-            ))
-        }
-    };
+    let parsed: Jurisdiction = asked.parse().map_err(|e| format!("scope {e}"))?;
     if parsed != reader.scope && !reader.is_ministry() {
         return Err("ce périmètre n'est pas le vôtre".into());
     }
@@ -191,7 +148,7 @@ pub fn operator_request(
 ) -> Result<ReportRequest, String> {
     let operator = Reader {
         name: "operator".into(),
-        scope: ReportScope::All,
+        scope: Jurisdiction::All,
     };
     request(state, &operator, p)
 }
@@ -225,11 +182,10 @@ pub(super) fn csv_response(body: String, attachment: bool) -> Response {
 /// `GET /audience/report?from=&to=&by=&period=&scope=&format=json|csv`.
 async fn api(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    identity: Option<Extension<ClientIdentity>>,
+    reader: Result<AudienceReaderCaller, Unauthenticated>,
     Query(p): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(r) = reader(&state, bearer(&headers), identity.as_ref().map(|e| &e.0)) else {
+    let Ok(AudienceReaderCaller(r)) = reader else {
         tracing::warn!("audience report refused: no valid reader token or client certificate (audience_readers.<key>.api_token_file)");
         return (
             StatusCode::UNAUTHORIZED,
@@ -241,6 +197,7 @@ async fn api(
         )
             .into_response();
     };
+    let r = Reader::from(r);
     let req = match request(&state, &r, &p) {
         Ok(req) => req,
         Err(m) => {

@@ -11,10 +11,11 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::json;
 
-use super::{bearer, reader, Reader};
+use super::{reader, Reader};
 use crate::app::AppState;
-use crate::audience::report::{self, Period, ReportRequest, ReportScope};
+use crate::audience::report::{self, Period, ReportRequest};
 use crate::audience::sushi::{self as s, Item};
+use crate::domain::Jurisdiction;
 use crate::http::tls::ClientIdentity;
 
 fn exception(status: StatusCode, code: u32, message: &str, data: &str) -> Response {
@@ -31,7 +32,7 @@ fn authenticate(
     identity: Option<&ClientIdentity>,
     p: &HashMap<String, String>,
 ) -> Result<Reader, Box<Response>> {
-    let token = bearer(headers).or(p.get("api_key").map(String::as_str));
+    let token = crate::http::party::bearer(headers).or(p.get("api_key").map(String::as_str));
     reader(state, token, identity).ok_or_else(|| {
         tracing::warn!(
             "SUSHI request refused: no valid reader token, api_key or client certificate"
@@ -72,10 +73,10 @@ pub(super) async fn report(
         return exception(StatusCode::NOT_FOUND, 3000, "Report Not Supported", &id);
     }
     let customer = match (&reader.scope, p.get("customer_id")) {
-        (ReportScope::Provider(own), None) => own.clone(),
-        (ReportScope::Provider(own), Some(c)) if c == own => own.clone(),
-        (ReportScope::All, Some(c)) if state.config.providers.contains_key(c) => c.clone(),
-        (ReportScope::All, _) => {
+        (Jurisdiction::Provider(own), None) => own.clone(),
+        (Jurisdiction::Provider(own), Some(c)) if c == own => own.clone(),
+        (Jurisdiction::All, Some(c)) if state.config.providers.contains_key(c) => c.clone(),
+        (Jurisdiction::All, _) => {
             return exception(
                 StatusCode::BAD_REQUEST,
                 1030,
@@ -105,7 +106,7 @@ pub(super) async fn report(
         );
     };
     let req = ReportRequest {
-        scope: ReportScope::Provider(customer.clone()),
+        scope: Jurisdiction::Provider(customer.clone()),
         from,
         to,
         by: "resource".into(),

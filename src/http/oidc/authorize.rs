@@ -18,16 +18,15 @@ use url::Url;
 use super::{params, traced};
 use crate::app::AppState;
 use crate::config::ProviderConfig;
-use crate::domain::{Refusal, Resource, ResourceId, Uai};
-use crate::http::cookies;
+use crate::domain::{Resource, ResourceId, Uai};
+use crate::flow::{self, FlowError};
 use crate::http::error::PageError;
-use crate::launch::{self, LaunchError};
 use crate::oidc::op::client::{ApplicationType, OidcClient};
 use crate::oidc::op::records::{check_challenge, new_secret, CodeRecord, GrantFacts};
 use crate::oidc::op::service;
 use crate::oidc::OidcError;
 use crate::session::Session;
-use crate::trace::{Channel, TraceEvent};
+use crate::trace::Channel;
 
 const SCOPES: [&str; 3] = ["openid", "scope.gar", "offline_access"];
 
@@ -130,9 +129,9 @@ async fn handle(state: &AppState, headers: &HeaderMap, raw: &str) -> Response {
         Err(e) => return reply.error(state, &provider.key, &e),
     };
     let now = state.clock.now();
-    let session = match live_session(state, headers, now).await {
+    let session = match crate::http::party::live_session(state, headers).await {
         Ok(s) => s,
-        Err(e) => return e.into_response(),
+        Err(e) => return PageError::from(e).into_response(),
     };
     let Some(session) = session else {
         if p.get("prompt")
@@ -250,21 +249,6 @@ fn check_request(
     })
 }
 
-async fn live_session(
-    state: &AppState,
-    headers: &HeaderMap,
-    now: DateTime<Utc>,
-) -> Result<Option<Session>, PageError> {
-    let Some(id) = cookies::session_id(headers, cookies::secure(&state.config)) else {
-        return Ok(None);
-    };
-    Ok(state
-        .store
-        .get_session(&id)
-        .await?
-        .filter(|s| s.is_live(now)))
-}
-
 enum Denied {
     Refused(OidcError),
     Page(PageError),
@@ -286,61 +270,30 @@ async fn grant(
     device: crate::audience::DeviceClass,
     now: DateTime<Utc>,
 ) -> Result<String, Denied> {
-    let launched = session
-        .latest_launch_of(&[&req.resource.id])
-        .map(|l| l.uai.clone());
-    let candidates: Vec<Uai> = match (&req.uai, &launched) {
-        (Some(u), _) => vec![u.clone()],
-        (None, Some(u)) => vec![u.clone()],
-        (None, None) => match state.store.person(&session.ent, &session.person_id).await? {
-            Some(person) => person.profiles.iter().map(|p| p.uai.clone()).collect(),
-            None => Vec::new(),
-        },
-    };
-    let subject = launch::trace_subject(state, session);
-    let mut first_refusal = Refusal::UnknownUser;
-    let mut granted = None;
-    for (i, uai) in candidates.iter().enumerate() {
-        match launch::check_access(state, session, uai, &req.resource, now).await {
-            Ok((g, _)) => {
-                granted = Some(g);
-                break;
-            }
-            Err(LaunchError::Refused(r)) if i == 0 => first_refusal = r,
-            Err(LaunchError::Refused(_)) => {}
-            Err(LaunchError::Store(e)) => return Err(e.into()),
-        }
-    }
     let channel = match client.application_type {
         ApplicationType::Native => Channel::App,
         ApplicationType::Web => Channel::Web,
     };
-    let Some(g) = granted else {
-        state.trace(TraceEvent::AccessRefused {
-            ent: Some(session.ent.clone()),
-            subject: Some(subject),
-            uai: candidates.first().cloned(),
-            resource: Some(req.resource.id.clone()),
-            reason: first_refusal.code(),
-        });
-        return Err(Denied::Refused(OidcError::new(
-            "access_denied",
-            "oidc.access",
-            format!("access refused: {}", first_refusal.code()),
-        )));
+    let g = match flow::access::authorize(
+        &state.deps(),
+        session,
+        &req.resource,
+        req.uai.as_ref(),
+        channel,
+        now,
+    )
+    .await
+    {
+        Ok(g) => g,
+        Err(FlowError::Refused(r)) => {
+            return Err(Denied::Refused(OidcError::new(
+                "access_denied",
+                "oidc.access",
+                format!("access refused: {}", r.code()),
+            )))
+        }
+        Err(FlowError::Store(e)) => return Err(e.into()),
     };
-    if launched.as_ref() != Some(g.uai()) {
-        // Not opened from the médiacentre in this school: this authorization is the access.
-        state.trace(TraceEvent::AccessGranted {
-            ent: session.ent.clone(),
-            subject,
-            uai: g.uai().clone(),
-            profile: g.profile(),
-            resource: req.resource.id.clone(),
-            subscription: g.subscription_id().to_string(),
-            channel,
-        });
-    }
     let record = CodeRecord {
         facts: GrantFacts {
             grant_id: new_secret(),
@@ -362,5 +315,5 @@ async fn grant(
         nonce: req.nonce.clone(),
         issued_at: now,
     };
-    Ok(service::new_code(state, &record).await?)
+    Ok(service::new_code(&state.op(), &record).await?)
 }

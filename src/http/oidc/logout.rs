@@ -110,13 +110,9 @@ async fn handle(state: &AppState, headers: &HeaderMap, method: Method, raw: &str
         Ok(a) => a,
         Err(e) => return refuse(state, e),
     };
-    let now = state.clock.now();
-    let session = match cookies::session_id(headers, cookies::secure(&state.config)) {
-        Some(id) => match state.store.get_session(&id).await {
-            Ok(s) => s.filter(|s| s.is_live(now)),
-            Err(e) => return PageError::from(e).into_response(),
-        },
-        None => None,
+    let session = match crate::http::party::live_session(state, headers).await {
+        Ok(s) => s,
+        Err(e) => return PageError::from(e).into_response(),
     };
     let Some(session) = session else {
         // No session to end: nothing a forged request could do harm to.

@@ -51,6 +51,23 @@ pub fn routes() -> Router<AppState> {
         .route("/oidc/oidcLogout", get(logout::get).post(logout::post))
 }
 
+/// A flow's refusal as the OAuth error `error` (`invalid_grant` at the token endpoint,
+/// `invalid_token` at userinfo): the access rule, run again, no longer grants the resource.
+pub(super) fn refused_grant(f: crate::flow::FlowError, error: &'static str) -> OpError {
+    match f {
+        crate::flow::FlowError::Refused(crate::domain::Refusal::UnknownResource) => {
+            OidcError::new(error, "oidc.resource", "the resource is no longer offered").into()
+        }
+        crate::flow::FlowError::Refused(r) => OidcError::new(
+            error,
+            "oidc.access",
+            format!("access refused: {}", r.code()),
+        )
+        .into(),
+        crate::flow::FlowError::Store(e) => OpError::Store(e),
+    }
+}
+
 /// Parses `application/x-www-form-urlencoded` parameters; a parameter given twice is refused
 /// (RFC 6749 §3.1), as is one without a value that the caller then treats as absent.
 pub(super) fn params(raw: &str) -> Result<HashMap<String, String>, OidcError> {

@@ -9,11 +9,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chrono::{DateTime, Utc};
 
 use super::{basic_credentials, json_error, no_store, params};
 use crate::app::AppState;
 use crate::config::ProviderConfig;
+use crate::flow::access::{HandOver, HandOverError, Issuance};
+use crate::flow::{self, User};
 use crate::oidc::op::client::OidcClient;
+use crate::oidc::op::records::GrantFacts;
 use crate::oidc::op::service::{self, OpError};
 use crate::oidc::OidcError;
 
@@ -75,24 +79,34 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Stri
         Err(resp) => return *resp,
     };
     let now = state.clock.now();
+    let op = state.op();
     let result = match p.get("grant_type").map(String::as_str) {
         Some("authorization_code") => match required(&p, "code") {
             Ok(code) => {
-                service::exchange_code(
-                    &state,
-                    provider,
+                let redeemed = service::redeem_code(
+                    &op,
                     client,
                     code,
                     p.get("redirect_uri").map(String::as_str),
                     p.get("code_verifier").map(String::as_str),
                     now,
                 )
-                .await
+                .await;
+                match redeemed {
+                    Ok(r) => {
+                        let nonce = r.nonce.as_deref();
+                        hand_over(&state, client, &r.facts, nonce, Issuance::Access, now).await
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Err(e) => Err(e.into()),
         },
         Some("refresh_token") if client.refresh_tokens => match required(&p, "refresh_token") {
-            Ok(rt) => service::refresh(&state, client, rt, now).await,
+            Ok(rt) => match service::rotate_refresh(&op, client, rt, now).await {
+                Ok(facts) => hand_over(&state, client, &facts, None, Issuance::Renewal, now).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e.into()),
         },
         Some("refresh_token") => Err(OidcError::new(
@@ -114,6 +128,40 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Stri
     }
 }
 
+/// The token set of a grant handed to its client (`flow::access::hand_over`): the access rule
+/// again, the attributes released, the tokens signed by `service::issue_set`.
+async fn hand_over(
+    state: &AppState,
+    client: &OidcClient,
+    facts: &GrantFacts,
+    nonce: Option<&str>,
+    issuance: Issuance,
+    now: DateTime<Utc>,
+) -> Result<service::TokenResponse, OpError> {
+    let h = HandOver {
+        user: User {
+            ent: &facts.ent,
+            person_id: &facts.person_id,
+        },
+        uai: &facts.uai,
+        resource: &facts.resource,
+        provider: &facts.provider,
+        protocol: "oidc",
+        channel: facts.channel,
+        device: facts.device,
+        issuance,
+    };
+    let op = state.op();
+    flow::access::hand_over(&state.deps(), h, now, |rel| async move {
+        service::issue_set(&op, client, facts, nonce, &rel.attributes, now).await
+    })
+    .await
+    .map_err(|e| match e {
+        HandOverError::Issue(e) => e,
+        HandOverError::Flow(f) => super::refused_grant(f, "invalid_grant"),
+    })
+}
+
 pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
     let (p, provider, client) = match start(&state, &headers, &body) {
         Ok(ok) => ok,
@@ -123,7 +171,7 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Str
         Ok(t) => t,
         Err(e) => return json_error(&state, Some(&provider.key), e.into()),
     };
-    match service::revoke(&state, client, token, state.clock.now()).await {
+    match service::revoke(&state.op(), client, token, state.clock.now()).await {
         Ok(()) => (StatusCode::OK, no_store()).into_response(),
         Err(e) => json_error(&state, Some(&provider.key), e),
     }
@@ -150,7 +198,7 @@ pub async fn introspect(
         Ok(t) => t,
         Err(e) => return json_error(&state, Some(&provider.key), e.into()),
     };
-    match service::introspect(&state, client, token, state.clock.now()).await {
+    match service::introspect(&state.op(), client, token, state.clock.now()).await {
         Ok(v) => (no_store(), Json(v)).into_response(),
         Err(e) => json_error(&state, Some(&provider.key), e),
     }

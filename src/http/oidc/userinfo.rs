@@ -12,16 +12,12 @@ use axum::Json;
 
 use super::{no_store, params, traced};
 use crate::app::AppState;
+use crate::flow;
 use crate::oidc::op::service::{self, OpError};
 use crate::oidc::OidcError;
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_string())
-        .filter(|t| !t.is_empty())
+    crate::http::party::bearer(headers).map(str::to_string)
 }
 
 pub async fn get(
@@ -82,15 +78,31 @@ async fn handle(
         }
     };
     let get = |k: &str| q.get(k).or_else(|| b.get(k)).map(String::as_str);
-    match service::userinfo(
-        state,
+    let now = state.clock.now();
+    let answered = match service::userinfo_facts(
+        &state.op(),
         &token,
         get("idRessource"),
         get("access_mode"),
-        state.clock.now(),
+        now,
     )
     .await
     {
+        Ok((claims, facts)) => {
+            // The access rule runs again: an ended subscription or a withdrawn assignment
+            // closes the access at the next call.
+            let user = flow::User {
+                ent: &facts.ent,
+                person_id: &facts.person_id,
+            };
+            flow::access::release_for(&state.deps(), user, &facts.uai, &facts.resource, now)
+                .await
+                .map(|rel| service::userinfo_claims(&claims, &rel.attributes))
+                .map_err(|f| super::refused_grant(f, "invalid_token"))
+        }
+        Err(e) => Err(e),
+    };
+    match answered {
         Ok(claims) => (no_store(), Json(claims)).into_response(),
         Err(OpError::Refused(e)) => error(state, e),
         Err(OpError::Store(s)) => {

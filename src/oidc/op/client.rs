@@ -2,8 +2,8 @@
 //! secret) and native applications (public, RFC 8252), their redirect URIs and how each is
 //! matched, and client authentication at the token, revocation and introspection endpoints.
 
-use crate::config::Secret;
 use crate::oidc::OidcError;
+use crate::secret::Secret;
 use url::{Host, Url};
 
 /// OIDC Dynamic Registration's `application_type`.

@@ -4,6 +4,9 @@
 //! Every token is tied to a grant: reusing a code or a refresh token revokes the whole grant
 //! (RFC 9700 §4.5, §4.14), and the access rule runs again each time a token is issued or a
 //! profile is read, so a subscription that ends or an assignment withdrawn closes the access.
+//! That rule, and the attributes released, come from `flow::access`: the token endpoint redeems
+//! here ([`redeem_code`], [`rotate_refresh`]), the flow runs the rule and hands the attributes
+//! to [`issue_set`], which signs.
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
@@ -15,13 +18,10 @@ use super::records::{
     ONCE_CODE, ONCE_REFRESH,
 };
 use super::tokens::{self, Lifetimes};
-use crate::app::AppState;
-use crate::config::ProviderConfig;
+use crate::config::OidcConfig;
 use crate::domain::ReleasedAttributes;
-use crate::launch::{self, LaunchError};
 use crate::oidc::OidcError;
-use crate::store::StoreError;
-use crate::trace::TraceEvent;
+use crate::store::{Store, StoreError};
 
 /// A failure of a back-channel operation.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,15 @@ pub enum OpError {
     Store(#[from] StoreError),
 }
 
+/// What the OpenID Provider's operations touch: the store, the `[oidc]` settings (keys,
+/// lifetimes) and the issuer URL.
+#[derive(Clone, Copy)]
+pub struct Op<'a> {
+    pub store: &'a dyn Store,
+    pub settings: &'a OidcConfig,
+    pub issuer: &'a str,
+}
+
 pub const KIND_GRANT: &str = "oidc-grant";
 const KIND_REFRESH_USED: &str = "oidc-refresh-used";
 
@@ -39,8 +48,7 @@ fn chrono(d: std::time::Duration) -> Duration {
     Duration::seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 1000))
 }
 
-pub fn lifetimes(state: &AppState) -> Lifetimes {
-    let o = &state.config.oidc;
+pub fn lifetimes(o: &OidcConfig) -> Lifetimes {
     Lifetimes {
         code: chrono(o.code_lifetime),
         access_token: chrono(o.access_token_lifetime),
@@ -50,8 +58,7 @@ pub fn lifetimes(state: &AppState) -> Lifetimes {
 }
 
 /// How long a grant and its revocation are remembered: as long as anything it issued lives.
-fn grant_ttl(state: &AppState) -> std::time::Duration {
-    let o = &state.config.oidc;
+fn grant_ttl(o: &OidcConfig) -> std::time::Duration {
     o.refresh_token_lifetime.max(o.access_token_lifetime) + o.code_lifetime
 }
 
@@ -65,26 +72,29 @@ fn from_json<T: serde::de::DeserializeOwned>(v: Value, what: &str) -> Result<T, 
 }
 
 /// Stores the code for an authorization and returns it.
-pub async fn new_code(state: &AppState, record: &CodeRecord) -> Result<String, StoreError> {
+pub async fn new_code(op: &Op<'_>, record: &CodeRecord) -> Result<String, StoreError> {
     let code = new_secret();
     // Kept beyond its lifetime so that a late second use is still recognised as a reuse.
-    let ttl = state.config.oidc.code_lifetime + state.config.oidc.access_token_lifetime;
-    state
-        .store
+    let ttl = op.settings.code_lifetime + op.settings.access_token_lifetime;
+    op.store
         .put_token(KIND_CODE, &key_of(&code), &to_json(record)?, ttl)
         .await?;
     Ok(code)
 }
 
-pub async fn revoke_grant(state: &AppState, grant_id: &str) -> Result<(), StoreError> {
-    state
-        .store
-        .put_token(KIND_REVOKED_GRANT, grant_id, &json!(true), grant_ttl(state))
+pub async fn revoke_grant(op: &Op<'_>, grant_id: &str) -> Result<(), StoreError> {
+    op.store
+        .put_token(
+            KIND_REVOKED_GRANT,
+            grant_id,
+            &json!(true),
+            grant_ttl(op.settings),
+        )
         .await
 }
 
-async fn grant_revoked(state: &AppState, grant_id: &str) -> Result<bool, StoreError> {
-    Ok(state
+async fn grant_revoked(op: &Op<'_>, grant_id: &str) -> Result<bool, StoreError> {
+    Ok(op
         .store
         .get_token(KIND_REVOKED_GRANT, grant_id)
         .await?
@@ -103,73 +113,21 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
-/// The attributes of `facts`'s user for its resource, after the access rule ran again.
-async fn released(
-    state: &AppState,
-    facts: &GrantFacts,
-    now: DateTime<Utc>,
-) -> Result<ReleasedAttributes, OpError> {
-    let resource = state
-        .store
-        .resource(&facts.resource)
-        .await?
-        .ok_or_else(|| {
-            OidcError::new(
-                "invalid_grant",
-                "oidc.resource",
-                "the resource is no longer offered",
-            )
-        })?;
-    let (grant, person) = match launch::check_access_of(
-        state,
-        &facts.ent,
-        &facts.person_id,
-        &facts.uai,
-        &resource,
-        now,
-    )
-    .await
-    {
-        Ok(ok) => ok,
-        Err(LaunchError::Refused(r)) => {
-            state.trace(TraceEvent::AccessRefused {
-                ent: Some(facts.ent.clone()),
-                subject: Some(launch::trace_subject_of(
-                    state,
-                    &facts.ent,
-                    &facts.person_id,
-                )),
-                uai: Some(facts.uai.clone()),
-                resource: Some(facts.resource.clone()),
-                reason: r.code(),
-            });
-            return Err(OidcError::new(
-                "invalid_grant",
-                "oidc.access",
-                format!("access refused: {}", r.code()),
-            )
-            .into());
-        }
-        Err(LaunchError::Store(e)) => return Err(e.into()),
-    };
-    let rel = launch::released_attributes(state, &grant, &person, &resource).await?;
-    Ok(rel)
-}
-
-/// Signs a token set for `facts`, stores the grant and (when the client takes them) a new
-/// refresh token of the same family.
-async fn issue_set(
-    state: &AppState,
+/// Signs a token set for `facts` with the attributes `rel` the access rule released (the
+/// IDO is the subject), stores the grant and (when the client takes them) a new refresh token
+/// of the same family.
+pub async fn issue_set(
+    op: &Op<'_>,
     client: &OidcClient,
     facts: &GrantFacts,
     nonce: Option<&str>,
+    rel: &ReleasedAttributes,
     now: DateTime<Utc>,
-) -> Result<(TokenResponse, ReleasedAttributes), OpError> {
-    let rel = released(state, facts, now).await?;
-    let life = lifetimes(state);
-    let issuer = state.config.oidc_issuer();
+) -> Result<TokenResponse, OpError> {
+    let life = lifetimes(op.settings);
+    let issuer = op.issuer.to_string();
     let (keys, f, ido, n) = (
-        state.config.oidc.keys.clone(),
+        op.settings.keys.clone(),
         facts.clone(),
         rel.subject.clone(),
         nonce.map(str::to_string),
@@ -186,13 +144,12 @@ async fn issue_set(
             format!("signing task failed: {e}"),
         )
     })??;
-    state
-        .store
+    op.store
         .put_token(
             KIND_GRANT,
             &facts.grant_id,
             &to_json(facts)?,
-            grant_ttl(state),
+            grant_ttl(op.settings),
         )
         .await?;
     let refresh_token = if client.refresh_tokens {
@@ -202,42 +159,38 @@ async fn issue_set(
             issued_at: now,
             expires_at: now + life.refresh_token,
         };
-        state
-            .store
+        op.store
             .put_token(
                 KIND_REFRESH,
                 &key_of(&rt),
                 &to_json(&record)?,
-                state.config.oidc.refresh_token_lifetime,
+                op.settings.refresh_token_lifetime,
             )
             .await?;
         Some(rt)
     } else {
         None
     };
-    Ok((
-        TokenResponse {
-            access_token: issued.access_token,
-            token_type: "Bearer",
-            expires_in: life.access_token.num_seconds(),
-            id_token: issued.id_token,
-            refresh_token,
-            scope: facts.scope.clone(),
-        },
-        rel,
-    ))
+    Ok(TokenResponse {
+        access_token: issued.access_token,
+        token_type: "Bearer",
+        expires_in: life.access_token.num_seconds(),
+        id_token: issued.id_token,
+        refresh_token,
+        scope: facts.scope.clone(),
+    })
 }
 
-/// `grant_type=authorization_code`.
-pub async fn exchange_code(
-    state: &AppState,
-    provider: &ProviderConfig,
+/// `grant_type=authorization_code`: every check of the code, then its one use. The caller
+/// hands the token set over (`flow::access::hand_over`, then [`issue_set`]).
+pub async fn redeem_code(
+    op: &Op<'_>,
     client: &OidcClient,
     code: &str,
     redirect_uri: Option<&str>,
     code_verifier: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<TokenResponse, OpError> {
+) -> Result<CodeRecord, OpError> {
     let key = key_of(code);
     let unknown = || {
         OidcError::new(
@@ -246,7 +199,7 @@ pub async fn exchange_code(
             "unknown or expired code",
         )
     };
-    let record: CodeRecord = match state.store.get_token(KIND_CODE, &key).await? {
+    let record: CodeRecord = match op.store.get_token(KIND_CODE, &key).await? {
         Some(v) => from_json(v, "code")?,
         None => return Err(unknown().into()),
     };
@@ -259,14 +212,14 @@ pub async fn exchange_code(
         public_client: client.is_public(),
     };
     check_binding(&record, &redemption)?;
-    let lifetime = lifetimes(state).code;
+    let lifetime = lifetimes(op.settings).code;
     // The atomic take (`SET NX`): of concurrent redemptions, exactly one goes on. An expired
     // code is taken too, so that a late second use is still recognised as a reuse; nobody
     // could have redeemed it anyway.
-    let ttl = state.config.oidc.code_lifetime + state.config.oidc.access_token_lifetime;
-    if !state.store.remember_once(ONCE_CODE, &key, ttl).await? {
+    let ttl = op.settings.code_lifetime + op.settings.access_token_lifetime;
+    if !op.store.remember_once(ONCE_CODE, &key, ttl).await? {
         // A second use: whoever holds the code may be an attacker; revoke what the first use got.
-        revoke_grant(state, &record.facts.grant_id).await?;
+        revoke_grant(op, &record.facts.grant_id).await?;
         return Err(OidcError::new(
             "invalid_grant",
             "oidc.code_reused",
@@ -275,44 +228,20 @@ pub async fn exchange_code(
         .into());
     }
     check_redemption(&record, &redemption, now, lifetime)?;
-    let (resp, rel) = issue_set(state, client, &record.facts, record.nonce.as_deref(), now).await?;
-    crate::launch::count_access(
-        state,
-        crate::launch::Handed {
-            ent: &record.facts.ent,
-            person_id: &record.facts.person_id,
-            uai: &record.facts.uai,
-            profile: record.facts.profile,
-            resource: &record.facts.resource,
-            provider: &provider.key,
-            channel: record.facts.channel,
-            device: record.facts.device,
-        },
-    );
-    state.trace(TraceEvent::CredentialIssued {
-        protocol: "oidc",
-        provider: provider.key.clone(),
-        resource: record.facts.resource.clone(),
-        uai: record.facts.uai.clone(),
-        profile: record.facts.profile,
-        ent: record.facts.ent.clone(),
-        ido: rel.subject.clone(),
-        attributes: rel.names(),
-        channel: record.facts.channel,
-    });
-    Ok(resp)
+    Ok(record)
 }
 
-/// `grant_type=refresh_token`: the presented token is used up and a new one of the same family
-/// returned; presenting a used one again revokes the family.
-pub async fn refresh(
-    state: &AppState,
+/// `grant_type=refresh_token`: the presented token is used up (a new one of the same family is
+/// issued by [`issue_set`]); presenting a used one again revokes the family. Returns the
+/// grant's facts.
+pub async fn rotate_refresh(
+    op: &Op<'_>,
     client: &OidcClient,
     refresh_token: &str,
     now: DateTime<Utc>,
-) -> Result<TokenResponse, OpError> {
+) -> Result<GrantFacts, OpError> {
     let key = key_of(refresh_token);
-    let record: RefreshRecord = match state.store.get_token(KIND_REFRESH, &key).await? {
+    let record: RefreshRecord = match op.store.get_token(KIND_REFRESH, &key).await? {
         Some(v) => from_json(v, "refresh")?,
         None => {
             return Err(OidcError::new(
@@ -324,7 +253,7 @@ pub async fn refresh(
         }
     };
     check_refresh(&record, &client.client_id, now)?;
-    if grant_revoked(state, &record.facts.grant_id).await? {
+    if grant_revoked(op, &record.facts.grant_id).await? {
         return Err(OidcError::new(
             "invalid_grant",
             "oidc.grant_revoked",
@@ -332,12 +261,12 @@ pub async fn refresh(
         )
         .into());
     }
-    if !state
+    if !op
         .store
-        .remember_once(ONCE_REFRESH, &key, state.config.oidc.refresh_token_lifetime)
+        .remember_once(ONCE_REFRESH, &key, op.settings.refresh_token_lifetime)
         .await?
     {
-        revoke_grant(state, &record.facts.grant_id).await?;
+        revoke_grant(op, &record.facts.grant_id).await?;
         return Err(OidcError::new(
             "invalid_grant",
             "oidc.refresh_reused",
@@ -350,26 +279,19 @@ pub async fn refresh(
         .to_std()
         .unwrap_or_default()
         .max(std::time::Duration::from_secs(1));
-    state
-        .store
+    op.store
         .put_token(KIND_REFRESH_USED, &key, &json!(true), left)
         .await?;
-    let (resp, _) = issue_set(state, client, &record.facts, None, now).await?;
-    Ok(resp)
+    Ok(record.facts)
 }
 
 /// The facts behind a valid, unrevoked access token.
 async fn access_facts(
-    state: &AppState,
+    op: &Op<'_>,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<(tokens::AccessClaims, GrantFacts), OpError> {
-    let claims = tokens::verify_access(
-        &state.config.oidc.keys,
-        &state.config.oidc_issuer(),
-        token,
-        now,
-    )?;
+    let claims = tokens::verify_access(&op.settings.keys, op.issuer, token, now)?;
     let revoked = || {
         OidcError::new(
             "invalid_token",
@@ -377,8 +299,8 @@ async fn access_facts(
             "the access token was revoked",
         )
     };
-    if grant_revoked(state, &claims.gid).await?
-        || state
+    if grant_revoked(op, &claims.gid).await?
+        || op
             .store
             .get_token(KIND_REVOKED_ACCESS, &claims.jti)
             .await?
@@ -386,23 +308,24 @@ async fn access_facts(
     {
         return Err(revoked().into());
     }
-    let facts: GrantFacts = match state.store.get_token(KIND_GRANT, &claims.gid).await? {
+    let facts: GrantFacts = match op.store.get_token(KIND_GRANT, &claims.gid).await? {
         Some(v) => from_json(v, "grant")?,
         None => return Err(revoked().into()),
     };
     Ok((claims, facts))
 }
 
-/// Userinfo: the released attributes as claims named with the GAR's short names; multi-valued
-/// attributes are arrays. `id_ressource` and `access_mode` are the GAR's query parameters.
-pub async fn userinfo(
-    state: &AppState,
+/// Userinfo, first half: the facts behind a valid access token, with the GAR's query
+/// parameters `idRessource` and `access_mode` checked against them. The caller runs the access
+/// rule again (`flow::access::release_for`) and answers [`userinfo_claims`].
+pub async fn userinfo_facts(
+    op: &Op<'_>,
     token: &str,
     id_ressource: Option<&str>,
     access_mode: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Value, OpError> {
-    let (claims, facts) = access_facts(state, token, now).await?;
+) -> Result<(tokens::AccessClaims, GrantFacts), OpError> {
+    let (claims, facts) = access_facts(op, token, now).await?;
     if id_ressource.is_some_and(|r| r != facts.resource.as_str()) {
         return Err(OidcError::new(
             "invalid_request",
@@ -422,12 +345,12 @@ pub async fn userinfo(
             .into())
         }
     }
-    let rel = released(state, &facts, now).await.map_err(|e| match e {
-        OpError::Refused(r) => {
-            OpError::Refused(OidcError::new("invalid_token", r.check, r.description))
-        }
-        other => other,
-    })?;
+    Ok((claims, facts))
+}
+
+/// Userinfo, second half: the released attributes as claims named with the GAR's short names;
+/// multi-valued attributes are arrays.
+pub fn userinfo_claims(claims: &tokens::AccessClaims, rel: &ReleasedAttributes) -> Value {
     let mut out = Map::new();
     out.insert("sub".into(), json!(claims.sub));
     for (name, values) in &rel.values {
@@ -438,30 +361,28 @@ pub async fn userinfo(
         };
         out.insert(name.as_str().into(), v);
     }
-    Ok(Value::Object(out))
+    Value::Object(out)
 }
 
 /// RFC 7009: revokes a refresh token (and its grant) or an access token of this client.
 /// Unknown tokens and other clients' tokens are answered the same way, and nothing changes.
 pub async fn revoke(
-    state: &AppState,
+    op: &Op<'_>,
     client: &OidcClient,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<(), OpError> {
-    if let Some(v) = state.store.get_token(KIND_REFRESH, &key_of(token)).await? {
+    if let Some(v) = op.store.get_token(KIND_REFRESH, &key_of(token)).await? {
         let record: RefreshRecord = from_json(v, "refresh")?;
         if record.facts.client_id == client.client_id {
-            revoke_grant(state, &record.facts.grant_id).await?;
+            revoke_grant(op, &record.facts.grant_id).await?;
         }
         return Ok(());
     }
-    let issuer = state.config.oidc_issuer();
-    if let Ok(claims) = tokens::verify_access(&state.config.oidc.keys, &issuer, token, now) {
+    if let Ok(claims) = tokens::verify_access(&op.settings.keys, op.issuer, token, now) {
         if claims.client_id == client.client_id {
             let left = (claims.exp - now.timestamp()).max(1);
-            state
-                .store
+            op.store
                 .put_token(
                     KIND_REVOKED_ACCESS,
                     &claims.jti,
@@ -476,13 +397,13 @@ pub async fn revoke(
 
 /// RFC 7662: whether a token of this client is active, and what it is.
 pub async fn introspect(
-    state: &AppState,
+    op: &Op<'_>,
     client: &OidcClient,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Value, OpError> {
     let inactive = json!({"active": false});
-    if let Ok((claims, _)) = access_facts(state, token, now).await {
+    if let Ok((claims, _)) = access_facts(op, token, now).await {
         if claims.client_id != client.client_id {
             return Ok(inactive);
         }
@@ -493,11 +414,11 @@ pub async fn introspect(
         }));
     }
     let key = key_of(token);
-    if let Some(v) = state.store.get_token(KIND_REFRESH, &key).await? {
+    if let Some(v) = op.store.get_token(KIND_REFRESH, &key).await? {
         let record: RefreshRecord = from_json(v, "refresh")?;
         let live = check_refresh(&record, &client.client_id, now).is_ok()
-            && !grant_revoked(state, &record.facts.grant_id).await?
-            && !refresh_used(state, &key).await?;
+            && !grant_revoked(op, &record.facts.grant_id).await?
+            && !refresh_used(op, &key).await?;
         if live {
             return Ok(json!({
                 "active": true, "token_type": "refresh_token", "scope": record.facts.scope,
@@ -510,10 +431,6 @@ pub async fn introspect(
 }
 
 /// Whether a refresh token was already rotated.
-async fn refresh_used(state: &AppState, key: &str) -> Result<bool, StoreError> {
-    Ok(state
-        .store
-        .get_token(KIND_REFRESH_USED, key)
-        .await?
-        .is_some())
+async fn refresh_used(op: &Op<'_>, key: &str) -> Result<bool, StoreError> {
+    Ok(op.store.get_token(KIND_REFRESH_USED, key).await?.is_some())
 }

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::flow::{verify_id_token, GarIdToken, LoginSecrets};
 use super::{EntOidc, IdTokenAlg};
-use crate::config::Secret;
+use crate::secret::Secret;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap()

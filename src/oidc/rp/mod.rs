@@ -15,7 +15,7 @@ pub mod ssrf;
 
 use std::time::Duration;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 pub use flow::{begin, complete, verify_id_token, Begin, EntUser, LoginSecrets};
 pub use provider::{Discovered, Providers};
