@@ -90,3 +90,11 @@ pub struct PendingLogin {
     #[serde(default)]
     pub forced: bool,
 }
+
+/// A fresh, unguessable session id (256 random bits, hex).
+pub fn new_id() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}

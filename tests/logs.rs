@@ -121,3 +121,56 @@ async fn logs_carry_no_personal_data_tokens_or_messages() {
         assert!(!logs.contains(secret), "logs contain {secret}:\n{logs}");
     }
 }
+
+/// Every refusal's cause is logged once (`http::api_error::log_cause`), with the reference the
+/// client or user was given: an API refusal in its protocol's shape (GAR XML here), and a page.
+#[tokio::test(flavor = "current_thread")]
+async fn each_refusal_is_logged_once_with_the_reference_given() {
+    let (captured, _guard) = captured_logs::capture();
+    let gw = TestGateway::new().await;
+
+    let req = Request::get("/ressourcesDiffusables")
+        .header("authorization", "Bearer not-a-token-of-anyone-0123456789")
+        .body(Body::empty())
+        .unwrap();
+    let resp = gw.call(req).await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/xml; charset=utf-8"
+    );
+    let body = body_string(resp).await;
+    assert!(
+        body.contains(
+            "<erreur><code>Unauthorized</code><message>Authentification requise</message></erreur>"
+        ),
+        "{body}"
+    );
+    let logs = captured.text();
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("request refused"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{logs}");
+    assert!(lines[0].contains("ents.<id>.api_token_file"), "{logs}");
+    assert!(!logs.contains("not-a-token-of-anyone"), "{logs}");
+
+    // A page: the reference on the page is the one in the single log line.
+    let resp = gw.get("/domaineGar?idENT=x", None).await;
+    assert_eq!(resp.status(), 400);
+    let page = body_string(resp).await;
+    let logs = captured.text();
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("request refused"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{logs}");
+    let reference = lines[1]
+        .split("reference=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    assert!(page.contains(reference), "{reference} not on the page");
+}

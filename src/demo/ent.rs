@@ -120,7 +120,7 @@ async fn login(State(ent): State<DemoEnt>, Form(form): Form<LoginForm>) -> Respo
         )
             .into_response();
     }
-    let sid = crate::http::cookies::new_session_id();
+    let sid = crate::session::new_id();
     ent.sessions
         .lock()
         .unwrap_or_else(|e| e.into_inner())

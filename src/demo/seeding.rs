@@ -12,7 +12,7 @@ use super::data;
 use crate::app::AppState;
 use crate::domain::{AssignmentType, Subscription};
 use crate::feed::ImportSummary;
-use crate::http::affectations::{assign_as, Assigned};
+use crate::flow::assign::Assigned;
 use crate::saml::xml::{escape, instant};
 
 /// What the demo seeded at start-up.
@@ -189,7 +189,15 @@ async fn assign(state: &AppState) -> anyhow::Result<usize> {
             .subscription(&a.subscription_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("demo: no subscription {}", a.subscription_id))?;
-        match assign_as(state, &manager, &subscription, &a).await? {
+        match crate::flow::assign::assign(
+            &state.deps(),
+            &manager,
+            &subscription,
+            &a,
+            state.clock.now(),
+        )
+        .await?
+        {
             Ok(Assigned::Done | Assigned::AlreadyThere) => made += 1,
             Err(r) => anyhow::bail!(
                 "demo: assignment to {} refused: {} ({})",

@@ -6,6 +6,7 @@
 //!   (`hand_over`: the access rule again, the attributes released, the credential issued by
 //!   the protocol's closure, the audience count and the trace), the one path every provider
 //!   protocol takes.
+//! - [`assign`]: a manager assigning licences and withdrawing them.
 //! - [`login`]: finishing an ENT login: the session, its trace, and the launch it was for,
 //!   the session written once.
 //!
@@ -16,6 +17,7 @@
 //! Invariant: nothing here names `crate::http`, `crate::app` or a protocol crate.
 
 pub mod access;
+pub mod assign;
 pub mod login;
 
 use crate::audience::Audience;

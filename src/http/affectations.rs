@@ -16,14 +16,12 @@ use axum::{Form, Router};
 
 use crate::app::AppState;
 use crate::domain::assign::{self, AssignRefusal};
-use crate::domain::licence_count::{count, AudienceCounts};
 use crate::domain::{
     Assignment, AssignmentTarget, AssignmentType, IdEnt, Person, Subscription, Uai,
 };
+use crate::flow;
 use crate::saml::xml::escape;
 use crate::session::Session;
-use crate::store::Conditional;
-use crate::trace::TraceEvent;
 
 use super::error::PageError;
 use super::pages;
@@ -104,28 +102,6 @@ async fn subscriptions_in(state: &AppState, uai: &Uai) -> Result<Vec<Subscriptio
 
 /// People the subscription's assignments reach over all its schools: as they are, and with
 /// `extra` added (for the check before an assignment), from one read of each school.
-async fn reached(
-    state: &AppState,
-    s: &Subscription,
-    extra: Option<&Assignment>,
-) -> Result<(AudienceCounts, AudienceCounts), crate::store::StoreError> {
-    let (mut now, mut with) = (Vec::new(), Vec::new());
-    for u in &s.uais {
-        let persons = state.store.school_persons(u).await?;
-        let mut assignments = state.store.assignments(&s.id, u).await?;
-        let here = count(s, u, &persons, &assignments);
-        now.push(here);
-        with.push(match extra.filter(|a| &a.uai == u) {
-            Some(a) => {
-                assignments.push(a.clone());
-                count(s, u, &persons, &assignments)
-            }
-            None => here,
-        });
-    }
-    Ok((assign::sum(&now), assign::sum(&with)))
-}
-
 fn message(code: &str) -> Option<&'static str> {
     Some(match code {
         "affecte" => "L'affectation est enregistrée.",
@@ -224,7 +200,7 @@ async fn subscription_block(
     groups: &[crate::domain::Group],
     token: &str,
 ) -> Result<String, PageError> {
-    let (used, _) = reached(state, s, None).await?;
+    let (used, _) = flow::assign::reached(&state.deps(), s, None).await?;
     let left: Vec<String> = assign::left(s, &used)
         .into_iter()
         .map(|(who, n)| match n {
@@ -382,22 +358,6 @@ fn back(p: &Posted, code: &str) -> Response {
     .into_response()
 }
 
-fn traced(state: &AppState, manager: &Person, a: &Assignment, action: &'static str) {
-    let target = match &a.target {
-        AssignmentTarget::Person { ent, id } => {
-            format!("person:{}", state.deps().subject(ent, id))
-        }
-        AssignmentTarget::Group { code } => format!("group:{code}"),
-    };
-    state.trace(TraceEvent::AssignmentChanged {
-        manager: state.deps().subject(&manager.ent, &manager.id),
-        action,
-        subscription: a.subscription_id.clone(),
-        uai: a.uai.clone(),
-        target,
-    });
-}
-
 fn refusal(state: &AppState, p: &Posted, r: &AssignRefusal) -> Response {
     tracing::info!(code = r.code(), subscription = %p.subscription.id, uai = %p.uai, "assignment refused");
     let _ = state;
@@ -433,66 +393,19 @@ async fn assign_form(
         Ok(p) => p,
         Err(r) => return Ok(r),
     };
-    match assign_as(&state, &p.person, &p.subscription, &p.assignment()).await? {
-        Ok(Assigned::Done) => Ok(back(&p, "affecte")),
-        Ok(Assigned::AlreadyThere) => Ok(back(&p, "deja")),
+    match flow::assign::assign(
+        &state.deps(),
+        &p.person,
+        &p.subscription,
+        &p.assignment(),
+        state.clock.now(),
+    )
+    .await?
+    {
+        Ok(flow::assign::Assigned::Done) => Ok(back(&p, "affecte")),
+        Ok(flow::assign::Assigned::AlreadyThere) => Ok(back(&p, "deja")),
         Err(r) => Ok(refusal(&state, &p, &r)),
     }
-}
-
-/// What an accepted assignment came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Assigned {
-    /// Written (and traced).
-    Done,
-    /// The same assignment was already there.
-    AlreadyThere,
-}
-
-/// The assignment rule, protocol-free: `manager` assigns `subscription` to `a.target` in
-/// `a.uai`. Checks the manager, the subscription and the target (`domain::assign::check`),
-/// then counts the people reached at a version of the assignments, checks the licences and
-/// writes only if the version is still current (`add_assignment_if`), reading again on a
-/// conflict. A write is traced as the manager's `assignment_changed`.
-pub async fn assign_as(
-    state: &AppState,
-    manager: &Person,
-    subscription: &Subscription,
-    a: &Assignment,
-) -> Result<Result<Assigned, AssignRefusal>, crate::store::StoreError> {
-    let persons = state.store.school_persons(&a.uai).await?;
-    let groups = state.store.school_groups(&a.uai).await?;
-    let now = state.clock.now();
-    if let Err(r) = assign::check(
-        manager,
-        subscription,
-        &a.uai,
-        &a.target,
-        &persons,
-        &groups,
-        now,
-    ) {
-        return Ok(Err(r));
-    }
-    // Read the version, count, check, write if nobody wrote meanwhile; else again.
-    for _ in 0..20 {
-        let version = state.store.assignments_version(&a.subscription_id).await?;
-        let (before, after) = reached(state, subscription, Some(a)).await?;
-        if let Err(r) = assign::within_licences(subscription, &before, &after) {
-            return Ok(Err(r));
-        }
-        match state.store.add_assignment_if(a, version).await? {
-            Conditional::Done => {
-                traced(state, manager, a, "assign");
-                return Ok(Ok(Assigned::Done));
-            }
-            Conditional::Unchanged => return Ok(Ok(Assigned::AlreadyThere)),
-            Conditional::Conflict => continue,
-        }
-    }
-    Err(crate::store::StoreError::Unavailable(
-        "affectations: the subscription kept changing; try again".into(),
-    ))
 }
 
 async fn withdraw_form(
@@ -507,9 +420,6 @@ async fn withdraw_form(
     if !p.person.manages.contains(&p.uai) {
         return Ok(refusal(&state, &p, &AssignRefusal::NotManager));
     }
-    let a = p.assignment();
-    if state.store.remove_assignment(&a).await? {
-        traced(&state, &p.person, &a, "withdraw");
-    }
+    flow::assign::withdraw(&state.deps(), &p.person, &p.assignment()).await?;
     Ok(back(&p, "retire"))
 }

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::AppState;
 use crate::feed::{self, archive, ImportError, Upload};
 
+use super::api_error::{ApiError, Shape};
 use super::party::{By, EntCaller, Unauthenticated};
 use super::tls::ClientIdentity;
 
@@ -57,15 +58,10 @@ struct ErrorBody<'a> {
     problems: &'a [Problem<'a>],
 }
 
+/// The upload's JSON error (`api_error::Shape::Import`); the cause was logged by the caller
+/// where it says more than the message.
 fn error(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        Json(ErrorBody {
-            message,
-            problems: &[],
-        }),
-    )
-        .into_response()
+    ApiError::new(status, Shape::Import, message, message).into_response()
 }
 
 /// The ENT whose registered client certificate authenticated the connection (`party`; a
@@ -246,10 +242,7 @@ async fn import(
             )
                 .into_response()
         }
-        Err(ImportError::Store(e)) => {
-            tracing::error!(error = %e, "directory upload: the store does not answer");
-            error(StatusCode::SERVICE_UNAVAILABLE, "Service indisponible")
-        }
+        Err(ImportError::Store(e)) => ApiError::store(Shape::Import, &e).into_response(),
         Err(ImportError::Io(_, e)) => {
             tracing::error!(error = %e, "directory upload: the import failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, "Erreur interne")

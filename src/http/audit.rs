@@ -16,6 +16,7 @@ use crate::app::AppState;
 use crate::audit::query::{search, to_csv, to_json_lines, Filter, Scope};
 use crate::config::AuditorConfig;
 use crate::domain::Jurisdiction;
+use crate::http::api_error::{ApiError, Shape};
 use crate::http::party::{AuditorCaller, Unauthenticated};
 use crate::saml::xml::escape;
 use crate::trace::TraceEvent;
@@ -176,17 +177,17 @@ pub async fn api(
     auditor: Result<AuditorCaller, Unauthenticated>,
     Query(p): Query<HashMap<String, String>>,
 ) -> Response {
-    let Ok(AuditorCaller(a)) = auditor else {
-        tracing::warn!("audit API refused: no valid auditor token (auditors.<key>.api_token_file)");
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(
-                header::WWW_AUTHENTICATE,
-                "Bearer realm=\"passerelle-audit\"",
-            )],
-            "authentification requise\n",
-        )
-            .into_response();
+    let a = match auditor {
+        Ok(AuditorCaller(a)) => a,
+        Err(e) => {
+            return ApiError::unauthenticated(
+                Shape::Bearer {
+                    realm: "passerelle-audit",
+                },
+                format!("audit API: {} (auditors.<key>.api_token_file)", e.cause()),
+            )
+            .into_response()
+        }
     };
     let limit = p
         .get("limit")

@@ -3,12 +3,13 @@
 //! with their bearer token, as for the listing.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::saml::xml::{escape, instant};
 
+use super::api_error::{ApiError, Shape};
 use super::party::{EntCaller, Unauthenticated};
 
 fn element(out: &mut String, name: &str, value: &str) {
@@ -20,21 +21,15 @@ pub async fn handle(
     caller: Result<EntCaller, Unauthenticated>,
 ) -> Response {
     if let Err(e) = caller {
-        tracing::warn!(cause = e.cause(), "ressourcesDiffusables refused: register the ENT's client certificate (ents.<id>.client_certificate_file) or give it a token (ents.<id>.api_token_file)");
-        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<erreur><code>Unauthorized</code><message>Authentification requise</message></erreur>\n";
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
-            body,
+        return ApiError::unauthenticated(
+            Shape::GarXml,
+            format!("ressourcesDiffusables: {}; register the ENT's client certificate (ents.<id>.client_certificate_file) or give it a token (ents.<id>.api_token_file)", e.cause()),
         )
-            .into_response();
+        .into_response();
     }
     let resources = match state.store.resources().await {
         Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "ressourcesDiffusables failed: the store does not answer");
-            return (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response();
-        }
+        Err(e) => return ApiError::store(Shape::GarXml, &e).into_response(),
     };
     let mut out =
         String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ressourcesDiffusables>");

@@ -59,12 +59,9 @@ pub fn session_id(headers: &HeaderMap, secure: bool) -> Option<String> {
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// A fresh, unguessable session id (256 random bits).
+/// A fresh, unguessable session id (`session::new_id`).
 pub fn new_session_id() -> String {
-    use rand::RngCore;
-    let mut b = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut b);
-    hex::encode(b)
+    crate::session::new_id()
 }
 
 /// The `Set-Cookie` value. Over HTTPS the cookie is `Secure; SameSite=None`, so that providers'

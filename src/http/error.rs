@@ -1,7 +1,8 @@
 //! The one place errors become HTTP responses.
 //!
 //! Users get a page in French with a code and a reference; the cause is logged once, with the
-//! same reference, for operators. 5xx pages carry no internal detail.
+//! same reference, for operators (by `api_error::log_cause`). 5xx pages carry no internal
+//! detail. API clients get `api_error::ApiError` instead.
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -158,17 +159,20 @@ impl From<crate::flow::FlowError> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let reference = pages::reference();
-        if self.status.is_server_error() {
-            tracing::error!(code = self.code, reference = %reference, status = self.status.as_u16(), cause = %self.cause, "request failed");
-        } else {
-            tracing::warn!(code = self.code, reference = %reference, status = self.status.as_u16(), cause = %self.cause, "request refused");
-        }
         let body = pages::error_page(self.title, self.message, self.code, &reference);
-        (
+        let mut resp = (
             self.status,
             [(axum::http::header::CACHE_CONTROL, "no-store")],
             Html(body),
         )
-            .into_response()
+            .into_response();
+        // Logged once, with the same reference, by `api_error::log_cause`.
+        resp.extensions_mut().insert(super::api_error::Cause {
+            status: self.status,
+            code: self.code,
+            reference,
+            cause: self.cause,
+        });
+        resp
     }
 }

@@ -7,7 +7,6 @@
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use base64::Engine;
 use serde::Serialize;
 
@@ -15,37 +14,21 @@ use crate::app::AppState;
 use crate::domain::{IdEnt, Presentation, Resource, Term, Uai};
 use crate::listing::{self, ListingError};
 
+use super::api_error::{ApiError, Shape};
 use super::party::{EntCaller, Unauthenticated};
 
 /// The GAR error shape.
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    #[serde(rename = "Erreur")]
-    erreur: ErrorFields<'a>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ErrorFields<'a> {
-    code: &'a str,
-    message: &'a str,
-    resource: &'a str,
-}
-
+/// The GAR's JSON error for `path` (`api_error::Shape::GarJson`).
 fn gar_error(status: StatusCode, message: &str, path: &str, cause: &str) -> Response {
-    tracing::warn!(status = status.as_u16(), cause, "listing refused");
-    let code = status.canonical_reason().unwrap_or("Error");
-    (
+    ApiError::new(
         status,
-        Json(ErrorBody {
-            erreur: ErrorFields {
-                code,
-                message,
-                resource: path.trim_start_matches('/'),
-            },
-        }),
+        Shape::GarJson {
+            resource: path.to_string(),
+        },
+        message,
+        cause,
     )
-        .into_response()
+    .into_response()
 }
 
 #[derive(Serialize)]
@@ -182,13 +165,7 @@ pub async fn handle(
             )
         }
         Err(ListingError::Store(e)) => {
-            tracing::error!(error = %e, "listing failed: the store does not answer");
-            return gar_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Service indisponible",
-                &path,
-                "store unavailable",
-            );
+            return ApiError::store(Shape::GarJson { resource: path }, &e).into_response()
         }
     };
     let mut body = Vec::with_capacity(4096);

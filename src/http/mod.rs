@@ -7,6 +7,7 @@ pub(crate) mod abonnement;
 mod acs;
 pub mod affectations;
 mod annuaire;
+pub mod api_error;
 mod audience;
 mod audit;
 mod catalogue;
@@ -72,6 +73,8 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             forwarded_cert::layer,
         ))
+        // The cause of each refused or failed request, logged once inside the route's span.
+        .route_layer(axum::middleware::from_fn(api_error::log_cause))
         // Inside routing, so that spans name the route template: raw paths and query strings
         // carry user ids, SAML messages and tokens, which must never reach the logs.
         .route_layer(

@@ -108,3 +108,42 @@ fn a_malformed_document_is_not_repaired_into_a_verifiable_one() {
     let refused = verify(&broken, &cert);
     assert!(refused.is_err(), "{refused:?}");
 }
+
+/// Signing and verifying on several threads at once, as the blocking pool does: every
+/// signature is made and every valid one verifies. libxml 0.3.3 freed the encoding string it
+/// passed to libxml2 (see `strict_parse`), and under concurrent parses valid signatures were
+/// refused and signings failed (`NodeNotFound`) now and then; the SSO benchmark at four
+/// transactions in flight found it within seconds.
+#[test]
+fn concurrent_signing_and_verification_never_fail() {
+    let (xml, cert) = signed_assertion();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (xml, cert) = (xml.clone(), cert.clone());
+            std::thread::spawn(move || {
+                let key = test_key();
+                let now = chrono::DateTime::<chrono::Utc>::from_timestamp(1_795_000_000, 0)
+                    .unwrap_or_default();
+                let mut failures = Vec::new();
+                for i in 0..300 {
+                    if let Err(e) = verify(&xml, &cert) {
+                        failures.push(format!("verify {i}: {e}"));
+                    }
+                    let (_, _, issued) = super::roundtrip_tests::issued(&key, now);
+                    if !issued.contains("SignatureValue") {
+                        failures.push(format!("sign {i}"));
+                    }
+                }
+                failures
+            })
+        })
+        .collect();
+    let failures: Vec<String> = threads
+        .into_iter()
+        .flat_map(|t| {
+            t.join()
+                .unwrap_or_else(|_| vec!["a thread panicked".into()])
+        })
+        .collect();
+    assert_eq!(failures, Vec::<String>::new());
+}

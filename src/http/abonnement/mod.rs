@@ -29,6 +29,7 @@ use crate::domain::subscription_rules::{
 use crate::domain::{Subscription, Uai};
 use crate::saml::xml::escape;
 
+use super::api_error::{ApiError, Shape};
 use super::party::{ProviderCaller, Unauthenticated};
 
 pub fn routes() -> Router<AppState> {
@@ -51,6 +52,8 @@ enum WsError {
     Text(StatusCode, String),
     /// Business rules broken: 400 with every rule and field.
     Rules(Vec<Violation>),
+    /// A failure whose cause is for the operator's log (the store does not answer).
+    Api(ApiError),
 }
 
 impl IntoResponse for WsError {
@@ -58,6 +61,7 @@ impl IntoResponse for WsError {
         match self {
             WsError::Text(status, message) => text(status, &message),
             WsError::Rules(v) => violations(&v),
+            WsError::Api(e) => e.into_response(),
         }
     }
 }
@@ -74,12 +78,7 @@ fn xml_response(status: StatusCode, body: String) -> Response {
 }
 
 fn text(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        format!("{message}\n"),
-    )
-        .into_response()
+    ApiError::new(status, Shape::Text, message, message).into_response()
 }
 
 fn violations(v: &[Violation]) -> Response {
@@ -102,8 +101,7 @@ fn authenticated(
     caller: Result<ProviderCaller, Unauthenticated>,
 ) -> Result<ProviderCaller, WsError> {
     caller.map_err(|e| {
-        tracing::warn!(cause = e.cause(), "subscription web service refused: register the provider's client certificate (providers.<key>.client_certificate_file) or give it a token (providers.<key>.api_token_file)");
-        WsError::Text(StatusCode::UNAUTHORIZED, "Authentification requise".into())
+        WsError::Api(ApiError::unauthenticated(Shape::Text, format!("subscription web service: {}; register the provider's client certificate (providers.<key>.client_certificate_file) or give it a token (providers.<key>.api_token_file)", e.cause())))
     })
 }
 
@@ -202,11 +200,7 @@ async fn owned(
 }
 
 fn unavailable(e: &crate::store::StoreError) -> WsError {
-    tracing::error!(error = %e, "subscription web service: the store does not answer");
-    WsError::Text(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Service indisponible".into(),
-    )
+    WsError::Api(ApiError::store(Shape::Text, e))
 }
 
 /// Records a change for the audit trail.

@@ -23,6 +23,7 @@ use crate::app::AppState;
 use crate::audience::report::{self, Period, ReportRequest};
 use crate::domain::Jurisdiction;
 
+use super::api_error::{ApiError, Shape};
 use super::party::{AudienceReader, AudienceReaderCaller, Credentials, Unauthenticated};
 use super::tls::ClientIdentity;
 
@@ -185,17 +186,17 @@ async fn api(
     reader: Result<AudienceReaderCaller, Unauthenticated>,
     Query(p): Query<HashMap<String, String>>,
 ) -> Response {
-    let Ok(AudienceReaderCaller(r)) = reader else {
-        tracing::warn!("audience report refused: no valid reader token or client certificate (audience_readers.<key>.api_token_file)");
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(
-                header::WWW_AUTHENTICATE,
-                "Bearer realm=\"passerelle-audience\"",
-            )],
-            "authentification requise\n",
-        )
-            .into_response();
+    let r = match reader {
+        Ok(AudienceReaderCaller(r)) => r,
+        Err(e) => {
+            return ApiError::unauthenticated(
+                Shape::Bearer {
+                    realm: "passerelle-audience",
+                },
+                format!("audience report: {} (audience_readers.<key>.api_token_file, or a provider's or ENT's credentials)", e.cause()),
+            )
+            .into_response()
+        }
     };
     let r = Reader::from(r);
     let req = match request(&state, &r, &p) {

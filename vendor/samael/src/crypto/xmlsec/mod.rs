@@ -220,8 +220,13 @@ fn strict_parse<Bytes: AsRef<[u8]>>(
             recover: false,
             no_net: true,
             no_def_dtd: true,
+            // With the declaration ignored, libxml2 reads the bytes as UTF-8. No `encoding`
+            // is passed: libxml 0.3.3's `parse_string_with_options` hands libxml2 a pointer to
+            // an encoding string it has already freed (the `CString` is dropped inside its
+            // `match`), a use-after-free that, under concurrent parses, made libxml2 read
+            // reused memory as the encoding name (intermittent refusals of valid signatures,
+            // failed signings).
             ignore_enc: true,
-            encoding: Some("UTF-8"),
             ..ParserOptions::default()
         },
     )

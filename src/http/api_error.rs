@@ -1,0 +1,169 @@
+//! The one error type of the server-to-server APIs, beside [`super::error::PageError`] for
+//! people: each refusal in the shape its protocol expects, and its cause logged once.
+//!
+//! An error does not log itself: its response carries a [`Cause`] extension, which the
+//! [`log_cause`] middleware (inside the route's span, so the log line names the route template,
+//! never the raw path with its ids) writes once, with the reference the body shows, and removes.
+//! Page errors take the same way.
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::saml::xml::escape;
+use crate::store::StoreError;
+
+/// The body shapes of the gateway's APIs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shape {
+    /// The GAR's JSON error of the médiacentre listing:
+    /// `{"Erreur": {"Code", "Message", "Resource"}}`, `Resource` being the path asked.
+    GarJson { resource: String },
+    /// The GAR's XML error of `ressourcesDiffusables`: `<erreur><code/><message/></erreur>`.
+    GarXml,
+    /// The directory upload's JSON: `{"message"}`.
+    Import,
+    /// One line of text (the subscription service outside its business rules).
+    Text,
+    /// RFC 6750: `WWW-Authenticate: Bearer realm="<realm>"` and one line of text (audit,
+    /// audience).
+    Bearer { realm: &'static str },
+}
+
+/// A refusal or a failure of an API request.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub shape: Shape,
+    /// What the client is told (French, like the GAR's messages).
+    pub message: String,
+    /// What the operator needs to fix it; logged once, never sent.
+    pub cause: String,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        shape: Shape,
+        message: impl Into<String>,
+        cause: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            shape,
+            message: message.into(),
+            cause: cause.into(),
+        }
+    }
+
+    /// The store does not answer: 503, in `shape`.
+    pub fn store(shape: Shape, e: &StoreError) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            shape,
+            "Service indisponible, réessayez plus tard",
+            format!("the store does not answer: {e}"),
+        )
+    }
+
+    /// No party of the role asked for: 401, in `shape`.
+    pub fn unauthenticated(shape: Shape, cause: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            shape,
+            "Authentification requise",
+            cause,
+        )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::store(Shape::Text, &e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let reference = super::pages::reference();
+        let mut resp = match &self.shape {
+            Shape::GarJson { resource } => (
+                self.status,
+                Json(json!({"Erreur": {
+                    "Code": self.status.canonical_reason().unwrap_or("Error"),
+                    "Message": self.message,
+                    "Resource": resource.trim_start_matches('/'),
+                }})),
+            )
+                .into_response(),
+            Shape::GarXml => (
+                self.status,
+                [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+                format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<erreur><code>{}</code><message>{}</message></erreur>\n",
+                    escape(self.status.canonical_reason().unwrap_or("Error")),
+                    escape(&self.message)
+                ),
+            )
+                .into_response(),
+            Shape::Import => (self.status, Json(json!({"message": self.message}))).into_response(),
+            Shape::Text => (
+                self.status,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                format!("{}\n", self.message),
+            )
+                .into_response(),
+            Shape::Bearer { realm } => {
+                let mut r = (
+                    self.status,
+                    [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                    format!("{}\n", self.message),
+                )
+                    .into_response();
+                if self.status == StatusCode::UNAUTHORIZED {
+                    if let Ok(v) = HeaderValue::from_str(&format!("Bearer realm=\"{realm}\"")) {
+                        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                    }
+                }
+                r
+            }
+        };
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp.extensions_mut().insert(Cause {
+            status: self.status,
+            code: "api",
+            reference,
+            cause: self.cause,
+        });
+        resp
+    }
+}
+
+/// Why a request was refused or failed, for the log line [`log_cause`] writes.
+#[derive(Debug, Clone)]
+pub struct Cause {
+    pub status: StatusCode,
+    /// A stable code (`not_assigned`, `saml.signature`, `api`).
+    pub code: &'static str,
+    /// The reference shown to the user or client.
+    pub reference: String,
+    pub cause: String,
+}
+
+/// Logs the cause of a refused or failed request once: an error for a 5xx, a warning
+/// otherwise.
+pub async fn log_cause(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    if let Some(c) = resp.extensions_mut().remove::<Cause>() {
+        if c.status.is_server_error() {
+            tracing::error!(code = c.code, reference = %c.reference, status = c.status.as_u16(), cause = %c.cause, "request failed");
+        } else {
+            tracing::warn!(code = c.code, reference = %c.reference, status = c.status.as_u16(), cause = %c.cause, "request refused");
+        }
+    }
+    resp
+}
