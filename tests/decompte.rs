@@ -169,8 +169,9 @@ async fn another_providers_subscriptions_are_not_visible() {
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn providers_authenticate_with_their_client_certificate() {
+/// A gateway where test-editeur's servers have a client certificate, and that certificate's
+/// identity as the TLS listener passes it.
+async fn with_provider_certificate() -> (TestGateway, ClientIdentity) {
     let cert = pki::issue("provider servers", None, "client", 9);
     let gw = TestGateway::with(Options {
         files: vec![("provider-client.crt".into(), cert.cert_pem())],
@@ -184,6 +185,12 @@ async fn providers_authenticate_with_their_client_certificate() {
     let identity = ClientIdentity {
         fingerprint: fingerprint(&cert.cert.to_der().unwrap()),
     };
+    (gw, identity)
+}
+
+#[tokio::test]
+async fn providers_authenticate_with_their_client_certificate() {
+    let (gw, identity) = with_provider_certificate().await;
     let resp = gw
         .call(
             Request::get("/decompteaffectations?idAbonnement=abo-etabl")
@@ -203,19 +210,7 @@ async fn providers_authenticate_with_their_client_certificate() {
 /// scheme is no token at all.
 #[tokio::test]
 async fn callers_are_resolved_certificate_first_then_token() {
-    let cert = pki::issue("provider servers", None, "client", 9);
-    let gw = TestGateway::with(Options {
-        files: vec![("provider-client.crt".into(), cert.cert_pem())],
-        vars: vec![(
-            "PASSERELLE__PROVIDERS__TEST-EDITEUR__CLIENT_CERTIFICATE_FILE".into(),
-            "provider-client.crt".into(),
-        )],
-        ..Options::default()
-    })
-    .await;
-    let identity = ClientIdentity {
-        fingerprint: fingerprint(&cert.cert.to_der().unwrap()),
-    };
+    let (gw, identity) = with_provider_certificate().await;
     let get = |with_cert: bool| {
         let mut r = Request::get("/abonnement/abo-etabl")
             .header("authorization", format!("Bearer {OTHER_PROVIDER_TOKEN}"));

@@ -122,6 +122,12 @@ async fn logs_carry_no_personal_data_tokens_or_messages() {
     }
 }
 
+fn refused_lines(logs: &str) -> Vec<&str> {
+    logs.lines()
+        .filter(|l| l.contains("request refused"))
+        .collect()
+}
+
 /// Every refusal's cause is logged once (`http::api_error::log_cause`), with the reference the
 /// client or user was given: an API refusal in its protocol's shape (GAR XML here), and a page.
 #[tokio::test(flavor = "current_thread")]
@@ -147,10 +153,7 @@ async fn each_refusal_is_logged_once_with_the_reference_given() {
         "{body}"
     );
     let logs = captured.text();
-    let lines: Vec<&str> = logs
-        .lines()
-        .filter(|l| l.contains("request refused"))
-        .collect();
+    let lines = refused_lines(&logs);
     assert_eq!(lines.len(), 1, "{logs}");
     assert!(lines[0].contains("ents.<id>.api_token_file"), "{logs}");
     assert!(!logs.contains("not-a-token-of-anyone"), "{logs}");
@@ -160,10 +163,7 @@ async fn each_refusal_is_logged_once_with_the_reference_given() {
     assert_eq!(resp.status(), 400);
     let page = body_string(resp).await;
     let logs = captured.text();
-    let lines: Vec<&str> = logs
-        .lines()
-        .filter(|l| l.contains("request refused"))
-        .collect();
+    let lines = refused_lines(&logs);
     assert_eq!(lines.len(), 2, "{logs}");
     let reference = lines[1]
         .split("reference=")
