@@ -11,7 +11,7 @@
 //! - core: [`domain`] (identifiers, directory, subscriptions, the access rule, attribute
 //!   release, IDO; pure, time a parameter), [`session`], [`store`] (traits, memory, Redis).
 //! - leaves: [`trace`] (decision events, `Tracer`), [`xml_boundary`], [`clock`] (the only
-//!   reader of the wall clock), [`secret`], [`tls`].
+//!   reader of the wall clock), [`secret`], [`tls`], [`outbound`] (outbound HTTP clients).
 
 pub mod app;
 pub mod audience;
@@ -27,6 +27,7 @@ pub mod http;
 pub mod limits;
 pub mod listing;
 pub mod oidc;
+pub mod outbound;
 pub mod saml;
 pub mod school_index;
 pub mod secret;

@@ -135,7 +135,7 @@ fn named_modules(dir: &str) -> Vec<(String, String)> {
 }
 
 /// The modules of the inner layers: none names the HTTP layer or the application state.
-const INNER: [&str; 22] = [
+const INNER: [&str; 23] = [
     "audience",
     "audit",
     "clock",
@@ -146,6 +146,7 @@ const INNER: [&str; 22] = [
     "limits",
     "listing",
     "oidc",
+    "outbound",
     "saml",
     "school_index",
     "secret",
@@ -226,4 +227,15 @@ fn every_top_level_module_has_a_layer() {
             );
         }
     }
+}
+
+/// **Invariant:** every outbound HTTP client of the gateway is built by `outbound` (no proxy
+/// from the environment, no redirects, timeouts). The demo's own clients (its resource, its
+/// seeding) talk to the demo's processes on loopback.
+#[test]
+fn outbound_clients_are_built_in_one_place() {
+    assert_eq!(
+        offenders("reqwest::Client::builder", &["outbound.rs", "demo/"]),
+        Vec::<String>::new()
+    );
 }

@@ -80,11 +80,8 @@ pub struct Forwarder {
 
 impl Forwarder {
     pub fn new(settings: MatomoSettings, gateway_url: String, node: String) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
+        // No proxy from the environment either: the operator names Matomo's URL.
+        let client = crate::outbound::client(std::time::Duration::from_secs(30));
         Self {
             settings,
             gateway_url,

@@ -282,12 +282,7 @@ async fn fetch(url: &str) -> Result<String, String> {
     if !loopback && !allowed_url(&parsed, false) {
         return Err(format!("metadata must be fetched over https (plain http is only accepted from loopback): {url}"));
     }
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| format!("HTTP client: {e}"))?;
+    let client = crate::outbound::client(Duration::from_secs(10));
     let resp = client
         .get(url)
         .send()
@@ -296,12 +291,8 @@ async fn fetch(url: &str) -> Result<String, String> {
     if !resp.status().is_success() {
         return Err(format!("fetching {url} answered {}", resp.status()));
     }
-    let bytes = resp
-        .bytes()
+    let bytes = crate::outbound::read_capped(resp, 2 * 1024 * 1024)
         .await
         .map_err(|e| format!("cannot read {url}: {e}"))?;
-    if bytes.len() > 2 * 1024 * 1024 {
-        return Err(format!("{url} is larger than 2 MiB"));
-    }
-    String::from_utf8(bytes.to_vec()).map_err(|_| format!("{url} is not UTF-8"))
+    String::from_utf8(bytes).map_err(|_| format!("{url} is not UTF-8"))
 }

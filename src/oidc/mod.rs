@@ -4,7 +4,7 @@
 //! them against a published JWKS.
 //!
 //! Invariant: only this module imports `jsonwebtoken` (and `openidconnect`). It turns
-//! protocol messages into neutral values; access decisions stay in `domain` and `launch`.
+//! protocol messages into neutral values; access decisions stay in `domain` and `flow`.
 
 pub mod jwks;
 pub mod op;

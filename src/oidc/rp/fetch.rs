@@ -39,16 +39,10 @@ impl reqwest::dns::Resolve for PublicOnly {
 /// An HTTP client for requests to ENTs' OpenID Providers: private addresses are resolved only
 /// with `allow_private`.
 pub fn client(allow_private: bool) -> reqwest::Client {
-    reqwest::Client::builder()
-        .dns_resolver(std::sync::Arc::new(PublicOnly { allow_private }))
-        .redirect(reqwest::redirect::Policy::none())
-        // Never through a proxy named in the environment: it would see every request and
-        // could reach what the resolver refuses.
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .unwrap_or_default()
+    crate::outbound::client_resolving(
+        Duration::from_secs(10),
+        std::sync::Arc::new(PublicOnly { allow_private }),
+    )
 }
 
 /// GETs `url` as JSON; `check` names the refusal (e.g. `oidc.discovery`). A redirect is an
@@ -62,7 +56,7 @@ pub async fn get_json(
     if !allowed_url(url, allow_private) {
         return Err(RpError::new(check, refused_description(url, allow_private)));
     }
-    let mut resp = http
+    let resp = http
         .get(url.clone())
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
@@ -78,21 +72,16 @@ pub async fn get_json(
     if !status.is_success() {
         return Err(RpError::new(check, format!("{url} answered {status}")));
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
+    crate::outbound::read_capped(resp, MAX_DOCUMENT_BYTES)
         .await
-        .map_err(|e| RpError::new(check, format!("cannot read {url}: {e}")))?
-    {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_DOCUMENT_BYTES {
-            return Err(RpError::new(
-                check,
-                format!("{url} is larger than {MAX_DOCUMENT_BYTES} bytes"),
-            ));
-        }
-    }
-    Ok(body)
+        .map_err(|e| match e {
+            crate::outbound::ReadError::TooLarge(n) => {
+                RpError::new(check, format!("{url} is larger than {n} bytes"))
+            }
+            crate::outbound::ReadError::Http(e) => {
+                RpError::new(check, format!("cannot read {url}: {e}"))
+            }
+        })
 }
 
 /// Why `url` is not fetched, for operators.
