@@ -69,6 +69,24 @@ pub async fn decide(
     let Some(person) = d.store.person(user.ent, user.person_id).await? else {
         return Err(refuse(d, Refusal::UnknownUser, seen));
     };
+    decide_for(d, user, person, schools, resource, now).await
+}
+
+/// [`decide`] for a person already read from the store.
+async fn decide_for(
+    d: &Deps<'_>,
+    user: User<'_>,
+    person: Person,
+    schools: &[Uai],
+    resource: &Resource,
+    now: DateTime<Utc>,
+) -> Result<Decision, FlowError> {
+    let seen = Seen {
+        user: Some(user),
+        uai: schools.first(),
+        resource: Some(&resource.id),
+        ..Seen::default()
+    };
     let mut first = Refusal::UnknownUser;
     for (i, uai) in schools.iter().enumerate() {
         match rule_in(d, &person, uai, resource, now).await? {
@@ -234,15 +252,20 @@ pub async fn authorize(
     let launched = session
         .latest_launch_of(&[&resource.id])
         .map(|l| l.uai.clone());
-    let schools: Vec<Uai> = match (asked, &launched) {
-        (Some(u), _) => vec![u.clone()],
-        (None, Some(u)) => vec![u.clone()],
+    // Without a school asked or launched, the person is read once: for their schools and
+    // for the rule.
+    let (schools, person): (Vec<Uai>, Option<Person>) = match (asked, &launched) {
+        (Some(u), _) | (None, Some(u)) => (vec![u.clone()], None),
         (None, None) => match d.store.person(user.ent, user.person_id).await? {
-            Some(person) => person.profiles.iter().map(|p| p.uai.clone()).collect(),
-            None => Vec::new(),
+            Some(p) => (p.profiles.iter().map(|x| x.uai.clone()).collect(), Some(p)),
+            None => (Vec::new(), None),
         },
     };
-    let grant = decide(d, user, &schools, resource, now).await?.grant;
+    let grant = match person {
+        Some(p) => decide_for(d, user, p, &schools, resource, now).await?,
+        None => decide(d, user, &schools, resource, now).await?,
+    }
+    .grant;
     if launched.as_ref() != Some(grant.uai()) {
         d.tracer.record(granted(d, &grant, channel));
     }
