@@ -5,17 +5,22 @@
 //! - outer: [`cli`] (commands), [`demo`], [`http`] (router, handlers, pages, cookies, limits
 //!   middleware, listeners) and [`app`] (`AppState`; the only modules that name it).
 //! - flows, protocol-free, on narrow dependencies: [`flow`] (opening a resource for every
-//!   protocol, finishing an ENT login), [`listing`] (the médiacentre listing).
+//!   protocol, starting and finishing an ENT login, assignments, subscriptions), [`listing`]
+//!   (the médiacentre listing).
 //! - protocols and services: [`saml`], [`oidc`], [`feed`] (the ENT directory), [`audience`],
 //!   [`audit`], [`limits`], [`school_index`], [`seed`], [`config`] (raw → validated).
 //! - core: [`domain`] (identifiers, directory, subscriptions, the access rule, attribute
 //!   release, IDO; pure, time a parameter), [`session`], [`store`] (traits, memory, Redis).
 //! - leaves: [`trace`] (decision events, `Tracer`), [`xml_boundary`], [`clock`] (the only
-//!   reader of the wall clock), [`secret`], [`tls`], [`outbound`] (outbound HTTP clients).
+//!   reader of the wall clock), [`secret`], [`tls`], [`outbound`] (outbound HTTP clients),
+//!   [`shutdown`], [`backoff`], `check_codes` (how a protocol declares its checks: `saml::Check`,
+//!   `oidc::rp::Check`, `oidc::ErrorCode`).
 
 pub mod app;
 pub mod audience;
 pub mod audit;
+pub mod backoff;
+mod check_codes;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -33,6 +38,7 @@ pub mod school_index;
 pub mod secret;
 pub mod seed;
 pub mod session;
+pub mod shutdown;
 pub mod store;
 pub mod tls;
 pub mod trace;

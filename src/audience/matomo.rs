@@ -12,8 +12,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use super::event::{dnma_profile, AudienceEvent, DNMA_TYPE};
-use super::pipeline::{AudienceMetrics, Backoff};
+use super::metrics::AudienceMetrics;
 use super::MatomoSettings;
+use crate::backoff::Backoff;
 use crate::store::{Delivered, Store, StoreError};
 
 /// The consumer group of the forwarder.

@@ -9,12 +9,15 @@
 //!   of the counts, shared by the memory and Redis stores.
 //! - [`report`]: scoped reports over a date range (JSON, CSV), small-cell suppression;
 //!   [`sushi`]: the COUNTER_SUSHI-style monthly report; [`matomo`]: the optional forwarder.
+//! - [`metrics`]: the counters of the pipeline and the forwarder (arrows: `pipeline` →
+//!   `matomo` → `metrics`).
 //!
 //! Time is a parameter everywhere except in the pipeline's own pacing (retries, polling).
 
 pub mod counting;
 pub mod event;
 pub mod matomo;
+pub mod metrics;
 pub mod pipeline;
 pub mod report;
 pub mod sushi;
@@ -24,7 +27,8 @@ use std::time::Duration;
 
 pub use counting::{Counted, Tally};
 pub use event::{AudienceEvent, DeviceClass};
-pub use pipeline::{Access, Audience, AudienceMetrics};
+pub use metrics::AudienceMetrics;
+pub use pipeline::{Access, Audience};
 
 /// What the local buffer does when it is full (Redis unreachable for long).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,8 +18,10 @@ use tokio::sync::Notify;
 
 use super::event::{AudienceEvent, DeviceClass};
 use super::matomo::{Forwarder, MATOMO_GROUP};
+use super::metrics::AudienceMetrics;
 use super::visitor::{day_of, just_after_midnight, salt_expiry, visitor_id};
 use super::{AudienceSettings, WhenFull};
+use crate::backoff::Backoff;
 use crate::clock::Clock;
 use crate::store::{Store, StoreResult};
 use crate::trace::Channel;
@@ -43,21 +45,6 @@ pub struct Access {
     pub device: DeviceClass,
     pub service: String,
     pub outil: String,
-}
-
-/// Counters of the pipeline, exposed at `/metrics`.
-#[derive(Debug, Default)]
-pub struct AudienceMetrics {
-    pub recorded: AtomicU64,
-    pub dropped: AtomicU64,
-    pub shipped: AtomicU64,
-    pub ship_failures: AtomicU64,
-    pub counted: AtomicU64,
-    pub duplicates: AtomicU64,
-    pub rejected: AtomicU64,
-    pub count_failures: AtomicU64,
-    pub matomo_sent: AtomicU64,
-    pub matomo_failures: AtomicU64,
 }
 
 struct Waiting {
@@ -359,40 +346,5 @@ impl Audience {
                 }
             }
         }
-    }
-}
-
-/// Exponential backoff between retries.
-pub struct Backoff {
-    initial: Duration,
-    max: Duration,
-    current: Duration,
-    failures: u32,
-}
-
-impl Backoff {
-    pub fn new(initial: Duration, max: Duration) -> Self {
-        Self {
-            initial,
-            max,
-            current: initial,
-            failures: 0,
-        }
-    }
-
-    pub fn reset(&mut self) {
-        self.current = self.initial;
-        self.failures = 0;
-    }
-
-    /// `true` for the first failure of a run (what to log).
-    pub fn first(&self) -> bool {
-        self.failures == 0
-    }
-
-    pub async fn wait(&mut self) {
-        self.failures += 1;
-        tokio::time::sleep(self.current).await;
-        self.current = (self.current * 2).min(self.max);
     }
 }

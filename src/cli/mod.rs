@@ -214,7 +214,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             let store = open_store(&cfg).await?;
             let paths: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
-            let rules = crate::feed::ImportRules::of(&cfg, &cfg.ents[&ent]);
+            let rules = cfg.import_rules(&cfg.ents[&ent]);
             match crate::feed::import_files(store.as_ref(), &ent, &paths, &rules).await {
                 Ok(s) => {
                     println!("directory of {ent} replaced: {} school(s), {} person(s), {} class(es) and group(s)", s.schools, s.persons, s.groups);
@@ -446,7 +446,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         None => None,
     };
     tokio::spawn(async move {
-        shutdown_signal().await;
+        crate::shutdown::signal().await;
         let _ = stop.send(true);
     });
     if let (Some(a), Some(interval)) = (
@@ -492,24 +492,4 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         })?;
     }
     Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
-    tracing::info!("shutting down");
 }

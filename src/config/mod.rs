@@ -229,6 +229,15 @@ impl Config {
         self.url("/oidc")
     }
 
+    /// What one directory import by `ent` may contain: its declared schools, archives within
+    /// `feed.archive`.
+    pub fn import_rules(&self, ent: &EntConfig) -> crate::feed::ImportRules {
+        crate::feed::ImportRules {
+            declared: ent.schools.clone(),
+            archive: self.feed.archive,
+        }
+    }
+
     /// The provider and client registered with this `client_id`.
     pub fn oidc_client(&self, client_id: &str) -> Option<(&ProviderConfig, &OidcClient)> {
         self.providers.values().find_map(|p| {

@@ -9,31 +9,8 @@ use super::validate::Ctx;
 use super::Secret;
 use crate::oidc::op::client::{check_registered_uri, ApplicationType, OidcClient};
 use crate::oidc::op::keys::{alg_from_name, Algorithm, KeySet, OidcKey};
+pub use crate::oidc::op::settings::OidcConfig;
 use crate::saml::keys::SigningKey;
-
-/// The validated `[oidc]` section.
-#[derive(Debug, Clone)]
-pub struct OidcConfig {
-    pub keys: KeySet,
-    pub code_lifetime: Duration,
-    pub access_token_lifetime: Duration,
-    pub id_token_lifetime: Duration,
-    pub refresh_token_lifetime: Duration,
-}
-
-impl OidcConfig {
-    /// The default lifetimes (code 60 s, access token 10 min, ID token 5 min, refresh token
-    /// 30 days) with these keys.
-    pub fn with_keys(keys: KeySet) -> Self {
-        Self {
-            keys,
-            code_lifetime: Duration::from_secs(60),
-            access_token_lifetime: Duration::from_secs(600),
-            id_token_lifetime: Duration::from_secs(300),
-            refresh_token_lifetime: Duration::from_secs(30 * 86_400),
-        }
-    }
-}
 
 fn seconds(cx: &mut Ctx<'_>, key: &str, v: Option<u64>, default: u64, max: u64) -> Duration {
     let s = v.unwrap_or(default);

@@ -19,6 +19,7 @@ use crate::http::pages::page;
 use crate::saml::idp::{self, IdpSettings, Issue, ProviderSp, VerifiedAuthnRequest};
 use crate::saml::keys::SigningKey;
 use crate::saml::xml::escape;
+use crate::saml::Check;
 use crate::saml::{binding, xml::new_id};
 
 const COOKIE: &str = "demo_ent_session";
@@ -217,7 +218,7 @@ async fn sso(
         .and_then(|req| {
             if req.issuer != ent.gateway_sp.entity_id {
                 return Err(crate::saml::SamlError::new(
-                    "saml.issuer",
+                    Check::Issuer,
                     "unknown service provider",
                 ));
             }
@@ -226,7 +227,7 @@ async fn sso(
     let request = match request {
         Ok(r) => r,
         Err(e) => {
-            return (StatusCode::FORBIDDEN, Html(page("Demande refusée", &format!("<p>La demande d'authentification de la passerelle est invalide : <code>{}</code></p>", escape(e.check))))).into_response();
+            return (StatusCode::FORBIDDEN, Html(page("Demande refusée", &format!("<p>La demande d'authentification de la passerelle est invalide : <code>{}</code></p>", escape(e.check.code()))))).into_response();
         }
     };
     match ent.user(&headers) {

@@ -147,7 +147,7 @@ pub async fn run(port: u16, ent_over_oidc: bool) -> anyhow::Result<()> {
         demo.gateway_url, demo.audience_token
     );
     println!("Ctrl-C to stop.");
-    crate::cli::shutdown_signal().await;
+    crate::shutdown::signal().await;
     demo.stop().await;
     Ok(())
 }

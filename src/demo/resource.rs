@@ -144,7 +144,7 @@ async fn acs(State(res): State<DemoResource>, Form(form): Form<AcsForm>) -> Resp
         });
     let view = match view {
         Ok(v) => v,
-        Err(e) => return refused(e.check),
+        Err(e) => return refused(e.check.code()),
     };
     let rows: String = view
         .attributes

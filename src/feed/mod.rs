@@ -30,14 +30,6 @@ pub struct ImportRules {
 }
 
 impl ImportRules {
-    /// The rules of `ent` under configuration `cfg`.
-    pub fn of(cfg: &crate::config::Config, ent: &crate::config::EntConfig) -> Self {
-        Self {
-            declared: ent.schools.clone(),
-            archive: cfg.feed.archive,
-        }
-    }
-
     /// The scope of one import by `ent`, from the gateway's current school bindings.
     async fn scope(&self, store: &dyn Store, ent: &IdEnt) -> Result<SchoolScope, ImportError> {
         Ok(SchoolScope::new(

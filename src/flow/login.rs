@@ -1,16 +1,81 @@
-//! Finishing an ENT login, whatever the ENT's protocol: the gateway session of the person the
-//! ENT vouched for, its trace, and where the login was going (a médiacentre launch, a
-//! gateway path to resume, nothing). The session is written to the store once.
+//! An ENT login, whatever the ENT's protocol. [`start`]: the pending login (where the login
+//! goes once the ENT vouches for the user, what the protocol keeps for the answer), stored
+//! for the request's lifetime, and the URL the protocol sends the browser to. [`finish`]: the
+//! gateway session of the person the ENT vouched for, its trace, and where the login was going
+//! (a médiacentre launch, a gateway path to resume, nothing); the session is written once.
 //!
-//! The caller has verified the ENT's message and consumed the pending login.
+//! Before `finish`, the caller has verified the ENT's message and consumed the pending login.
 
 use chrono::{DateTime, Utc};
 
 use super::access::{self, Launched};
 use super::{Deps, FlowError, User};
 use crate::domain::{IdEnt, Refusal};
-use crate::session::{PendingTarget, Session};
+use crate::session::{PendingLogin, PendingTarget, Session};
+use crate::store::StoreError;
 use crate::trace::TraceEvent;
+
+/// A login to start.
+#[derive(Debug)]
+pub struct Start<'a> {
+    /// The login's id: the SAML AuthnRequest ID or the OIDC `state` (the caller makes it, in
+    /// the form its protocol needs).
+    pub id: String,
+    pub ent: &'a IdEnt,
+    /// The médiacentre launch the login is for, or a gateway path to resume.
+    pub target: Option<PendingTarget>,
+    pub resume: Option<String>,
+    /// The ENT must authenticate the user again (a provider's `ForceAuthn`).
+    pub forced: bool,
+}
+
+/// What the ENT's protocol made of a login to start: where the browser goes, and what it must
+/// keep to check the answer (the OIDC nonce and PKCE verifier), opaque here.
+#[derive(Debug)]
+pub struct Asked {
+    pub url: String,
+    pub extra: Option<serde_json::Value>,
+}
+
+/// Why a login did not start.
+#[derive(Debug)]
+pub enum StartError<E> {
+    /// The protocol could not make the request.
+    Ask(E),
+    Store(StoreError),
+}
+
+/// Starts login `s` at `now`: `ask` makes the protocol's request from the pending login; the
+/// pending login is stored for `ttl`. Answers the pending login (its id goes in the browser's
+/// login cookie) and the URL to send the browser to.
+pub async fn start<E, F, Fut>(
+    d: &Deps<'_>,
+    s: Start<'_>,
+    ttl: std::time::Duration,
+    now: DateTime<Utc>,
+    ask: F,
+) -> Result<(PendingLogin, String), StartError<E>>
+where
+    F: FnOnce(&PendingLogin) -> Fut,
+    Fut: std::future::Future<Output = Result<Asked, E>>,
+{
+    let mut login = PendingLogin {
+        id: s.id,
+        ent: s.ent.clone(),
+        target: s.target,
+        resume: s.resume,
+        created_at: now,
+        extra: None,
+        forced: s.forced,
+    };
+    let asked = ask(&login).await.map_err(StartError::Ask)?;
+    login.extra = asked.extra;
+    d.store
+        .put_pending_login(&login, ttl)
+        .await
+        .map_err(StartError::Store)?;
+    Ok((login, asked.url))
+}
 
 /// Where a finished login goes on.
 #[derive(Debug)]

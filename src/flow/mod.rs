@@ -9,6 +9,8 @@
 //! - [`assign`]: a manager assigning licences and withdrawing them.
 //! - [`login`]: finishing an ENT login: the session, its trace, and the launch it was for,
 //!   the session written once.
+//! - [`subscription`]: a provider writing its subscriptions (create, update, delete, read,
+//!   list), the business rules and the audit trace of each change.
 //!
 //! A flow takes [`Deps`], the narrow set of what it may touch (the store, the tracer, the IDO
 //! key, the audience pipeline), never the application state or the configuration; time is a
@@ -19,6 +21,7 @@
 pub mod access;
 pub mod assign;
 pub mod login;
+pub mod subscription;
 
 use crate::audience::Audience;
 use crate::domain::{IdEnt, IdoKey, IdoScope, Refusal};

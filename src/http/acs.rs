@@ -11,7 +11,7 @@ use axum::Form;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::saml::{binding, metadata, sp, SamlError};
+use crate::saml::{binding, metadata, sp, Check, SamlError};
 use crate::trace::TraceEvent;
 
 use super::cookies;
@@ -41,7 +41,7 @@ fn refused(state: &AppState, ent: Option<&str>, e: SamlError) -> PageError {
         peer_kind: "ent",
         peer: ent.map(str::to_string),
         protocol: "saml",
-        check: e.check,
+        check: e.check.code(),
     });
     PageError::saml(&e)
 }
@@ -57,7 +57,7 @@ pub async fn handle(
             &state,
             None,
             SamlError::new(
-                "saml.in_response_to",
+                Check::InResponseTo,
                 "no RelayState: unsolicited responses are refused",
             ),
         ));
@@ -67,7 +67,7 @@ pub async fn handle(
             &state,
             None,
             SamlError::new(
-                "saml.in_response_to",
+                Check::InResponseTo,
                 "the RelayState names no pending login (expired, already used, or never issued)",
             ),
         ));
@@ -77,7 +77,7 @@ pub async fn handle(
         return Err(refused(
             &state,
             Some(&ent_name),
-            SamlError::new("saml.browser_binding", "the browser posting this response did not start this login (login CSRF, or cookies blocked)"),
+            SamlError::new(Check::BrowserBinding, "the browser posting this response did not start this login (login CSRF, or cookies blocked)"),
         ));
     }
     let Some(ent) = state.config.ents.get(&pending.ent) else {
@@ -85,7 +85,7 @@ pub async fn handle(
             &state,
             Some(&ent_name),
             SamlError::new(
-                "saml.config",
+                Check::Config,
                 "the pending login's ENT is no longer configured",
             ),
         ));
@@ -97,7 +97,7 @@ pub async fn handle(
         return Err(refused(
             &state,
             Some(&ent_name),
-            SamlError::new("saml.config", "this ENT authenticates over OpenID Connect"),
+            SamlError::new(Check::Config, "this ENT authenticates over OpenID Connect"),
         ));
     };
     let (sp_settings, expected) = (state.sp.clone(), pending.id.clone());
@@ -111,7 +111,7 @@ pub async fn handle(
             &state,
             Some(&ent_name),
             SamlError::new(
-                "saml.attributes",
+                Check::Attributes,
                 "the idEnt attribute is not the ENT this login was sent to",
             ),
         ));
@@ -127,7 +127,7 @@ pub async fn handle(
             &state,
             Some(&ent_name),
             SamlError::new(
-                "saml.force_authn",
+                Check::ForceAuthn,
                 "the ENT was asked to authenticate the user again (ForceAuthn) but its AuthnInstant is older than the request",
             ),
         ));
@@ -137,7 +137,7 @@ pub async fn handle(
         return Err(refused(
             &state,
             Some(&ent_name),
-            SamlError::new("saml.replay", "the login was already completed"),
+            SamlError::new(Check::Replay, "the login was already completed"),
         ));
     }
     let ttl = (login.remember_until - now)
@@ -156,7 +156,7 @@ pub async fn handle(
         return Err(refused(
             &state,
             Some(&ent_name),
-            SamlError::new("saml.replay", "this assertion was already used"),
+            SamlError::new(Check::Replay, "this assertion was already used"),
         ));
     }
 

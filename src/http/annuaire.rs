@@ -210,7 +210,7 @@ async fn import(
         (true, Some(md5)) => Upload::Archive { bytes, md5 },
         (_, md5) => Upload::Xml { bytes, md5 },
     };
-    let rules = feed::ImportRules::of(&state.config, ent);
+    let rules = state.config.import_rules(ent);
     match feed::import_upload(state.store.clone(), ent.id.clone(), name, upload, &rules).await {
         Ok(s) => {
             tracing::info!(ent = %ent.id, schools = s.schools, persons = s.persons, groups = s.groups, "directory replaced by an upload");

@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::oidc::error_code::Endpoint;
+use crate::oidc::{ErrorCode, OidcError};
 use crate::saml::xml::escape;
 use crate::store::StoreError;
 
@@ -31,6 +33,14 @@ pub enum Shape {
     /// RFC 6750: `WWW-Authenticate: Bearer realm="<realm>"` and one line of text (audit,
     /// audience).
     Bearer { realm: &'static str },
+    /// RFC 6749 §5.2, the token, revocation and introspection endpoints:
+    /// `{"error", "error_description"}`, and `WWW-Authenticate: Basic` with `invalid_client`.
+    OAuth { error: ErrorCode },
+    /// RFC 6750 §3, a resource read with a Bearer token (userinfo): the same body, and the
+    /// error in `WWW-Authenticate: Bearer`.
+    BearerToken { error: ErrorCode },
+    /// COUNTER_SUSHI 5's Exception: `{"Code", "Severity", "Message", "Data"}`.
+    Sushi { code: u32, data: String },
 }
 
 /// A refusal or a failure of an API request.
@@ -42,6 +52,8 @@ pub struct ApiError {
     pub message: String,
     /// What the operator needs to fix it; logged once, never sent.
     pub cause: String,
+    /// The stable code the log line carries (`api`, or the protocol check, e.g. `oidc.pkce`).
+    pub code: &'static str,
 }
 
 impl ApiError {
@@ -56,6 +68,68 @@ impl ApiError {
             shape,
             message: message.into(),
             cause: cause.into(),
+            code: "api",
+        }
+    }
+
+    /// An OAuth 2.0 refusal at `endpoint`, its status decided by its error code; the check
+    /// and `context` (e.g. the provider) go to the log line.
+    pub fn oauth(endpoint: Endpoint, e: &OidcError, context: &str) -> Self {
+        let shape = match endpoint {
+            Endpoint::Token => Shape::OAuth { error: e.error },
+            Endpoint::Protected => Shape::BearerToken { error: e.error },
+        };
+        let status = StatusCode::from_u16(e.error.status(endpoint))
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Self {
+            status,
+            shape,
+            message: e.description.clone(),
+            cause: format!("{e} ({}){context}", e.error),
+            code: e.check,
+        }
+    }
+
+    /// The same refusal in a page of the caller's making (a form showing [`Self::message`]):
+    /// the status stays, and the cause is logged once like any other.
+    pub fn into_page(self, html: String) -> Response {
+        let mut resp = (self.status, axum::response::Html(html)).into_response();
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp.extensions_mut().insert(Cause {
+            status: self.status,
+            code: self.code,
+            reference: super::pages::reference(),
+            cause: self.cause,
+        });
+        resp
+    }
+
+    /// A COUNTER_SUSHI exception `code` (e.g. 2000, 3020) with `data` saying what to change.
+    pub fn sushi(status: StatusCode, code: u32, message: &str, data: &str) -> Self {
+        Self {
+            status,
+            shape: Shape::Sushi {
+                code,
+                data: data.to_string(),
+            },
+            message: message.to_string(),
+            cause: format!("SUSHI exception {code} {message}: {data}"),
+            code: "sushi",
+        }
+    }
+
+    /// An OAuth 2.0 request the store cannot answer: `temporarily_unavailable`, 503.
+    pub fn oauth_store(endpoint: Endpoint, e: &StoreError) -> Self {
+        let refused = OidcError::new(
+            ErrorCode::TemporarilyUnavailable,
+            "oidc.store",
+            "the service is temporarily unavailable",
+        );
+        Self {
+            cause: format!("the store does not answer: {e}"),
+            code: "unavailable",
+            ..Self::oauth(endpoint, &refused, "")
         }
     }
 
@@ -130,17 +204,56 @@ impl IntoResponse for ApiError {
                 }
                 r
             }
+            Shape::OAuth { error } => {
+                let mut r = oauth_body(self.status, *error, &self.message);
+                if *error == ErrorCode::InvalidClient && self.status == StatusCode::UNAUTHORIZED {
+                    r.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Basic realm=\"passerelle\""),
+                    );
+                }
+                r
+            }
+            Shape::BearerToken { error } => {
+                let mut r = oauth_body(self.status, *error, &self.message);
+                let challenge = format!(
+                    "Bearer realm=\"passerelle\", error=\"{error}\", error_description=\"{}\"",
+                    self.message.replace(['"', '\\'], "'")
+                );
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+                r
+            }
+            Shape::Sushi { code, data } => (
+                self.status,
+                Json(json!({"Code": code, "Severity": "Error", "Message": self.message, "Data": data})),
+            )
+                .into_response(),
         };
+        if matches!(self.shape, Shape::OAuth { .. } | Shape::BearerToken { .. }) {
+            resp.headers_mut()
+                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        }
         resp.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         resp.extensions_mut().insert(Cause {
             status: self.status,
-            code: "api",
+            code: self.code,
             reference,
             cause: self.cause,
         });
         resp
     }
+}
+
+/// The JSON body of an OAuth 2.0 error.
+fn oauth_body(status: StatusCode, error: ErrorCode, description: &str) -> Response {
+    (
+        status,
+        Json(json!({"error": error.code(), "error_description": description})),
+    )
+        .into_response()
 }
 
 /// Why a request was refused or failed, for the log line [`log_cause`] writes.

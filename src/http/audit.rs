@@ -103,28 +103,42 @@ async fn run(
     a: &AuditorConfig,
     p: &HashMap<String, String>,
     limit: usize,
-) -> Result<(Vec<crate::audit::chain::Body>, bool), (StatusCode, String)> {
+) -> Result<(Vec<crate::audit::chain::Body>, bool), ApiError> {
     let Some(settings) = &state.config.audit else {
-        return Err((
+        return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "aucun journal d'audit n'est configuré ([audit])".into(),
+            Shape::Text,
+            "aucun journal d'audit n'est configuré ([audit])",
+            "audit query: no [audit] section in the configuration",
         ));
     };
-    let f = filter(p).map_err(|m| (StatusCode::BAD_REQUEST, m))?;
-    let scope = scope(state, a).await.map_err(|e| {
-        tracing::error!(error = %e, "audit query: the store does not answer");
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "service indisponible".to_string(),
+    let f = filter(p).map_err(|m| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            Shape::Text,
+            m.clone(),
+            format!("audit query: {m}"),
         )
     })?;
+    let scope = scope(state, a)
+        .await
+        .map_err(|e| ApiError::store(Shape::Text, &e))?;
     let (dir, f2) = (settings.dir.clone(), f.clone());
+    let unreadable = |cause: String| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Shape::Text,
+            "le journal d'audit ne peut pas être lu",
+            cause,
+        )
+    };
     let found = tokio::task::spawn_blocking(move || search(&dir, &f2, &scope, limit))
         .await
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("search task failed: {e}")))?
+        .map_err(|e| unreadable(format!("audit query: the search task failed: {e}")))?
         .map_err(|e| {
-            tracing::error!(error = %e, "audit query: the audit directory cannot be read (audit.dir)");
-            (StatusCode::INTERNAL_SERVER_ERROR, "le journal d'audit ne peut pas être lu".to_string())
+            unreadable(format!(
+                "audit query: the audit directory cannot be read (audit.dir): {e}"
+            ))
         })?;
     let mut criteria: Vec<String> = [
         "from", "to", "uai", "resource", "provider", "event", "subject",
@@ -205,7 +219,7 @@ pub async fn api(
             }
             resp
         }
-        Err((status, m)) => (status, format!("{m}\n")).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -254,18 +268,12 @@ pub async fn results_page(
     };
     let (records, more) = match run(&state, a, &p, PAGE_LIMIT).await {
         Ok(r) => r,
-        Err((status, m)) => {
-            return (
-                status,
-                Html(pages::page(
-                    "Journal d'audit",
-                    &form(
-                        &p,
-                        &format!("<p role=\"alert\"><strong>{}</strong></p>", escape(&m)),
-                    ),
-                )),
-            )
-                .into_response()
+        Err(e) => {
+            let alert = format!(
+                "<p role=\"alert\"><strong>{}</strong></p>",
+                escape(&e.message)
+            );
+            return e.into_page(pages::page("Journal d'audit", &form(&p, &alert)));
         }
     };
     let rows: String = records
@@ -313,6 +321,6 @@ pub async fn export(
     };
     match run(&state, a, &p, EXPORT_LIMIT).await {
         Ok((records, _)) => download(p.get("format").map(String::as_str), &records, true),
-        Err((status, m)) => (status, format!("{m}\n")).into_response(),
+        Err(e) => e.into_response(),
     }
 }

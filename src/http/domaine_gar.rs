@@ -5,8 +5,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use base64::Engine;
 
 use crate::app::AppState;
@@ -86,17 +85,5 @@ async fn open_target(
     let now = state.clock.now();
     let launched =
         flow::access::launch(&state.deps(), session, false, uai, resource_id, now).await?;
-    Ok(to_resource(&launched.access_url))
-}
-
-/// The redirection to a resource whose access was granted.
-pub fn to_resource(access_url: &str) -> Response {
-    (
-        StatusCode::FOUND,
-        [
-            (header::LOCATION, access_url.to_string()),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-    )
-        .into_response()
+    Ok(super::login::to_resource(&launched.access_url))
 }

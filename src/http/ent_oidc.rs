@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::oidc::rp::{self, LoginSecrets, RpError};
+use crate::oidc::rp::{self, Check, LoginSecrets, RpError};
 
 use super::cookies;
 use super::error::PageError;
@@ -32,7 +32,7 @@ pub async fn handle(
     Query(q): Query<CallbackQuery>,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
-    let refuse = |ent: Option<&str>, check: &'static str, why: &str| {
+    let refuse = |ent: Option<&str>, check: Check, why: &str| {
         oidc_refused(&state, ent, &RpError::new(check, why))
     };
     let Some(login_id) = q
@@ -42,14 +42,14 @@ pub async fn handle(
     else {
         return Err(refuse(
             None,
-            "oidc.state",
+            Check::State,
             "no state: unsolicited authorization responses are refused",
         ));
     };
     let Some(pending) = state.store.get_pending_login(login_id).await? else {
         return Err(refuse(
             None,
-            "oidc.state",
+            Check::State,
             "the state names no pending login (expired, already used, or never issued)",
         ));
     };
@@ -58,7 +58,7 @@ pub async fn handle(
     if !cookies::has_login(&headers, &pending.id, cookies::secure(&state.config)) {
         return Err(refuse(
             ent,
-            "oidc.browser_binding",
+            Check::BrowserBinding,
             "the browser bringing this response did not start this login (login CSRF, or cookies blocked)",
         ));
     }
@@ -71,7 +71,7 @@ pub async fn handle(
     else {
         return Err(refuse(
             ent,
-            "oidc.config",
+            Check::Config,
             "the pending login's ENT is no longer configured for OpenID Connect",
         ));
     };
@@ -79,7 +79,7 @@ pub async fn handle(
     let Some(pending) = state.store.take_pending_login(&pending.id).await? else {
         return Err(refuse(
             ent,
-            "oidc.replay",
+            Check::Replay,
             "the login was already completed",
         ));
     };
@@ -87,7 +87,7 @@ pub async fn handle(
         Some(iss) if iss != op.issuer => {
             return Err(refuse(
                 ent,
-                "oidc.iss",
+                Check::Iss,
                 "the authorization response's iss is not this ENT's issuer (mix-up)",
             ))
         }
@@ -101,7 +101,7 @@ pub async fn handle(
             if provider.iss_parameter_supported {
                 return Err(refuse(
                     ent,
-                    "oidc.iss",
+                    Check::Iss,
                     "the ENT advertises RFC 9207 but its authorization response has no iss",
                 ));
             }
@@ -115,21 +115,21 @@ pub async fn handle(
         };
         return Err(refuse(
             ent,
-            "oidc.error",
+            Check::Error,
             &format!("the ENT answered error={code}"),
         ));
     }
     let Some(code) = q.code.as_deref().filter(|c| !c.is_empty()) else {
         return Err(refuse(
             ent,
-            "oidc.code",
+            Check::Code,
             "the authorization response has no code",
         ));
     };
     let Some(secrets) = LoginSecrets::from_extra(pending.extra.as_ref()) else {
         return Err(refuse(
             ent,
-            "oidc.state",
+            Check::State,
             "the pending login was not started over OpenID Connect",
         ));
     };
@@ -150,7 +150,7 @@ pub async fn handle(
     if pending.forced && user.auth_time.is_none_or(|t| t + skew < pending.created_at) {
         return Err(refuse(
             ent,
-            "oidc.force_authn",
+            Check::ForceAuthn,
             "the ENT was asked to authenticate the user again (max_age=0) but its ID token has no auth_time after the request",
         ));
     }

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::domain::Refusal;
-use crate::saml::SamlError;
+use crate::saml::{Check, SamlError};
 use crate::store::StoreError;
 
 use super::pages;
@@ -49,16 +49,17 @@ impl PageError {
     }
 
     pub fn saml(e: &SamlError) -> Self {
-        let status = match e.check {
-            "saml.too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-            "saml.malformed" => StatusCode::BAD_REQUEST,
-            "saml.internal" => StatusCode::INTERNAL_SERVER_ERROR,
-            "saml.busy" => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::FORBIDDEN,
+        use crate::saml::check::Kind;
+        let status = match (e.check.kind(), e.check) {
+            (Kind::Unreadable, Check::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
+            (Kind::Unreadable, _) => StatusCode::BAD_REQUEST,
+            (Kind::Refused, _) => StatusCode::FORBIDDEN,
+            (Kind::Gateway, _) => StatusCode::INTERNAL_SERVER_ERROR,
+            (Kind::Busy, _) => StatusCode::SERVICE_UNAVAILABLE,
         };
         Self {
             status,
-            code: e.check,
+            code: e.check.code(),
             title: "Connexion refusée",
             message: "Le message d'authentification reçu n'a pas pu être validé. Recommencez depuis votre ENT ; si le problème persiste, contactez l'assistance en donnant la référence ci-dessous.",
             cause: e.to_string(),
@@ -79,23 +80,24 @@ impl PageError {
 
     /// An ENT's OpenID Connect message refused by `e.check`.
     pub fn oidc(e: &crate::oidc::rp::RpError) -> Self {
-        let (status, title, message) = match e.check {
-            "oidc.error" => (
+        use crate::oidc::rp::check::Kind;
+        let (status, title, message) = match e.check.kind() {
+            Kind::Denied => (
                 StatusCode::FORBIDDEN,
                 "Connexion refusée par l'ENT",
                 "Votre ENT n'a pas autorisé la connexion (accès refusé ou connexion annulée). Recommencez depuis le médiacentre de votre ENT.",
             ),
-            "oidc.discovery" | "oidc.jwks" | "oidc.token" | "oidc.userinfo" => (
+            Kind::Unreachable => (
                 StatusCode::BAD_GATEWAY,
                 "ENT injoignable",
                 "La passerelle n'a pas pu dialoguer avec le service d'authentification de votre ENT. Réessayez dans quelques minutes ; si le problème persiste, contactez l'assistance en donnant la référence ci-dessous.",
             ),
-            "oidc.config" => (
+            Kind::Config => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Connexion impossible",
                 "La connexion par votre ENT n'est pas correctement configurée. Contactez l'assistance en donnant la référence ci-dessous.",
             ),
-            _ => (
+            Kind::Refused => (
                 StatusCode::FORBIDDEN,
                 "Connexion refusée",
                 "La réponse d'authentification de votre ENT n'a pas pu être validée. Recommencez depuis votre ENT ; si le problème persiste, contactez l'assistance en donnant la référence ci-dessous.",
@@ -103,7 +105,7 @@ impl PageError {
         };
         Self {
             status,
-            code: e.check,
+            code: e.check.code(),
             title,
             message,
             cause: e.to_string(),

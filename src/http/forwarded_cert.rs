@@ -19,18 +19,11 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::{CertificateError, Error as TlsError};
 
-use super::tls::ClientIdentity;
+use super::tls::{ClientIdentity, GatewayTls};
 use crate::app::AppState;
 use crate::config::trusted_proxy::DEFAULT_HEADER;
 use crate::config::TrustedProxyConfig;
 use crate::tls::fingerprint;
-
-/// Marks the requests of the gateway's own TLS listener, which never take a forwarded
-/// certificate.
-#[derive(Debug, Clone, Copy)]
-pub struct GatewayTls {
-    pub peer: SocketAddr,
-}
 
 /// The middleware: see the module documentation.
 pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {

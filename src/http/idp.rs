@@ -16,7 +16,7 @@ use crate::config::ProviderConfig;
 use crate::flow::{self, access::HandOverError};
 use crate::saml::idp::{self, Issue, UnverifiedRequest};
 use crate::saml::metadata::{self, BINDING_POST, BINDING_REDIRECT, BINDING_SOAP};
-use crate::saml::{binding, SamlError};
+use crate::saml::{binding, Check, SamlError};
 use crate::trace::{Channel, TraceEvent};
 
 use super::error::PageError;
@@ -88,7 +88,7 @@ fn refused(state: &AppState, provider: Option<&str>, e: SamlError) -> PageError 
         peer_kind: "provider",
         peer: provider.map(str::to_string),
         protocol: "saml",
-        check: e.check,
+        check: e.check.code(),
     });
     PageError::saml(&e)
 }
@@ -104,7 +104,7 @@ async fn sso(
             &state,
             None,
             SamlError::new(
-                "saml.issuer",
+                Check::Issuer,
                 "the AuthnRequest's Issuer is not a registered provider",
             ),
         ));
@@ -113,7 +113,7 @@ async fn sso(
         return Err(refused(
             &state,
             Some(&provider.key),
-            SamlError::new("saml.config", "this provider is not a SAML provider"),
+            SamlError::new(Check::Config, "this provider is not a SAML provider"),
         ));
     };
     let (sp_peer, settings) = (sp.clone(), state.idp.clone());
@@ -137,7 +137,7 @@ async fn sso(
         return Err(refused(
             &state,
             Some(&provider.key),
-            SamlError::new("saml.replay", "this AuthnRequest was already answered"),
+            SamlError::new(Check::Replay, "this AuthnRequest was already answered"),
         ));
     }
 

@@ -19,6 +19,7 @@ use crate::config::ProviderConfig;
 use crate::domain::IdEnt;
 use crate::oidc::op::records::{key_of, new_secret};
 use crate::saml::idp::VerifiedAuthnRequest;
+use crate::saml::Check;
 use crate::session::{Launch, Session};
 use crate::trace::TraceEvent;
 
@@ -85,9 +86,9 @@ fn refused(state: &AppState, provider: Option<String>, detail: &'static str) -> 
         peer_kind: "provider",
         peer: provider,
         protocol: "saml",
-        check: "saml.force_authn",
+        check: Check::ForceAuthn.code(),
     });
-    PageError::saml(&crate::saml::SamlError::new("saml.force_authn", detail))
+    PageError::saml(&crate::saml::SamlError::new(Check::ForceAuthn, detail))
 }
 
 /// `GET /idp/resume?id=...`: answers a forced request after the fresh login.

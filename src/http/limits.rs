@@ -18,8 +18,8 @@ use axum::response::{Html, IntoResponse, Response};
 use crate::app::AppState;
 use crate::limits::{cost, ClientKey, Cost};
 
-use super::forwarded_cert::GatewayTls;
 use super::pages;
+use super::tls::GatewayTls;
 
 /// The client of this request, as the limits count it.
 #[derive(Debug, Clone, Copy)]

@@ -70,44 +70,56 @@ async fn start_with(
         Next::Open(t) => (Some(t), None),
         Next::Resume(path) => (None, Some(path)),
     };
-    let mut login = PendingLogin {
+    let start = flow::login::Start {
         id: new_id(),
-        ent: ent.id.clone(),
+        ent: &ent.id,
         target,
         resume,
-        created_at: now,
-        extra: None,
         forced: force,
     };
+    let protocol = match &ent.auth {
+        EntAuth::Saml(_) => "saml",
+        EntAuth::Oidc(_) => "oidc",
+    };
     let ttl = state.config.saml.request_ttl;
-    let (url, protocol) = match &ent.auth {
-        EntAuth::Saml(idp) => {
-            let url = sp::authn_request_url(
-                &state.sp,
-                idp,
-                &login.id,
-                now,
-                &login.id,
-                &state.config.signing_key,
-                force,
-            )
-            .map_err(|e| PageError::saml(&e))?;
-            (url, "saml")
-        }
-        EntAuth::Oidc(op) => {
-            let begun = oidc_begin(state, ent, op, &login.id, now)
-                .await
-                .map_err(|e| oidc_refused(state, Some(ent.id.as_str()), &e))?;
-            login.extra = Some(begun.secrets.to_extra());
-            let url = if force {
-                forced_oidc_url(&begun.url)
-            } else {
-                begun.url
-            };
-            (url, "oidc")
+    let ask = |login: &PendingLogin| {
+        let id = login.id.clone();
+        async move {
+            match &ent.auth {
+                EntAuth::Saml(idp) => sp::authn_request_url(
+                    &state.sp,
+                    idp,
+                    &id,
+                    now,
+                    &id,
+                    &state.config.signing_key,
+                    force,
+                )
+                .map(|url| flow::login::Asked { url, extra: None })
+                .map_err(|e| PageError::saml(&e)),
+                EntAuth::Oidc(op) => {
+                    let begun = oidc_begin(state, ent, op, &id, now)
+                        .await
+                        .map_err(|e| oidc_refused(state, Some(ent.id.as_str()), &e))?;
+                    let url = if force {
+                        forced_oidc_url(&begun.url)
+                    } else {
+                        begun.url
+                    };
+                    Ok(flow::login::Asked {
+                        url,
+                        extra: Some(begun.secrets.to_extra()),
+                    })
+                }
+            }
         }
     };
-    state.store.put_pending_login(&login, ttl).await?;
+    let (login, url) = flow::login::start(&state.deps(), start, ttl, now, ask)
+        .await
+        .map_err(|e| match e {
+            flow::login::StartError::Ask(page) => page,
+            flow::login::StartError::Store(e) => PageError::from(e),
+        })?;
     Ok(with_login_cookie(
         Redirect::to(&url).into_response(),
         state,
@@ -153,7 +165,7 @@ pub fn oidc_refused(state: &AppState, ent: Option<&str>, e: &rp::RpError) -> Pag
         peer_kind: "ent",
         peer: ent.map(str::to_string),
         protocol: "oidc",
-        check: e.check,
+        check: e.check.code(),
     });
     PageError::oidc(e)
 }
@@ -199,7 +211,7 @@ pub async fn finish(
         flow::login::finish(&state.deps(), vouched, cookies::new_session_id(), ttl, now).await?;
     let cookie = cookies::set_session(&finished.session.id, ttl.as_secs(), secure(state));
     let mut resp = match finished.next {
-        flow::login::Next::Open(Ok(access_url)) => super::domaine_gar::to_resource(&access_url),
+        flow::login::Next::Open(Ok(access_url)) => to_resource(&access_url),
         flow::login::Next::Open(Err(r)) => PageError::refusal(r).into_response(),
         flow::login::Next::Resume(path) if is_local_path(&path) => {
             (StatusCode::FOUND, [(header::LOCATION, path)]).into_response()
@@ -216,6 +228,18 @@ pub async fn finish(
         resp.headers_mut().append(header::SET_COOKIE, c);
     }
     Ok(resp)
+}
+
+/// The redirection to a resource whose access was granted.
+pub fn to_resource(access_url: &str) -> Response {
+    (
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, access_url.to_string()),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+    )
+        .into_response()
 }
 
 /// A path on this gateway, never another site (`//host` or `/\host` would leave it).

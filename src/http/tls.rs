@@ -16,6 +16,13 @@ use tokio_rustls::TlsAcceptor;
 use crate::app::AppState;
 use crate::tls::fingerprint;
 
+/// Marks the requests of the gateway's own TLS listener, which never take a forwarded
+/// certificate.
+#[derive(Debug, Clone, Copy)]
+pub struct GatewayTls {
+    pub peer: std::net::SocketAddr,
+}
+
 /// The authenticated client certificate of a TLS connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientIdentity {
@@ -60,7 +67,7 @@ pub async fn serve_tls(
                 });
             // Requests of this listener never take a forwarded certificate: the connection's
             // own certificate is the one that counts.
-            let router = router.layer(axum::Extension(super::forwarded_cert::GatewayTls { peer }));
+            let router = router.layer(axum::Extension(GatewayTls { peer }));
             let service = match identity {
                 Some(id) => router.layer(axum::Extension(id)),
                 None => router,

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use crate::app::AppState;
-use crate::saml::SamlError;
+use crate::saml::{Check, SamlError};
 
 /// How long a job may wait for a slot before it is refused.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -25,7 +25,7 @@ where
         Ok(Ok(permit)) => permit,
         _ => {
             return Err(SamlError::new(
-                "saml.busy",
+                Check::Busy,
                 "every signature slot of this node is busy; the message was not verified",
             ))
         }
@@ -37,7 +37,7 @@ where
     .await
     .unwrap_or_else(|e| {
         Err(SamlError::new(
-            "saml.internal",
+            Check::Internal,
             format!("signature task failed: {e}"),
         ))
     })

@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 use super::op::keys::at_hash;
 use super::op::tokens::IdTokenClaims;
-use super::OidcError;
+use super::{ErrorCode, OidcError};
 
 /// What the relying party expects of the ID token.
 pub struct IdTokenExpect<'a> {
@@ -25,7 +25,7 @@ pub fn verify_id_token(
     expect: &IdTokenExpect<'_>,
     now: DateTime<Utc>,
 ) -> Result<IdTokenClaims, OidcError> {
-    let bad = |d: String| OidcError::new("invalid_token", "oidc.id_token", d);
+    let bad = |d: String| OidcError::new(ErrorCode::InvalidToken, "oidc.id_token", d);
     let set: JwkSet =
         serde_json::from_value(jwks.clone()).map_err(|e| bad(format!("JWKS: {e}")))?;
     let header = jsonwebtoken::decode_header(token).map_err(|e| bad(format!("not a JWT: {e}")))?;

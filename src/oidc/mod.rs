@@ -6,9 +6,12 @@
 //! Invariant: only this module imports `jsonwebtoken` (and `openidconnect`). It turns
 //! protocol messages into neutral values; access decisions stay in `domain` and `flow`.
 
+pub mod error_code;
 pub mod jwks;
 pub mod op;
 pub mod rp;
+
+pub use error_code::ErrorCode;
 
 /// An OAuth 2.0 / OIDC refusal: the `error` code the client receives, the check that failed
 /// (for traces and logs), and a description safe to show (no token, no personal data).
@@ -16,14 +19,14 @@ pub mod rp;
 #[error("{check}: {description}")]
 pub struct OidcError {
     /// RFC 6749 / RFC 6750 / OIDC error code, e.g. `invalid_grant`.
-    pub error: &'static str,
+    pub error: ErrorCode,
     /// The check that failed, e.g. `oidc.pkce`.
     pub check: &'static str,
     pub description: String,
 }
 
 impl OidcError {
-    pub fn new(error: &'static str, check: &'static str, description: impl Into<String>) -> Self {
+    pub fn new(error: ErrorCode, check: &'static str, description: impl Into<String>) -> Self {
         Self {
             error,
             check,

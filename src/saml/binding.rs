@@ -18,7 +18,7 @@ use samael::crypto::CertificateDer;
 
 use super::algorithms::{AlgorithmPolicy, SigAlg};
 use super::xml::escape;
-use super::SamlError;
+use super::{Check, SamlError};
 
 /// RelayState longer than this is refused (the bindings allow 80 bytes; real peers send more).
 pub const MAX_RELAY_STATE: usize = 1024;
@@ -27,7 +27,7 @@ pub const MAX_RELAY_STATE: usize = 1024;
 /// base64 in lines (MIME's 76 columns, CRLF): the limit applies to the text without the line
 /// breaks, and a value more than twice that long is refused before any work.
 pub fn decode_post(value: &str, max_bytes: usize) -> Result<String, SamlError> {
-    let too_large = || SamlError::new("saml.too_large", "POST message exceeds the size limit");
+    let too_large = || SamlError::new(Check::TooLarge, "POST message exceeds the size limit");
     let encoded_max = max_bytes.div_ceil(3).saturating_mul(4);
     if value.len() > encoded_max.saturating_mul(2).saturating_add(64) {
         return Err(too_large());
@@ -38,7 +38,7 @@ pub fn decode_post(value: &str, max_bytes: usize) -> Result<String, SamlError> {
     }
     let bytes = STANDARD
         .decode(compact)
-        .map_err(|_| SamlError::new("saml.malformed", "message is not valid base64"))?;
+        .map_err(|_| SamlError::new(Check::Malformed, "message is not valid base64"))?;
     if bytes.len() > max_bytes {
         return Err(too_large());
     }
@@ -49,14 +49,14 @@ pub fn decode_post(value: &str, max_bytes: usize) -> Result<String, SamlError> {
 /// bytes) first, so that a UTF-16 message is named for what it is.
 fn utf8(bytes: Vec<u8>) -> Result<String, SamlError> {
     super::guard::check_encoding(&bytes)?;
-    String::from_utf8(bytes).map_err(|_| SamlError::new("saml.encoding", "message is not UTF-8"))
+    String::from_utf8(bytes).map_err(|_| SamlError::new(Check::Encoding, "message is not UTF-8"))
 }
 
 /// Decodes a Redirect-binding message (base64 of raw DEFLATE), inflating at most `max_bytes`.
 pub fn decode_redirect(value: &str, max_bytes: usize) -> Result<String, SamlError> {
     let compressed = STANDARD
         .decode(value.trim())
-        .map_err(|_| SamlError::new("saml.malformed", "message is not valid base64"))?;
+        .map_err(|_| SamlError::new(Check::Malformed, "message is not valid base64"))?;
     let mut out = Vec::new();
     let limit = u64::try_from(max_bytes)
         .unwrap_or(u64::MAX)
@@ -64,10 +64,10 @@ pub fn decode_redirect(value: &str, max_bytes: usize) -> Result<String, SamlErro
     DeflateDecoder::new(compressed.as_slice())
         .take(limit)
         .read_to_end(&mut out)
-        .map_err(|_| SamlError::new("saml.malformed", "message is not valid DEFLATE data"))?;
+        .map_err(|_| SamlError::new(Check::Malformed, "message is not valid DEFLATE data"))?;
     if out.len() > max_bytes {
         return Err(SamlError::new(
-            "saml.too_large",
+            Check::TooLarge,
             "inflated message exceeds the size limit",
         ));
     }
@@ -79,7 +79,7 @@ fn deflate_base64(xml: &str) -> Result<String, SamlError> {
     enc.write_all(xml.as_bytes())
         .and_then(|()| enc.finish())
         .map(|bytes| STANDARD.encode(bytes))
-        .map_err(|e| SamlError::new("saml.internal", format!("deflate: {e}")))
+        .map_err(|e| SamlError::new(Check::Internal, format!("deflate: {e}")))
 }
 
 /// Builds a signed Redirect-binding URL: `base?SAMLRequest=…&RelayState=…&SigAlg=…&Signature=…`
@@ -100,11 +100,11 @@ pub fn signed_redirect_url(
         urlencoding::encode(SigAlg::RsaSha256.uri())
     ));
     let mut signer = Signer::new(SigAlg::RsaSha256.message_digest(), key)
-        .map_err(|e| SamlError::new("saml.internal", format!("signer: {e}")))?;
+        .map_err(|e| SamlError::new(Check::Internal, format!("signer: {e}")))?;
     let signature = signer
         .update(query.as_bytes())
         .and_then(|()| signer.sign_to_vec())
-        .map_err(|e| SamlError::new("saml.internal", format!("sign: {e}")))?;
+        .map_err(|e| SamlError::new(Check::Internal, format!("sign: {e}")))?;
     query.push_str(&format!(
         "&Signature={}",
         urlencoding::encode(&STANDARD.encode(signature))
@@ -129,7 +129,7 @@ pub struct RedirectQuery {
 fn decode_component(raw: &str) -> Result<String, SamlError> {
     urlencoding::decode(&raw.replace('+', " "))
         .map(|s| s.into_owned())
-        .map_err(|_| SamlError::new("saml.malformed", "query parameter is not valid UTF-8"))
+        .map_err(|_| SamlError::new(Check::Malformed, "query parameter is not valid UTF-8"))
 }
 
 impl RedirectQuery {
@@ -147,20 +147,20 @@ impl RedirectQuery {
             };
             if slot.replace(v.to_string()).is_some() {
                 return Err(SamlError::new(
-                    "saml.malformed",
+                    Check::Malformed,
                     format!("parameter {k} appears more than once"),
                 ));
             }
         }
         let raw_message =
-            msg.ok_or_else(|| SamlError::new("saml.malformed", format!("missing {param}")))?;
+            msg.ok_or_else(|| SamlError::new(Check::Malformed, format!("missing {param}")))?;
         let message = decode_component(&raw_message)?;
         let relay_state = rs.as_deref().map(decode_component).transpose()?;
         if relay_state
             .as_ref()
             .is_some_and(|r| r.len() > MAX_RELAY_STATE)
         {
-            return Err(SamlError::new("saml.malformed", "RelayState is too long"));
+            return Err(SamlError::new(Check::Malformed, "RelayState is too long"));
         }
         Ok(Self {
             param,
@@ -185,22 +185,22 @@ impl RedirectQuery {
     ) -> Result<(), SamlError> {
         let (Some(raw_alg), Some(raw_sig)) = (&self.raw_sig_alg, &self.raw_signature) else {
             return Err(SamlError::new(
-                "saml.unsigned",
+                Check::Unsigned,
                 "the Redirect-binding message is not signed",
             ));
         };
         let alg_uri = decode_component(raw_alg)?;
         if !policy.allows_signature_uri(&alg_uri) {
             return Err(SamlError::new(
-                "saml.algorithm",
+                Check::Algorithm,
                 format!("signature algorithm {alg_uri} is not allowed for this peer"),
             ));
         }
         let alg = SigAlg::from_uri(&alg_uri)
-            .ok_or_else(|| SamlError::new("saml.algorithm", "unknown signature algorithm"))?;
+            .ok_or_else(|| SamlError::new(Check::Algorithm, "unknown signature algorithm"))?;
         let signature = STANDARD
             .decode(decode_component(raw_sig)?)
-            .map_err(|_| SamlError::new("saml.signature", "Signature is not valid base64"))?;
+            .map_err(|_| SamlError::new(Check::Signature, "Signature is not valid base64"))?;
         let mut signed = format!("{}={}", self.param, self.raw_message);
         if let Some(rs) = &self.raw_relay_state {
             signed.push_str(&format!("&RelayState={rs}"));
@@ -212,7 +212,7 @@ impl RedirectQuery {
             }
         }
         Err(SamlError::new(
-            "saml.signature",
+            Check::Signature,
             "the Redirect-binding signature does not verify with the registered certificate",
         ))
     }
@@ -288,14 +288,14 @@ mod tests {
             .unwrap()
             .verify(std::slice::from_ref(&cert), &AlgorithmPolicy::default())
             .unwrap_err();
-        assert_eq!(e.check, "saml.signature");
+        assert_eq!(e.check, Check::Signature);
         // Signature stripped: refused as unsigned.
         let unsigned = query.split("&SigAlg").next().unwrap();
         let e = RedirectQuery::parse(unsigned, "SAMLRequest")
             .unwrap()
             .verify(std::slice::from_ref(&cert), &AlgorithmPolicy::default())
             .unwrap_err();
-        assert_eq!(e.check, "saml.unsigned");
+        assert_eq!(e.check, Check::Unsigned);
         // Algorithm outside policy: refused before any verification.
         let sha1 = query.replace(
             &urlencoding::encode(SigAlg::RsaSha256.uri()).into_owned(),
@@ -305,7 +305,7 @@ mod tests {
             .unwrap()
             .verify(&[cert], &AlgorithmPolicy::default())
             .unwrap_err();
-        assert_eq!(e.check, "saml.algorithm");
+        assert_eq!(e.check, Check::Algorithm);
         // Duplicated parameter: refused.
         assert!(RedirectQuery::parse(&format!("{query}&SAMLRequest=x"), "SAMLRequest").is_err());
     }
@@ -328,7 +328,7 @@ mod tests {
         // the old bound on the encoded length (100 * 4 / 3 + 4).
         let over = STANDARD.encode("a".repeat(102));
         assert_eq!(over.len(), 136);
-        assert_eq!(decode_post(&over, 100).unwrap_err().check, "saml.too_large");
+        assert_eq!(decode_post(&over, 100).unwrap_err().check, Check::TooLarge);
         assert_eq!(
             decode_post(&STANDARD.encode("a".repeat(100)), 100)
                 .unwrap()
@@ -337,7 +337,7 @@ mod tests {
         );
         assert_eq!(
             decode_post(&" ".repeat(1000), 100).unwrap_err().check,
-            "saml.too_large"
+            Check::TooLarge
         );
     }
 
@@ -348,7 +348,7 @@ mod tests {
         assert!(encoded.len() < 20_000);
         assert_eq!(
             decode_redirect(&encoded, 100_000).unwrap_err().check,
-            "saml.too_large"
+            Check::TooLarge
         );
     }
 }

@@ -18,7 +18,7 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 
 use super::algorithms::AlgorithmPolicy;
-use super::SamlError;
+use super::{Check, SamlError};
 
 const MAX_DEPTH: usize = 48;
 
@@ -76,7 +76,7 @@ fn check_unique_id(
     if let Some(id) = id_value(start)? {
         if !seen.insert(id) {
             return Err(SamlError::new(
-                "saml.wrapping",
+                Check::Wrapping,
                 "two elements carry the same ID",
             ));
         }
@@ -94,14 +94,14 @@ pub fn root_name(xml: &str) -> Result<String, SamlError> {
             }
             Ok(Event::Eof) => {
                 return Err(SamlError::new(
-                    "saml.malformed",
+                    Check::Malformed,
                     "the document has no root element",
                 ))
             }
             Ok(_) => {}
             Err(e) => {
                 return Err(SamlError::new(
-                    "saml.malformed",
+                    Check::Malformed,
                     format!("not well-formed XML: {e}"),
                 ))
             }
@@ -142,7 +142,7 @@ pub fn check_signatures(
     loop {
         let event = reader
             .read_event()
-            .map_err(|e| SamlError::new("saml.malformed", format!("not well-formed XML: {e}")))?;
+            .map_err(|e| SamlError::new(Check::Malformed, format!("not well-formed XML: {e}")))?;
         let (start, empty) = match &event {
             Event::Start(s) => (s, false),
             Event::Empty(s) => (s, true),
@@ -151,7 +151,7 @@ pub fn check_signatures(
                 if let Some(sig) = signature.take_if(|sig| sig.depth == open.len()) {
                     if sig.references != 1 {
                         return Err(SamlError::new(
-                            "saml.reference",
+                            Check::Reference,
                             format!(
                                 "a signature has {} References; exactly one is accepted",
                                 sig.references
@@ -174,13 +174,13 @@ pub fn check_signatures(
         if local == b"Signature" {
             if signature.is_some() {
                 return Err(SamlError::new(
-                    "saml.reference",
+                    Check::Reference,
                     "a signature inside a signature",
                 ));
             }
             if empty {
                 return Err(SamlError::new(
-                    "saml.reference",
+                    Check::Reference,
                     "a signature has no Reference",
                 ));
             }
@@ -205,12 +205,12 @@ fn attribute(
 ) -> Result<Option<String>, SamlError> {
     for attr in start.attributes() {
         let attr =
-            attr.map_err(|e| SamlError::new("saml.malformed", format!("bad attribute: {e}")))?;
+            attr.map_err(|e| SamlError::new(Check::Malformed, format!("bad attribute: {e}")))?;
         if attr.key.as_ref() == key {
             return attr
                 .unescape_value()
                 .map(|v| Some(v.into_owned()))
-                .map_err(|e| SamlError::new("saml.malformed", format!("bad attribute: {e}")));
+                .map_err(|e| SamlError::new(Check::Malformed, format!("bad attribute: {e}")));
         }
     }
     Ok(None)
@@ -222,7 +222,7 @@ fn allowed(ok: bool, what: &str, alg: &str, suffix: &str) -> Result<(), SamlErro
         Ok(())
     } else {
         Err(SamlError::new(
-            "saml.algorithm",
+            Check::Algorithm,
             format!("{what} {alg} is not allowed{suffix}"),
         ))
     }
@@ -238,7 +238,7 @@ fn check_signature_child(
     let algorithm = || attribute(start, b"Algorithm").map(Option::unwrap_or_default);
     match local {
         b"Object" | b"Manifest" | b"RetrievalMethod" => Err(SamlError::new(
-            "saml.reference",
+            Check::Reference,
             format!(
                 "a signature carries a ds:{}, which is not accepted",
                 String::from_utf8_lossy(local)
@@ -255,7 +255,7 @@ fn check_signature_child(
                 Ok(())
             } else {
                 Err(SamlError::new(
-                    "saml.reference",
+                    Check::Reference,
                     "a Reference is not the same-document reference #ID of the signed element",
                 ))
             }
@@ -311,22 +311,22 @@ mod tests {
             check_xml(b"<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>", 1000)
                 .unwrap_err()
                 .check,
-            "saml.dtd"
+            Check::Dtd
         );
         assert_eq!(
             check_xml(b"<x>a<!---->b</x>", 1000).unwrap_err().check,
-            "saml.comment"
+            Check::Comment
         );
-        assert_eq!(check_xml(b"<x/>", 3).unwrap_err().check, "saml.too_large");
+        assert_eq!(check_xml(b"<x/>", 3).unwrap_err().check, Check::TooLarge);
         assert_eq!(
             check_xml(b"<x><y></x>", 100).unwrap_err().check,
-            "saml.malformed"
+            Check::Malformed
         );
         assert!(check_xml(b"<?xml version=\"1.0\"?><x/>", 100).is_ok());
         let deep = "<a>".repeat(60) + &"</a>".repeat(60);
         assert_eq!(
             check_xml(deep.as_bytes(), 10_000).unwrap_err().check,
-            "saml.malformed"
+            Check::Malformed
         );
     }
 
@@ -346,7 +346,7 @@ mod tests {
         );
         assert_eq!(
             check_signatures(&sha1, &strict).unwrap_err().check,
-            "saml.algorithm"
+            Check::Algorithm
         );
         assert_eq!(check_signatures(&sha1, &lax).unwrap().signatures, 1);
         let sha256_sha1_digest = doc(
@@ -358,7 +358,7 @@ mod tests {
             check_signatures(&sha256_sha1_digest, &strict)
                 .unwrap_err()
                 .check,
-            "saml.algorithm"
+            Check::Algorithm
         );
         let xslt = doc(
             SigAlg::RsaSha256.uri(),
@@ -367,7 +367,7 @@ mod tests {
         );
         assert_eq!(
             check_signatures(&xslt, &lax).unwrap_err().check,
-            "saml.algorithm"
+            Check::Algorithm
         );
         let ok = check_signatures(
             &doc(
@@ -416,7 +416,7 @@ mod tests {
             let doc = signed(&refs, "");
             assert_eq!(
                 check_signatures(&doc, &policy).unwrap_err().check,
-                "saml.reference",
+                Check::Reference,
                 "{refs}"
             );
         }
@@ -428,7 +428,7 @@ mod tests {
             let doc = signed(&reference("#r1"), extra);
             assert_eq!(
                 check_signatures(&doc, &policy).unwrap_err().check,
-                "saml.reference",
+                Check::Reference,
                 "{extra}"
             );
         }
@@ -436,7 +436,7 @@ mod tests {
         let no_id = ok.replace(r#"<r ID="r1">"#, "<r>");
         assert_eq!(
             check_signatures(&no_id, &policy).unwrap_err().check,
-            "saml.reference"
+            Check::Reference
         );
     }
 
@@ -449,7 +449,7 @@ mod tests {
             .replace(ENVELOPED, "http://www.w3.org/TR/1999/REC-xpath-19991116");
         assert_eq!(
             check_signatures(&xpath, &policy).unwrap_err().check,
-            "saml.algorithm"
+            Check::Algorithm
         );
     }
 
@@ -464,25 +464,25 @@ mod tests {
     #[test]
     fn only_utf8_is_read() {
         let utf7 = br#"<?xml version="1.0" encoding="UTF-7"?><x/>"#;
-        assert_eq!(check_xml(utf7, 1000).unwrap_err().check, "saml.encoding");
+        assert_eq!(check_xml(utf7, 1000).unwrap_err().check, Check::Encoding);
         let latin = br#"<?xml version="1.0" encoding='ISO-8859-1'?><x/>"#;
-        assert_eq!(check_xml(latin, 1000).unwrap_err().check, "saml.encoding");
+        assert_eq!(check_xml(latin, 1000).unwrap_err().check, Check::Encoding);
         assert!(check_xml(br#"<?xml version="1.0" encoding="utf-8"?><x/>"#, 1000).is_ok());
         let utf16: Vec<u8> = [0xFF, 0xFE]
             .into_iter()
             .chain("<x/>".encode_utf16().flat_map(u16::to_le_bytes))
             .collect();
-        assert_eq!(check_xml(&utf16, 1000).unwrap_err().check, "saml.encoding");
+        assert_eq!(check_xml(&utf16, 1000).unwrap_err().check, Check::Encoding);
         // UTF-16 without a byte-order mark: NUL bytes, which libxml2 detects as UTF-16.
         let bare: Vec<u8> = "<x/>".encode_utf16().flat_map(u16::to_le_bytes).collect();
-        assert_eq!(check_xml(&bare, 1000).unwrap_err().check, "saml.encoding");
+        assert_eq!(check_xml(&bare, 1000).unwrap_err().check, Check::Encoding);
         assert_eq!(
             check_xml(b"<x>\xff</x>", 1000).unwrap_err().check,
-            "saml.encoding"
+            Check::Encoding
         );
         assert_eq!(
             check_metadata(utf7, 1000).unwrap_err().check,
-            "saml.encoding"
+            Check::Encoding
         );
     }
 
@@ -492,7 +492,7 @@ mod tests {
     #[test]
     fn an_xml_declaration_only_at_the_start() {
         let found = b"$samdptp:\x01=/Sw.w<?xml?>m";
-        assert_eq!(check_xml(found, 1000).unwrap_err().check, "saml.malformed");
+        assert_eq!(check_xml(found, 1000).unwrap_err().check, Check::Malformed);
         for doc in [
             &b"<r><?xml version=\"1.0\"?></r>"[..],
             b" <?xml version=\"1.0\"?><r/>",
@@ -501,7 +501,7 @@ mod tests {
         ] {
             assert_eq!(
                 check_xml(doc, 1000).unwrap_err().check,
-                "saml.malformed",
+                Check::Malformed,
                 "{}",
                 String::from_utf8_lossy(doc)
             );
@@ -521,7 +521,7 @@ mod tests {
             check_xml(br#"<r ID="a"><s ID="a"/></r>"#, 1000)
                 .unwrap_err()
                 .check,
-            "saml.wrapping"
+            Check::Wrapping
         );
         assert!(check_xml(br#"<r ID="a"><s ID="b"/></r>"#, 1000).is_ok());
     }

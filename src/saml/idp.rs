@@ -16,7 +16,7 @@ use super::guard;
 use super::keys::SigningKey;
 use super::metadata::BINDING_POST;
 use super::xml::{escape, instant, new_id};
-use super::SamlError;
+use super::{Check, SamlError};
 
 /// The gateway's own IdP identity.
 #[derive(Debug, Clone)]
@@ -56,7 +56,7 @@ pub struct VerifiedAuthnRequest {
     pub issue_instant: DateTime<Utc>,
 }
 
-fn err(check: &'static str, detail: impl Into<std::borrow::Cow<'static, str>>) -> SamlError {
+fn err(check: super::Check, detail: impl Into<std::borrow::Cow<'static, str>>) -> SamlError {
     SamlError::new(check, detail)
 }
 
@@ -93,7 +93,7 @@ pub fn decode_post(
         .as_ref()
         .is_some_and(|r| r.len() > binding::MAX_RELAY_STATE)
     {
-        return Err(err("saml.malformed", "RelayState is too long"));
+        return Err(err(Check::Malformed, "RelayState is too long"));
     }
     let xml = binding::decode_post(saml_request, max_bytes)?;
     let issuer = peek_issuer(&xml, max_bytes)?;
@@ -109,13 +109,13 @@ fn peek_issuer(xml: &str, max_bytes: usize) -> Result<String, SamlError> {
     guard::check_xml(xml.as_bytes(), max_bytes)?;
     if guard::root_name(xml)? != "AuthnRequest" {
         return Err(err(
-            "saml.malformed",
+            Check::Malformed,
             "the message is not a SAML AuthnRequest",
         ));
     }
     let req: AuthnRequest = xml.parse().map_err(|_| {
         err(
-            "saml.malformed",
+            Check::Malformed,
             "not a SAML AuthnRequest (its structure does not match the SAML schema)",
         )
     })?;
@@ -123,7 +123,7 @@ fn peek_issuer(xml: &str, max_bytes: usize) -> Result<String, SamlError> {
         .and_then(|i| i.value)
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| err("saml.issuer", "the AuthnRequest has no Issuer"))
+        .ok_or_else(|| err(Check::Issuer, "the AuthnRequest has no Issuer"))
 }
 
 /// Verifies the request's signature with the provider's registered certificates, then every
@@ -136,27 +136,27 @@ pub fn verify_request(
 ) -> Result<VerifiedAuthnRequest, SamlError> {
     if sp.signing_certs.is_empty() {
         return Err(err(
-            "saml.config",
+            Check::Config,
             "no signing certificate is registered for this provider",
         ));
     }
     let (authn, destination) = match &req.redirect {
         Some(q) => {
             if !q.is_signed() {
-                return Err(err("saml.unsigned", "the AuthnRequest is not signed"));
+                return Err(err(Check::Unsigned, "the AuthnRequest is not signed"));
             }
             // An enveloped signature inside a Redirect message is not allowed by the binding.
             let summary = guard::check_signatures(&req.xml, &sp.algorithms)?;
             if summary.signatures > 0 {
                 return Err(err(
-                    "saml.malformed",
+                    Check::Malformed,
                     "a Redirect-binding AuthnRequest must not carry an XML signature",
                 ));
             }
             q.verify(&sp.signing_certs, &sp.algorithms)?;
             let parsed: AuthnRequest = req.xml.parse().map_err(|_| {
                 err(
-                    "saml.malformed",
+                    Check::Malformed,
                     "not a SAML AuthnRequest (its structure does not match the SAML schema)",
                 )
             })?;
@@ -165,24 +165,24 @@ pub fn verify_request(
         None => {
             let summary = guard::check_signatures(&req.xml, &sp.algorithms)?;
             if summary.signatures == 0 {
-                return Err(err("saml.unsigned", "the AuthnRequest is not signed"));
+                return Err(err(Check::Unsigned, "the AuthnRequest is not signed"));
             }
             if summary.assertions > 0 || summary.encrypted_assertions > 0 {
                 return Err(err(
-                    "saml.malformed",
+                    Check::Malformed,
                     "an AuthnRequest must not carry assertions",
                 ));
             }
             let signed = super::verified_part(&req.xml, &sp.signing_certs, &sp.algorithms)?;
             if guard::root_name(&signed)? != "AuthnRequest" {
                 return Err(err(
-                    "saml.signature",
+                    Check::Signature,
                     "the signed element is not the AuthnRequest",
                 ));
             }
             let parsed: AuthnRequest = signed.parse().map_err(|_| {
                 err(
-                    "saml.signature",
+                    Check::Signature,
                     "the signed part is not an AuthnRequest (its structure does not match the SAML schema)",
                 )
             })?;
@@ -208,7 +208,7 @@ fn check_request(
     now: DateTime<Utc>,
 ) -> Result<VerifiedAuthnRequest, SamlError> {
     if authn.version != "2.0" {
-        return Err(err("saml.malformed", "AuthnRequest version is not 2.0"));
+        return Err(err(Check::Malformed, "AuthnRequest version is not 2.0"));
     }
     let issuer = authn
         .issuer
@@ -217,7 +217,7 @@ fn check_request(
         .map(str::trim);
     if issuer != Some(sp.entity_id.as_str()) {
         return Err(err(
-            "saml.issuer",
+            Check::Issuer,
             "the signed Issuer is not the provider's registered entityID",
         ));
     }
@@ -226,13 +226,13 @@ fn check_request(
     match authn.destination.as_deref() {
         None => {
             return Err(err(
-                "saml.destination",
+                Check::Destination,
                 "the signed AuthnRequest has no Destination (SAML bindings 3.4.5.2, 3.5.5.2): the provider must name this endpoint",
             ))
         }
         Some(d) if d != destination => {
             return Err(err(
-                "saml.destination",
+                Check::Destination,
                 "the AuthnRequest's Destination is not this endpoint",
             ))
         }
@@ -241,12 +241,12 @@ fn check_request(
     let skew = settings.clock_skew;
     if authn.issue_instant > now + skew {
         return Err(err(
-            "saml.not_yet_valid",
+            Check::NotYetValid,
             "the AuthnRequest was issued in the future",
         ));
     }
     if authn.issue_instant + settings.assertion_lifetime + skew < now {
-        return Err(err("saml.expired", "the AuthnRequest is too old"));
+        return Err(err(Check::Expired, "the AuthnRequest is too old"));
     }
     if authn
         .protocol_binding
@@ -254,7 +254,7 @@ fn check_request(
         .is_some_and(|b| b != BINDING_POST)
     {
         return Err(err(
-            "saml.binding",
+            Check::Binding,
             "only the HTTP-POST binding is offered for responses",
         ));
     }
@@ -264,7 +264,7 @@ fn check_request(
     ) {
         (Some(_), Some(_)) => {
             return Err(err(
-                "saml.acs",
+                Check::Acs,
                 "AssertionConsumerServiceURL and Index are mutually exclusive",
             ))
         }
@@ -275,13 +275,13 @@ fn check_request(
             .cloned()
             .ok_or_else(|| {
                 err(
-                    "saml.acs",
+                    Check::Acs,
                     "the AssertionConsumerServiceURL is not registered for this provider",
                 )
             })?,
         (None, Some(i)) => sp.acs_urls.get(i).cloned().ok_or_else(|| {
             err(
-                "saml.acs",
+                Check::Acs,
                 "the AssertionConsumerServiceIndex is not registered for this provider",
             )
         })?,
@@ -289,7 +289,7 @@ fn check_request(
             .acs_urls
             .first()
             .cloned()
-            .ok_or_else(|| err("saml.acs", "no ACS URL is registered for this provider"))?,
+            .ok_or_else(|| err(Check::Acs, "no ACS URL is registered for this provider"))?,
     };
     Ok(VerifiedAuthnRequest {
         id: authn.id,
@@ -322,7 +322,7 @@ fn signature_template(reference: &str, key: &SigningKey) -> String {
 
 fn sign(xml: &str, key: &SigningKey) -> Result<String, SamlError> {
     let signed = XmlSec::sign_xml(xml, &key.key_der)
-        .map_err(|e| err("saml.internal", format!("xmlsec signing failed: {e}")))?;
+        .map_err(|e| err(Check::Internal, format!("xmlsec signing failed: {e}")))?;
     // libxml2 prepends an XML declaration; the assertion is embedded without it.
     Ok(match signed.trim_start().strip_prefix("<?xml") {
         Some(rest) => rest

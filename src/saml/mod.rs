@@ -12,6 +12,7 @@
 
 pub mod algorithms;
 pub mod binding;
+pub mod check;
 pub mod guard;
 pub mod idp;
 pub mod keys;
@@ -20,6 +21,8 @@ pub mod sp;
 pub mod xml;
 
 use std::borrow::Cow;
+
+pub use check::Check;
 
 /// Verifies every XML signature of `xml` with one of `certs` (never a certificate carried in
 /// the message) under `policy`, and returns only the signed part (samael's reduction).
@@ -38,23 +41,23 @@ pub(crate) fn verified_part(
     )
     .map_err(|e| {
         SamlError::new(
-            "saml.signature",
+            Check::Signature,
             format!("signature verification failed: {e}"),
         )
     })
 }
 
-/// A refused SAML message: the check that failed (a stable code such as `saml.signature`)
+/// A refused SAML message: the check that failed (its code is stable, such as `saml.signature`)
 /// and a detail for operators. Neither carries message content or personal data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{check}: {detail}")]
 pub struct SamlError {
-    pub check: &'static str,
+    pub check: Check,
     pub detail: Cow<'static, str>,
 }
 
 impl SamlError {
-    pub fn new(check: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+    pub fn new(check: Check, detail: impl Into<Cow<'static, str>>) -> Self {
         Self {
             check,
             detail: detail.into(),
@@ -67,12 +70,12 @@ impl From<crate::xml_boundary::Refusal> for SamlError {
     fn from(r: crate::xml_boundary::Refusal) -> Self {
         use crate::xml_boundary::Refused;
         let check = match r.kind {
-            Refused::TooLarge => "saml.too_large",
-            Refused::Encoding => "saml.encoding",
-            Refused::Dtd => "saml.dtd",
-            Refused::Comment => "saml.comment",
+            Refused::TooLarge => Check::TooLarge,
+            Refused::Encoding => Check::Encoding,
+            Refused::Dtd => Check::Dtd,
+            Refused::Comment => Check::Comment,
             Refused::ProcessingInstruction | Refused::TooDeep | Refused::Malformed => {
-                "saml.malformed"
+                Check::Malformed
             }
         };
         Self::new(check, r.to_string())

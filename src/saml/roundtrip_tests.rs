@@ -8,6 +8,7 @@ use super::idp::{self, IdpSettings, Issue, VerifiedAuthnRequest};
 use super::keys::SigningKey;
 use super::metadata::IdpPeer;
 use super::sp::{self, EntIdp, SpSettings};
+use super::Check;
 
 pub(crate) fn test_key() -> SigningKey {
     SigningKey::generate_self_signed("test", 30).unwrap()
@@ -83,7 +84,7 @@ fn issued_response_verifies_and_every_check_bites() {
         sp::verify_response(&xml, "_other", &sp_settings, &ent, now)
             .unwrap_err()
             .check,
-        "saml.in_response_to"
+        Check::InResponseTo
     );
     assert_eq!(
         sp::verify_response(
@@ -95,7 +96,7 @@ fn issued_response_verifies_and_every_check_bites() {
         )
         .unwrap_err()
         .check,
-        "saml.expired"
+        Check::Expired
     );
     assert_eq!(
         sp::verify_response(
@@ -107,7 +108,7 @@ fn issued_response_verifies_and_every_check_bites() {
         )
         .unwrap_err()
         .check,
-        "saml.not_yet_valid"
+        Check::NotYetValid
     );
     let mut wrong_aud = sp_settings.clone();
     wrong_aud.entity_id = "https://other/".into();
@@ -115,7 +116,7 @@ fn issued_response_verifies_and_every_check_bites() {
         sp::verify_response(&xml, "_req1", &wrong_aud, &ent, now)
             .unwrap_err()
             .check,
-        "saml.audience"
+        Check::Audience
     );
     let mut wrong_acs = sp_settings.clone();
     wrong_acs.acs_url = "https://other/acs".into();
@@ -123,7 +124,7 @@ fn issued_response_verifies_and_every_check_bites() {
         sp::verify_response(&xml, "_req1", &wrong_acs, &ent, now)
             .unwrap_err()
             .check,
-        "saml.destination"
+        Check::Destination
     );
     let mut other_key = ent.clone();
     other_key.peer.signing_certs = vec![test_key().certificate];
@@ -131,13 +132,13 @@ fn issued_response_verifies_and_every_check_bites() {
         sp::verify_response(&xml, "_req1", &sp_settings, &other_key, now)
             .unwrap_err()
             .check,
-        "saml.signature"
+        Check::Signature
     );
     let tampered = xml.replace("eleve-1", "eleve-2");
     assert_eq!(
         sp::verify_response(&tampered, "_req1", &sp_settings, &ent, now)
             .unwrap_err()
             .check,
-        "saml.signature"
+        Check::Signature
     );
 }

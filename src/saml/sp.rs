@@ -17,7 +17,7 @@ use super::guard;
 use super::keys::SigningKey;
 use super::metadata::{IdpPeer, BINDING_POST};
 use super::xml::{escape, instant};
-use super::SamlError;
+use super::{Check, SamlError};
 
 const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
@@ -87,7 +87,7 @@ pub struct VerifiedLogin {
     pub authn_instant: Option<DateTime<Utc>>,
 }
 
-fn err(check: &'static str, detail: impl Into<std::borrow::Cow<'static, str>>) -> SamlError {
+fn err(check: super::Check, detail: impl Into<std::borrow::Cow<'static, str>>) -> SamlError {
     SamlError::new(check, detail)
 }
 
@@ -178,7 +178,7 @@ fn verified_assertion(
     // The envelope as received, for the checks that do not depend on the signature. The status
     // comes first, so that an ENT's error answer (no assertion) is reported as what it is.
     if guard::root_name(xml)? != "Response" {
-        return Err(err("saml.malformed", "the message is not a SAML Response"));
+        return Err(err(Check::Malformed, "the message is not a SAML Response"));
     }
     let envelope: Response = match xml.parse() {
         Ok(envelope) => envelope,
@@ -186,7 +186,7 @@ fn verified_assertion(
         Err(_) if summary.assertions > 1 => return Err(too_many_assertions(summary.assertions)),
         Err(_) => {
             return Err(err(
-                "saml.malformed",
+                Check::Malformed,
                 "not a SAML Response (its structure does not match the SAML schema)",
             ))
         }
@@ -194,7 +194,7 @@ fn verified_assertion(
     check_status(&envelope)?;
     if summary.encrypted_assertions > 0 {
         return Err(err(
-            "saml.encrypted",
+            Check::Encrypted,
             "encrypted assertions are not accepted from ENTs",
         ));
     }
@@ -203,13 +203,13 @@ fn verified_assertion(
     }
     if summary.signatures == 0 {
         return Err(err(
-            "saml.unsigned",
+            Check::Unsigned,
             "neither the Response nor the Assertion is signed",
         ));
     }
     if idp.peer.signing_certs.is_empty() {
         return Err(err(
-            "saml.config",
+            Check::Config,
             "no signing certificate is configured for this ENT",
         ));
     }
@@ -221,14 +221,14 @@ fn verified_assertion(
         "Response" => {
             let response: Response = verified.parse().map_err(|_| {
                 err(
-                    "saml.signature",
+                    Check::Signature,
                     "the signed Response cannot be read (its structure does not match the SAML schema)",
                 )
             })?;
             check_response(&response, expected_request_id, sp, idp)?;
             response
                 .assertion
-                .ok_or_else(|| err("saml.wrapping", "the signed Response carries no assertion"))?
+                .ok_or_else(|| err(Check::Wrapping, "the signed Response carries no assertion"))?
         }
         "Assertion" => {
             // Only the Assertion is signed: the envelope's Destination is still checked.
@@ -236,14 +236,14 @@ fn verified_assertion(
             check_in_response_to(envelope.in_response_to.as_deref(), expected_request_id)?;
             verified.parse::<Assertion>().map_err(|_| {
                 err(
-                    "saml.signature",
+                    Check::Signature,
                     "the signed Assertion cannot be read (its structure does not match the SAML schema)",
                 )
             })?
         }
         other => {
             return Err(err(
-                "saml.signature",
+                Check::Signature,
                 format!("the signed element is a {other}, not a Response or an Assertion"),
             ))
         }
@@ -254,7 +254,7 @@ fn verified_assertion(
 
 fn too_many_assertions(count: usize) -> SamlError {
     err(
-        "saml.wrapping",
+        Check::Wrapping,
         format!("the message carries {count} assertions; exactly one is accepted"),
     )
 }
@@ -266,7 +266,7 @@ fn check_status(response: &Response) -> Result<(), SamlError> {
         .and_then(|s| s.status_code.value.as_deref());
     if code != Some(STATUS_SUCCESS) {
         return Err(err(
-            "saml.status",
+            Check::Status,
             format!("the ENT answered with status {}", code.unwrap_or("(none)")),
         ));
     }
@@ -276,7 +276,7 @@ fn check_status(response: &Response) -> Result<(), SamlError> {
 fn check_destination(response: &Response, sp: &SpSettings) -> Result<(), SamlError> {
     if response.destination.as_deref() != Some(sp.acs_url.as_str()) {
         return Err(err(
-            "saml.destination",
+            Check::Destination,
             "the Response's Destination is not this gateway's ACS URL",
         ));
     }
@@ -287,11 +287,11 @@ fn check_in_response_to(value: Option<&str>, expected: &str) -> Result<(), SamlE
     match value {
         Some(v) if v == expected => Ok(()),
         Some(_) => Err(err(
-            "saml.in_response_to",
+            Check::InResponseTo,
             "InResponseTo does not match the request this gateway sent",
         )),
         None => Err(err(
-            "saml.in_response_to",
+            Check::InResponseTo,
             "InResponseTo is missing (unsolicited responses are refused)",
         )),
     }
@@ -300,7 +300,7 @@ fn check_in_response_to(value: Option<&str>, expected: &str) -> Result<(), SamlE
 fn check_issuer(value: Option<&str>, idp: &EntIdp) -> Result<(), SamlError> {
     if value != Some(idp.peer.entity_id.as_str()) {
         return Err(err(
-            "saml.issuer",
+            Check::Issuer,
             "the Issuer is not the configured ENT identity provider",
         ));
     }
@@ -321,7 +321,7 @@ fn check_response(
     }
     if response.encrypted_assertion.is_some() {
         return Err(err(
-            "saml.encrypted",
+            Check::Encrypted,
             "encrypted assertions are not accepted from ENTs",
         ));
     }
@@ -337,12 +337,12 @@ fn check_assertion(
 ) -> Result<DateTime<Utc>, SamlError> {
     let skew = sp.clock_skew;
     if a.version != "2.0" {
-        return Err(err("saml.malformed", "assertion version is not 2.0"));
+        return Err(err(Check::Malformed, "assertion version is not 2.0"));
     }
     check_issuer(a.issuer.value.as_deref(), idp)?;
     if a.issue_instant > now + skew {
         return Err(err(
-            "saml.not_yet_valid",
+            Check::NotYetValid,
             "the assertion was issued in the future",
         ));
     }
@@ -350,21 +350,21 @@ fn check_assertion(
     let conditions = a
         .conditions
         .as_ref()
-        .ok_or_else(|| err("saml.audience", "the assertion has no Conditions"))?;
+        .ok_or_else(|| err(Check::Audience, "the assertion has no Conditions"))?;
     if let Some(nb) = conditions.not_before {
         if now + skew < nb {
             return Err(err(
-                "saml.not_yet_valid",
+                Check::NotYetValid,
                 "the assertion is not yet valid (NotBefore)",
             ));
         }
     }
     let not_on_or_after = conditions
         .not_on_or_after
-        .ok_or_else(|| err("saml.expired", "the assertion has no NotOnOrAfter"))?;
+        .ok_or_else(|| err(Check::Expired, "the assertion has no NotOnOrAfter"))?;
     if now - skew >= not_on_or_after {
         return Err(err(
-            "saml.expired",
+            Check::Expired,
             "the assertion has expired (NotOnOrAfter)",
         ));
     }
@@ -378,7 +378,7 @@ fn check_assertion(
             .all(|r| r.audience.iter().any(|x| x == &sp.entity_id))
     {
         return Err(err(
-            "saml.audience",
+            Check::Audience,
             "the assertion's Audience is not this gateway",
         ));
     }
@@ -386,7 +386,7 @@ fn check_assertion(
     let subject = a
         .subject
         .as_ref()
-        .ok_or_else(|| err("saml.subject", "the assertion has no Subject"))?;
+        .ok_or_else(|| err(Check::Subject, "the assertion has no Subject"))?;
     let bearer = subject
         .subject_confirmations
         .iter()
@@ -396,28 +396,28 @@ fn check_assertion(
         .collect::<Vec<_>>();
     let data = match bearer.as_slice() {
         [one] => *one,
-        [] => return Err(err("saml.subject", "no bearer SubjectConfirmation")),
-        _ => return Err(err("saml.subject", "several bearer SubjectConfirmations")),
+        [] => return Err(err(Check::Subject, "no bearer SubjectConfirmation")),
+        _ => return Err(err(Check::Subject, "several bearer SubjectConfirmations")),
     };
     if data.recipient.as_deref() != Some(sp.acs_url.as_str()) {
         return Err(err(
-            "saml.recipient",
+            Check::Recipient,
             "the SubjectConfirmation Recipient is not this gateway's ACS URL",
         ));
     }
     let confirm_until = data.not_on_or_after.ok_or_else(|| {
         err(
-            "saml.expired",
+            Check::Expired,
             "the SubjectConfirmation has no NotOnOrAfter",
         )
     })?;
     if now - skew >= confirm_until {
-        return Err(err("saml.expired", "the SubjectConfirmation has expired"));
+        return Err(err(Check::Expired, "the SubjectConfirmation has expired"));
     }
     if let Some(nb) = data.not_before {
         if now + skew < nb {
             return Err(err(
-                "saml.not_yet_valid",
+                Check::NotYetValid,
                 "the SubjectConfirmation is not yet valid",
             ));
         }
@@ -446,15 +446,15 @@ fn single_attribute(a: &Assertion, name: &str) -> Result<String, SamlError> {
     match found.as_slice() {
         [one] if !one.trim().is_empty() && one.len() <= 256 => Ok(one.trim().to_string()),
         [] => Err(err(
-            "saml.attributes",
+            Check::Attributes,
             format!("the assertion has no {name} attribute"),
         )),
         [_] => Err(err(
-            "saml.attributes",
+            Check::Attributes,
             format!("the {name} attribute is empty or too long"),
         )),
         _ => Err(err(
-            "saml.attributes",
+            Check::Attributes,
             format!("the {name} attribute has several values"),
         )),
     }

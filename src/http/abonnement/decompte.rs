@@ -10,11 +10,12 @@ use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 
-use super::{authenticated, owned, unavailable, WsError, WsResult};
+use super::{authenticated, owner, refused, unavailable, WsError, WsResult};
 use crate::app::AppState;
 use crate::config::ProviderConfig;
 use crate::domain::licence_count::{count, AudienceCounts};
 use crate::domain::{Person, School, Subscription, Uai};
+use crate::flow::subscription;
 use crate::http::party::{ProviderCaller, Unauthenticated};
 
 const HEADER: &str = "UAI;idAbonnement;codeProjetRessource;idRessource;cumulAffectationEleve;cumulAffectationEnseignant;cumulAffectationDocumentaliste;cumulAffectationAutrePersonnel";
@@ -35,20 +36,14 @@ async fn selected(
             "idAbonnement et codeProjetRessource sont exclusifs : un seul des deux",
         )),
         (None, None) => Err(bad("idAbonnement ou codeProjetRessource est obligatoire")),
-        (Some(id), None) => Ok(vec![owned(state, provider, id).await?]),
+        (Some(id), None) => Ok(vec![subscription::read(&state.deps(), owner(provider), id)
+            .await
+            .map_err(|e| refused(id, e))?]),
         (None, Some(code)) => {
-            let mut out = Vec::new();
-            for d in &provider.commercial_distributors {
-                let mine = state
-                    .store
-                    .subscriptions_of(d)
-                    .await
-                    .map_err(|e| unavailable(&e))?;
-                out.extend(
-                    mine.into_iter()
-                        .filter(|s| s.details.project_code.as_deref() == Some(code)),
-                );
-            }
+            let mut out = subscription::of(&state.deps(), owner(provider), true)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            out.retain(|s| s.details.project_code.as_deref() == Some(code));
             if out.is_empty() {
                 return Err(WsError::Text(
                     StatusCode::NOT_FOUND,

@@ -22,11 +22,9 @@ use axum::Router;
 
 use crate::app::AppState;
 use crate::config::ProviderConfig;
-use crate::domain::subscription::storage_id;
-use crate::domain::subscription_rules::{
-    check_resource_distributor, validate_for_schools, Mode, SubscriptionInput, Violation,
-};
-use crate::domain::{Subscription, Uai};
+use crate::domain::subscription_rules::{SubscriptionInput, Violation};
+use crate::domain::Subscription;
+use crate::flow::subscription::{self, Owner, WriteError};
 use crate::saml::xml::escape;
 
 use super::api_error::{ApiError, Shape};
@@ -120,105 +118,35 @@ fn parse(headers: &HeaderMap, body: &Bytes) -> Result<SubscriptionInput, WsError
     fields.and_then(xml::input_from_fields).map_err(bad)
 }
 
-/// The distributor id the rules check the body against: the body's when the caller owns it.
-fn acting_as<'a>(provider: &'a ProviderConfig, input: &SubscriptionInput) -> &'a str {
-    let claimed = input.distributor.as_deref().map(str::trim);
-    provider
-        .commercial_distributors
-        .iter()
-        .find(|d| Some(d.as_str()) == claimed)
-        .or(provider.commercial_distributors.first())
-        .map_or("", String::as_str)
-}
-
-/// Those of `uais` that the directory knows as primary schools.
-async fn primary_schools(state: &AppState, uais: &[Uai]) -> Result<Vec<Uai>, WsError> {
-    let mut out = Vec::new();
-    for uai in uais {
-        let school = state.store.school(uai).await.map_err(|e| unavailable(&e))?;
-        if school.is_some_and(|s| s.is_primary()) {
-            out.push(uai.clone());
-        }
-    }
-    Ok(out)
-}
-
-/// Refuses a subscription to a catalogue resource its distributor does not sell: a provider
-/// only subscribes schools to its own resources.
-async fn sold_by(state: &AppState, subscription: &Subscription) -> Result<(), WsError> {
-    let resource = state
-        .store
-        .resource(&subscription.resource_id)
-        .await
-        .map_err(|e| unavailable(&e))?;
-    match resource {
-        Some(r) => check_resource_distributor(&r, &subscription.distributor_id)
-            .map_err(|v| WsError::Rules(vec![v])),
-        None => Ok(()),
-    }
-}
-
-/// The caller's subscription `id`: looked up under each of its distributors (and under the
-/// plain id, for subscriptions stored before ids were kept per distributor). Another
-/// distributor's subscription of the same id is never read: it answers as absent.
-async fn find_owned(
-    state: &AppState,
-    provider: &ProviderConfig,
-    id: &str,
-) -> Result<Option<Subscription>, WsError> {
-    let keys = provider
-        .commercial_distributors
-        .iter()
-        .map(|d| storage_id(d, id))
-        .chain(std::iter::once(id.to_string()));
-    for key in keys {
-        let found = state
-            .store
-            .subscription(&key)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        if let Some(s) =
-            found.filter(|s| provider.commercial_distributors.contains(&s.distributor_id))
-        {
-            return Ok(Some(s));
-        }
-    }
-    Ok(None)
-}
-
-async fn owned(
-    state: &AppState,
-    provider: &ProviderConfig,
-    id: &str,
-) -> Result<Subscription, WsError> {
-    find_owned(state, provider, id).await?.ok_or_else(|| {
-        WsError::Text(
-            StatusCode::NOT_FOUND,
-            format!("L'abonnement {id} n'existe pas"),
-        )
-    })
-}
-
 fn unavailable(e: &crate::store::StoreError) -> WsError {
     WsError::Api(ApiError::store(Shape::Text, e))
 }
 
-/// Records a change for the audit trail.
-fn changed(
-    state: &AppState,
-    provider: &ProviderConfig,
-    action: &'static str,
-    id: &str,
-    before: Option<&Subscription>,
-    after: Option<&Subscription>,
-) {
-    state.trace(crate::trace::TraceEvent::SubscriptionChanged {
-        provider: provider.key.clone(),
-        action,
-        subscription: id.to_string(),
-        before: before.cloned().map(Box::new),
-        after: after.cloned().map(Box::new),
-    });
+/// The flow's refusal in the web service's shapes; `id` is the one asked.
+fn refused(id: &str, e: WriteError) -> WsError {
+    match e {
+        WriteError::Rules(v) => WsError::Rules(v),
+        WriteError::Exists => WsError::Text(
+            StatusCode::CONFLICT,
+            format!("L'abonnement {id} existe deja"),
+        ),
+        WriteError::Absent => WsError::Text(
+            StatusCode::NOT_FOUND,
+            format!("L'abonnement {id} n'existe pas"),
+        ),
+        WriteError::Store(e) => unavailable(&e),
+    }
+}
+
+fn owner(provider: &ProviderConfig) -> Owner<'_> {
+    Owner {
+        provider: &provider.key,
+        distributors: &provider.commercial_distributors,
+    }
+}
+
+fn subscription_xml(status: StatusCode, s: &Subscription) -> Response {
+    xml_response(status, xml::document(&xml::abonnement_xml(s), None))
 }
 
 async fn create(
@@ -229,49 +157,17 @@ async fn create(
     body: Bytes,
 ) -> WsResult {
     let caller = authenticated(caller)?;
-    let provider = caller.provider();
     let input = parse(&headers, &body)?;
-    let now = state.clock.now();
-    let named: Vec<Uai> = input.uais.iter().filter_map(|u| u.parse().ok()).collect();
-    let primary = primary_schools(&state, &named).await?;
-    let mut subscription = validate_for_schools(
-        &input,
+    let created = subscription::create(
+        &state.deps(),
+        owner(caller.provider()),
         &id,
-        acting_as(provider, &input),
-        Mode::Create,
-        None,
-        now,
-        &primary,
+        &input,
+        state.clock.now(),
     )
-    .map_err(WsError::Rules)?;
-    sold_by(&state, &subscription).await?;
-    // Stored under the distributor's own key: the same id of another distributor is another
-    // subscription, and its existence is never revealed.
-    let exists_plain = state
-        .store
-        .subscription(&id)
-        .await
-        .map_err(|e| unavailable(&e))?
-        .is_some_and(|s| s.distributor_id == subscription.distributor_id);
-    subscription.id = storage_id(&subscription.distributor_id, &id);
-    if exists_plain
-        || !state
-            .store
-            .create_subscription(&subscription)
-            .await
-            .map_err(|e| unavailable(&e))?
-    {
-        return Err(WsError::Text(
-            StatusCode::CONFLICT,
-            format!("L'abonnement {id} existe deja"),
-        ));
-    }
-    tracing::info!(provider = %provider.key, subscription = %id, "subscription created");
-    changed(&state, provider, "create", &id, None, Some(&subscription));
-    Ok(xml_response(
-        StatusCode::CREATED,
-        xml::document(&xml::abonnement_xml(&subscription), None),
-    ))
+    .await
+    .map_err(|e| refused(&id, e))?;
+    Ok(subscription_xml(StatusCode::CREATED, &created))
 }
 
 async fn update(
@@ -282,41 +178,15 @@ async fn update(
     body: Bytes,
 ) -> WsResult {
     let caller = authenticated(caller)?;
-    let provider = caller.provider();
-    let existing = owned(&state, provider, &id).await?;
-    let input = parse(&headers, &body)?;
-    let now = state.clock.now();
-    let primary = primary_schools(&state, &existing.uais).await?;
-    let mut subscription = validate_for_schools(
-        &input,
-        &id,
-        acting_as(provider, &input),
-        Mode::Update,
-        Some(&existing),
-        now,
-        &primary,
-    )
-    .map_err(WsError::Rules)?;
-    subscription.id = existing.id.clone();
-    sold_by(&state, &subscription).await?;
-    state
-        .store
-        .put_subscription(&subscription)
+    let (d, owner) = (state.deps(), owner(caller.provider()));
+    let existing = subscription::read(&d, owner, &id)
         .await
-        .map_err(|e| unavailable(&e))?;
-    tracing::info!(provider = %provider.key, subscription = %id, "subscription updated");
-    changed(
-        &state,
-        provider,
-        "update",
-        &id,
-        Some(&existing),
-        Some(&subscription),
-    );
-    Ok(xml_response(
-        StatusCode::OK,
-        xml::document(&xml::abonnement_xml(&subscription), None),
-    ))
+        .map_err(|e| refused(&id, e))?;
+    let input = parse(&headers, &body)?;
+    let updated = subscription::update(&d, owner, &existing, &id, &input, state.clock.now())
+        .await
+        .map_err(|e| refused(&id, e))?;
+    Ok(subscription_xml(StatusCode::OK, &updated))
 }
 
 async fn delete(
@@ -325,25 +195,14 @@ async fn delete(
     Path(id): Path<String>,
 ) -> WsResult {
     let caller = authenticated(caller)?;
-    let provider = caller.provider();
-    let before = owned(&state, provider, &id).await?;
-    let mut existing = before.clone();
-    existing.deleted = true;
-    existing.details.updated_at = Some(state.clock.now());
-    state
-        .store
-        .put_subscription(&existing)
-        .await
-        .map_err(|e| unavailable(&e))?;
-    tracing::info!(provider = %provider.key, subscription = %id, "subscription deleted");
-    changed(
-        &state,
-        provider,
-        "delete",
+    subscription::delete(
+        &state.deps(),
+        owner(caller.provider()),
         &id,
-        Some(&before),
-        Some(&existing),
-    );
+        state.clock.now(),
+    )
+    .await
+    .map_err(|e| refused(&id, e))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -353,12 +212,10 @@ async fn read(
     Path(id): Path<String>,
 ) -> WsResult {
     let caller = authenticated(caller)?;
-    let provider = caller.provider();
-    let s = owned(&state, provider, &id).await?;
-    Ok(xml_response(
-        StatusCode::OK,
-        xml::document(&xml::abonnement_xml(&s), None),
-    ))
+    let s = subscription::read(&state.deps(), owner(caller.provider()), &id)
+        .await
+        .map_err(|e| refused(&id, e))?;
+    Ok(subscription_xml(StatusCode::OK, &s))
 }
 
 /// `GET /abonnement/etablissements/etablissements.xml`: the schools known to the gateway.
@@ -427,15 +284,11 @@ async fn list(
     if q.get("aboSuppr").is_some_and(|v| v == "true") {
         include_deleted = true;
     }
-    let mut all = Vec::new();
-    for d in &provider.commercial_distributors {
-        match state.store.subscriptions_of(d).await {
-            Ok(s) => all.extend(s),
-            Err(e) => return Err(unavailable(&e)),
-        }
-    }
+    let all = subscription::of(&state.deps(), owner(provider), include_deleted)
+        .await
+        .map_err(|e| unavailable(&e))?;
     let mut selected = Vec::new();
-    for s in all.into_iter().filter(|s| include_deleted || !s.deleted) {
+    for s in all {
         let mut keep = true;
         for (n, v) in &filters {
             match filters::matches(&s, n, v) {

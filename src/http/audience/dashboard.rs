@@ -14,6 +14,7 @@ use super::{csv_response, reader, request, unavailable, Reader};
 use crate::app::AppState;
 use crate::audience::report::{self, Period, Report, ReportRequest};
 use crate::domain::Profile;
+use crate::http::api_error::{ApiError, Shape};
 use crate::http::pages;
 use crate::saml::xml::escape;
 
@@ -40,18 +41,13 @@ pub(super) async fn form_page() -> Html<String> {
     ))
 }
 
-fn refused(p: &HashMap<String, String>, status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        Html(pages::page(
-            TITLE,
-            &form(
-                p,
-                &format!("<p role=\"alert\"><strong>{}</strong></p>", escape(message)),
-            ),
-        )),
-    )
-        .into_response()
+/// The form again, with the refusal's message; its cause is logged once.
+fn refused(p: &HashMap<String, String>, e: ApiError) -> Response {
+    let alert = format!(
+        "<p role=\"alert\"><strong>{}</strong></p>",
+        escape(&e.message)
+    );
+    e.into_page(pages::page(TITLE, &form(p, &alert)))
 }
 
 fn profile_label(code: &str) -> String {
@@ -176,12 +172,19 @@ pub(super) async fn results_page(
     Form(p): Form<HashMap<String, String>>,
 ) -> Response {
     let Some(r): Option<Reader> = reader(&state, p.get("jeton").map(String::as_str), None) else {
-        tracing::warn!("audience dashboard refused: no valid reader token");
-        return refused(&p, StatusCode::UNAUTHORIZED, "Jeton de lecture inconnu.");
+        return refused(
+            &p,
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                Shape::Text,
+                "Jeton de lecture inconnu.",
+                "audience dashboard refused: no valid reader token",
+            ),
+        );
     };
     let base = match request(&state, &r, &p) {
         Ok(b) => b,
-        Err(m) => return refused(&p, StatusCode::BAD_REQUEST, &m),
+        Err(e) => return refused(&p, e),
     };
     let names: HashMap<String, String> = state
         .config
@@ -205,8 +208,7 @@ pub(super) async fn results_page(
     let (days, channels, resources, profiles) = match built {
         Ok(b) => b,
         Err(e) => {
-            let (s, m) = unavailable(&e);
-            return refused(&p, s, &m);
+            return refused(&p, unavailable(&e));
         }
     };
     let total: i64 = days.rows.iter().map(|r| r.accesses).sum();
@@ -271,13 +273,10 @@ pub(super) async fn export(
     q.entry("period".into()).or_insert_with(|| "day".into());
     let req = match request(&state, &r, &q) {
         Ok(req) => req,
-        Err(m) => return (StatusCode::BAD_REQUEST, format!("{m}\n")).into_response(),
+        Err(e) => return e.into_response(),
     };
     match report::build(state.store.as_ref(), &req).await {
         Ok(rep) => csv_response(report::to_csv(&rep), true),
-        Err(e) => {
-            let (s, m) = unavailable(&e);
-            (s, format!("{m}\n")).into_response()
-        }
+        Err(e) => unavailable(&e).into_response(),
     }
 }

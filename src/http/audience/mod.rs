@@ -89,13 +89,24 @@ pub(super) fn reader(
 }
 
 /// The scope a reader asks for: its own, or (ministry only) a narrower one.
-pub(super) fn wanted_scope(reader: &Reader, asked: Option<&str>) -> Result<Jurisdiction, String> {
+fn wanted_scope(reader: &Reader, asked: Option<&str>) -> Result<Jurisdiction, ApiError> {
     let Some(asked) = asked.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(reader.scope.clone());
     };
-    let parsed: Jurisdiction = asked.parse().map_err(|e| format!("scope {e}"))?;
+    let parsed: Jurisdiction = asked
+        .parse()
+        .map_err(|e| bad_request(format!("scope {e}")))?;
     if parsed != reader.scope && !reader.is_ministry() {
-        return Err("ce périmètre n'est pas le vôtre".into());
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            Shape::Text,
+            "ce périmètre n'est pas le vôtre",
+            format!(
+                "audience report refused: reader {} asked for scope {} outside its own",
+                reader.name,
+                parsed.label()
+            ),
+        ));
     }
     Ok(parsed)
 }
@@ -115,16 +126,19 @@ pub(super) fn request(
     state: &AppState,
     reader: &Reader,
     p: &HashMap<String, String>,
-) -> Result<ReportRequest, String> {
+) -> Result<ReportRequest, ApiError> {
     let today = crate::audience::visitor::day_of(state.clock.now(), state.config.audience.timezone);
-    let to = day(p.get("to"))?.unwrap_or(today);
-    let from = day(p.get("from"))?.unwrap_or(to - Duration::days(29));
+    let to = day(p.get("to")).map_err(bad_request)?.unwrap_or(today);
+    let from = day(p.get("from"))
+        .map_err(bad_request)?
+        .unwrap_or(to - Duration::days(29));
     let scope = wanted_scope(reader, p.get("scope").map(String::as_str))?;
     let period: Period = p
         .get("period")
         .map(String::as_str)
         .unwrap_or("day")
-        .parse()?;
+        .parse()
+        .map_err(bad_request)?;
     let by = p
         .get("by")
         .map(|s| s.trim().to_string())
@@ -138,7 +152,7 @@ pub(super) fn request(
         by,
         period,
     };
-    req.check()?;
+    req.check().map_err(bad_request)?;
     Ok(req)
 }
 
@@ -151,15 +165,18 @@ pub fn operator_request(
         name: "operator".into(),
         scope: Jurisdiction::All,
     };
-    request(state, &operator, p)
+    request(state, &operator, p).map_err(|e| e.message)
 }
 
-pub(super) fn unavailable(e: &crate::store::StoreError) -> (StatusCode, String) {
-    tracing::error!(error = %e, "audience report: the store does not answer");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "service indisponible, réessayez plus tard".into(),
-    )
+/// The store does not answer a report: 503, one line of text.
+pub(super) fn unavailable(e: &crate::store::StoreError) -> ApiError {
+    ApiError::store(Shape::Text, e)
+}
+
+/// A report request that cannot be answered as asked: 400, one line of text saying why.
+pub(super) fn bad_request(m: String) -> ApiError {
+    let cause = format!("audience report refused: {m}");
+    ApiError::new(StatusCode::BAD_REQUEST, Shape::Text, m, cause)
 }
 
 pub(super) fn csv_response(body: String, attachment: bool) -> Response {
@@ -201,23 +218,13 @@ async fn api(
     let r = Reader::from(r);
     let req = match request(&state, &r, &p) {
         Ok(req) => req,
-        Err(m) => {
-            let status = if m.contains("pas le vôtre") {
-                StatusCode::FORBIDDEN
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            return (status, format!("{m}\n")).into_response();
-        }
+        Err(e) => return e.into_response(),
     };
     match report::build(state.store.as_ref(), &req).await {
         Ok(rep) if p.get("format").map(String::as_str) == Some("csv") => {
             csv_response(report::to_csv(&rep), false)
         }
         Ok(rep) => ([(header::CACHE_CONTROL, "no-store")], axum::Json(rep)).into_response(),
-        Err(e) => {
-            let (s, m) = unavailable(&e);
-            (s, format!("{m}\n")).into_response()
-        }
+        Err(e) => unavailable(&e).into_response(),
     }
 }

@@ -9,21 +9,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde_json::json;
 
 use super::{reader, Reader};
 use crate::app::AppState;
 use crate::audience::report::{self, Period, ReportRequest};
 use crate::audience::sushi::{self as s, Item};
 use crate::domain::Jurisdiction;
+use crate::http::api_error::ApiError;
 use crate::http::tls::ClientIdentity;
 
+/// A SUSHI exception; its cause is logged once by `api_error::log_cause`.
 fn exception(status: StatusCode, code: u32, message: &str, data: &str) -> Response {
-    (
-        status,
-        Json(json!({"Code": code, "Severity": "Error", "Message": message, "Data": data})),
-    )
-        .into_response()
+    ApiError::sushi(status, code, message, data).into_response()
 }
 
 fn authenticate(
@@ -34,9 +31,6 @@ fn authenticate(
 ) -> Result<Reader, Box<Response>> {
     let token = crate::http::party::bearer(headers).or(p.get("api_key").map(String::as_str));
     reader(state, token, identity).ok_or_else(|| {
-        tracing::warn!(
-            "SUSHI request refused: no valid reader token, api_key or client certificate"
-        );
         Box::new(exception(
             StatusCode::UNAUTHORIZED,
             2000,
@@ -119,13 +113,14 @@ pub(super) async fn report(
     let built = match report::build(state.store.as_ref(), &req).await {
         Ok(r) => r,
         Err(e) => {
-            tracing::error!(error = %e, "SUSHI report: the store does not answer");
-            return exception(
+            let mut unavailable = ApiError::sushi(
                 StatusCode::SERVICE_UNAVAILABLE,
                 1000,
                 "Service Not Available",
                 "retry later",
             );
+            unavailable.cause = format!("SUSHI report: the store does not answer: {e}");
+            return unavailable.into_response();
         }
     };
     let provider = state.config.providers.get(&customer);

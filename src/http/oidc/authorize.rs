@@ -24,7 +24,7 @@ use crate::http::error::PageError;
 use crate::oidc::op::client::{ApplicationType, OidcClient};
 use crate::oidc::op::records::{check_challenge, new_secret, CodeRecord, GrantFacts};
 use crate::oidc::op::service;
-use crate::oidc::OidcError;
+use crate::oidc::{ErrorCode, OidcError};
 use crate::session::Session;
 use crate::trace::Channel;
 
@@ -84,8 +84,11 @@ impl Reply<'_> {
 
     fn error(&self, state: &AppState, provider: &str, e: &OidcError) -> Response {
         traced(state, Some(provider), e);
-        tracing::warn!(check = e.check, error = e.error, provider, cause = %e.description, "oidc authorization refused");
-        self.to(&[("error", e.error), ("error_description", &e.description)])
+        tracing::warn!(check = e.check, error = e.error.code(), provider, cause = %e.description, "oidc authorization refused");
+        self.to(&[
+            ("error", e.error.code()),
+            ("error_description", &e.description),
+        ])
     }
 }
 
@@ -102,7 +105,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, raw: &str) -> Response {
             state,
             None,
             &OidcError::new(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "oidc.client",
                 "unknown or missing client_id",
             ),
@@ -113,7 +116,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, raw: &str) -> Response {
             state,
             Some(&provider.key),
             &OidcError::new(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "oidc.redirect_uri",
                 "redirect_uri missing or not registered for this client",
             ),
@@ -141,7 +144,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, raw: &str) -> Response {
                 state,
                 &provider.key,
                 &OidcError::new(
-                    "login_required",
+                    ErrorCode::LoginRequired,
                     "oidc.no_session",
                     "no gateway session and prompt=none",
                 ),
@@ -181,10 +184,10 @@ fn check_request(
     provider: &ProviderConfig,
     client: &OidcClient,
 ) -> Result<Checked, OidcError> {
-    let req = |check, d: &str| OidcError::new("invalid_request", check, d);
+    let req = |check, d: &str| OidcError::new(ErrorCode::InvalidRequest, check, d);
     if p.get("response_type").map(String::as_str) != Some("code") {
         return Err(OidcError::new(
-            "unsupported_response_type",
+            ErrorCode::UnsupportedResponseType,
             "oidc.response_type",
             "only response_type=code is offered",
         ));
@@ -193,7 +196,7 @@ fn check_request(
     let scopes: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
     if !scopes.contains(&"openid") || scopes.iter().any(|s| !SCOPES.contains(s)) {
         return Err(OidcError::new(
-            "invalid_scope",
+            ErrorCode::InvalidScope,
             "oidc.scope",
             "scope must include openid and may add scope.gar, offline_access",
         ));
@@ -287,7 +290,7 @@ async fn grant(
         Ok(g) => g,
         Err(FlowError::Refused(r)) => {
             return Err(Denied::Refused(OidcError::new(
-                "access_denied",
+                ErrorCode::AccessDenied,
                 "oidc.access",
                 format!("access refused: {}", r.code()),
             )))

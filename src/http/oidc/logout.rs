@@ -23,7 +23,7 @@ use crate::http::cookies;
 use crate::http::error::PageError;
 use crate::http::pages;
 use crate::oidc::op::tokens::verify_id_token_hint;
-use crate::oidc::OidcError;
+use crate::oidc::{ErrorCode, OidcError};
 use crate::saml::xml::escape;
 use crate::session::Session;
 
@@ -61,7 +61,11 @@ fn check(state: &AppState, p: &HashMap<String, String>) -> Result<Asked, OidcErr
     let hint = match p.get("id_token_hint") {
         Some(t) => Some(
             verify_id_token_hint(&state.config.oidc.keys, &issuer, t).map_err(|e| {
-                OidcError::new("invalid_request", "oidc.id_token_hint", e.description)
+                OidcError::new(
+                    ErrorCode::InvalidRequest,
+                    "oidc.id_token_hint",
+                    e.description,
+                )
             })?,
         ),
         None => None,
@@ -69,7 +73,7 @@ fn check(state: &AppState, p: &HashMap<String, String>) -> Result<Asked, OidcErr
     let client_id = match (p.get("client_id"), hint.as_ref().map(|c| &c.aud)) {
         (Some(a), Some(b)) if a != b => {
             return Err(OidcError::new(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "oidc.client",
                 "client_id is not the id_token_hint's audience",
             ))
@@ -86,7 +90,7 @@ fn check(state: &AppState, p: &HashMap<String, String>) -> Result<Asked, OidcErr
                 .is_some_and(|(_, c)| c.post_logout_allowed(uri));
             if !allowed {
                 return Err(OidcError::new(
-                    "invalid_request",
+                    ErrorCode::InvalidRequest,
                     "oidc.post_logout_redirect_uri",
                     "post_logout_redirect_uri is not registered for this client",
                 ));

@@ -17,15 +17,17 @@ mod userinfo;
 
 use std::collections::HashMap;
 
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use base64::Engine;
 
 use crate::app::AppState;
+use crate::http::api_error::ApiError;
+use crate::oidc::error_code::Endpoint;
 use crate::oidc::op::service::OpError;
-use crate::oidc::OidcError;
+use crate::oidc::{ErrorCode, OidcError};
 use crate::trace::TraceEvent;
 
 pub fn routes() -> Router<AppState> {
@@ -53,7 +55,7 @@ pub fn routes() -> Router<AppState> {
 
 /// A flow's refusal as the OAuth error `error` (`invalid_grant` at the token endpoint,
 /// `invalid_token` at userinfo): the access rule, run again, no longer grants the resource.
-pub(super) fn refused_grant(f: crate::flow::FlowError, error: &'static str) -> OpError {
+pub(super) fn refused_grant(f: crate::flow::FlowError, error: ErrorCode) -> OpError {
     match f {
         crate::flow::FlowError::Refused(crate::domain::Refusal::UnknownResource) => {
             OidcError::new(error, "oidc.resource", "the resource is no longer offered").into()
@@ -75,7 +77,7 @@ pub(super) fn params(raw: &str) -> Result<HashMap<String, String>, OidcError> {
     for (k, v) in url::form_urlencoded::parse(raw.as_bytes()) {
         if out.insert(k.to_string(), v.to_string()).is_some() {
             return Err(OidcError::new(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "oidc.duplicate_parameter",
                 format!("parameter {k} is given more than once"),
             ));
@@ -95,40 +97,24 @@ pub(super) fn traced(state: &AppState, provider: Option<&str>, e: &OidcError) {
     });
 }
 
-/// The back-channel error shape (RFC 6749 §5.2), logged once with its check.
-pub(super) fn json_error(state: &AppState, provider: Option<&str>, e: OpError) -> Response {
-    let e = match e {
-        OpError::Refused(e) => e,
-        OpError::Store(s) => {
-            tracing::error!(cause = %s, "oidc back channel: store unavailable");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                no_store(),
-                Json(serde_json::json!({"error": "temporarily_unavailable"})),
-            )
-                .into_response();
+/// The back-channel error (RFC 6749 §5.2 at the token endpoint, RFC 6750 §3 at userinfo),
+/// traced; its cause is logged once by `api_error::log_cause`.
+pub(super) fn json_error(
+    state: &AppState,
+    endpoint: Endpoint,
+    provider: Option<&str>,
+    e: OpError,
+) -> Response {
+    match e {
+        OpError::Refused(e) => {
+            traced(state, provider, &e);
+            let context = provider
+                .map(|p| format!(", provider {p}"))
+                .unwrap_or_default();
+            ApiError::oauth(endpoint, &e, &context).into_response()
         }
-    };
-    traced(state, provider, &e);
-    tracing::warn!(check = e.check, error = e.error, provider, cause = %e.description, "oidc request refused");
-    let status = match e.error {
-        "invalid_client" => StatusCode::UNAUTHORIZED,
-        "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    let mut resp = (
-        status,
-        no_store(),
-        Json(serde_json::json!({"error": e.error, "error_description": e.description})),
-    )
-        .into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        resp.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Basic realm=\"passerelle\""),
-        );
+        OpError::Store(s) => ApiError::oauth_store(endpoint, &s).into_response(),
     }
-    resp
 }
 
 pub(super) fn no_store() -> [(header::HeaderName, &'static str); 2] {
@@ -149,7 +135,7 @@ pub(super) fn basic_credentials(
     }
     let bad = || {
         OidcError::new(
-            "invalid_client",
+            ErrorCode::InvalidClient,
             "oidc.client_auth",
             "malformed Basic credentials",
         )

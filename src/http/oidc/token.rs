@@ -16,10 +16,11 @@ use crate::app::AppState;
 use crate::config::ProviderConfig;
 use crate::flow::access::{HandOver, HandOverError, Issuance};
 use crate::flow::{self, User};
+use crate::oidc::error_code::Endpoint;
 use crate::oidc::op::client::OidcClient;
 use crate::oidc::op::records::GrantFacts;
 use crate::oidc::op::service::{self, OpError};
-use crate::oidc::OidcError;
+use crate::oidc::{ErrorCode, OidcError};
 
 /// The calling client, authenticated.
 fn client<'a>(
@@ -27,7 +28,7 @@ fn client<'a>(
     headers: &HeaderMap,
     p: &HashMap<String, String>,
 ) -> Result<(&'a ProviderConfig, &'a OidcClient), OidcError> {
-    let fail = |d: &str| OidcError::new("invalid_client", "oidc.client_auth", d);
+    let fail = |d: &str| OidcError::new(ErrorCode::InvalidClient, "oidc.client_auth", d);
     let basic = basic_credentials(headers).transpose()?;
     let id = match (&basic, p.get("client_id")) {
         (Some((b, _)), Some(f)) if b != f => {
@@ -51,7 +52,7 @@ fn client<'a>(
 fn required<'a>(p: &'a HashMap<String, String>, name: &str) -> Result<&'a str, OidcError> {
     p.get(name).map(String::as_str).ok_or_else(|| {
         OidcError::new(
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "oidc.parameter",
             format!("{name} is required"),
         )
@@ -67,7 +68,7 @@ fn start<'a>(
     headers: &HeaderMap,
     body: &str,
 ) -> Result<Authenticated<'a>, Box<Response>> {
-    let refuse = |e: OidcError| Box::new(json_error(state, None, e.into()));
+    let refuse = |e: OidcError| Box::new(json_error(state, Endpoint::Token, None, e.into()));
     let p = params(body).map_err(refuse)?;
     let (provider, c) = client(state, headers, &p).map_err(refuse)?;
     Ok((p, provider, c))
@@ -110,13 +111,13 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Stri
             Err(e) => Err(e.into()),
         },
         Some("refresh_token") => Err(OidcError::new(
-            "unauthorized_client",
+            ErrorCode::UnauthorizedClient,
             "oidc.grant_type",
             "this client does not use refresh tokens",
         )
         .into()),
         _ => Err(OidcError::new(
-            "unsupported_grant_type",
+            ErrorCode::UnsupportedGrantType,
             "oidc.grant_type",
             "grant_type is authorization_code or refresh_token",
         )
@@ -124,7 +125,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Stri
     };
     match result {
         Ok(t) => (no_store(), Json(t)).into_response(),
-        Err(e) => json_error(&state, Some(&provider.key), e),
+        Err(e) => json_error(&state, Endpoint::Token, Some(&provider.key), e),
     }
 }
 
@@ -158,7 +159,7 @@ async fn hand_over(
     .await
     .map_err(|e| match e {
         HandOverError::Issue(e) => e,
-        HandOverError::Flow(f) => super::refused_grant(f, "invalid_grant"),
+        HandOverError::Flow(f) => super::refused_grant(f, ErrorCode::InvalidGrant),
     })
 }
 
@@ -169,11 +170,11 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Str
     };
     let token = match required(&p, "token") {
         Ok(t) => t,
-        Err(e) => return json_error(&state, Some(&provider.key), e.into()),
+        Err(e) => return json_error(&state, Endpoint::Token, Some(&provider.key), e.into()),
     };
     match service::revoke(&state.op(), client, token, state.clock.now()).await {
         Ok(()) => (StatusCode::OK, no_store()).into_response(),
-        Err(e) => json_error(&state, Some(&provider.key), e),
+        Err(e) => json_error(&state, Endpoint::Token, Some(&provider.key), e),
     }
 }
 
@@ -188,18 +189,23 @@ pub async fn introspect(
     };
     if client.is_public() {
         let e = OidcError::new(
-            "invalid_client",
+            ErrorCode::InvalidClient,
             "oidc.client_auth",
             "public clients cannot introspect",
         );
-        return json_error(&state, Some(&provider.key), OpError::Refused(e));
+        return json_error(
+            &state,
+            Endpoint::Token,
+            Some(&provider.key),
+            OpError::Refused(e),
+        );
     }
     let token = match required(&p, "token") {
         Ok(t) => t,
-        Err(e) => return json_error(&state, Some(&provider.key), e.into()),
+        Err(e) => return json_error(&state, Endpoint::Token, Some(&provider.key), e.into()),
     };
     match service::introspect(&state.op(), client, token, state.clock.now()).await {
         Ok(v) => (no_store(), Json(v)).into_response(),
-        Err(e) => json_error(&state, Some(&provider.key), e),
+        Err(e) => json_error(&state, Endpoint::Token, Some(&provider.key), e),
     }
 }

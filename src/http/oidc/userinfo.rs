@@ -6,15 +6,16 @@
 //! parameter; never in the query string, RFC 6750 §2.3). Errors answer `WWW-Authenticate`.
 
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::{no_store, params, traced};
+use super::{json_error, no_store, params};
 use crate::app::AppState;
 use crate::flow;
+use crate::oidc::error_code::Endpoint;
 use crate::oidc::op::service::{self, OpError};
-use crate::oidc::OidcError;
+use crate::oidc::{ErrorCode, OidcError};
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
     crate::http::party::bearer(headers).map(str::to_string)
@@ -51,7 +52,7 @@ async fn handle(
         return error(
             state,
             OidcError::new(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "oidc.token_in_query",
                 "the access token must not be sent in the URL",
             ),
@@ -62,7 +63,7 @@ async fn handle(
             return error(
                 state,
                 OidcError::new(
-                    "invalid_request",
+                    ErrorCode::InvalidRequest,
                     "oidc.token",
                     "send the access token once",
                 ),
@@ -73,7 +74,7 @@ async fn handle(
         (None, None) => {
             return error(
                 state,
-                OidcError::new("invalid_token", "oidc.token", "no access token"),
+                OidcError::new(ErrorCode::InvalidToken, "oidc.token", "no access token"),
             )
         }
     };
@@ -98,42 +99,17 @@ async fn handle(
             flow::access::release_for(&state.deps(), user, &facts.uai, &facts.resource, now)
                 .await
                 .map(|rel| service::userinfo_claims(&claims, &rel.attributes))
-                .map_err(|f| super::refused_grant(f, "invalid_token"))
+                .map_err(|f| super::refused_grant(f, ErrorCode::InvalidToken))
         }
         Err(e) => Err(e),
     };
     match answered {
         Ok(claims) => (no_store(), Json(claims)).into_response(),
-        Err(OpError::Refused(e)) => error(state, e),
-        Err(OpError::Store(s)) => {
-            tracing::error!(cause = %s, "userinfo: store unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, no_store()).into_response()
-        }
+        Err(e) => json_error(state, Endpoint::Protected, None, e),
     }
 }
 
 /// RFC 6750 §3: the error in `WWW-Authenticate`, and the same in a JSON body.
 fn error(state: &AppState, e: OidcError) -> Response {
-    traced(state, None, &e);
-    tracing::warn!(check = e.check, error = e.error, cause = %e.description, "userinfo refused");
-    let status = match e.error {
-        "invalid_request" => StatusCode::BAD_REQUEST,
-        "insufficient_scope" => StatusCode::FORBIDDEN,
-        _ => StatusCode::UNAUTHORIZED,
-    };
-    let challenge = format!(
-        "Bearer realm=\"passerelle\", error=\"{}\", error_description=\"{}\"",
-        e.error,
-        e.description.replace(['"', '\\'], "'")
-    );
-    let mut resp = (
-        status,
-        no_store(),
-        Json(serde_json::json!({"error": e.error, "error_description": e.description})),
-    )
-        .into_response();
-    if let Ok(v) = HeaderValue::from_str(&challenge) {
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-    }
-    resp
+    json_error(state, Endpoint::Protected, None, OpError::Refused(e))
 }

@@ -2,7 +2,7 @@
 //! secret) and native applications (public, RFC 8252), their redirect URIs and how each is
 //! matched, and client authentication at the token, revocation and introspection endpoints.
 
-use crate::oidc::OidcError;
+use crate::oidc::{ErrorCode, OidcError};
 use crate::secret::Secret;
 use url::{Host, Url};
 
@@ -94,7 +94,7 @@ impl OidcClient {
         basic: Option<(&str, &str)>,
         form_secret: Option<&str>,
     ) -> Result<(), OidcError> {
-        let fail = |d: &str| OidcError::new("invalid_client", "oidc.client_auth", d);
+        let fail = |d: &str| OidcError::new(ErrorCode::InvalidClient, "oidc.client_auth", d);
         match (&self.secret, basic, form_secret) {
             (None, None, None) => Ok(()),
             (None, _, _) => Err(fail("a public client presents no secret")),

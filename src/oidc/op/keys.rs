@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::oidc::OidcError;
+use crate::oidc::{ErrorCode, OidcError};
 
 /// One signing key with its public JWK.
 #[derive(Clone)]
@@ -200,7 +200,11 @@ impl KeySet {
         header.kid = Some(key.kid.clone());
         header.typ = Some(typ.to_string());
         jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| {
-            OidcError::new("server_error", "oidc.sign", format!("signing failed: {e}"))
+            OidcError::new(
+                ErrorCode::ServerError,
+                "oidc.sign",
+                format!("signing failed: {e}"),
+            )
         })
     }
 
@@ -212,7 +216,7 @@ impl KeySet {
         token: &str,
         expect: &Expect<'_>,
     ) -> Result<T, OidcError> {
-        let bad = |what: String| OidcError::new("invalid_token", "oidc.token", what);
+        let bad = |what: String| OidcError::new(ErrorCode::InvalidToken, "oidc.token", what);
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| bad(format!("not a JWT: {e}")))?;
         let kid = header

@@ -5,4 +5,5 @@ pub mod client;
 pub mod keys;
 pub mod records;
 pub mod service;
+pub mod settings;
 pub mod tokens;

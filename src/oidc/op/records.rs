@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::domain::{IdEnt, Profile, ResourceId, Uai};
-use crate::oidc::OidcError;
+use crate::oidc::{ErrorCode, OidcError};
 use crate::trace::Channel;
 
 /// Store kinds of the records (see `store::TokenStore`).
@@ -85,7 +85,7 @@ pub fn key_of(secret: &str) -> String {
 /// Checks a `code_challenge` at the authorization endpoint: S256 only (`plain` is refused),
 /// 43 base64url characters.
 pub fn check_challenge(challenge: &str, method: Option<&str>) -> Result<(), OidcError> {
-    let bad = |d: &str| OidcError::new("invalid_request", "oidc.pkce", d);
+    let bad = |d: &str| OidcError::new(ErrorCode::InvalidRequest, "oidc.pkce", d);
     match method {
         Some("S256") => {}
         Some("plain") | None => {
@@ -102,7 +102,7 @@ pub fn check_challenge(challenge: &str, method: Option<&str>) -> Result<(), Oidc
 /// RFC 7636 §4.6: `BASE64URL(SHA256(verifier)) == challenge`, with a well-formed verifier.
 fn verify_pkce(challenge: &str, verifier: Option<&str>) -> Result<(), OidcError> {
     use subtle::ConstantTimeEq;
-    let bad = |d: &str| OidcError::new("invalid_grant", "oidc.pkce", d);
+    let bad = |d: &str| OidcError::new(ErrorCode::InvalidGrant, "oidc.pkce", d);
     let v = verifier.ok_or_else(|| bad("code_verifier is missing"))?;
     let well_formed = (43..=128).contains(&v.len())
         && v.bytes()
@@ -138,7 +138,7 @@ pub fn check_redemption(
     check_binding(record, r)?;
     if now >= record.issued_at + lifetime {
         return Err(OidcError::new(
-            "invalid_grant",
+            ErrorCode::InvalidGrant,
             "oidc.code_expired",
             "the code has expired",
         ));
@@ -150,7 +150,7 @@ pub fn check_redemption(
 /// PKCE verifier. Checked before the code is used up, so that a party that only holds the
 /// code cannot spend it.
 pub fn check_binding(record: &CodeRecord, r: &Redemption<'_>) -> Result<(), OidcError> {
-    let bad = |check, d: &str| OidcError::new("invalid_grant", check, d);
+    let bad = |check, d: &str| OidcError::new(ErrorCode::InvalidGrant, check, d);
     if record.facts.client_id != r.client_id {
         return Err(bad(
             "oidc.code_client",
@@ -181,14 +181,14 @@ pub fn check_refresh(
 ) -> Result<(), OidcError> {
     if record.facts.client_id != client_id {
         return Err(OidcError::new(
-            "invalid_grant",
+            ErrorCode::InvalidGrant,
             "oidc.refresh_client",
             "the refresh token was issued to another client",
         ));
     }
     if now >= record.expires_at {
         return Err(OidcError::new(
-            "invalid_grant",
+            ErrorCode::InvalidGrant,
             "oidc.refresh_expired",
             "the refresh token has expired",
         ));

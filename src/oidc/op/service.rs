@@ -17,10 +17,10 @@ use super::records::{
     Redemption, RefreshRecord, KIND_CODE, KIND_REFRESH, KIND_REVOKED_ACCESS, KIND_REVOKED_GRANT,
     ONCE_CODE, ONCE_REFRESH,
 };
+use super::settings::OidcConfig;
 use super::tokens::{self, Lifetimes};
-use crate::config::OidcConfig;
 use crate::domain::ReleasedAttributes;
-use crate::oidc::OidcError;
+use crate::oidc::{ErrorCode, OidcError};
 use crate::store::{Store, StoreError};
 
 /// A failure of a back-channel operation.
@@ -139,7 +139,7 @@ pub async fn issue_set(
     .await
     .map_err(|e| {
         OidcError::new(
-            "server_error",
+            ErrorCode::ServerError,
             "oidc.sign",
             format!("signing task failed: {e}"),
         )
@@ -194,7 +194,7 @@ pub async fn redeem_code(
     let key = key_of(code);
     let unknown = || {
         OidcError::new(
-            "invalid_grant",
+            ErrorCode::InvalidGrant,
             "oidc.code_unknown",
             "unknown or expired code",
         )
@@ -221,7 +221,7 @@ pub async fn redeem_code(
         // A second use: whoever holds the code may be an attacker; revoke what the first use got.
         revoke_grant(op, &record.facts.grant_id).await?;
         return Err(OidcError::new(
-            "invalid_grant",
+            ErrorCode::InvalidGrant,
             "oidc.code_reused",
             "this code was already used; the tokens issued for it are revoked",
         )
@@ -245,7 +245,7 @@ pub async fn rotate_refresh(
         Some(v) => from_json(v, "refresh")?,
         None => {
             return Err(OidcError::new(
-                "invalid_grant",
+                ErrorCode::InvalidGrant,
                 "oidc.refresh_unknown",
                 "unknown or expired refresh token",
             )
@@ -255,7 +255,7 @@ pub async fn rotate_refresh(
     check_refresh(&record, &client.client_id, now)?;
     if grant_revoked(op, &record.facts.grant_id).await? {
         return Err(OidcError::new(
-            "invalid_grant",
+            ErrorCode::InvalidGrant,
             "oidc.grant_revoked",
             "this grant was revoked",
         )
@@ -268,7 +268,7 @@ pub async fn rotate_refresh(
     {
         revoke_grant(op, &record.facts.grant_id).await?;
         return Err(OidcError::new(
-            "invalid_grant",
+            ErrorCode::InvalidGrant,
             "oidc.refresh_reused",
             "this refresh token was already used; its whole family is revoked",
         )
@@ -294,7 +294,7 @@ async fn access_facts(
     let claims = tokens::verify_access(&op.settings.keys, op.issuer, token, now)?;
     let revoked = || {
         OidcError::new(
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "oidc.token_revoked",
             "the access token was revoked",
         )
@@ -328,7 +328,7 @@ pub async fn userinfo_facts(
     let (claims, facts) = access_facts(op, token, now).await?;
     if id_ressource.is_some_and(|r| r != facts.resource.as_str()) {
         return Err(OidcError::new(
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "oidc.id_ressource",
             "idRessource is not the resource this token was issued for",
         )
@@ -338,7 +338,7 @@ pub async fn userinfo_facts(
         None | Some("web" | "app") => {}
         Some(_) => {
             return Err(OidcError::new(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "oidc.access_mode",
                 "access_mode is web or app",
             )

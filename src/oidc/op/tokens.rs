@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{at_hash, Expect, KeySet};
 use super::records::{new_secret, GrantFacts};
-use crate::oidc::OidcError;
+use crate::oidc::{ErrorCode, OidcError};
 
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
@@ -122,7 +122,7 @@ pub fn verify_access(
     )?;
     if now.timestamp() >= claims.exp {
         return Err(OidcError::new(
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "oidc.token_expired",
             "the access token has expired",
         ));

@@ -51,7 +51,7 @@ pub async fn get_json(
     http: &reqwest::Client,
     url: &Url,
     allow_private: bool,
-    check: &'static str,
+    check: super::Check,
 ) -> Result<Vec<u8>, RpError> {
     if !allowed_url(url, allow_private) {
         return Err(RpError::new(check, refused_description(url, allow_private)));

@@ -23,7 +23,7 @@ use openidconnect::{ClaimsVerificationError as Cve, SignatureVerificationError a
 use serde::{Deserialize, Serialize};
 
 use super::fetch::Guarded;
-use super::{EntOidc, IdTokenAlg, Providers, RpError};
+use super::{Check, EntOidc, IdTokenAlg, Providers, RpError};
 use crate::oidc::rp::provider::Discovered;
 
 /// Every claim beyond the standard ones, by name (`idEnt`, `GARPersonIdentifiant`...).
@@ -114,7 +114,7 @@ fn core_alg(a: IdTokenAlg) -> CoreJwsSigningAlgorithm {
 
 fn client(d: &Discovered, s: &EntOidc, redirect_uri: &str) -> Result<EntClient, RpError> {
     let redirect = RedirectUrl::new(redirect_uri.to_string())
-        .map_err(|e| RpError::new("oidc.config", format!("redirect URI: {e}")))?;
+        .map_err(|e| RpError::new(Check::Config, format!("redirect URI: {e}")))?;
     Ok(EntClient::from_provider_metadata(
         d.metadata.clone(),
         ClientId::new(s.client_id.clone()),
@@ -153,16 +153,16 @@ pub fn begin(
 
 fn claims_error(e: &Cve) -> RpError {
     let check = match e {
-        Cve::Expired(_) => "oidc.expired",
-        Cve::InvalidAudience(_) => "oidc.audience",
-        Cve::InvalidIssuer(_) => "oidc.issuer",
-        Cve::InvalidNonce(_) => "oidc.nonce",
-        Cve::SignatureVerification(Sve::NoMatchingKey) => "oidc.kid",
+        Cve::Expired(_) => Check::Expired,
+        Cve::InvalidAudience(_) => Check::Audience,
+        Cve::InvalidIssuer(_) => Check::Issuer,
+        Cve::InvalidNonce(_) => Check::Nonce,
+        Cve::SignatureVerification(Sve::NoMatchingKey) => Check::Kid,
         Cve::SignatureVerification(
             Sve::DisallowedAlg(_) | Sve::NoSignature | Sve::UnsupportedAlg(_),
-        ) => "oidc.algorithm",
-        Cve::SignatureVerification(_) => "oidc.signature",
-        _ => "oidc.id_token",
+        ) => Check::Algorithm,
+        Cve::SignatureVerification(_) => Check::Signature,
+        _ => Check::IdToken,
     };
     // openidconnect's messages name issuers, audiences, algorithms and times, never a token
     // or a claim value of the user.
@@ -187,7 +187,7 @@ pub fn verify_id_token(
 ) -> Result<GarIdTokenClaims, RpError> {
     let skew = chrono::Duration::from_std(s.clock_skew).unwrap_or(chrono::Duration::seconds(60));
     let issuer = IssuerUrl::new(s.issuer.clone())
-        .map_err(|e| RpError::new("oidc.config", format!("issuer: {e}")))?;
+        .map_err(|e| RpError::new(Check::Config, format!("issuer: {e}")))?;
     let verifier: IdTokenVerifier<'_, CoreJsonWebKey> = IdTokenVerifier::new_public_client(
         ClientId::new(s.client_id.clone()),
         issuer,
@@ -210,13 +210,13 @@ pub fn verify_id_token(
     match claims.authorized_party() {
         Some(azp) if azp.as_str() != s.client_id => {
             return Err(RpError::new(
-                "oidc.audience",
+                Check::Audience,
                 "the azp claim names another client",
             ))
         }
         None if claims.audiences().len() > 1 => {
             return Err(RpError::new(
-                "oidc.audience",
+                Check::Audience,
                 "several audiences and no azp claim",
             ))
         }
@@ -225,15 +225,15 @@ pub fn verify_id_token(
     if let (Some(expected), Some(at)) = (claims.access_token_hash(), access_token) {
         let alg = token
             .signing_alg()
-            .map_err(|e| RpError::new("oidc.at_hash", format!("{e}")))?;
+            .map_err(|e| RpError::new(Check::AtHash, format!("{e}")))?;
         let key = token
             .signing_key(&verifier)
-            .map_err(|e| RpError::new("oidc.at_hash", format!("{e}")))?;
+            .map_err(|e| RpError::new(Check::AtHash, format!("{e}")))?;
         let actual = AccessTokenHash::from_token(at, alg, key)
-            .map_err(|e| RpError::new("oidc.at_hash", format!("{e}")))?;
+            .map_err(|e| RpError::new(Check::AtHash, format!("{e}")))?;
         if actual != *expected {
             return Err(RpError::new(
-                "oidc.at_hash",
+                Check::AtHash,
                 "at_hash does not match the access token",
             ));
         }
@@ -257,7 +257,7 @@ fn token_error<RE: std::error::Error + 'static>(
         }
         RequestTokenError::Other(m) => format!("token request failed: {m}"),
     };
-    RpError::new("oidc.token", description)
+    RpError::new(Check::Token, description)
 }
 
 fn claim(claims: &GarClaims, name: &str) -> Option<String> {
@@ -285,22 +285,22 @@ pub async fn complete(
     let http = Guarded(providers.http(private).clone(), private);
     let token = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
-        .map_err(|e| RpError::new("oidc.token", format!("{e}")))?
+        .map_err(|e| RpError::new(Check::Token, format!("{e}")))?
         .set_pkce_verifier(PkceCodeVerifier::new(secrets.pkce_verifier.clone()))
         .request_async(&http)
         .await
         .map_err(token_error)?;
     let id_token = token
         .id_token()
-        .ok_or_else(|| RpError::new("oidc.token", "the token response has no id_token"))?;
+        .ok_or_else(|| RpError::new(Check::Token, "the token response has no id_token"))?;
     let nonce = Nonce::new(secrets.nonce.clone());
     let at = Some(token.access_token());
     let claims = match verify_id_token(id_token, d.metadata.jwks(), s, &nonce, at, now) {
-        Err(e) if e.check == "oidc.kid" => match providers.refetch_jwks(ent, now).await? {
+        Err(e) if e.check == Check::Kid => match providers.refetch_jwks(ent, now).await? {
             Some(fresh) => verify_id_token(id_token, fresh.metadata.jwks(), s, &nonce, at, now)?,
             None => {
                 return Err(RpError::new(
-                    "oidc.kid",
+                    Check::Kid,
                     format!(
                         "{} (JWKS already refetched less than a minute ago)",
                         e.description
@@ -318,7 +318,7 @@ pub async fn complete(
             .user_info(token.access_token().clone(), Some(claims.subject().clone()))
             .map_err(|_| {
                 RpError::new(
-                    "oidc.claims",
+                    Check::Claims,
                     format!(
                         "the ID token lacks {} or {} and the provider has no userinfo endpoint",
                         s.ent_claim, s.person_claim
@@ -329,20 +329,20 @@ pub async fn complete(
             request
                 .request_async(&http)
                 .await
-                .map_err(|e| RpError::new("oidc.userinfo", format!("userinfo: {e}")))?;
+                .map_err(|e| RpError::new(Check::Userinfo, format!("userinfo: {e}")))?;
         id_ent = id_ent.or_else(|| claim(info.additional_claims(), &s.ent_claim));
         person = person.or_else(|| claim(info.additional_claims(), &s.person_claim));
     }
     let id_ent =
-        id_ent.ok_or_else(|| RpError::new("oidc.claims", format!("no {} claim", s.ent_claim)))?;
+        id_ent.ok_or_else(|| RpError::new(Check::Claims, format!("no {} claim", s.ent_claim)))?;
     if id_ent != ent {
         return Err(RpError::new(
-            "oidc.ent_claim",
+            Check::EntClaim,
             format!("the {} claim names another ENT", s.ent_claim),
         ));
     }
     let person_id = person
-        .ok_or_else(|| RpError::new("oidc.claims", format!("no {} claim", s.person_claim)))?;
+        .ok_or_else(|| RpError::new(Check::Claims, format!("no {} claim", s.person_claim)))?;
     Ok(EntUser {
         person_id,
         auth_time,

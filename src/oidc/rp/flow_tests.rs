@@ -11,7 +11,7 @@ use openidconnect::Nonce;
 use serde_json::json;
 
 use super::flow::{verify_id_token, GarIdToken, LoginSecrets};
-use super::{EntOidc, IdTokenAlg};
+use super::{Check, EntOidc, IdTokenAlg};
 use crate::secret::Secret;
 
 fn now() -> DateTime<Utc> {
@@ -69,7 +69,7 @@ fn token(k: &Key, exp: DateTime<Utc>, iat: DateTime<Utc>) -> GarIdToken {
     GarIdToken::from_str(&jwt).unwrap()
 }
 
-fn check(t: &GarIdToken, k: &Key) -> Result<(), &'static str> {
+fn check(t: &GarIdToken, k: &Key) -> Result<(), Check> {
     verify_id_token(
         t,
         &k.jwks,
@@ -90,12 +90,12 @@ fn expiry_and_issue_time_allow_exactly_the_configured_skew() {
     assert_eq!(check(&token(&k, now() - s(59), now() - s(600)), &k), Ok(()));
     assert_eq!(
         check(&token(&k, now() - s(61), now() - s(600)), &k),
-        Err("oidc.expired")
+        Err(Check::Expired)
     );
     assert_eq!(check(&token(&k, now() + s(300), now() + s(59)), &k), Ok(()));
     assert_eq!(
         check(&token(&k, now() + s(300), now() + s(61)), &k),
-        Err("oidc.expired")
+        Err(Check::Expired)
     );
     // The same token, another `now`: the check reads no clock of its own.
     let t = token(&k, now() + s(300), now());
@@ -108,7 +108,7 @@ fn expiry_and_issue_time_allow_exactly_the_configured_skew() {
         None,
         later,
     );
-    assert_eq!(r.map(|_| ()).map_err(|e| e.check), Err("oidc.expired"));
+    assert_eq!(r.map(|_| ()).map_err(|e| e.check), Err(Check::Expired));
 }
 
 #[test]

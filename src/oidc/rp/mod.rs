@@ -8,6 +8,7 @@
 //! addresses over https, unless the ENT's configuration allows private networks ([`ssrf`]);
 //! no token, code or claim value reaches an error description (they end up in logs).
 
+pub mod check;
 pub mod fetch;
 pub mod flow;
 pub mod provider;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use crate::secret::Secret;
 
+pub use check::Check;
 pub use flow::{begin, complete, verify_id_token, Begin, EntUser, LoginSecrets};
 pub use provider::{Discovered, Providers};
 pub use ssrf::{allowed_url, is_loopback};
@@ -75,13 +77,13 @@ pub struct EntOidc {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{check}: {description}")]
 pub struct RpError {
-    /// e.g. `oidc.nonce`, `oidc.audience`.
-    pub check: &'static str,
+    /// The check that failed; its code is e.g. `oidc.nonce`.
+    pub check: Check,
     pub description: String,
 }
 
 impl RpError {
-    pub fn new(check: &'static str, description: impl Into<String>) -> Self {
+    pub fn new(check: Check, description: impl Into<String>) -> Self {
         Self {
             check,
             description: description.into(),

@@ -11,7 +11,7 @@ use openidconnect::core::{CoreJsonWebKeySet, CoreProviderMetadata};
 use serde::Deserialize;
 use url::Url;
 
-use super::{allowed_url, fetch, EntOidc, RpError};
+use super::{allowed_url, fetch, Check, EntOidc, RpError};
 
 /// How often an unknown `kid` may trigger a JWKS refetch, per ENT.
 pub const JWKS_REFETCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
@@ -191,10 +191,10 @@ impl Providers {
     async fn discover(&self, s: &EntOidc, now: DateTime<Utc>) -> Result<Discovered, RpError> {
         let url = discovery_url(&s.issuer)?;
         let private = s.allow_private_network;
-        let body = fetch::get_json(self.http(private), &url, private, "oidc.discovery").await?;
+        let body = fetch::get_json(self.http(private), &url, private, Check::Discovery).await?;
         let metadata: CoreProviderMetadata = serde_json::from_slice(&body).map_err(|e| {
             RpError::new(
-                "oidc.discovery",
+                Check::Discovery,
                 format!("{url} is not provider metadata: {e}"),
             )
         })?;
@@ -203,7 +203,7 @@ impl Providers {
             .unwrap_or(false);
         if metadata.issuer().as_str() != s.issuer {
             return Err(RpError::new(
-                "oidc.discovery",
+                Check::Discovery,
                 format!(
                     "the metadata names issuer {} instead of {}",
                     metadata.issuer().as_str(),
@@ -222,7 +222,7 @@ impl Providers {
             Some(t) => endpoints.push(("token_endpoint", t.url())),
             None => {
                 return Err(RpError::new(
-                    "oidc.discovery",
+                    Check::Discovery,
                     "the metadata has no token_endpoint",
                 ))
             }
@@ -233,7 +233,7 @@ impl Providers {
         for (name, u) in endpoints {
             if !allowed_url(u, private) {
                 return Err(RpError::new(
-                    "oidc.discovery",
+                    Check::Discovery,
                     format!("{name}: {}", fetch::refused_description(u, private)),
                 ));
             }
@@ -253,9 +253,9 @@ impl Providers {
         private: bool,
     ) -> Result<CoreJsonWebKeySet, RpError> {
         let url = metadata.jwks_uri().url();
-        let body = fetch::get_json(self.http(private), url, private, "oidc.jwks").await?;
+        let body = fetch::get_json(self.http(private), url, private, Check::Jwks).await?;
         serde_json::from_slice(&body)
-            .map_err(|e| RpError::new("oidc.jwks", format!("{url} is not a JWK set: {e}")))
+            .map_err(|e| RpError::new(Check::Jwks, format!("{url} is not a JWK set: {e}")))
     }
 }
 
@@ -265,5 +265,5 @@ pub fn discovery_url(issuer: &str) -> Result<Url, RpError> {
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
     );
-    Url::parse(&s).map_err(|e| RpError::new("oidc.discovery", format!("{s}: {e}")))
+    Url::parse(&s).map_err(|e| RpError::new(Check::Discovery, format!("{s}: {e}")))
 }
