@@ -280,3 +280,80 @@ pub async fn log_cause(req: Request, next: Next) -> Response {
     }
     resp
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    async fn body(resp: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    fn refused(error: ErrorCode) -> OidcError {
+        OidcError::new(error, "oidc.client_auth", "bad \"secret\"")
+    }
+
+    #[tokio::test]
+    async fn oauth_errors_take_the_status_and_challenge_of_their_endpoint() {
+        let resp = ApiError::oauth(
+            Endpoint::Token,
+            &refused(ErrorCode::InvalidClient),
+            ", provider p",
+        )
+        .into_response();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            resp.headers()[header::WWW_AUTHENTICATE],
+            "Basic realm=\"passerelle\""
+        );
+        assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
+        assert_eq!(resp.headers()[header::PRAGMA], "no-cache");
+        let cause = resp.extensions().get::<Cause>().unwrap().clone();
+        assert_eq!(cause.code, "oidc.client_auth");
+        assert!(cause.cause.contains("provider p"), "{}", cause.cause);
+        assert_eq!(
+            body(resp).await,
+            json!({"error": "invalid_client", "error_description": "bad \"secret\""})
+        );
+
+        let grant =
+            ApiError::oauth(Endpoint::Token, &refused(ErrorCode::InvalidGrant), "").into_response();
+        assert_eq!(grant.status(), StatusCode::BAD_REQUEST);
+        assert!(grant.headers().get(header::WWW_AUTHENTICATE).is_none());
+
+        let token = ApiError::oauth(Endpoint::Protected, &refused(ErrorCode::InvalidToken), "")
+            .into_response();
+        assert_eq!(token.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            token.headers()[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"passerelle\", error=\"invalid_token\", error_description=\"bad 'secret'\""
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_outage_is_temporarily_unavailable_without_its_cause() {
+        let e = StoreError::Unavailable("redis://10.0.0.5:6379 refused".into());
+        let resp = ApiError::oauth_store(Endpoint::Protected, &e).into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let cause = resp.extensions().get::<Cause>().unwrap().clone();
+        assert!(cause.cause.contains("10.0.0.5"));
+        let b = body(resp).await;
+        assert_eq!(b["error"], "temporarily_unavailable");
+        assert!(!b.to_string().contains("10.0.0.5"), "{b}");
+    }
+
+    #[tokio::test]
+    async fn sushi_exceptions_have_counter_s_shape() {
+        let resp = ApiError::sushi(StatusCode::BAD_REQUEST, 3020, "Invalid Date Arguments", "x")
+            .into_response();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            body(resp).await,
+            json!({"Code": 3020, "Severity": "Error", "Message": "Invalid Date Arguments", "Data": "x"})
+        );
+    }
+}

@@ -178,3 +178,38 @@ impl IntoResponse for PageError {
         resp
     }
 }
+
+#[cfg(test)]
+mod check_status_tests {
+    use super::*;
+    use crate::oidc::rp::{Check as RpCheck, RpError};
+
+    #[test]
+    fn every_saml_check_has_the_status_of_its_kind() {
+        let status = |c: Check| PageError::saml(&SamlError::new(c, "d")).status;
+        assert_eq!(status(Check::TooLarge), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(status(Check::Malformed), StatusCode::BAD_REQUEST);
+        assert_eq!(status(Check::Internal), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(status(Check::Busy), StatusCode::SERVICE_UNAVAILABLE);
+        for c in Check::ALL {
+            let page = PageError::saml(&SamlError::new(*c, "d"));
+            assert_eq!(page.code, c.code());
+            assert!(!page.status.is_success(), "{c}");
+        }
+        assert_eq!(status(Check::Signature), StatusCode::FORBIDDEN);
+        assert_eq!(status(Check::Replay), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn every_ent_oidc_check_has_the_status_of_its_kind() {
+        let status = |c: RpCheck| PageError::oidc(&RpError::new(c, "d")).status;
+        assert_eq!(status(RpCheck::Error), StatusCode::FORBIDDEN);
+        assert_eq!(status(RpCheck::Discovery), StatusCode::BAD_GATEWAY);
+        assert_eq!(status(RpCheck::Userinfo), StatusCode::BAD_GATEWAY);
+        assert_eq!(status(RpCheck::Config), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(status(RpCheck::Nonce), StatusCode::FORBIDDEN);
+        for c in RpCheck::ALL {
+            assert!(c.code().starts_with("oidc."), "{c}");
+        }
+    }
+}
