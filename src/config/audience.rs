@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::ctx::Ctx;
 use super::raw::{RawAudience, RawConfig};
-use super::validate::Ctx;
 use crate::audience::{AudienceSettings, MatomoSettings, WhenFull};
 
 /// DNMA dimensions the Matomo forwarder knows.

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::ctx::{algorithms, api_token, cert_fingerprint, Ctx};
 use super::raw::{RawEnt, RawEntOidc, RawEntSaml};
-use super::validate::{algorithms, api_token, cert_fingerprint, Ctx};
 use super::{EntAuth, EntConfig, Secret};
 use crate::domain::school_scope::{
     academy_departements, is_departement, DeclaredSchools, ACADEMIES,

@@ -1,21 +1,12 @@
 //! The directory feed's settings (`[feed]`): the largest export an ENT may upload to
 //! `POST /annuaire/import`, and how much a `.tar.gz` export may hold once inflated.
 
-use serde::Deserialize;
-
-use super::validate::Ctx;
+use super::ctx::Ctx;
+use super::raw::RawFeed;
 use crate::feed::archive::ArchiveLimits;
 
 /// Default upload limit: 128 MiB.
 const DEFAULT_MAX_UPLOAD_BYTES: usize = 128 * 1024 * 1024;
-
-/// `[feed]` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawFeed {
-    pub max_upload_bytes: Option<usize>,
-    pub max_unpacked_bytes: Option<u64>,
-    pub max_archive_entries: Option<usize>,
-}
 
 /// The directory feed's settings.
 #[derive(Debug, Clone)]

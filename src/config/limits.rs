@@ -6,25 +6,9 @@
 use std::time::Duration;
 
 use ipnet::IpNet;
-use serde::Deserialize;
 
-use super::validate::Ctx;
-
-/// `[limits]` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawLimits {
-    pub request_timeout_seconds: Option<u64>,
-    pub upload_timeout_seconds: Option<u64>,
-    pub max_in_flight: Option<usize>,
-    pub login_rate_per_minute: Option<u32>,
-    pub login_burst: Option<u32>,
-    pub max_pending_logins_per_client: Option<u32>,
-    pub max_tracked_clients: Option<usize>,
-    pub trusted_forwarders: Option<Vec<String>>,
-    pub chooser_refresh_seconds: Option<u64>,
-    pub max_connections: Option<usize>,
-    pub header_read_timeout_seconds: Option<u64>,
-}
+use super::ctx::Ctx;
+use super::raw::RawLimits;
 
 /// The validated limits.
 #[derive(Debug, Clone)]

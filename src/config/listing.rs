@@ -1,18 +1,11 @@
 //! The médiacentre listing's settings (`[listing]`): how many schools' listing inputs a node
 //! keeps in memory.
 
-use serde::Deserialize;
-
-use super::validate::Ctx;
+use super::ctx::Ctx;
+use super::raw::RawListing;
 
 /// Default: 5,000 schools (a few hundred megabytes at most with large catalogues).
 const DEFAULT_CACHE_SCHOOLS: usize = 5_000;
-
-/// `[listing]` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawListing {
-    pub cache_schools: Option<usize>,
-}
 
 /// The listing's settings.
 #[derive(Debug, Clone)]

@@ -7,19 +7,10 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use serde::Deserialize;
 
-use super::validate::Ctx;
+use super::ctx::Ctx;
+use super::raw::RawMetrics;
 use super::Secret;
-
-/// `[metrics]` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawMetrics {
-    /// IPs or CIDR ranges whose connections may read the metrics without a token.
-    pub allow: Option<Vec<String>>,
-    /// A file holding the bearer token a scraper presents (`Authorization: Bearer ...`).
-    pub token_file: Option<String>,
-}
 
 /// Who may read the metrics.
 #[derive(Debug, Clone)]

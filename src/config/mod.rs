@@ -6,6 +6,7 @@
 //! to the file's own directory. Secrets (`*_file` keys) are read from files and never printed.
 
 mod audience;
+mod ctx;
 mod ents;
 pub mod env;
 pub mod feed;

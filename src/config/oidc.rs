@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use super::ctx::Ctx;
 use super::raw::{RawOidc, RawProviderOidc};
-use super::validate::Ctx;
 use super::Secret;
 use crate::oidc::op::client::{check_registered_uri, ApplicationType, OidcClient};
 use crate::oidc::op::keys::{alg_from_name, Algorithm, KeySet, OidcKey};

@@ -32,13 +32,13 @@ pub struct RawConfig {
     #[serde(default)]
     pub seed: RawSeed,
     #[serde(default)]
-    pub feed: super::feed::RawFeed,
+    pub feed: RawFeed,
     #[serde(default)]
-    pub listing: super::listing::RawListing,
+    pub listing: RawListing,
     /// Who may read `/metrics`.
-    pub metrics: Option<super::metrics::RawMetrics>,
+    pub metrics: Option<RawMetrics>,
     #[serde(default)]
-    pub limits: super::limits::RawLimits,
+    pub limits: RawLimits,
     #[serde(default)]
     pub ents: BTreeMap<String, RawEnt>,
     #[serde(default)]
@@ -55,7 +55,7 @@ pub struct RawServer {
     /// The gateway's own TLS listener for server-to-server web services (mutual TLS).
     pub tls: Option<RawTls>,
     /// A TLS-terminating proxy that forwards client certificates in a header.
-    pub trusted_proxy: Option<super::trusted_proxy::RawTrustedProxy>,
+    pub trusted_proxy: Option<RawTrustedProxy>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -281,4 +281,54 @@ pub struct RawResource {
     /// The médiacentre's descriptive fields, with the GAR's names (`urlVignette`,
     /// `typePresentation`, `typePedagogique`...).
     pub display: Option<crate::domain::Display>,
+}
+
+/// `[feed]` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawFeed {
+    pub max_upload_bytes: Option<usize>,
+    pub max_unpacked_bytes: Option<u64>,
+    pub max_archive_entries: Option<usize>,
+}
+
+/// `[listing]` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawListing {
+    pub cache_schools: Option<usize>,
+}
+
+/// `[metrics]` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawMetrics {
+    /// IPs or CIDR ranges whose connections may read the metrics without a token.
+    pub allow: Option<Vec<String>>,
+    /// A file holding the bearer token a scraper presents (`Authorization: Bearer ...`).
+    pub token_file: Option<String>,
+}
+
+/// `[limits]` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawLimits {
+    pub request_timeout_seconds: Option<u64>,
+    pub upload_timeout_seconds: Option<u64>,
+    pub max_in_flight: Option<usize>,
+    pub login_rate_per_minute: Option<u32>,
+    pub login_burst: Option<u32>,
+    pub max_pending_logins_per_client: Option<u32>,
+    pub max_tracked_clients: Option<usize>,
+    pub trusted_forwarders: Option<Vec<String>>,
+    pub chooser_refresh_seconds: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub header_read_timeout_seconds: Option<u64>,
+}
+
+/// `[server.trusted_proxy]` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTrustedProxy {
+    /// IPs or CIDR ranges of the proxies, e.g. `["10.0.0.0/8", "127.0.0.1"]`.
+    pub addresses: Option<Vec<String>>,
+    /// The header carrying the certificate (default `client-cert`).
+    pub header: Option<String>,
+    /// Default: `server.tls.client_ca_file`.
+    pub client_ca_file: Option<String>,
 }

@@ -11,24 +11,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use serde::Deserialize;
 
-use super::raw::RawConfig;
-use super::validate::Ctx;
+use super::ctx::Ctx;
+use super::raw::{RawConfig, RawTrustedProxy};
 
 /// The RFC 9440 field.
 pub const DEFAULT_HEADER: &str = "client-cert";
-
-/// `[server.trusted_proxy]` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawTrustedProxy {
-    /// IPs or CIDR ranges of the proxies, e.g. `["10.0.0.0/8", "127.0.0.1"]`.
-    pub addresses: Option<Vec<String>>,
-    /// The header carrying the certificate (default `client-cert`).
-    pub header: Option<String>,
-    /// Default: `server.tls.client_ca_file`.
-    pub client_ca_file: Option<String>,
-}
 
 /// The proxies trusted to forward client certificates, and how their certificates are checked.
 #[derive(Clone)]

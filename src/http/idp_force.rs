@@ -147,7 +147,7 @@ pub async fn resume(
     session.record_launch(forced.launch.clone());
     let left = (session.expires_at - now).to_std().unwrap_or_default();
     state.store.put_session(&session, left).await?;
-    super::idp::answer(
+    super::idp_answer::answer(
         &state,
         &headers,
         provider,

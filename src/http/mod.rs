@@ -17,6 +17,7 @@ mod ent_oidc;
 pub mod error;
 pub mod forwarded_cert;
 mod idp;
+mod idp_answer;
 mod idp_force;
 pub mod limits;
 pub mod listener;
