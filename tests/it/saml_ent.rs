@@ -3,7 +3,7 @@
 //! refused with a `protocol_refused` trace naming the check.
 
 use axum::http::StatusCode;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use ent_idp::{EntResponse, Sign};
 use passerelle::trace::TraceEvent;
 
@@ -57,6 +57,11 @@ fn response(gw: &TestGateway, request_id: &str) -> EntResponse {
 /// Posts `xml` for the pending login `id` and expects a refusal by `check`, traced once, and
 /// no session.
 async fn assert_refused(gw: &TestGateway, xml: &str, id: &str, check: &str) {
+    assert_case_refused(gw, check, xml, id, check).await;
+}
+
+/// [`assert_refused`], its failures named `case` (the check when a test has one case for it).
+async fn assert_case_refused(gw: &TestGateway, case: &str, xml: &str, id: &str, check: &str) {
     let logins = |gw: &TestGateway| {
         gw.events()
             .iter()
@@ -66,24 +71,42 @@ async fn assert_refused(gw: &TestGateway, xml: &str, id: &str, check: &str) {
     let (before, logins_before) = (gw.refused_checks().len(), logins(gw));
     let resp = post_response(gw, xml, id).await;
     let status = resp.status();
-    assert!(status.is_client_error(), "{check}: got {status}");
+    assert!(status.is_client_error(), "{case}: got {status}");
     assert!(
         resp.headers().get("set-cookie").is_none(),
-        "{check}: no session may be created"
+        "{case}: no session may be created"
     );
     let page = body_string(resp).await;
     assert!(
         page.contains(check) && page.contains("Connexion refusée"),
-        "{check}: {page}"
+        "{case}: {page}"
     );
     let checks = gw.refused_checks();
     assert_eq!(
         checks.len(),
         before + 1,
-        "{check}: exactly one protocol_refused event"
+        "{case}: exactly one protocol_refused event"
     );
-    assert_eq!(*checks.last().unwrap(), check);
-    assert_eq!(logins(gw), logins_before, "{check}: no login");
+    assert_eq!(*checks.last().unwrap(), check, "{case}");
+    assert_eq!(logins(gw), logins_before, "{case}: no login");
+}
+
+/// A named change to the valid response (given the gateway's clock's now), and the check that
+/// refuses the changed response.
+type Case = (
+    &'static str,
+    fn(&mut EntResponse, DateTime<Utc>),
+    &'static str,
+);
+
+/// Each case's change to a fresh valid response for the pending login `id`, signed by the ENT
+/// and posted, is refused by its check ([`assert_case_refused`], which names the case).
+async fn assert_cases_refused(gw: &TestGateway, id: &str, cases: &[Case]) {
+    for (case, change, check) in cases {
+        let mut r = response(gw, id);
+        change(&mut r, gw.state.clock.now());
+        assert_case_refused(gw, case, &r.signed(&gw.ent.key, &gw.ent.cert), id, check).await;
+    }
 }
 
 #[tokio::test]
@@ -132,13 +155,10 @@ async fn wrong_signer_is_refused() {
 async fn unsigned_and_stripped_responses_are_refused() {
     let gw = TestGateway::new().await;
     let id = start_login(&gw, RES_ETABL).await;
-    let mut r = response(&gw, &id);
-    r.sign = Sign::None;
-    assert_refused(
+    assert_cases_refused(
         &gw,
-        &r.signed(&gw.ent.key, &gw.ent.cert),
         &id,
-        "saml.unsigned",
+        &[("no signature", |r, _| r.sign = Sign::None, "saml.unsigned")],
     )
     .await;
     let signed = response(&gw, &id).signed(&gw.ent.key, &gw.ent.cert);
@@ -211,22 +231,21 @@ async fn doctype_is_refused() {
 async fn expired_and_not_yet_valid_assertions_are_refused() {
     let gw = TestGateway::new().await;
     let id = start_login(&gw, RES_ETABL).await;
-    let mut r = response(&gw, &id);
-    r.not_on_or_after = gw.state.clock.now() - Duration::minutes(3); // past the 2-minute skew
-    assert_refused(
+    assert_cases_refused(
         &gw,
-        &r.signed(&gw.ent.key, &gw.ent.cert),
         &id,
-        "saml.expired",
-    )
-    .await;
-    let mut r = response(&gw, &id);
-    r.not_before = gw.state.clock.now() + Duration::minutes(3);
-    assert_refused(
-        &gw,
-        &r.signed(&gw.ent.key, &gw.ent.cert),
-        &id,
-        "saml.not_yet_valid",
+        &[
+            (
+                "expired past the 2-minute skew",
+                |r, now| r.not_on_or_after = now - Duration::minutes(3),
+                "saml.expired",
+            ),
+            (
+                "valid beyond the skew from now",
+                |r, now| r.not_before = now + Duration::minutes(3),
+                "saml.not_yet_valid",
+            ),
+        ],
     )
     .await;
     // Within the skew both are accepted.
@@ -244,31 +263,46 @@ async fn expired_and_not_yet_valid_assertions_are_refused() {
 async fn wrong_audience_destination_recipient_and_issuer_are_refused() {
     let gw = TestGateway::new().await;
     let id = start_login(&gw, RES_ETABL).await;
-    type Change = fn(&mut EntResponse);
-    let cases: [(Change, &str); 4] = [
-        (
-            |r| r.audience = "https://other-sp.example/metadata".into(),
-            "saml.audience",
-        ),
-        (
-            |r| r.destination = "https://other-sp.example/acs".into(),
-            "saml.destination",
-        ),
-        (
-            |r| r.recipient = "https://other-sp.example/acs".into(),
-            "saml.recipient",
-        ),
-        (
-            |r| r.issuer = "https://other-idp.example/idp".into(),
-            "saml.issuer",
-        ),
-    ];
-    for (change, check) in cases {
-        let mut r = response(&gw, &id);
-        change(&mut r);
-        r.sign = Sign::Both;
-        assert_refused(&gw, &r.signed(&gw.ent.key, &gw.ent.cert), &id, check).await;
-    }
+    // Response and assertion both signed, so that each field is covered by a signature.
+    assert_cases_refused(
+        &gw,
+        &id,
+        &[
+            (
+                "another SP's audience",
+                |r, _| {
+                    r.audience = "https://other-sp.example/metadata".into();
+                    r.sign = Sign::Both;
+                },
+                "saml.audience",
+            ),
+            (
+                "another SP's destination",
+                |r, _| {
+                    r.destination = "https://other-sp.example/acs".into();
+                    r.sign = Sign::Both;
+                },
+                "saml.destination",
+            ),
+            (
+                "another SP's recipient",
+                |r, _| {
+                    r.recipient = "https://other-sp.example/acs".into();
+                    r.sign = Sign::Both;
+                },
+                "saml.recipient",
+            ),
+            (
+                "another IdP's issuer",
+                |r, _| {
+                    r.issuer = "https://other-idp.example/idp".into();
+                    r.sign = Sign::Both;
+                },
+                "saml.issuer",
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -357,42 +391,36 @@ async fn sha1_is_refused_unless_the_ent_allows_it() {
 async fn ambiguous_or_missing_identity_attributes_are_refused() {
     let gw = TestGateway::new().await;
     let id = start_login(&gw, RES_ETABL).await;
-    let mut r = response(&gw, &id);
-    r.attributes
-        .push(("GARPersonIdentifiant".into(), vec!["ens-0001".into()]));
-    assert_refused(
+    assert_cases_refused(
         &gw,
-        &r.signed(&gw.ent.key, &gw.ent.cert),
         &id,
-        "saml.attributes",
-    )
-    .await;
-    let mut r = response(&gw, &id);
-    r.attributes[1].1.push("ens-0001".into());
-    assert_refused(
-        &gw,
-        &r.signed(&gw.ent.key, &gw.ent.cert),
-        &id,
-        "saml.attributes",
-    )
-    .await;
-    let mut r = response(&gw, &id);
-    r.attributes.remove(1);
-    assert_refused(
-        &gw,
-        &r.signed(&gw.ent.key, &gw.ent.cert),
-        &id,
-        "saml.attributes",
-    )
-    .await;
-    // An ENT asserting another ENT's idEnt.
-    let mut r = response(&gw, &id);
-    r.attributes[0].1 = vec!["Z0".into()];
-    assert_refused(
-        &gw,
-        &r.signed(&gw.ent.key, &gw.ent.cert),
-        &id,
-        "saml.attributes",
+        &[
+            (
+                "GARPersonIdentifiant twice",
+                |r, _| {
+                    r.attributes
+                        .push(("GARPersonIdentifiant".into(), vec!["ens-0001".into()]))
+                },
+                "saml.attributes",
+            ),
+            (
+                "two values of GARPersonIdentifiant",
+                |r, _| r.attributes[1].1.push("ens-0001".into()),
+                "saml.attributes",
+            ),
+            (
+                "no GARPersonIdentifiant",
+                |r, _| {
+                    r.attributes.remove(1);
+                },
+                "saml.attributes",
+            ),
+            (
+                "another ENT's idEnt",
+                |r, _| r.attributes[0].1 = vec!["Z0".into()],
+                "saml.attributes",
+            ),
+        ],
     )
     .await;
 }
@@ -401,13 +429,14 @@ async fn ambiguous_or_missing_identity_attributes_are_refused() {
 async fn error_status_is_refused() {
     let gw = TestGateway::new().await;
     let id = start_login(&gw, RES_ETABL).await;
-    let mut r = response(&gw, &id);
-    r.status = "urn:oasis:names:tc:SAML:2.0:status:Responder".into();
-    assert_refused(
+    assert_cases_refused(
         &gw,
-        &r.signed(&gw.ent.key, &gw.ent.cert),
         &id,
-        "saml.status",
+        &[(
+            "status Responder",
+            |r, _| r.status = "urn:oasis:names:tc:SAML:2.0:status:Responder".into(),
+            "saml.status",
+        )],
     )
     .await;
 }
@@ -416,14 +445,17 @@ async fn error_status_is_refused() {
 async fn oversized_post_is_refused() {
     let gw = TestGateway::new().await;
     let id = start_login(&gw, RES_ETABL).await;
-    let mut r = response(&gw, &id);
-    r.attributes
-        .push(("padding".into(), vec!["x".repeat(300_000)]));
-    assert_refused(
+    assert_cases_refused(
         &gw,
-        &r.signed(&gw.ent.key, &gw.ent.cert),
         &id,
-        "saml.too_large",
+        &[(
+            "a 300 kB attribute",
+            |r, _| {
+                r.attributes
+                    .push(("padding".into(), vec!["x".repeat(300_000)]))
+            },
+            "saml.too_large",
+        )],
     )
     .await;
 }
