@@ -14,9 +14,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/common/mod.rs"]
+// The tests' gateway builder and Redis, of which the benchmark uses a part.
+#[allow(dead_code)]
+#[path = "../tests/it/support/gateway.rs"]
 mod common;
-#[path = "../tests/support/test_redis.rs"]
+#[allow(dead_code)]
+#[path = "../tests/it/support/test_redis.rs"]
 mod test_redis;
 
 use std::sync::atomic::Ordering;

@@ -10,7 +10,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/common/mod.rs"]
+// The tests' gateway builder, of which the benchmark uses a part.
+#[allow(dead_code)]
+#[path = "../tests/it/support/gateway.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

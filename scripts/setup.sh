@@ -60,6 +60,6 @@ if [ ! -d "$ENT_OP_DIR/node_modules" ]; then
         (cd "$ENT_OP_DIR" && npm ci --no-audit --no-fund --silent)
     else
         # Only the OIDC interop test needs it; the demo and the gateway do not.
-        echo "setup: npm not found: install node 20+ and npm for the OIDC interop test (tests/ent_oidc.rs)" >&2
+        echo "setup: npm not found: install node 20+ and npm for the OIDC interop test (tests/it/ent_oidc.rs)" >&2
     fi
 fi

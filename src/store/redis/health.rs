@@ -1,0 +1,18 @@
+//! The Redis store's [`Health`]: a `PING`.
+
+use async_trait::async_trait;
+
+use super::RedisStore;
+use crate::store::{Health, StoreResult};
+
+#[async_trait]
+impl Health for RedisStore {
+    async fn ping(&self) -> StoreResult<()> {
+        let _: String = self.query("ping", &redis::cmd("PING")).await?;
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+}

@@ -1,0 +1,374 @@
+//! `passerelle demo` clicked through over real sockets with an HTTP client, as a person would:
+//! demo ENT login, médiacentre, gateway, ENT IdP, gateway ACS, resource, gateway IdP,
+//! resource ACS; then a resource the pupil is not assigned.
+
+use tokio::net::TcpListener;
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn attr_after(page: &str, marker: &str, attr: &str) -> Option<String> {
+    let at = page.find(marker)?;
+    let rest = &page[at..];
+    let start = rest.find(&format!("{attr}=\""))? + attr.len() + 2;
+    let end = rest[start..].find('"')? + start;
+    Some(unescape(&rest[start..end]))
+}
+
+/// Submits the auto-POST form of a SAML binding page, as a browser would.
+async fn submit_form(client: &reqwest::Client, page: &str) -> reqwest::Response {
+    let action = attr_after(page, "<form", "action").expect("a form");
+    let mut fields = Vec::new();
+    for name in ["SAMLResponse", "SAMLRequest", "RelayState"] {
+        if let Some(v) = attr_after(page, &format!("name=\"{name}\""), "value") {
+            fields.push((name, v));
+        }
+    }
+    client.post(action).form(&fields).send().await.unwrap()
+}
+
+fn link_to(page: &str, title: &str) -> String {
+    let at = page
+        .find(title)
+        .unwrap_or_else(|| panic!("no link to {title} in {page}"));
+    let before = &page[..at];
+    let start = before.rfind("href=\"").unwrap() + 6;
+    let end = before[start..].find('"').unwrap() + start;
+    unescape(&before[start..end])
+}
+
+/// The demo on four fresh ports (ENT over SAML), and a browser with cookies.
+async fn started() -> (passerelle::demo::Demo, reqwest::Client) {
+    let bind = || async { TcpListener::bind("127.0.0.1:0").await.unwrap() };
+    let demo = passerelle::demo::start(bind().await, bind().await, bind().await, bind().await)
+        .await
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    (demo, client)
+}
+
+/// Logs `user` in at the demo ENT; returns the médiacentre page.
+async fn log_in(client: &reqwest::Client, demo: &passerelle::demo::Demo, user: &str) -> String {
+    let media = client
+        .post(format!("{}/login", demo.ent_url))
+        .form(&[("user", user)])
+        .send()
+        .await
+        .unwrap();
+    assert!(media.url().path().ends_with("/mediacentre"));
+    media.text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pupil_clicks_through_the_demo() {
+    let (demo, client) = started().await;
+
+    // Log in at the demo ENT as the pupil; the médiacentre lists the resources.
+    let home = client
+        .get(format!("{}/", demo.ent_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Léa Martin"));
+    let media = log_in(&client, &demo, "eleve-demo-1").await;
+    let manuel = link_to(&media, "Manuel de mathématiques 4e");
+    assert!(
+        manuel.starts_with(&format!("{}/domaineGar?idENT=", demo.gateway_url)),
+        "{manuel}"
+    );
+
+    // The click: gateway → ENT IdP (already logged in) → auto-POST to the gateway's ACS.
+    let to_acs = client.get(&manuel).send().await.unwrap();
+    assert_eq!(to_acs.status(), 200);
+    let to_acs = to_acs.text().await.unwrap();
+    assert!(
+        to_acs.contains(&format!("{}/saml/acs", demo.gateway_url)),
+        "{to_acs}"
+    );
+    // Gateway: session, access rule, 302 to the resource; resource: AuthnRequest to the gateway;
+    // gateway: signed Response auto-POSTed to the resource's ACS.
+    let to_resource = submit_form(&client, &to_acs).await;
+    assert_eq!(to_resource.status(), 200);
+    let to_resource = to_resource.text().await.unwrap();
+    assert!(
+        to_resource.contains(&format!("{}/saml/acs", demo.resource_url)),
+        "{to_resource}"
+    );
+    let resource_page = submit_form(&client, &to_resource).await;
+    assert_eq!(resource_page.status(), 200);
+    let resource_page = resource_page.text().await.unwrap();
+    assert!(
+        resource_page.contains("Bienvenue dans « Manuel de mathématiques 4e »"),
+        "{resource_page}"
+    );
+    assert!(resource_page.contains("Signature vérifiée"));
+    for expected in [
+        "<code>IDO</code>",
+        "<code>UAI</code>",
+        ">0561641E</code>",
+        "<code>PRO</code>",
+        ">National_elv</code>",
+        "<code>DIV</code>",
+        ">4A##4e A</code>",
+        "<code>E_MS4</code>",
+    ] {
+        assert!(resource_page.contains(expected), "missing {expected}");
+    }
+    assert!(
+        !resource_page.contains("<code>NOM</code>") && !resource_page.contains("Martin"),
+        "a pupil's name is not validated for this resource"
+    );
+    let ido = resource_page
+        .split("word-break:break-all\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    assert_eq!(ido.len(), 128);
+    assert!(ido.bytes().all(|b| b.is_ascii_hexdigit()));
+
+    // A resource the pupil is not assigned: the gateway refuses with its French page.
+    let atlas = link_to(&media, "Atlas historique");
+    let refused = client.get(&atlas).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let refused = refused.text().await.unwrap();
+    assert!(
+        refused.contains("Ressource non attribuée") && refused.contains("not_assigned"),
+        "{refused}"
+    );
+
+    // The OIDC resource: the same session, an authorization code flow, verified ID token.
+    let atelier = link_to(&media, "Atelier de sciences");
+    let oidc_page = client.get(&atelier).send().await.unwrap();
+    assert!(oidc_page
+        .url()
+        .as_str()
+        .starts_with(&format!("{}/oidc/callback", demo.oidc_resource_url)));
+    assert_eq!(oidc_page.status(), 200);
+    let oidc_page = oidc_page.text().await.unwrap();
+    assert!(
+        oidc_page.contains("Bienvenue dans « Atelier de sciences »"),
+        "{oidc_page}"
+    );
+    assert!(oidc_page.contains("OpenID Connect") && oidc_page.contains("Jeton d'identité vérifié"));
+    for expected in [
+        "<code>IDO</code>",
+        ">0561641E</code>",
+        ">National_elv</code>",
+        ">4A##4e A</code>",
+    ] {
+        assert!(oidc_page.contains(expected), "missing {expected}");
+    }
+    assert!(!oidc_page.contains("<code>NOM</code>"));
+
+    // Every decision was traced, without names.
+    let trace = std::fs::read_to_string(&demo.trace_path).unwrap();
+    for kind in [
+        "configuration_loaded",
+        "ent_login",
+        "access_granted",
+        "credential_issued",
+        "access_refused",
+    ] {
+        assert!(
+            trace.contains(&format!("\"event\":\"{kind}\"")),
+            "no {kind} in the trace"
+        );
+    }
+    assert!(
+        trace.contains("\"protocol\":\"oidc\""),
+        "the OIDC access is traced"
+    );
+    assert!(!trace.contains("Martin") && !trace.contains("eleve-demo-1"));
+
+    // The data arrived through the real paths: the directory through the feed import, the
+    // subscriptions through the web service (by their providers), the assignments through
+    // the assignment rule (by the manager).
+    let seeding = &demo.seeding;
+    assert_eq!(
+        (
+            seeding.import.schools,
+            seeding.import.persons,
+            seeding.import.groups
+        ),
+        (1, 3, 2)
+    );
+    assert!(seeding
+        .export_dir
+        .join("B0_GAR-ENT_Complet_RespAff_0000.xml")
+        .is_file());
+    for (provider, id) in [
+        ("demo-atelier", "demo-abo-atelier"),
+        ("demo-editeur", "demo-abo-manuel"),
+        ("demo-editeur", "demo-abo-dico"),
+        ("demo-editeur", "demo-abo-atlas"),
+    ] {
+        assert!(
+            trace
+                .lines()
+                .any(|l| l.contains("\"event\":\"subscription_changed\"")
+                    && l.contains(&format!("\"provider\":\"{provider}\""))
+                    && l.contains("\"action\":\"create\"")
+                    && l.contains(&format!("\"subscription\":\"{id}\""))),
+            "no creation of {id} by {provider} in the trace"
+        );
+    }
+    assert_eq!(seeding.assignments, 3);
+    assert_eq!(
+        trace
+            .lines()
+            .filter(|l| l.contains("\"event\":\"assignment_changed\"")
+                && l.contains("\"action\":\"assign\""))
+            .count(),
+        3
+    );
+
+    // Every access handed to a resource shows in the audience dashboard.
+    let handed = trace.matches("\"event\":\"credential_issued\"").count();
+    assert!(handed >= 2, "{trace}");
+    let mut dashboard = String::new();
+    for _ in 0..100 {
+        dashboard = reqwest::Client::new()
+            .post(format!("{}/audience", demo.gateway_url))
+            .form(&[("jeton", demo.audience_token.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if dashboard.contains(&format!("<strong>{handed}</strong> accès")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        dashboard.contains(&format!("<strong>{handed}</strong> accès")),
+        "{dashboard}"
+    );
+    assert!(dashboard.contains("Atelier de sciences") && dashboard.contains("<svg"));
+
+    // The same decisions are in the audit log, whose chain verifies.
+    demo.checkpoint().unwrap();
+    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .args(["audit", "verify"])
+        .arg(&demo.audit_dir)
+        .arg("--certificate")
+        .arg(&demo.audit_certificate)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success(), "{report}");
+    assert!(report.contains("demo: intact"), "{report}");
+    demo.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_ent_can_authenticate_users_over_openid_connect() {
+    let bind = || async { TcpListener::bind("127.0.0.1:0").await.unwrap() };
+    let demo =
+        passerelle::demo::start_with(bind().await, bind().await, bind().await, bind().await, true)
+            .await
+            .unwrap();
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let media = log_in(&client, &demo, "ens-demo-1").await;
+
+    // ENT over OIDC, then the SAML resource: gateway → ENT authorize → gateway callback → resource.
+    let to_resource = client
+        .get(link_to(&media, "Manuel de mathématiques 4e"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(to_resource.status(), 200);
+    let to_resource = to_resource.text().await.unwrap();
+    assert!(
+        to_resource.contains(&format!("{}/saml/acs", demo.resource_url)),
+        "{to_resource}"
+    );
+    let page = submit_form(&client, &to_resource)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Bienvenue dans « Manuel de mathématiques 4e »")
+            && page.contains(">Durand</code>"),
+        "{page}"
+    );
+
+    // The same gateway session, then the OIDC resource.
+    let page = client
+        .get(link_to(&media, "Atelier de sciences"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Bienvenue dans « Atelier de sciences »")
+            && page.contains(">National_ens</code>"),
+        "{page}"
+    );
+
+    let trace = std::fs::read_to_string(&demo.trace_path).unwrap();
+    assert!(
+        trace.contains("\"event\":\"ent_login\",\"ent\":\"B0\",\"protocol\":\"oidc\""),
+        "{trace}"
+    );
+    demo.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_teacher_manages_assignments_through_the_ent() {
+    let (demo, client) = started().await;
+    let media = log_in(&client, &demo, "ens-demo-1").await;
+    let manage = link_to(&media, "Gérer les affectations");
+    assert!(manage.starts_with(&format!("{}/affectations?idENT=", demo.gateway_url)));
+    // The gateway has the teacher sign in at the ENT (already logged in there), then comes back.
+    let to_acs = client
+        .get(&manage)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        to_acs.contains(&format!("{}/saml/acs", demo.gateway_url)),
+        "{to_acs}"
+    );
+    let page = submit_form(&client, &to_acs).await;
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.url().path().ends_with("/affectations"),
+        "{}",
+        page.url()
+    );
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("Affectation des ressources")
+            && page.contains("responsable des affectations"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Affecter à"),
+        "the demo has individual subscriptions to assign: {page}"
+    );
+    demo.stop().await;
+}

@@ -1,0 +1,335 @@
+//! The audience part of the store contract: the counting rules (idempotent, COUNTER's
+//! 30-second double-click filter, days, distinct visitors), the stream with its consumer
+//! groups, and the day salts. Run against the memory store, a Redis and a Redis Cluster, with
+//! the same fixed event times, so that both implementations give the same figures.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use passerelle::audience::report::{build, Period, ReportRequest};
+use passerelle::audience::{AudienceEvent, DeviceClass};
+use passerelle::domain::Jurisdiction;
+use passerelle::store::Store;
+use passerelle::trace::Channel;
+
+pub const DEDUP: Duration = Duration::from_secs(3600);
+pub const RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Builds events; `at` is UTC, `day` given as the audience day.
+pub struct Ev {
+    n: u32,
+}
+
+impl Ev {
+    pub fn new() -> Self {
+        Self { n: 0 }
+    }
+
+    pub fn at(
+        &mut self,
+        at: DateTime<Utc>,
+        day: &str,
+        visitor: &str,
+        resource: &str,
+        uai: &str,
+    ) -> AudienceEvent {
+        self.n += 1;
+        AudienceEvent {
+            id: format!("ev-{}-{}", self.n, uuid::Uuid::new_v4().simple()),
+            at,
+            t: at.timestamp_millis(),
+            day: day.parse().unwrap(),
+            resource: resource.into(),
+            provider: if resource.contains("99999") {
+                "editeur".into()
+            } else {
+                "autre".into()
+            },
+            uai: uai.into(),
+            ent: "B0".into(),
+            profile: "National_elv".into(),
+            channel: Channel::Web,
+            device: DeviceClass::Computer,
+            service: "MANUEL_NUMERIQUE".into(),
+            outil: "Manuel".into(),
+            visitor: visitor.into(),
+            visitor_prev: None,
+        }
+    }
+}
+
+pub fn t(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, h, m, s).unwrap()
+}
+
+pub const R1: &str = "ark:/99999/r1";
+pub const R2: &str = "ark:/99999/r2";
+pub const U1: &str = "0561641E";
+pub const U2: &str = "0561642F";
+pub const DAY: &str = "2026-11-24";
+
+pub fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+/// (filtered, raw, visitors) of one cell.
+pub async fn cell(
+    store: &dyn Store,
+    scope: Jurisdiction,
+    by: &str,
+    value: &str,
+    from: &str,
+    to: &str,
+) -> (i64, i64, u64) {
+    let r = build(
+        store,
+        &ReportRequest {
+            scope,
+            from: d(from),
+            to: d(to),
+            by: by.into(),
+            period: Period::Total,
+            min_visitors: None,
+        },
+    )
+    .await
+    .unwrap();
+    r.rows
+        .iter()
+        .find(|row| row.value == value)
+        .map_or((0, 0, 0), |row| {
+            (row.accesses, row.accesses_raw, row.visitors)
+        })
+}
+
+pub async fn double_clicks_and_redelivery(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let mut ev = Ev::new();
+    let batch = vec![
+        // v1: 20 s apart (one filtered access), then 35 s later (a second one).
+        ev.at(t(8, 0, 0), DAY, "v1", R1, U1),
+        ev.at(t(8, 0, 20), DAY, "v1", R1, U1),
+        ev.at(t(8, 0, 55), DAY, "v1", R1, U1),
+        // v2: exactly 30 s apart: not under 30 s, both count.
+        ev.at(t(8, 0, 0), DAY, "v2", R1, U1),
+        ev.at(t(8, 0, 30), DAY, "v2", R1, U1),
+        // v3: two resources within seconds: both count.
+        ev.at(t(8, 0, 0), DAY, "v3", R2, U2),
+        ev.at(t(8, 0, 10), DAY, "v3", R1, U2),
+    ];
+    let c = s.count_events(&batch, DEDUP, RETENTION).await.unwrap();
+    assert_eq!((c.new, c.duplicates), (7, 0));
+    assert_eq!(
+        cell(s, Jurisdiction::All, "total", "*", DAY, DAY).await,
+        (6, 7, 3)
+    );
+    assert_eq!(
+        cell(s, Jurisdiction::All, "resource", R1, DAY, DAY).await,
+        (5, 6, 3)
+    );
+    assert_eq!(
+        cell(
+            s,
+            Jurisdiction::School(U2.parse().unwrap()),
+            "resource",
+            R2,
+            DAY,
+            DAY
+        )
+        .await,
+        (1, 1, 1)
+    );
+    assert_eq!(
+        cell(
+            s,
+            Jurisdiction::School(U1.parse().unwrap()),
+            "total",
+            "*",
+            DAY,
+            DAY
+        )
+        .await,
+        (4, 5, 2)
+    );
+    assert_eq!(
+        cell(
+            s,
+            Jurisdiction::Provider("editeur".into()),
+            "uai",
+            U2,
+            DAY,
+            DAY
+        )
+        .await,
+        (2, 2, 1)
+    );
+    assert_eq!(
+        cell(
+            s,
+            Jurisdiction::Ent("B0".parse().unwrap()),
+            "channel",
+            "web",
+            DAY,
+            DAY
+        )
+        .await,
+        (6, 7, 3)
+    );
+    assert_eq!(
+        cell(s, Jurisdiction::All, "device", "computer", DAY, DAY).await,
+        (6, 7, 3)
+    );
+    // The same batch delivered again (a consumer that crashed before acknowledging): nothing
+    // counts twice, in whole or in part.
+    let again = s.count_events(&batch, DEDUP, RETENTION).await.unwrap();
+    assert_eq!((again.new, again.duplicates), (0, 7));
+    let mixed = vec![batch[0].clone(), ev.at(t(9, 0, 0), DAY, "v9", R2, U1)];
+    let c = s.count_events(&mixed, DEDUP, RETENTION).await.unwrap();
+    assert_eq!((c.new, c.duplicates), (1, 1));
+    assert_eq!(
+        cell(s, Jurisdiction::All, "total", "*", DAY, DAY).await,
+        (7, 8, 4)
+    );
+}
+
+pub async fn late_and_cross_midnight_clicks(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let mut ev = Ev::new();
+    // Delivered out of order: the later click first. The pair still counts once.
+    let late = vec![
+        ev.at(t(10, 0, 20), DAY, "w1", R1, U1),
+        ev.at(t(10, 0, 5), DAY, "w1", R1, U1),
+    ];
+    s.count_events(&late, DEDUP, RETENTION).await.unwrap();
+    assert_eq!(
+        cell(s, Jurisdiction::All, "total", "*", DAY, DAY).await,
+        (1, 2, 1)
+    );
+    // Across midnight (Paris, UTC+1): 23:59:50 and 00:00:10 local. The visitor id changes with
+    // the day's salt; the second event carries the previous day's too, and COUNTER keeps the
+    // second click: the filtered access moves to the new day.
+    let before = Utc.with_ymd_and_hms(2026, 11, 24, 22, 59, 50).unwrap();
+    let after = Utc.with_ymd_and_hms(2026, 11, 24, 23, 0, 10).unwrap();
+    let first = ev.at(before, "2026-11-24", "x-day1", R2, U2);
+    let mut second = ev.at(after, "2026-11-25", "x-day2", R2, U2);
+    second.visitor_prev = Some("x-day1".into());
+    s.count_events(&[first], DEDUP, RETENTION).await.unwrap();
+    assert_eq!(
+        cell(
+            s,
+            Jurisdiction::School(U2.parse().unwrap()),
+            "total",
+            "*",
+            DAY,
+            DAY
+        )
+        .await,
+        (1, 1, 1)
+    );
+    s.count_events(&[second], DEDUP, RETENTION).await.unwrap();
+    assert_eq!(
+        cell(
+            s,
+            Jurisdiction::School(U2.parse().unwrap()),
+            "total",
+            "*",
+            DAY,
+            DAY
+        )
+        .await,
+        (0, 1, 1)
+    );
+    assert_eq!(
+        cell(
+            s,
+            Jurisdiction::School(U2.parse().unwrap()),
+            "total",
+            "*",
+            "2026-11-25",
+            "2026-11-25"
+        )
+        .await,
+        (1, 1, 1)
+    );
+    // Over both days: one filtered access, two raw, two visitor-days (ids differ by day).
+    assert_eq!(
+        cell(
+            s,
+            Jurisdiction::School(U2.parse().unwrap()),
+            "total",
+            "*",
+            DAY,
+            "2026-11-25"
+        )
+        .await,
+        (1, 2, 2)
+    );
+}
+
+pub async fn stream_groups_and_claims(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let group = "test-group";
+    s.create_group(group).await.unwrap();
+    let events: Vec<String> = (0..10).map(|i| format!("{{\"n\":{i}}}")).collect();
+    s.append_events(&events).await.unwrap();
+    let idle = Duration::from_secs(60);
+    let a = s.read_events(group, "node-a", 4, idle).await.unwrap();
+    assert_eq!(a.len(), 4);
+    assert_eq!(a[0].event, "{\"n\":0}");
+    // node-a "crashes": its four events stay pending. node-b reads the next ones.
+    let b = s.read_events(group, "node-b", 100, idle).await.unwrap();
+    assert_eq!(b.len(), 6);
+    assert_eq!(b[0].event, "{\"n\":4}");
+    assert_eq!(s.pending_events(group).await.unwrap(), 10);
+    let ids: Vec<String> = b.iter().map(|d| d.id.clone()).collect();
+    s.ack_events(group, &ids).await.unwrap();
+    assert_eq!(s.pending_events(group).await.unwrap(), 4);
+    // Nothing idle long enough yet: nothing is claimed and nothing new arrives.
+    assert!(s
+        .read_events(group, "node-b", 100, idle)
+        .await
+        .unwrap()
+        .is_empty());
+    // After the idle time, node-b takes over node-a's events.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let claimed = s
+        .read_events(group, "node-b", 100, Duration::from_millis(100))
+        .await
+        .unwrap();
+    let mut got: Vec<String> = claimed.iter().map(|d| d.event.clone()).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        (0..4).map(|i| format!("{{\"n\":{i}}}")).collect::<Vec<_>>()
+    );
+    let ids: Vec<String> = claimed.iter().map(|d| d.id.clone()).collect();
+    s.ack_events(group, &ids).await.unwrap();
+    assert_eq!(s.pending_events(group).await.unwrap(), 0);
+    // Everything acknowledged by the one group: trimming drops all ten.
+    assert_eq!(s.trim_events().await.unwrap(), 10);
+    s.append_events(&["{\"n\":10}".to_string()]).await.unwrap();
+    let next = s.read_events(group, "node-b", 100, idle).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].event, "{\"n\":10}");
+}
+
+pub async fn day_salts(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let now = Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap();
+    let until = Utc.with_ymd_and_hms(2026, 11, 26, 23, 0, 0).unwrap();
+    let a = s.day_salt(d(DAY), until, now).await.unwrap();
+    assert_eq!(a.len(), 32);
+    assert_eq!(
+        s.day_salt(d(DAY), until, now).await.unwrap(),
+        a,
+        "one salt per day, shared"
+    );
+    let other = s.day_salt(d("2026-11-25"), until, now).await.unwrap();
+    assert_ne!(other, a);
+    // A day whose salt is past its life never gets one back: each call is a fresh random one.
+    let past = Utc.with_ymd_and_hms(2026, 11, 20, 23, 0, 0).unwrap();
+    let x = s.day_salt(d("2026-11-18"), past, now).await.unwrap();
+    let y = s.day_salt(d("2026-11-18"), past, now).await.unwrap();
+    assert_ne!(x, y);
+}
