@@ -1,6 +1,6 @@
 //! passerelle: an open-source, GAR-compatible access and audience gateway.
 //!
-//! Code map, in layer order (arrows point inward; `tests/layering.rs` keeps them so; the full
+//! Code map, in layer order (arrows point inward; `tests/it/layering.rs` keeps them so; the full
 //! map is ARCHITECTURE.md):
 //! - outer: [`cli`] (commands), [`demo`], [`http`] (router, handlers, pages, cookies, limits
 //!   middleware, listeners) and [`app`] (`AppState`; the only modules that name it).

@@ -2,7 +2,7 @@
 //!
 //! [`memory::MemoryStore`] is the embedded default (demo, single node, tests);
 //! [`redis::RedisStore`] is for production, several nodes on one Redis or a Redis Cluster.
-//! Both pass the same contract tests (`tests/store_contract.rs`).
+//! Both pass the same contract tests (`tests/it/store_contract.rs`).
 //!
 //! Invariant: only `store::redis` imports the `redis` crate; key names and TTLs of every
 //! Redis key family live in `store::keys`.
