@@ -320,9 +320,24 @@ fn signature_template(reference: &str, key: &SigningKey) -> String {
     )
 }
 
+/// An error and its sources, for the operator's log line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    out
+}
+
 fn sign(xml: &str, key: &SigningKey) -> Result<String, SamlError> {
-    let signed = XmlSec::sign_xml(xml, &key.key_der)
-        .map_err(|e| err(Check::Internal, format!("xmlsec signing failed: {e}")))?;
+    let signed = XmlSec::sign_xml(xml, &key.key_der).map_err(|e| {
+        err(
+            Check::Internal,
+            format!("xmlsec signing failed: {}", chain(&e)),
+        )
+    })?;
     // libxml2 prepends an XML declaration; the assertion is embedded without it.
     Ok(match signed.trim_start().strip_prefix("<?xml") {
         Some(rest) => rest
