@@ -10,7 +10,8 @@
 //! - protocols and services: [`saml`], [`oidc`], [`feed`] (the ENT directory), [`audience`],
 //!   [`audit`], [`limits`], [`school_index`], [`seed`], [`config`] (raw → validated).
 //! - core: [`domain`] (identifiers, directory, subscriptions, the access rule, attribute
-//!   release, IDO; pure, time a parameter), [`session`], [`store`] (traits, memory, Redis).
+//!   release, IDO, the audience event and counting rules; pure, time a parameter), [`session`],
+//!   [`store`] (traits, memory, Redis).
 //! - leaves: [`trace`] (decision events, `Tracer`), [`xml_boundary`], [`clock`] (the only
 //!   reader of the wall clock), [`secret`], [`tls`], [`outbound`] (outbound HTTP clients),
 //!   [`shutdown`], [`backoff`], `check_codes` (how a protocol declares its checks: `saml::Check`,

@@ -11,10 +11,10 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use super::event::{dnma_profile, AudienceEvent, DNMA_TYPE};
 use super::metrics::AudienceMetrics;
 use super::MatomoSettings;
 use crate::backoff::Backoff;
+use crate::domain::audience_event::{dnma_profile, AudienceEvent, DNMA_TYPE};
 use crate::store::{Delivered, Store, StoreError};
 
 /// The consumer group of the forwarder.

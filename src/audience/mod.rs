@@ -1,12 +1,12 @@
 //! Audience counting: one event per access handed to a resource, a pipeline that loses
 //! nothing, counts per day and dimension, and the reports built on them.
 //!
-//! - [`event`]: the event and its dimensions (device class, DNMA profile and service).
+//! - The event and its dimensions, the counting rules (idempotent, COUNTER double-click filter)
+//!   and the layout of the counts live beneath both this module and the stores, in
+//!   `domain::audience_event` and `domain::counting`; their types are re-exported here.
 //! - [`visitor`]: daily salts and visitor ids (nobody can be followed across days).
 //! - [`pipeline`]: the bounded local buffer, the shipper to the store's stream, the consumer
 //!   that counts (any node; a crashed consumer's events are claimed by another).
-//! - [`counting`]: the counting rules (idempotent, COUNTER double-click filter) and the layout
-//!   of the counts, shared by the memory and Redis stores.
 //! - [`report`]: scoped reports over a date range (JSON, CSV), small-cell suppression;
 //!   [`sushi`]: the COUNTER_SUSHI-style monthly report; [`matomo`]: the optional forwarder.
 //! - [`metrics`]: the counters of the pipeline and the forwarder (arrows: `pipeline` →
@@ -14,8 +14,6 @@
 //!
 //! Time is a parameter everywhere except in the pipeline's own pacing (retries, polling).
 
-pub mod counting;
-pub mod event;
 pub mod matomo;
 pub mod metrics;
 pub mod pipeline;
@@ -25,8 +23,7 @@ pub mod visitor;
 
 use std::time::Duration;
 
-pub use counting::{Counted, Tally};
-pub use event::{AudienceEvent, DeviceClass};
+pub use crate::domain::{AudienceEvent, Counted, DeviceClass, Tally};
 pub use metrics::AudienceMetrics;
 pub use pipeline::{Access, Audience};
 

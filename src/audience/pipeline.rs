@@ -16,13 +16,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rand::RngCore;
 use tokio::sync::Notify;
 
-use super::event::{AudienceEvent, DeviceClass};
 use super::matomo::{Forwarder, MATOMO_GROUP};
 use super::metrics::AudienceMetrics;
 use super::visitor::{day_of, just_after_midnight, salt_expiry, visitor_id};
 use super::{AudienceSettings, WhenFull};
 use crate::backoff::Backoff;
 use crate::clock::Clock;
+use crate::domain::audience_event::{AudienceEvent, DeviceClass};
 use crate::store::{Store, StoreResult};
 use crate::trace::Channel;
 

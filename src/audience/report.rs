@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
-use super::counting::{counts_key, scope_part, visitors_key, TOTAL, VIEWS};
+use crate::domain::counting::{counts_key, scope_part, visitors_key, TOTAL, VIEWS};
 use crate::domain::Jurisdiction;
 use crate::store::{Store, StoreResult};
 

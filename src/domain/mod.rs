@@ -6,7 +6,9 @@
 
 pub mod access;
 pub mod assign;
+pub mod audience_event;
 pub mod catalogue;
+pub mod counting;
 pub mod directory;
 pub mod ido;
 pub mod ids;
@@ -18,7 +20,9 @@ pub mod subscription;
 pub mod subscription_rules;
 
 pub use access::{decide, AccessGrant, AccessRequest, Refusal};
+pub use audience_event::{AudienceEvent, Channel, DeviceClass};
 pub use catalogue::{Display, Presentation, Protocol, Resource, Term};
+pub use counting::{Counted, Tally};
 pub use directory::{Degree, Directory, Group, GroupKind, Person, School};
 pub use ido::{IdoKey, IdoScope};
 pub use ids::{AttributeName, IdEnt, Profile, PublicCible, ResourceId, Uai};

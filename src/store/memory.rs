@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use tokio::time::Instant;
 
-use crate::audience::{AudienceEvent, Counted};
+use crate::domain::{AudienceEvent, Counted};
 
 mod audience;
 

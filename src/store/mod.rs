@@ -20,7 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::audience::{AudienceEvent, Counted};
+use crate::domain::{AudienceEvent, Counted};
 
 use crate::domain::{
     Assignment, Directory, Group, IdEnt, Person, Resource, ResourceId, School, Subscription, Uai,
@@ -225,7 +225,7 @@ pub struct Delivered {
 }
 
 /// The audience pipeline's shared state: the event stream read by consumer groups, the day
-/// salts and the counts (layout in `audience::counting`).
+/// salts and the counts (layout in `domain::counting`).
 #[async_trait]
 pub trait AudienceStore: Send + Sync {
     /// Appends events (JSON) to the stream. At least once: a retry after a failure may append

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rand::RngCore;
 use tokio::time::Instant;
 
-use crate::audience::{AudienceEvent, Counted, Tally};
+use crate::domain::{AudienceEvent, Counted, Tally};
 use crate::store::Delivered;
 
 #[derive(Default)]

@@ -13,8 +13,8 @@ use rand::RngCore;
 use redis::{Script, Value};
 
 use super::{unavailable, RedisStore};
-use crate::audience::counting::{cells_of, dim, views_json, DIMENSIONS, DOUBLE_CLICK_MS};
-use crate::audience::{AudienceEvent, Counted};
+use crate::domain::counting::{cells_of, dim, views_json, DIMENSIONS, DOUBLE_CLICK_MS};
+use crate::domain::{AudienceEvent, Counted};
 use crate::store::{AudienceStore, Delivered, StoreError, StoreResult};
 
 const COUNT_EVENTS: &str = include_str!("count_events.lua");

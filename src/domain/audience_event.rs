@@ -1,15 +1,22 @@
 //! The audience event: one per access handed to a resource, and how its dimensions are derived
-//! (device class from the user agent, DNMA profile and service).
+//! (device class from the user agent, DNMA profile and service), and the channel it came by.
 //!
 //! Invariant: an event carries no name, no ENT user id and no IP address. The visitor is a keyed
-//! HMAC of a pseudonymous subject under the day's salt (see `visitor`), so it only links the
+//! HMAC of a pseudonymous subject under the day's salt (see `audience::visitor`), so it only links the
 //! accesses of one day.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Profile;
-use crate::trace::Channel;
+use super::Profile;
+
+/// How a user reached the resource: a web browser, or a native application (OIDC with PKCE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Web,
+    App,
+}
 
 /// The device class of the DNMA tagging plan.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -4,10 +4,10 @@
 //! counts are kept in *views*: a scope (everything, one provider, one ENT project, one school)
 //! crossed with one dimension to break down by. A view is a hash `c:<day>:<scope>:<by>` with
 //! fields `r:<value>` (raw accesses) and `f:<value>` (accesses after the COUNTER double-click
-//! filter); the distinct visitors of each cell are a set (a HyperLogLog in Redis)
-//! `v:<day>:<scope>:<by>=<value>`. `store::redis_audience` runs the same rules in one Lua
-//! script; [`Tally`] is the in-process version, and the contract tests hold both to the same
-//! figures.
+//! filter); the distinct visitors of each cell are a set (a HyperLogLog in the shared
+//! store) `v:<day>:<scope>:<by>=<value>`. The shared store runs the same rules in one Lua
+//! script (`count_events.lua`); [`Tally`] is the in-process version, and the contract tests
+//! hold both to the same figures.
 //!
 //! The double-click rule (COUNTER R5): two accesses by the same visitor to the same resource
 //! less than 30 seconds apart count once, and the later one is the one kept (so its day and
@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::event::AudienceEvent;
+use super::audience_event::AudienceEvent;
 
 /// The COUNTER double-click window.
 pub const DOUBLE_CLICK_MS: i64 = 30_000;
