@@ -28,6 +28,14 @@ impl Session {
         now < self.expires_at
     }
 
+    /// Whether the ENT vouched for the session's person no longer than `max_age` before `now`.
+    /// Every ENT login (a passive check included) opens a new session, so `authenticated_at`
+    /// is when the ENT last said who is at this browser.
+    pub fn confirmed_within(&self, max_age: std::time::Duration, now: DateTime<Utc>) -> bool {
+        let max_age = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
+        now - self.authenticated_at <= max_age
+    }
+
     /// The session's public handle (SAML `SessionIndex`, OIDC `sid`): 16 bytes of the SHA-256
     /// of its id, in hex, so that the id (the cookie's secret) never leaves the gateway.
     pub fn public_ref(&self) -> String {
@@ -89,6 +97,11 @@ pub struct PendingLogin {
     /// answer must say it did after `created_at`.
     #[serde(default)]
     pub forced: bool,
+    /// The ENT was asked who is at this browser without showing anything (SAML `IsPassive`,
+    /// OIDC `prompt=none`), to confirm or replace a session: an answer that it has no session
+    /// ends the gateway's session and starts an ordinary login.
+    #[serde(default)]
+    pub passive: bool,
 }
 
 /// A fresh, unguessable session id (256 random bits, hex).

@@ -18,13 +18,7 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::domain::{AttributeName, IdEnt, Profile, ResourceId, Subscription, Uai};
 
-/// How a user reached the resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Channel {
-    Web,
-    App,
-}
+pub use crate::domain::Channel;
 
 /// One decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -35,6 +29,14 @@ pub enum TraceEvent {
         ent: IdEnt,
         protocol: &'static str,
         subject: String,
+    },
+    /// A gateway session ended before its time: another person is at the browser
+    /// (`replaced`), or the ENT, asked who is there, has nobody logged in (`no_ent_session`).
+    SessionEnded {
+        ent: IdEnt,
+        /// The pseudonymous subject of the session's person.
+        subject: String,
+        reason: &'static str,
     },
     /// A message from an ENT or a provider was refused by a protocol check.
     ProtocolRefused {
@@ -135,6 +137,7 @@ impl TraceEvent {
             TraceEvent::ConfigurationLoaded { .. } => "configuration_loaded",
             TraceEvent::AuditQuery { .. } => "audit_query",
             TraceEvent::EntLogin { .. } => "ent_login",
+            TraceEvent::SessionEnded { .. } => "session_ended",
             TraceEvent::ProtocolRefused { .. } => "protocol_refused",
             TraceEvent::AccessGranted { .. } => "access_granted",
             TraceEvent::AccessRefused { .. } => "access_refused",
@@ -161,6 +164,7 @@ pub trait TraceSink: Send + Sync {
 #[derive(Debug, Default)]
 pub struct Metrics {
     pub ent_logins: AtomicU64,
+    pub sessions_ended: AtomicU64,
     pub access_granted: AtomicU64,
     pub access_refused: AtomicU64,
     pub protocol_refused: AtomicU64,
@@ -173,6 +177,7 @@ impl Metrics {
     fn count(&self, event: &TraceEvent) {
         let c = match event {
             TraceEvent::EntLogin { .. } => &self.ent_logins,
+            TraceEvent::SessionEnded { .. } => &self.sessions_ended,
             TraceEvent::AccessGranted { .. } => &self.access_granted,
             TraceEvent::AccessRefused { .. } => &self.access_refused,
             TraceEvent::ProtocolRefused { .. } => &self.protocol_refused,

@@ -70,6 +70,7 @@ pub(super) async fn ent(cx: &mut Ctx<'_>, id: &str, e: &RawEnt) -> Option<EntCon
         api_token: api_token?,
         client_cert_fingerprint,
         schools,
+        confirm_person_after: Duration::from_secs(e.confirm_person_after_seconds.unwrap_or(0)),
     })
 }
 

@@ -119,6 +119,11 @@ pub struct EntConfig {
     /// The schools its exports may describe (`uais`, `departements`, `academies`); `None`
     /// when it declares none (then only other ENTs' schools are out of its reach).
     pub schools: Option<crate::domain::school_scope::DeclaredSchools>,
+    /// How old a session of this ENT may be when it is used (a médiacentre launch, a
+    /// provider's SSO, the assignment page) before the ENT is asked again, passively, who is
+    /// at the browser: zero (the default) asks before every use, so that on a shared computer
+    /// nobody inherits the previous user's session. The cost: one ENT round trip per use.
+    pub confirm_person_after: std::time::Duration,
 }
 
 /// An auditor of the audit log (data protection officer, ministry, ENT project, provider,

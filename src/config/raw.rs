@@ -211,6 +211,9 @@ pub struct RawEnt {
     pub uais: Option<Vec<String>>,
     pub departements: Option<Vec<String>>,
     pub academies: Option<Vec<String>>,
+    /// How old a session of this ENT may be before the ENT is asked again, passively, who is
+    /// at the browser (0, the default: before every use).
+    pub confirm_person_after_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

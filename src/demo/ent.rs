@@ -232,6 +232,8 @@ async fn sso(
     };
     match ent.user(&headers) {
         Some(user) => answer(&ent, &request, &user),
+        // Asked who is logged in, without showing anything: nobody (SAML core §3.4.1).
+        None if request.is_passive => no_passive(&ent, &request),
         None => {
             let token = new_id();
             ent.pending
@@ -240,6 +242,42 @@ async fn sso(
                 .insert(token.clone(), request);
             Html(chooser(Some(&token))).into_response()
         }
+    }
+}
+
+/// The signed `NoPassive` answer to a passive request, auto-posted to the gateway's ACS.
+fn no_passive(ent: &DemoEnt, request: &VerifiedAuthnRequest) -> Response {
+    let xml = idp::signed_error_response(
+        &ent.idp,
+        &ent.key,
+        request,
+        "urn:oasis:names:tc:SAML:2.0:status:NoPassive",
+        "nobody is logged in at this ENT",
+        ent.clock.now(),
+    );
+    post_to_acs(request, xml)
+}
+
+fn post_to_acs(
+    request: &VerifiedAuthnRequest,
+    xml: Result<String, crate::saml::SamlError>,
+) -> Response {
+    match xml {
+        Ok(xml) => Html(binding::post_form(
+            &request.acs_url,
+            "SAMLResponse",
+            &xml,
+            request.relay_state.as_deref(),
+        ))
+        .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Html(page(
+                "Erreur",
+                &format!("<p>{}</p>", escape(&e.to_string())),
+            )),
+        )
+            .into_response(),
     }
 }
 
@@ -263,21 +301,5 @@ fn answer(ent: &DemoEnt, request: &VerifiedAuthnRequest, user: &str) -> Response
         },
         now,
     );
-    match xml {
-        Ok(xml) => Html(binding::post_form(
-            &request.acs_url,
-            "SAMLResponse",
-            &xml,
-            request.relay_state.as_deref(),
-        ))
-        .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Html(page(
-                "Erreur",
-                &format!("<p>{}</p>", escape(&e.to_string())),
-            )),
-        )
-            .into_response(),
-    }
+    post_to_acs(request, xml)
 }

@@ -98,6 +98,18 @@ async fn authorize(
         return (StatusCode::BAD_REQUEST, "unknown client or redirect_uri").into_response();
     }
     let Some(user) = op.ent.user(&headers) else {
+        if q.get("prompt")
+            .is_some_and(|p| p.split(' ').any(|v| v == "none"))
+        {
+            // Asked who is logged in, without showing anything: nobody.
+            let mut back = url::form_urlencoded::Serializer::new(String::new());
+            back.append_pair("error", "login_required")
+                .append_pair("iss", &op.issuer);
+            if let Some(s) = q.get("state") {
+                back.append_pair("state", s);
+            }
+            return Redirect::to(&format!("{}?{}", op.redirect_uri, back.finish())).into_response();
+        }
         // Not logged in at the ENT: log in first, then open the resource again.
         return Redirect::to("/").into_response();
     };

@@ -289,6 +289,7 @@ pub async fn start_with(
                 api_token: None,
                 client_cert_fingerprint: None,
                 schools: None,
+                confirm_person_after: std::time::Duration::ZERO,
             },
         )]),
         providers: BTreeMap::from([

@@ -92,7 +92,7 @@ async fn open(State(res): State<DemoResource>, Path(short): Path<String>) -> Res
         res.clock.now(),
         &relay,
         &res.key,
-        false,
+        sp::Prompt::Default,
     ) {
         Ok(url) => Redirect::to(&url).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),

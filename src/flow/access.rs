@@ -381,7 +381,7 @@ where
             .resource
             .category
             .clone()
-            .unwrap_or_else(|| crate::audience::event::DEFAULT_SERVICE.to_string()),
+            .unwrap_or_else(|| crate::domain::audience_event::DEFAULT_SERVICE.to_string()),
         released.resource.name.clone(),
     );
     let out = issue(released).await.map_err(HandOverError::Issue)?;

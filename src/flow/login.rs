@@ -3,6 +3,9 @@
 //! for the request's lifetime, and the URL the protocol sends the browser to. [`finish`]: the
 //! gateway session of the person the ENT vouched for, its trace, and where the login was going
 //! (a médiacentre launch, a gateway path to resume, nothing); the session is written once.
+//! A login replaces the session the browser had: its launches are kept when the ENT vouched
+//! for the same person, and it ends otherwise ([`end`], traced), so that no identity outlives
+//! a change of person at a shared computer.
 //!
 //! Before `finish`, the caller has verified the ENT's message and consumed the pending login.
 
@@ -27,6 +30,8 @@ pub struct Start<'a> {
     pub resume: Option<String>,
     /// The ENT must authenticate the user again (a provider's `ForceAuthn`).
     pub forced: bool,
+    /// The ENT is asked who is at the browser without showing anything (to confirm a session).
+    pub passive: bool,
 }
 
 /// What the ENT's protocol made of a login to start: where the browser goes, and what it must
@@ -67,6 +72,7 @@ where
         created_at: now,
         extra: None,
         forced: s.forced,
+        passive: s.passive,
     };
     let asked = ask(&login).await.map_err(StartError::Ask)?;
     login.extra = asked.extra;
@@ -105,6 +111,38 @@ pub struct Vouched<'a> {
     pub protocol: &'static str,
     pub target: Option<PendingTarget>,
     pub resume: Option<String>,
+    /// The session this browser had (its cookie named it), which the new one replaces.
+    pub previous: Option<Session>,
+}
+
+/// Why a session ends before its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Another person is at the browser: the ENT vouched for someone else.
+    Replaced,
+    /// Asked who is at the browser, the ENT has nobody logged in.
+    NoEntSession,
+}
+
+impl Ended {
+    fn code(self) -> &'static str {
+        match self {
+            Ended::Replaced => "replaced",
+            Ended::NoEntSession => "no_ent_session",
+        }
+    }
+}
+
+/// Ends `session` (it is removed from the store) and traces why.
+pub async fn end(d: &Deps<'_>, session: &Session, why: Ended) -> Result<(), FlowError> {
+    d.store.delete_session(&session.id).await?;
+    let user = User::of(session);
+    d.tracer.record(TraceEvent::SessionEnded {
+        ent: session.ent.clone(),
+        subject: d.subject(user.ent, user.person_id),
+        reason: why.code(),
+    });
+    Ok(())
 }
 
 /// Opens the session `id`, for `ttl` from `now`, of the person the ENT vouched for, traces
@@ -117,7 +155,7 @@ pub async fn finish(
     now: DateTime<Utc>,
 ) -> Result<Finished, FlowError> {
     let life = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(6));
-    let session = Session {
+    let mut session = Session {
         id,
         ent: v.ent.clone(),
         person_id: v.person_id,
@@ -125,6 +163,15 @@ pub async fn finish(
         expires_at: now + life,
         launches: Vec::new(),
     };
+    if let Some(previous) = v.previous {
+        if previous.ent == session.ent && previous.person_id == session.person_id {
+            // The same person, confirmed again: what they opened stays theirs.
+            d.store.delete_session(&previous.id).await?;
+            session.launches = previous.launches;
+        } else {
+            end(d, &previous, Ended::Replaced).await?;
+        }
+    }
     let user = User::of(&session);
     d.tracer.record(TraceEvent::EntLogin {
         ent: session.ent.clone(),

@@ -101,11 +101,27 @@ pub async fn handle(
         ));
     };
     let (sp_settings, expected) = (state.sp.clone(), pending.id.clone());
-    let login = super::verify::off_worker(&state, move || {
+    let verified = super::verify::off_worker(&state, move || {
         sp::verify_response(&xml, &expected, &sp_settings, &idp, now)
     })
-    .await
-    .map_err(|e| refused(&state, Some(&ent_name), e))?;
+    .await;
+    let login = match verified {
+        Ok(login) => login,
+        // Asked passively who is at the browser, the ENT says it cannot tell (`NoPassive`, or
+        // any answer but success): nobody is logged in there. This browser posted it for the
+        // login it started, so the worst it can do is end its own session.
+        Err(e) if e.check == Check::Status && pending.passive => {
+            let Some(pending) = state.store.take_pending_login(&pending.id).await? else {
+                return Err(refused(
+                    &state,
+                    Some(&ent_name),
+                    SamlError::new(Check::Replay, "the login was already completed"),
+                ));
+            };
+            return super::login::unconfirmed(&state, &headers, pending, "saml").await;
+        }
+        Err(e) => return Err(refused(&state, Some(&ent_name), e)),
+    };
     if login.id_ent != pending.ent.as_str() {
         return Err(refused(
             &state,
@@ -160,5 +176,5 @@ pub async fn handle(
         ));
     }
 
-    super::login::finish(&state, pending, login.person_id, "saml").await
+    super::login::finish(&state, &headers, pending, login.person_id, "saml").await
 }

@@ -1,6 +1,8 @@
 //! `GET /domaineGar?idENT=<b64>&idEtab=<b64>&idRessource=<ark>`: the entry point of every
 //! médiacentre link. Authenticates the user at their ENT when the gateway has no session for
-//! that ENT, applies the access rule, then sends the browser to the resource.
+//! that ENT, asks the ENT who is at the browser when its session is older than the ENT's
+//! `confirm_person_after` (a shared computer changes hands without the ENT telling us),
+//! applies the access rule, then sends the browser to the resource.
 
 use std::collections::HashMap;
 
@@ -55,23 +57,22 @@ pub async fn handle(
         return Err(PageError::refusal(Refusal::UnknownEnt));
     };
 
-    if let Some(session) = live {
-        if session.ent == ent_id {
-            return open_target(&state, session, &uai, &resource_id).await;
+    let next = super::login::Next::Open(PendingTarget {
+        uai: uai.clone(),
+        resource: resource_id.clone(),
+    });
+    match live {
+        Some(session) if session.ent == ent_id => {
+            if session.confirmed_within(ent.confirm_person_after, state.clock.now()) {
+                open_target(&state, session, &uai, &resource_id).await
+            } else {
+                // The ENT says who is at the browser now; the launch goes on as that person.
+                super::login::confirm(&state, ent, next, client).await
+            }
         }
+        // No usable session: authenticate the user at their ENT first.
+        _ => super::login::start(&state, ent, next, client).await,
     }
-
-    // No usable session: authenticate the user at their ENT first.
-    super::login::start(
-        &state,
-        ent,
-        super::login::Next::Open(PendingTarget {
-            uai,
-            resource: resource_id,
-        }),
-        client,
-    )
-    .await
 }
 
 /// Opens the resource in `session` (a live session of the link's ENT): the launch is recorded

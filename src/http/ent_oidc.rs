@@ -108,6 +108,19 @@ pub async fn handle(
         }
     }
     if let Some(error) = q.error.as_deref() {
+        // Asked with `prompt=none` who is at the browser, the ENT says nobody it can name
+        // without showing something (OpenID Connect Core §3.1.2.6).
+        if pending.passive
+            && [
+                "login_required",
+                "interaction_required",
+                "consent_required",
+                "account_selection_required",
+            ]
+            .contains(&error)
+        {
+            return login::unconfirmed(&state, &headers, pending, "oidc").await;
+        }
         let code = if error.len() <= 64 && error.bytes().all(|b| b.is_ascii_graphic()) {
             error
         } else {
@@ -154,5 +167,5 @@ pub async fn handle(
             "the ENT was asked to authenticate the user again (max_age=0) but its ID token has no auth_time after the request",
         ));
     }
-    login::finish(&state, pending, user.person_id, "oidc").await
+    login::finish(&state, &headers, pending, user.person_id, "oidc").await
 }

@@ -4,6 +4,11 @@
 //! [`finish`] turns an authenticated ENT user into a gateway session and continues where the
 //! login was started from (a médiacentre link, or an OIDC authorization resumed).
 //!
+//! [`confirm`] asks the ENT, without showing anything, who is at the browser before a session
+//! of it is used again (each ENT's `confirm_person_after_seconds`): a shared computer's next
+//! user never inherits the last one's session. [`unconfirmed`] handles the ENT's answer that
+//! nobody is logged in there: the gateway's session ends, and an ordinary login starts.
+//!
 //! The protocol front ends (`acs`, and the ENT-side OIDC callback) verify the ENT's message;
 //! everything before and after that lives here, once.
 
@@ -44,7 +49,68 @@ pub async fn start(
     if let Some(refused) = super::limits::pending_login(state, client.0) {
         return Ok(refused);
     }
-    start_with(state, ent, next, false).await
+    start_with(state, ent, next, Mode::Default).await
+}
+
+/// How a login asks the ENT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Default,
+    /// Authenticate the user again (a provider's `ForceAuthn`).
+    Forced,
+    /// Show nothing; say who is logged in (to confirm a session before it is used).
+    Passive,
+}
+
+/// Asks `ent`, without showing the user anything (SAML `IsPassive`, OIDC `prompt=none`), who
+/// is at this browser, then goes on to `next` as that person: the session the browser has is
+/// replaced by the one the ENT's answer opens (see [`finish`]), or ends if the ENT has nobody
+/// logged in ([`unconfirmed`]). Takes a pending-login slot, as every login started by a link.
+pub async fn confirm(
+    state: &AppState,
+    ent: &EntConfig,
+    next: Next,
+    client: super::limits::Client,
+) -> Result<Response, PageError> {
+    if let Some(refused) = super::limits::pending_login(state, client.0) {
+        return Ok(refused);
+    }
+    start_with(state, ent, next, Mode::Passive).await
+}
+
+/// The ENT answered a passive login (`pending`, consumed) that nobody is logged in there: the
+/// session this browser had ends (traced), and an ordinary login starts for where the passive
+/// one was going, so the person at the keyboard logs in as themselves.
+pub async fn unconfirmed(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    pending: PendingLogin,
+    protocol: &'static str,
+) -> Result<Response, PageError> {
+    let Some(ent) = state.config.ents.get(&pending.ent) else {
+        return Err(PageError::refusal(crate::domain::Refusal::UnknownEnt));
+    };
+    if let Some(previous) = super::party::live_session(state, headers).await? {
+        flow::login::end(&state.deps(), &previous, flow::login::Ended::NoEntSession).await?;
+    }
+    let next = match (pending.target, pending.resume) {
+        (Some(t), _) => Next::Open(t),
+        (None, Some(path)) => Next::Resume(path),
+        (None, None) => {
+            return Err(PageError::no_session(
+                "the ENT has nobody logged in at this browser: the gateway session ended",
+            ))
+        }
+    };
+    let mut resp = start_with(state, ent, next, Mode::Default).await?;
+    if let Some(c) = cookies::clear_session(secure(state)) {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    if let Some(c) = cookies::clear_login(&pending.id, secure(state), cookies::login_path(protocol))
+    {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(resp)
 }
 
 /// Starts a login at `ent` that must authenticate the user again, whatever session the ENT
@@ -56,14 +122,14 @@ pub async fn start_forced(
     ent: &EntConfig,
     next: Next,
 ) -> Result<Response, PageError> {
-    start_with(state, ent, next, true).await
+    start_with(state, ent, next, Mode::Forced).await
 }
 
 async fn start_with(
     state: &AppState,
     ent: &EntConfig,
     next: Next,
-    force: bool,
+    mode: Mode,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
     let (target, resume) = match next {
@@ -75,7 +141,8 @@ async fn start_with(
         ent: &ent.id,
         target,
         resume,
-        forced: force,
+        forced: mode == Mode::Forced,
+        passive: mode == Mode::Passive,
     };
     let protocol = match &ent.auth {
         EntAuth::Saml(_) => "saml",
@@ -93,7 +160,11 @@ async fn start_with(
                     now,
                     &id,
                     &state.config.signing_key,
-                    force,
+                    match mode {
+                        Mode::Default => sp::Prompt::Default,
+                        Mode::Forced => sp::Prompt::ForceAuthn,
+                        Mode::Passive => sp::Prompt::IsPassive,
+                    },
                 )
                 .map(|url| flow::login::Asked { url, extra: None })
                 .map_err(|e| PageError::saml(&e)),
@@ -101,10 +172,10 @@ async fn start_with(
                     let begun = oidc_begin(state, ent, op, &id, now)
                         .await
                         .map_err(|e| oidc_refused(state, Some(ent.id.as_str()), &e))?;
-                    let url = if force {
-                        forced_oidc_url(&begun.url)
-                    } else {
-                        begun.url
+                    let url = match mode {
+                        Mode::Default => begun.url,
+                        Mode::Forced => forced_oidc_url(&begun.url),
+                        Mode::Passive => passive_oidc_url(&begun.url),
                     };
                     Ok(flow::login::Asked {
                         url,
@@ -137,6 +208,18 @@ fn forced_oidc_url(url: &str) -> String {
             u.query_pairs_mut()
                 .append_pair("prompt", "login")
                 .append_pair("max_age", "0");
+            u.to_string()
+        }
+        Err(_) => url.to_string(),
+    }
+}
+
+/// OpenID Connect Core §3.1.2.1: `prompt=none` makes the ENT answer at once, with the user it
+/// has logged in or the error `login_required`.
+fn passive_oidc_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            u.query_pairs_mut().append_pair("prompt", "none");
             u.to_string()
         }
         Err(_) => url.to_string(),
@@ -190,22 +273,25 @@ pub fn with_login_cookie(
 }
 
 /// Creates the session of `person_id`, authenticated by the ENT of `pending` over `protocol`,
-/// and continues where the login started. The caller has verified the ENT's message and
-/// consumed `pending`.
+/// in place of the session this browser had (`headers`' cookie), and continues where the
+/// login started. The caller has verified the ENT's message and consumed `pending`.
 pub async fn finish(
     state: &AppState,
+    headers: &axum::http::HeaderMap,
     pending: PendingLogin,
     person_id: String,
     protocol: &'static str,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
     let ttl = state.config.session_ttl;
+    let previous = super::party::live_session(state, headers).await?;
     let vouched = flow::login::Vouched {
         ent: &pending.ent,
         person_id,
         protocol,
         target: pending.target.clone(),
         resume: pending.resume.clone(),
+        previous,
     };
     let finished =
         flow::login::finish(&state.deps(), vouched, cookies::new_session_id(), ttl, now).await?;
@@ -258,12 +344,19 @@ fn append(resp: &mut Response, cookie: Option<HeaderValue>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{forced_oidc_url, is_local_path};
+    use super::{forced_oidc_url, is_local_path, passive_oidc_url};
 
     #[test]
     fn a_forced_oidc_login_asks_the_ent_to_authenticate_again() {
         let u = forced_oidc_url("https://ent.example.test/authorize?client_id=p&state=s");
         assert!(u.ends_with("&prompt=login&max_age=0"), "{u}");
+        assert!(u.contains("client_id=p&state=s"));
+    }
+
+    #[test]
+    fn a_passive_oidc_login_asks_the_ent_to_show_nothing() {
+        let u = passive_oidc_url("https://ent.example.test/authorize?client_id=p&state=s");
+        assert!(u.ends_with("&prompt=none"), "{u}");
         assert!(u.contains("client_id=p&state=s"));
     }
 

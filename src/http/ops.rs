@@ -59,6 +59,11 @@ fn render(state: &AppState) -> impl IntoResponse {
             &m.ent_logins,
         ),
         (
+            "passerelle_sessions_ended_total",
+            "gateway sessions ended early (another person at the browser, or none at the ENT)",
+            &m.sessions_ended,
+        ),
+        (
             "passerelle_access_granted_total",
             "accesses granted",
             &m.access_granted,

@@ -39,6 +39,19 @@ pub struct EntIdp {
 }
 
 /// The signed Redirect-binding URL that sends the browser to the ENT's IdP.
+/// What an AuthnRequest asks of the IdP beyond authenticating the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompt {
+    /// Its session will do.
+    Default,
+    /// `ForceAuthn="true"`: authenticate the user again, whatever session it has.
+    ForceAuthn,
+    /// `IsPassive="true"`: show the user nothing; answer who is logged in, or `NoPassive`.
+    IsPassive,
+}
+
+/// The URL that sends the browser to `idp` with a signed HTTP-Redirect AuthnRequest of id
+/// `request_id` for this SP's ACS, asking `prompt` of it.
 pub fn authn_request_url(
     sp: &SpSettings,
     idp: &EntIdp,
@@ -46,17 +59,17 @@ pub fn authn_request_url(
     now: DateTime<Utc>,
     relay_state: &str,
     key: &SigningKey,
-    force_authn: bool,
+    prompt: Prompt,
 ) -> Result<String, SamlError> {
     let xml = format!(
         r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{at}" Destination="{dest}"{force} AssertionConsumerServiceURL="{acs}" ProtocolBinding="{post}"><saml:Issuer>{issuer}</saml:Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" AllowCreate="true"/></samlp:AuthnRequest>"#,
         id = escape(request_id),
         at = instant(now),
         dest = escape(&idp.peer.sso_redirect_url),
-        force = if force_authn {
-            r#" ForceAuthn="true""#
-        } else {
-            ""
+        force = match prompt {
+            Prompt::Default => "",
+            Prompt::ForceAuthn => r#" ForceAuthn="true""#,
+            Prompt::IsPassive => r#" IsPassive="true""#,
         },
         acs = escape(&sp.acs_url),
         post = BINDING_POST,

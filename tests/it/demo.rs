@@ -67,6 +67,24 @@ async fn log_in(client: &reqwest::Client, demo: &passerelle::demo::Demo, user: &
     media.text().await.unwrap()
 }
 
+/// Follows a médiacentre `link` for a browser that has a gateway session: the gateway asks the
+/// ENT without showing anything who is logged in, and the ENT's answer is the auto-POST form
+/// returned here.
+async fn passive_confirmation(
+    client: &reqwest::Client,
+    demo: &passerelle::demo::Demo,
+    link: &str,
+) -> String {
+    let answer = client.get(link).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let form = answer.text().await.unwrap();
+    assert!(
+        form.contains(&format!("{}/saml/acs", demo.gateway_url)),
+        "{form}"
+    );
+    form
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pupil_clicks_through_the_demo() {
     let (demo, client) = started().await;
@@ -140,8 +158,11 @@ async fn a_pupil_clicks_through_the_demo() {
     assert!(ido.bytes().all(|b| b.is_ascii_hexdigit()));
 
     // A resource the pupil is not assigned: the gateway refuses with its French page.
+    // Every launch first asks the ENT who is at the browser (IsPassive): its answer comes back
+    // as an auto-POST to the gateway's ACS, for the same pupil.
     let atlas = link_to(&media, "Atlas historique");
-    let refused = client.get(&atlas).send().await.unwrap();
+    let confirmed = passive_confirmation(&client, &demo, &atlas).await;
+    let refused = submit_form(&client, &confirmed).await;
     assert_eq!(refused.status(), 403);
     let refused = refused.text().await.unwrap();
     assert!(
@@ -151,7 +172,8 @@ async fn a_pupil_clicks_through_the_demo() {
 
     // The OIDC resource: the same session, an authorization code flow, verified ID token.
     let atelier = link_to(&media, "Atelier de sciences");
-    let oidc_page = client.get(&atelier).send().await.unwrap();
+    let confirmed = passive_confirmation(&client, &demo, &atelier).await;
+    let oidc_page = submit_form(&client, &confirmed).await;
     assert!(oidc_page
         .url()
         .as_str()

@@ -11,7 +11,7 @@ use passerelle::trace::TraceEvent;
 use serde_json::json;
 
 use crate::support::captured_logs;
-use crate::support::ent_op;
+use crate::support::ent_op::{panva, Panva};
 use crate::support::gateway::*;
 use crate::support::hostile_op;
 use crate::support::oidc_login;
@@ -365,66 +365,4 @@ async fn panva_oidc_provider_refuses_a_wrong_client_secret_and_the_gateway_says_
     assert_eq!(gw.refused_checks(), vec!["oidc.token"]);
     let _ = stop.send(());
     server.await.unwrap().unwrap();
-}
-
-/// The seeded ETABL subscription, made valid around `at` (the OP's wall clock), so that these
-/// tests do not depend on the date they run.
-async fn current_subscription(gw: &TestGateway, at: chrono::DateTime<chrono::Utc>) {
-    use passerelle::store::SubscriptionStore;
-    let mut s = gw.store.subscription("abo-etabl").await.unwrap().unwrap();
-    s.valid_from = at - chrono::Duration::days(1);
-    s.valid_until = at + chrono::Duration::days(365);
-    gw.store.put_subscription(&s).await.unwrap();
-}
-
-/// A gateway serving on a loopback port whose ENT B0 logs in at panva's oidc-provider
-/// (registered with `ent_secret`), and a browser without redirects.
-struct Panva {
-    base: String,
-    redirect_uri: String,
-    op: ent_op::EntOp,
-    gw: TestGateway,
-    stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-    browser: reqwest::Client,
-}
-
-async fn panva(ent_secret: &str, conform: bool) -> Panva {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let redirect_uri = format!("{base}/ent/oidc/callback");
-    let op = ent_op::EntOp::start(&ent_op::EntOpOptions {
-        redirect_uri: &redirect_uri,
-        client_id: CLIENT_ID,
-        client_secret: ent_secret,
-        id_ent: "B0",
-        person: "eleve-0001",
-        conform,
-    });
-    let auth = format!(
-        "protocol = \"oidc\"\n[ents.B0.oidc]\nissuer = \"{}\"\nallow_private_network = true\nclient_id = \"{CLIENT_ID}\"\nclient_secret_file = \"ent-client.secret\"\n",
-        op.issuer
-    );
-    let gw = gateway_for(auth, &base).await;
-    // The OP signs with its own clock: the gateway's fixed clock is set to it.
-    gw.clock.set(op.started_at);
-    current_subscription(&gw, op.started_at).await;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(passerelle::http::serve(listener, gw.state.clone(), async {
-        let _ = stopped.await;
-    }));
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    Panva {
-        base,
-        redirect_uri,
-        op,
-        gw,
-        stop,
-        server,
-        browser,
-    }
 }

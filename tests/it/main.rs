@@ -51,6 +51,7 @@ mod saml_ent;
 mod saml_fixtures;
 mod saml_idp;
 mod security_headers;
+mod shared_computer;
 mod store_cluster;
 mod store_contract;
 mod xml_boundary;

@@ -53,6 +53,7 @@ signature_algorithms = {algs}
                 created_at: at,
                 extra: None,
                 forced: false,
+                passive: false,
             },
             std::time::Duration::from_secs(600),
         )

@@ -139,6 +139,7 @@ fn pending(id: &str) -> PendingLogin {
         created_at: Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap(),
         extra: None,
         forced: false,
+        passive: false,
     }
 }
 

@@ -147,6 +147,22 @@ impl EntResponse {
             Sign::Assertion | Sign::None => self.response_xml(&assertion, false),
         }
     }
+
+    /// The ENT's answer to a passive request when nobody is logged in there (SAML core
+    /// §3.4.1.1): a signed Response, status `Responder` / `NoPassive`, no assertion.
+    pub fn signed_no_passive(&self, key: &Path, cert: &Path) -> String {
+        let status = r#"<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder"><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:NoPassive"/></samlp:StatusCode></samlp:Status>"#;
+        let xml = format!(
+            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{issued}" Destination="{dest}" InResponseTo="{irt}"><saml:Issuer>{issuer}</saml:Issuer>{sig}{status}</samlp:Response>"#,
+            id = self.response_id,
+            issued = t(self.issued),
+            dest = self.destination,
+            irt = self.in_response_to,
+            issuer = self.issuer,
+            sig = self.signature_template(&self.response_id),
+        );
+        xmlsec1_sign(&xml, key, cert)
+    }
 }
 
 fn strip_decl(xml: &str) -> String {

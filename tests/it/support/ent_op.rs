@@ -1,12 +1,16 @@
 //! The ENT's OpenID Provider for interop tests: panva's `oidc-provider` (npm), run as a node
 //! process on a loopback port by `tests/peers/ent-op/ent-op.mjs`. `scripts/setup.sh` installs
-//! its node modules.
+//! its node modules. [`panva`]: a gateway on a loopback port whose ENT B0 logs in there.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use chrono::{DateTime, TimeZone, Utc};
+
+use crate::support::gateway::*;
+use crate::support::hostile_op::CLIENT_ID;
+use crate::support::oidc_login::gateway_for;
 
 pub struct EntOp {
     child: Child,
@@ -76,5 +80,67 @@ impl EntOp {
             issuer,
             started_at: Utc.timestamp_millis_opt(ms).unwrap(),
         }
+    }
+}
+
+/// The seeded ETABL subscription, made valid around `at` (the OP's wall clock), so that these
+/// tests do not depend on the date they run.
+pub async fn current_subscription(gw: &TestGateway, at: chrono::DateTime<chrono::Utc>) {
+    use passerelle::store::SubscriptionStore;
+    let mut s = gw.store.subscription("abo-etabl").await.unwrap().unwrap();
+    s.valid_from = at - chrono::Duration::days(1);
+    s.valid_until = at + chrono::Duration::days(365);
+    gw.store.put_subscription(&s).await.unwrap();
+}
+
+/// A gateway serving on a loopback port whose ENT B0 logs in at panva's oidc-provider
+/// (registered with `ent_secret`), and a browser without redirects.
+pub struct Panva {
+    pub base: String,
+    pub redirect_uri: String,
+    pub op: EntOp,
+    pub gw: TestGateway,
+    pub stop: tokio::sync::oneshot::Sender<()>,
+    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub browser: reqwest::Client,
+}
+
+pub async fn panva(ent_secret: &str, conform: bool) -> Panva {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let redirect_uri = format!("{base}/ent/oidc/callback");
+    let op = EntOp::start(&EntOpOptions {
+        redirect_uri: &redirect_uri,
+        client_id: CLIENT_ID,
+        client_secret: ent_secret,
+        id_ent: "B0",
+        person: "eleve-0001",
+        conform,
+    });
+    let auth = format!(
+        "protocol = \"oidc\"\n[ents.B0.oidc]\nissuer = \"{}\"\nallow_private_network = true\nclient_id = \"{CLIENT_ID}\"\nclient_secret_file = \"ent-client.secret\"\n",
+        op.issuer
+    );
+    let gw = gateway_for(auth, &base).await;
+    // The OP signs with its own clock: the gateway's fixed clock is set to it.
+    gw.clock.set(op.started_at);
+    current_subscription(&gw, op.started_at).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(passerelle::http::serve(listener, gw.state.clone(), async {
+        let _ = stopped.await;
+    }));
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Panva {
+        base,
+        redirect_uri,
+        op,
+        gw,
+        stop,
+        server,
+        browser,
     }
 }

@@ -1,8 +1,10 @@
 // The ENT's OpenID Provider for passerelle's interop tests: panva's oidc-provider, not our code.
 //
 // Environment: REDIRECT_URI (the gateway's /ent/oidc/callback), CLIENT_ID, CLIENT_SECRET,
-// ID_ENT and PERSON (the claims of the fixed demo user), CONFORM=1 to keep those claims out of
-// the ID token (they are then only served by userinfo).
+// ID_ENT and PERSON (the claims of the demo user), CONFORM=1 to keep those claims out of
+// the ID token (they are then only served by userinfo). A login interaction logs in PERSON, or
+// the person its URL names (`/interaction/<uid>?as=<person>`: another user at the same
+// browser); the OP's own end_session endpoint logs the browser out.
 // Listens on a free loopback port and prints `ready <issuer> <its clock, epoch ms>` once it answers.
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -44,7 +46,7 @@ server.listen(0, '127.0.0.1', () => {
     conformIdTokenClaims: conform,
     findAccount: async (_ctx, id) => ({
       accountId: id,
-      claims: async () => ({ sub: id, idEnt, GARPersonIdentifiant: person }),
+      claims: async () => ({ sub: id, idEnt, GARPersonIdentifiant: id }),
     }),
     features: { devInteractions: { enabled: false } },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
@@ -56,15 +58,16 @@ server.listen(0, '127.0.0.1', () => {
       callback(req, res);
       return;
     }
-    // The demo user is logged in and consents at once: no form to fill.
+    // The demo user (or the one `as` names) is logged in and consents at once: no form to fill.
     try {
+      const who = new URL(req.url, issuer).searchParams.get('as') || person;
       const details = await provider.interactionDetails(req, res);
-      const grant = new provider.Grant({ accountId: person, clientId: details.params.client_id });
+      const grant = new provider.Grant({ accountId: who, clientId: details.params.client_id });
       grant.addOIDCScope('openid');
       grant.addOIDCClaims(['idEnt', 'GARPersonIdentifiant']);
       const grantId = await grant.save();
       await provider.interactionFinished(req, res, {
-        login: { accountId: person },
+        login: { accountId: who },
         consent: { grantId },
       }, { mergeWithLastSubmission: false });
     } catch (e) {
