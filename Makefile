@@ -17,7 +17,7 @@ demo: setup
 
 test: setup
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --all-targets
 
 bench: setup

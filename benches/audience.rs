@@ -14,13 +14,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-// The tests' gateway builder and Redis, of which the benchmark uses a part.
-#[allow(dead_code)]
-#[path = "../tests/it/support/gateway.rs"]
-mod common;
-#[allow(dead_code)]
-#[path = "../tests/it/support/test_redis.rs"]
-mod test_redis;
+// The test kit's gateway builder and Redis (testkit/), of which the benchmark uses a part.
+use passerelle_testkit::gateway as common;
+use passerelle_testkit::test_redis;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

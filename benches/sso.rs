@@ -10,10 +10,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-// The tests' gateway builder, of which the benchmark uses a part.
-#[allow(dead_code)]
-#[path = "../tests/it/support/gateway.rs"]
-mod common;
+// The test kit's gateway builder (testkit/), of which the benchmark uses a part.
+use passerelle_testkit::gateway as common;
 
 use std::time::{Duration, Instant};
 

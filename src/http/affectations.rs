@@ -121,13 +121,18 @@ async fn page(
     let Some(ent) = state.config.ents.get(&ent_id) else {
         return Err(PageError::refusal(crate::domain::Refusal::UnknownEnt));
     };
+    let back = format!(
+        "/affectations?idENT={}",
+        urlencoding::encode(ent_id.as_str())
+    );
     let Some((session, person)) = manager(&state, &headers, &ent_id).await? else {
-        let back = format!(
-            "/affectations?idENT={}",
-            urlencoding::encode(ent_id.as_str())
-        );
         return super::login::start(&state, ent, super::login::Next::Resume(back), client).await;
     };
+    if !super::login::confirmed_for_use(&state, &session, state.clock.now()) {
+        // A shared computer may have changed hands: the ENT says who is here before the page
+        // shows a manager's schools.
+        return super::login::confirm(&state, ent, super::login::Next::Resume(back), client).await;
+    }
     if person.manages.is_empty() {
         return Ok(refused_page(
             StatusCode::FORBIDDEN,

@@ -3,7 +3,9 @@
 //!
 //! The user must have a gateway session and have launched one of the provider's resources
 //! from the médiacentre (`domaineGar`); the access rule runs again here, and the attributes
-//! released are computed from its grant, for the school of that launch.
+//! released are computed from its grant, for the school of that launch. A session the ENT has
+//! not vouched for lately (`login::confirmed_for_use`) answers nothing before the ENT, asked
+//! passively, names its person again (`idp_force::confirm_first`).
 
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap};
@@ -18,6 +20,7 @@ use crate::saml::{binding, Check, SamlError};
 
 use super::error::PageError;
 use super::idp_answer::{answer, refused};
+use super::limits::Client;
 
 pub async fn metadata(State(state): State<AppState>) -> impl IntoResponse {
     let slo = [
@@ -49,6 +52,7 @@ pub async fn metadata(State(state): State<AppState>) -> impl IntoResponse {
 pub async fn sso_redirect(
     State(state): State<AppState>,
     headers: HeaderMap,
+    client: Client,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     let req = idp::decode_redirect(
@@ -56,7 +60,7 @@ pub async fn sso_redirect(
         state.config.saml.max_message_bytes,
     )
     .map_err(|e| refused(&state, None, e))?;
-    sso(state, headers, req).await
+    sso(state, headers, client, req).await
 }
 
 #[derive(Deserialize)]
@@ -70,6 +74,7 @@ pub struct PostForm {
 pub async fn sso_post(
     State(state): State<AppState>,
     headers: HeaderMap,
+    client: Client,
     Form(form): Form<PostForm>,
 ) -> Result<Response, PageError> {
     let req = idp::decode_post(
@@ -78,12 +83,13 @@ pub async fn sso_post(
         state.config.saml.max_message_bytes,
     )
     .map_err(|e| refused(&state, None, e))?;
-    sso(state, headers, req).await
+    sso(state, headers, client, req).await
 }
 
 async fn sso(
     state: AppState,
     headers: HeaderMap,
+    client: Client,
     req: UnverifiedRequest,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
@@ -134,12 +140,15 @@ async fn sso(
     let launched = session
         .as_ref()
         .and_then(|s| s.latest_launch_of(&ids).cloned());
-    if request.is_passive && (launched.is_none() || request.force_authn) {
+    let confirmed = session
+        .as_ref()
+        .is_some_and(|s| super::login::confirmed_for_use(&state, s, now));
+    if request.is_passive && (launched.is_none() || request.force_authn || !confirmed) {
         // SAML core §3.4.1: nothing may be shown to the user (not even the ENT's login page a
         // ForceAuthn needs); the provider hears at once that a passive login is not possible.
         tracing::info!(
             provider = %provider.key,
-            "passive AuthnRequest without a gateway session that launched this provider's resource: answered NoPassive"
+            "passive AuthnRequest without a gateway session, confirmed lately, that launched this provider's resource: answered NoPassive"
         );
         return status_answer(
             &state,
@@ -167,6 +176,13 @@ async fn sso(
         // is not reused, and the request is answered once a fresh login resumes it.
         return super::idp_force::reauthenticate(&state, provider, request, &session, launch_of)
             .await;
+    }
+    if !confirmed {
+        // A shared computer may have changed hands since the ENT last said who is here.
+        return super::idp_force::confirm_first(
+            &state, provider, request, &session, launch_of, client,
+        )
+        .await;
     }
     answer(
         &state, &headers, provider, &request, &session, &launch_of, now,

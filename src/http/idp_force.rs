@@ -1,8 +1,10 @@
-//! `ForceAuthn="true"` from a provider: the verified AuthnRequest is kept in the store while
-//! the user authenticates again at their ENT (`ForceAuthn` to a SAML ENT, `prompt=login` and
-//! `max_age=0` to an OIDC ENT), then `GET /idp/resume` answers it, once, and only for a
-//! session that a login completed after the request created (never the session the request
-//! came with) for the same ENT user.
+//! A provider's AuthnRequest that waits for the ENT: `ForceAuthn="true"` (the user
+//! authenticates again: `ForceAuthn` to a SAML ENT, `prompt=login` and `max_age=0` to an OIDC
+//! ENT), or a session the ENT has not confirmed lately (a passive round trip asks the ENT who is
+//! at the browser: a shared computer's next user never gets the last one's assertion). The
+//! verified request is kept in the store meanwhile; then `GET /idp/resume` answers it, once, and
+//! only for a session that a login completed after the request created (never the session the
+//! request came with) for the same ENT user.
 
 use std::collections::HashMap;
 
@@ -28,9 +30,22 @@ const KIND_FORCED: &str = "saml-forced-sso";
 /// `remember_once` namespace: a forced request is resumed once.
 const ONCE_FORCED: &str = "saml-forced-sso-used";
 
+/// Why a request waits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Wait {
+    /// The provider's `ForceAuthn`.
+    #[default]
+    Forced,
+    /// The session's person, confirmed by the ENT (passively) before the answer.
+    Confirm,
+}
+
 /// What the gateway keeps while the user authenticates again.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Forced {
+    #[serde(default)]
+    why: Wait,
     provider: String,
     request: VerifiedAuthnRequest,
     launch: Launch,
@@ -50,14 +65,51 @@ pub(super) async fn reauthenticate(
     session: &Session,
     launch: Launch,
 ) -> Result<Response, PageError> {
+    let (ent, id) = keep(state, Wait::Forced, provider, request, session, launch).await?;
+    tracing::info!(provider = %provider.key, "AuthnRequest with ForceAuthn: the user authenticates again at their ENT");
+    login::start_forced(state, ent, Next::Resume(format!("/idp/resume?id={id}"))).await
+}
+
+/// Keeps `request` and asks `session`'s ENT, without showing anything, who is at the browser;
+/// the answer comes back to `/idp/resume`, which answers the provider only if the ENT named the
+/// session's person.
+pub(super) async fn confirm_first(
+    state: &AppState,
+    provider: &ProviderConfig,
+    request: VerifiedAuthnRequest,
+    session: &Session,
+    launch: Launch,
+    client: super::limits::Client,
+) -> Result<Response, PageError> {
+    let (ent, id) = keep(state, Wait::Confirm, provider, request, session, launch).await?;
+    tracing::info!(provider = %provider.key, "AuthnRequest for a session not confirmed lately: the ENT is asked who is at the browser");
+    login::confirm(
+        state,
+        ent,
+        Next::Resume(format!("/idp/resume?id={id}")),
+        client,
+    )
+    .await
+}
+
+/// Stores the waiting request; answers the ENT to ask and the id `/idp/resume` takes.
+async fn keep<'s>(
+    state: &'s AppState,
+    why: Wait,
+    provider: &ProviderConfig,
+    request: VerifiedAuthnRequest,
+    session: &Session,
+    launch: Launch,
+) -> Result<(&'s crate::config::EntConfig, String), PageError> {
     let Some(ent) = state.config.ents.get(&session.ent) else {
         return Err(PageError::no_session(format!(
-            "ForceAuthn for provider {}: the session's ENT is no longer configured",
+            "SSO for provider {}: the session's ENT is no longer configured",
             provider.key
         )));
     };
     let id = new_secret();
     let forced = Forced {
+        why,
         provider: provider.key.clone(),
         request,
         launch,
@@ -77,8 +129,7 @@ pub(super) async fn reauthenticate(
             state.config.saml.request_ttl,
         )
         .await?;
-    tracing::info!(provider = %provider.key, "AuthnRequest with ForceAuthn: the user authenticates again at their ENT");
-    login::start_forced(state, ent, Next::Resume(format!("/idp/resume?id={id}"))).await
+    Ok((ent, id))
 }
 
 fn refused(state: &AppState, provider: Option<String>, detail: &'static str) -> PageError {
@@ -114,6 +165,12 @@ pub async fn resume(
         s.public_ref() != forced.previous_session && s.authenticated_at >= forced.received_at
     });
     let Some(mut session) = session.filter(|_| fresh) else {
+        if forced.why == Wait::Confirm {
+            return Err(PageError::no_session(format!(
+                "SSO for provider {}: the ENT did not confirm who is at the browser; the old session is never reused",
+                forced.provider
+            )));
+        }
         return Err(refused(
             &state,
             Some(forced.provider),
@@ -121,6 +178,13 @@ pub async fn resume(
         ));
     };
     if session.ent != forced.ent || session.person_id != forced.person_id {
+        if forced.why == Wait::Confirm {
+            // Another person is at the browser now: the request was made for the one before.
+            return Err(PageError::no_session(format!(
+                "SSO for provider {}: the ENT has another person logged in than the session the request came with; nothing is answered",
+                forced.provider
+            )));
+        }
         return Err(refused(
             &state,
             Some(forced.provider),

@@ -62,6 +62,25 @@ enum Mode {
     Passive,
 }
 
+/// How long after the ENT vouched for a session the next steps of the same launch (the
+/// provider's request that follows the médiacentre click, an OIDC authorization) use it without
+/// asking again, whatever the ENT's `confirm_person_after`.
+pub const LAUNCH_HOP: Duration = Duration::from_secs(60);
+
+/// Whether `session` may answer a provider's request as it is: its ENT vouched for its person
+/// within the ENT's `confirm_person_after`, or within [`LAUNCH_HOP`].
+pub fn confirmed_for_use(
+    state: &AppState,
+    session: &crate::session::Session,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    state
+        .config
+        .ents
+        .get(&session.ent)
+        .is_some_and(|ent| session.confirmed_within(ent.confirm_person_after.max(LAUNCH_HOP), now))
+}
+
 /// Asks `ent`, without showing the user anything (SAML `IsPassive`, OIDC `prompt=none`), who
 /// is at this browser, then goes on to `next` as that person: the session the browser has is
 /// replaced by the one the ENT's answer opens (see [`finish`]), or ends if the ENT has nobody

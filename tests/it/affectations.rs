@@ -349,3 +349,22 @@ async fn two_gateway_nodes_sharing_one_redis_never_give_out_more_licences_than_b
     }
     test_redis::cleanup(&prefix).await;
 }
+
+#[tokio::test]
+async fn the_page_asks_the_ent_who_is_there_before_showing_an_old_sessions_schools() {
+    let gw = TestGateway::new().await;
+    gw.store.put_subscription(&licensed(1)).await.unwrap();
+    let cookie = gw.session("ens-0001").await;
+    let resp = gw.get("/affectations?idENT=B0", Some(&cookie)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    // A shared computer may have changed hands since: the ENT is asked, passively, first.
+    gw.clock.advance(chrono::Duration::minutes(2));
+    let resp = gw.get("/affectations?idENT=B0", Some(&cookie)).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let to_ent = location(&resp);
+    assert!(to_ent.starts_with(ENT_SSO), "{to_ent}");
+    let request = redirect_message(&to_ent);
+    assert!(request.contains(r#"IsPassive="true""#), "{request}");
+    assert!(!body_string(resp).await.contains("Collège de test"));
+}

@@ -5,8 +5,6 @@
 //! used again the gateway asks the ENT, passively, who is at the browser (`IsPassive`,
 //! `prompt=none`), and a session whose person the ENT no longer vouches for ends.
 
-use std::io::Read;
-
 use base64::Engine;
 use ent_idp::{EntResponse, Sign};
 use passerelle::clock::Clock;
@@ -40,15 +38,7 @@ fn form_value(page: &str, name: &str) -> String {
 /// The AuthnRequest a redirect to the ENT carries, and its RelayState.
 fn authn_request(to_ent: &str) -> (String, String) {
     assert!(to_ent.starts_with(ENT_SSO), "{to_ent}");
-    let mut xml = String::new();
-    flate2::read::DeflateDecoder::new(
-        &base64::engine::general_purpose::STANDARD
-            .decode(query_param(to_ent, "SAMLRequest"))
-            .unwrap()[..],
-    )
-    .read_to_string(&mut xml)
-    .unwrap();
-    (xml, query_param(to_ent, "RelayState"))
+    (redirect_message(to_ent), query_param(to_ent, "RelayState"))
 }
 
 fn request_id(xml: &str) -> String {
@@ -148,34 +138,74 @@ impl Saml {
         self.post_acs(&signed, &relay).await
     }
 
-    /// The provider's SSO for the resource just opened: the assertion the gateway signs.
-    async fn provider_assertion(&self, request: &str) -> Option<String> {
-        let xml = provider_authn_request(request, Some(SP_ACS), "2026-11-24T08:00:00Z")
-            .replace(BASE, &self.base);
+    /// The provider's AuthnRequest `request` (with `attributes` such as `IsPassive="true"`)
+    /// over HTTP-Redirect, as the browser carries it to the gateway.
+    async fn provider_sso(&self, request: &str, attributes: &str) -> reqwest::Response {
+        let at = self.gw.clock.now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let xml = provider_authn_request(request, Some(SP_ACS), &at)
+            .replace(BASE, &self.base)
+            .replacen(" Version=", &format!("{attributes} Version="), 1);
         let query = signed_redirect_query(&private_key(&self.gw.sp), &xml, None, false);
-        let resp = self
-            .browser
+        self.browser
             .get(format!(
                 "{}/idp/profile/SAML2/Redirect/SSO?{query}",
                 self.base
             ))
             .send()
             .await
-            .unwrap();
-        if resp.status() != 200 {
-            return None;
-        }
-        let page = resp.text().await.unwrap();
-        Some(
-            String::from_utf8(
-                base64::engine::general_purpose::STANDARD
-                    .decode(form_value(&page, "SAMLResponse"))
-                    .unwrap(),
-            )
-            .unwrap(),
-        )
+            .unwrap()
     }
 
+    /// The provider's SSO for the resource just opened: the assertion the gateway signs.
+    async fn provider_assertion(&self, request: &str) -> Option<String> {
+        assertion_in(self.provider_sso(request, "").await).await
+    }
+
+    /// `GET` of a gateway path (`/idp/resume?...`) in this browser.
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.browser
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The teacher opens the resource, then the clock moves past the hop of a launch: the
+    /// provider asks the gateway for the user, with no médiacentre click before (its own
+    /// "sign in" button). Answers where the gateway sends the browser (the ENT, passively).
+    async fn provider_asks_later(&self) -> String {
+        self.teacher_opens_the_resource().await;
+        self.gw.clock.advance(chrono::Duration::minutes(2));
+        let resp = self.provider_sso("_sp-later", "").await;
+        assert_eq!(
+            resp.status(),
+            303,
+            "the session is not used before the ENT says who is there"
+        );
+        let to_ent = resp.headers()["location"].to_str().unwrap().to_string();
+        let (request, _) = authn_request(&to_ent);
+        assert!(request.contains(r#"IsPassive="true""#), "{request}");
+        to_ent
+    }
+}
+
+/// The assertion in the auto-POST page `resp` carries to the provider, if it is one.
+async fn assertion_in(resp: reqwest::Response) -> Option<String> {
+    if resp.status() != 200 {
+        return None;
+    }
+    let page = resp.text().await.unwrap();
+    Some(
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(form_value(&page, "SAMLResponse"))
+                .unwrap(),
+        )
+        .unwrap(),
+    )
+}
+
+impl Saml {
     /// The teacher logs in at the ENT through a médiacentre click and opens the resource.
     async fn teacher_opens_the_resource(&self) {
         let (status, to_ent) = self.click().await;
@@ -352,18 +382,7 @@ async fn assertion_at(p: &Panva, request: &str) -> Option<String> {
         .send()
         .await
         .unwrap();
-    if resp.status() != 200 {
-        return None;
-    }
-    let page = resp.text().await.unwrap();
-    Some(
-        String::from_utf8(
-            base64::engine::general_purpose::STANDARD
-                .decode(form_value(&page, "SAMLResponse"))
-                .unwrap(),
-        )
-        .unwrap(),
-    )
+    assertion_in(resp).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -414,4 +433,118 @@ async fn after_a_logout_at_an_oidc_ent_the_next_person_never_gets_the_last_ones_
 
     let _ = p.stop.send(());
     p.server.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_providers_later_request_is_never_answered_for_the_last_person() {
+    let s = Saml::new(vec![]).await;
+    let to_ent = s.provider_asks_later().await;
+    // The pupil is at the ENT now: the teacher's session ends, and the provider's request, made
+    // in it, gets no answer at all (the pupil launches from the médiacentre as themselves).
+    let (status, resume) = s.ent_answers(&to_ent, PUPIL).await;
+    assert_eq!(status, 302);
+    assert!(resume.starts_with("/idp/resume?id="), "{resume}");
+    let answer = s.get(&resume).await;
+    assert_eq!(answer.status(), 401);
+    let page = answer.text().await.unwrap();
+    assert!(
+        page.contains("no_session") && !page.contains("SAMLResponse"),
+        "{page}"
+    );
+    assert_eq!(s.ended(), vec!["replaced"]);
+    assert_eq!(s.provider_assertion("_sp-pupil-direct").await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_providers_later_request_is_answered_once_the_ent_names_the_same_person() {
+    let s = Saml::new(vec![]).await;
+    let to_ent = s.provider_asks_later().await;
+    let (status, resume) = s.ent_answers(&to_ent, TEACHER).await;
+    assert_eq!(status, 302);
+    let assertion = assertion_in(s.get(&resume).await).await.unwrap();
+    assert!(
+        assertion.contains("InResponseTo=\"_sp-later\""),
+        "{assertion}"
+    );
+    assert!(assertion.contains("Durand"));
+    assert!(s.ended().is_empty(), "{:?}", s.ended());
+    // Answered once.
+    let again = s.get(&resume).await;
+    assert_eq!(again.status(), 403);
+    assert!(!again.text().await.unwrap().contains("SAMLResponse"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passive_provider_request_on_an_unconfirmed_session_hears_no_passive() {
+    let s = Saml::new(vec![]).await;
+    s.teacher_opens_the_resource().await;
+    // Within the hop of the launch, a passive request is answered at once.
+    let at_once = assertion_in(
+        s.provider_sso("_sp-passive-1", r#" IsPassive="true""#)
+            .await,
+    )
+    .await
+    .unwrap();
+    assert!(at_once.contains("Durand") && at_once.contains("status:Success"));
+    // Later, the ENT would have to be asked, and nothing may be shown: NoPassive, no assertion.
+    s.gw.clock.advance(chrono::Duration::minutes(2));
+    let later = assertion_in(
+        s.provider_sso("_sp-passive-2", r#" IsPassive="true""#)
+            .await,
+    )
+    .await
+    .unwrap();
+    assert!(later.contains("status:NoPassive"), "{later}");
+    assert!(!later.contains("Durand") && !later.contains("<saml:Assertion"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oidc_authorization_on_an_unconfirmed_session_asks_the_ent_first() {
+    use crate::support::oidc::{query, redeem_web, subscribe, userinfo, web_params};
+    let s = Saml::new(vec![]).await;
+    subscribe(&s.gw).await;
+    s.teacher_opens_the_resource().await;
+    s.gw.clock.advance(chrono::Duration::minutes(2));
+
+    // prompt=none: nothing may be shown, so the client hears login_required, with no code.
+    let mut silent = web_params();
+    silent.push(("prompt", "none"));
+    let resp = s.get(&format!("/oidc/authorize?{}", query(&silent))).await;
+    assert_eq!(resp.status(), 302);
+    let to_client = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        to_client.starts_with(OIDC_WEB_REDIRECT) && to_client.contains("error=login_required"),
+        "{to_client}"
+    );
+    assert!(!to_client.contains("code="));
+
+    // Otherwise the ENT is asked who is there, and the request comes back as that person.
+    let authz = format!("/oidc/authorize?{}", query(&web_params()));
+    let resp = s.get(&authz).await;
+    assert_eq!(resp.status(), 303);
+    let to_ent = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(authn_request(&to_ent).0.contains(r#"IsPassive="true""#));
+    assert_eq!(s.ent_answers(&to_ent, PUPIL).await, (302, authz.clone()));
+    assert_eq!(s.ended(), vec!["replaced"]);
+    let resp = s.get(&authz).await;
+    assert_eq!(resp.status(), 302);
+    let to_client = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
+    let code = to_client
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no code: {to_client}"));
+    let (status, t) = redeem_web(&s.gw, &code).await;
+    assert_eq!(status, 200, "{t}");
+    let (status, claims, _) = userinfo(
+        &s.gw,
+        t["access_token"].as_str().unwrap(),
+        &format!(
+            "?idRessource={}&access_mode=web",
+            urlencoding::encode(RES_OIDC)
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{claims}");
+    assert_eq!(claims["PRO"], "National_elv", "{claims}");
 }

@@ -21,6 +21,8 @@ use crate::config::ProviderConfig;
 use crate::domain::{Resource, ResourceId, Uai};
 use crate::flow::{self, FlowError};
 use crate::http::error::PageError;
+use crate::http::limits::Client;
+use crate::http::login::{self, Next};
 use crate::oidc::op::client::{ApplicationType, OidcClient};
 use crate::oidc::op::records::{check_challenge, new_secret, CodeRecord, GrantFacts};
 use crate::oidc::op::service;
@@ -33,13 +35,19 @@ const SCOPES: [&str; 3] = ["openid", "scope.gar", "offline_access"];
 pub async fn get(
     State(state): State<AppState>,
     headers: HeaderMap,
+    client: Client,
     RawQuery(q): RawQuery,
 ) -> Response {
-    handle(&state, &headers, q.as_deref().unwrap_or("")).await
+    handle(&state, &headers, client, q.as_deref().unwrap_or("")).await
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
-    handle(&state, &headers, &body).await
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    client: Client,
+    body: String,
+) -> Response {
+    handle(&state, &headers, client, &body).await
 }
 
 /// Where errors go once the redirect URI is trusted.
@@ -92,7 +100,7 @@ impl Reply<'_> {
     }
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, raw: &str) -> Response {
+async fn handle(state: &AppState, headers: &HeaderMap, caller: Client, raw: &str) -> Response {
     let p = match params(raw) {
         Ok(p) => p,
         Err(e) => return page(state, None, &e),
@@ -137,9 +145,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, raw: &str) -> Response {
         Err(e) => return PageError::from(e).into_response(),
     };
     let Some(session) = session else {
-        if p.get("prompt")
-            .is_some_and(|v| v.split(' ').any(|x| x == "none"))
-        {
+        if prompt_none(&p) {
             return reply.error(
                 state,
                 &provider.key,
@@ -152,6 +158,29 @@ async fn handle(state: &AppState, headers: &HeaderMap, raw: &str) -> Response {
         }
         return super::chooser::redirect_to_chooser(raw);
     };
+    if !login::confirmed_for_use(state, &session, now) {
+        // A shared computer may have changed hands since the ENT last said who is here: the
+        // ENT is asked (passively), and the request comes back here as the person it names.
+        if prompt_none(&p) {
+            return reply.error(
+                state,
+                &provider.key,
+                &OidcError::new(
+                    ErrorCode::LoginRequired,
+                    "oidc.no_session",
+                    "the gateway session's person must be confirmed by the ENT and prompt=none",
+                ),
+            );
+        }
+        let Some(ent) = state.config.ents.get(&session.ent) else {
+            return PageError::no_session("the session's ENT is no longer configured")
+                .into_response();
+        };
+        let resume = Next::Resume(format!("/oidc/authorize?{raw}"));
+        return login::confirm(state, ent, resume, caller)
+            .await
+            .unwrap_or_else(IntoResponse::into_response);
+    }
     let device = crate::audience::DeviceClass::from_user_agent(
         headers
             .get(header::USER_AGENT)
@@ -162,6 +191,12 @@ async fn handle(state: &AppState, headers: &HeaderMap, raw: &str) -> Response {
         Err(Denied::Refused(e)) => reply.error(state, &provider.key, &e),
         Err(Denied::Page(e)) => e.into_response(),
     }
+}
+
+/// OpenID Connect Core §3.1.2.1: `prompt=none`, nothing may be shown to the user.
+fn prompt_none(p: &HashMap<String, String>) -> bool {
+    p.get("prompt")
+        .is_some_and(|v| v.split(' ').any(|x| x == "none"))
 }
 
 fn page(state: &AppState, provider: Option<&str>, e: &OidcError) -> Response {

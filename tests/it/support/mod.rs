@@ -1,4 +1,5 @@
-//! What the integration tests share: a gateway builder (`gateway`), peers that are not the
+//! What the integration tests share: a gateway builder (`gateway`, from the test kit
+//! `testkit/`, which the benchmarks share too), peers that are not the
 //! gateway's code (`ent_idp`, `ent_op`, `hostile_op`, `pki`, `test_redis`), message builders
 //! and the browser's side of logins (`oidc`, `oidc_login`), the store contracts
 //! (`contract`, `audience_contract`), a log capture (`captured_logs`), and a way to run a
@@ -11,10 +12,10 @@ pub mod captured_logs;
 pub mod contract;
 pub mod ent_idp;
 pub mod ent_op;
-pub mod gateway;
 pub mod hostile_op;
 pub mod module_graph;
 pub mod oidc;
 pub mod oidc_login;
 pub mod pki;
-pub mod test_redis;
+
+pub use passerelle_testkit::{gateway, test_redis};

@@ -512,3 +512,23 @@ pub fn rss_kib() -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap()
 }
+
+/// The XML of the SAML message an HTTP-Redirect URL carries (`SAMLRequest` or `SAMLResponse`,
+/// deflated and base64-encoded), for reading what the gateway sent.
+pub fn redirect_message(url: &str) -> String {
+    use base64::Engine;
+    use std::io::Read;
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let encoded = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "SAMLRequest" || k == "SAMLResponse")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no SAML message in {url}"));
+    let deflated = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap();
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(&deflated[..])
+        .read_to_string(&mut xml)
+        .unwrap();
+    xml
+}
