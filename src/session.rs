@@ -21,6 +21,32 @@ pub struct Session {
     /// and profile of each access travel to the provider's assertion.
     #[serde(default)]
     pub launches: Vec<Launch>,
+    /// How the ENT names the login that opened this session (what its logout names).
+    #[serde(default)]
+    pub ent_session: Option<EntSessionRef>,
+}
+
+/// How an ENT names one of its logins: SAML's NameID and `SessionIndex`, OIDC's `sub` and
+/// `sid`. An ENT's logout message names the session it ends this way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntSessionRef {
+    pub subject: String,
+    pub index: Option<String>,
+}
+
+impl EntSessionRef {
+    /// The store key under which ENT `ent`'s login `subject` (with `index`, or any index when
+    /// `None`) finds the gateway session: a hash, so that the ENT's identifiers are not keys.
+    pub fn store_key(ent: &IdEnt, subject: &str, index: Option<&str>) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for part in [ent.as_str(), subject, index.unwrap_or("")] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part.as_bytes());
+        }
+        h.update([u8::from(index.is_some())]);
+        hex::encode(h.finalize())
+    }
 }
 
 impl Session {

@@ -228,6 +228,7 @@ pub async fn start_with(
                 entity_id: format!("{ent_url}/idp"),
                 sso_redirect_url: format!("{ent_url}/idp/sso"),
                 signing_certs: vec![ent_key.certificate.clone()],
+                slo: Default::default(),
             },
             algorithms: AlgorithmPolicy::default(),
         })
@@ -416,6 +417,7 @@ pub async fn start_with(
                 entity_id: state.idp.entity_id.clone(),
                 sso_redirect_url: state.idp.sso_redirect_url.clone(),
                 signing_certs: vec![gateway_key.certificate.clone()],
+                slo: Default::default(),
             },
             algorithms: AlgorithmPolicy::default(),
         },

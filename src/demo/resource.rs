@@ -63,7 +63,7 @@ async fn home() -> Html<String> {
 async fn sp_metadata(State(res): State<DemoResource>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
-        metadata::sp_metadata(&res.sp.entity_id, &res.sp.acs_url, &res.key),
+        metadata::sp_metadata(&res.sp.entity_id, &res.sp.acs_url, &[], &res.key),
     )
 }
 

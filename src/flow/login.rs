@@ -5,16 +5,18 @@
 //! (a médiacentre launch, a gateway path to resume, nothing); the session is written once.
 //! A login replaces the session the browser had: its launches are kept when the ENT vouched
 //! for the same person, and it ends otherwise ([`end`], traced), so that no identity outlives
-//! a change of person at a shared computer.
+//! a change of person at a shared computer
+//! (`logout`).
 //!
 //! Before `finish`, the caller has verified the ENT's message and consumed the pending login.
 
 use chrono::{DateTime, Utc};
 
 use super::access::{self, Launched};
+use super::logout::{self, Ended};
 use super::{Deps, FlowError, User};
 use crate::domain::{IdEnt, Refusal};
-use crate::session::{PendingLogin, PendingTarget, Session};
+use crate::session::{EntSessionRef, PendingLogin, PendingTarget, Session};
 use crate::store::StoreError;
 use crate::trace::TraceEvent;
 
@@ -113,36 +115,8 @@ pub struct Vouched<'a> {
     pub resume: Option<String>,
     /// The session this browser had (its cookie named it), which the new one replaces.
     pub previous: Option<Session>,
-}
-
-/// Why a session ends before its time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ended {
-    /// Another person is at the browser: the ENT vouched for someone else.
-    Replaced,
-    /// Asked who is at the browser, the ENT has nobody logged in.
-    NoEntSession,
-}
-
-impl Ended {
-    fn code(self) -> &'static str {
-        match self {
-            Ended::Replaced => "replaced",
-            Ended::NoEntSession => "no_ent_session",
-        }
-    }
-}
-
-/// Ends `session` (it is removed from the store) and traces why.
-pub async fn end(d: &Deps<'_>, session: &Session, why: Ended) -> Result<(), FlowError> {
-    d.store.delete_session(&session.id).await?;
-    let user = User::of(session);
-    d.tracer.record(TraceEvent::SessionEnded {
-        ent: session.ent.clone(),
-        subject: d.subject(user.ent, user.person_id),
-        reason: why.code(),
-    });
-    Ok(())
+    /// How the ENT names this login, for its logout.
+    pub ent_session: Option<EntSessionRef>,
 }
 
 /// Opens the session `id`, for `ttl` from `now`, of the person the ENT vouched for, traces
@@ -162,6 +136,7 @@ pub async fn finish(
         authenticated_at: now,
         expires_at: now + life,
         launches: Vec::new(),
+        ent_session: v.ent_session,
     };
     if let Some(previous) = v.previous {
         if previous.ent == session.ent && previous.person_id == session.person_id {
@@ -169,9 +144,10 @@ pub async fn finish(
             d.store.delete_session(&previous.id).await?;
             session.launches = previous.launches;
         } else {
-            end(d, &previous, Ended::Replaced).await?;
+            logout::end(d, &previous, Ended::Replaced).await?;
         }
     }
+    logout::index(d, &session, ttl).await?;
     let user = User::of(&session);
     d.tracer.record(TraceEvent::EntLogin {
         ent: session.ent.clone(),

@@ -9,6 +9,8 @@
 //! - [`assign`]: a manager assigning licences and withdrawing them.
 //! - [`login`]: finishing an ENT login: the session, its trace, and the launch it was for,
 //!   the session written once.
+//! - [`logout`]: ending sessions before their time (another person, no ENT session, the
+//!   ENT's single logout), traced; the index from an ENT's login to its session.
 //! - [`subscription`]: a provider writing its subscriptions (create, update, delete, read,
 //!   list), the business rules and the audit trace of each change.
 //!
@@ -21,6 +23,7 @@
 pub mod access;
 pub mod assign;
 pub mod login;
+pub mod logout;
 pub mod subscription;
 
 use crate::audience::Audience;

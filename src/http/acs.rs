@@ -1,4 +1,5 @@
-//! The gateway's SP side for ENTs: `GET /saml/metadata` and `POST /saml/acs`.
+//! The gateway's SP side for ENTs: `GET /saml/metadata` (with the single logout endpoints of
+//! `ent_slo`) and `POST /saml/acs`.
 //!
 //! A response is accepted only for a login this gateway started (RelayState names it, the
 //! Response's InResponseTo must match it, and it is consumed once), after every check of
@@ -23,6 +24,7 @@ pub async fn metadata(State(state): State<AppState>) -> impl IntoResponse {
         metadata::sp_metadata(
             &state.sp.entity_id,
             &state.sp.acs_url,
+            &super::ent_slo::endpoints(&state),
             &state.config.signing_key,
         ),
     )
@@ -176,5 +178,17 @@ pub async fn handle(
         ));
     }
 
-    super::login::finish(&state, &headers, pending, login.person_id, "saml").await
+    let ent_session = login.name_id.map(|subject| crate::session::EntSessionRef {
+        subject,
+        index: login.session_index,
+    });
+    super::login::finish(
+        &state,
+        &headers,
+        pending,
+        login.person_id,
+        ent_session,
+        "saml",
+    )
+    .await
 }

@@ -167,5 +167,5 @@ pub async fn handle(
             "the ENT was asked to authenticate the user again (max_age=0) but its ID token has no auth_time after the request",
         ));
     }
-    login::finish(&state, &headers, pending, user.person_id, "oidc").await
+    login::finish(&state, &headers, pending, user.person_id, None, "oidc").await
 }

@@ -66,6 +66,15 @@ impl PageError {
         }
     }
 
+    /// An ENT's logout message that could not be verified: nothing was ended.
+    pub fn saml_logout(e: &SamlError) -> Self {
+        Self {
+            title: "Déconnexion refusée",
+            message: "La demande de déconnexion envoyée par votre ENT n'a pas pu être validée : rien n'a été fermé. Pour terminer votre session, fermez votre navigateur ; si le problème persiste, contactez l'assistance en donnant la référence ci-dessous.",
+            ..Self::saml(e)
+        }
+    }
+
     /// An OIDC request that cannot be answered by a redirect (unknown client, unregistered
     /// redirect URI): the user sees why; nothing is sent to the untrusted URI.
     pub fn oidc_request(e: &crate::oidc::OidcError) -> Self {

@@ -110,7 +110,7 @@ pub async fn unconfirmed(
         return Err(PageError::refusal(crate::domain::Refusal::UnknownEnt));
     };
     if let Some(previous) = super::party::live_session(state, headers).await? {
-        flow::login::end(&state.deps(), &previous, flow::login::Ended::NoEntSession).await?;
+        flow::logout::end(&state.deps(), &previous, flow::logout::Ended::NoEntSession).await?;
     }
     let next = match (pending.target, pending.resume) {
         (Some(t), _) => Next::Open(t),
@@ -291,7 +291,8 @@ pub fn with_login_cookie(
     resp
 }
 
-/// Creates the session of `person_id`, authenticated by the ENT of `pending` over `protocol`,
+/// Creates the session of `person_id`, authenticated by the ENT of `pending` over `protocol`
+/// in its login `ent_session` (what its logout will name),
 /// in place of the session this browser had (`headers`' cookie), and continues where the
 /// login started. The caller has verified the ENT's message and consumed `pending`.
 pub async fn finish(
@@ -299,6 +300,7 @@ pub async fn finish(
     headers: &axum::http::HeaderMap,
     pending: PendingLogin,
     person_id: String,
+    ent_session: Option<crate::session::EntSessionRef>,
     protocol: &'static str,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
@@ -311,6 +313,7 @@ pub async fn finish(
         target: pending.target.clone(),
         resume: pending.resume.clone(),
         previous,
+        ent_session,
     };
     let finished =
         flow::login::finish(&state.deps(), vouched, cookies::new_session_id(), ttl, now).await?;

@@ -14,6 +14,7 @@ mod catalogue;
 pub mod cookies;
 mod domaine_gar;
 mod ent_oidc;
+mod ent_slo;
 pub mod error;
 pub mod forwarded_cert;
 mod idp;
@@ -46,6 +47,11 @@ pub fn app(state: AppState) -> Router {
         .route("/domaineGar", get(domaine_gar::handle))
         .route("/saml/metadata", get(acs::metadata))
         .route("/saml/acs", post(acs::handle))
+        .route(
+            ent_slo::FRONT_PATH,
+            get(ent_slo::redirect).post(ent_slo::post),
+        )
+        .route(ent_slo::SOAP_PATH, post(ent_slo::soap))
         .route("/ent/oidc/callback", get(ent_oidc::handle))
         .route("/idp/metadata", get(idp::metadata))
         .route("/idp/profile/SAML2/Redirect/SSO", get(idp::sso_redirect))

@@ -313,7 +313,7 @@ pub struct Issue<'a> {
     pub session_index: &'a str,
 }
 
-fn signature_template(reference: &str, key: &SigningKey) -> String {
+pub(super) fn signature_template(reference: &str, key: &SigningKey) -> String {
     format!(
         r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#{reference}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"##,
         cert = key.certificate_base64()
@@ -331,7 +331,7 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-fn sign(xml: &str, key: &SigningKey) -> Result<String, SamlError> {
+pub(super) fn sign(xml: &str, key: &SigningKey) -> Result<String, SamlError> {
     let signed = XmlSec::sign_xml(xml, &key.key_der).map_err(|e| {
         err(
             Check::Internal,

@@ -20,6 +20,31 @@ pub struct IdpPeer {
     pub sso_redirect_url: String,
     /// Certificates usable for signing (KeyDescriptor use="signing" or without `use`).
     pub signing_certs: Vec<CertificateDer>,
+    /// Where the ENT takes LogoutResponses (SingleLogoutService `ResponseLocation`, else
+    /// `Location`), per binding, if it publishes them.
+    pub slo: SloEndpoints,
+}
+
+/// A peer's SingleLogoutService response endpoints.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SloEndpoints {
+    pub redirect: Option<String>,
+    pub post: Option<String>,
+}
+
+impl SloEndpoints {
+    fn of(services: &[samael::metadata::Endpoint]) -> Self {
+        let find = |binding: &str| {
+            services
+                .iter()
+                .find(|e| e.binding == binding)
+                .map(|e| e.response_location.clone().unwrap_or(e.location.clone()))
+        };
+        Self {
+            redirect: find(BINDING_REDIRECT),
+            post: find(BINDING_POST),
+        }
+    }
 }
 
 /// What the gateway needs from a provider's SP metadata.
@@ -78,6 +103,7 @@ pub fn parse_idp(xml: &str) -> Result<IdpPeer, String> {
         entity_id,
         sso_redirect_url,
         signing_certs,
+        slo: SloEndpoints::of(&idp.single_logout_services),
     })
 }
 
@@ -122,16 +148,36 @@ fn key_descriptor(key: &SigningKey) -> String {
 }
 
 /// The gateway's SP metadata, for ENT identity providers.
-pub fn sp_metadata(entity_id: &str, acs_url: &str, key: &SigningKey) -> String {
+/// `slo` lists its SingleLogoutService endpoints (binding, location), none for an SP that has no
+/// single logout.
+pub fn sp_metadata(
+    entity_id: &str,
+    acs_url: &str,
+    slo: &[(&str, String)],
+    key: &SigningKey,
+) -> String {
+    let slo = slo_services(slo);
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
-<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity}"><md:SPSSODescriptor AuthnRequestsSigned="true" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{kd}<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:transient</md:NameIDFormat><md:AssertionConsumerService Binding="{post}" Location="{acs}" index="0" isDefault="true"/></md:SPSSODescriptor></md:EntityDescriptor>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity}"><md:SPSSODescriptor AuthnRequestsSigned="true" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{kd}{slo}<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:transient</md:NameIDFormat><md:AssertionConsumerService Binding="{post}" Location="{acs}" index="0" isDefault="true"/></md:SPSSODescriptor></md:EntityDescriptor>
 "#,
         entity = escape(entity_id),
         kd = key_descriptor(key),
         post = BINDING_POST,
         acs = escape(acs_url),
     )
+}
+
+fn slo_services(slo: &[(&str, String)]) -> String {
+    slo.iter()
+        .map(|(binding, url)| {
+            format!(
+                r#"<md:SingleLogoutService Binding="{}" Location="{}"/>"#,
+                binding,
+                escape(url)
+            )
+        })
+        .collect()
 }
 
 /// The gateway's IdP metadata, for resource providers.
@@ -142,16 +188,7 @@ pub fn idp_metadata(
     slo: &[(&str, String)],
     key: &SigningKey,
 ) -> String {
-    let slo: String = slo
-        .iter()
-        .map(|(binding, url)| {
-            format!(
-                r#"<md:SingleLogoutService Binding="{}" Location="{}"/>"#,
-                binding,
-                escape(url)
-            )
-        })
-        .collect();
+    let slo = slo_services(slo);
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity}"><md:IDPSSODescriptor WantAuthnRequestsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{kd}{slo}<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat><md:SingleSignOnService Binding="{redirect}" Location="{sso_r}"/><md:SingleSignOnService Binding="{post}" Location="{sso_p}"/></md:IDPSSODescriptor></md:EntityDescriptor>

@@ -73,6 +73,7 @@ fn issued_response_verifies_and_every_check_bites() {
             entity_id: settings.entity_id.clone(),
             sso_redirect_url: settings.sso_redirect_url.clone(),
             signing_certs: vec![key.certificate.clone()],
+            slo: Default::default(),
         },
         algorithms: AlgorithmPolicy::default(),
     };

@@ -94,6 +94,8 @@ pub struct VerifiedLogin {
     pub id_ent: String,
     /// The `GARPersonIdentifiant` attribute.
     pub person_id: String,
+    /// The assertion's NameID (what the ENT's LogoutRequest names).
+    pub name_id: Option<String>,
     pub session_index: Option<String>,
     /// The latest `AuthnInstant` of the assertion's statements: when the ENT authenticated
     /// the user.
@@ -127,11 +129,17 @@ pub fn verify_response(
         .flatten()
         .filter_map(|s| s.authn_instant)
         .max();
+    let name_id = assertion
+        .subject
+        .as_ref()
+        .and_then(|s| s.name_id.as_ref())
+        .map(|n| n.value.clone());
     Ok(VerifiedLogin {
         assertion_id: assertion.id,
         remember_until,
         id_ent,
         person_id,
+        name_id,
         session_index,
         authn_instant,
     })

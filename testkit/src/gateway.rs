@@ -317,6 +317,7 @@ National_elv = ["IDO", "UAI", "PRO"]
             authenticated_at: now,
             expires_at: now + chrono::Duration::hours(6),
             launches: vec![],
+            ent_session: None,
         };
         passerelle::store::SessionStore::put_session(
             self.store.as_ref(),

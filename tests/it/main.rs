@@ -33,6 +33,7 @@ mod domaine_gar;
 mod ent_oidc;
 mod ent_oidc_refusals;
 mod ent_oidc_ssrf;
+mod ent_slo;
 mod feed;
 mod feed_primary;
 mod forwarded_cert;

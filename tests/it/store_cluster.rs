@@ -208,5 +208,6 @@ fn contract_session(id: &str) -> passerelle::session::Session {
         authenticated_at: now,
         expires_at: now + chrono::Duration::hours(1),
         launches: vec![],
+        ent_session: None,
     }
 }

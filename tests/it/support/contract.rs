@@ -27,6 +27,7 @@ fn session(id: &str) -> Session {
         authenticated_at: now,
         expires_at: now + chrono::Duration::hours(6),
         launches: vec![],
+        ent_session: None,
     }
 }
 

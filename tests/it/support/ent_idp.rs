@@ -190,6 +190,8 @@ pub fn xmlsec1_sign(xml: &str, key: &Path, cert: &Path) -> String {
             "urn:oasis:names:tc:SAML:2.0:protocol:Response",
             "--id-attr:ID",
             "urn:oasis:names:tc:SAML:2.0:protocol:AuthnRequest",
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:protocol:LogoutRequest",
         ])
         .arg("--output")
         .arg(&output)
@@ -218,6 +220,8 @@ pub fn xmlsec1_verify(xml: &str, cert: &std::path::Path, node: &str) -> Result<(
             "urn:oasis:names:tc:SAML:2.0:protocol:Response",
             "--id-attr:ID",
             "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:protocol:LogoutResponse",
             "--node-xpath",
             node,
         ])
@@ -228,6 +232,54 @@ pub fn xmlsec1_verify(xml: &str, cert: &std::path::Path, node: &str) -> Result<(
         Ok(())
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// An enveloped RSA-SHA256 signature template for the element whose ID replaces `ID`.
+const TEMPLATE: &str = r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#ID"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo></ds:Signature>"##;
+
+/// An ENT's LogoutRequest, as the ENT's SAML stack writes it.
+#[derive(Debug, Clone)]
+pub struct EntLogoutRequest {
+    pub id: String,
+    pub issuer: String,
+    /// `None`: no Destination attribute.
+    pub destination: Option<String>,
+    pub issued: DateTime<Utc>,
+    pub name_id: String,
+    pub session_indexes: Vec<String>,
+}
+
+impl EntLogoutRequest {
+    /// The request's XML, with an enveloped signature made by xmlsec1 with `key` and `cert`
+    /// when given.
+    pub fn xml(&self, key: Option<(&Path, &Path)>) -> String {
+        let destination = self
+            .destination
+            .as_ref()
+            .map(|d| format!(r#" Destination="{d}""#))
+            .unwrap_or_default();
+        let sig = if key.is_some() {
+            TEMPLATE.replace("#ID", &format!("#{}", self.id))
+        } else {
+            String::new()
+        };
+        let indexes: String = self
+            .session_indexes
+            .iter()
+            .map(|i| format!("<samlp:SessionIndex>{i}</samlp:SessionIndex>"))
+            .collect();
+        let xml = format!(
+            r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{at}"{destination}><saml:Issuer>{issuer}</saml:Issuer>{sig}<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient">{name_id}</saml:NameID>{indexes}</samlp:LogoutRequest>"#,
+            id = self.id,
+            at = t(self.issued),
+            issuer = self.issuer,
+            name_id = self.name_id,
+        );
+        match key {
+            Some((k, c)) => xmlsec1_sign(&xml, k, c),
+            None => xml,
+        }
     }
 }
 
@@ -255,9 +307,8 @@ pub fn post_authn_request_with(
     let destination = destination
         .map(|d| format!(r#" Destination="{d}""#))
         .unwrap_or_default();
-    let template = r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#ID"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo></ds:Signature>"##;
     let sig = if key.is_some() {
-        template.replace("#ID", &format!("#{id}"))
+        TEMPLATE.replace("#ID", &format!("#{id}"))
     } else {
         String::new()
     };

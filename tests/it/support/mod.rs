@@ -1,7 +1,7 @@
 //! What the integration tests share: a gateway builder (`gateway`, from the test kit
 //! `testkit/`, which the benchmarks share too), peers that are not the
 //! gateway's code (`ent_idp`, `ent_op`, `hostile_op`, `pki`, `test_redis`), message builders
-//! and the browser's side of logins (`oidc`, `oidc_login`), the store contracts
+//! and the browser's side of logins (`oidc`, `oidc_login`, `saml_browser`), the store contracts
 //! (`contract`, `audience_contract`), a log capture (`captured_logs`), and a way to run a
 //! test alone in a process of its own (`alone`), and the crate's module graph read from its
 //! source (`module_graph`, for `layering`).
@@ -17,5 +17,6 @@ pub mod module_graph;
 pub mod oidc;
 pub mod oidc_login;
 pub mod pki;
+pub mod saml_browser;
 
 pub use passerelle_testkit::{gateway, test_redis};

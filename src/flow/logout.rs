@@ -1,0 +1,120 @@
+//! Ending gateway sessions before their time, and why: another person logged in at the same
+//! browser, the ENT has nobody logged in any more, or the ENT's single logout named the
+//! session. [`index`] keeps, beside each session, how its ENT names the login (its logout
+//! names it so); [`by_ent`] ends what an ENT's logout names. Every end is traced.
+
+use super::{Deps, FlowError, User};
+use crate::domain::IdEnt;
+use crate::session::{EntSessionRef, Session};
+use crate::trace::TraceEvent;
+
+/// Store kind of the index from an ENT's login to the gateway session.
+const KIND_ENT_SESSION: &str = "ent-session";
+
+/// Why a session ends before its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Another person is at the browser: the ENT vouched for someone else.
+    Replaced,
+    /// Asked who is at the browser, the ENT has nobody logged in.
+    NoEntSession,
+    /// The ENT's single logout named it.
+    EntLogout,
+}
+
+impl Ended {
+    fn code(self) -> &'static str {
+        match self {
+            Ended::Replaced => "replaced",
+            Ended::NoEntSession => "no_ent_session",
+            Ended::EntLogout => "ent_logout",
+        }
+    }
+}
+
+/// Ends `session` (it is removed from the store, and its index) and traces why.
+pub async fn end(d: &Deps<'_>, session: &Session, why: Ended) -> Result<(), FlowError> {
+    d.store.delete_session(&session.id).await?;
+    if let Some(r) = &session.ent_session {
+        for key in keys(&session.ent, r) {
+            d.store.delete_token(KIND_ENT_SESSION, &key).await?;
+        }
+    }
+    let user = User::of(session);
+    d.tracer.record(TraceEvent::SessionEnded {
+        ent: session.ent.clone(),
+        subject: d.subject(user.ent, user.person_id),
+        reason: why.code(),
+    });
+    Ok(())
+}
+
+fn keys(ent: &IdEnt, r: &EntSessionRef) -> Vec<String> {
+    let mut keys = vec![EntSessionRef::store_key(ent, &r.subject, None)];
+    if let Some(index) = &r.index {
+        keys.push(EntSessionRef::store_key(ent, &r.subject, Some(index)));
+    }
+    keys
+}
+
+/// Records, for `ttl` (the session's), that `session`'s ENT login finds it: by the ENT's
+/// subject and index, and by the subject alone (a logout that names no index).
+pub async fn index(
+    d: &Deps<'_>,
+    session: &Session,
+    ttl: std::time::Duration,
+) -> Result<(), FlowError> {
+    let Some(r) = &session.ent_session else {
+        return Ok(());
+    };
+    let value = serde_json::json!({ "session": session.id });
+    for key in keys(&session.ent, r) {
+        d.store
+            .put_token(KIND_ENT_SESSION, &key, &value, ttl)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Ends the sessions that ENT `ent`'s logout names: its login `subject`, with one of `indexes`
+/// (or, with none, the subject's latest session). Answers the sessions ended; none when the
+/// gateway has no session of that login (already ended, expired, or never opened here).
+pub async fn by_ent(
+    d: &Deps<'_>,
+    ent: &IdEnt,
+    subject: &str,
+    indexes: &[String],
+) -> Result<Vec<Session>, FlowError> {
+    let keys: Vec<String> = if indexes.is_empty() {
+        vec![EntSessionRef::store_key(ent, subject, None)]
+    } else {
+        indexes
+            .iter()
+            .map(|i| EntSessionRef::store_key(ent, subject, Some(i)))
+            .collect()
+    };
+    let mut ended = Vec::new();
+    for key in keys {
+        let Some(value) = d.store.get_token(KIND_ENT_SESSION, &key).await? else {
+            continue;
+        };
+        let Some(id) = value.get("session").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        let Some(session) = d.store.get_session(id).await? else {
+            d.store.delete_token(KIND_ENT_SESSION, &key).await?;
+            continue;
+        };
+        // The index names this ENT's login of this subject: never another's session.
+        let named = session.ent == *ent
+            && session
+                .ent_session
+                .as_ref()
+                .is_some_and(|r| r.subject == subject);
+        if named && !ended.iter().any(|s: &Session| s.id == session.id) {
+            end(d, &session, Ended::EntLogout).await?;
+            ended.push(session);
+        }
+    }
+    Ok(ended)
+}
