@@ -18,6 +18,7 @@
 mod support;
 
 mod abonnement;
+mod abonnement_clients;
 mod affectations;
 mod annuaire;
 mod audience_http;

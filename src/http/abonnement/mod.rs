@@ -5,10 +5,12 @@
 //!
 //! Callers are providers' servers, authenticated by their client certificate or bearer token;
 //! a provider sees and changes only the subscriptions of its own commercial distributor ids.
-//! `decompte` answers the licence counts (`GET /decompteaffectations`) on the same terms.
+//! `decompte` answers the licence counts (`GET /decompteaffectations`) on the same terms;
+//! `schools` the list of schools (`<listEtablissement>`).
 
 mod decompte;
 pub(crate) mod filters;
+pub(crate) mod schools;
 pub(crate) mod xml;
 
 use std::collections::HashMap;
@@ -35,7 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/abonnement/abonnements", get(list).post(list))
         .route(
             "/abonnement/etablissements/etablissements.xml",
-            get(schools),
+            get(schools::handle),
         )
         .route(
             "/abonnement/{id}",
@@ -216,34 +218,6 @@ async fn read(
         .await
         .map_err(|e| refused(&id, e))?;
     Ok(subscription_xml(StatusCode::OK, &s))
-}
-
-/// `GET /abonnement/etablissements/etablissements.xml`: the schools known to the gateway.
-async fn schools(
-    State(state): State<AppState>,
-    caller: Result<ProviderCaller, Unauthenticated>,
-) -> WsResult {
-    authenticated(caller)?;
-    let schools = state.store.schools().await.map_err(|e| unavailable(&e))?;
-    let b64 = |s: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
-    let mut body = String::new();
-    for s in &schools {
-        body.push_str("<etablissement>");
-        for (name, value) in [
-            ("uai", s.uai.as_str()),
-            ("nature_uai", s.nature.as_deref().unwrap_or("")),
-            ("academie", s.academy.as_deref().unwrap_or("")),
-            ("appellation_officielle", &s.name),
-            ("idENT", &b64(s.ent.as_str())),
-        ] {
-            body.push_str(&format!("<{name}>{}</{name}>", escape(value)));
-        }
-        body.push_str("</etablissement>");
-    }
-    Ok(xml_response(
-        StatusCode::OK,
-        xml::document(&body, Some("etablissements")),
-    ))
 }
 
 async fn list(
