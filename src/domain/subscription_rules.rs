@@ -35,6 +35,9 @@ pub struct SubscriptionInput {
     pub project_code: Option<String>,
 }
 
+/// The only `categorieAffectation` providers send today, and the default when they send none.
+pub const TRANSFERABLE: &str = "transferable";
+
 /// Create (`PUT`) or update (`POST`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -358,19 +361,29 @@ pub fn validate_for_schools(
         },
     };
 
-    // Assignment.
-    let category = c
-        .required("categorieAffectation", &input.category)
-        .map(str::to_string);
-    if let Some(cat) = &category {
-        if cat != "transferable" && cat != "non transferable" {
-            c.fail(
-                "RG-CATEGORY",
-                "categorieAffectation",
-                "categorieAffectation doit valoir « transferable » ou « non transferable »",
-            );
+    // Assignment. Providers no longer send categorieAffectation (its only value is
+    // `transferable`): a creation without it is transferable, an update keeps what was stored.
+    let sent = input
+        .category
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let category = match (sent, existing) {
+        (Some(cat), _) => {
+            if cat != TRANSFERABLE && cat != "non transferable" {
+                c.fail(
+                    "RG-CATEGORY",
+                    "categorieAffectation",
+                    "categorieAffectation doit valoir « transferable » ou « non transferable »",
+                );
+            }
+            cat.to_string()
         }
-    }
+        (None, Some(e)) if mode == Mode::Update && !e.details.category.is_empty() => {
+            e.details.category.clone()
+        }
+        (None, _) => TRANSFERABLE.to_string(),
+    };
     let kind = c
         .required("typeAffectation", &input.assignment_type)
         .and_then(|t| match t {
@@ -482,16 +495,7 @@ pub fn validate_for_schools(
     }
     c.max_len("codeProjetRessource", input.project_code.as_deref(), 50);
 
-    match (
-        c.0.is_empty(),
-        id,
-        resource,
-        label,
-        start,
-        end,
-        kind,
-        category,
-    ) {
+    match (c.0.is_empty(), id, resource, label, start, end, kind) {
         (
             true,
             Some(id),
@@ -500,7 +504,6 @@ pub fn validate_for_schools(
             Some(valid_from),
             Some(valid_until),
             Some(assignment_type),
-            Some(category),
         ) => Ok(Subscription {
             id: id.to_string(),
             distributor_id: caller.to_string(),

@@ -61,6 +61,7 @@ fn a_valid_subscription_is_accepted_with_every_field() {
         Utc.with_ymd_and_hms(2027, 8, 16, 0, 0, 0).unwrap(),
         "the school year ends after 15 August"
     );
+    assert_eq!(s.details.category, TRANSFERABLE);
     assert_eq!(s.uais, vec!["0561641E".parse::<Uai>().unwrap()]);
     assert_eq!(
         s.audiences,
@@ -241,6 +242,40 @@ fn assignment_rules() {
     );
 }
 
+/// Providers no longer send categorieAffectation: a creation is transferable, an update keeps
+/// what was stored (a subscription stored without one becomes transferable).
+#[test]
+fn categorie_affectation_is_optional() {
+    let mut input = valid();
+    input.category = None;
+    let created = check(&input).unwrap();
+    assert_eq!(created.details.category, TRANSFERABLE);
+    input.category = Some("  ".into());
+    assert_eq!(check(&input).unwrap().details.category, TRANSFERABLE);
+
+    let mut stored = created.clone();
+    stored.details.category = "non transferable".into();
+    let mut update = valid();
+    update.uais.clear();
+    update.category = None;
+    let update_of = |existing: &Subscription| {
+        validate(
+            &update,
+            "abo-2026-001",
+            CALLER,
+            Mode::Update,
+            Some(existing),
+            now(),
+        )
+        .unwrap()
+        .details
+        .category
+    };
+    assert_eq!(update_of(&stored), "non transferable");
+    stored.details.category = String::new();
+    assert_eq!(update_of(&stored), TRANSFERABLE);
+}
+
 #[test]
 fn audience_rules() {
     refused(
@@ -315,7 +350,6 @@ fn every_violation_is_reported_at_once() {
         "debutValidite",
         "finValidite",
         "uaiEtab",
-        "categorieAffectation",
         "typeAffectation",
         "publicCible",
     ] {

@@ -4,6 +4,9 @@
 //! storage id kept per distributor (another distributor's subscription of the same id is never
 //! read nor revealed), and the audit trace of each change. The subscription web service
 //! (`http::abonnement`) calls these.
+//!
+//! A creation of an id the owner already has is refused as existing before any rule is
+//! checked: providers' clients take that answer (409) to mean "update it instead".
 
 use chrono::{DateTime, Utc};
 
@@ -52,7 +55,8 @@ impl Owner<'_> {
     }
 }
 
-/// Creates subscription `id` from `input` at `now`.
+/// Creates subscription `id` from `input` at `now`. An id the distributor already has is
+/// [`WriteError::Exists`] whatever the body.
 pub async fn create(
     d: &Deps<'_>,
     owner: Owner<'_>,
@@ -60,28 +64,21 @@ pub async fn create(
     input: &SubscriptionInput,
     now: DateTime<Utc>,
 ) -> Result<Subscription, WriteError> {
+    let distributor = owner.acting_as(input);
+    if exists(d, distributor, id).await? {
+        return Err(WriteError::Exists);
+    }
     let named: Vec<Uai> = input.uais.iter().filter_map(|u| u.parse().ok()).collect();
     let primary = primary_schools(d, &named).await?;
-    let mut subscription = validate_for_schools(
-        input,
-        id,
-        owner.acting_as(input),
-        Mode::Create,
-        None,
-        now,
-        &primary,
-    )
-    .map_err(WriteError::Rules)?;
+    let mut subscription =
+        validate_for_schools(input, id, distributor, Mode::Create, None, now, &primary)
+            .map_err(WriteError::Rules)?;
     sold_by(d, &subscription).await?;
     // Stored under the distributor's own key: the same id of another distributor is another
-    // subscription, and its existence is never revealed.
-    let exists_plain = d
-        .store
-        .subscription(id)
-        .await?
-        .is_some_and(|s| s.distributor_id == subscription.distributor_id);
+    // subscription, and its existence is never revealed. Written only if absent, so that of
+    // two concurrent creations one answers as existing.
     subscription.id = storage_id(&subscription.distributor_id, id);
-    if exists_plain || !d.store.create_subscription(&subscription).await? {
+    if !d.store.create_subscription(&subscription).await? {
         return Err(WriteError::Exists);
     }
     tracing::info!(provider = %owner.provider, subscription = %id, "subscription created");
@@ -150,6 +147,22 @@ pub async fn read(d: &Deps<'_>, owner: Owner<'_>, id: &str) -> Result<Subscripti
         }
     }
     Err(WriteError::Absent)
+}
+
+/// Whether `distributor` has a subscription `id`: under its own key, or under the plain id
+/// (stored before ids were kept per distributor, and seeds).
+async fn exists(d: &Deps<'_>, distributor: &str, id: &str) -> Result<bool, StoreError> {
+    if d.store
+        .subscription(&storage_id(distributor, id))
+        .await?
+        .is_some()
+    {
+        return Ok(true);
+    }
+    Ok(d.store
+        .subscription(id)
+        .await?
+        .is_some_and(|s| s.distributor_id == distributor))
 }
 
 /// Every subscription of the owner's distributors, deleted ones with `include_deleted`.
