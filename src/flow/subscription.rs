@@ -9,6 +9,7 @@
 //! checked: providers' clients take that answer (409) to mean "update it instead".
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
 use super::Deps;
 use crate::domain::subscription::storage_id;
@@ -55,14 +56,14 @@ impl Owner<'_> {
     }
 }
 
-/// Creates subscription `id` from `input` at `now`. An id the distributor already has is
-/// [`WriteError::Exists`] whatever the body.
+/// Creates subscription `id` from `input` at `now` (in the zone where dates without an offset
+/// are read). An id the distributor already has is [`WriteError::Exists`] whatever the body.
 pub async fn create(
     d: &Deps<'_>,
     owner: Owner<'_>,
     id: &str,
     input: &SubscriptionInput,
-    now: DateTime<Utc>,
+    now: DateTime<Tz>,
 ) -> Result<Subscription, WriteError> {
     let distributor = owner.acting_as(input);
     if exists(d, distributor, id).await? {
@@ -86,14 +87,15 @@ pub async fn create(
     Ok(subscription)
 }
 
-/// Replaces `existing` (read by [`read`]) with `input` at `now`.
+/// Replaces `existing` (read by [`read`]) with `input` at `now` (in the zone where dates
+/// without an offset are read).
 pub async fn update(
     d: &Deps<'_>,
     owner: Owner<'_>,
     existing: &Subscription,
     id: &str,
     input: &SubscriptionInput,
-    now: DateTime<Utc>,
+    now: DateTime<Tz>,
 ) -> Result<Subscription, WriteError> {
     let primary = primary_schools(d, &existing.uais).await?;
     let mut subscription = validate_for_schools(

@@ -19,6 +19,7 @@ mod support;
 
 mod abonnement;
 mod abonnement_clients;
+mod abonnement_dates;
 mod affectations;
 mod annuaire;
 mod audience_http;

@@ -5,8 +5,9 @@
 //!
 //! Callers are providers' servers, authenticated by their client certificate or bearer token;
 //! a provider sees and changes only the subscriptions of its own commercial distributor ids.
-//! `decompte` answers the licence counts (`GET /decompteaffectations`) on the same terms;
-//! `schools` the list of schools (`<listEtablissement>`).
+//! Dates without an offset are read in `[subscriptions] timezone`, and every date is answered
+//! with its offset there. `decompte` answers the licence counts (`GET /decompteaffectations`)
+//! on the same terms; `schools` the list of schools (`<listEtablissement>`).
 
 mod decompte;
 pub(crate) mod filters;
@@ -147,8 +148,17 @@ fn owner(provider: &ProviderConfig) -> Owner<'_> {
     }
 }
 
-fn subscription_xml(status: StatusCode, s: &Subscription) -> Response {
-    xml_response(status, xml::document(&xml::abonnement_xml(s), None))
+fn subscription_xml(state: &AppState, status: StatusCode, s: &Subscription) -> Response {
+    let zone = state.config.subscriptions.timezone;
+    xml_response(status, xml::document(&xml::abonnement_xml(s, zone), None))
+}
+
+/// The time of a write, in the zone where dates without an offset are read.
+fn now(state: &AppState) -> chrono::DateTime<chrono_tz::Tz> {
+    state
+        .clock
+        .now()
+        .with_timezone(&state.config.subscriptions.timezone)
 }
 
 async fn create(
@@ -165,11 +175,11 @@ async fn create(
         owner(caller.provider()),
         &id,
         &input,
-        state.clock.now(),
+        now(&state),
     )
     .await
     .map_err(|e| refused(&id, e))?;
-    Ok(subscription_xml(StatusCode::CREATED, &created))
+    Ok(subscription_xml(&state, StatusCode::CREATED, &created))
 }
 
 async fn update(
@@ -185,10 +195,10 @@ async fn update(
         .await
         .map_err(|e| refused(&id, e))?;
     let input = parse(&headers, &body)?;
-    let updated = subscription::update(&d, owner, &existing, &id, &input, state.clock.now())
+    let updated = subscription::update(&d, owner, &existing, &id, &input, now(&state))
         .await
         .map_err(|e| refused(&id, e))?;
-    Ok(subscription_xml(StatusCode::OK, &updated))
+    Ok(subscription_xml(&state, StatusCode::OK, &updated))
 }
 
 async fn delete(
@@ -217,7 +227,7 @@ async fn read(
     let s = subscription::read(&state.deps(), owner(caller.provider()), &id)
         .await
         .map_err(|e| refused(&id, e))?;
-    Ok(subscription_xml(StatusCode::OK, &s))
+    Ok(subscription_xml(&state, StatusCode::OK, &s))
 }
 
 async fn list(
@@ -258,6 +268,7 @@ async fn list(
     if q.get("aboSuppr").is_some_and(|v| v == "true") {
         include_deleted = true;
     }
+    let zone = state.config.subscriptions.timezone;
     let all = subscription::of(&state.deps(), owner(provider), include_deleted)
         .await
         .map_err(|e| unavailable(&e))?;
@@ -265,7 +276,7 @@ async fn list(
     for s in all {
         let mut keep = true;
         for (n, v) in &filters {
-            match filters::matches(&s, n, v) {
+            match filters::matches(&s, n, v, zone) {
                 Ok(m) => keep &= m,
                 Err(e) => return Err(WsError::Text(StatusCode::BAD_REQUEST, e)),
             }
@@ -281,7 +292,7 @@ async fn list(
         .iter()
         .skip(debut)
         .take(fin - debut)
-        .map(xml::abonnement_xml)
+        .map(|s| xml::abonnement_xml(s, zone))
         .collect();
     Ok(xml_response(
         StatusCode::OK,

@@ -35,6 +35,11 @@ impl Element {
         );
         &found[0].text
     }
+
+    /// The text of child `name` in namespace `ns`, if there is one.
+    pub fn find(&self, ns: &str, name: &str) -> Option<&str> {
+        self.all(ns, name).first().map(|e| e.text.as_str())
+    }
 }
 
 /// Parses `xml` into its root element; panics on a malformed document.
