@@ -54,4 +54,7 @@ pub mod fuzzing {
         abonnement_xml, document, input_from_fields, read_fields, read_filters, read_json_fields,
         ListRequest,
     };
+    pub use chrono_tz::Tz;
+    /// The subscriptions' time zone the targets read and write dates in.
+    pub const ZONE: Tz = chrono_tz::Europe::Paris;
 }

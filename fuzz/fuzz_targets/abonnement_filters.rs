@@ -14,14 +14,14 @@ use chrono::{TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
 use passerelle::domain::subscription_rules::{validate, Mode, SubscriptionInput};
 use passerelle::domain::Subscription;
-use passerelle::fuzzing::{matches, read_filters, sort};
+use passerelle::fuzzing::{matches, read_filters, sort, ZONE};
 
 const DISTRIBUTOR: &str = "123456789_0000000000000000";
 
 fn subscriptions() -> &'static [Subscription] {
     static ALL: OnceLock<Vec<Subscription>> = OnceLock::new();
     ALL.get_or_init(|| {
-        let at = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 8, 0, 0).single().unwrap_or_default();
+        let at = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 8, 0, 0).single().unwrap_or_default().with_timezone(&ZONE);
         let cases = [
             ("abo-1", "2026-08-15T00:00:00", None, Some("2026-2027"), "ETABL", Some("P1"), 1),
             ("abo-2", "2026-09-01", Some("2027-06-30T12:00:00+02:00"), None, "INDIV", None, 2),
@@ -66,7 +66,7 @@ fn ids(list: &[Subscription]) -> Vec<&str> {
 fn check_filter(name: &str, value: &str) {
     let outcomes: Vec<_> = subscriptions()
         .iter()
-        .map(|s| matches(s, name, value))
+        .map(|s| matches(s, name, value, ZONE))
         .collect();
     let refused = outcomes.iter().filter(|o| o.is_err()).count();
     assert!(

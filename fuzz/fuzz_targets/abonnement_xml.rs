@@ -6,7 +6,8 @@
 //! - fields read from XML, written back as XML (every value escaped), read the same;
 //! - a subscription the rules accept, written by `abonnement_xml` and read back through the
 //!   same path, is the same subscription (the output-only `dateCreation`, `dateModification`
-//!   and `aboSuppr` aside, which the rules set themselves).
+//!   and `aboSuppr` aside, which the rules set themselves; `finValidite`, always written, is
+//!   accepted beside the `anneeFinValidite` it is the end of).
 #![no_main]
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -14,13 +15,14 @@ use libfuzzer_sys::fuzz_target;
 use passerelle::domain::subscription_rules::{validate, Mode};
 use passerelle::domain::Subscription;
 use passerelle::fuzzing::{
-    abonnement_xml, document, input_from_fields, read_fields, read_json_fields,
+    abonnement_xml, document, input_from_fields, read_fields, read_json_fields, Tz, ZONE,
 };
 
 const OUTPUT_ONLY: [&str; 3] = ["dateCreation", "dateModification", "aboSuppr"];
 
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 9, 1, 8, 0, 0).single().unwrap_or_default()
+/// The time of the writes, in the zone where dates without an offset are read.
+fn now() -> DateTime<Tz> {
+    Utc.with_ymd_and_hms(2026, 9, 1, 8, 0, 0).single().unwrap_or_default().with_timezone(&ZONE)
 }
 
 /// A value as element content: markup escaped, and every character an XML reader could
@@ -99,7 +101,7 @@ fuzz_target!(|data: &[u8]| {
     let Some(subscription) = accepted(fields) else {
         return;
     };
-    let xml = document(&abonnement_xml(&subscription), None);
+    let xml = document(&abonnement_xml(&subscription, ZONE), None);
     let fields = match read_fields(&xml, "abonnement") {
         Ok(f) => f,
         Err(e) => panic!("abonnement_xml wrote a document the service refuses ({e}): {xml}"),

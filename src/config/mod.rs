@@ -15,6 +15,7 @@ pub mod listing;
 pub mod metrics;
 mod oidc;
 pub mod raw;
+pub mod subscriptions;
 pub mod trusted_proxy;
 pub mod validate;
 
@@ -23,6 +24,7 @@ pub use self::limits::LimitsConfig;
 pub use self::listing::ListingConfig;
 pub use self::metrics::MetricsConfig;
 pub use self::oidc::OidcConfig;
+pub use self::subscriptions::SubscriptionsConfig;
 pub use self::trusted_proxy::TrustedProxyConfig;
 
 pub use crate::secret::Secret;
@@ -212,6 +214,8 @@ pub struct Config {
     pub feed: FeedConfig,
     /// The médiacentre listing (`[listing]`).
     pub listing: ListingConfig,
+    /// The subscription web service (`[subscriptions]`).
+    pub subscriptions: SubscriptionsConfig,
     /// What a stranger can make one node do (`[limits]`).
     pub limits: LimitsConfig,
     /// Who may read `/metrics` (`[metrics]`).

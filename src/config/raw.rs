@@ -35,6 +35,8 @@ pub struct RawConfig {
     pub feed: RawFeed,
     #[serde(default)]
     pub listing: RawListing,
+    #[serde(default)]
+    pub subscriptions: RawSubscriptions,
     /// Who may read `/metrics`.
     pub metrics: Option<RawMetrics>,
     #[serde(default)]
@@ -298,6 +300,13 @@ pub struct RawFeed {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawListing {
     pub cache_schools: Option<usize>,
+}
+
+/// `[subscriptions]` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawSubscriptions {
+    /// IANA time zone of dates without an offset (default Europe/Paris).
+    pub timezone: Option<String>,
 }
 
 /// `[metrics]` as written.

@@ -166,6 +166,7 @@ pub(super) async fn validate(
     }
     let feed = super::feed::feed(&mut cx, &raw.feed);
     let listing = super::listing::listing(&mut cx, &raw.listing);
+    let subscriptions = super::subscriptions::subscriptions(&mut cx, &raw.subscriptions);
     let limits = super::limits::limits(&mut cx, &raw.limits);
     let metrics = super::metrics::metrics(&mut cx, raw.metrics.as_ref());
 
@@ -208,6 +209,7 @@ pub(super) async fn validate(
             seed_files,
             feed,
             listing,
+            subscriptions,
             limits,
             metrics,
             ents,

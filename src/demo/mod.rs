@@ -279,6 +279,7 @@ pub async fn start_with(
         seed_files: vec![],
         feed: Default::default(),
         listing: Default::default(),
+        subscriptions: Default::default(),
         limits: Default::default(),
         metrics: Default::default(),
         ents: BTreeMap::from([(

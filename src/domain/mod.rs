@@ -17,6 +17,7 @@ pub mod licence_count;
 pub mod release;
 pub mod school_scope;
 pub mod subscription;
+pub mod subscription_dates;
 pub mod subscription_rules;
 
 pub use access::{decide, AccessGrant, AccessRequest, Refusal};

@@ -2,14 +2,18 @@
 //! each refusal naming the rule and the field (gar-reference section 4).
 //!
 //! Input is a neutral [`SubscriptionInput`] of raw strings (the web service parses XML or JSON
-//! into it); output is a [`Subscription`] or every [`Violation`] at once.
+//! into it); output is a [`Subscription`] or every [`Violation`] at once. `now` carries the
+//! subscriptions' time zone, in which dates without an offset are read
+//! (`subscription_dates`).
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::directory::is_primary_nature;
 use super::ids::{PublicCible, ResourceId, Uai};
 use super::subscription::{AssignmentType, LicenceCount, Subscription, SubscriptionDetails};
+use super::subscription_dates::{parse_instant, school_year_end};
 
 /// A subscription as a provider sent it, before any check.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,6 +38,9 @@ pub struct SubscriptionInput {
     pub audiences: Vec<String>,
     pub project_code: Option<String>,
 }
+
+/// The only `categorieAffectation` providers send today, and the default when they send none.
+pub const TRANSFERABLE: &str = "transferable";
 
 /// Create (`PUT`) or update (`POST`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,30 +100,6 @@ pub fn is_distributor_id(s: &str) -> bool {
         && b[10..].iter().all(u8::is_ascii_digit)
 }
 
-/// Parses an ISO 8601 date or date-time; a time without offset is taken as UTC.
-pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
-    let s = s.trim();
-    DateTime::parse_from_rfc3339(s)
-        .map(|d| d.with_timezone(&Utc))
-        .ok()
-        .or_else(|| {
-            NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
-                .ok()
-                .map(|n| Utc.from_utc_datetime(&n))
-        })
-        .or_else(|| {
-            NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
-                .ok()
-                .map(|n| Utc.from_utc_datetime(&n))
-        })
-        .or_else(|| {
-            NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map(|n| Utc.from_utc_datetime(&n))
-        })
-}
-
 fn licence_count(s: &str) -> Option<LicenceCount> {
     let s = s.trim();
     if s == "ILLIMITE" {
@@ -124,16 +107,6 @@ fn licence_count(s: &str) -> Option<LicenceCount> {
     } else {
         s.parse::<u32>().ok().map(LicenceCount::Limited)
     }
-}
-
-/// The end of the school year `YYYY-YYYY`: the day after 15 August of the second year.
-fn school_year_end(s: &str) -> Option<(i32, DateTime<Utc>)> {
-    let (a, b) = s.trim().split_once('-')?;
-    let (a, b): (i32, i32) = (a.parse().ok()?, b.parse().ok()?);
-    if a.to_string().len() != 4 || b != a + 1 {
-        return None;
-    }
-    Some((a, Utc.with_ymd_and_hms(b, 8, 16, 0, 0, 0).single()?))
 }
 
 /// The rule that ties a subscription to the catalogue: `distributor` may only subscribe schools
@@ -162,14 +135,15 @@ pub fn validate(
     caller: &str,
     mode: Mode,
     existing: Option<&Subscription>,
-    now: DateTime<Utc>,
+    now: DateTime<Tz>,
 ) -> Result<Subscription, Vec<Violation>> {
     validate_for_schools(input, path_id, caller, mode, existing, now, &[])
 }
 
 /// Applies every rule. `path_id` is the id in the URL; `caller` the distributor id of the
 /// authenticated provider; on update, `existing` is the stored subscription (its schools are
-/// kept, as the update body carries none); `primary_schools` are the subscription's schools
+/// kept, as the update body carries none); `now` is the time of the write, in the time zone
+/// where dates without an offset are read; `primary_schools` are the subscription's schools
 /// that the directory knows as primary schools (no `DOCUMENTALISTE` audience there).
 pub fn validate_for_schools(
     input: &SubscriptionInput,
@@ -177,10 +151,12 @@ pub fn validate_for_schools(
     caller: &str,
     mode: Mode,
     existing: Option<&Subscription>,
-    now: DateTime<Utc>,
+    now: DateTime<Tz>,
     primary_schools: &[Uai],
 ) -> Result<Subscription, Vec<Violation>> {
     let mut c = Checker(Vec::new());
+    let zone = now.timezone();
+    let now = now.with_timezone(&Utc);
 
     // Identifier.
     let id = c.required("idAbonnement", &input.id);
@@ -249,7 +225,7 @@ pub fn validate_for_schools(
 
     // Validity.
     let start = c.required("debutValidite", &input.start).and_then(|s| {
-        parse_instant(s).or_else(|| {
+        parse_instant(s, zone).or_else(|| {
             c.fail(
                 "RG-DATE-FORMAT",
                 "debutValidite",
@@ -259,11 +235,19 @@ pub fn validate_for_schools(
         })
     });
     let end = match (&input.end, &input.end_school_year) {
+        // What the service answers carries both (finValidite is always written): sent back,
+        // a finValidite that is the end of the anneeFinValidite beside it is that end.
+        (Some(e), Some(y))
+            if school_year_end(y, zone).is_some()
+                && parse_instant(e, zone) == school_year_end(y, zone) =>
+        {
+            school_year_end(y, zone)
+        }
         (Some(_), Some(_)) => {
             c.fail(
                 "RG-END-EXCLUSIVE",
                 "finValidite",
-                "finValidite et anneeFinValidite sont exclusives",
+                "finValidite et anneeFinValidite sont exclusives (sauf si finValidite est la fin de anneeFinValidite)",
             );
             None
         }
@@ -275,7 +259,7 @@ pub fn validate_for_schools(
             );
             None
         }
-        (Some(e), None) => parse_instant(e).or_else(|| {
+        (Some(e), None) => parse_instant(e, zone).or_else(|| {
             c.fail(
                 "RG-DATE-FORMAT",
                 "finValidite",
@@ -283,8 +267,8 @@ pub fn validate_for_schools(
             );
             None
         }),
-        (None, Some(y)) => match school_year_end(y) {
-            Some((_, end)) => Some(end),
+        (None, Some(y)) => match school_year_end(y, zone) {
+            Some(end) => Some(end),
             None => {
                 c.fail("RG-SCHOOL-YEAR", "anneeFinValidite", "anneeFinValidite doit avoir la forme AAAA-AAAA, la seconde année suivant la première");
                 None
@@ -358,19 +342,29 @@ pub fn validate_for_schools(
         },
     };
 
-    // Assignment.
-    let category = c
-        .required("categorieAffectation", &input.category)
-        .map(str::to_string);
-    if let Some(cat) = &category {
-        if cat != "transferable" && cat != "non transferable" {
-            c.fail(
-                "RG-CATEGORY",
-                "categorieAffectation",
-                "categorieAffectation doit valoir « transferable » ou « non transferable »",
-            );
+    // Assignment. Providers no longer send categorieAffectation (its only value is
+    // `transferable`): a creation without it is transferable, an update keeps what was stored.
+    let sent = input
+        .category
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let category = match (sent, existing) {
+        (Some(cat), _) => {
+            if cat != TRANSFERABLE && cat != "non transferable" {
+                c.fail(
+                    "RG-CATEGORY",
+                    "categorieAffectation",
+                    "categorieAffectation doit valoir « transferable » ou « non transferable »",
+                );
+            }
+            cat.to_string()
         }
-    }
+        (None, Some(e)) if mode == Mode::Update && !e.details.category.is_empty() => {
+            e.details.category.clone()
+        }
+        (None, _) => TRANSFERABLE.to_string(),
+    };
     let kind = c
         .required("typeAffectation", &input.assignment_type)
         .and_then(|t| match t {
@@ -482,16 +476,7 @@ pub fn validate_for_schools(
     }
     c.max_len("codeProjetRessource", input.project_code.as_deref(), 50);
 
-    match (
-        c.0.is_empty(),
-        id,
-        resource,
-        label,
-        start,
-        end,
-        kind,
-        category,
-    ) {
+    match (c.0.is_empty(), id, resource, label, start, end, kind) {
         (
             true,
             Some(id),
@@ -500,7 +485,6 @@ pub fn validate_for_schools(
             Some(valid_from),
             Some(valid_until),
             Some(assignment_type),
-            Some(category),
         ) => Ok(Subscription {
             id: id.to_string(),
             distributor_id: caller.to_string(),

@@ -1,11 +1,17 @@
 //! Every rule of the subscription web service, with a passing and a failing case.
 
 use super::*;
+use chrono::TimeZone;
 
 const CALLER: &str = "123456789_0000000000000000";
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap()
+}
+
+/// `t` in Paris, where dates without an offset are read.
+fn paris(t: DateTime<Utc>) -> DateTime<Tz> {
+    t.with_timezone(&chrono_tz::Europe::Paris)
 }
 
 fn valid() -> SubscriptionInput {
@@ -34,7 +40,14 @@ fn valid() -> SubscriptionInput {
 }
 
 fn check(input: &SubscriptionInput) -> Result<Subscription, Vec<Violation>> {
-    validate(input, "abo-2026-001", CALLER, Mode::Create, None, now())
+    validate(
+        input,
+        "abo-2026-001",
+        CALLER,
+        Mode::Create,
+        None,
+        paris(now()),
+    )
 }
 
 /// Asserts that `change` breaks exactly `rule` on `field`.
@@ -54,13 +67,15 @@ fn a_valid_subscription_is_accepted_with_every_field() {
     assert_eq!(s.id, "abo-2026-001");
     assert_eq!(
         s.valid_from,
-        Utc.with_ymd_and_hms(2026, 8, 15, 0, 0, 0).unwrap()
+        Utc.with_ymd_and_hms(2026, 8, 14, 22, 0, 0).unwrap(),
+        "a time without offset is Paris time"
     );
     assert_eq!(
         s.valid_until,
-        Utc.with_ymd_and_hms(2027, 8, 16, 0, 0, 0).unwrap(),
-        "the school year ends after 15 August"
+        Utc.with_ymd_and_hms(2027, 8, 15, 21, 59, 59).unwrap(),
+        "the school year ends on 15 August at 23:59:59, Paris time"
     );
+    assert_eq!(s.details.category, TRANSFERABLE);
     assert_eq!(s.uais, vec!["0561641E".parse::<Uai>().unwrap()]);
     assert_eq!(
         s.audiences,
@@ -87,19 +102,21 @@ fn identifier_rules() {
     for bad in ["_abo", "abonnements", "categorie"] {
         let mut i = valid();
         i.id = Some(bad.into());
-        let errors = validate(&i, bad, CALLER, Mode::Create, None, now()).unwrap_err();
+        let errors = validate(&i, bad, CALLER, Mode::Create, None, paris(now())).unwrap_err();
         assert!(errors.iter().any(|v| v.rule == "RG-ID-FORMAT"), "{bad}");
     }
     let long = "a".repeat(46);
     let mut i = valid();
     i.id = Some(long.clone());
-    assert!(validate(&i, &long, CALLER, Mode::Create, None, now())
-        .unwrap_err()
-        .iter()
-        .any(|v| v.rule == "RG-LENGTH"));
+    assert!(
+        validate(&i, &long, CALLER, Mode::Create, None, paris(now()))
+            .unwrap_err()
+            .iter()
+            .any(|v| v.rule == "RG-LENGTH")
+    );
     let ok = "a".repeat(45);
     i.id = Some(ok.clone());
-    assert!(validate(&i, &ok, CALLER, Mode::Create, None, now()).is_ok());
+    assert!(validate(&i, &ok, CALLER, Mode::Create, None, paris(now())).is_ok());
 }
 
 #[test]
@@ -203,6 +220,23 @@ fn validity_rules() {
     i.end_school_year = None;
     i.end = Some("2027-08-15T23:59:59+02:00".into());
     assert!(check(&i).is_ok());
+    // Both, as the service answers them: accepted when finValidite is that school year's end.
+    let mut i = valid();
+    i.end = Some("2027-08-15T23:59:59+02:00".into());
+    let both = check(&i).unwrap();
+    assert_eq!(both.valid_until, check(&valid()).unwrap().valid_until);
+    assert_eq!(both.details.end_school_year.as_deref(), Some("2026-2027"));
+    for other in [
+        "2027-08-15T23:59:59Z",
+        "2027-08-16T00:00:00+02:00",
+        "demain",
+    ] {
+        refused(
+            |i| i.end = Some(other.into()),
+            "RG-END-EXCLUSIVE",
+            "finValidite",
+        );
+    }
 }
 
 #[test]
@@ -239,6 +273,40 @@ fn assignment_rules() {
         "RG-ASSIGNMENT-TYPE",
         "typeAffectation",
     );
+}
+
+/// Providers no longer send categorieAffectation: a creation is transferable, an update keeps
+/// what was stored (a subscription stored without one becomes transferable).
+#[test]
+fn categorie_affectation_is_optional() {
+    let mut input = valid();
+    input.category = None;
+    let created = check(&input).unwrap();
+    assert_eq!(created.details.category, TRANSFERABLE);
+    input.category = Some("  ".into());
+    assert_eq!(check(&input).unwrap().details.category, TRANSFERABLE);
+
+    let mut stored = created.clone();
+    stored.details.category = "non transferable".into();
+    let mut update = valid();
+    update.uais.clear();
+    update.category = None;
+    let update_of = |existing: &Subscription| {
+        validate(
+            &update,
+            "abo-2026-001",
+            CALLER,
+            Mode::Update,
+            Some(existing),
+            paris(now()),
+        )
+        .unwrap()
+        .details
+        .category
+    };
+    assert_eq!(update_of(&stored), "non transferable");
+    stored.details.category = String::new();
+    assert_eq!(update_of(&stored), TRANSFERABLE);
 }
 
 #[test]
@@ -315,7 +383,6 @@ fn every_violation_is_reported_at_once() {
         "debutValidite",
         "finValidite",
         "uaiEtab",
-        "categorieAffectation",
         "typeAffectation",
         "publicCible",
     ] {
@@ -336,7 +403,7 @@ fn an_update_keeps_the_schools_and_refuses_new_ones() {
         CALLER,
         Mode::Update,
         Some(&created),
-        later,
+        paris(later),
     )
     .unwrap();
     assert_eq!(updated.uais, created.uais);
@@ -349,7 +416,7 @@ fn an_update_keeps_the_schools_and_refuses_new_ones() {
         CALLER,
         Mode::Update,
         Some(&created),
-        later,
+        paris(later),
     )
     .unwrap_err();
     assert!(errors.iter().any(|v| v.rule == "RG-UPDATE-UAI"));
@@ -367,7 +434,7 @@ fn librarians_are_no_audience_in_primary_schools() {
             CALLER,
             Mode::Create,
             None,
-            now(),
+            paris(now()),
             schools,
         )
     };

@@ -4,8 +4,12 @@
 //! storage id kept per distributor (another distributor's subscription of the same id is never
 //! read nor revealed), and the audit trace of each change. The subscription web service
 //! (`http::abonnement`) calls these.
+//!
+//! A creation of an id the owner already has is refused as existing before any rule is
+//! checked: providers' clients take that answer (409) to mean "update it instead".
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
 use super::Deps;
 use crate::domain::subscription::storage_id;
@@ -52,36 +56,30 @@ impl Owner<'_> {
     }
 }
 
-/// Creates subscription `id` from `input` at `now`.
+/// Creates subscription `id` from `input` at `now` (in the zone where dates without an offset
+/// are read). An id the distributor already has is [`WriteError::Exists`] whatever the body.
 pub async fn create(
     d: &Deps<'_>,
     owner: Owner<'_>,
     id: &str,
     input: &SubscriptionInput,
-    now: DateTime<Utc>,
+    now: DateTime<Tz>,
 ) -> Result<Subscription, WriteError> {
+    let distributor = owner.acting_as(input);
+    if exists(d, distributor, id).await? {
+        return Err(WriteError::Exists);
+    }
     let named: Vec<Uai> = input.uais.iter().filter_map(|u| u.parse().ok()).collect();
     let primary = primary_schools(d, &named).await?;
-    let mut subscription = validate_for_schools(
-        input,
-        id,
-        owner.acting_as(input),
-        Mode::Create,
-        None,
-        now,
-        &primary,
-    )
-    .map_err(WriteError::Rules)?;
+    let mut subscription =
+        validate_for_schools(input, id, distributor, Mode::Create, None, now, &primary)
+            .map_err(WriteError::Rules)?;
     sold_by(d, &subscription).await?;
     // Stored under the distributor's own key: the same id of another distributor is another
-    // subscription, and its existence is never revealed.
-    let exists_plain = d
-        .store
-        .subscription(id)
-        .await?
-        .is_some_and(|s| s.distributor_id == subscription.distributor_id);
+    // subscription, and its existence is never revealed. Written only if absent, so that of
+    // two concurrent creations one answers as existing.
     subscription.id = storage_id(&subscription.distributor_id, id);
-    if exists_plain || !d.store.create_subscription(&subscription).await? {
+    if !d.store.create_subscription(&subscription).await? {
         return Err(WriteError::Exists);
     }
     tracing::info!(provider = %owner.provider, subscription = %id, "subscription created");
@@ -89,14 +87,15 @@ pub async fn create(
     Ok(subscription)
 }
 
-/// Replaces `existing` (read by [`read`]) with `input` at `now`.
+/// Replaces `existing` (read by [`read`]) with `input` at `now` (in the zone where dates
+/// without an offset are read).
 pub async fn update(
     d: &Deps<'_>,
     owner: Owner<'_>,
     existing: &Subscription,
     id: &str,
     input: &SubscriptionInput,
-    now: DateTime<Utc>,
+    now: DateTime<Tz>,
 ) -> Result<Subscription, WriteError> {
     let primary = primary_schools(d, &existing.uais).await?;
     let mut subscription = validate_for_schools(
@@ -150,6 +149,22 @@ pub async fn read(d: &Deps<'_>, owner: Owner<'_>, id: &str) -> Result<Subscripti
         }
     }
     Err(WriteError::Absent)
+}
+
+/// Whether `distributor` has a subscription `id`: under its own key, or under the plain id
+/// (stored before ids were kept per distributor, and seeds).
+async fn exists(d: &Deps<'_>, distributor: &str, id: &str) -> Result<bool, StoreError> {
+    if d.store
+        .subscription(&storage_id(distributor, id))
+        .await?
+        .is_some()
+    {
+        return Ok(true);
+    }
+    Ok(d.store
+        .subscription(id)
+        .await?
+        .is_some_and(|s| s.distributor_id == distributor))
 }
 
 /// Every subscription of the owner's distributors, deleted ones with `include_deleted`.

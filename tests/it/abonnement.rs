@@ -542,42 +542,6 @@ async fn a_subscription_created_through_the_service_opens_the_resource_at_once()
 }
 
 #[tokio::test]
-async fn providers_read_the_list_of_schools() {
-    let gw = TestGateway::new().await;
-    let path = "/abonnement/etablissements/etablissements.xml";
-    assert_eq!(
-        call(&gw, Method::GET, path, None, String::new(), false)
-            .await
-            .0,
-        StatusCode::UNAUTHORIZED
-    );
-    let (s, body) = call(
-        &gw,
-        Method::GET,
-        path,
-        Some(PROVIDER_TOKEN),
-        String::new(),
-        false,
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK);
-    assert!(
-        body.contains(&format!("<etablissements xmlns=\"{NS}\">")),
-        "{body}"
-    );
-    assert!(
-        body.contains(&format!("<etablissement><uai>{UAI}</uai>")),
-        "{body}"
-    );
-    assert!(
-        body.contains(
-            "<appellation_officielle>Collège de test</appellation_officielle><idENT>QjA=</idENT>"
-        ),
-        "{body}"
-    );
-}
-
-#[tokio::test]
 async fn every_change_is_traced_with_who_what_before_and_after() {
     use passerelle::trace::TraceEvent;
     let gw = TestGateway::new().await;

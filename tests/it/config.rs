@@ -558,3 +558,34 @@ async fn the_limits_have_defaults_keys_and_checks() {
     }
     assert!(text.contains("PASSERELLE__LIMITS__MAX_IN_FLIGHT"), "{text}");
 }
+
+#[tokio::test]
+async fn the_subscriptions_time_zone_has_a_default_and_is_checked() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/passerelle.toml");
+    let cfg = config::load(&path, vars(&[])).await.unwrap();
+    assert_eq!(cfg.subscriptions.timezone, chrono_tz::Europe::Paris);
+    let cfg = config::load(
+        &path,
+        vars(&[("PASSERELLE__SUBSCRIPTIONS__TIMEZONE", "America/Cayenne")]),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.subscriptions.timezone, chrono_tz::America::Cayenne);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("# timezone = \"Europe/Paris\""),
+        "documented in the example"
+    );
+    let text = text
+        .replace("# [subscriptions]", "[subscriptions]")
+        .replace("# timezone = \"Europe/Paris\"", "timezone = \"Paris\"");
+    let err = config::load_str(&text, &path.with_file_name(""), vars(&[]))
+        .await
+        .map(|_| ())
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains("subscriptions.timezone") && err.contains("Paris"),
+        "{err}"
+    );
+}

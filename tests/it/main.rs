@@ -18,6 +18,8 @@
 mod support;
 
 mod abonnement;
+mod abonnement_clients;
+mod abonnement_dates;
 mod affectations;
 mod annuaire;
 mod audience_http;

@@ -4,11 +4,13 @@
 //! Date filters (`dateCreation`, `dateModification`, `debutValidite`, `finValidite`) take an
 //! ISO 8601 interval `start/end`, either side `..` when open: `2026-09-01/..` keeps what is on or
 //! after 1 September 2026, `../2027-01-01` what is before 2027, `2026-09-01/2026-10-01`
-//! September. Dates and times are read as `debutValidite` is (UTC when no offset is given).
+//! September. Dates and times are read as `debutValidite` is (in the subscriptions' time zone
+//! when no offset is given).
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
-use crate::domain::subscription_rules::parse_instant;
+use crate::domain::subscription_dates::parse_instant;
 use crate::domain::Subscription;
 
 const SORT_FIELDS: [&str; 10] = [
@@ -75,8 +77,8 @@ pub fn sort(
     Ok(())
 }
 
-/// Whether `s` passes the filter `name = value`.
-pub fn matches(s: &Subscription, name: &str, value: &str) -> Result<bool, String> {
+/// Whether `s` passes the filter `name = value`; dates without an offset are read in `zone`.
+pub fn matches(s: &Subscription, name: &str, value: &str, zone: Tz) -> Result<bool, String> {
     Ok(match name {
         "idAbonnement" => s.external_id() == value,
         "idDistributeurCom" => s.distributor_id == value,
@@ -91,7 +93,7 @@ pub fn matches(s: &Subscription, name: &str, value: &str) -> Result<bool, String
         "codeProjetRessource" => s.details.project_code.as_deref() == Some(value),
         "idRessource" => s.resource_id.as_str() == value,
         "dateCreation" | "dateModification" | "debutValidite" | "finValidite" => {
-            let (from, until) = interval(name, value)?;
+            let (from, until) = interval(name, value, zone)?;
             dated(s, name)
                 .is_some_and(|t| from.is_none_or(|f| f <= t) && until.is_none_or(|u| t < u))
         }
@@ -115,7 +117,7 @@ fn dated(s: &Subscription, name: &str) -> Option<DateTime<Utc>> {
 type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// An ISO 8601 interval `start/end` (start included, end excluded), either side `..` when open.
-fn interval(name: &str, value: &str) -> Result<Bounds, String> {
+fn interval(name: &str, value: &str, zone: Tz) -> Result<Bounds, String> {
     let refused = || {
         format!(
             "filtre {name} « {value} » : attendu un intervalle ISO 8601 début/fin, « .. » pour un côté ouvert (2026-09-01/..)"
@@ -124,7 +126,7 @@ fn interval(name: &str, value: &str) -> Result<Bounds, String> {
     let (start, end) = value.trim().split_once('/').ok_or_else(refused)?;
     let side = |v: &str| match v.trim() {
         ".." | "" => Ok(None),
-        v => parse_instant(v).map(Some).ok_or_else(refused),
+        v => parse_instant(v, zone).map(Some).ok_or_else(refused),
     };
     let (from, until) = (side(start)?, side(end)?);
     if from.is_none() && until.is_none() {

@@ -5,10 +5,13 @@
 //!
 //! Callers are providers' servers, authenticated by their client certificate or bearer token;
 //! a provider sees and changes only the subscriptions of its own commercial distributor ids.
-//! `decompte` answers the licence counts (`GET /decompteaffectations`) on the same terms.
+//! Dates without an offset are read in `[subscriptions] timezone`, and every date is answered
+//! with its offset there. `decompte` answers the licence counts (`GET /decompteaffectations`)
+//! on the same terms; `schools` the list of schools (`<listEtablissement>`).
 
 mod decompte;
 pub(crate) mod filters;
+pub(crate) mod schools;
 pub(crate) mod xml;
 
 use std::collections::HashMap;
@@ -35,7 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/abonnement/abonnements", get(list).post(list))
         .route(
             "/abonnement/etablissements/etablissements.xml",
-            get(schools),
+            get(schools::handle),
         )
         .route(
             "/abonnement/{id}",
@@ -145,8 +148,17 @@ fn owner(provider: &ProviderConfig) -> Owner<'_> {
     }
 }
 
-fn subscription_xml(status: StatusCode, s: &Subscription) -> Response {
-    xml_response(status, xml::document(&xml::abonnement_xml(s), None))
+fn subscription_xml(state: &AppState, status: StatusCode, s: &Subscription) -> Response {
+    let zone = state.config.subscriptions.timezone;
+    xml_response(status, xml::document(&xml::abonnement_xml(s, zone), None))
+}
+
+/// The time of a write, in the zone where dates without an offset are read.
+fn now(state: &AppState) -> chrono::DateTime<chrono_tz::Tz> {
+    state
+        .clock
+        .now()
+        .with_timezone(&state.config.subscriptions.timezone)
 }
 
 async fn create(
@@ -163,11 +175,11 @@ async fn create(
         owner(caller.provider()),
         &id,
         &input,
-        state.clock.now(),
+        now(&state),
     )
     .await
     .map_err(|e| refused(&id, e))?;
-    Ok(subscription_xml(StatusCode::CREATED, &created))
+    Ok(subscription_xml(&state, StatusCode::CREATED, &created))
 }
 
 async fn update(
@@ -183,10 +195,10 @@ async fn update(
         .await
         .map_err(|e| refused(&id, e))?;
     let input = parse(&headers, &body)?;
-    let updated = subscription::update(&d, owner, &existing, &id, &input, state.clock.now())
+    let updated = subscription::update(&d, owner, &existing, &id, &input, now(&state))
         .await
         .map_err(|e| refused(&id, e))?;
-    Ok(subscription_xml(StatusCode::OK, &updated))
+    Ok(subscription_xml(&state, StatusCode::OK, &updated))
 }
 
 async fn delete(
@@ -215,35 +227,7 @@ async fn read(
     let s = subscription::read(&state.deps(), owner(caller.provider()), &id)
         .await
         .map_err(|e| refused(&id, e))?;
-    Ok(subscription_xml(StatusCode::OK, &s))
-}
-
-/// `GET /abonnement/etablissements/etablissements.xml`: the schools known to the gateway.
-async fn schools(
-    State(state): State<AppState>,
-    caller: Result<ProviderCaller, Unauthenticated>,
-) -> WsResult {
-    authenticated(caller)?;
-    let schools = state.store.schools().await.map_err(|e| unavailable(&e))?;
-    let b64 = |s: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
-    let mut body = String::new();
-    for s in &schools {
-        body.push_str("<etablissement>");
-        for (name, value) in [
-            ("uai", s.uai.as_str()),
-            ("nature_uai", s.nature.as_deref().unwrap_or("")),
-            ("academie", s.academy.as_deref().unwrap_or("")),
-            ("appellation_officielle", &s.name),
-            ("idENT", &b64(s.ent.as_str())),
-        ] {
-            body.push_str(&format!("<{name}>{}</{name}>", escape(value)));
-        }
-        body.push_str("</etablissement>");
-    }
-    Ok(xml_response(
-        StatusCode::OK,
-        xml::document(&body, Some("etablissements")),
-    ))
+    Ok(subscription_xml(&state, StatusCode::OK, &s))
 }
 
 async fn list(
@@ -284,6 +268,7 @@ async fn list(
     if q.get("aboSuppr").is_some_and(|v| v == "true") {
         include_deleted = true;
     }
+    let zone = state.config.subscriptions.timezone;
     let all = subscription::of(&state.deps(), owner(provider), include_deleted)
         .await
         .map_err(|e| unavailable(&e))?;
@@ -291,7 +276,7 @@ async fn list(
     for s in all {
         let mut keep = true;
         for (n, v) in &filters {
-            match filters::matches(&s, n, v) {
+            match filters::matches(&s, n, v, zone) {
                 Ok(m) => keep &= m,
                 Err(e) => return Err(WsError::Text(StatusCode::BAD_REQUEST, e)),
             }
@@ -307,7 +292,7 @@ async fn list(
         .iter()
         .skip(debut)
         .take(fin - debut)
-        .map(xml::abonnement_xml)
+        .map(|s| xml::abonnement_xml(s, zone))
         .collect();
     Ok(xml_response(
         StatusCode::OK,

@@ -1,14 +1,16 @@
 //! The subscription web service's bodies: `<abonnement>` (XML in the GAR namespace, or JSON
 //! with the same names) to a neutral [`SubscriptionInput`], `<filtres>` to filters, and
-//! subscriptions back to XML.
+//! subscriptions back to XML, every date with its offset in the subscriptions' time zone.
 
+use chrono_tz::Tz;
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
 use crate::domain::subscription::LicenceCount;
+use crate::domain::subscription_dates::written;
 use crate::domain::subscription_rules::SubscriptionInput;
 use crate::domain::{AssignmentType, PublicCible, Subscription};
-use crate::saml::xml::{escape, instant};
+use crate::saml::xml::escape;
 
 pub const NAMESPACE: &str = "http://www.atosworldline.com/wsabonnement/v1.0/";
 const MAX_BODY: usize = 256 * 1024;
@@ -235,8 +237,11 @@ fn count(c: LicenceCount) -> String {
     }
 }
 
-/// One `<abonnement>` element (without namespace declaration).
-pub fn abonnement_xml(s: &Subscription) -> String {
+/// One `<abonnement>` element (without namespace declaration), its dates written with their
+/// offset in `zone`. `finValidite` is always there, beside `anneeFinValidite` when the end was
+/// given as a school year: clients read `finValidite`.
+pub fn abonnement_xml(s: &Subscription, zone: Tz) -> String {
+    let instant = |t| written(t, zone);
     let d = &s.details;
     let mut o = String::from("<abonnement>");
     el(&mut o, "idAbonnement", s.external_id());
@@ -248,9 +253,9 @@ pub fn abonnement_xml(s: &Subscription) -> String {
     el(&mut o, "typeIdRessource", "ark");
     el(&mut o, "libelleRessource", &s.resource_label);
     el(&mut o, "debutValidite", &instant(s.valid_from));
-    match &d.end_school_year {
-        Some(y) => el(&mut o, "anneeFinValidite", y),
-        None => el(&mut o, "finValidite", &instant(s.valid_until)),
+    el(&mut o, "finValidite", &instant(s.valid_until));
+    if let Some(y) = &d.end_school_year {
+        el(&mut o, "anneeFinValidite", y);
     }
     for u in &s.uais {
         el(&mut o, "uaiEtab", u.as_str());

@@ -3,8 +3,9 @@
 //! gateway's code (`ent_idp`, `ent_op`, `hostile_op`, `pki`, `test_redis`), message builders
 //! and the browser's side of logins (`oidc`, `oidc_login`, `saml_browser`), the store contracts
 //! (`contract`, `audience_contract`), a log capture (`captured_logs`), and a way to run a
-//! test alone in a process of its own (`alone`), and the crate's module graph read from its
-//! source (`module_graph`, for `layering`).
+//! test alone in a process of its own (`alone`), the crate's module graph read from its
+//! source (`module_graph`, for `layering`), and a namespace-aware reading of XML answers
+//! (`ns_xml`).
 
 pub mod alone;
 pub mod audience_contract;
@@ -14,6 +15,7 @@ pub mod ent_idp;
 pub mod ent_op;
 pub mod hostile_op;
 pub mod module_graph;
+pub mod ns_xml;
 pub mod oidc;
 pub mod oidc_login;
 pub mod pki;
