@@ -49,10 +49,13 @@ pub async fn end(d: &Deps<'_>, session: &Session, why: Ended) -> Result<(), Flow
     Ok(())
 }
 
+/// The index keys of a login: by subject, by subject and index, and by index alone (an OIDC
+/// logout token may name only the `sid`).
 fn keys(ent: &IdEnt, r: &EntSessionRef) -> Vec<String> {
     let mut keys = vec![EntSessionRef::store_key(ent, &r.subject, None)];
     if let Some(index) = &r.index {
         keys.push(EntSessionRef::store_key(ent, &r.subject, Some(index)));
+        keys.push(EntSessionRef::store_key(ent, "", Some(index)));
     }
     keys
 }
@@ -76,22 +79,22 @@ pub async fn index(
     Ok(())
 }
 
-/// Ends the sessions that ENT `ent`'s logout names: its login `subject`, with one of `indexes`
-/// (or, with none, the subject's latest session). Answers the sessions ended; none when the
-/// gateway has no session of that login (already ended, expired, or never opened here).
+/// Ends the sessions that ENT `ent`'s logout names: its login `subject` with one of `indexes`
+/// (with no index, the subject's latest session; with no subject, the login of each index).
+/// Answers the sessions ended; none when the gateway has no session of that login (already
+/// ended, expired, or never opened here).
 pub async fn by_ent(
     d: &Deps<'_>,
     ent: &IdEnt,
-    subject: &str,
+    subject: Option<&str>,
     indexes: &[String],
 ) -> Result<Vec<Session>, FlowError> {
-    let keys: Vec<String> = if indexes.is_empty() {
-        vec![EntSessionRef::store_key(ent, subject, None)]
-    } else {
-        indexes
+    let keys: Vec<String> = match (subject, indexes.is_empty()) {
+        (Some(subject), true) => vec![EntSessionRef::store_key(ent, subject, None)],
+        (subject, _) => indexes
             .iter()
-            .map(|i| EntSessionRef::store_key(ent, subject, Some(i)))
-            .collect()
+            .map(|i| EntSessionRef::store_key(ent, subject.unwrap_or(""), Some(i)))
+            .collect(),
     };
     let mut ended = Vec::new();
     for key in keys {
@@ -105,12 +108,12 @@ pub async fn by_ent(
             d.store.delete_token(KIND_ENT_SESSION, &key).await?;
             continue;
         };
-        // The index names this ENT's login of this subject: never another's session.
+        // The index names this ENT's login: never another's session.
         let named = session.ent == *ent
-            && session
-                .ent_session
-                .as_ref()
-                .is_some_and(|r| r.subject == subject);
+            && session.ent_session.as_ref().is_some_and(|r| {
+                subject.is_none_or(|s| r.subject == s)
+                    && (indexes.is_empty() || r.index.as_ref().is_some_and(|i| indexes.contains(i)))
+            });
         if named && !ended.iter().any(|s: &Session| s.id == session.id) {
             end(d, &session, Ended::EntLogout).await?;
             ended.push(session);

@@ -167,5 +167,17 @@ pub async fn handle(
             "the ENT was asked to authenticate the user again (max_age=0) but its ID token has no auth_time after the request",
         ));
     }
-    login::finish(&state, &headers, pending, user.person_id, None, "oidc").await
+    let ent_session = crate::session::EntSessionRef {
+        subject: user.sub,
+        index: user.sid,
+    };
+    login::finish(
+        &state,
+        &headers,
+        pending,
+        user.person_id,
+        Some(ent_session),
+        "oidc",
+    )
+    .await
 }

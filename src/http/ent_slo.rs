@@ -103,7 +103,7 @@ async fn ended_by<'s>(
     let ended = flow::logout::by_ent(
         &state.deps(),
         &ent.id,
-        &verified.name_id,
+        Some(&verified.name_id),
         &verified.session_indexes,
     )
     .await

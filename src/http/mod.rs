@@ -14,6 +14,7 @@ mod catalogue;
 pub mod cookies;
 mod domaine_gar;
 mod ent_oidc;
+mod ent_oidc_logout;
 mod ent_slo;
 pub mod error;
 pub mod forwarded_cert;
@@ -53,6 +54,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route(ent_slo::SOAP_PATH, post(ent_slo::soap))
         .route("/ent/oidc/callback", get(ent_oidc::handle))
+        .route(ent_oidc_logout::PATH, post(ent_oidc_logout::backchannel))
         .route("/idp/metadata", get(idp::metadata))
         .route("/idp/profile/SAML2/Redirect/SSO", get(idp::sso_redirect))
         .route("/idp/profile/SAML2/POST/SSO", post(idp::sso_post))

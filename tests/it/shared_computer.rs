@@ -328,3 +328,83 @@ async fn an_oidc_authorization_on_an_unconfirmed_session_asks_the_ent_first() {
     assert_eq!(status, 200, "{claims}");
     assert_eq!(claims["PRO"], "National_elv", "{claims}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oidc_ents_back_channel_logout_ends_the_session_at_once() {
+    let p = crate::support::ent_op::panva_with_backchannel_logout(
+        crate::support::hostile_op::CLIENT_SECRET,
+    )
+    .await;
+    let click = format!("{}{}", p.base, domaine_gar(RES_ETABL));
+    let seen = through_the_op(&p, click.clone(), TEACHER).await;
+    assert_eq!(seen.last().unwrap(), RES_ACCESS, "{seen:?}");
+    assert!(assertion_at(&p, "_sp-teacher").await.is_some());
+
+    // Hostile logout tokens first: refused, nothing ended.
+    let post = |token: String| {
+        let url = format!("{}/ent/oidc/backchannel-logout", p.base);
+        async move {
+            let resp = reqwest::Client::new()
+                .post(url)
+                .form(&[("logout_token", token)])
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        }
+    };
+    let forged = forged_logout_token(&p.op.issuer, TEACHER, p.gw.clock.now().timestamp());
+    let (status, body) = post(forged).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("invalid_request") && body.contains("oidc.signature"),
+        "{body}"
+    );
+    let (status, body) = post("not-a-token".into()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        assertion_at(&p, "_sp-teacher-2").await.is_some(),
+        "nothing ended"
+    );
+
+    // The teacher logs out at the ENT: its provider posts a logout token to the gateway.
+    ent_logout(&p).await;
+    let ended: Vec<_> =
+        p.gw.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                TraceEvent::SessionEnded { reason, .. } => Some(reason),
+                _ => None,
+            })
+            .collect();
+    assert_eq!(ended, vec!["ent_logout"]);
+    assert!(assertion_at(&p, "_sp-after-logout").await.is_none());
+    // The pupil's click is an ordinary login (no session to confirm), as the pupil.
+    let seen = through_the_op(&p, click, PUPIL).await;
+    assert!(!seen.iter().any(|u| u.contains("prompt=none")), "{seen:?}");
+    assert_eq!(seen.last().unwrap(), RES_ACCESS, "{seen:?}");
+    let pupil = assertion_at(&p, "_sp-pupil").await.unwrap();
+    assert!(is_pupils(&pupil), "{pupil}");
+
+    let _ = p.stop.send(());
+    p.server.await.unwrap().unwrap();
+}
+
+/// A logout token for `sub` at `issuer`, well formed, signed with a key the ENT does not have
+/// under the ENT's key id.
+fn forged_logout_token(issuer: &str, sub: &str, now: i64) -> String {
+    let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some("ent-op-1".into());
+    let claims = serde_json::json!({
+        "iss": issuer, "aud": crate::support::hostile_op::CLIENT_ID, "sub": sub,
+        "iat": now, "jti": "forged-1",
+        "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+    });
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_rsa_pem(&rsa.private_key_to_pem().unwrap()).unwrap(),
+    )
+    .unwrap()
+}

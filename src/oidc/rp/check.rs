@@ -50,6 +50,9 @@ check_codes! {
         Claims = "claims",
         /// The ENT claim names another ENT than the one configured.
         EntClaim = "ent_claim",
+        /// A back-channel `logout_token` is malformed or fails a check of Back-Channel Logout
+        /// 1.0 §2.6 (event, `sub`/`sid`, `nonce`, `jti`, `iat`).
+        LogoutToken = "logout_token",
         /// The gateway's configuration for this ENT is unusable.
         Config = "config",
     }
@@ -91,7 +94,8 @@ impl Check {
             | Check::Nonce
             | Check::AtHash
             | Check::Claims
-            | Check::EntClaim => Kind::Refused,
+            | Check::EntClaim
+            | Check::LogoutToken => Kind::Refused,
         }
     }
 }

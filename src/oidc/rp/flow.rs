@@ -100,9 +100,12 @@ pub struct EntUser {
     pub person_id: String,
     /// The ID token's `auth_time`: when the ENT authenticated the user, if it says.
     pub auth_time: Option<DateTime<Utc>>,
+    /// The ID token's `sub` and `sid`: what the ENT's logout token names.
+    pub sub: String,
+    pub sid: Option<String>,
 }
 
-fn core_alg(a: IdTokenAlg) -> CoreJwsSigningAlgorithm {
+pub(super) fn core_alg(a: IdTokenAlg) -> CoreJwsSigningAlgorithm {
     match a {
         IdTokenAlg::Rs256 => CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
         IdTokenAlg::Rs384 => CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
@@ -311,6 +314,8 @@ pub async fn complete(
         other => other?,
     };
     let auth_time = claims.auth_time();
+    let sub = claims.subject().to_string();
+    let sid = claim(claims.additional_claims(), "sid");
     let mut id_ent = claim(claims.additional_claims(), &s.ent_claim);
     let mut person = claim(claims.additional_claims(), &s.person_claim);
     if id_ent.is_none() || person.is_none() {
@@ -346,5 +351,7 @@ pub async fn complete(
     Ok(EntUser {
         person_id,
         auth_time,
+        sub,
+        sid,
     })
 }

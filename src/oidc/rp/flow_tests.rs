@@ -14,11 +14,11 @@ use super::flow::{verify_id_token, GarIdToken, LoginSecrets};
 use super::{Check, EntOidc, IdTokenAlg};
 use crate::secret::Secret;
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap()
 }
 
-fn settings() -> EntOidc {
+pub(super) fn settings() -> EntOidc {
     EntOidc {
         issuer: "https://ent.example.test".into(),
         client_id: "passerelle".into(),
@@ -33,12 +33,12 @@ fn settings() -> EntOidc {
     }
 }
 
-struct Key {
-    pem: Vec<u8>,
-    jwks: CoreJsonWebKeySet,
+pub(super) struct Key {
+    pub(super) pem: Vec<u8>,
+    pub(super) jwks: CoreJsonWebKeySet,
 }
 
-fn key() -> Key {
+pub(super) fn key() -> Key {
     let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
     let b64 = |b: Vec<u8>| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
     let jwks = serde_json::from_value(json!({ "keys": [{

@@ -11,6 +11,7 @@
 pub mod check;
 pub mod fetch;
 pub mod flow;
+pub mod logout;
 pub mod provider;
 pub mod ssrf;
 

@@ -35,6 +35,8 @@ pub struct EntOpOptions<'a> {
     pub person: &'a str,
     /// Keep the GAR claims out of the ID token (userinfo only).
     pub conform: bool,
+    /// Where the OP posts its back-channel logout tokens (the feature is off without it).
+    pub backchannel_logout_uri: Option<&'a str>,
 }
 
 impl EntOp {
@@ -54,6 +56,10 @@ impl EntOp {
             .env("ID_ENT", o.id_ent)
             .env("PERSON", o.person)
             .env("CONFORM", if o.conform { "1" } else { "0" })
+            .env(
+                "BACKCHANNEL_LOGOUT_URI",
+                o.backchannel_logout_uri.unwrap_or(""),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -106,9 +112,19 @@ pub struct Panva {
 }
 
 pub async fn panva(ent_secret: &str, conform: bool) -> Panva {
+    start_panva(ent_secret, conform, false).await
+}
+
+/// As [`panva`], with the OP's back-channel logout to the gateway switched on.
+pub async fn panva_with_backchannel_logout(ent_secret: &str) -> Panva {
+    start_panva(ent_secret, false, true).await
+}
+
+async fn start_panva(ent_secret: &str, conform: bool, backchannel: bool) -> Panva {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let redirect_uri = format!("{base}/ent/oidc/callback");
+    let logout_uri = format!("{base}/ent/oidc/backchannel-logout");
     let op = EntOp::start(&EntOpOptions {
         redirect_uri: &redirect_uri,
         client_id: CLIENT_ID,
@@ -116,6 +132,7 @@ pub async fn panva(ent_secret: &str, conform: bool) -> Panva {
         id_ent: "B0",
         person: "eleve-0001",
         conform,
+        backchannel_logout_uri: backchannel.then_some(logout_uri.as_str()),
     });
     let auth = format!(
         "protocol = \"oidc\"\n[ents.B0.oidc]\nissuer = \"{}\"\nallow_private_network = true\nclient_id = \"{CLIENT_ID}\"\nclient_secret_file = \"ent-client.secret\"\n",

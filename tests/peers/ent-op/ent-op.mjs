@@ -4,7 +4,8 @@
 // ID_ENT and PERSON (the claims of the demo user), CONFORM=1 to keep those claims out of
 // the ID token (they are then only served by userinfo). A login interaction logs in PERSON, or
 // the person its URL names (`/interaction/<uid>?as=<person>`: another user at the same
-// browser); the OP's own end_session endpoint logs the browser out.
+// browser); the OP's own end_session endpoint logs the browser out, and, with
+// BACKCHANNEL_LOGOUT_URI set, posts a back-channel logout token there (Back-Channel Logout 1.0).
 // Listens on a free loopback port and prints `ready <issuer> <its clock, epoch ms>` once it answers.
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -24,6 +25,7 @@ const clientSecret = env('CLIENT_SECRET');
 const idEnt = env('ID_ENT');
 const person = env('PERSON');
 const conform = process.env.CONFORM === '1';
+const backchannelLogoutUri = process.env.BACKCHANNEL_LOGOUT_URI || '';
 
 const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'ent-op-1', use: 'sig', alg: 'RS256' };
@@ -40,6 +42,10 @@ server.listen(0, '127.0.0.1', () => {
       grant_types: ['authorization_code'],
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'RS256',
+      ...(backchannelLogoutUri ? {
+        backchannel_logout_uri: backchannelLogoutUri,
+        backchannel_logout_session_required: true,
+      } : {}),
     }],
     jwks: { keys: [jwk] },
     claims: { openid: ['sub', 'idEnt', 'GARPersonIdentifiant'] },
@@ -48,10 +54,20 @@ server.listen(0, '127.0.0.1', () => {
       accountId: id,
       claims: async () => ({ sub: id, idEnt, GARPersonIdentifiant: id }),
     }),
-    features: { devInteractions: { enabled: false } },
+    // The gateway listens on loopback in the tests: the provider's guard against special-use
+    // addresses (for its outgoing back-channel logout requests) is lifted here, and only here.
+    fetch: (url, options) => {
+      delete options.dispatcher;
+      return fetch(url, options);
+    },
+    features: {
+      devInteractions: { enabled: false },
+      backchannelLogout: { enabled: backchannelLogoutUri !== '' },
+    },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     pkce: { required: () => true },
   });
+  provider.on('backchannel.error', (_ctx, err) => console.error(`ent-op: back-channel logout failed: ${err} ${err.cause}`));
   const callback = provider.callback();
   server.on('request', async (req, res) => {
     if (!req.url.startsWith('/interaction/')) {
