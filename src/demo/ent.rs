@@ -35,6 +35,9 @@ pub struct DemoEnt {
     pub clock: Arc<dyn Clock>,
     sessions: Arc<Mutex<HashMap<String, String>>>,
     pending: Arc<Mutex<HashMap<String, VerifiedAuthnRequest>>>,
+    /// Per ENT session, the NameID and SessionIndex of its latest login at the gateway: what
+    /// its logout names.
+    logins: Arc<Mutex<HashMap<String, (String, String)>>>,
 }
 
 impl DemoEnt {
@@ -53,22 +56,29 @@ impl DemoEnt {
             clock,
             sessions: Arc::default(),
             pending: Arc::default(),
+            logins: Arc::default(),
         }
     }
 
     /// The demo user logged in at the demo ENT in this browser.
     pub(super) fn user(&self, headers: &HeaderMap) -> Option<String> {
-        let cookie = headers.get(header::COOKIE)?.to_str().ok()?;
-        let id = cookie
-            .split(';')
-            .filter_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")))
-            .next()?;
+        let id = session_id(headers)?;
         self.sessions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(id)
+            .get(&id)
             .cloned()
     }
+}
+
+/// The demo ENT's session id this browser's cookie names.
+fn session_id(headers: &HeaderMap) -> Option<String> {
+    let cookie = headers.get(header::COOKIE)?.to_str().ok()?;
+    cookie
+        .split(';')
+        .filter_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")))
+        .next()
+        .map(str::to_string)
 }
 
 pub fn router(state: DemoEnt) -> Router {
@@ -78,6 +88,7 @@ pub fn router(state: DemoEnt) -> Router {
         .route("/logout", get(logout))
         .route("/mediacentre", get(mediacentre))
         .route("/idp/sso", get(sso))
+        .route("/idp/slo", get(slo_answered))
         .with_state(state)
 }
 
@@ -134,7 +145,7 @@ async fn login(State(ent): State<DemoEnt>, Form(form): Form<LoginForm>) -> Respo
             .remove(&p)
     });
     let mut resp = match pending {
-        Some(request) => answer(&ent, &request, &form.user),
+        Some(request) => answer(&ent, &request, &form.user, &sid),
         None => Redirect::to("/mediacentre").into_response(),
     };
     if let Ok(v) = header::HeaderValue::from_str(&cookie) {
@@ -143,19 +154,79 @@ async fn login(State(ent): State<DemoEnt>, Form(form): Form<LoginForm>) -> Respo
     resp
 }
 
+/// Logs the browser out of the ENT and, when it logged in at the gateway, sends it there with
+/// a signed LogoutRequest (HTTP-Redirect) naming that login: the gateway ends its session and
+/// sends the browser back to `/idp/slo` with its LogoutResponse.
 async fn logout(State(ent): State<DemoEnt>, headers: HeaderMap) -> Response {
-    if let Some(cookie) = headers.get(header::COOKIE).and_then(|c| c.to_str().ok()) {
-        for id in cookie
-            .split(';')
-            .filter_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")))
-        {
-            ent.sessions
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(id);
-        }
+    let Some(sid) = session_id(&headers) else {
+        return Redirect::to("/").into_response();
+    };
+    ent.sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&sid);
+    let login = ent
+        .logins
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&sid);
+    let Some((name_id, session_index)) = login else {
+        return Redirect::to("/").into_response();
+    };
+    let slo = format!("{}/saml/slo", ent.gateway_base);
+    let (_, xml) = crate::saml::slo::logout_request(
+        &ent.idp.entity_id,
+        &slo,
+        &name_id,
+        Some(&session_index),
+        ent.clock.now(),
+    );
+    match binding::signed_redirect_url(&slo, "SAMLRequest", &xml, None, &ent.key.key) {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Html(page(
+                "Erreur",
+                &format!("<p>{}</p>", escape(&e.to_string())),
+            )),
+        )
+            .into_response(),
     }
-    Redirect::to("/").into_response()
+}
+
+/// `GET /idp/slo`: the gateway's LogoutResponse, its query signature checked with the
+/// gateway's certificate.
+async fn slo_answered(State(ent): State<DemoEnt>, RawQuery(q): RawQuery) -> Response {
+    let verified = binding::RedirectQuery::parse(q.as_deref().unwrap_or(""), "SAMLResponse")
+        .and_then(|rq| {
+            rq.verify(&ent.gateway_sp.signing_certs, &ent.gateway_sp.algorithms)
+                .map(|()| rq)
+        });
+    match verified {
+        Ok(rq) => {
+            let xml = binding::decode_redirect(&rq.message, 64 * 1024).unwrap_or_default();
+            let ok = xml.contains("urn:oasis:names:tc:SAML:2.0:status:Success");
+            Html(page(
+                "Déconnexion",
+                &format!(
+                    "<p>Vous êtes déconnecté de l'ENT{}.</p><p><a href=\"/\">Retour à l'accueil de l'ENT</a></p>",
+                    if ok { " et de la passerelle" } else { " (la passerelle n'avait pas de session ouverte)" }
+                ),
+            ))
+            .into_response()
+        }
+        Err(e) => (
+            StatusCode::FORBIDDEN,
+            Html(page(
+                "Déconnexion",
+                &format!(
+                    "<p>La réponse de la passerelle est invalide : <code>{}</code></p>",
+                    escape(e.check.code())
+                ),
+            )),
+        )
+            .into_response(),
+    }
 }
 
 async fn mediacentre(State(ent): State<DemoEnt>, headers: HeaderMap) -> Response {
@@ -230,11 +301,11 @@ async fn sso(
             return (StatusCode::FORBIDDEN, Html(page("Demande refusée", &format!("<p>La demande d'authentification de la passerelle est invalide : <code>{}</code></p>", escape(e.check.code()))))).into_response();
         }
     };
-    match ent.user(&headers) {
-        Some(user) => answer(&ent, &request, &user),
+    match (ent.user(&headers), session_id(&headers)) {
+        (Some(user), Some(sid)) => answer(&ent, &request, &user, &sid),
         // Asked who is logged in, without showing anything: nobody (SAML core §3.4.1).
-        None if request.is_passive => no_passive(&ent, &request),
-        None => {
+        _ if request.is_passive => no_passive(&ent, &request),
+        _ => {
             let token = new_id();
             ent.pending
                 .lock()
@@ -281,8 +352,9 @@ fn post_to_acs(
     }
 }
 
-/// The signed Response for `user`, auto-posted to the gateway's ACS.
-fn answer(ent: &DemoEnt, request: &VerifiedAuthnRequest, user: &str) -> Response {
+/// The signed Response for `user` (logged in at the ENT's session `sid`), auto-posted to the
+/// gateway's ACS; the login is remembered for the ENT's logout.
+fn answer(ent: &DemoEnt, request: &VerifiedAuthnRequest, user: &str, sid: &str) -> Response {
     let now = ent.clock.now();
     let ident = vec![data::ENT_ID.to_string()];
     let person = vec![user.to_string()];
@@ -301,5 +373,9 @@ fn answer(ent: &DemoEnt, request: &VerifiedAuthnRequest, user: &str) -> Response
         },
         now,
     );
+    ent.logins
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(sid.to_string(), (subject.clone(), subject));
     post_to_acs(request, xml)
 }

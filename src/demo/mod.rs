@@ -228,7 +228,10 @@ pub async fn start_with(
                 entity_id: format!("{ent_url}/idp"),
                 sso_redirect_url: format!("{ent_url}/idp/sso"),
                 signing_certs: vec![ent_key.certificate.clone()],
-                slo: Default::default(),
+                slo: crate::saml::metadata::SloEndpoints {
+                    redirect: Some(format!("{ent_url}/idp/slo")),
+                    post: None,
+                },
             },
             algorithms: AlgorithmPolicy::default(),
         })

@@ -377,6 +377,31 @@ pub fn logout_response(
     }
 }
 
+/// A LogoutRequest (unsigned: the Redirect binding signs the query) from `issuer` to
+/// `destination` for the login `name_id` / `session_index`, issued at `now`; answers its ID and
+/// XML. The demo ENT sends it to the gateway.
+pub fn logout_request(
+    issuer: &str,
+    destination: &str,
+    name_id: &str,
+    session_index: Option<&str>,
+    now: DateTime<Utc>,
+) -> (String, String) {
+    let id = new_id();
+    let index = session_index
+        .map(|i| format!("<samlp:SessionIndex>{}</samlp:SessionIndex>", escape(i)))
+        .unwrap_or_default();
+    let xml = format!(
+        r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}" Destination="{dest}" NotOnOrAfter="{until}"><saml:Issuer>{issuer}</saml:Issuer><saml:NameID>{name_id}</saml:NameID>{index}</samlp:LogoutRequest>"#,
+        now = instant(now),
+        until = instant(now + MAX_AGE),
+        dest = escape(destination),
+        issuer = escape(issuer),
+        name_id = escape(name_id),
+    );
+    (id, xml)
+}
+
 /// The LogoutResponse `xml` in a SOAP 1.1 envelope (SAML bindings §3.2.3).
 pub fn soap_envelope(xml: &str) -> String {
     format!(

@@ -394,3 +394,46 @@ async fn the_demo_teacher_manages_assignments_through_the_ent() {
     );
     demo.stop().await;
 }
+
+/// Follows a médiacentre `link` to the SAML demo resource when the ENT answers at once (a
+/// login, or a session's confirmation): the ENT's auto-POST to the gateway, the gateway's to
+/// the resource. Answers the resource's page.
+async fn open_saml_resource(client: &reqwest::Client, link: &str) -> String {
+    let to_acs = client.get(link).send().await.unwrap();
+    assert_eq!(to_acs.status(), 200);
+    let to_acs = to_acs.text().await.unwrap();
+    let to_resource = submit_form(client, &to_acs).await.text().await.unwrap();
+    let page = submit_form(client, &to_resource).await;
+    assert_eq!(page.status(), 200);
+    page.text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_class_shares_a_computer_in_the_demo() {
+    let (demo, client) = started().await;
+    let media = log_in(&client, &demo, "eleve-demo-1").await;
+    let manuel = link_to(&media, "Manuel de mathématiques 4e");
+    let pupil = open_saml_resource(&client, &manuel).await;
+    assert!(pupil.contains(">National_elv</code>"), "{pupil}");
+
+    // The pupil logs out at the ENT: the ENT sends the browser through the gateway's single
+    // logout, which ends the gateway session and answers the ENT.
+    let out = client
+        .get(format!("{}/logout", demo.ent_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 200);
+    let out = out.text().await.unwrap();
+    assert!(
+        out.contains("déconnecté de l'ENT et de la passerelle"),
+        "{out}"
+    );
+
+    // The teacher logs in at the same browser and opens the same resource: as the teacher.
+    let media = log_in(&client, &demo, "ens-demo-1").await;
+    let manuel = link_to(&media, "Manuel de mathématiques 4e");
+    let teacher = open_saml_resource(&client, &manuel).await;
+    assert!(teacher.contains(">National_ens</code>"), "{teacher}");
+    assert!(!teacher.contains("National_elv"), "{teacher}");
+}
