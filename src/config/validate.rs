@@ -472,6 +472,7 @@ fn provider(
                         acs_urls: sp.acs_urls,
                         signing_certs: sp.signing_certs,
                         algorithms: algs,
+                        slo: sp.slo,
                     }),
                     Err(e) => {
                         cx.problem(format!("{prefix}.saml.metadata"), e);
@@ -513,6 +514,7 @@ fn provider(
                     acs_urls: acs,
                     signing_certs: vec![cert?],
                     algorithms: algs,
+                    slo: Default::default(),
                 })
             }
         }

@@ -334,6 +334,7 @@ pub async fn start_with(
                         acs_urls: vec![format!("{resource_url}/saml/acs")],
                         signing_certs: vec![resource_key.certificate.clone()],
                         algorithms: AlgorithmPolicy::default(),
+                        slo: Default::default(),
                     }),
                     oidc_clients: Vec::new(),
                     resources: data::catalogue(&resource_url)?,
@@ -382,6 +383,7 @@ pub async fn start_with(
             acs_urls: vec![state.sp.acs_url.clone()],
             signing_certs: vec![gateway_key.certificate.clone()],
             algorithms: AlgorithmPolicy::default(),
+            slo: Default::default(),
         },
         IdpSettings {
             entity_id: ent_entity,

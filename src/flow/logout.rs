@@ -1,6 +1,6 @@
 //! Ending gateway sessions before their time, and why: another person logged in at the same
-//! browser, the ENT has nobody logged in any more, or the ENT's single logout named the
-//! session. [`index`] keeps, beside each session, how its ENT names the login (its logout
+//! browser, the ENT has nobody logged in any more, or the single logout of the ENT or of a
+//! provider named the session. [`index`] keeps, beside each session, how its ENT names the login (its logout
 //! names it so); [`by_ent`] ends what an ENT's logout names. Every end is traced.
 
 use super::{Deps, FlowError, User};
@@ -10,6 +10,8 @@ use crate::trace::TraceEvent;
 
 /// Store kind of the index from an ENT's login to the gateway session.
 const KIND_ENT_SESSION: &str = "ent-session";
+/// Store kind of the index from a session's public handle (the SessionIndex providers got).
+const KIND_PUBLIC_REF: &str = "session-ref";
 
 /// Why a session ends before its time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +22,8 @@ pub enum Ended {
     NoEntSession,
     /// The ENT's single logout named it.
     EntLogout,
+    /// A provider's single logout named it.
+    ProviderLogout,
 }
 
 impl Ended {
@@ -28,6 +32,7 @@ impl Ended {
             Ended::Replaced => "replaced",
             Ended::NoEntSession => "no_ent_session",
             Ended::EntLogout => "ent_logout",
+            Ended::ProviderLogout => "provider_logout",
         }
     }
 }
@@ -35,6 +40,9 @@ impl Ended {
 /// Ends `session` (it is removed from the store, and its index) and traces why.
 pub async fn end(d: &Deps<'_>, session: &Session, why: Ended) -> Result<(), FlowError> {
     d.store.delete_session(&session.id).await?;
+    d.store
+        .delete_token(KIND_PUBLIC_REF, &session.public_ref())
+        .await?;
     if let Some(r) = &session.ent_session {
         for key in keys(&session.ent, r) {
             d.store.delete_token(KIND_ENT_SESSION, &key).await?;
@@ -60,17 +68,21 @@ fn keys(ent: &IdEnt, r: &EntSessionRef) -> Vec<String> {
     keys
 }
 
-/// Records, for `ttl` (the session's), that `session`'s ENT login finds it: by the ENT's
-/// subject and index, and by the subject alone (a logout that names no index).
+/// Records, for `ttl` (the session's), what finds `session` again: its public handle (a
+/// provider's logout names it), and its ENT login, by the ENT's subject and index, by the
+/// subject alone (a logout that names no index) and by the index alone.
 pub async fn index(
     d: &Deps<'_>,
     session: &Session,
     ttl: std::time::Duration,
 ) -> Result<(), FlowError> {
+    let value = serde_json::json!({ "session": session.id });
+    d.store
+        .put_token(KIND_PUBLIC_REF, &session.public_ref(), &value, ttl)
+        .await?;
     let Some(r) = &session.ent_session else {
         return Ok(());
     };
-    let value = serde_json::json!({ "session": session.id });
     for key in keys(&session.ent, r) {
         d.store
             .put_token(KIND_ENT_SESSION, &key, &value, ttl)
@@ -118,6 +130,39 @@ pub async fn by_ent(
             end(d, &session, Ended::EntLogout).await?;
             ended.push(session);
         }
+    }
+    Ok(ended)
+}
+
+/// Ends the sessions whose public handles (the SessionIndex the gateway gave providers) a
+/// provider's logout names; `provider` is for the log. Answers the sessions ended.
+pub async fn by_public_ref(
+    d: &Deps<'_>,
+    refs: &[String],
+    provider: &str,
+) -> Result<Vec<Session>, FlowError> {
+    let mut ended = Vec::new();
+    for r in refs {
+        let Some(value) = d.store.get_token(KIND_PUBLIC_REF, r).await? else {
+            continue;
+        };
+        let Some(id) = value.get("session").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        match d.store.get_session(id).await? {
+            Some(session) if session.public_ref() == *r => {
+                end(d, &session, Ended::ProviderLogout).await?;
+                ended.push(session);
+            }
+            _ => d.store.delete_token(KIND_PUBLIC_REF, r).await?,
+        }
+    }
+    if !ended.is_empty() {
+        tracing::info!(
+            provider,
+            sessions = ended.len(),
+            "a provider's logout ended sessions"
+        );
     }
     Ok(ended)
 }

@@ -1,5 +1,5 @@
 //! The gateway's SP side for ENTs: `GET /saml/metadata` (with the single logout endpoints of
-//! `ent_slo`) and `POST /saml/acs`.
+//! `slo`) and `POST /saml/acs`.
 //!
 //! A response is accepted only for a login this gateway started (RelayState names it, the
 //! Response's InResponseTo must match it, and it is consumed once), after every check of
@@ -24,7 +24,7 @@ pub async fn metadata(State(state): State<AppState>) -> impl IntoResponse {
         metadata::sp_metadata(
             &state.sp.entity_id,
             &state.sp.acs_url,
-            &super::ent_slo::endpoints(&state),
+            &super::slo::ent_endpoints(&state),
             &state.config.signing_key,
         ),
     )

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::saml::idp::{self, UnverifiedRequest};
-use crate::saml::metadata::{self, BINDING_POST, BINDING_REDIRECT, BINDING_SOAP};
+use crate::saml::metadata;
 use crate::saml::{binding, Check, SamlError};
 
 use super::error::PageError;
@@ -23,20 +23,7 @@ use super::idp_answer::{answer, refused};
 use super::limits::Client;
 
 pub async fn metadata(State(state): State<AppState>) -> impl IntoResponse {
-    let slo = [
-        (
-            BINDING_REDIRECT,
-            state.config.url("/idp/profile/SAML2/Redirect/SLO"),
-        ),
-        (
-            BINDING_POST,
-            state.config.url("/idp/profile/SAML2/POST/SLO"),
-        ),
-        (
-            BINDING_SOAP,
-            state.config.url("/idp/profile/SAML2/SOAP/SLO"),
-        ),
-    ];
+    let slo = super::slo::idp_endpoints(&state);
     (
         [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
         metadata::idp_metadata(

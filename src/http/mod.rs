@@ -15,7 +15,6 @@ pub mod cookies;
 mod domaine_gar;
 mod ent_oidc;
 mod ent_oidc_logout;
-mod ent_slo;
 pub mod error;
 pub mod forwarded_cert;
 mod idp;
@@ -29,6 +28,7 @@ mod oidc;
 mod ops;
 pub mod pages;
 pub mod party;
+mod slo;
 pub mod tls;
 mod verify;
 
@@ -48,11 +48,11 @@ pub fn app(state: AppState) -> Router {
         .route("/domaineGar", get(domaine_gar::handle))
         .route("/saml/metadata", get(acs::metadata))
         .route("/saml/acs", post(acs::handle))
-        .route(
-            ent_slo::FRONT_PATH,
-            get(ent_slo::redirect).post(ent_slo::post),
-        )
-        .route(ent_slo::SOAP_PATH, post(ent_slo::soap))
+        .route(slo::FRONT_PATH, get(slo::redirect).post(slo::post))
+        .route(slo::SOAP_PATH, post(slo::soap))
+        .route(slo::IDP_REDIRECT_PATH, get(slo::idp_redirect))
+        .route(slo::IDP_POST_PATH, post(slo::idp_post))
+        .route(slo::IDP_SOAP_PATH, post(slo::idp_soap))
         .route("/ent/oidc/callback", get(ent_oidc::handle))
         .route(ent_oidc_logout::PATH, post(ent_oidc_logout::backchannel))
         .route("/idp/metadata", get(idp::metadata))

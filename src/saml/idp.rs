@@ -37,6 +37,8 @@ pub struct ProviderSp {
     pub acs_urls: Vec<String>,
     pub signing_certs: Vec<CertificateDer>,
     pub algorithms: AlgorithmPolicy,
+    /// Where it takes LogoutResponses (from its metadata; none when configured without).
+    pub slo: super::metadata::SloEndpoints,
 }
 
 /// A provider's AuthnRequest whose signature was verified.

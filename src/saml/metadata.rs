@@ -54,6 +54,8 @@ pub struct SpPeer {
     /// AssertionConsumerService locations with the HTTP-POST binding.
     pub acs_urls: Vec<String>,
     pub signing_certs: Vec<CertificateDer>,
+    /// Where the provider takes LogoutResponses, if it publishes them.
+    pub slo: SloEndpoints,
 }
 
 fn parse(xml: &str) -> Result<EntityDescriptor, String> {
@@ -137,6 +139,7 @@ pub fn parse_sp(xml: &str) -> Result<SpPeer, String> {
         entity_id,
         acs_urls,
         signing_certs,
+        slo: SloEndpoints::of(sp.single_logout_services.as_deref().unwrap_or_default()),
     })
 }
 

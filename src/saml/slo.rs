@@ -1,4 +1,5 @@
-//! Single logout on the gateway's SP side: an ENT's `LogoutRequest` in, over HTTP-Redirect,
+//! Single logout, on both sides: a peer's `LogoutRequest` in (an ENT's to the gateway's SP, a
+//! provider's to the gateway's IdP), over HTTP-Redirect,
 //! HTTP-POST or SOAP (SAML bindings §3.4, §3.5, §3.2), verified as strictly as a Response (the
 //! signature by the ENT's configured certificate, allowed algorithms, Issuer, Destination,
 //! IssueInstant and NotOnOrAfter within the clock skew), and the gateway's signed
@@ -9,6 +10,9 @@ use chrono::{DateTime, Duration, Utc};
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
+use samael::crypto::CertificateDer;
+
+use super::algorithms::AlgorithmPolicy;
 use super::binding::{self, RedirectQuery};
 use super::guard;
 use super::keys::SigningKey;
@@ -37,8 +41,37 @@ pub enum Carried {
 /// Where the gateway receives LogoutRequests, per binding (compared with `Destination`).
 #[derive(Debug, Clone)]
 pub struct SloUrls {
-    pub front: String,
+    pub redirect: String,
+    pub post: String,
     pub soap: String,
+}
+
+/// The peer a LogoutRequest must come from: its entityID and the keys it signs with.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer<'a> {
+    pub entity_id: &'a str,
+    pub certs: &'a [CertificateDer],
+    pub algorithms: &'a AlgorithmPolicy,
+}
+
+impl<'a> Peer<'a> {
+    /// An ENT's identity provider.
+    pub fn ent(idp: &'a EntIdp) -> Self {
+        Self {
+            entity_id: &idp.peer.entity_id,
+            certs: &idp.peer.signing_certs,
+            algorithms: &idp.algorithms,
+        }
+    }
+
+    /// A provider's service provider.
+    pub fn provider(sp: &'a super::idp::ProviderSp) -> Self {
+        Self {
+            entity_id: &sp.entity_id,
+            certs: &sp.signing_certs,
+            algorithms: &sp.algorithms,
+        }
+    }
 }
 
 /// What a verified LogoutRequest asks.
@@ -61,40 +94,40 @@ fn err(check: Check, detail: impl Into<std::borrow::Cow<'static, str>>) -> SamlE
 pub fn verify_logout_request(
     carried: &Carried,
     urls: &SloUrls,
-    idp: &EntIdp,
+    peer: &Peer<'_>,
     skew: Duration,
     max_bytes: usize,
     now: DateTime<Utc>,
 ) -> Result<VerifiedLogout, SamlError> {
-    if idp.peer.signing_certs.is_empty() {
+    if peer.certs.is_empty() {
         return Err(err(
             Check::Config,
-            "no signing certificate is configured for this ENT",
+            "no signing certificate is configured for this peer",
         ));
     }
     let (xml, destination) = match carried {
         Carried::Redirect(q) => {
             let xml = binding::decode_redirect(&q.message, max_bytes)?;
             guard::check_xml(xml.as_bytes(), max_bytes)?;
-            q.verify(&idp.peer.signing_certs, &idp.algorithms)?;
-            (xml, Some(urls.front.as_str()))
+            q.verify(peer.certs, peer.algorithms)?;
+            (xml, Some(urls.redirect.as_str()))
         }
         Carried::Post(xml) | Carried::Soap(xml) => {
             guard::check_xml(xml.as_bytes(), max_bytes)?;
-            let summary = guard::check_signatures(xml, &idp.algorithms)?;
+            let summary = guard::check_signatures(xml, peer.algorithms)?;
             if summary.signatures == 0 {
                 return Err(err(Check::Unsigned, "the LogoutRequest is not signed"));
             }
-            let verified = super::verified_part(xml, &idp.peer.signing_certs, &idp.algorithms)?;
+            let verified = super::verified_part(xml, peer.certs, peer.algorithms)?;
             let url = match carried {
                 Carried::Soap(_) => None,
-                _ => Some(urls.front.as_str()),
+                _ => Some(urls.post.as_str()),
             };
             (verified, url)
         }
     };
     let request = read(&xml)?;
-    check(&request, destination, &urls.soap, idp, skew, now)
+    check(&request, destination, &urls.soap, peer.entity_id, skew, now)
 }
 
 /// The text of the first `Issuer` element of an unverified message (a LogoutRequest, alone or
@@ -246,7 +279,7 @@ fn check(
     r: &Read,
     front_destination: Option<&str>,
     soap_url: &str,
-    idp: &EntIdp,
+    issuer: &str,
     skew: Duration,
     now: DateTime<Utc>,
 ) -> Result<VerifiedLogout, SamlError> {
@@ -277,11 +310,8 @@ fn check(
         }
         (None, _) => {}
     }
-    if r.issuer.as_deref() != Some(idp.peer.entity_id.as_str()) {
-        return Err(err(
-            Check::Issuer,
-            "the Issuer is not the configured ENT identity provider",
-        ));
+    if r.issuer.as_deref() != Some(issuer) {
+        return Err(err(Check::Issuer, "the Issuer is not the expected peer"));
     }
     let issued = time(r.issue_instant.as_deref(), "IssueInstant")?
         .ok_or_else(|| err(Check::Malformed, "the LogoutRequest has no IssueInstant"))?;

@@ -18,7 +18,8 @@ fn now() -> DateTime<Utc> {
 
 fn urls() -> SloUrls {
     SloUrls {
-        front: FRONT.into(),
+        redirect: FRONT.into(),
+        post: FRONT.into(),
         soap: SOAP.into(),
     }
 }
@@ -54,10 +55,11 @@ fn request(attrs: &str, body: Option<&str>, key: Option<&SigningKey>) -> String 
 }
 
 fn verify(carried: &Carried, key: &SigningKey, at: DateTime<Utc>) -> Result<VerifiedLogout, Check> {
+    let ent = ent(key);
     verify_logout_request(
         carried,
         &urls(),
-        &ent(key),
+        &Peer::ent(&ent),
         Duration::seconds(60),
         200_000,
         at,

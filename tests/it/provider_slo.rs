@@ -1,0 +1,182 @@
+//! A provider's SAML single logout to the gateway's IdP, over a real socket: the provider (its
+//! LogoutRequests signed by xmlsec1, not the gateway's code) names the SessionIndex of the
+//! assertion it received, and that gateway session ends. The endpoints the IdP metadata
+//! publishes answer; every check refuses its hostile request with nothing ended.
+
+use passerelle::clock::Clock;
+
+use crate::support::ent_idp::{xmlsec1_verify, EntLogoutRequest};
+use crate::support::gateway::*;
+use crate::support::saml_browser::*;
+
+/// The teacher opened the resource: the SessionIndex and NameID of the provider's assertion.
+async fn provider_logged_in() -> (Saml, String, String) {
+    let s = Saml::new(vec![]).await;
+    let (_, to_ent) = s.click().await;
+    assert_eq!(s.ent_answers(&to_ent, TEACHER).await.0, 302);
+    let assertion = s.provider_assertion("_sp-first").await.unwrap();
+    let attr = |name: &str| {
+        assertion
+            .split(&format!("{name}=\""))
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let name_id = assertion
+        .split("<saml:NameID")
+        .nth(1)
+        .and_then(|r| r.split('>').nth(1))
+        .and_then(|r| r.split('<').next())
+        .unwrap()
+        .to_string();
+    (s, attr("SessionIndex"), name_id)
+}
+
+fn request(s: &Saml, path: Option<&str>, name_id: &str, index: &str) -> EntLogoutRequest {
+    EntLogoutRequest {
+        id: format!("_plr-{}", uuid::Uuid::new_v4().simple()),
+        issuer: SP_ENTITY.into(),
+        destination: path.map(|p| format!("{}{p}", s.base)),
+        issued: s.gw.clock.now(),
+        name_id: name_id.into(),
+        session_indexes: vec![index.into()],
+    }
+}
+
+async fn session_alive(s: &Saml) -> bool {
+    let id = format!("_sp-{}", uuid::Uuid::new_v4().simple());
+    s.provider_assertion(&id).await.is_some()
+}
+
+async fn post_soap(s: &Saml, xml: &str) -> (u16, String) {
+    let xml = match xml.trim_start().strip_prefix("<?xml") {
+        Some(rest) => rest.split_once("?>").map_or(xml, |(_, body)| body),
+        None => xml,
+    };
+    let resp = reqwest::Client::new()
+        .post(format!("{}/idp/profile/SAML2/SOAP/SLO", s.base))
+        .header("content-type", "text/xml")
+        .body(format!(r#"<soap11:Envelope xmlns:soap11="http://schemas.xmlsoap.org/soap/envelope/"><soap11:Body>{xml}</soap11:Body></soap11:Envelope>"#))
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_providers_front_channel_logout_ends_the_gateway_session() {
+    let (s, index, name_id) = provider_logged_in().await;
+    let path = "/idp/profile/SAML2/POST/SLO";
+    let by = |k: &KeyFiles, r: &EntLogoutRequest| r.xml(Some((&k.key, &k.cert)));
+
+    // Signed by the ENT's key (not this provider's), or for another endpoint: refused.
+    for (case, xml) in [
+        (
+            "another peer's key",
+            by(&s.gw.ent, &request(&s, Some(path), &name_id, &index)),
+        ),
+        (
+            "the ENT's endpoint",
+            by(&s.gw.sp, &request(&s, Some("/saml/slo"), &name_id, &index)),
+        ),
+    ] {
+        let resp = s
+            .browser
+            .post(format!("{}{path}", s.base))
+            .form(&[("SAMLRequest", b64(&xml))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "{case}");
+        assert!(s.ended().is_empty(), "{case}");
+    }
+    assert!(session_alive(&s).await);
+
+    let xml = by(&s.gw.sp, &request(&s, Some(path), &name_id, &index));
+    let resp = s
+        .browser
+        .post(format!("{}{path}", s.base))
+        .form(&[("SAMLRequest", b64(&xml))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("Vous êtes déconnecté"));
+    assert_eq!(s.ended(), vec!["provider_logout"]);
+    assert!(!session_alive(&s).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_providers_back_channel_logout_gets_a_signed_answer() {
+    let (s, index, name_id) = provider_logged_in().await;
+    let sp = |r: &EntLogoutRequest| r.xml(Some((&s.gw.sp.key, &s.gw.sp.cert)));
+    // A SessionIndex the gateway never gave: nothing ended, UnknownPrincipal.
+    let (status, body) = post_soap(&s, &sp(&request(&s, None, &name_id, "0123abcd"))).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("status:UnknownPrincipal"), "{body}");
+    assert!(session_alive(&s).await);
+
+    let r = request(&s, Some("/idp/profile/SAML2/SOAP/SLO"), &name_id, &index);
+    let (status, body) = post_soap(&s, &sp(&r)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("status:Success") && body.contains(&r.id),
+        "{body}"
+    );
+    let cert = s.gw.dir.path().join("gateway-published.crt");
+    std::fs::write(&cert, s.gw.gateway.cert_pem()).unwrap();
+    xmlsec1_verify(
+        &body,
+        &cert,
+        "//*[local-name()='LogoutResponse']/*[local-name()='Signature']",
+    )
+    .unwrap();
+    assert_eq!(s.ended(), vec!["provider_logout"]);
+    assert!(!session_alive(&s).await);
+    // Replayed: a fault, nothing more.
+    let (status, body) = post_soap(&s, &sp(&r)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("saml.replay"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_idp_metadata_publishes_logout_endpoints_that_answer() {
+    let s = Saml::new(vec![]).await;
+    let md = reqwest::get(format!("{}/idp/metadata", s.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (binding, path, method) in [
+        ("HTTP-Redirect", "Redirect", "GET"),
+        ("HTTP-POST", "POST", "POST"),
+        ("SOAP", "SOAP", "POST"),
+    ] {
+        let url = format!("{}/idp/profile/SAML2/{path}/SLO", s.base);
+        assert!(
+            md.contains(&format!(
+                r#"Binding="urn:oasis:names:tc:SAML:2.0:bindings:{binding}" Location="{url}""#
+            )),
+            "{md}"
+        );
+        // An empty request is refused by the protocol, not unknown to the router.
+        let resp = reqwest::Client::new()
+            .request(method.parse().unwrap(), &url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("")
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(resp.status(), 404, "{url}");
+        assert_ne!(resp.status(), 405, "{url}");
+    }
+}
+
+fn b64(xml: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(xml)
+}
