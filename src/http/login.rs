@@ -46,10 +46,21 @@ pub async fn start(
     next: Next,
     client: super::limits::Client,
 ) -> Result<Response, PageError> {
+    limited(state, ent, next, client, Mode::Default).await
+}
+
+/// A login started by a link, which takes one of `client`'s pending-login slots.
+async fn limited(
+    state: &AppState,
+    ent: &EntConfig,
+    next: Next,
+    client: super::limits::Client,
+    mode: Mode,
+) -> Result<Response, PageError> {
     if let Some(refused) = super::limits::pending_login(state, client.0) {
         return Ok(refused);
     }
-    start_with(state, ent, next, Mode::Default).await
+    start_with(state, ent, next, mode).await
 }
 
 /// How a login asks the ENT.
@@ -91,10 +102,7 @@ pub async fn confirm(
     next: Next,
     client: super::limits::Client,
 ) -> Result<Response, PageError> {
-    if let Some(refused) = super::limits::pending_login(state, client.0) {
-        return Ok(refused);
-    }
-    start_with(state, ent, next, Mode::Passive).await
+    limited(state, ent, next, client, Mode::Passive).await
 }
 
 /// The ENT answered a passive login (`pending`, consumed) that nobody is logged in there: the

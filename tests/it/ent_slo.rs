@@ -7,7 +7,7 @@
 use base64::Engine;
 use passerelle::clock::Clock;
 
-use crate::support::ent_idp::{xmlsec1_verify, EntLogoutRequest};
+use crate::support::ent_idp::EntLogoutRequest;
 use crate::support::gateway::*;
 use crate::support::saml_browser::*;
 
@@ -37,6 +37,10 @@ fn request(s: &Saml, login: &EntLogin) -> EntLogoutRequest {
     }
 }
 
+fn soap_url(s: &Saml) -> String {
+    format!("{}/saml/slo/soap", s.base)
+}
+
 fn signed(s: &Saml, r: &EntLogoutRequest) -> String {
     r.xml(Some((&s.gw.ent.key, &s.gw.ent.cert)))
 }
@@ -56,36 +60,10 @@ async fn post_front(s: &Saml, xml: &str) -> reqwest::Response {
         .unwrap()
 }
 
-/// The ENT's server posts `xml` in a SOAP envelope (no browser, no cookie).
-async fn post_soap(s: &Saml, xml: &str) -> (u16, String) {
-    // xmlsec1 writes an XML declaration: the envelope has the document's one.
-    let xml = match xml.trim_start().strip_prefix("<?xml") {
-        Some(rest) => rest.split_once("?>").map_or(xml, |(_, body)| body),
-        None => xml,
-    };
-    let envelope = format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><soap11:Envelope xmlns:soap11="http://schemas.xmlsoap.org/soap/envelope/"><soap11:Body>{xml}</soap11:Body></soap11:Envelope>"#
-    );
-    let resp = reqwest::Client::new()
-        .post(format!("{}/saml/slo/soap", s.base))
-        .header("content-type", "text/xml")
-        .body(envelope)
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.text().await.unwrap())
-}
-
-/// Whether the browser's gateway session still answers a provider.
-async fn session_alive(s: &Saml) -> bool {
-    let id = format!("_sp-{}", uuid::Uuid::new_v4().simple());
-    s.provider_assertion(&id).await.is_some()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ents_front_channel_logout_ends_the_session() {
     let (s, login) = logged_in().await;
-    assert!(session_alive(&s).await);
+    assert!(s.session_alive().await);
     let resp = post_front(&s, &signed(&s, &request(&s, &login))).await;
     assert_eq!(resp.status(), 200);
     let cleared = resp
@@ -96,7 +74,7 @@ async fn the_ents_front_channel_logout_ends_the_session() {
     assert!(cleared, "the browser's session cookie is cleared");
     assert!(resp.text().await.unwrap().contains("Vous êtes déconnecté"));
     assert_eq!(s.ended(), vec!["ent_logout"]);
-    assert!(!session_alive(&s).await);
+    assert!(!s.session_alive().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,7 +89,7 @@ async fn a_redirect_logout_request_is_verified_over_its_query() {
         async move { browser.get(url).send().await.unwrap().status().as_u16() }
     };
     assert_eq!(get(forged).await, 403);
-    assert!(s.ended().is_empty() && session_alive(&s).await);
+    assert!(s.ended().is_empty() && s.session_alive().await);
     assert_eq!(get(query.clone()).await, 200);
     assert_eq!(s.ended(), vec!["ent_logout"]);
     // The same request again: refused as a replay.
@@ -124,23 +102,16 @@ async fn the_back_channel_logout_gets_a_signed_logout_response() {
     let (s, login) = logged_in().await;
     let mut r = request(&s, &login);
     r.destination = Some(format!("{}/saml/slo/soap", s.base));
-    let (status, body) = post_soap(&s, &signed(&s, &r)).await;
+    let (status, body) = post_soap(&soap_url(&s), &signed(&s, &r)).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("Envelope") && body.contains(&format!(r#"InResponseTo="{}""#, r.id)));
     assert!(
         body.contains("urn:oasis:names:tc:SAML:2.0:status:Success"),
         "{body}"
     );
-    let cert = s.gw.dir.path().join("gateway-published.crt");
-    std::fs::write(&cert, s.gw.gateway.cert_pem()).unwrap();
-    xmlsec1_verify(
-        &body,
-        &cert,
-        "//*[local-name()='LogoutResponse']/*[local-name()='Signature']",
-    )
-    .unwrap();
+    s.verify_logout_response(&body);
     assert_eq!(s.ended(), vec!["ent_logout"]);
-    assert!(!session_alive(&s).await);
+    assert!(!s.session_alive().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,17 +120,17 @@ async fn a_logout_of_a_login_the_gateway_does_not_know_ends_nothing() {
     let mut r = request(&s, &login);
     r.destination = None;
     r.name_id = "_transient-someone-else".into();
-    let (status, body) = post_soap(&s, &signed(&s, &r)).await;
+    let (status, body) = post_soap(&soap_url(&s), &signed(&s, &r)).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("status:Requester") && body.contains("status:UnknownPrincipal"));
     // Another session index of the same NameID: the same answer.
     let mut r = request(&s, &login);
     r.destination = None;
     r.session_indexes = vec!["_another-login".into()];
-    let (_, body) = post_soap(&s, &signed(&s, &r)).await;
+    let (_, body) = post_soap(&soap_url(&s), &signed(&s, &r)).await;
     assert!(body.contains("status:UnknownPrincipal"), "{body}");
     assert!(s.ended().is_empty());
-    assert!(session_alive(&s).await);
+    assert!(s.session_alive().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,13 +168,13 @@ async fn every_hostile_logout_request_is_refused_with_nothing_ended() {
         assert!(s.ended().is_empty(), "{case}");
     }
     // In the back channel, the same refusals are SOAP faults.
-    let (status, body) = post_soap(&s, &attacker(&request(&s, &login))).await;
+    let (status, body) = post_soap(&soap_url(&s), &attacker(&request(&s, &login))).await;
     assert_eq!(status, 403);
     assert!(
         body.contains("Fault") && body.contains("saml.signature"),
         "{body}"
     );
-    assert!(session_alive(&s).await);
+    assert!(s.session_alive().await);
 
     // A valid request, then the same one replayed.
     let valid = signed(&s, &request(&s, &login));

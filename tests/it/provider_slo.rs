@@ -5,7 +5,7 @@
 
 use passerelle::clock::Clock;
 
-use crate::support::ent_idp::{xmlsec1_verify, EntLogoutRequest};
+use crate::support::ent_idp::EntLogoutRequest;
 use crate::support::gateway::*;
 use crate::support::saml_browser::*;
 
@@ -35,6 +35,10 @@ async fn provider_logged_in() -> (Saml, String, String) {
     (s, attr("SessionIndex"), name_id)
 }
 
+fn soap_url(s: &Saml) -> String {
+    format!("{}/idp/profile/SAML2/SOAP/SLO", s.base)
+}
+
 fn request(s: &Saml, path: Option<&str>, name_id: &str, index: &str) -> EntLogoutRequest {
     EntLogoutRequest {
         id: format!("_plr-{}", uuid::Uuid::new_v4().simple()),
@@ -44,26 +48,6 @@ fn request(s: &Saml, path: Option<&str>, name_id: &str, index: &str) -> EntLogou
         name_id: name_id.into(),
         session_indexes: vec![index.into()],
     }
-}
-
-async fn session_alive(s: &Saml) -> bool {
-    let id = format!("_sp-{}", uuid::Uuid::new_v4().simple());
-    s.provider_assertion(&id).await.is_some()
-}
-
-async fn post_soap(s: &Saml, xml: &str) -> (u16, String) {
-    let xml = match xml.trim_start().strip_prefix("<?xml") {
-        Some(rest) => rest.split_once("?>").map_or(xml, |(_, body)| body),
-        None => xml,
-    };
-    let resp = reqwest::Client::new()
-        .post(format!("{}/idp/profile/SAML2/SOAP/SLO", s.base))
-        .header("content-type", "text/xml")
-        .body(format!(r#"<soap11:Envelope xmlns:soap11="http://schemas.xmlsoap.org/soap/envelope/"><soap11:Body>{xml}</soap11:Body></soap11:Envelope>"#))
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.text().await.unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,7 +77,7 @@ async fn a_providers_front_channel_logout_ends_the_gateway_session() {
         assert_eq!(resp.status(), 403, "{case}");
         assert!(s.ended().is_empty(), "{case}");
     }
-    assert!(session_alive(&s).await);
+    assert!(s.session_alive().await);
 
     let xml = by(&s.gw.sp, &request(&s, Some(path), &name_id, &index));
     let resp = s
@@ -106,7 +90,7 @@ async fn a_providers_front_channel_logout_ends_the_gateway_session() {
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("Vous êtes déconnecté"));
     assert_eq!(s.ended(), vec!["provider_logout"]);
-    assert!(!session_alive(&s).await);
+    assert!(!s.session_alive().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,30 +98,24 @@ async fn a_providers_back_channel_logout_gets_a_signed_answer() {
     let (s, index, name_id) = provider_logged_in().await;
     let sp = |r: &EntLogoutRequest| r.xml(Some((&s.gw.sp.key, &s.gw.sp.cert)));
     // A SessionIndex the gateway never gave: nothing ended, UnknownPrincipal.
-    let (status, body) = post_soap(&s, &sp(&request(&s, None, &name_id, "0123abcd"))).await;
+    let (status, body) =
+        post_soap(&soap_url(&s), &sp(&request(&s, None, &name_id, "0123abcd"))).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("status:UnknownPrincipal"), "{body}");
-    assert!(session_alive(&s).await);
+    assert!(s.session_alive().await);
 
     let r = request(&s, Some("/idp/profile/SAML2/SOAP/SLO"), &name_id, &index);
-    let (status, body) = post_soap(&s, &sp(&r)).await;
+    let (status, body) = post_soap(&soap_url(&s), &sp(&r)).await;
     assert_eq!(status, 200, "{body}");
     assert!(
         body.contains("status:Success") && body.contains(&r.id),
         "{body}"
     );
-    let cert = s.gw.dir.path().join("gateway-published.crt");
-    std::fs::write(&cert, s.gw.gateway.cert_pem()).unwrap();
-    xmlsec1_verify(
-        &body,
-        &cert,
-        "//*[local-name()='LogoutResponse']/*[local-name()='Signature']",
-    )
-    .unwrap();
+    s.verify_logout_response(&body);
     assert_eq!(s.ended(), vec!["provider_logout"]);
-    assert!(!session_alive(&s).await);
+    assert!(!s.session_alive().await);
     // Replayed: a fault, nothing more.
-    let (status, body) = post_soap(&s, &sp(&r)).await;
+    let (status, body) = post_soap(&soap_url(&s), &sp(&r)).await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("saml.replay"));
 }

@@ -144,17 +144,15 @@ async fn handle(state: &AppState, headers: &HeaderMap, caller: Client, raw: &str
         Ok(s) => s,
         Err(e) => return PageError::from(e).into_response(),
     };
+    // OpenID Connect Core §3.1.2.6: with prompt=none, a login that would show something is
+    // answered `login_required` at once.
+    let login_required = |why: &str| {
+        let e = OidcError::new(ErrorCode::LoginRequired, "oidc.no_session", why);
+        reply.error(state, &provider.key, &e)
+    };
     let Some(session) = session else {
         if prompt_none(&p) {
-            return reply.error(
-                state,
-                &provider.key,
-                &OidcError::new(
-                    ErrorCode::LoginRequired,
-                    "oidc.no_session",
-                    "no gateway session and prompt=none",
-                ),
-            );
+            return login_required("no gateway session and prompt=none");
         }
         return super::chooser::redirect_to_chooser(raw);
     };
@@ -162,14 +160,8 @@ async fn handle(state: &AppState, headers: &HeaderMap, caller: Client, raw: &str
         // A shared computer may have changed hands since the ENT last said who is here: the
         // ENT is asked (passively), and the request comes back here as the person it names.
         if prompt_none(&p) {
-            return reply.error(
-                state,
-                &provider.key,
-                &OidcError::new(
-                    ErrorCode::LoginRequired,
-                    "oidc.no_session",
-                    "the gateway session's person must be confirmed by the ENT and prompt=none",
-                ),
+            return login_required(
+                "the gateway session's person must be confirmed by the ENT and prompt=none",
             );
         }
         let Some(ent) = state.config.ents.get(&session.ent) else {

@@ -83,13 +83,7 @@ impl Saml {
             .send()
             .await
             .unwrap();
-        let status = resp.status().as_u16();
-        let to = resp
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        (status, to)
+        status_and_location(&resp)
     }
 
     /// Posts the ENT's answer `xml` to the ACS; answers the status and where it sends the browser.
@@ -107,13 +101,7 @@ impl Saml {
             .send()
             .await
             .unwrap();
-        let status = resp.status().as_u16();
-        let to = resp
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        (status, to)
+        status_and_location(&resp)
     }
 
     /// The ENT vouches for `person` in answer to the request the browser was sent with.
@@ -190,6 +178,57 @@ impl Saml {
         let (request, _) = authn_request(&to_ent);
         assert!(request.contains(r#"IsPassive="true""#), "{request}");
         to_ent
+    }
+}
+
+/// A response's status and where it redirects (empty when it does not).
+pub fn status_and_location(resp: &reqwest::Response) -> (u16, String) {
+    let to = resp
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (resp.status().as_u16(), to)
+}
+
+/// Posts the SAML message `xml` (an XML declaration dropped) in a SOAP envelope to `url`, as
+/// a peer's server does; answers the status and the body.
+pub async fn post_soap(url: &str, xml: &str) -> (u16, String) {
+    let xml = match xml.trim_start().strip_prefix("<?xml") {
+        Some(rest) => rest.split_once("?>").map_or(xml, |(_, body)| body),
+        None => xml,
+    };
+    let envelope = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><soap11:Envelope xmlns:soap11="http://schemas.xmlsoap.org/soap/envelope/"><soap11:Body>{xml}</soap11:Body></soap11:Envelope>"#
+    );
+    let resp = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "text/xml")
+        .body(envelope)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+impl Saml {
+    /// Checks with xmlsec1 and the gateway's published certificate the signature of the
+    /// LogoutResponse in `body`.
+    pub fn verify_logout_response(&self, body: &str) {
+        let cert = self.gw.dir.path().join("gateway-published.crt");
+        std::fs::write(&cert, self.gw.gateway.cert_pem()).unwrap();
+        crate::support::ent_idp::xmlsec1_verify(
+            body,
+            &cert,
+            "//*[local-name()='LogoutResponse']/*[local-name()='Signature']",
+        )
+        .unwrap();
+    }
+
+    /// Whether the browser's gateway session still answers the provider.
+    pub async fn session_alive(&self) -> bool {
+        let id = format!("_sp-{}", uuid::Uuid::new_v4().simple());
+        self.provider_assertion(&id).await.is_some()
     }
 }
 
