@@ -32,9 +32,34 @@ pub struct Session {
 pub struct EntSessionRef {
     pub subject: String,
     pub index: Option<String>,
+    /// The subjects of the earlier logins of the same person that this session continues (a
+    /// SAML ENT's transient NameID changes at each passive confirmation; its logout may name an
+    /// earlier one), most recent first, at most [`EntSessionRef::MAX_EARLIER`].
+    #[serde(default)]
+    pub earlier_subjects: Vec<String>,
 }
 
 impl EntSessionRef {
+    pub const MAX_EARLIER: usize = 8;
+
+    /// Whether `subject` names this login or one it continues.
+    pub fn names(&self, subject: &str) -> bool {
+        self.subject == subject || self.earlier_subjects.iter().any(|s| s == subject)
+    }
+
+    /// This login, continuing `earlier` (the same person's previous login at the same ENT).
+    pub fn continuing(mut self, earlier: &EntSessionRef) -> Self {
+        let mut subjects: Vec<String> = std::iter::once(&earlier.subject)
+            .chain(&earlier.earlier_subjects)
+            .filter(|s| **s != self.subject)
+            .cloned()
+            .collect();
+        subjects.dedup();
+        subjects.truncate(Self::MAX_EARLIER);
+        self.earlier_subjects = subjects;
+        self
+    }
+
     /// The store key under which ENT `ent`'s login `subject` (with `index`, or any index when
     /// `None`) finds the gateway session: a hash, so that the ENT's identifiers are not keys.
     pub fn store_key(ent: &IdEnt, subject: &str, index: Option<&str>) -> String {

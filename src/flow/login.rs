@@ -140,9 +140,14 @@ pub async fn finish(
     };
     if let Some(previous) = v.previous {
         if previous.ent == session.ent && previous.person_id == session.person_id {
-            // The same person, confirmed again: what they opened stays theirs.
+            // The same person, confirmed again: what they opened stays theirs, and the ENT's
+            // logout may still name the login this session continues.
             d.store.delete_session(&previous.id).await?;
             session.launches = previous.launches;
+            session.ent_session = match (session.ent_session.take(), &previous.ent_session) {
+                (Some(login), Some(before)) => Some(login.continuing(before)),
+                (login, _) => login,
+            };
         } else {
             logout::end(d, &previous, Ended::Replaced).await?;
         }

@@ -60,9 +60,14 @@ pub async fn end(d: &Deps<'_>, session: &Session, why: Ended) -> Result<(), Flow
 /// The index keys of a login: by subject, by subject and index, and by index alone (an OIDC
 /// logout token may name only the `sid`).
 fn keys(ent: &IdEnt, r: &EntSessionRef) -> Vec<String> {
-    let mut keys = vec![EntSessionRef::store_key(ent, &r.subject, None)];
+    let mut keys = Vec::new();
+    for subject in std::iter::once(&r.subject).chain(&r.earlier_subjects) {
+        keys.push(EntSessionRef::store_key(ent, subject, None));
+        if let Some(index) = &r.index {
+            keys.push(EntSessionRef::store_key(ent, subject, Some(index)));
+        }
+    }
     if let Some(index) = &r.index {
-        keys.push(EntSessionRef::store_key(ent, &r.subject, Some(index)));
         keys.push(EntSessionRef::store_key(ent, "", Some(index)));
     }
     keys
@@ -108,6 +113,7 @@ pub async fn by_ent(
             .map(|i| EntSessionRef::store_key(ent, subject.unwrap_or(""), Some(i)))
             .collect(),
     };
+
     let mut ended = Vec::new();
     for key in keys {
         let Some(value) = d.store.get_token(KIND_ENT_SESSION, &key).await? else {
@@ -123,8 +129,9 @@ pub async fn by_ent(
         // The index names this ENT's login: never another's session.
         let named = session.ent == *ent
             && session.ent_session.as_ref().is_some_and(|r| {
-                subject.is_none_or(|s| r.subject == s)
-                    && (indexes.is_empty() || r.index.as_ref().is_some_and(|i| indexes.contains(i)))
+                let by_index =
+                    indexes.is_empty() || r.index.as_ref().is_some_and(|i| indexes.contains(i));
+                by_index && subject.is_none_or(|s| r.names(s))
             });
         if named && !ended.iter().any(|s: &Session| s.id == session.id) {
             end(d, &session, Ended::EntLogout).await?;

@@ -181,6 +181,7 @@ pub async fn handle(
     let ent_session = login.name_id.map(|subject| crate::session::EntSessionRef {
         subject,
         index: login.session_index,
+        earlier_subjects: Vec::new(),
     });
     super::login::finish(
         &state,

@@ -170,6 +170,7 @@ pub async fn handle(
     let ent_session = crate::session::EntSessionRef {
         subject: user.sub,
         index: user.sid,
+        earlier_subjects: Vec::new(),
     };
     login::finish(
         &state,

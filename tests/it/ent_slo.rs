@@ -206,3 +206,21 @@ async fn the_sp_metadata_publishes_the_logout_endpoints_that_work() {
         s.base
     )));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_naming_an_earlier_login_of_the_same_person_ends_the_session() {
+    let (s, first) = logged_in().await;
+    // A later launch: the ENT confirms the same person with a new transient NameID.
+    s.gw.clock.advance(chrono::Duration::minutes(2));
+    let (status, to_ent) = s.click().await;
+    assert_eq!(status, 303);
+    let (answer, second) = s.ent_answers_as(&to_ent, TEACHER).await;
+    assert_eq!(answer, (302, RES_ACCESS.to_string()));
+    assert_ne!(first.name_id, second.name_id);
+    assert!(s.ended().is_empty());
+    // The ENT logs the user out naming the first login: the session that continues it ends.
+    let resp = post_front(&s, &signed(&s, &request(&s, &first))).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(s.ended(), vec!["ent_logout"]);
+    assert!(!s.session_alive().await);
+}
