@@ -38,6 +38,8 @@ pub struct DemoEnt {
     /// Per ENT session, the NameID and SessionIndex of its latest login at the gateway: what
     /// its logout names.
     logins: Arc<Mutex<HashMap<String, (String, String)>>>,
+    /// In OIDC mode, how the ENT's logout reaches the gateway (set by `ent_oidc`).
+    pub(super) backchannel: Arc<Mutex<Option<super::ent_oidc::Backchannel>>>,
 }
 
 impl DemoEnt {
@@ -57,6 +59,7 @@ impl DemoEnt {
             sessions: Arc::default(),
             pending: Arc::default(),
             logins: Arc::default(),
+            backchannel: Arc::default(),
         }
     }
 
@@ -161,10 +164,30 @@ async fn logout(State(ent): State<DemoEnt>, headers: HeaderMap) -> Response {
     let Some(sid) = session_id(&headers) else {
         return Redirect::to("/").into_response();
     };
-    ent.sessions
+    let user = ent
+        .sessions
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&sid);
+    let backchannel = ent
+        .backchannel
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if let (Some(user), Some(b)) = (user, backchannel) {
+        // OIDC mode: the ENT's provider tells the gateway over the back channel.
+        let told = b.logout(&user, ent.clock.now()).await;
+        let outcome = if told {
+            " et de la passerelle"
+        } else {
+            " (la passerelle n'a pas pu être prévenue)"
+        };
+        return Html(page(
+            "Déconnexion",
+            &format!("<p>Vous êtes déconnecté de l'ENT{outcome}.</p><p><a href=\"/\">Retour à l'accueil de l'ENT</a></p>"),
+        ))
+        .into_response();
+    }
     let login = ent
         .logins
         .lock()

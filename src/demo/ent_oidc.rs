@@ -28,6 +28,45 @@ struct Issued {
     redirect_uri: String,
 }
 
+/// The demo ENT's OpenID Connect Back-Channel Logout 1.0 to the gateway.
+#[derive(Clone)]
+pub struct Backchannel {
+    keys: KeySet,
+    issuer: String,
+    client_id: String,
+    /// The gateway's `/ent/oidc/backchannel-logout`.
+    uri: String,
+    http: reqwest::Client,
+}
+
+impl Backchannel {
+    /// Posts a signed logout token for `user` (the `sub` of its ID tokens); answers whether the
+    /// gateway took it.
+    pub(super) async fn logout(&self, user: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+        let claims = json!({
+            "iss": self.issuer, "aud": self.client_id, "sub": user,
+            "iat": now.timestamp(), "exp": now.timestamp() + 120, "jti": new_secret(),
+            "events": { crate::oidc::rp::logout::BACKCHANNEL_LOGOUT_EVENT: {} },
+        });
+        let Ok(token) = self.keys.sign("logout+jwt", &claims) else {
+            return false;
+        };
+        match self
+            .http
+            .post(&self.uri)
+            .form(&[("logout_token", token)])
+            .send()
+            .await
+        {
+            Ok(resp) => resp.status().is_success(),
+            Err(e) => {
+                tracing::warn!(error = %e, "demo ENT: the back-channel logout did not reach the gateway");
+                false
+            }
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct DemoEntOp {
     pub ent: DemoEnt,
@@ -57,6 +96,24 @@ impl DemoEntOp {
             redirect_uri,
             codes: Arc::default(),
         }
+    }
+}
+
+impl DemoEntOp {
+    /// Makes the demo ENT's logout tell the gateway over the back channel (OIDC mode).
+    pub fn log_out_at_the_gateway_too(&self) {
+        let gateway = self.redirect_uri.trim_end_matches("/ent/oidc/callback");
+        *self
+            .ent
+            .backchannel
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Backchannel {
+            keys: self.keys.clone(),
+            issuer: self.issuer.clone(),
+            client_id: self.client_id.clone(),
+            uri: format!("{gateway}/ent/oidc/backchannel-logout"),
+            http: crate::outbound::client(std::time::Duration::from_secs(5)),
+        });
     }
 }
 

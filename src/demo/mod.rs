@@ -410,6 +410,9 @@ pub async fn start_with(
         ent_oidc_secret,
         format!("{gateway_url}/ent/oidc/callback"),
     );
+    if ent_over_oidc {
+        ent_op.log_out_at_the_gateway_too();
+    }
     let demo_resource = resource::DemoResource::new(
         resource_key,
         SpSettings {

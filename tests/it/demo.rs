@@ -353,6 +353,22 @@ async fn the_demo_ent_can_authenticate_users_over_openid_connect() {
         trace.contains("\"event\":\"ent_login\",\"ent\":\"B0\",\"protocol\":\"oidc\""),
         "{trace}"
     );
+
+    // Logging out at the ENT: its provider tells the gateway over the back channel.
+    let out = client
+        .get(format!("{}/logout", demo.ent_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        out.contains("déconnecté de l'ENT et de la passerelle"),
+        "{out}"
+    );
+    let trace = std::fs::read_to_string(&demo.trace_path).unwrap();
+    assert!(trace.contains("\"reason\":\"ent_logout\""), "{trace}");
     demo.stop().await;
 }
 
