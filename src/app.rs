@@ -37,6 +37,77 @@ pub struct AppState {
     pub school_index: Arc<crate::school_index::SchoolIndex>,
     /// The OpenID Provider's issuer URL.
     oidc_issuer: Arc<str>,
+    /// Who tells relying parties that a session ended (OIDC back-channel logout).
+    farewells: Arc<Backchannels>,
+}
+
+/// Tells the OIDC clients a session gave codes to that it ended, each in a task of its own
+/// (one that does not answer holds up nobody), three attempts (at once, after 1 s, after
+/// 4 s), each outcome traced.
+pub struct Backchannels {
+    config: Arc<Config>,
+    tracer: Tracer,
+    clock: Arc<dyn Clock>,
+    issuer: String,
+    http: reqwest::Client,
+}
+
+impl crate::flow::logout::Farewells for Backchannels {
+    fn ended(&self, session: &crate::session::Session) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        for rp in &session.relying_parties {
+            let Some(uri) = self
+                .config
+                .oidc_client(&rp.client_id)
+                .and_then(|(_, c)| c.backchannel_logout_uri.clone())
+            else {
+                continue;
+            };
+            let (config, tracer, clock, issuer, http, rp) = (
+                self.config.clone(),
+                self.tracer.clone(),
+                self.clock.clone(),
+                self.issuer.clone(),
+                self.http.clone(),
+                rp.clone(),
+            );
+            runtime.spawn(async move {
+                let mut attempts = 0;
+                let delivered = loop {
+                    attempts += 1;
+                    let sent = match crate::oidc::op::backchannel::logout_token(
+                        &config.oidc.keys,
+                        &issuer,
+                        &rp.client_id,
+                        &rp.sid,
+                        clock.now(),
+                    ) {
+                        Ok(token) => crate::oidc::op::backchannel::post(&http, &uri, &token).await,
+                        Err(e) => Err(format!("not signed: {}", e.description)),
+                    };
+                    match sent {
+                        Ok(()) => break true,
+                        Err(e) if attempts >= 3 => {
+                            tracing::warn!(provider = %rp.provider, client = %rp.client_id, error = %e, "back-channel logout not delivered after 3 attempts: check the client's backchannel_logout_uri");
+                            break false;
+                        }
+                        Err(_) => {
+                            let wait = if attempts == 1 { 1 } else { 4 };
+                            tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+                        }
+                    }
+                };
+                tracer.record(TraceEvent::LogoutSent {
+                    provider: rp.provider,
+                    protocol: "oidc",
+                    delivered,
+                    attempts,
+                });
+            });
+        }
+    }
 }
 
 /// Twice the CPUs of this machine: how many signature jobs run at once.
@@ -83,7 +154,16 @@ impl AppState {
             config.limits.chooser_refresh,
         ));
         let tracer = Tracer::new(trace, clock.clone());
+        let config = Arc::new(config);
+        let farewells = Arc::new(Backchannels {
+            config: config.clone(),
+            tracer: tracer.clone(),
+            clock: clock.clone(),
+            issuer: config.oidc_issuer(),
+            http: crate::outbound::client(std::time::Duration::from_secs(5)),
+        });
         Self {
+            farewells,
             oidc_issuer: config.oidc_issuer().into(),
             metrics: tracer.metrics.clone(),
             tracer,
@@ -91,7 +171,7 @@ impl AppState {
             listing_cache,
             limits,
             school_index,
-            config: Arc::new(config),
+            config,
             store,
             clock,
             sp: Arc::new(sp),
@@ -114,6 +194,7 @@ impl AppState {
             ido_key: &self.config.ido_key,
             ido_scope: self.config.ido_scope,
             audience: &self.audience,
+            farewells: self.farewells.as_ref(),
         }
     }
 

@@ -24,6 +24,18 @@ pub struct Session {
     /// How the ENT names the login that opened this session (what its logout names).
     #[serde(default)]
     pub ent_session: Option<EntSessionRef>,
+    /// The OIDC clients this session gave a code to, with the `sid` their ID tokens carry:
+    /// whom a back-channel logout must reach when the session ends.
+    #[serde(default)]
+    pub relying_parties: Vec<RelyingParty>,
+}
+
+/// An OIDC client that holds an ID token of a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelyingParty {
+    pub provider: String,
+    pub client_id: String,
+    pub sid: String,
 }
 
 /// How an ENT names one of its logins: SAML's NameID and `SessionIndex`, OIDC's `sub` and

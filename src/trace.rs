@@ -38,6 +38,14 @@ pub enum TraceEvent {
         subject: String,
         reason: &'static str,
     },
+    /// A provider was told (or could not be told, after its retries) that a session ended.
+    LogoutSent {
+        provider: String,
+        /// `oidc`: the back-channel logout token.
+        protocol: &'static str,
+        delivered: bool,
+        attempts: u32,
+    },
     /// A message from an ENT or a provider was refused by a protocol check.
     ProtocolRefused {
         /// `ent` or `provider`.
@@ -138,6 +146,7 @@ impl TraceEvent {
             TraceEvent::AuditQuery { .. } => "audit_query",
             TraceEvent::EntLogin { .. } => "ent_login",
             TraceEvent::SessionEnded { .. } => "session_ended",
+            TraceEvent::LogoutSent { .. } => "logout_sent",
             TraceEvent::ProtocolRefused { .. } => "protocol_refused",
             TraceEvent::AccessGranted { .. } => "access_granted",
             TraceEvent::AccessRefused { .. } => "access_refused",
@@ -165,6 +174,8 @@ pub trait TraceSink: Send + Sync {
 pub struct Metrics {
     pub ent_logins: AtomicU64,
     pub sessions_ended: AtomicU64,
+    /// Back-channel logouts that no attempt delivered.
+    pub logouts_undelivered: AtomicU64,
     pub access_granted: AtomicU64,
     pub access_refused: AtomicU64,
     pub protocol_refused: AtomicU64,
@@ -184,8 +195,12 @@ impl Metrics {
             TraceEvent::CredentialIssued { .. } => &self.credentials_issued,
             TraceEvent::SubscriptionChanged { .. } => &self.subscription_changes,
             TraceEvent::AssignmentChanged { .. } => &self.assignment_changes,
+            TraceEvent::LogoutSent {
+                delivered: false, ..
+            } => &self.logouts_undelivered,
             TraceEvent::ConfigurationLoaded { .. }
             | TraceEvent::AuditQuery { .. }
+            | TraceEvent::LogoutSent { .. }
             | TraceEvent::SchoolMoved { .. } => return,
         };
         c.fetch_add(1, Ordering::Relaxed);

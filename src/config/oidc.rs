@@ -188,6 +188,19 @@ pub(super) fn clients(
                 cx.problem(format!("{p}.post_logout_redirect_uris.{j}"), e);
             }
         }
+        if let Some(u) = &c.backchannel_logout_uri {
+            // Back-Channel Logout 1.0 §2.2: an absolute URL, no fragment; https, or http on a
+            // loopback address for trials, as a web client's redirect URIs.
+            let fragment = url::Url::parse(u).is_ok_and(|u| u.fragment().is_some());
+            if let Err(e) = check_registered_uri(ApplicationType::Web, u) {
+                cx.problem(format!("{p}.backchannel_logout_uri"), e);
+            } else if fragment {
+                cx.problem(
+                    format!("{p}.backchannel_logout_uri"),
+                    "must not carry a fragment",
+                );
+            }
+        }
         if c.require_pkce == Some(false) && secret.is_none() {
             cx.problem(
                 format!("{p}.require_pkce"),
@@ -201,6 +214,7 @@ pub(super) fn clients(
                 application_type,
                 redirect_uris,
                 post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+                backchannel_logout_uri: c.backchannel_logout_uri.clone(),
                 refresh_tokens: c
                     .refresh_tokens
                     .unwrap_or(application_type == ApplicationType::Native),

@@ -180,6 +180,9 @@ pub struct RawOidcClient {
     pub redirect_uris: Option<Vec<String>>,
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,
+    /// Where the gateway posts a logout token when a session that gave this client a code
+    /// ends (OpenID Connect Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<String>,
     /// Default: true for native applications, false for web ones.
     pub refresh_tokens: Option<bool>,
     /// Whether a confidential client must send a PKCE challenge (default: true; public

@@ -137,6 +137,7 @@ pub async fn finish(
         expires_at: now + life,
         launches: Vec::new(),
         ent_session: v.ent_session,
+        relying_parties: Vec::new(),
     };
     if let Some(previous) = v.previous {
         if previous.ent == session.ent && previous.person_id == session.person_id {
@@ -144,6 +145,7 @@ pub async fn finish(
             // logout may still name the login this session continues.
             d.store.delete_session(&previous.id).await?;
             session.launches = previous.launches;
+            session.relying_parties = previous.relying_parties;
             session.ent_session = match (session.ent_session.take(), &previous.ent_session) {
                 (Some(login), Some(before)) => Some(login.continuing(before)),
                 (login, _) => login,

@@ -5,7 +5,7 @@
 
 use super::{Deps, FlowError, User};
 use crate::domain::IdEnt;
-use crate::session::{EntSessionRef, Session};
+use crate::session::{EntSessionRef, RelyingParty, Session};
 use crate::trace::TraceEvent;
 
 /// Store kind of the index from an ENT's login to the gateway session.
@@ -37,9 +37,49 @@ impl Ended {
     }
 }
 
-/// Ends `session` (it is removed from the store, and its index) and traces why.
+/// Who must hear that a session ended before its time: the relying parties it gave ID tokens
+/// to (back-channel logout). Implemented above the flows, by the protocols that can tell them;
+/// it must not wait for them.
+pub trait Farewells: Send + Sync {
+    fn ended(&self, session: &Session);
+}
+
+/// Nobody to tell (tools and tests that end no session with relying parties).
+pub struct NoFarewells;
+
+impl Farewells for NoFarewells {
+    fn ended(&self, _: &Session) {}
+}
+
+/// Records (in the stored session) that `session` gave relying party `rp` a code, so that
+/// its end reaches it.
+pub async fn remember_relying_party(
+    d: &Deps<'_>,
+    session: &Session,
+    rp: RelyingParty,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), FlowError> {
+    if session.relying_parties.contains(&rp) {
+        return Ok(());
+    }
+    let mut s = session.clone();
+    s.relying_parties.push(rp);
+    const MAX: usize = 64;
+    if s.relying_parties.len() > MAX {
+        s.relying_parties.remove(0);
+    }
+    let left = (s.expires_at - now).to_std().unwrap_or_default();
+    d.store.put_session(&s, left).await?;
+    Ok(())
+}
+
+/// Ends `session` (it is removed from the store, and its index), traces why, and has its
+/// relying parties told.
 pub async fn end(d: &Deps<'_>, session: &Session, why: Ended) -> Result<(), FlowError> {
     d.store.delete_session(&session.id).await?;
+    if !session.relying_parties.is_empty() {
+        d.farewells.ended(session);
+    }
     d.store
         .delete_token(KIND_PUBLIC_REF, &session.public_ref())
         .await?;

@@ -41,6 +41,8 @@ pub struct Deps<'a> {
     pub ido_scope: IdoScope,
     /// This node's audience pipeline.
     pub audience: &'a Audience,
+    /// Who hears that a session ended before its time (its relying parties).
+    pub farewells: &'a dyn logout::Farewells,
 }
 
 impl Deps<'_> {

@@ -60,8 +60,13 @@ fn render(state: &AppState) -> impl IntoResponse {
         ),
         (
             "passerelle_sessions_ended_total",
-            "gateway sessions ended early (another person at the browser, or none at the ENT)",
+            "gateway sessions ended early (another person at the browser, none at the ENT, a logout)",
             &m.sessions_ended,
+        ),
+        (
+            "passerelle_logouts_undelivered_total",
+            "back-channel logouts to relying parties that no attempt delivered",
+            &m.logouts_undelivered,
         ),
         (
             "passerelle_access_granted_total",

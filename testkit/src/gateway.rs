@@ -318,6 +318,7 @@ National_elv = ["IDO", "UAI", "PRO"]
             expires_at: now + chrono::Duration::hours(6),
             launches: vec![],
             ent_session: None,
+            relying_parties: Vec::new(),
         };
         passerelle::store::SessionStore::put_session(
             self.store.as_ref(),

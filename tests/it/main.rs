@@ -46,6 +46,7 @@ mod listing_nodes;
 mod logs;
 mod metrics_access;
 mod mtls;
+mod oidc_backchannel;
 mod oidc_interop;
 mod oidc_provider;
 mod oidc_refusals;

@@ -209,5 +209,6 @@ fn contract_session(id: &str) -> passerelle::session::Session {
         expires_at: now + chrono::Duration::hours(1),
         launches: vec![],
         ent_session: None,
+        relying_parties: Vec::new(),
     }
 }

@@ -27,7 +27,7 @@ use crate::oidc::op::client::{ApplicationType, OidcClient};
 use crate::oidc::op::records::{check_challenge, new_secret, CodeRecord, GrantFacts};
 use crate::oidc::op::service;
 use crate::oidc::{ErrorCode, OidcError};
-use crate::session::Session;
+use crate::session::{RelyingParty, Session};
 use crate::trace::Channel;
 
 const SCOPES: [&str; 3] = ["openid", "scope.gar", "offline_access"];
@@ -345,5 +345,21 @@ async fn grant(
         nonce: req.nonce.clone(),
         issued_at: now,
     };
-    Ok(service::new_code(&state.op(), &record).await?)
+    let code = service::new_code(&state.op(), &record).await?;
+    if client.backchannel_logout_uri.is_some() {
+        let rp = RelyingParty {
+            provider: provider.key.clone(),
+            client_id: client.client_id.clone(),
+            sid: session.public_ref(),
+        };
+        flow::logout::remember_relying_party(&state.deps(), session, rp, now)
+            .await
+            .map_err(|e| match e {
+                FlowError::Store(e) => Denied::from(e),
+                FlowError::Refused(_) => Denied::from(crate::store::StoreError::Corrupt(
+                    "remembering a relying party is never refused".into(),
+                )),
+            })?;
+    }
+    Ok(code)
 }

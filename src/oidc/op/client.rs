@@ -22,6 +22,8 @@ pub struct OidcClient {
     pub application_type: ApplicationType,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
+    /// Where a logout token is posted when a session that gave this client a code ends.
+    pub backchannel_logout_uri: Option<String>,
     /// Whether refresh tokens are issued (default: native applications only).
     pub refresh_tokens: bool,
     /// Whether the authorization request must carry a PKCE challenge (RFC 9700 §2.1.1):
@@ -141,6 +143,7 @@ mod tests {
             application_type: kind,
             redirect_uris: uris.iter().map(|s| s.to_string()).collect(),
             post_logout_redirect_uris: vec!["https://rp.test/bye".into()],
+            backchannel_logout_uri: None,
             refresh_tokens: false,
             require_pkce: true,
         }

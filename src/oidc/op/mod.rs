@@ -1,6 +1,7 @@
 //! The gateway as OpenID Provider for resource providers: signing keys and JWKS, client
 //! registrations, PKCE, the records behind codes and tokens, and the token formats.
 
+pub mod backchannel;
 pub mod client;
 pub mod keys;
 pub mod records;

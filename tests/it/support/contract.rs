@@ -28,6 +28,7 @@ fn session(id: &str) -> Session {
         expires_at: now + chrono::Duration::hours(6),
         launches: vec![],
         ent_session: None,
+        relying_parties: Vec::new(),
     }
 }
 
