@@ -49,6 +49,7 @@ mod mtls;
 mod oidc_interop;
 mod oidc_provider;
 mod oidc_refusals;
+mod pages;
 mod provider_slo;
 mod round_trip;
 mod saml_ent;
