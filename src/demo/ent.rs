@@ -86,6 +86,10 @@ fn session_id(headers: &HeaderMap) -> Option<String> {
 
 pub fn router(state: DemoEnt) -> Router {
     Router::new()
+        .route(
+            crate::http::pages::STYLESHEET_PATH,
+            get(crate::http::pages::stylesheet),
+        )
         .route("/", get(home))
         .route("/login", post(login))
         .route("/logout", get(logout))

@@ -67,6 +67,10 @@ impl DemoOidcResource {
 
 pub fn router(state: DemoOidcResource) -> Router {
     Router::new()
+        .route(
+            crate::http::pages::STYLESHEET_PATH,
+            get(crate::http::pages::stylesheet),
+        )
         .route("/", get(start))
         .route("/ressource/{short}", get(open))
         .route("/oidc/callback", get(callback))

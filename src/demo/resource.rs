@@ -45,6 +45,10 @@ impl DemoResource {
 
 pub fn router(state: DemoResource) -> Router {
     Router::new()
+        .route(
+            crate::http::pages::STYLESHEET_PATH,
+            get(crate::http::pages::stylesheet),
+        )
         .route("/", get(home))
         .route("/ressource/{short}", get(open))
         .route("/saml/acs", post(acs))

@@ -1,8 +1,10 @@
 //! The one place errors become HTTP responses.
 //!
-//! Users get a page in French with a code and a reference; the cause is logged once, with the
-//! same reference, for operators (by `api_error::log_cause`). 5xx pages carry no internal
-//! detail. API clients get `api_error::ApiError` instead.
+//! Users get a page in French (`pages::error_page`): what happened, the way back, and a
+//! reference to give the help desk; the stable code is only a discreet line for operators. The
+//! cause is logged once, with the code and the same reference, for operators (by
+//! `api_error::log_cause`). 5xx pages carry no internal detail. API clients get
+//! `api_error::ApiError` instead.
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};

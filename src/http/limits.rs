@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
@@ -59,7 +59,7 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
     if path.starts_with("/health/") {
         return next.run(req).await;
     }
-    let page = wants_page(req.headers());
+    let page = pages::wants_page(req.headers());
     let limits = &state.limits;
     let Ok(_slot) = limits.in_flight.clone().try_acquire_owned() else {
         limits.metrics.busy_refused.fetch_add(1, Ordering::Relaxed);
@@ -94,14 +94,6 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
             unavailable(page, "limits.timeout", Duration::from_secs(5))
         }
     }
-}
-
-/// A browser navigating (it asks for HTML), not an API client.
-fn wants_page(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"))
 }
 
 fn retry_after(wait: Duration) -> HeaderValue {

@@ -28,6 +28,7 @@ mod oidc;
 mod ops;
 pub mod pages;
 pub mod party;
+mod site;
 mod slo;
 pub mod tls;
 mod verify;
@@ -45,6 +46,8 @@ use crate::app::AppState;
 pub fn app(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
+        .route("/", get(site::home))
+        .route(pages::STYLESHEET_PATH, get(pages::stylesheet))
         .route("/domaineGar", get(domaine_gar::handle))
         .route("/saml/metadata", get(acs::metadata))
         .route("/saml/acs", post(acs::handle))
@@ -76,6 +79,9 @@ pub fn app(state: AppState) -> Router {
         // Exports are larger than any other body: the upload applies its own limit
         // (`feed.max_upload_bytes`) as it reads.
         .merge(annuaire::routes())
+        // A path no route takes: a French 404 page for browsers. A path whose route does not
+        // take the method keeps its 405.
+        .fallback(site::not_found)
         // Before any handler: a forwarded client certificate becomes a `ClientIdentity` only
         // from a trusted proxy, and the header never reaches the handlers.
         .layer(axum::middleware::from_fn_with_state(
@@ -120,8 +126,9 @@ pub fn app(state: AppState) -> Router {
 /// Headers on every response: no page of the gateway may be framed (the assignment page's
 /// buttons would be clickjacked), no URL (they carry SAML messages and ids) leaks in a
 /// Referer, no content is sniffed into another type. `frame-ancestors` is the only CSP
-/// directive so far: the pages' inline styles and the auto-POST form's `onload` need hashes
-/// before a script policy can be set.
+/// directive so far: pages link one stylesheet (`pages::STYLESHEET_PATH`), but a few inline
+/// `style` attributes remain and the auto-POST form's `onload` needs a hash before a script
+/// policy can be set.
 fn security_header(
     name: axum::http::HeaderName,
     value: &'static str,

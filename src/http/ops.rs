@@ -28,8 +28,8 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// `GET /metrics`: counters for Prometheus, to allowed peers (the TCP peer, never a
-/// forwarded header) or with the configured token; anyone else gets 404, as if there were
-/// nothing here.
+/// forwarded header) or with the configured token; anyone else gets 404, the very answer of a
+/// path no route takes (`site::not_found_for`), as if there were nothing here.
 pub async fn metrics(
     State(state): State<AppState>,
     extensions: axum::http::Extensions,
@@ -45,7 +45,7 @@ pub async fn metrics(
             token_presented = bearer.is_some(),
             "GET /metrics refused (404): the peer is not in [metrics] allow and presented no valid metrics token; list the scraper's network in metrics.allow or give it metrics.token_file"
         );
-        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+        return super::site::not_found_for(&headers);
     }
     render(&state).into_response()
 }

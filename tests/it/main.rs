@@ -50,6 +50,7 @@ mod oidc_backchannel;
 mod oidc_interop;
 mod oidc_provider;
 mod oidc_refusals;
+mod pages;
 mod provider_slo;
 mod round_trip;
 mod saml_ent;

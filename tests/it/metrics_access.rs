@@ -103,3 +103,30 @@ token_file = "short.token"
         assert!(keys.contains(&k), "{k}: {err}");
     }
 }
+
+/// A caller who may not read the metrics gets the very answer of a path no route takes, page
+/// or line: nothing tells that `/metrics` exists.
+#[tokio::test]
+async fn a_refused_caller_gets_the_answer_of_a_path_that_does_not_exist() {
+    let gw = gateway(&[("PASSERELLE__METRICS__ALLOW", "[]")]).await;
+    let base = gw.listen().await;
+    for accept in ["text/html", "*/*"] {
+        let answer = |path: &'static str| {
+            let url = format!("{base}{path}");
+            async move {
+                let resp = http_client()
+                    .get(url)
+                    .header("accept", accept)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status().as_u16();
+                let kind = resp.headers()["content-type"].to_str().unwrap().to_string();
+                (status, kind, resp.text().await.unwrap())
+            }
+        };
+        let metrics = answer("/metrics").await;
+        assert_eq!(metrics.0, 404);
+        assert_eq!(metrics, answer("/metriques").await, "{accept}");
+    }
+}

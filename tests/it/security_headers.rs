@@ -18,6 +18,9 @@ async fn every_answer_forbids_framing_sniffing_and_referers() {
         ("GET", "/domaineGar".to_string()),
         ("GET", domaine_gar(RES_ETABL)),
         ("GET", "/health/live".to_string()),
+        ("GET", "/".to_string()),
+        ("GET", "/static/passerelle.css".to_string()),
+        ("GET", "/nulle-part".to_string()),
         ("POST", "/saml/acs".to_string()),
     ];
     for (method, path) in pages {

@@ -157,7 +157,7 @@ fn assert_refused(answer: &(u16, String, Duration), check: &str, what: &str) {
     let (status, page, took) = answer;
     assert!((400..500).contains(status), "{what}: got {status}");
     assert!(
-        page.contains(&format!("<strong>{check}</strong>")),
+        page.contains(&format!("Pour l'exploitant : <code>{check}</code>")),
         "{what}: expected {check} in {page}"
     );
     assert!(*took < Duration::from_secs(3), "{what}: took {took:?}");
