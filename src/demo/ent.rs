@@ -39,7 +39,7 @@ pub struct DemoEnt {
     /// its logout names.
     logins: Arc<Mutex<HashMap<String, (String, String)>>>,
     /// In OIDC mode, how the ENT's logout reaches the gateway (set by `ent_oidc`).
-    pub(super) backchannel: Arc<Mutex<Option<super::ent_oidc::Backchannel>>>,
+    pub(super) backchannel: Arc<Mutex<Option<super::ent_backchannel::Backchannel>>>,
 }
 
 impl DemoEnt {

@@ -17,6 +17,7 @@ use sha2::Digest;
 
 use super::data;
 use super::ent::DemoEnt;
+use super::ent_backchannel::Backchannel;
 use crate::oidc::op::keys::{at_hash, KeySet};
 use crate::oidc::op::records::new_secret;
 
@@ -26,45 +27,6 @@ struct Issued {
     nonce: Option<String>,
     challenge: Option<String>,
     redirect_uri: String,
-}
-
-/// The demo ENT's OpenID Connect Back-Channel Logout 1.0 to the gateway.
-#[derive(Clone)]
-pub struct Backchannel {
-    keys: KeySet,
-    issuer: String,
-    client_id: String,
-    /// The gateway's `/ent/oidc/backchannel-logout`.
-    uri: String,
-    http: reqwest::Client,
-}
-
-impl Backchannel {
-    /// Posts a signed logout token for `user` (the `sub` of its ID tokens); answers whether the
-    /// gateway took it.
-    pub(super) async fn logout(&self, user: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
-        let claims = json!({
-            "iss": self.issuer, "aud": self.client_id, "sub": user,
-            "iat": now.timestamp(), "exp": now.timestamp() + 120, "jti": new_secret(),
-            "events": { crate::oidc::rp::logout::BACKCHANNEL_LOGOUT_EVENT: {} },
-        });
-        let Ok(token) = self.keys.sign("logout+jwt", &claims) else {
-            return false;
-        };
-        match self
-            .http
-            .post(&self.uri)
-            .form(&[("logout_token", token)])
-            .send()
-            .await
-        {
-            Ok(resp) => resp.status().is_success(),
-            Err(e) => {
-                tracing::warn!(error = %e, "demo ENT: the back-channel logout did not reach the gateway");
-                false
-            }
-        }
-    }
 }
 
 #[derive(Clone)]

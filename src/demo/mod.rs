@@ -8,6 +8,7 @@
 
 pub mod data;
 mod ent;
+mod ent_backchannel;
 mod ent_oidc;
 mod oidc_resource;
 mod resource;
