@@ -210,15 +210,20 @@ async fn logout(State(ent): State<DemoEnt>, headers: HeaderMap) -> Response {
     );
     match binding::signed_redirect_url(&slo, "SAMLRequest", &xml, None, &ent.key.key) {
         Ok(url) => Redirect::to(&url).into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Html(page(
-                "Erreur",
-                &format!("<p>{}</p>", escape(&e.to_string())),
-            )),
-        )
-            .into_response(),
+        Err(e) => failed(&e),
     }
+}
+
+/// The page of a SAML message the demo ENT could not make.
+fn failed(e: &crate::saml::SamlError) -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Html(page(
+            "Erreur",
+            &format!("<p>{}</p>", escape(&e.to_string())),
+        )),
+    )
+        .into_response()
 }
 
 /// `GET /idp/slo`: the gateway's LogoutResponse, its query signature checked with the
@@ -368,14 +373,7 @@ fn post_to_acs(
             request.relay_state.as_deref(),
         ))
         .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Html(page(
-                "Erreur",
-                &format!("<p>{}</p>", escape(&e.to_string())),
-            )),
-        )
-            .into_response(),
+        Err(e) => failed(&e),
     }
 }
 

@@ -67,26 +67,14 @@ async fn a_providers_front_channel_logout_ends_the_gateway_session() {
             by(&s.gw.sp, &request(&s, Some("/saml/slo"), &name_id, &index)),
         ),
     ] {
-        let resp = s
-            .browser
-            .post(format!("{}{path}", s.base))
-            .form(&[("SAMLRequest", b64(&xml))])
-            .send()
-            .await
-            .unwrap();
+        let resp = post_front(&s, path, &xml).await;
         assert_eq!(resp.status(), 403, "{case}");
         assert!(s.ended().is_empty(), "{case}");
     }
     assert!(s.session_alive().await);
 
     let xml = by(&s.gw.sp, &request(&s, Some(path), &name_id, &index));
-    let resp = s
-        .browser
-        .post(format!("{}{path}", s.base))
-        .form(&[("SAMLRequest", b64(&xml))])
-        .send()
-        .await
-        .unwrap();
+    let resp = post_front(&s, path, &xml).await;
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("Vous êtes déconnecté"));
     assert_eq!(s.ended(), vec!["provider_logout"]);
@@ -152,6 +140,16 @@ async fn the_idp_metadata_publishes_logout_endpoints_that_answer() {
         assert_ne!(resp.status(), 404, "{url}");
         assert_ne!(resp.status(), 405, "{url}");
     }
+}
+
+/// The browser posts the provider's LogoutRequest `xml` to `path` (HTTP-POST binding).
+async fn post_front(s: &Saml, path: &str, xml: &str) -> reqwest::Response {
+    s.browser
+        .post(format!("{}{path}", s.base))
+        .form(&[("SAMLRequest", b64(xml))])
+        .send()
+        .await
+        .unwrap()
 }
 
 fn b64(xml: &str) -> String {
