@@ -1,7 +1,9 @@
 //! Environment overrides: `PASSERELLE__SECTION__KEY=value` sets `section.key`.
 //!
-//! Double underscores nest; table keys match case-insensitively (a new key is created in
-//! lower case); array elements are addressed by index. The value is read as a TOML value
+//! Double underscores nest; table keys match case-insensitively, and a `_` stands for a `-`
+//! of a key (`PASSERELLE__PROVIDERS__INTEROP_SAML__NAME` sets `providers.interop-saml.name`,
+//! which a POSIX shell could not name otherwise); a new key is created in lower case; array
+//! elements are addressed by index. The value is read as a TOML value
 //! when it parses as one (`true`, `42`, `["a", "b"]`), as a string otherwise. The
 //! environment is passed in as a list of pairs, so tests never touch the process's own.
 
@@ -9,9 +11,26 @@ use toml::Value;
 
 pub const PREFIX: &str = "PASSERELLE__";
 
-/// The environment variable that sets the key at `path` (e.g. `ents.B0.name`).
+/// The environment variable that sets the key at `path` (e.g. `ents.B0.name`), spelt so that a
+/// POSIX shell can set it: a hyphen in a key (`providers.interop-saml`) is written `_`.
 pub fn variable_for(path: &str) -> String {
-    format!("{PREFIX}{}", path.replace('.', "__").to_ascii_uppercase())
+    format!(
+        "{PREFIX}{}",
+        path.replace('.', "__")
+            .replace('-', "_")
+            .to_ascii_uppercase()
+    )
+}
+
+/// Whether the table key `key` is the one a variable's path segment names: the same letters
+/// whatever their case, a `_` in the segment standing for a `-` in the key (shells do not
+/// allow hyphens in variable names).
+fn names(segment: &str, key: &str) -> bool {
+    segment.len() == key.len()
+        && segment
+            .bytes()
+            .zip(key.bytes())
+            .all(|(s, k)| s.eq_ignore_ascii_case(&k) || (s == b'_' && k == b'-'))
 }
 
 /// Applies every `PASSERELLE__*` variable of `vars` to `root`; returns one message per
@@ -52,9 +71,11 @@ fn set(node: &mut Value, path: &[&str], value: Value) -> Result<(), String> {
     };
     match node {
         Value::Table(table) => {
+            // The exact spelling first, then one with `_` for `-`.
             let key = table
                 .keys()
                 .find(|k| k.eq_ignore_ascii_case(head))
+                .or_else(|| table.keys().find(|k| names(head, k)))
                 .cloned()
                 .unwrap_or_else(|| head.to_ascii_lowercase());
             let child = table
@@ -80,6 +101,42 @@ fn set(node: &mut Value, path: &[&str], value: Value) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_underscore_stands_for_a_hyphen_of_a_key() {
+        let mut root: Value = toml::from_str(
+            "[providers.interop-saml]\nname = 'a'\n[providers.interop_saml2]\nname = 'b'",
+        )
+        .unwrap();
+        let problems = apply(
+            &mut root,
+            vars(&[
+                ("PASSERELLE__PROVIDERS__INTEROP_SAML__NAME", "A"),
+                ("PASSERELLE__PROVIDERS__INTEROP-SAML__API_TOKEN_FILE", "t"),
+                ("PASSERELLE__PROVIDERS__INTEROP_SAML2__NAME", "B"),
+            ]),
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            root["providers"]["interop-saml"]["name"].as_str(),
+            Some("A")
+        );
+        assert_eq!(
+            root["providers"]["interop-saml"]["api_token_file"].as_str(),
+            Some("t")
+        );
+        assert_eq!(
+            root["providers"]["interop_saml2"]["name"].as_str(),
+            Some("B")
+        );
+        assert!(root["providers"].get("interop_saml").is_none());
+        assert_eq!(
+            variable_for("providers.interop-saml.name"),
+            "PASSERELLE__PROVIDERS__INTEROP_SAML__NAME"
+        );
+        // `_` never stands for a letter: a key of another spelling is not matched.
+        assert!(!names("A_B", "axb") && names("A_B", "a-b") && names("A_B", "a_b"));
+    }
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
