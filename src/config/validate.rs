@@ -201,7 +201,11 @@ pub(super) async fn validate(
             ido_scope,
             saml,
             oidc,
-            trace_path: raw.trace.path.clone().unwrap_or_else(|| "-".into()),
+            // `-` is standard output; a file is relative to the configuration's directory.
+            trace_path: match raw.trace.path.as_deref() {
+                None | Some("-") => "-".into(),
+                Some(p) => cx.path(p).display().to_string(),
+            },
             audit,
             auditors,
             audience,

@@ -589,3 +589,28 @@ async fn the_subscriptions_time_zone_has_a_default_and_is_checked() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_trace_file_is_relative_to_the_configuration_file() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/passerelle.toml");
+    let at = |p: &str| {
+        let path = path.clone();
+        let p = p.to_string();
+        async move {
+            config::load(
+                &path,
+                vars(&[("PASSERELLE__TRACE__PATH", &format!("\"{p}\""))]),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .trace_path
+        }
+    };
+    let dir = path.parent().unwrap();
+    assert_eq!(
+        at("traces/x.jsonl").await,
+        dir.join("traces/x.jsonl").display().to_string()
+    );
+    assert_eq!(at("/var/log/x.jsonl").await, "/var/log/x.jsonl");
+    assert_eq!(at("-").await, "-");
+}
