@@ -150,7 +150,16 @@ async fn callback(
             .unwrap_or_else(|e| e.into_inner())
             .remove(s)
     }) else {
-        return failed("Cette réponse ne correspond à aucune connexion en cours (state inconnu).");
+        // A reloaded or bookmarked callback: its login is done (or expired); say so, and offer a
+        // new one rather than a dead end.
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(page(
+                "Connexion déjà terminée",
+                "<p>Cette page de retour a déjà servi : la connexion qu'elle terminait est faite ou a expiré.</p><p><a href=\"/\">Revenir à l'accueil de l'Atelier de sciences</a> pour vous connecter à nouveau.</p>",
+            )),
+        )
+            .into_response();
     };
     if q.get("iss") != Some(&res.issuer()) {
         return failed("La réponse ne vient pas de la passerelle attendue (iss).");

@@ -354,6 +354,22 @@ async fn the_demo_ent_can_authenticate_users_over_openid_connect() {
         "{trace}"
     );
 
+    // The OIDC resource's callback reloaded: a page that says so and offers a new login.
+    let reloaded = client
+        .get(format!(
+            "{}/oidc/callback?state=used&code=x",
+            demo.oidc_resource_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reloaded.status(), 400);
+    let reloaded = reloaded.text().await.unwrap();
+    assert!(
+        reloaded.contains("Connexion déjà terminée") && reloaded.contains("href=\"/\""),
+        "{reloaded}"
+    );
+
     // Logging out at the ENT: its provider tells the gateway over the back channel.
     let out = client
         .get(format!("{}/logout", demo.ent_url))
