@@ -38,6 +38,9 @@ pub struct DemoEnt {
     /// Per ENT session, the NameID and SessionIndex of its latest login at the gateway: what
     /// its logout names.
     logins: Arc<Mutex<HashMap<String, (String, String)>>>,
+    /// Where a login started by the OIDC provider goes back to (its authorization request), by
+    /// the chooser's token.
+    resume: Arc<Mutex<HashMap<String, String>>>,
     /// In OIDC mode, how the ENT's logout reaches the gateway (set by `ent_oidc`).
     pub(super) backchannel: Arc<Mutex<Option<super::ent_backchannel::Backchannel>>>,
 }
@@ -59,8 +62,19 @@ impl DemoEnt {
             sessions: Arc::default(),
             pending: Arc::default(),
             logins: Arc::default(),
+            resume: Arc::default(),
             backchannel: Arc::default(),
         }
+    }
+
+    /// The login page, for a login that goes back to `url` (a path of the demo ENT) once done.
+    pub(super) fn log_in_then(&self, url: String) -> Response {
+        let token = new_id();
+        self.resume
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(token.clone(), url);
+        Html(chooser(Some(&token))).into_response()
     }
 
     /// The demo user logged in at the demo ENT in this browser.
@@ -145,15 +159,22 @@ async fn login(State(ent): State<DemoEnt>, Form(form): Form<LoginForm>) -> Respo
         .unwrap_or_else(|e| e.into_inner())
         .insert(sid.clone(), form.user.clone());
     let cookie = format!("{COOKIE}={sid}; Path=/; HttpOnly; SameSite=Lax");
-    let pending = form.pending.and_then(|p| {
-        ent.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&p)
-    });
-    let mut resp = match pending {
-        Some(request) => answer(&ent, &request, &form.user, &sid),
-        None => Redirect::to("/mediacentre").into_response(),
+    let token = form.pending.unwrap_or_default();
+    let pending = ent
+        .pending
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&token);
+    let resume = ent
+        .resume
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&token);
+    let mut resp = match (pending, resume) {
+        (Some(request), _) => answer(&ent, &request, &form.user, &sid),
+        // The OIDC provider's authorization request, which the login interrupted.
+        (None, Some(url)) => Redirect::to(&url).into_response(),
+        (None, None) => Redirect::to("/mediacentre").into_response(),
     };
     if let Ok(v) = header::HeaderValue::from_str(&cookie) {
         resp.headers_mut().append(header::SET_COOKIE, v);

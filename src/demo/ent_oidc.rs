@@ -129,8 +129,12 @@ async fn authorize(
             }
             return Redirect::to(&format!("{}?{}", op.redirect_uri, back.finish())).into_response();
         }
-        // Not logged in at the ENT: log in first, then open the resource again.
-        return Redirect::to("/").into_response();
+        // Not logged in at the ENT: log in first, then this same authorization request (and
+        // with it the médiacentre link the user followed).
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(q.iter())
+            .finish();
+        return op.ent.log_in_then(format!("/oidc/authorize?{query}"));
     };
     let code = new_secret();
     op.codes.lock().unwrap_or_else(|e| e.into_inner()).insert(

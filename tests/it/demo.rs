@@ -354,6 +354,40 @@ async fn the_demo_ent_can_authenticate_users_over_openid_connect() {
         "{trace}"
     );
 
+    // A médiacentre link opened in a fresh browser: the ENT asks who logs in, then the link
+    // goes on to the resource, not back to the médiacentre.
+    let fresh = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let chooser = fresh
+        .get(link_to(&media, "Manuel de mathématiques 4e"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = chooser
+        .split(r#"name="pending" value=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no login form that goes back: {chooser}"))
+        .to_string();
+    let to_resource = fresh
+        .post(format!("{}/login", demo.ent_url))
+        .form(&[("user", "ens-demo-1"), ("pending", token.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        to_resource.contains(&format!("{}/saml/acs", demo.resource_url)),
+        "{to_resource}"
+    );
+
     // The OIDC resource's callback reloaded: a page that says so and offers a new login.
     let reloaded = client
         .get(format!(
