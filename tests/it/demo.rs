@@ -67,6 +67,11 @@ async fn log_in(client: &reqwest::Client, demo: &passerelle::demo::Demo, user: &
     media.text().await.unwrap()
 }
 
+/// The body of `GET url` in `client`'s browser.
+async fn text_of(client: &reqwest::Client, url: impl reqwest::IntoUrl) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 /// Follows a médiacentre `link` for a browser that has a gateway session: the gateway asks the
 /// ENT without showing anything who is logged in, and the ENT's answer is the auto-POST form
 /// returned here.
@@ -90,14 +95,7 @@ async fn a_pupil_clicks_through_the_demo() {
     let (demo, client) = started().await;
 
     // Log in at the demo ENT as the pupil; the médiacentre lists the resources.
-    let home = client
-        .get(format!("{}/", demo.ent_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = text_of(&client, format!("{}/", demo.ent_url)).await;
     assert!(home.contains("Léa Martin"));
     let media = log_in(&client, &demo, "eleve-demo-1").await;
     let manuel = link_to(&media, "Manuel de mathématiques 4e");
@@ -334,14 +332,7 @@ async fn the_demo_ent_can_authenticate_users_over_openid_connect() {
     );
 
     // The same gateway session, then the OIDC resource.
-    let page = client
-        .get(link_to(&media, "Atelier de sciences"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text_of(&client, link_to(&media, "Atelier de sciences")).await;
     assert!(
         page.contains("Bienvenue dans « Atelier de sciences »")
             && page.contains(">National_ens</code>"),
@@ -360,14 +351,7 @@ async fn the_demo_ent_can_authenticate_users_over_openid_connect() {
         .cookie_store(true)
         .build()
         .unwrap();
-    let chooser = fresh
-        .get(link_to(&media, "Manuel de mathématiques 4e"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let chooser = text_of(&fresh, link_to(&media, "Manuel de mathématiques 4e")).await;
     let token = chooser
         .split(r#"name="pending" value=""#)
         .nth(1)
@@ -405,14 +389,7 @@ async fn the_demo_ent_can_authenticate_users_over_openid_connect() {
     );
 
     // Logging out at the ENT: its provider tells the gateway over the back channel.
-    let out = client
-        .get(format!("{}/logout", demo.ent_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let out = text_of(&client, format!("{}/logout", demo.ent_url)).await;
     assert!(
         out.contains("déconnecté de l'ENT et de la passerelle"),
         "{out}"
@@ -429,14 +406,7 @@ async fn the_demo_teacher_manages_assignments_through_the_ent() {
     let manage = link_to(&media, "Gérer les affectations");
     assert!(manage.starts_with(&format!("{}/affectations?idENT=", demo.gateway_url)));
     // The gateway has the teacher sign in at the ENT (already logged in there), then comes back.
-    let to_acs = client
-        .get(&manage)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let to_acs = text_of(&client, &manage).await;
     assert!(
         to_acs.contains(&format!("{}/saml/acs", demo.gateway_url)),
         "{to_acs}"
