@@ -15,7 +15,6 @@ use serde::Deserialize;
 
 use super::data::{self, RESOURCES, USERS};
 use crate::clock::Clock;
-use crate::http::pages::page;
 use crate::saml::idp::{self, IdpSettings, Issue, ProviderSp, VerifiedAuthnRequest};
 use crate::saml::keys::SigningKey;
 use crate::saml::xml::escape;
@@ -424,4 +423,9 @@ fn answer(ent: &DemoEnt, request: &VerifiedAuthnRequest, user: &str, sid: &str) 
         .unwrap_or_else(|e| e.into_inner())
         .insert(sid.to_string(), (subject.clone(), subject));
     post_to_acs(request, xml)
+}
+
+/// A page of this demo site (its own name in the browser's tab, not the gateway's).
+fn page(title: &str, body_html: &str) -> String {
+    crate::http::pages::page_of("ENT Démo", title, body_html)
 }

@@ -15,7 +15,6 @@ use sha2::Digest;
 
 use super::data::OIDC_RESOURCE;
 use crate::clock::Clock;
-use crate::http::pages::page;
 use crate::oidc::jwks::{verify_id_token, IdTokenExpect};
 use crate::oidc::op::records::new_secret;
 use crate::saml::xml::escape;
@@ -267,4 +266,9 @@ async fn finish(res: &DemoOidcResource, code: &str, started: &Started) -> Result
             escape(&claims.sub)
         ),
     ))
+}
+
+/// A page of this demo site (its own name in the browser's tab, not the gateway's).
+fn page(title: &str, body_html: &str) -> String {
+    crate::http::pages::page_of("Atelier de sciences (démo)", title, body_html)
 }

@@ -14,7 +14,6 @@ use serde::Deserialize;
 
 use super::data::RESOURCES;
 use crate::clock::Clock;
-use crate::http::pages::page;
 use crate::saml::keys::SigningKey;
 use crate::saml::sp::{self, EntIdp, SpSettings};
 use crate::saml::xml::{escape, new_id};
@@ -170,4 +169,9 @@ async fn acs(State(res): State<DemoResource>, Form(form): Form<AcsForm>) -> Resp
         ),
     ))
     .into_response()
+}
+
+/// A page of this demo site (its own name in the browser's tab, not the gateway's).
+fn page(title: &str, body_html: &str) -> String {
+    crate::http::pages::page_of("Éditions Démo", title, body_html)
 }

@@ -40,11 +40,18 @@ pub async fn stylesheet() -> impl IntoResponse {
     )
 }
 
-/// A page with a title and a body of already-escaped HTML.
+/// A page of the gateway with a title and a body of already-escaped HTML.
 pub fn page(title: &str, body_html: &str) -> String {
+    page_of("Passerelle", title, body_html)
+}
+
+/// A page of `site` (the name after the title in the browser's tab, so that the user knows
+/// which system they are on: the gateway, the demo ENT, a demo resource).
+pub fn page_of(site: &str, title: &str, body_html: &str) -> String {
     format!(
-        "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t} – passerelle</title><link rel=\"stylesheet\" href=\"{css}\"></head><body><main><h1>{t}</h1>{body_html}</main></body></html>\n",
+        "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t} – {site}</title><link rel=\"stylesheet\" href=\"{css}\"></head><body><main><h1>{t}</h1>{body_html}</main></body></html>\n",
         t = escape(title),
+        site = escape(site),
         css = escape(&STYLESHEET_HREF),
     )
 }

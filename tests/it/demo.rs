@@ -97,6 +97,8 @@ async fn a_pupil_clicks_through_the_demo() {
     // Log in at the demo ENT as the pupil; the médiacentre lists the resources.
     let home = text_of(&client, format!("{}/", demo.ent_url)).await;
     assert!(home.contains("Léa Martin"));
+    // Each system names itself in the browser's tab.
+    assert!(home.contains("– ENT Démo</title>"), "{home}");
     let media = log_in(&client, &demo, "eleve-demo-1").await;
     let manuel = link_to(&media, "Manuel de mathématiques 4e");
     assert!(
@@ -167,6 +169,7 @@ async fn a_pupil_clicks_through_the_demo() {
         refused.contains("Ressource non attribuée") && refused.contains("not_assigned"),
         "{refused}"
     );
+    assert!(refused.contains("– Passerelle</title>"), "{refused}");
 
     // The OIDC resource: the same session, an authorization code flow, verified ID token.
     let atelier = link_to(&media, "Atelier de sciences");
