@@ -24,19 +24,13 @@ impl Backchannel {
         let claims = json!({
             "iss": self.issuer, "aud": self.client_id, "sub": user,
             "iat": now.timestamp(), "exp": now.timestamp() + 120, "jti": new_secret(),
-            "events": { crate::oidc::rp::logout::BACKCHANNEL_LOGOUT_EVENT: {} },
+            "events": { crate::oidc::BACKCHANNEL_LOGOUT_EVENT: {} },
         });
         let Ok(token) = self.keys.sign("logout+jwt", &claims) else {
             return false;
         };
-        match self
-            .http
-            .post(&self.uri)
-            .form(&[("logout_token", token)])
-            .send()
-            .await
-        {
-            Ok(resp) => resp.status().is_success(),
+        match crate::oidc::op::backchannel::post(&self.http, &self.uri, &token).await {
+            Ok(()) => true,
             Err(e) => {
                 tracing::warn!(error = %e, "demo ENT: the back-channel logout did not reach the gateway");
                 false

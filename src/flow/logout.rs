@@ -1,11 +1,13 @@
 //! Ending gateway sessions before their time, and why: another person logged in at the same
 //! browser, the ENT has nobody logged in any more, or the single logout of the ENT or of a
 //! provider named the session. [`index`] keeps, beside each session, how its ENT names the login (its logout
-//! names it so); [`by_ent`] ends what an ENT's logout names. Every end is traced.
+//! names it so); [`by_ent`] ends what an ENT's logout names. Every end is traced. A logout is
+//! never an access decision: these flows fail only when the store does.
 
-use super::{Deps, FlowError, User};
+use super::{Deps, User};
 use crate::domain::IdEnt;
 use crate::session::{EntSessionRef, RelyingParty, Session};
+use crate::store::StoreError;
 use crate::trace::TraceEvent;
 
 /// Store kind of the index from an ENT's login to the gateway session.
@@ -58,7 +60,7 @@ pub async fn remember_relying_party(
     session: &Session,
     rp: RelyingParty,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), FlowError> {
+) -> Result<(), StoreError> {
     if session.relying_parties.contains(&rp) {
         return Ok(());
     }
@@ -75,7 +77,7 @@ pub async fn remember_relying_party(
 
 /// Ends `session` (it is removed from the store, and its index), traces why, and has its
 /// relying parties told.
-pub async fn end(d: &Deps<'_>, session: &Session, why: Ended) -> Result<(), FlowError> {
+pub async fn end(d: &Deps<'_>, session: &Session, why: Ended) -> Result<(), StoreError> {
     d.store.delete_session(&session.id).await?;
     if !session.relying_parties.is_empty() {
         d.farewells.ended(session);
@@ -120,7 +122,7 @@ pub async fn index(
     d: &Deps<'_>,
     session: &Session,
     ttl: std::time::Duration,
-) -> Result<(), FlowError> {
+) -> Result<(), StoreError> {
     let value = serde_json::json!({ "session": session.id });
     d.store
         .put_token(KIND_PUBLIC_REF, &session.public_ref(), &value, ttl)
@@ -145,7 +147,7 @@ pub async fn by_ent(
     ent: &IdEnt,
     subject: Option<&str>,
     indexes: &[String],
-) -> Result<Vec<Session>, FlowError> {
+) -> Result<Vec<Session>, StoreError> {
     let keys: Vec<String> = match (subject, indexes.is_empty()) {
         (Some(subject), true) => vec![EntSessionRef::store_key(ent, subject, None)],
         (subject, _) => indexes
@@ -187,7 +189,7 @@ pub async fn by_public_ref(
     d: &Deps<'_>,
     refs: &[String],
     provider: &str,
-) -> Result<Vec<Session>, FlowError> {
+) -> Result<Vec<Session>, StoreError> {
     let mut ended = Vec::new();
     for r in refs {
         let Some(value) = d.store.get_token(KIND_PUBLIC_REF, r).await? else {

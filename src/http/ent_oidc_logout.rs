@@ -102,14 +102,8 @@ async fn ended_by(state: &AppState, token: &str) -> Result<(), Failure> {
         return Err(traced(state, Some(ent), e).into());
     }
     let indexes: Vec<String> = verified.sid.iter().cloned().collect();
-    let ended = flow::logout::by_ent(&state.deps(), &ent.id, verified.sub.as_deref(), &indexes)
-        .await
-        .map_err(|e| match e {
-            flow::FlowError::Store(e) => Failure::Store(e),
-            flow::FlowError::Refused(r) => Failure::Store(crate::store::StoreError::Corrupt(
-                format!("a logout is never an access decision: {}", r.code()),
-            )),
-        })?;
+    let ended =
+        flow::logout::by_ent(&state.deps(), &ent.id, verified.sub.as_deref(), &indexes).await?;
     tracing::info!(ent = %ent.id, sessions = ended.len(), "ENT back-channel logout");
     Ok(())
 }

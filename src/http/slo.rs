@@ -101,6 +101,8 @@ pub fn idp_endpoints(state: &AppState) -> Vec<(&'static str, String)> {
 /// The peer that sent a LogoutRequest: its name for traces, its keys, its logout endpoints.
 struct Sender<'s> {
     name: String,
+    /// The ENT, when an ENT sent it.
+    ent: Option<&'s crate::domain::IdEnt>,
     peer: Peer<'s>,
     slo: &'s SloEndpoints,
 }
@@ -126,6 +128,7 @@ fn sender<'s>(state: &'s AppState, side: Side, issuer: &str) -> Result<Sender<'s
                 .ok_or_else(unknown)?;
             Ok(Sender {
                 name: ent.id.to_string(),
+                ent: Some(&ent.id),
                 peer: Peer::ent(idp),
                 slo: &idp.peer.slo,
             })
@@ -138,6 +141,7 @@ fn sender<'s>(state: &'s AppState, side: Side, issuer: &str) -> Result<Sender<'s
             let sp = provider.saml.as_ref().ok_or_else(unknown)?;
             Ok(Sender {
                 name: provider.key.clone(),
+                ent: None,
                 peer: Peer::provider(sp),
                 slo: &sp.slo,
             })
@@ -219,25 +223,12 @@ async fn ended_by<'s>(
         return Err(refused(e));
     }
     let d = state.deps();
-    let ended = match side {
-        Side::Ent => match state
-            .config
-            .ents
-            .values()
-            .find(|e| e.id.as_str() == sender.name)
-        {
-            Some(ent) => {
-                flow::logout::by_ent(
-                    &d,
-                    &ent.id,
-                    Some(&verified.name_id),
-                    &verified.session_indexes,
-                )
-                .await
-            }
-            None => Ok(Vec::new()),
-        },
-        Side::Provider => {
+    let ended = match (side, sender.ent) {
+        (Side::Ent, Some(ent)) => {
+            flow::logout::by_ent(&d, ent, Some(&verified.name_id), &verified.session_indexes).await
+        }
+        (Side::Ent, None) => Ok(Vec::new()),
+        (Side::Provider, _) => {
             flow::logout::by_public_ref(&d, &verified.session_indexes, &sender.name).await
         }
     }

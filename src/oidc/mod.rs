@@ -13,6 +13,10 @@ pub mod rp;
 
 pub use error_code::ErrorCode;
 
+/// The event a back-channel logout token carries (OpenID Connect Back-Channel Logout 1.0
+/// §2.4), whichever side makes or checks it.
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
 /// An OAuth 2.0 / OIDC refusal: the `error` code the client receives, the check that failed
 /// (for traces and logs), and a description safe to show (no token, no personal data).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -349,6 +349,17 @@ National_elv = ["IDO", "UAI", "PRO"]
             })
             .collect()
     }
+
+    /// Why each session that ended before its time ended (`replaced`, `ent_logout`...).
+    pub fn ended_sessions(&self) -> Vec<&'static str> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                TraceEvent::SessionEnded { reason, .. } => Some(reason),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// An HTTP client over real sockets: follows no redirect, uses no proxy, keeps no cookies

@@ -355,12 +355,11 @@ async fn the_demo_ent_can_authenticate_users_over_openid_connect() {
         .build()
         .unwrap();
     let chooser = text_of(&fresh, link_to(&media, "Manuel de mathématiques 4e")).await;
-    let token = chooser
-        .split(r#"name="pending" value=""#)
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap_or_else(|| panic!("no login form that goes back: {chooser}"))
-        .to_string();
+    assert!(
+        chooser.contains(r#"name="pending""#),
+        "no login form that goes back: {chooser}"
+    );
+    let token = crate::support::saml_browser::form_value(&chooser, "pending");
     let to_resource = fresh
         .post(format!("{}/login", demo.ent_url))
         .form(&[("user", "ens-demo-1"), ("pending", token.as_str())])

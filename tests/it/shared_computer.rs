@@ -6,7 +6,6 @@
 //! `prompt=none`), and a session whose person the ENT no longer vouches for ends.
 
 use passerelle::clock::Clock;
-use passerelle::trace::TraceEvent;
 
 use crate::support::ent_op::{panva, Panva};
 use crate::support::gateway::*;
@@ -135,12 +134,8 @@ async fn ent_logout(p: &Panva) {
         .text()
         .await
         .unwrap();
-    let xsrf = page
-        .split(r#"name="xsrf" value=""#)
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap_or_else(|| panic!("no logout form: {page}"))
-        .to_string();
+    assert!(page.contains(r#"name="xsrf""#), "no logout form: {page}");
+    let xsrf = form_value(&page, "xsrf");
     let resp = p
         .browser
         .post(format!("{}/session/end/confirm", p.op.issuer))
@@ -194,15 +189,7 @@ async fn after_a_logout_at_an_oidc_ent_the_next_person_never_gets_the_last_ones_
         "{seen:?}"
     );
     assert_eq!(seen.last().unwrap(), RES_ACCESS, "{seen:?}");
-    let ended: Vec<_> =
-        p.gw.events()
-            .into_iter()
-            .filter_map(|e| match e {
-                TraceEvent::SessionEnded { reason, .. } => Some(reason),
-                _ => None,
-            })
-            .collect();
-    assert_eq!(ended, vec!["no_ent_session"]);
+    assert_eq!(p.gw.ended_sessions(), vec!["no_ent_session"]);
     let pupil = assertion_at(&p, "_sp-pupil").await.unwrap();
     assert!(is_pupils(&pupil), "{pupil}");
     assert!(
@@ -369,15 +356,7 @@ async fn an_oidc_ents_back_channel_logout_ends_the_session_at_once() {
 
     // The teacher logs out at the ENT: its provider posts a logout token to the gateway.
     ent_logout(&p).await;
-    let ended: Vec<_> =
-        p.gw.events()
-            .into_iter()
-            .filter_map(|e| match e {
-                TraceEvent::SessionEnded { reason, .. } => Some(reason),
-                _ => None,
-            })
-            .collect();
-    assert_eq!(ended, vec!["ent_logout"]);
+    assert_eq!(p.gw.ended_sessions(), vec!["ent_logout"]);
     assert!(assertion_at(&p, "_sp-after-logout").await.is_none());
     // The pupil's click is an ordinary login (no session to confirm), as the pupil.
     let seen = through_the_op(&p, click, PUPIL).await;

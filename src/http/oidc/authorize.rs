@@ -352,14 +352,7 @@ async fn grant(
             client_id: client.client_id.clone(),
             sid: session.public_ref(),
         };
-        flow::logout::remember_relying_party(&state.deps(), session, rp, now)
-            .await
-            .map_err(|e| match e {
-                FlowError::Store(e) => Denied::from(e),
-                FlowError::Refused(_) => Denied::from(crate::store::StoreError::Corrupt(
-                    "remembering a relying party is never refused".into(),
-                )),
-            })?;
+        flow::logout::remember_relying_party(&state.deps(), session, rp, now).await?;
     }
     Ok(code)
 }

@@ -11,8 +11,7 @@ use super::keys::KeySet;
 use super::records::new_secret;
 use crate::oidc::OidcError;
 
-/// The event a logout token carries.
-pub const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+use crate::oidc::BACKCHANNEL_LOGOUT_EVENT as EVENT;
 
 /// How long a logout token is valid.
 const LIFETIME_SECONDS: i64 = 120;

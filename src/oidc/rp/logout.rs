@@ -14,8 +14,7 @@ use serde_json::Value;
 
 use super::{Check, EntOidc, RpError};
 
-/// The event a logout token carries (§2.4).
-pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+use crate::oidc::BACKCHANNEL_LOGOUT_EVENT;
 
 /// A logout token issued longer ago than this (plus the skew) is refused.
 pub const MAX_AGE: Duration = Duration::minutes(5);

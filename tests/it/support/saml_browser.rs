@@ -4,7 +4,6 @@
 
 use base64::Engine;
 use passerelle::clock::Clock;
-use passerelle::trace::TraceEvent;
 
 use crate::support::ent_idp::{EntResponse, Sign};
 use crate::support::gateway::*;
@@ -264,14 +263,7 @@ impl Saml {
     }
 
     pub fn ended(&self) -> Vec<&'static str> {
-        self.gw
-            .events()
-            .into_iter()
-            .filter_map(|e| match e {
-                TraceEvent::SessionEnded { reason, .. } => Some(reason),
-                _ => None,
-            })
-            .collect()
+        self.gw.ended_sessions()
     }
 }
 
