@@ -41,15 +41,54 @@ pub struct AppState {
     farewells: Arc<Backchannels>,
 }
 
-/// Tells the OIDC clients a session gave codes to that it ended, each in a task of its own
-/// (one that does not answer holds up nobody), three attempts (at once, after 1 s, after
-/// 4 s), each outcome traced.
+/// Tells the OIDC clients and the CAS services a session gave codes and tickets to that it
+/// ended, each in a task of its own (one that does not answer holds up nobody), three attempts
+/// (at once, after 1 s, after 4 s), each outcome traced.
 pub struct Backchannels {
     config: Arc<Config>,
     tracer: Tracer,
     clock: Arc<dyn Clock>,
     issuer: String,
     http: reqwest::Client,
+}
+
+impl Backchannels {
+    /// Runs `send` until it succeeds or three attempts failed, then traces the outcome.
+    fn deliver<F, Fut>(
+        &self,
+        runtime: &tokio::runtime::Handle,
+        provider: String,
+        protocol: &'static str,
+        send: F,
+    ) where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), String>> + Send,
+    {
+        let tracer = self.tracer.clone();
+        runtime.spawn(async move {
+            let mut attempts = 0;
+            let delivered = loop {
+                attempts += 1;
+                match send().await {
+                    Ok(()) => break true,
+                    Err(e) if attempts >= 3 => {
+                        tracing::warn!(%provider, protocol, error = %e, "back-channel logout not delivered after 3 attempts: check the provider's logout URL (OIDC backchannel_logout_uri, CAS logout_url)");
+                        break false;
+                    }
+                    Err(_) => {
+                        let wait = if attempts == 1 { 1 } else { 4 };
+                        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+                    }
+                }
+            };
+            tracer.record(TraceEvent::LogoutSent {
+                provider,
+                protocol,
+                delivered,
+                attempts,
+            });
+        });
+    }
 }
 
 impl crate::flow::logout::Farewells for Backchannels {
@@ -65,46 +104,37 @@ impl crate::flow::logout::Farewells for Backchannels {
             else {
                 continue;
             };
-            let (config, tracer, clock, issuer, http, rp) = (
+            let (config, clock, issuer, http, rp) = (
                 self.config.clone(),
-                self.tracer.clone(),
                 self.clock.clone(),
                 self.issuer.clone(),
                 self.http.clone(),
                 rp.clone(),
             );
-            runtime.spawn(async move {
-                let mut attempts = 0;
-                let delivered = loop {
-                    attempts += 1;
-                    let sent = match crate::oidc::op::backchannel::logout_token(
-                        &config.oidc.keys,
-                        &issuer,
-                        &rp.client_id,
-                        &rp.sid,
-                        clock.now(),
-                    ) {
+            self.deliver(&runtime, rp.provider.clone(), "oidc", move || {
+                let token = crate::oidc::op::backchannel::logout_token(
+                    &config.oidc.keys,
+                    &issuer,
+                    &rp.client_id,
+                    &rp.sid,
+                    clock.now(),
+                );
+                let (http, uri) = (http.clone(), uri.clone());
+                async move {
+                    match token {
                         Ok(token) => crate::oidc::op::backchannel::post(&http, &uri, &token).await,
                         Err(e) => Err(format!("not signed: {}", e.description)),
-                    };
-                    match sent {
-                        Ok(()) => break true,
-                        Err(e) if attempts >= 3 => {
-                            tracing::warn!(provider = %rp.provider, client = %rp.client_id, error = %e, "back-channel logout not delivered after 3 attempts: check the client's backchannel_logout_uri");
-                            break false;
-                        }
-                        Err(_) => {
-                            let wait = if attempts == 1 { 1 } else { 4 };
-                            tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
-                        }
                     }
-                };
-                tracer.record(TraceEvent::LogoutSent {
-                    provider: rp.provider,
-                    protocol: "oidc",
-                    delivered,
-                    attempts,
-                });
+                }
+            });
+        }
+        for party in &session.cas_services {
+            let (clock, http, party) = (self.clock.clone(), self.http.clone(), party.clone());
+            self.deliver(&runtime, party.provider.clone(), "cas", move || {
+                let (http, party, now) = (http.clone(), party.clone(), clock.now());
+                async move {
+                    crate::cas::logout::post(&http, &party.logout_url, &party.ticket, now).await
+                }
             });
         }
     }

@@ -22,6 +22,7 @@ pub mod app;
 pub mod audience;
 pub mod audit;
 pub mod backoff;
+pub mod cas;
 mod check_codes;
 pub mod cli;
 pub mod clock;

@@ -28,6 +28,20 @@ pub struct Session {
     /// whom a back-channel logout must reach when the session ends.
     #[serde(default)]
     pub relying_parties: Vec<RelyingParty>,
+    /// The CAS services this session gave a ticket to: whom a back-channel `logoutRequest`
+    /// must reach when the session ends.
+    #[serde(default)]
+    pub cas_services: Vec<CasParty>,
+}
+
+/// A CAS service that got a ticket in a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CasParty {
+    pub provider: String,
+    /// Where the `logoutRequest` is POSTed.
+    pub logout_url: String,
+    /// The ticket that opened the provider's session (the `SessionIndex` of its logout).
+    pub ticket: String,
 }
 
 /// An OIDC client that holds an ID token of a session.

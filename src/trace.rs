@@ -41,7 +41,7 @@ pub enum TraceEvent {
     /// A provider was told (or could not be told, after its retries) that a session ended.
     LogoutSent {
         provider: String,
-        /// `oidc`: the back-channel logout token.
+        /// `oidc`: the back-channel logout token; `cas`: the `logoutRequest`.
         protocol: &'static str,
         delivered: bool,
         attempts: u32,

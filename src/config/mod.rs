@@ -6,6 +6,7 @@
 //! to the file's own directory. Secrets (`*_file` keys) are read from files and never printed.
 
 mod audience;
+pub mod cas;
 mod ctx;
 mod ents;
 pub mod env;
@@ -19,6 +20,7 @@ pub mod subscriptions;
 pub mod trusted_proxy;
 pub mod validate;
 
+pub use self::cas::CasConfig;
 pub use self::feed::FeedConfig;
 pub use self::limits::LimitsConfig;
 pub use self::listing::ListingConfig;
@@ -178,6 +180,8 @@ pub struct ProviderConfig {
     pub saml: Option<ProviderSp>,
     /// OIDC clients (web resources and native applications), for `protocol = "oidc"`.
     pub oidc_clients: Vec<OidcClient>,
+    /// Registered CAS services, for `protocol = "cas"`.
+    pub cas_services: Vec<crate::cas::CasService>,
     pub resources: Vec<Resource>,
 }
 
@@ -216,6 +220,8 @@ pub struct Config {
     pub listing: ListingConfig,
     /// The subscription web service (`[subscriptions]`).
     pub subscriptions: SubscriptionsConfig,
+    /// The CAS server for providers (`[cas]`).
+    pub cas: CasConfig,
     /// What a stranger can make one node do (`[limits]`).
     pub limits: LimitsConfig,
     /// Who may read `/metrics` (`[metrics]`).
@@ -256,6 +262,25 @@ impl Config {
                 .find(|c| c.client_id == client_id)
                 .map(|c| (p, c))
         })
+    }
+
+    /// The provider and registration of a CAS `service`: an exact URL first, else the longest
+    /// prefix.
+    pub fn cas_service(&self, service: &str) -> Option<(&ProviderConfig, &crate::cas::CasService)> {
+        use crate::cas::service::Pattern;
+        let all = || {
+            self.providers
+                .values()
+                .flat_map(|p| p.cas_services.iter().map(move |s| (p, s)))
+                .filter(|(_, s)| s.matches(service))
+        };
+        all()
+            .find(|(_, s)| matches!(s.pattern, Pattern::Exact(_)))
+            .or_else(|| {
+                all().max_by_key(|(_, s)| match &s.pattern {
+                    Pattern::Prefix(p) | Pattern::Exact(p) => p.len(),
+                })
+            })
     }
 
     /// The provider that registered this SAML entityID.

@@ -37,6 +37,9 @@ pub struct RawConfig {
     pub listing: RawListing,
     #[serde(default)]
     pub subscriptions: RawSubscriptions,
+    /// The CAS server for providers (`[cas]`).
+    #[serde(default)]
+    pub cas: RawCas,
     /// Who may read `/metrics`.
     pub metrics: Option<RawMetrics>,
     #[serde(default)]
@@ -259,6 +262,7 @@ pub struct RawProvider {
     pub client_certificate_file: Option<String>,
     pub saml: Option<RawProviderSaml>,
     pub oidc: Option<RawProviderOidc>,
+    pub cas: Option<RawProviderCas>,
     #[serde(default)]
     pub resources: Vec<RawResource>,
 }
@@ -289,6 +293,34 @@ pub struct RawResource {
     /// The médiacentre's descriptive fields, with the GAR's names (`urlVignette`,
     /// `typePresentation`, `typePedagogique`...).
     pub display: Option<crate::domain::Display>,
+    /// The URLs of the resource's family of sites (released as `LRA`).
+    pub sites: Option<Vec<String>>,
+}
+
+/// `[cas]` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawCas {
+    /// Where the CAS endpoints are served (default: the host root, as the real GAR).
+    pub path_prefix: Option<String>,
+    pub ticket_ttl_seconds: Option<u64>,
+}
+
+/// A CAS provider's services (`[providers.<key>.cas]`).
+#[derive(Debug, Default, Deserialize)]
+pub struct RawProviderCas {
+    #[serde(default)]
+    pub services: Vec<RawCasService>,
+}
+
+/// One registered CAS service: `url` (exact) or `prefix`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawCasService {
+    /// The resource it opens (default: the provider's only resource).
+    pub resource: Option<String>,
+    pub url: Option<String>,
+    pub prefix: Option<String>,
+    /// Where the back-channel `logoutRequest` goes (default: the service URL).
+    pub logout_url: Option<String>,
 }
 
 /// `[feed]` as written.

@@ -137,6 +137,7 @@ pub(super) async fn validate(
             providers.insert(key.clone(), p);
         }
     }
+    super::cas::no_overlap(&mut cx, &providers);
     let audience = super::audience::audience(&mut cx, &raw);
     let mut audience_readers = BTreeMap::new();
     for (key, a) in &raw.audience_readers {
@@ -167,6 +168,7 @@ pub(super) async fn validate(
     let feed = super::feed::feed(&mut cx, &raw.feed);
     let listing = super::listing::listing(&mut cx, &raw.listing);
     let subscriptions = super::subscriptions::subscriptions(&mut cx, &raw.subscriptions);
+    let cas = super::cas::settings(&mut cx, &raw.cas);
     let limits = super::limits::limits(&mut cx, &raw.limits);
     let metrics = super::metrics::metrics(&mut cx, raw.metrics.as_ref());
 
@@ -214,6 +216,7 @@ pub(super) async fn validate(
             feed,
             listing,
             subscriptions,
+            cas,
             limits,
             metrics,
             ents,
@@ -447,10 +450,11 @@ fn provider(
     let protocol = match p.protocol.as_deref().unwrap_or("saml") {
         "saml" => Protocol::Saml,
         "oidc" => Protocol::Oidc,
+        "cas" => Protocol::Cas,
         other => {
             cx.problem(
                 format!("{prefix}.protocol"),
-                format!("'{other}' is not a protocol (expected saml or oidc)"),
+                format!("'{other}' is not a protocol (expected saml, oidc or cas)"),
             );
             Protocol::Saml
         }
@@ -529,11 +533,11 @@ fn provider(
             );
             None
         }
-        (_, Protocol::Oidc) => None,
+        (_, Protocol::Oidc | Protocol::Cas) => None,
     };
     let oidc_clients = match protocol {
         Protocol::Oidc => super::oidc::clients(cx, &prefix, p.oidc.as_ref(), seen_clients),
-        Protocol::Saml => {
+        Protocol::Saml | Protocol::Cas => {
             if p.oidc.is_some() {
                 cx.problem(
                     format!("{prefix}.oidc"),
@@ -556,6 +560,18 @@ fn provider(
             resources.push(res);
         }
     }
+    let cas_services = match protocol {
+        Protocol::Cas => super::cas::services(cx, &prefix, p.cas.as_ref(), &resources),
+        Protocol::Saml | Protocol::Oidc => {
+            if p.cas.is_some() {
+                cx.problem(
+                    format!("{prefix}.cas"),
+                    "a [cas] section needs protocol = \"cas\"",
+                );
+            }
+            Vec::new()
+        }
+    };
     if resources.is_empty() && p.resources.is_empty() {
         cx.problem(
             format!("{prefix}.resources"),
@@ -594,6 +610,7 @@ fn provider(
         ),
         saml,
         oidc_clients,
+        cas_services,
         resources,
     })
 }
@@ -665,6 +682,18 @@ fn resource(
         protocol,
         category: r.category.clone(),
         release,
+        sites: sites(cx, prefix, r.sites.as_deref()),
         display: r.display.clone().unwrap_or_default(),
     })
+}
+
+/// A resource's family of sites (`LRA`): http(s) URLs.
+fn sites(cx: &mut Ctx<'_>, prefix: &str, sites: Option<&[String]>) -> Vec<String> {
+    let sites = sites.unwrap_or_default();
+    for (i, u) in sites.iter().enumerate() {
+        if !crate::cas::service::acceptable(u) {
+            cx.problem(format!("{prefix}.sites.{i}"), "must be an http(s) URL");
+        }
+    }
+    sites.to_vec()
 }

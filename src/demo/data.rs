@@ -96,6 +96,7 @@ pub fn oidc_resource(base: &str) -> anyhow::Result<Resource> {
             .into_iter()
             .collect(),
         },
+        sites: Vec::new(),
         display: crate::domain::Display {
             type_presentation: crate::domain::Presentation {
                 code: "MUL".into(),
@@ -166,6 +167,7 @@ pub fn catalogue(resource_base: &str) -> anyhow::Result<Vec<Resource>> {
                 protocol: Protocol::Saml,
                 category: Some(category.into()),
                 release: ReleasePolicy { by_profile },
+                sites: Vec::new(),
                 display: crate::domain::Display {
                     type_presentation: crate::domain::Presentation {
                         code: "MUL".into(),

@@ -284,6 +284,7 @@ pub async fn start_with(
         feed: Default::default(),
         listing: Default::default(),
         subscriptions: Default::default(),
+        cas: Default::default(),
         limits: Default::default(),
         metrics: Default::default(),
         ents: BTreeMap::from([(
@@ -319,6 +320,7 @@ pub async fn start_with(
                         refresh_tokens: false,
                         require_pkce: true,
                     }],
+                    cas_services: Vec::new(),
                     resources: vec![data::oidc_resource(&oidc_url)?],
                 },
             ),
@@ -339,6 +341,7 @@ pub async fn start_with(
                         slo: Default::default(),
                     }),
                     oidc_clients: Vec::new(),
+                    cas_services: Vec::new(),
                     resources: data::catalogue(&resource_url)?,
                 },
             ),

@@ -13,6 +13,7 @@ use super::release::ReleasePolicy;
 pub enum Protocol {
     Saml,
     Oidc,
+    Cas,
 }
 
 /// One resource of the catalogue.
@@ -38,6 +39,9 @@ pub struct Resource {
     #[serde(default)]
     pub category: Option<String>,
     pub release: ReleasePolicy,
+    /// The URLs of the resource's family of sites (released as `LRA`).
+    #[serde(default)]
+    pub sites: Vec<String>,
     /// What the médiacentre shows (the GAR listing's descriptive fields).
     #[serde(default)]
     pub display: Display,

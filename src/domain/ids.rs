@@ -342,10 +342,16 @@ pub enum AttributeName {
     PMs4,
     PMat,
     EMs4,
+    /// `IDC`: the resource id, `_`, the IDO.
+    Idc,
+    /// `LRA`: the URLs of the resource's family of sites.
+    Lra,
+    /// `idENT`: the user's ENT, base64.
+    IdEnt,
 }
 
 impl AttributeName {
-    pub const ALL: [AttributeName; 13] = [
+    pub const ALL: [AttributeName; 16] = [
         AttributeName::Ido,
         AttributeName::Uai,
         AttributeName::Pro,
@@ -359,6 +365,9 @@ impl AttributeName {
         AttributeName::PMs4,
         AttributeName::PMat,
         AttributeName::EMs4,
+        AttributeName::Idc,
+        AttributeName::Lra,
+        AttributeName::IdEnt,
     ];
 
     /// Whether the attribute may carry several values (classes, groups, levels, subjects).
@@ -370,6 +379,7 @@ impl AttributeName {
                 | AttributeName::DivApp
                 | AttributeName::PMs4
                 | AttributeName::PMat
+                | AttributeName::Lra
         )
     }
 
@@ -388,6 +398,9 @@ impl AttributeName {
             AttributeName::PMs4 => "P_MS4",
             AttributeName::PMat => "P_MAT",
             AttributeName::EMs4 => "E_MS4",
+            AttributeName::Idc => "IDC",
+            AttributeName::Lra => "LRA",
+            AttributeName::IdEnt => "idENT",
         }
     }
 }
@@ -398,7 +411,7 @@ impl FromStr for AttributeName {
         AttributeName::ALL
             .into_iter()
             .find(|a| a.as_str() == s)
-            .ok_or_else(|| err("attribute", "unknown attribute name (expected one of IDO, UAI, PRO, NOM, PRE, CIV, P_MEL, DIV, GRO, DIV_APP, P_MS4, P_MAT, E_MS4)".to_string()))
+            .ok_or_else(|| err("attribute", "unknown attribute name (expected one of IDO, UAI, PRO, NOM, PRE, CIV, P_MEL, DIV, GRO, DIV_APP, P_MS4, P_MAT, E_MS4, IDC, LRA, idENT)".to_string()))
     }
 }
 

@@ -55,7 +55,8 @@ pub enum ReleaseError {
 /// Computes the released attributes.
 ///
 /// `school_groups` are the classes and groups of the grant's school (used for labels and
-/// `DIV_APP`); `ido_scope` is the scope value of the resource (see `IdoScope`).
+/// `DIV_APP`); `ido_scope` is the scope value of the resource (see `IdoScope`); `sites` the
+/// URLs of the resource's family of sites (`LRA`).
 pub fn release(
     grant: &AccessGrant,
     person: &Person,
@@ -63,6 +64,7 @@ pub fn release(
     policy: &ReleasePolicy,
     ido_key: &IdoKey,
     ido_scope: &str,
+    sites: &[String],
 ) -> Result<ReleasedAttributes, ReleaseError> {
     if &person.ent != grant.ent() || person.id != grant.person_id() {
         return Err(ReleaseError::PersonMismatch);
@@ -77,7 +79,7 @@ pub fn release(
     let values = allowed
         .iter()
         .filter_map(|&name| {
-            let v = compute(name, grant, person, school_groups, &subject);
+            let v = compute(name, grant, person, school_groups, &subject, sites);
             (!v.is_empty()).then_some((name, v))
         })
         .collect();
@@ -90,6 +92,7 @@ fn compute(
     person: &Person,
     school_groups: &[Group],
     subject: &str,
+    sites: &[String],
 ) -> Vec<String> {
     let uai = grant.uai();
     let profile = grant.profile();
@@ -144,6 +147,12 @@ fn compute(
             .map(|s| format!("{}##{}", s.code, s.label))
             .collect(),
         AttributeName::PMat => Vec::new(),
+        AttributeName::Idc => vec![format!("{}_{subject}", grant.resource())],
+        AttributeName::Lra => sites.to_vec(),
+        AttributeName::IdEnt => {
+            use base64::Engine;
+            vec![base64::engine::general_purpose::STANDARD.encode(grant.ent().as_str())]
+        }
     }
 }
 

@@ -118,8 +118,32 @@ fn releases_every_validated_attribute_in_gar_format() {
     let policy = ReleasePolicy {
         by_profile: [(Profile::Enseignant, all)].into_iter().collect(),
     };
-    let r = release(&grant_for(&p), &p, &groups(), &policy, &key(), "dist").unwrap();
+    let sites = vec![
+        "https://a.example/".to_string(),
+        "https://b.example/".to_string(),
+    ];
+    let r = release(
+        &grant_for(&p),
+        &p,
+        &groups(),
+        &policy,
+        &key(),
+        "dist",
+        &sites,
+    )
+    .unwrap();
     assert_eq!(r.get(AttributeName::Ido), Some(&[r.subject.clone()][..]));
+    assert_eq!(
+        r.get(AttributeName::Idc),
+        Some(&[format!("{}_{}", resource(), r.subject)][..])
+    );
+    assert_eq!(r.get(AttributeName::Lra), Some(&sites[..]));
+    let ent = grant_for(&p).ent().to_string();
+    use base64::Engine;
+    assert_eq!(
+        r.get(AttributeName::IdEnt),
+        Some(&[base64::engine::general_purpose::STANDARD.encode(&ent)][..])
+    );
     assert_eq!(
         r.get(AttributeName::Uai),
         Some(&["0561641E".to_string()][..])
@@ -163,15 +187,29 @@ fn minimal_policy_releases_only_the_minimal_set() {
     let policy = ReleasePolicy {
         by_profile: [(Profile::Enseignant, min.clone())].into_iter().collect(),
     };
-    let r = release(&grant_for(&p), &p, &groups(), &policy, &key(), "dist").unwrap();
-    assert_eq!(r.names().into_iter().collect::<BTreeSet<_>>(), min);
+    let sites = vec!["https://a.example/".to_string()];
+    let r = release(
+        &grant_for(&p),
+        &p,
+        &groups(),
+        &policy,
+        &key(),
+        "dist",
+        &sites,
+    )
+    .unwrap();
+    assert_eq!(
+        r.names().into_iter().collect::<BTreeSet<_>>(),
+        min,
+        "IDC, LRA and idENT only where validated"
+    );
 }
 
 #[test]
 fn profile_without_validated_list_gets_nothing_but_the_subject() {
     let p = teacher();
     let policy = ReleasePolicy::default();
-    let r = release(&grant_for(&p), &p, &groups(), &policy, &key(), "dist").unwrap();
+    let r = release(&grant_for(&p), &p, &groups(), &policy, &key(), "dist", &[]).unwrap();
     assert!(r.values.is_empty());
     assert_eq!(r.subject.len(), 128);
 }
@@ -190,7 +228,7 @@ fn student_never_gets_an_email_even_if_validated() {
         .into_iter()
         .collect(),
     };
-    let r = release(&grant_for(&p), &p, &groups(), &policy, &key(), "dist").unwrap();
+    let r = release(&grant_for(&p), &p, &groups(), &policy, &key(), "dist", &[]).unwrap();
     assert_eq!(r.get(AttributeName::PMel), None);
     assert_eq!(r.get(AttributeName::EMs4), Some(&["2213".to_string()][..]));
 }
@@ -207,6 +245,7 @@ fn grant_of_another_person_is_refused() {
         &ReleasePolicy::default(),
         &key(),
         "dist",
+        &[],
     );
     assert_eq!(r, Err(ReleaseError::PersonMismatch));
 }
@@ -217,7 +256,7 @@ fn any_profile() -> impl Strategy<Value = Profile> {
 }
 
 fn any_names() -> impl Strategy<Value = BTreeSet<AttributeName>> {
-    prop::collection::btree_set(prop::sample::select(AttributeName::ALL.to_vec()), 0..13)
+    prop::collection::btree_set(prop::sample::select(AttributeName::ALL.to_vec()), 0..16)
 }
 
 fn any_person() -> impl Strategy<Value = Person> {
@@ -275,7 +314,7 @@ proptest! {
     ) {
         let policy = ReleasePolicy { by_profile: policy_map };
         let grant = grant_for(&person);
-        let r = release(&grant, &person, &groups(), &policy, &key(), "dist").unwrap();
+        let r = release(&grant, &person, &groups(), &policy, &key(), "dist", &[]).unwrap();
         let allowed = policy.allowed(grant.profile()).cloned().unwrap_or_default();
         for (name, values) in &r.values {
             prop_assert!(allowed.contains(name), "{name} released but not validated");

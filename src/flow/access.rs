@@ -307,6 +307,7 @@ pub async fn release_for(
         &resource.release,
         d.ido_key,
         &scope,
+        &resource.sites,
     )
     .map_err(|e| StoreError::Corrupt(format!("release: {e}")))?;
     Ok(Released {

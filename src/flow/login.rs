@@ -138,6 +138,7 @@ pub async fn finish(
         launches: Vec::new(),
         ent_session: v.ent_session,
         relying_parties: Vec::new(),
+        cas_services: Vec::new(),
     };
     if let Some(previous) = v.previous {
         if previous.ent == session.ent && previous.person_id == session.person_id {
@@ -146,6 +147,7 @@ pub async fn finish(
             d.store.delete_session(&previous.id).await?;
             session.launches = previous.launches;
             session.relying_parties = previous.relying_parties;
+            session.cas_services = previous.cas_services;
             session.ent_session = match (session.ent_session.take(), &previous.ent_session) {
                 (Some(login), Some(before)) => Some(login.continuing(before)),
                 (login, _) => login,

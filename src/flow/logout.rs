@@ -6,7 +6,7 @@
 
 use super::{Deps, User};
 use crate::domain::IdEnt;
-use crate::session::{EntSessionRef, RelyingParty, Session};
+use crate::session::{CasParty, EntSessionRef, RelyingParty, Session};
 use crate::store::StoreError;
 use crate::trace::TraceEvent;
 
@@ -40,7 +40,7 @@ impl Ended {
 }
 
 /// Who must hear that a session ended before its time: the relying parties it gave ID tokens
-/// to (back-channel logout). Implemented above the flows, by the protocols that can tell them;
+/// to and the CAS services it gave tickets to (back-channel logout). Implemented above the flows, by the protocols that can tell them;
 /// it must not wait for them.
 pub trait Farewells: Send + Sync {
     fn ended(&self, session: &Session);
@@ -65,21 +65,46 @@ pub async fn remember_relying_party(
         return Ok(());
     }
     let mut s = session.clone();
-    s.relying_parties.push(rp);
+    push_capped(&mut s.relying_parties, rp);
+    store_rest_of_life(d, &s, now).await
+}
+
+/// Records (in the stored session) that `session` gave a CAS service a ticket, so that its end
+/// reaches it.
+pub async fn remember_cas_service(
+    d: &Deps<'_>,
+    session: &Session,
+    party: CasParty,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    let mut s = session.clone();
+    push_capped(&mut s.cas_services, party);
+    store_rest_of_life(d, &s, now).await
+}
+
+/// Appends `v`, keeping the 64 most recent.
+fn push_capped<T>(list: &mut Vec<T>, v: T) {
     const MAX: usize = 64;
-    if s.relying_parties.len() > MAX {
-        s.relying_parties.remove(0);
+    list.push(v);
+    if list.len() > MAX {
+        list.remove(0);
     }
+}
+
+async fn store_rest_of_life(
+    d: &Deps<'_>,
+    s: &Session,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
     let left = (s.expires_at - now).to_std().unwrap_or_default();
-    d.store.put_session(&s, left).await?;
-    Ok(())
+    d.store.put_session(s, left).await
 }
 
 /// Ends `session` (it is removed from the store, and its index), traces why, and has its
 /// relying parties told.
 pub async fn end(d: &Deps<'_>, session: &Session, why: Ended) -> Result<(), StoreError> {
     d.store.delete_session(&session.id).await?;
-    if !session.relying_parties.is_empty() {
+    if !session.relying_parties.is_empty() || !session.cas_services.is_empty() {
         d.farewells.ended(session);
     }
     d.store

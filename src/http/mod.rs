@@ -10,7 +10,9 @@ mod annuaire;
 pub mod api_error;
 mod audience;
 mod audit;
+mod cas;
 mod catalogue;
+mod chooser;
 pub mod cookies;
 mod domaine_gar;
 mod ent_oidc;
@@ -28,6 +30,7 @@ mod oidc;
 mod ops;
 pub mod pages;
 pub mod party;
+mod query;
 mod site;
 mod slo;
 pub mod tls;
@@ -69,6 +72,8 @@ pub fn app(state: AppState) -> Router {
         .route("/ressourcesDiffusables", get(catalogue::handle))
         .merge(abonnement::routes())
         .merge(oidc::routes())
+        .route(chooser::PATH, get(chooser::page).post(chooser::choose))
+        .merge(cas::routes(&state.config.cas))
         .merge(audit::routes())
         .merge(audience::routes())
         .merge(affectations::routes())

@@ -46,9 +46,10 @@ const EXPENSIVE: &[&str] = &[
     "/oidc/revoke",
 ];
 
-/// Whether `path` (without its query) is one of the expensive endpoints.
+/// Whether `path` (without its query) is one of the expensive endpoints: those above, and the
+/// CAS `/login` under whatever `[cas] path_prefix`.
 pub fn cost(path: &str) -> Cost {
-    if EXPENSIVE.contains(&path) {
+    if EXPENSIVE.contains(&path) || path.ends_with("/login") {
         Cost::Expensive
     } else {
         Cost::Ordinary

@@ -178,6 +178,11 @@ impl TokenStore for MemoryStore {
         self.lock().tokens.remove(&format!("{kind}\u{0}{key}"));
         Ok(())
     }
+
+    async fn take_token(&self, kind: &str, key: &str) -> StoreResult<Option<serde_json::Value>> {
+        let taken = self.lock().tokens.remove(&format!("{kind}\u{0}{key}"));
+        Ok(live(taken.as_ref()))
+    }
 }
 
 #[async_trait]

@@ -72,6 +72,9 @@ pub trait TokenStore: Send + Sync {
     ) -> StoreResult<()>;
     async fn get_token(&self, kind: &str, key: &str) -> StoreResult<Option<serde_json::Value>>;
     async fn delete_token(&self, kind: &str, key: &str) -> StoreResult<()>;
+    /// Removes and returns the record: of concurrent callers, exactly one gets it (a CAS
+    /// service ticket is consumed by the first validation, on whichever node).
+    async fn take_token(&self, kind: &str, key: &str) -> StoreResult<Option<serde_json::Value>>;
 }
 
 /// What became of a directory replacement.

@@ -319,6 +319,7 @@ National_elv = ["IDO", "UAI", "PRO"]
             launches: vec![],
             ent_session: None,
             relying_parties: Vec::new(),
+            cas_services: Vec::new(),
         };
         passerelle::store::SessionStore::put_session(
             self.store.as_ref(),

@@ -87,6 +87,117 @@ access_url = "https://sans.test/"
 }
 
 #[tokio::test]
+async fn cas_services_and_settings_are_checked_with_every_problem_named() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join("config/passerelle.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(
+        r#"
+[cas]
+path_prefix = "cas/"
+ticket_ttl_seconds = 0
+[providers.cas-a]
+name = "CAS A"
+protocol = "cas"
+technical_distributor = "444444444_0000000000000000"
+[[providers.cas-a.resources]]
+id = "ark:/99999/cas-a1"
+name = "A1"
+access_url = "https://a.test/"
+sites = ["ftp://a.test/"]
+[[providers.cas-a.resources]]
+id = "ark:/99999/cas-a2"
+name = "A2"
+access_url = "https://a.test/2"
+[[providers.cas-a.cas.services]]
+url = "https://a.test/?sso_id=gar"
+[[providers.cas-a.cas.services]]
+resource = "ark:/99999/ailleurs"
+prefix = "https://a.test"
+[[providers.cas-a.cas.services]]
+resource = "ark:/99999/cas-a2"
+url = "https://user:pw@a.test/"
+logout_url = "javascript:x"
+[[providers.cas-a.cas.services]]
+resource = "ark:/99999/cas-a2"
+[providers.cas-b]
+name = "CAS B"
+protocol = "cas"
+technical_distributor = "555555555_0000000000000000"
+[[providers.cas-b.resources]]
+id = "ark:/99999/cas-b"
+name = "B"
+access_url = "https://b.test/"
+[providers.saml-with-cas]
+name = "SAML avec CAS"
+technical_distributor = "666666666_0000000000000000"
+[providers.saml-with-cas.saml]
+entity_id = "https://s.test/sp"
+acs_urls = ["https://s.test/acs"]
+certificate_file = "../certs-example/gateway-signing.crt"
+[providers.saml-with-cas.cas]
+services = []
+[[providers.saml-with-cas.resources]]
+id = "ark:/99999/s"
+name = "S"
+access_url = "https://s.test/"
+"#,
+    );
+    let err = config::load_str(&text, path.parent().unwrap(), vars(&[]))
+        .await
+        .unwrap_err();
+    let keys: Vec<&str> = err.0.iter().map(|p| p.key.as_str()).collect();
+    for key in [
+        "cas.path_prefix",
+        "cas.ticket_ttl_seconds",
+        "providers.cas-a.resources.0.sites.0",
+        "providers.cas-a.cas.services.0.resource",
+        "providers.cas-a.cas.services.1.resource",
+        "providers.cas-a.cas.services.1.prefix",
+        "providers.cas-a.cas.services.2.url",
+        "providers.cas-a.cas.services.2.logout_url",
+        "providers.cas-a.cas.services.3",
+        "providers.cas-b.cas.services",
+        "providers.saml-with-cas.cas",
+    ] {
+        assert!(keys.contains(&key), "{key} not reported in {err}");
+    }
+}
+
+#[tokio::test]
+async fn one_cas_service_url_belongs_to_one_registration() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join("config/passerelle.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    for (key, id) in [("cas-a", "ark:/99999/cas-a"), ("cas-b", "ark:/99999/cas-b")] {
+        text.push_str(&format!(
+            r#"
+[providers.{key}]
+name = "{key}"
+protocol = "cas"
+technical_distributor = "444444444_0000000000000000"
+[[providers.{key}.resources]]
+id = "{id}"
+name = "{key}"
+access_url = "https://a.test/"
+[[providers.{key}.cas.services]]
+prefix = "https://a.test/gar/"
+"#
+        ));
+    }
+    let err = config::load_str(&text, path.parent().unwrap(), vars(&[]))
+        .await
+        .unwrap_err();
+    assert!(
+        err.0
+            .iter()
+            .any(|p| p.key == "providers.cas-b.cas.services"
+                && p.message.contains("registered twice")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn environment_overrides_the_file() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/passerelle.toml");
     let cfg = config::load(

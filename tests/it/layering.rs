@@ -135,10 +135,11 @@ fn named_modules(dir: &str) -> Vec<(String, String)> {
 }
 
 /// The modules of the inner layers: none names the HTTP layer or the application state.
-const INNER: [&str; 26] = [
+const INNER: [&str; 27] = [
     "audience",
     "audit",
     "backoff",
+    "cas",
     "check_codes",
     "clock",
     "config",

@@ -28,6 +28,8 @@ mod audience_pipeline;
 mod audience_store;
 mod audit;
 mod audit_access;
+mod cas;
+mod cas_interop;
 mod config;
 mod decompte;
 mod demo;

@@ -210,5 +210,6 @@ fn contract_session(id: &str) -> passerelle::session::Session {
         launches: vec![],
         ent_session: None,
         relying_parties: Vec::new(),
+        cas_services: Vec::new(),
     }
 }

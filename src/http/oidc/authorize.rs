@@ -5,7 +5,7 @@
 //! `idRessource`). A user with a gateway session gets a code when the access rule grants the
 //! resource in the school of their médiacentre launch, in the school they chose, or else in
 //! the first of their schools that grants it; a user without one chooses their ENT first
-//! ("application first", see `chooser`). A refused access answers `access_denied`: no code.
+//! ("application first", see `http::chooser`). A refused access answers `access_denied`: no code.
 
 use std::collections::HashMap;
 
@@ -154,7 +154,9 @@ async fn handle(state: &AppState, headers: &HeaderMap, caller: Client, raw: &str
         if prompt_none(&p) {
             return login_required("no gateway session and prompt=none");
         }
-        return super::chooser::redirect_to_chooser(raw);
+        return crate::http::chooser::redirect(&crate::http::chooser::Pending::Oidc(
+            raw.to_string(),
+        ));
     };
     if !login::confirmed_for_use(state, &session, now) {
         // A shared computer may have changed hands since the ENT last said who is here: the

@@ -1,5 +1,5 @@
 //! The gateway as OpenID Provider over HTTP: discovery, JWKS, authorization (with the ENT
-//! chooser of "application first"), token, userinfo, revocation, introspection and logout,
+//! ENT chooser of "application first" is `http::chooser`), token, userinfo, revocation, introspection and logout,
 //! under the standard names and the GAR's aliases (`oidcAuthorize`, `oidcAccessToken`,
 //! `oidcProfile`, `oidcLogout`).
 //!
@@ -9,7 +9,6 @@
 //! `WWW-Authenticate: Bearer` at userinfo (RFC 6750 §3).
 
 mod authorize;
-mod chooser;
 mod logout;
 mod meta;
 mod token;
@@ -42,7 +41,6 @@ pub fn routes() -> Router<AppState> {
             "/oidc/oidcAuthorize",
             get(authorize::get).post(authorize::post),
         )
-        .route("/oidc/choose-ent", get(chooser::page).post(chooser::choose))
         .route("/oidc/token", post(token::token))
         .route("/oidc/oidcAccessToken", post(token::token))
         .route("/oidc/userinfo", get(userinfo::get).post(userinfo::post))
@@ -73,18 +71,13 @@ pub(super) fn refused_grant(f: crate::flow::FlowError, error: ErrorCode) -> OpEr
 /// Parses `application/x-www-form-urlencoded` parameters; a parameter given twice is refused
 /// (RFC 6749 §3.1), as is one without a value that the caller then treats as absent.
 pub(super) fn params(raw: &str) -> Result<HashMap<String, String>, OidcError> {
-    let mut out = HashMap::new();
-    for (k, v) in url::form_urlencoded::parse(raw.as_bytes()) {
-        if out.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(OidcError::new(
-                ErrorCode::InvalidRequest,
-                "oidc.duplicate_parameter",
-                format!("parameter {k} is given more than once"),
-            ));
-        }
-    }
-    out.retain(|_, v| !v.is_empty());
-    Ok(out)
+    super::query::unique(raw).map_err(|k| {
+        OidcError::new(
+            ErrorCode::InvalidRequest,
+            "oidc.duplicate_parameter",
+            format!("parameter {k} is given more than once"),
+        )
+    })
 }
 
 /// Records a refused OIDC message.

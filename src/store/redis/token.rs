@@ -33,4 +33,12 @@ impl TokenStore for RedisStore {
         )
         .await
     }
+
+    async fn take_token(&self, kind: &str, key: &str) -> StoreResult<Option<serde_json::Value>> {
+        let op = "take token";
+        let raw: Option<String> = self
+            .query(op, redis::cmd("GETDEL").arg(self.keys.token(kind, key)))
+            .await?;
+        raw.map(|s| super::from_json(op, &s)).transpose()
+    }
 }

@@ -29,6 +29,7 @@ fn session(id: &str) -> Session {
         launches: vec![],
         ent_session: None,
         relying_parties: Vec::new(),
+        cas_services: Vec::new(),
     }
 }
 
@@ -267,6 +268,40 @@ pub async fn tokens(store: Arc<dyn Store>) {
         None,
         "gone after its TTL"
     );
+    taken_once(store).await;
+}
+
+/// `take_token`: of many concurrent takers exactly one gets the record, and nothing is left;
+/// an expired record is taken by nobody.
+async fn taken_once(store: Arc<dyn Store>) {
+    let v = serde_json::json!({"service": "https://app.example/"});
+    store
+        .put_token("cas-st", "t1", &v, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let takers: Vec<_> = (0..16)
+        .map(|_| {
+            let s = store.clone();
+            tokio::spawn(async move { s.take_token("cas-st", "t1").await.unwrap() })
+        })
+        .collect();
+    let mut got = Vec::new();
+    for t in takers {
+        got.extend(t.await.unwrap());
+    }
+    assert_eq!(got, vec![v.clone()], "exactly one taker gets the record");
+    assert_eq!(store.get_token("cas-st", "t1").await.unwrap(), None);
+    assert_eq!(store.take_token("cas-st", "t1").await.unwrap(), None);
+    store
+        .put_token("cas-st", "t2", &v, Duration::from_millis(300))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        store.take_token("cas-st", "t2").await.unwrap(),
+        None,
+        "an expired record is taken by nobody"
+    );
 }
 
 /// A school belongs to one ENT: an import binds it, an operator's move rebinds it, and the
@@ -468,6 +503,7 @@ fn resource(id: &str) -> Resource {
         protocol: Protocol::Saml,
         category: None,
         release: ReleasePolicy::default(),
+        sites: Vec::new(),
         display: Display::default(),
     }
 }

@@ -10,6 +10,7 @@
 pub mod alone;
 pub mod audience_contract;
 pub mod captured_logs;
+pub mod cas_peer;
 pub mod contract;
 pub mod ent_idp;
 pub mod ent_op;

@@ -54,11 +54,22 @@ pub struct Saml {
 impl Saml {
     pub async fn new(vars: Vec<(String, String)>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::on(
+            listener,
+            Options {
+                vars,
+                ..Options::default()
+            },
+        )
+        .await
+    }
+
+    /// A gateway configured with `opts` (its base set to the listener's), served on `listener`.
+    pub async fn on(listener: tokio::net::TcpListener, opts: Options) -> Self {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let gw = TestGateway::with(Options {
             base: base.clone(),
-            vars,
-            ..Options::default()
+            ..opts
         })
         .await;
         tokio::spawn(passerelle::http::serve(
