@@ -1,4 +1,4 @@
-//! The demo's world: one school, its classes and groups, three users, three resources with
+//! The demo's world: one school, its classes and groups, three users, five resources with
 //! their subscriptions, assignments and validated attribute lists. The demo seeds the
 //! directory through the feed, the subscriptions through the web service and the assignments
 //! through the assignment rule (see `seeding`).
@@ -71,6 +71,60 @@ pub const OIDC_RESOURCE: DemoResource = DemoResource {
     title: "Atelier de sciences",
 };
 pub const OIDC_DISTRIBUTOR: &str = "111111111_0000000000000000";
+
+/// The demo resource that logs users in over CAS, at the demo CAS resource.
+pub const CAS_RESOURCE: DemoResource = DemoResource {
+    short: "cahier",
+    ark: "ark:/99999/demo.cahier-de-textes",
+    title: "Cahier de textes",
+};
+pub const CAS_DISTRIBUTOR: &str = "222222222_0000000000000000";
+
+/// The CAS resource, served by the demo CAS resource at `base`: its service URL is the access
+/// URL, as django-gar's `/?sso_id=gar`.
+pub fn cas_resource(base: &str) -> anyhow::Result<Resource> {
+    use AttributeName::*;
+    Ok(Resource {
+        id: CAS_RESOURCE.ark.parse()?,
+        name: CAS_RESOURCE.title.into(),
+        provider: "demo-cahier".into(),
+        editor_id: CAS_DISTRIBUTOR.into(),
+        editor_name: "Cahier Démo".into(),
+        technical_distributor: CAS_DISTRIBUTOR.into(),
+        commercial_distributors: Vec::new(),
+        access_url: cas_service(base),
+        protocol: Protocol::Cas,
+        category: Some("RESSOURCE_PRODUCTION".into()),
+        release: ReleasePolicy {
+            by_profile: [
+                (
+                    Profile::Eleve,
+                    names(&[Ido, Uai, Pro, Div, Idc, Lra, IdEnt]),
+                ),
+                (
+                    Profile::Enseignant,
+                    names(&[Ido, Uai, Pro, Nom, Pre, Div, Idc, IdEnt]),
+                ),
+                (Profile::Documentaliste, names(&[Ido, Uai, Pro])),
+            ]
+            .into_iter()
+            .collect(),
+        },
+        sites: vec![format!("{base}/"), format!("{base}/aide/")],
+        display: crate::domain::Display {
+            type_presentation: crate::domain::Presentation {
+                code: "MUL".into(),
+                nom: "ressources d'enseignement multimédias".into(),
+            },
+            ..Default::default()
+        },
+    })
+}
+
+/// The demo CAS resource's service URL.
+pub fn cas_service(base: &str) -> String {
+    format!("{base}/?sso_id=gar")
+}
 pub const OIDC_CLIENT_ID: &str = "demo-atelier";
 
 /// The OIDC resource, served by the demo OIDC resource at `base`.
@@ -315,21 +369,32 @@ pub fn subscriptions(now: DateTime<Utc>) -> anyhow::Result<Vec<(&'static str, Su
         })
     };
     use PublicCible::*;
-    let atelier = Subscription {
-        id: "demo-abo-atelier".into(),
-        distributor_id: OIDC_DISTRIBUTOR.into(),
-        resource_id: OIDC_RESOURCE.ark.parse()?,
-        resource_label: OIDC_RESOURCE.title.into(),
-        valid_from: now - Duration::days(30),
-        valid_until: year_end,
-        uais: vec![uai.clone()],
-        assignment_type: AssignmentType::Etabl,
-        audiences: vec![Eleve, Enseignant, Documentaliste],
-        deleted: false,
-        details: Default::default(),
-    };
+    // The OIDC and CAS resources: for the whole school.
+    let whole_school =
+        |id: &str, distributor: &str, r: &DemoResource| -> anyhow::Result<Subscription> {
+            Ok(Subscription {
+                id: id.into(),
+                distributor_id: distributor.into(),
+                resource_id: r.ark.parse()?,
+                resource_label: r.title.into(),
+                valid_from: now - Duration::days(30),
+                valid_until: year_end,
+                uais: vec![uai.clone()],
+                assignment_type: AssignmentType::Etabl,
+                audiences: vec![Eleve, Enseignant, Documentaliste],
+                deleted: false,
+                details: Default::default(),
+            })
+        };
     Ok(vec![
-        ("demo-atelier", atelier),
+        (
+            "demo-atelier",
+            whole_school("demo-abo-atelier", OIDC_DISTRIBUTOR, &OIDC_RESOURCE)?,
+        ),
+        (
+            "demo-cahier",
+            whole_school("demo-abo-cahier", CAS_DISTRIBUTOR, &CAS_RESOURCE)?,
+        ),
         (
             "demo-editeur",
             sub(

@@ -292,7 +292,7 @@ async fn mediacentre(State(ent): State<DemoEnt>, headers: HeaderMap) -> Response
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let links: String = RESOURCES
         .iter()
-        .chain([&data::OIDC_RESOURCE])
+        .chain([&data::OIDC_RESOURCE, &data::CAS_RESOURCE])
         .map(|r| {
             let href = format!(
                 "{}/domaineGar?idENT={}&idEtab={}&idRessource={}",

@@ -1,11 +1,13 @@
 //! `passerelle demo`: the whole system in one process, on this machine, with no set-up.
 //!
 //! The gateway (on `port`), a demo ENT (`port + 1`: login chooser, médiacentre, SAML IdP), a
-//! demo SAML resource (`port + 2`) and a demo OIDC resource (`port + 3`), with ephemeral keys,
+//! demo SAML resource (`port + 2`), a demo OIDC resource (`port + 3`) and a demo CAS resource
+//! (`port + 4`), with ephemeral keys,
 //! the in-memory store and a catalogue from its configuration. Once the gateway listens, the
 //! demo seeds it through the real paths (`seeding`): directory feed, subscription web service,
 //! assignment rule.
 
+mod cas_resource;
 pub mod data;
 mod ent;
 mod ent_backchannel;
@@ -40,12 +42,13 @@ use crate::saml::sp::{EntIdp, SpSettings};
 use crate::store::MemoryStore;
 use crate::trace::{JsonLinesSink, TraceSink};
 
-/// The four servers of a running demo.
+/// The five servers of a running demo.
 pub struct Demo {
     pub gateway_url: String,
     pub ent_url: String,
     pub resource_url: String,
     pub oidc_resource_url: String,
+    pub cas_resource_url: String,
     pub trace_path: std::path::PathBuf,
     /// The audit log's directory, and the gateway certificate that verifies its checkpoints.
     pub audit_dir: std::path::PathBuf,
@@ -67,7 +70,7 @@ impl Demo {
         self.audit.checkpoint(self.clock.now())
     }
 
-    /// Stops the four servers and waits for them.
+    /// Stops the five servers and waits for them.
     pub async fn stop(self) {
         if let Err(e) = self.checkpoint() {
             tracing::error!(error = %e, "demo: the audit checkpoint could not be written");
@@ -100,6 +103,7 @@ pub async fn run(port: u16, ent_over_oidc: bool) -> anyhow::Result<()> {
         bind(next(1)?, "demo ENT").await?,
         bind(next(2)?, "demo resource").await?,
         bind(next(3)?, "demo OIDC resource").await?,
+        bind(next(4)?, "demo CAS resource").await?,
         ent_over_oidc,
     )
     .await?;
@@ -123,6 +127,7 @@ pub async fn run(port: u16, ent_over_oidc: bool) -> anyhow::Result<()> {
         "  demo resource  {} (OpenID Connect)",
         demo.oidc_resource_url
     );
+    println!("  demo resource  {} (CAS)", demo.cas_resource_url);
     println!(
         "  directory      {}  (imported: {} school(s), {} person(s), {} class(es) and group(s))",
         demo.seeding.export_dir.display(),
@@ -153,14 +158,15 @@ pub async fn run(port: u16, ent_over_oidc: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the demo on four bound listeners, the demo ENT authenticating users over SAML.
+/// Starts the demo on five bound listeners, the demo ENT authenticating users over SAML.
 pub async fn start(
     gateway: TcpListener,
     ent: TcpListener,
     resource: TcpListener,
     oidc_resource: TcpListener,
+    cas_resource: TcpListener,
 ) -> anyhow::Result<Demo> {
-    start_with(gateway, ent, resource, oidc_resource, false).await
+    start_with(gateway, ent, resource, oidc_resource, cas_resource, false).await
 }
 
 /// Starts the demo; with `ent_over_oidc`, the demo ENT authenticates users to the gateway
@@ -170,12 +176,14 @@ pub async fn start_with(
     ent: TcpListener,
     resource: TcpListener,
     oidc_resource: TcpListener,
+    cas_resource: TcpListener,
     ent_over_oidc: bool,
 ) -> anyhow::Result<Demo> {
     let url =
         |l: &TcpListener| -> anyhow::Result<String> { Ok(format!("http://{}", l.local_addr()?)) };
     let (gateway_url, ent_url, resource_url) = (url(&gateway)?, url(&ent)?, url(&resource)?);
     let oidc_url = url(&oidc_resource)?;
+    let cas_url = url(&cas_resource)?;
     let oidc_secret = crate::oidc::op::records::new_secret();
     let ent_oidc_secret = crate::oidc::op::records::new_secret();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -199,6 +207,7 @@ pub async fn start_with(
     let provider_tokens = [
         ("demo-atelier", provider_token()),
         ("demo-editeur", provider_token()),
+        ("demo-cahier", provider_token()),
     ];
 
     let skew = Duration::from_secs(120);
@@ -325,6 +334,25 @@ pub async fn start_with(
                 },
             ),
             (
+                "demo-cahier".to_string(),
+                ProviderConfig {
+                    key: "demo-cahier".into(),
+                    name: "Cahier Démo".into(),
+                    technical_distributor: data::CAS_DISTRIBUTOR.into(),
+                    commercial_distributors: vec![data::CAS_DISTRIBUTOR.into()],
+                    api_token: Some(Secret::new(provider_tokens[2].1.clone())),
+                    client_cert_fingerprint: None,
+                    saml: None,
+                    oidc_clients: Vec::new(),
+                    cas_services: vec![crate::cas::CasService {
+                        resource: data::CAS_RESOURCE.ark.parse()?,
+                        pattern: crate::cas::service::Pattern::Exact(data::cas_service(&cas_url)),
+                        logout_url: Some(format!("{cas_url}/logout")),
+                    }],
+                    resources: vec![data::cas_resource(&cas_url)?],
+                },
+            ),
+            (
                 "demo-editeur".to_string(),
                 ProviderConfig {
                     key: "demo-editeur".into(),
@@ -446,6 +474,9 @@ pub async fn start_with(
         clock.clone(),
     )?;
 
+    let demo_cas =
+        cas_resource::DemoCasResource::new(gateway_url.clone(), data::cas_service(&cas_url))?;
+
     let (stop, rx) = watch::channel(false);
     let until = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -469,6 +500,14 @@ pub async fn start_with(
             let rx = stop.subscribe();
             async move {
                 axum::serve(oidc_resource, oidc_resource::router(demo_oidc))
+                    .with_graceful_shutdown(until(rx))
+                    .await
+            }
+        }),
+        tokio::spawn({
+            let rx = stop.subscribe();
+            async move {
+                axum::serve(cas_resource, cas_resource::router(demo_cas))
                     .with_graceful_shutdown(until(rx))
                     .await
             }
@@ -498,6 +537,7 @@ pub async fn start_with(
         ent_url,
         resource_url,
         oidc_resource_url: oidc_url,
+        cas_resource_url: cas_url,
         trace_path,
         audit_dir,
         audit_certificate,

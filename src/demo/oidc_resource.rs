@@ -231,11 +231,27 @@ async fn finish(res: &DemoOidcResource, code: &str, started: &Started) -> Result
         .await
         .map_err(|e| e.to_string())?;
     let profile = json(profile).await?;
-    let rows: String = profile
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(k, _)| k.as_str() != "sub")
+    let rows = attribute_rows(
+        profile
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| k.as_str() != "sub"),
+    );
+    Ok(page(
+        &format!("Bienvenue dans « {} »", OIDC_RESOURCE.title),
+        &format!(
+            "<p>Connexion par <strong>OpenID Connect</strong>. Jeton d'identité vérifié avec la clé publiée par la passerelle (RS256) : émetteur, audience, nonce, <code>at_hash</code> et expiration contrôlés.</p><p>Identifiant reçu (<code>sub</code>) : <code style=\"word-break:break-all\">{}</code></p><h2>Attributs reçus (userinfo)</h2><table>{rows}</table>",
+            escape(&claims.sub)
+        ),
+    ))
+}
+
+/// The rows of a table of attributes received as JSON (a value or an array of values each).
+pub(super) fn attribute_rows<'a>(
+    attributes: impl Iterator<Item = (&'a String, &'a serde_json::Value)>,
+) -> String {
+    attributes
         .map(|(k, v)| {
             let values: Vec<String> = match v {
                 serde_json::Value::Array(a) => a
@@ -258,14 +274,7 @@ async fn finish(res: &DemoOidcResource, code: &str, started: &Started) -> Result
                 escape(k)
             )
         })
-        .collect();
-    Ok(page(
-        &format!("Bienvenue dans « {} »", OIDC_RESOURCE.title),
-        &format!(
-            "<p>Connexion par <strong>OpenID Connect</strong>. Jeton d'identité vérifié avec la clé publiée par la passerelle (RS256) : émetteur, audience, nonce, <code>at_hash</code> et expiration contrôlés.</p><p>Identifiant reçu (<code>sub</code>) : <code style=\"word-break:break-all\">{}</code></p><h2>Attributs reçus (userinfo)</h2><table>{rows}</table>",
-            escape(&claims.sub)
-        ),
-    ))
+        .collect()
 }
 
 /// A page of this demo site (its own name in the browser's tab, not the gateway's).

@@ -45,9 +45,15 @@ fn link_to(page: &str, title: &str) -> String {
 /// The demo on four fresh ports (ENT over SAML), and a browser with cookies.
 async fn started() -> (passerelle::demo::Demo, reqwest::Client) {
     let bind = || async { TcpListener::bind("127.0.0.1:0").await.unwrap() };
-    let demo = passerelle::demo::start(bind().await, bind().await, bind().await, bind().await)
-        .await
-        .unwrap();
+    let demo = passerelle::demo::start(
+        bind().await,
+        bind().await,
+        bind().await,
+        bind().await,
+        bind().await,
+    )
+    .await
+    .unwrap();
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .build()
@@ -196,6 +202,45 @@ async fn a_pupil_clicks_through_the_demo() {
     }
     assert!(!oidc_page.contains("<code>NOM</code>"));
 
+    // The CAS resource: the same session; the resource sends the browser to the gateway's CAS
+    // login and validates the ticket it comes back with.
+    let cahier = link_to(&media, "Cahier de textes");
+    let confirmed = passive_confirmation(&client, &demo, &cahier).await;
+    let cas_page = submit_form(&client, &confirmed).await;
+    assert!(
+        cas_page
+            .url()
+            .as_str()
+            .starts_with(&format!("{}/?sso_id=gar&ticket=ST-", demo.cas_resource_url)),
+        "{}",
+        cas_page.url()
+    );
+    assert_eq!(cas_page.status(), 200);
+    let cas_url = cas_page.url().clone();
+    let cas_page = cas_page.text().await.unwrap();
+    assert!(
+        cas_page.contains("Bienvenue dans « Cahier de textes »") && cas_page.contains("CAS"),
+        "{cas_page}"
+    );
+    for expected in [
+        "<code>IDO</code>",
+        "<code>IDC</code>",
+        "<code>LRA</code>",
+        "<code>idENT</code>",
+        ">0561641E</code>",
+        ">National_elv</code>",
+    ] {
+        assert!(
+            cas_page.contains(expected),
+            "missing {expected}: {cas_page}"
+        );
+    }
+    assert!(!cas_page.contains("<code>NOM</code>"));
+    // Reloaded, the page's ticket is refused: a ticket serves once.
+    let reloaded = client.get(cas_url).send().await.unwrap();
+    assert_eq!(reloaded.status(), 403);
+    assert!(reloaded.text().await.unwrap().contains("INVALID_TICKET"));
+
     // Every decision was traced, without names.
     let trace = std::fs::read_to_string(&demo.trace_path).unwrap();
     for kind in [
@@ -213,6 +258,10 @@ async fn a_pupil_clicks_through_the_demo() {
     assert!(
         trace.contains("\"protocol\":\"oidc\""),
         "the OIDC access is traced"
+    );
+    assert!(
+        trace.contains("\"protocol\":\"cas\""),
+        "the CAS access is traced"
     );
     assert!(!trace.contains("Martin") && !trace.contains("eleve-demo-1"));
 
@@ -234,6 +283,7 @@ async fn a_pupil_clicks_through_the_demo() {
         .is_file());
     for (provider, id) in [
         ("demo-atelier", "demo-abo-atelier"),
+        ("demo-cahier", "demo-abo-cahier"),
         ("demo-editeur", "demo-abo-manuel"),
         ("demo-editeur", "demo-abo-dico"),
         ("demo-editeur", "demo-abo-atlas"),
@@ -260,7 +310,7 @@ async fn a_pupil_clicks_through_the_demo() {
 
     // Every access handed to a resource shows in the audience dashboard.
     let handed = trace.matches("\"event\":\"credential_issued\"").count();
-    assert!(handed >= 2, "{trace}");
+    assert!(handed >= 3, "{trace}");
     let mut dashboard = String::new();
     for _ in 0..100 {
         dashboard = reqwest::Client::new()
@@ -301,10 +351,16 @@ async fn a_pupil_clicks_through_the_demo() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_ent_can_authenticate_users_over_openid_connect() {
     let bind = || async { TcpListener::bind("127.0.0.1:0").await.unwrap() };
-    let demo =
-        passerelle::demo::start_with(bind().await, bind().await, bind().await, bind().await, true)
-            .await
-            .unwrap();
+    let demo = passerelle::demo::start_with(
+        bind().await,
+        bind().await,
+        bind().await,
+        bind().await,
+        bind().await,
+        true,
+    )
+    .await
+    .unwrap();
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .build()
@@ -390,12 +446,21 @@ async fn the_demo_ent_can_authenticate_users_over_openid_connect() {
         "{reloaded}"
     );
 
+    // The CAS resource, in the same gateway session.
+    let page = text_of(&client, link_to(&media, "Cahier de textes")).await;
+    assert!(
+        page.contains("Bienvenue dans « Cahier de textes »")
+            && page.contains(">National_ens</code>"),
+        "{page}"
+    );
+
     // Logging out at the ENT: its provider tells the gateway over the back channel.
     let out = text_of(&client, format!("{}/logout", demo.ent_url)).await;
     assert!(
         out.contains("déconnecté de l'ENT et de la passerelle"),
         "{out}"
     );
+    cas_resource_was_told(&client, &demo).await;
     let trace = std::fs::read_to_string(&demo.trace_path).unwrap();
     assert!(trace.contains("\"reason\":\"ent_logout\""), "{trace}");
     demo.stop().await;
@@ -433,6 +498,23 @@ async fn the_demo_teacher_manages_assignments_through_the_ent() {
     demo.stop().await;
 }
 
+/// The gateway told the CAS resource of the session's end (back channel): its home page lists
+/// the session closed.
+async fn cas_resource_was_told(client: &reqwest::Client, demo: &passerelle::demo::Demo) {
+    let mut home = String::new();
+    for _ in 0..50 {
+        home = text_of(client, format!("{}/", demo.cas_resource_url)).await;
+        if home.contains("Sessions fermées par la passerelle") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        home.contains("Sessions fermées par la passerelle") && home.contains("<code>ST-"),
+        "{home}"
+    );
+}
+
 /// Follows a médiacentre `link` to the SAML demo resource when the ENT answers at once (a
 /// login, or a session's confirmation): the ENT's auto-POST to the gateway, the gateway's to
 /// the resource. Answers the resource's page.
@@ -454,6 +536,19 @@ async fn a_class_shares_a_computer_in_the_demo() {
     let pupil = open_saml_resource(&client, &manuel).await;
     assert!(pupil.contains(">National_elv</code>"), "{pupil}");
 
+    // The pupil also opens the CAS resource, whose session the logout must close too.
+    let cahier = link_to(&media, "Cahier de textes");
+    let confirmed = client
+        .get(&cahier)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let cas_page = submit_form(&client, &confirmed).await.text().await.unwrap();
+    assert!(cas_page.contains("<code>IDC</code>"), "{cas_page}");
+
     // The pupil logs out at the ENT: the ENT sends the browser through the gateway's single
     // logout, which ends the gateway session and answers the ENT.
     let out = client
@@ -467,6 +562,7 @@ async fn a_class_shares_a_computer_in_the_demo() {
         out.contains("déconnecté de l'ENT et de la passerelle"),
         "{out}"
     );
+    cas_resource_was_told(&client, &demo).await;
 
     // The teacher logs in at the same browser and opens the same resource: as the teacher.
     let media = log_in(&client, &demo, "ens-demo-1").await;
