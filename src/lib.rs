@@ -8,7 +8,7 @@
 //! - flows, protocol-free, on narrow dependencies: [`flow`] (opening a resource for every
 //!   protocol, starting and finishing an ENT login, ending sessions and the logouts that name
 //!   them, assignments, subscriptions), [`listing`] (the médiacentre listing).
-//! - protocols and services: [`saml`], [`oidc`], [`feed`] (the ENT directory), [`audience`],
+//! - protocols and services: [`saml`], [`oidc`], [`cas`], [`feed`] (the ENT directory), [`audience`],
 //!   [`audit`], [`limits`], [`school_index`], [`seed`], [`config`] (raw → validated).
 //! - core: [`domain`] (identifiers, directory, subscriptions, the access rule, attribute
 //!   release, IDO, the audience event and counting rules; pure, time a parameter), [`session`],

@@ -28,6 +28,13 @@ async fn the_committed_example_configuration_is_valid() {
     assert!(!oidc.oidc_clients[0].is_public() && !oidc.oidc_clients[0].refresh_tokens);
     assert!(oidc.oidc_clients[1].is_public() && oidc.oidc_clients[1].refresh_tokens);
     assert_eq!(cfg.oidc_issuer(), "http://127.0.0.1:8080/oidc");
+    let cas = &cfg.providers["cahier-exemple"];
+    assert!(cas
+        .cas_services
+        .iter()
+        .any(|s| s.matches("https://cahier-exemple.test/?sso_id=gar")));
+    assert_eq!(cfg.cas.path("/login"), "/login");
+    assert_eq!(cfg.cas.ticket_ttl, std::time::Duration::from_secs(10));
 }
 
 #[tokio::test]
