@@ -52,10 +52,12 @@ if ! python3 -c "import authlib, requests" 2>/dev/null; then
     fi
 fi
 
-# The independent CAS client of the CAS interoperability tests: python-cas (as django-gar uses it).
-if ! python3 -c "import cas, lxml" 2>/dev/null; then
-    echo "setup: installing the Python CAS test peer (python-cas)"
-    python3 -m pip install -q -r "$(dirname "$0")/../tests/peers/cas-client/requirements.txt"
+# The CAS clients of the CAS interoperability tests: python-cas, and the published GAR
+# integration django-gar (Django) that logs users in with it.
+if ! python3 -c "import cas, lxml, django_gar, bs4, defusedxml" 2>/dev/null; then
+    echo "setup: installing the Python CAS test peers (python-cas, django-gar)"
+    python3 -m pip install -q -r "$(dirname "$0")/../tests/peers/cas-client/requirements.txt" \
+        -r "$(dirname "$0")/../tests/peers/django-gar/requirements.txt"
 fi
 
 # panva's oidc-provider, the ENT's OpenID Provider of the OIDC interop tests (node 20+ and npm).

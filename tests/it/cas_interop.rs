@@ -1,8 +1,9 @@
-//! CAS round trips over real sockets with a client the gateway does not use: a provider's web
-//! application built on python-cas (`tests/peers/cas-client/service.py`, as the published
-//! django-gar integration), pointed at the gateway by its base URL alone. The user comes from
-//! the médiacentre, or with no session through the ENT chooser; `renew`, `gateway`, CAS 2,
-//! and the JSON and CAS 1 forms.
+//! CAS round trips over real sockets with clients the gateway does not use, pointed at it by
+//! their base URL alone: the published GAR integration django-gar itself (PyPI, unchanged:
+//! `tests/peers/django-gar/app.py` only configures it), and a provider's web application built
+//! on python-cas (`tests/peers/cas-client/service.py`) for what django-gar does not exercise.
+//! The user comes from the médiacentre, or with no session through the ENT chooser; `renew`,
+//! `gateway`, CAS 2, and the JSON and CAS 1 forms.
 
 use base64::Engine;
 use passerelle::trace::TraceEvent;
@@ -244,4 +245,66 @@ async fn cas_2_clients_get_the_user_and_json_and_cas_1_forms_are_answered() {
     assert!(lines.next().is_some_and(|u| !u.is_empty()));
     let again = reqwest::get(&url).await.unwrap().text().await.unwrap();
     assert_eq!(again, "no\n\n", "used once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_published_django_gar_integration_logs_users_in_and_takes_the_logout() {
+    let db = tempfile::tempdir().unwrap();
+    let cas = Cas::django_gar(db.path()).await;
+    let base = cas.saml.base.clone();
+    // The médiacentre click: the ENT logs the pupil in, the gateway sends them to the resource
+    // (django-gar's `/?sso_id=gar`), django-gar to the gateway's CAS login, the gateway back
+    // with a ticket, which django-gar validates before logging its user in.
+    let (_, to_ent, _, _) = cas.follow(&format!("{base}{}", domaine_gar(RES_CAS))).await;
+    let (status, to) = cas.saml.ent_answers(&to_ent, PUPIL).await;
+    assert_eq!((status, to.as_str()), (302, cas.peer.service().as_str()));
+    let (status, _, body, visited) = cas.follow(&to).await;
+    assert_eq!(status, 200, "{body} {visited:?}");
+    assert!(visited[2].contains("&ticket=ST-"), "{visited:?}");
+    let v = json(&body);
+    assert_eq!(v["user"], "college-demo", "the institution's account: {v}");
+    assert_eq!(v["gar_uai"], UAI);
+    assert_eq!(v["gar_profile"], "National_elv");
+    assert_eq!(v["gar_ido"].as_str().map(str::len), Some(128));
+
+    // The gateway session ends (the user logs out at the gateway's CAS /logout, confirmed):
+    // django-gar's LogoutView reads the SessionIndex, the ticket of its session, and marks it.
+    let page = cas
+        .saml
+        .browser
+        .get(format!("{base}/logout"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = crate::support::saml_browser::form_value(&page, "jeton");
+    let done = cas
+        .saml
+        .browser
+        .post(format!("{base}/logout"))
+        .form(&[("jeton", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let mut state = serde_json::Value::Null;
+    for _ in 0..50 {
+        state = json(
+            &reqwest::get(format!("{}/state", cas.peer.base))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        );
+        if state["sessions"][0]["gar_logout"] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let ticket = visited[2].split("ticket=").nth(1).unwrap();
+    assert_eq!(state["sessions"][0]["ticket"], ticket, "{state}");
+    assert_eq!(state["sessions"][0]["gar_logout"], true, "{state}");
 }

@@ -30,25 +30,45 @@ impl CasPeer {
             env!("CARGO_MANIFEST_DIR"),
             "/tests/peers/cas-client/service.py"
         );
-        let mut child = tokio::process::Command::new("python3")
-            .arg(script)
-            .args([
+        Self::spawn(
+            script,
+            &[
                 "--server-url",
                 server_url,
                 "--version",
                 &version.to_string(),
-            ])
+            ],
+        )
+        .await
+    }
+
+    /// Starts the published django-gar integration (`tests/peers/django-gar/app.py`) against
+    /// the CAS server at `server_url`, for the institution `uai`, its database in `db`.
+    pub async fn django_gar(server_url: &str, uai: &str, db: &std::path::Path) -> Self {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/django-gar/app.py");
+        let db = db.display().to_string();
+        Self::spawn(
+            script,
+            &["--server-url", server_url, "--uai", uai, "--db", &db],
+        )
+        .await
+    }
+
+    async fn spawn(script: &str, args: &[&str]) -> Self {
+        let mut child = tokio::process::Command::new("python3")
+            .arg(script)
+            .args(args)
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .expect("python3 runs the python-cas application (scripts/setup.sh installs it)");
+            .expect("python3 runs the CAS application (scripts/setup.sh installs its packages)");
         let stdout = child.stdout.take().unwrap();
         let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+        let line = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
             .await
-            .expect("the python-cas application starts")
+            .expect("the CAS application starts")
             .unwrap()
-            .expect("the python-cas application says READY (is python-cas installed?)");
+            .expect("the CAS application says READY (are its Python packages installed?)");
         let port = line.strip_prefix("READY ").unwrap().trim().to_string();
         Self {
             _child: child,
@@ -73,8 +93,9 @@ impl CasPeer {
     }
 }
 
-/// A CAS provider registering `service` (exact) for [`RES_CAS`], with its logout URL.
-pub fn provider_toml(peer: &CasPeer) -> String {
+/// A CAS provider registering the application's service (exact) for [`RES_CAS`], with its
+/// logout URL `{peer}{logout_path}`.
+pub fn provider_toml(peer: &CasPeer, logout_path: &str) -> String {
     format!(
         r#"
 [providers.cas-editeur]
@@ -91,7 +112,7 @@ National_elv = ["IDO", "UAI", "PRO", "DIV", "IDC", "LRA", "idENT"]
 National_ens = ["IDO", "UAI", "PRO", "NOM", "PRE"]
 [[providers.cas-editeur.cas.services]]
 url = "{service}"
-logout_url = "{base}/logout"
+logout_url = "{base}{logout_path}"
 "#,
         service = peer.service(),
         base = peer.base,
@@ -156,8 +177,26 @@ impl Cas {
         let saml = Saml::on(
             listener,
             Options {
-                extra_toml: provider_toml(&peer),
+                extra_toml: provider_toml(&peer, "/logout"),
                 vars,
+                ..Options::default()
+            },
+        )
+        .await;
+        subscribe(&saml.gw).await;
+        Self { saml, peer }
+    }
+
+    /// The gateway with the CAS provider, and the published django-gar integration in front of
+    /// it (its `GAR_BASE_URL` set to the gateway), for the institution [`UAI`].
+    pub async fn django_gar(db: &std::path::Path) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let peer = CasPeer::django_gar(&format!("{base}/"), UAI, db).await;
+        let saml = Saml::on(
+            listener,
+            Options {
+                extra_toml: provider_toml(&peer, "/gar/logout/"),
                 ..Options::default()
             },
         )
@@ -189,11 +228,8 @@ impl Cas {
             if !(300..400).contains(&status) || to.starts_with("https://ent.example.test") {
                 return (status, to, body, visited);
             }
-            at = if to.starts_with('/') {
-                format!("{}{to}", self.saml.base)
-            } else {
-                to
-            };
+            // A relative redirect is relative to the page that gave it.
+            at = url::Url::parse(&at).unwrap().join(&to).unwrap().to_string();
         }
         panic!("redirect loop: {visited:?}");
     }
