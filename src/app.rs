@@ -128,6 +128,43 @@ impl crate::flow::logout::Farewells for Backchannels {
                 }
             });
         }
+        for party in &session.saml_parties {
+            let Some((sp_entity, url)) = self
+                .config
+                .providers
+                .get(&party.provider)
+                .and_then(|p| p.saml.as_ref())
+                .and_then(|sp| Some((sp.entity_id.clone(), sp.slo.soap.clone()?)))
+            else {
+                continue;
+            };
+            let (config, clock, http, party) = (
+                self.config.clone(),
+                self.clock.clone(),
+                self.http.clone(),
+                party.clone(),
+            );
+            self.deliver(&runtime, party.provider.clone(), "saml", move || {
+                let issuer = config.url("/idp/metadata");
+                let named = crate::saml::slo_out::Named {
+                    issuer: &issuer,
+                    sp: &sp_entity,
+                    name_id: &party.name_id,
+                    session_index: &party.session_index,
+                };
+                let request = crate::saml::slo_out::soap_request(
+                    named,
+                    &url,
+                    &config.signing_key,
+                    clock.now(),
+                );
+                let (http, url, max) = (http.clone(), url.clone(), config.saml.max_message_bytes);
+                async move {
+                    let body = request.map_err(|e| format!("not signed: {e}"))?;
+                    crate::saml::slo_out::post(&http, &url, body, max).await
+                }
+            });
+        }
         for party in &session.cas_services {
             let (clock, http, party) = (self.clock.clone(), self.http.clone(), party.clone());
             self.deliver(&runtime, party.provider.clone(), "cas", move || {

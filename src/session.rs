@@ -32,6 +32,19 @@ pub struct Session {
     /// must reach when the session ends.
     #[serde(default)]
     pub cas_services: Vec<CasParty>,
+    /// The SAML providers this session gave an assertion to that take a back-channel logout.
+    #[serde(default)]
+    pub saml_parties: Vec<SamlParty>,
+}
+
+/// A SAML provider that holds an assertion of a session, as its logout must name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlParty {
+    pub provider: String,
+    /// The assertion's NameID (the IDO).
+    pub name_id: String,
+    /// The assertion's `SessionIndex`.
+    pub session_index: String,
 }
 
 /// A CAS service that got a ticket in a session.
@@ -101,6 +114,14 @@ impl EntSessionRef {
 }
 
 impl Session {
+    /// Whether anyone must be told when this session ends (OIDC clients, CAS services, SAML
+    /// providers with a back channel).
+    pub fn has_parties(&self) -> bool {
+        !self.relying_parties.is_empty()
+            || !self.cas_services.is_empty()
+            || !self.saml_parties.is_empty()
+    }
+
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
         now < self.expires_at
     }

@@ -275,6 +275,9 @@ pub struct RawProviderSaml {
     pub acs_urls: Option<Vec<String>>,
     pub certificate_file: Option<String>,
     pub signature_algorithms: Option<Vec<String>>,
+    /// Where the provider takes the gateway's LogoutRequests over SOAP when a session ends (its
+    /// metadata's SOAP SingleLogoutService otherwise).
+    pub slo_soap_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -461,6 +461,14 @@ fn provider(
     };
     let saml = match (&p.saml, protocol) {
         (Some(s), Protocol::Saml) => {
+            if let Some(u) = &s.slo_soap_url {
+                if !crate::cas::service::acceptable(u) {
+                    cx.problem(
+                        format!("{prefix}.saml.slo_soap_url"),
+                        "must be an http(s) URL",
+                    );
+                }
+            }
             let algs = algorithms(
                 cx,
                 &format!("{prefix}.saml.signature_algorithms"),
@@ -480,7 +488,10 @@ fn provider(
                         acs_urls: sp.acs_urls,
                         signing_certs: sp.signing_certs,
                         algorithms: algs,
-                        slo: sp.slo,
+                        slo: crate::saml::metadata::SloEndpoints {
+                            soap: s.slo_soap_url.clone().or(sp.slo.soap.clone()),
+                            ..sp.slo
+                        },
                     }),
                     Err(e) => {
                         cx.problem(format!("{prefix}.saml.metadata"), e);
@@ -522,7 +533,10 @@ fn provider(
                     acs_urls: acs,
                     signing_certs: vec![cert?],
                     algorithms: algs,
-                    slo: Default::default(),
+                    slo: crate::saml::metadata::SloEndpoints {
+                        soap: s.slo_soap_url.clone(),
+                        ..Default::default()
+                    },
                 })
             }
         }

@@ -241,6 +241,7 @@ pub async fn start_with(
                 slo: crate::saml::metadata::SloEndpoints {
                     redirect: Some(format!("{ent_url}/idp/slo")),
                     post: None,
+                    soap: None,
                 },
             },
             algorithms: AlgorithmPolicy::default(),

@@ -139,6 +139,7 @@ pub async fn finish(
         ent_session: v.ent_session,
         relying_parties: Vec::new(),
         cas_services: Vec::new(),
+        saml_parties: Vec::new(),
     };
     if let Some(previous) = v.previous {
         if previous.ent == session.ent && previous.person_id == session.person_id {
@@ -148,6 +149,7 @@ pub async fn finish(
             session.launches = previous.launches;
             session.relying_parties = previous.relying_parties;
             session.cas_services = previous.cas_services;
+            session.saml_parties = previous.saml_parties;
             session.ent_session = match (session.ent_session.take(), &previous.ent_session) {
                 (Some(login), Some(before)) => Some(login.continuing(before)),
                 (login, _) => login,

@@ -6,7 +6,7 @@
 
 use super::{Deps, User};
 use crate::domain::IdEnt;
-use crate::session::{CasParty, EntSessionRef, RelyingParty, Session};
+use crate::session::{CasParty, EntSessionRef, RelyingParty, SamlParty, Session};
 use crate::store::StoreError;
 use crate::trace::TraceEvent;
 
@@ -40,7 +40,8 @@ impl Ended {
 }
 
 /// Who must hear that a session ended before its time: the relying parties it gave ID tokens
-/// to and the CAS services it gave tickets to (back-channel logout). Implemented above the flows, by the protocols that can tell them;
+/// to, the CAS services it gave tickets to, the SAML providers it gave assertions to
+/// (back-channel logout). Implemented above the flows, by the protocols that can tell them;
 /// it must not wait for them.
 pub trait Farewells: Send + Sync {
     fn ended(&self, session: &Session);
@@ -53,33 +54,35 @@ impl Farewells for NoFarewells {
     fn ended(&self, _: &Session) {}
 }
 
-/// Records (in the stored session) that `session` gave relying party `rp` a code, so that
-/// its end reaches it.
-pub async fn remember_relying_party(
-    d: &Deps<'_>,
-    session: &Session,
-    rp: RelyingParty,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), StoreError> {
-    if session.relying_parties.contains(&rp) {
-        return Ok(());
-    }
-    let mut s = session.clone();
-    push_capped(&mut s.relying_parties, rp);
-    store_rest_of_life(d, &s, now).await
+/// Someone a session's end must reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Party {
+    /// An OIDC client that got a code (its `backchannel_logout_uri`).
+    Oidc(RelyingParty),
+    /// A CAS service that got a ticket.
+    Cas(CasParty),
+    /// A SAML provider that got an assertion (its SOAP `SingleLogoutService`).
+    Saml(SamlParty),
 }
 
-/// Records (in the stored session) that `session` gave a CAS service a ticket, so that its end
-/// reaches it.
-pub async fn remember_cas_service(
+/// Records (in the stored session) that `session` gave `party` a credential, so that the
+/// session's end reaches it.
+pub async fn remember(
     d: &Deps<'_>,
     session: &Session,
-    party: CasParty,
+    party: Party,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
     let mut s = session.clone();
-    push_capped(&mut s.cas_services, party);
-    store_rest_of_life(d, &s, now).await
+    match party {
+        Party::Oidc(rp) if session.relying_parties.contains(&rp) => return Ok(()),
+        Party::Saml(p) if session.saml_parties.contains(&p) => return Ok(()),
+        Party::Oidc(rp) => push_capped(&mut s.relying_parties, rp),
+        Party::Cas(p) => push_capped(&mut s.cas_services, p),
+        Party::Saml(p) => push_capped(&mut s.saml_parties, p),
+    }
+    let left = (s.expires_at - now).to_std().unwrap_or_default();
+    d.store.put_session(&s, left).await
 }
 
 /// Appends `v`, keeping the 64 most recent.
@@ -91,20 +94,11 @@ fn push_capped<T>(list: &mut Vec<T>, v: T) {
     }
 }
 
-async fn store_rest_of_life(
-    d: &Deps<'_>,
-    s: &Session,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), StoreError> {
-    let left = (s.expires_at - now).to_std().unwrap_or_default();
-    d.store.put_session(s, left).await
-}
-
 /// Ends `session` (it is removed from the store, and its index), traces why, and has its
 /// relying parties told.
 pub async fn end(d: &Deps<'_>, session: &Session, why: Ended) -> Result<(), StoreError> {
     d.store.delete_session(&session.id).await?;
-    if !session.relying_parties.is_empty() || !session.cas_services.is_empty() {
+    if session.has_parties() {
         d.farewells.ended(session);
     }
     d.store

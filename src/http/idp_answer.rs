@@ -45,6 +45,7 @@ pub(super) async fn answer(
         // Signing is CPU work: keep it off the async workers.
         let (settings, config, req) = (state.idp.clone(), state.config.clone(), request.clone());
         let attributes = rel.attributes;
+        let name_id = attributes.subject.clone();
         let xml = super::verify::off_worker(state, move || {
             let values: Vec<(&str, &[String])> = attributes
                 .values
@@ -61,14 +62,33 @@ pub(super) async fn answer(
             idp::signed_response(&settings, &config.signing_key, &issue, now)
         })
         .await?;
-        Ok::<_, SamlError>((xml, rel.resource.access_url))
+        Ok::<_, SamlError>((xml, rel.resource.access_url, name_id))
     })
     .await;
-    let (xml, access_url) = match signed {
+    let (xml, access_url, name_id) = match signed {
         Ok(ok) => ok,
         Err(HandOverError::Flow(e)) => return Err(e.into()),
         Err(HandOverError::Issue(e)) => return Err(refused(state, Some(&provider.key), e)),
     };
+    // A provider with a SOAP logout endpoint hears when this session ends.
+    if provider
+        .saml
+        .as_ref()
+        .is_some_and(|sp| sp.slo.soap.is_some())
+    {
+        let party = crate::session::SamlParty {
+            provider: provider.key.clone(),
+            name_id,
+            session_index: session.public_ref(),
+        };
+        flow::logout::remember(
+            &state.deps(),
+            session,
+            flow::logout::Party::Saml(party),
+            now,
+        )
+        .await?;
+    }
     // RelayState: echoed when the provider sent one, else the resource's access URL (as the GAR does).
     let relay = request.relay_state.clone().unwrap_or(access_url);
     let page = binding::post_form(&request.acs_url, "SAMLResponse", &xml, Some(&relay));

@@ -30,6 +30,8 @@ pub struct IdpPeer {
 pub struct SloEndpoints {
     pub redirect: Option<String>,
     pub post: Option<String>,
+    /// Where the peer takes LogoutRequests over SOAP (the back channel).
+    pub soap: Option<String>,
 }
 
 impl SloEndpoints {
@@ -43,6 +45,10 @@ impl SloEndpoints {
         Self {
             redirect: find(BINDING_REDIRECT),
             post: find(BINDING_POST),
+            soap: services
+                .iter()
+                .find(|e| e.binding == BINDING_SOAP)
+                .map(|e| e.location.clone()),
         }
     }
 }
@@ -203,4 +209,22 @@ pub fn idp_metadata(
         sso_r = escape(sso_redirect),
         sso_p = escape(sso_post),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_providers_metadata_gives_its_logout_endpoints_by_binding() {
+        let key = SigningKey::generate_self_signed("sp", 1).unwrap();
+        let xml = format!(
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://sp.test/md"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{kd}<md:SingleLogoutService Binding="{BINDING_SOAP}" Location="https://sp.test/slo/soap"/><md:SingleLogoutService Binding="{BINDING_REDIRECT}" Location="https://sp.test/slo" ResponseLocation="https://sp.test/slo/done"/><md:AssertionConsumerService Binding="{BINDING_POST}" Location="https://sp.test/acs" index="0"/></md:SPSSODescriptor></md:EntityDescriptor>"#,
+            kd = key_descriptor(&key)
+        );
+        let sp = parse_sp(&xml).unwrap();
+        assert_eq!(sp.slo.soap.as_deref(), Some("https://sp.test/slo/soap"));
+        assert_eq!(sp.slo.redirect.as_deref(), Some("https://sp.test/slo/done"));
+        assert_eq!(sp.slo.post, None);
+    }
 }

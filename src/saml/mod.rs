@@ -18,6 +18,7 @@ pub mod idp;
 pub mod keys;
 pub mod metadata;
 pub mod slo;
+pub mod slo_out;
 pub mod sp;
 pub mod xml;
 

@@ -304,6 +304,7 @@ async fn two_gateway_nodes_sharing_one_redis_never_give_out_more_licences_than_b
         ent_session: None,
         relying_parties: Vec::new(),
         cas_services: Vec::new(),
+        saml_parties: Vec::new(),
     };
     a.store
         .put_session(&session, std::time::Duration::from_secs(3600))

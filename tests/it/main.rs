@@ -55,6 +55,7 @@ mod oidc_refusals;
 mod pages;
 mod provider_slo;
 mod round_trip;
+mod saml_backchannel;
 mod saml_ent;
 mod saml_fixtures;
 mod saml_idp;

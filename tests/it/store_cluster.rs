@@ -211,5 +211,6 @@ fn contract_session(id: &str) -> passerelle::session::Session {
         ent_session: None,
         relying_parties: Vec::new(),
         cas_services: Vec::new(),
+        saml_parties: Vec::new(),
     }
 }

@@ -198,7 +198,7 @@ async fn issue(
         logout_url: f.registered.logout_target(f.service).to_string(),
         ticket: st.as_str().to_string(),
     };
-    flow::logout::remember_cas_service(&d, session, party, now).await?;
+    flow::logout::remember(&d, session, flow::logout::Party::Cas(party), now).await?;
     Ok(with_ticket(f.service, &st))
 }
 

@@ -354,7 +354,7 @@ async fn grant(
             client_id: client.client_id.clone(),
             sid: session.public_ref(),
         };
-        flow::logout::remember_relying_party(&state.deps(), session, rp, now).await?;
+        flow::logout::remember(&state.deps(), session, flow::logout::Party::Oidc(rp), now).await?;
     }
     Ok(code)
 }

@@ -30,6 +30,7 @@ fn session(id: &str) -> Session {
         ent_session: None,
         relying_parties: Vec::new(),
         cas_services: Vec::new(),
+        saml_parties: Vec::new(),
     }
 }
 

@@ -222,6 +222,8 @@ pub fn xmlsec1_verify(xml: &str, cert: &std::path::Path, node: &str) -> Result<(
             "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
             "--id-attr:ID",
             "urn:oasis:names:tc:SAML:2.0:protocol:LogoutResponse",
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:protocol:LogoutRequest",
             "--node-xpath",
             node,
         ])
