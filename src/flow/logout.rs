@@ -203,7 +203,8 @@ pub async fn by_ent(
 }
 
 /// Ends the sessions whose public handles (the SessionIndex the gateway gave providers) a
-/// provider's logout names; `provider` is for the log. Answers the sessions ended.
+/// provider's logout names; `provider` (its key) is not told back, the others are. Answers the
+/// sessions ended.
 pub async fn by_public_ref(
     d: &Deps<'_>,
     refs: &[String],
@@ -219,7 +220,10 @@ pub async fn by_public_ref(
         };
         match d.store.get_session(id).await? {
             Some(session) if session.public_ref() == *r => {
-                end(d, &session, Ended::ProviderLogout).await?;
+                // The provider that asked has logged its user out already.
+                let mut told = session.clone();
+                told.saml_parties.retain(|p| p.provider != provider);
+                end(d, &told, Ended::ProviderLogout).await?;
                 ended.push(session);
             }
             _ => d.store.delete_token(KIND_PUBLIC_REF, r).await?,

@@ -2,7 +2,8 @@
 //! session ends (here, the ENT's back-channel logout), the provider that got an assertion in
 //! it receives a LogoutRequest that xmlsec1 verifies with the gateway's published certificate,
 //! naming the NameID and the SessionIndex of that assertion; a provider that does not answer a
-//! successful LogoutResponse is tried three times, and the failure is traced and counted.
+//! successful LogoutResponse is tried three times, and the failure is traced and counted. The
+//! provider whose own logout ended the session is not asked back.
 
 use std::sync::{Arc, Mutex};
 
@@ -182,4 +183,53 @@ async fn a_provider_that_fails_is_tried_three_times_then_counted() {
         metrics.contains("passerelle_logouts_undelivered_total 1"),
         "{metrics}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_provider_whose_logout_ended_the_session_is_not_asked_back() {
+    let (url, got) = provider_endpoint(200).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let s = Saml::on(
+        listener,
+        Options {
+            vars: vec![(
+                "PASSERELLE__PROVIDERS__TEST_EDITEUR__SAML__SLO_SOAP_URL".into(),
+                url.clone(),
+            )],
+            ..Options::default()
+        },
+    )
+    .await;
+    let (_, to_ent) = s.click().await;
+    assert_eq!(s.ent_answers(&to_ent, TEACHER).await.0, 302);
+    let assertion = s.provider_assertion("_sp-1").await.unwrap();
+    let index = assertion
+        .split("SessionIndex=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let name_id = between(&assertion, "<saml:NameID", "</saml:NameID>").to_string();
+    let soap = format!("{}/idp/profile/SAML2/SOAP/SLO", s.base);
+    let request = EntLogoutRequest {
+        id: format!("_plr-{}", uuid::Uuid::new_v4().simple()),
+        issuer: SP_ENTITY.into(),
+        destination: Some(soap.clone()),
+        issued: s.gw.clock.now(),
+        name_id,
+        session_indexes: vec![index],
+    };
+    let (status, body) = post_soap(&soap, &request.xml(Some((&s.gw.sp.key, &s.gw.sp.cert)))).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("status:Success"), "{body}");
+    assert_eq!(s.ended(), vec!["provider_logout"]);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(got.lock().unwrap().is_empty(), "not asked back");
+    assert!(!s
+        .gw
+        .events()
+        .iter()
+        .any(|e| matches!(e, TraceEvent::LogoutSent { .. })));
 }
