@@ -342,7 +342,7 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
             cluster,
             prefix,
         } => {
-            let store = RedisStore::connect(url, *cluster, prefix)
+            let store = RedisStore::connect_with(url, *cluster, prefix, &cfg.store_settings)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot connect to Redis (store.redis_url): {e}"))?;
             tracing::info!(cluster = *cluster, "using the Redis store");
