@@ -60,4 +60,5 @@ mod security_headers;
 mod shared_computer;
 mod store_cluster;
 mod store_contract;
+mod store_outage;
 mod xml_boundary;

@@ -227,12 +227,18 @@ impl ConnectionLike for Conn {
     }
 }
 
+/// Whether the store answers a `PING` within the deadline. One that does not is down, whatever
+/// the reason (a request's deadline hit alone does not say so: a slow script may cause it).
 async fn ping(conn: &Conn) -> bool {
     let mut c = conn.clone();
-    redis::cmd("PING")
+    let answered = redis::cmd("PING")
         .query_async::<String>(&mut c)
         .await
-        .is_ok()
+        .is_ok();
+    if !answered && conn.metrics().mark_down() {
+        tracing::warn!("the store does not answer its watcher's ping: requests needing it are answered 503 until it does");
+    }
+    answered
 }
 
 /// While the store answers, checks it every [`CHECK_EVERY`] or as soon as a round trip found it
