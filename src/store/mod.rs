@@ -7,6 +7,7 @@
 //! Invariant: only `store::redis` imports the `redis` crate; key names and TTLs of every
 //! Redis key family live in `store::keys`.
 
+pub mod backup;
 pub mod keys;
 pub mod memory;
 pub mod metrics;
