@@ -1,6 +1,7 @@
 //! The `passerelle` command line: `serve`, `check-config`, `directory`, `audit`, `audience`,
-//! `demo`.
+//! `store` (`export`, `import` in `cli::backup`), `demo`.
 
+mod backup;
 mod school;
 
 use std::path::PathBuf;
@@ -47,6 +48,9 @@ pub enum Command {
     /// Audience figures.
     #[command(subcommand)]
     Audience(AudienceCommand),
+    /// Backups of the store's durable data.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Run the whole system on this machine: gateway, demo ENT, demo resources.
     Demo {
         /// Port of the gateway (the demo ENT and resources take the next ones).
@@ -72,6 +76,26 @@ pub enum AuditCommand {
         /// The gateway's certificate (PEM), instead of reading the configuration.
         #[arg(long)]
         certificate: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Write the durable data (directories, school bindings, catalogue, subscriptions,
+    /// assignments) of the configured store as one JSON file.
+    Export {
+        #[arg(long, env = "PASSERELLE_CONFIG", default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+        /// The file written (standard output when absent).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Restore an export into the configured store, which must be empty.
+    Import {
+        #[arg(long, env = "PASSERELLE_CONFIG", default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+        /// A file written by `passerelle store export`.
+        file: PathBuf,
     },
 }
 
@@ -285,6 +309,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             p.extend(to.map(|t| ("to".to_string(), t)));
             audience_report(cfg, &p, &format).await
         }
+        Command::Store(StoreCommand::Export { config, out }) => backup::export(&config, out).await,
+        Command::Store(StoreCommand::Import { config, file }) => {
+            backup::import(&config, &file).await
+        }
         Command::Demo { port, ent_protocol } => {
             crate::demo::run(port, ent_protocol == "oidc").await?;
             Ok(0)
@@ -342,7 +370,7 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
             cluster,
             prefix,
         } => {
-            let store = RedisStore::connect(url, *cluster, prefix)
+            let store = RedisStore::connect_with(url, *cluster, prefix, &cfg.store_settings)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot connect to Redis (store.redis_url): {e}"))?;
             tracing::info!(cluster = *cluster, "using the Redis store");

@@ -16,6 +16,7 @@ pub mod listing;
 pub mod metrics;
 mod oidc;
 pub mod raw;
+mod store;
 pub mod subscriptions;
 pub mod trusted_proxy;
 pub mod validate;
@@ -198,6 +199,8 @@ pub struct Config {
     /// The proxies trusted to forward client certificates (`[server.trusted_proxy]`).
     pub trusted_proxy: Option<TrustedProxyConfig>,
     pub store: StoreConfig,
+    /// How long the gateway waits for its store (`[store]` deadlines, reconnection).
+    pub store_settings: crate::store::StoreSettings,
     pub signing_key: SigningKey,
     pub ido_key: IdoKey,
     pub ido_scope: IdoScope,

@@ -78,6 +78,10 @@ pub struct RawStore {
     pub redis_url_file: Option<String>,
     pub redis_cluster: Option<bool>,
     pub key_prefix: Option<String>,
+    pub call_deadline_ms: Option<u64>,
+    pub bulk_deadline_seconds: Option<u64>,
+    pub health_deadline_ms: Option<u64>,
+    pub reconnect_max_delay_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

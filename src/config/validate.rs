@@ -9,7 +9,7 @@ use url::Url;
 
 use super::ctx::{algorithms, api_token, cert_fingerprint, Ctx};
 use super::raw::{RawConfig, RawProvider, RawResource};
-use super::{Config, ConfigErrors, Problem, ProviderConfig, SamlConfig, StoreConfig};
+use super::{Config, ConfigErrors, Problem, ProviderConfig, SamlConfig};
 use crate::domain::{
     AttributeName, IdoKey, IdoScope, Profile, Protocol, ReleasePolicy, Resource, ResourceId,
 };
@@ -65,7 +65,8 @@ pub(super) async fn validate(
         cx.problem("server.session_ttl_seconds", "must be positive");
     }
 
-    let store = store(&mut cx, &raw);
+    let store = super::store::store(&mut cx, &raw.store);
+    let store_settings = super::store::settings(&mut cx, &raw.store);
     let tls = tls(&mut cx, &raw);
     let trusted_proxy = super::trusted_proxy::trusted_proxy(&mut cx, &raw);
     let signing_key = signing_key(&mut cx, &raw);
@@ -198,6 +199,7 @@ pub(super) async fn validate(
             tls,
             trusted_proxy,
             store,
+            store_settings,
             signing_key,
             ido_key,
             ido_scope,
@@ -323,49 +325,6 @@ fn tls(cx: &mut Ctx<'_>, raw: &RawConfig) -> Option<super::TlsConfig> {
         listen: listen?,
         server,
     })
-}
-
-fn store(cx: &mut Ctx<'_>, raw: &RawConfig) -> Option<StoreConfig> {
-    let prefix = raw
-        .store
-        .key_prefix
-        .clone()
-        .unwrap_or_else(|| "passerelle".into());
-    if prefix.is_empty() || prefix.contains(['{', '}', ' ']) {
-        cx.problem(
-            "store.key_prefix",
-            "must be non-empty, without braces or spaces",
-        );
-    }
-    let url = match (&raw.store.redis_url, &raw.store.redis_url_file) {
-        (Some(_), Some(_)) => {
-            cx.problem(
-                "store.redis_url",
-                "set redis_url or redis_url_file, not both",
-            );
-            return None;
-        }
-        (Some(u), None) => Some(u.clone()),
-        (None, Some(f)) => cx
-            .read("store.redis_url_file", f)
-            .map(|b| String::from_utf8_lossy(&b).trim().to_string()),
-        (None, None) => None,
-    };
-    match url {
-        None => Some(StoreConfig::Memory),
-        Some(u) if u.is_empty() => Some(StoreConfig::Memory),
-        Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => {
-            Some(StoreConfig::Redis {
-                url: u,
-                cluster: raw.store.redis_cluster.unwrap_or(false),
-                prefix,
-            })
-        }
-        Some(_) => {
-            cx.problem("store.redis_url", "must start with redis:// or rediss://");
-            None
-        }
-    }
 }
 
 fn signing_key(cx: &mut Ctx<'_>, raw: &RawConfig) -> Option<SigningKey> {

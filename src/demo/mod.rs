@@ -256,6 +256,7 @@ pub async fn start_with(
         tls: None,
         trusted_proxy: None,
         store: StoreConfig::Memory,
+        store_settings: Default::default(),
         signing_key: gateway_key.clone(),
         ido_key: IdoKey::new(&secret).map_err(anyhow::Error::msg)?,
         ido_scope: IdoScope::TechnicalDistributor,

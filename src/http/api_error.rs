@@ -96,6 +96,7 @@ impl ApiError {
         let mut resp = (self.status, axum::response::Html(html)).into_response();
         resp.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        retry_after_if_unavailable(&mut resp);
         resp.extensions_mut().insert(Cause {
             status: self.status,
             code: self.code,
@@ -237,6 +238,7 @@ impl IntoResponse for ApiError {
         }
         resp.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        retry_after_if_unavailable(&mut resp);
         resp.extensions_mut().insert(Cause {
             status: self.status,
             code: self.code,
@@ -254,6 +256,17 @@ fn oauth_body(status: StatusCode, error: ErrorCode, description: &str) -> Respon
         Json(json!({"error": error.code(), "error_description": description})),
     )
         .into_response()
+}
+
+/// A 503 says when to come back: `Retry-After: 1` unless it already says (the store is tried
+/// again continuously and answers within a second of coming back).
+pub(super) fn retry_after_if_unavailable(resp: &mut Response) {
+    if resp.status() == StatusCode::SERVICE_UNAVAILABLE
+        && !resp.headers().contains_key(header::RETRY_AFTER)
+    {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
 }
 
 /// Why a request was refused or failed, for the log line [`log_cause`] writes.
@@ -339,6 +352,7 @@ mod tests {
         let e = StoreError::Unavailable("redis://10.0.0.5:6379 refused".into());
         let resp = ApiError::oauth_store(Endpoint::Protected, &e).into_response();
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
         let cause = resp.extensions().get::<Cause>().unwrap().clone();
         assert!(cause.cause.contains("10.0.0.5"));
         let b = body(resp).await;

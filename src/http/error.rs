@@ -148,7 +148,7 @@ impl PageError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             code: "unavailable",
             title: "Service momentanément indisponible",
-            message: "La passerelle ne peut pas répondre pour le moment. Réessayez dans quelques minutes.",
+            message: "La passerelle ne peut pas répondre pour le moment. Réessayez dans quelques instants ; si le problème persiste, contactez l'assistance en donnant la référence ci-dessous.",
             cause: e.to_string(),
         }
     }
@@ -179,6 +179,7 @@ impl IntoResponse for PageError {
             Html(body),
         )
             .into_response();
+        super::api_error::retry_after_if_unavailable(&mut resp);
         // Logged once, with the same reference, by `api_error::log_cause`.
         resp.extensions_mut().insert(super::api_error::Cause {
             status: self.status,

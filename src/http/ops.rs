@@ -9,22 +9,32 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
+use crate::store::metrics::LATENCY_BUCKETS;
 
 pub async fn live() -> &'static str {
     "ok\n"
 }
 
-pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready\n".to_string()),
-        Err(e) => {
-            tracing::warn!(store = state.store.kind(), error = %e, "not ready: the store does not answer");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("store {} unavailable\n", state.store.kind()),
-            )
-        }
-    }
+/// `GET /health/ready`: 200 when the store answers a ping within `store.health_deadline_ms`,
+/// 503 (with `Retry-After`) otherwise; never longer than that deadline, so that a load balancer
+/// takes the node out while its store is away and back as soon as it answers.
+pub async fn ready(State(state): State<AppState>) -> Response {
+    let deadline = state.config.store_settings.health_deadline;
+    let error = match tokio::time::timeout(deadline, state.store.ping()).await {
+        Ok(Ok(())) => return (StatusCode::OK, "ready\n").into_response(),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!(
+            "no answer within {} ms (store.health_deadline_ms)",
+            deadline.as_millis()
+        ),
+    };
+    tracing::warn!(store = state.store.kind(), error = %error, "not ready: the store does not answer");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "1")],
+        format!("store {} unavailable\n", state.store.kind()),
+    )
+        .into_response()
 }
 
 /// `GET /metrics`: counters for Prometheus, to allowed peers (the TCP peer, never a
@@ -128,5 +138,42 @@ fn render(state: &AppState) -> impl IntoResponse {
         state.audience.settings().buffer_capacity
     ));
     out.push_str(&super::limits::metrics(state));
+    out.push_str(&store_metrics(state));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+/// The store's rows: up or not, reconnections, failures, deadline hits, round-trip latency.
+fn store_metrics(state: &AppState) -> String {
+    let Some(m) = state.store.metrics().map(|m| m.snapshot()) else {
+        return "# HELP passerelle_store_up Whether the store answers (1) or not (0).\n# TYPE passerelle_store_up gauge\npasserelle_store_up 1\n".into();
+    };
+    let mut out = format!(
+        "# HELP passerelle_store_up Whether the store answers (1) or not (0).\n# TYPE passerelle_store_up gauge\npasserelle_store_up {}\n",
+        u8::from(m.up)
+    );
+    for (name, help, v) in [
+        ("passerelle_store_reconnects_total", "times the store answered again after it had stopped answering", m.reconnects),
+        ("passerelle_store_failures_total", "round trips to the store that failed because it could not be reached", m.failures),
+        ("passerelle_store_deadline_hits_total", "round trips to the store cut at their deadline (store.call_deadline_ms, store.bulk_deadline_seconds)", m.deadline_hits),
+    ] {
+        out.push_str(&format!(
+            "# HELP {name} Number of {help}.\n# TYPE {name} counter\n{name} {v}\n"
+        ));
+    }
+    let name = "passerelle_store_call_duration_seconds";
+    out.push_str(&format!(
+        "# HELP {name} Duration of round trips to the store.\n# TYPE {name} histogram\n"
+    ));
+    let bounds = LATENCY_BUCKETS
+        .iter()
+        .map(|b| b.to_string())
+        .chain(["+Inf".to_string()]);
+    for (le, n) in bounds.zip(&m.cumulative) {
+        out.push_str(&format!("{name}_bucket{{le=\"{le}\"}} {n}\n"));
+    }
+    out.push_str(&format!(
+        "{name}_sum {}\n{name}_count {}\n",
+        m.seconds, m.calls
+    ));
+    out
 }

@@ -7,12 +7,17 @@
 //! Invariant: only `store::redis` imports the `redis` crate; key names and TTLs of every
 //! Redis key family live in `store::keys`.
 
+pub mod backup;
 pub mod keys;
 pub mod memory;
+pub mod metrics;
 pub mod redis;
+pub mod settings;
 
 pub use self::memory::MemoryStore;
+pub use self::metrics::{StoreMetrics, StoreMetricsSnapshot};
 pub use self::redis::RedisStore;
+pub use self::settings::StoreSettings;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -290,6 +295,11 @@ pub trait Health: Send + Sync {
     async fn ping(&self) -> StoreResult<()>;
     /// A short name for logs: `memory` or `redis`.
     fn kind(&self) -> &'static str;
+    /// The store's own counters (`/metrics`), when it keeps some: a store in memory is
+    /// always up and keeps none.
+    fn metrics(&self) -> Option<&StoreMetrics> {
+        None
+    }
 }
 
 /// Everything the gateway keeps in its store.

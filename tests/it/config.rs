@@ -678,6 +678,62 @@ async fn the_limits_have_defaults_keys_and_checks() {
 }
 
 #[tokio::test]
+async fn the_store_deadlines_have_defaults_keys_and_checks() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/passerelle.toml");
+    let cfg = config::load(&path, vars(&[])).await.unwrap();
+    let s = &cfg.store_settings;
+    assert_eq!(s.call_deadline.as_millis(), 500);
+    assert_eq!(s.bulk_deadline.as_secs(), 120);
+    assert_eq!(s.health_deadline.as_millis(), 500);
+    assert_eq!(s.reconnect_max_delay.as_millis(), 250);
+    let cfg = config::load(
+        &path,
+        vars(&[
+            ("PASSERELLE__STORE__CALL_DEADLINE_MS", "200"),
+            ("PASSERELLE__STORE__HEALTH_DEADLINE_MS", "300"),
+        ]),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.store_settings.call_deadline.as_millis(), 200);
+    assert_eq!(cfg.store_settings.health_deadline.as_millis(), 300);
+    let err = config::load(
+        &path,
+        vars(&[
+            ("PASSERELLE__STORE__CALL_DEADLINE_MS", "0"),
+            ("PASSERELLE__STORE__HEALTH_DEADLINE_MS", "100000"),
+            ("PASSERELLE__STORE__RECONNECT_MAX_DELAY_MS", "0"),
+            ("PASSERELLE__STORE__DEADLINE", "1"),
+        ]),
+    )
+    .await
+    .map(|_| ())
+    .expect_err("refused")
+    .to_string();
+    for key in [
+        "store.call_deadline_ms",
+        "store.health_deadline_ms",
+        "store.reconnect_max_delay_ms",
+        "store.deadline",
+        "PASSERELLE__STORE__CALL_DEADLINE_MS",
+    ] {
+        assert!(err.contains(key), "{key} in {err}");
+    }
+    let err = config::load(
+        &path,
+        vars(&[
+            ("PASSERELLE__STORE__CALL_DEADLINE_MS", "5000"),
+            ("PASSERELLE__STORE__BULK_DEADLINE_SECONDS", "2"),
+        ]),
+    )
+    .await
+    .map(|_| ())
+    .expect_err("refused")
+    .to_string();
+    assert!(err.contains("store.bulk_deadline_seconds"), "{err}");
+}
+
+#[tokio::test]
 async fn the_subscriptions_time_zone_has_a_default_and_is_checked() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/passerelle.toml");
     let cfg = config::load(&path, vars(&[])).await.unwrap();

@@ -61,6 +61,8 @@ mod saml_fixtures;
 mod saml_idp;
 mod security_headers;
 mod shared_computer;
+mod store_backup;
 mod store_cluster;
 mod store_contract;
+mod store_outage;
 mod xml_boundary;

@@ -189,11 +189,13 @@ impl AudienceStore for RedisStore {
         count: usize,
         claim_idle: Duration,
     ) -> StoreResult<Vec<Delivered>> {
-        match self.read_once(group, consumer, count, claim_idle).await {
+        // Work that grows with the data: the bulk deadline.
+        let this = self.bulk();
+        match this.read_once(group, consumer, count, claim_idle).await {
             // A Redis that restarted empty has lost the group: create it and read again.
             Err(e) if is_error(&e, "NOGROUP") => {
-                self.ensure_group(group).await?;
-                self.read_once(group, consumer, count, claim_idle)
+                this.ensure_group(group).await?;
+                this.read_once(group, consumer, count, claim_idle)
                     .await
                     .map_err(unavailable("xreadgroup"))
             }
@@ -237,8 +239,10 @@ impl AudienceStore for RedisStore {
     }
 
     async fn trim_events(&self) -> StoreResult<u64> {
-        let stream = self.keys.audience_stream();
-        let mut conn = self.conn.clone();
+        // Work that grows with the data: the bulk deadline.
+        let this = self.bulk();
+        let stream = this.keys.audience_stream();
+        let mut conn = this.conn.clone();
         let groups: Value = match redis::cmd("XINFO")
             .arg("GROUPS")
             .arg(&stream)
@@ -293,6 +297,8 @@ impl AudienceStore for RedisStore {
         dedup: Duration,
         retention: Duration,
     ) -> StoreResult<Counted> {
+        // Work that grows with the data: the bulk deadline.
+        let this = self.bulk();
         if events.is_empty() {
             return Ok(Counted::default());
         }
@@ -308,8 +314,8 @@ impl AudienceStore for RedisStore {
             }
         }
         let script = Script::new(COUNT_EVENTS);
-        let mut inv = script.key(self.keys.audience_stream());
-        inv.arg(self.keys.audience(""))
+        let mut inv = script.key(this.keys.audience_stream());
+        inv.arg(this.keys.audience(""))
             .arg(retention.as_secs().max(1))
             .arg(dedup.as_secs().max(1))
             .arg(DOUBLE_CLICK_MS)
@@ -336,7 +342,7 @@ impl AudienceStore for RedisStore {
                 inv.arg(*m);
             }
         }
-        let mut conn = self.conn.clone();
+        let mut conn = this.conn.clone();
         let (new, duplicates): (u64, u64) = inv
             .invoke_async(&mut conn)
             .await
@@ -345,14 +351,16 @@ impl AudienceStore for RedisStore {
     }
 
     async fn audience_cells(&self, keys: &[String]) -> StoreResult<Vec<HashMap<String, i64>>> {
+        // Work that grows with the data: the bulk deadline.
+        let this = self.bulk();
         if keys.is_empty() {
             return Ok(Vec::new());
         }
         let mut pipe = redis::pipe();
         for k in keys {
-            pipe.cmd("HGETALL").arg(self.keys.audience(k));
+            pipe.cmd("HGETALL").arg(this.keys.audience(k));
         }
-        let mut conn = self.conn.clone();
+        let mut conn = this.conn.clone();
         let packed: Vec<HashMap<String, i64>> = pipe
             .query_async(&mut conn)
             .await
@@ -361,14 +369,16 @@ impl AudienceStore for RedisStore {
     }
 
     async fn audience_visitors(&self, keys: &[String]) -> StoreResult<Vec<u64>> {
+        // Work that grows with the data: the bulk deadline.
+        let this = self.bulk();
         if keys.is_empty() {
             return Ok(Vec::new());
         }
         let mut pipe = redis::pipe();
         for k in keys {
-            pipe.cmd("PFCOUNT").arg(self.keys.audience(k));
+            pipe.cmd("PFCOUNT").arg(this.keys.audience(k));
         }
-        let mut conn = self.conn.clone();
+        let mut conn = this.conn.clone();
         pipe.query_async(&mut conn)
             .await
             .map_err(unavailable("audience visitors"))

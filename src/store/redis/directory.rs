@@ -92,22 +92,24 @@ impl RedisStore {
 #[async_trait]
 impl DirectoryStore for RedisStore {
     async fn replace_directory(&self, ent: &IdEnt, directory: &Directory) -> StoreResult<Replaced> {
+        // Work that grows with the data: the bulk deadline.
+        let this = self.bulk();
         let e = ent.as_str();
         let version: u64 = self
             .query(
                 "directory version",
-                redis::cmd("INCR").arg(self.keys.dir_version_seq(e)),
+                redis::cmd("INCR").arg(this.keys.dir_version_seq(e)),
             )
             .await?;
         let (persons, schools, groups, members) = (
-            self.keys.dir_persons(e, version),
-            self.keys.dir_schools(e, version),
-            self.keys.dir_groups(e, version),
-            self.keys.dir_school_members(e, version),
+            this.keys.dir_persons(e, version),
+            this.keys.dir_schools(e, version),
+            this.keys.dir_groups(e, version),
+            this.keys.dir_school_members(e, version),
         );
 
         // Write the new version aside; nobody reads it until the pointer moves.
-        let mut conn = self.conn.clone();
+        let mut conn = this.conn.clone();
         let mut fields: Vec<(String, String)> = Vec::with_capacity(directory.persons.len());
         for p in &directory.persons {
             fields.push((p.id.clone(), to_json("import person", p)?));
@@ -194,7 +196,7 @@ impl DirectoryStore for RedisStore {
             .collect();
         if !new.is_empty() {
             let script = Script::new(CLAIM_SCHOOLS);
-            let mut invocation = script.key(self.keys.school_ent());
+            let mut invocation = script.key(this.keys.school_ent());
             invocation.arg(e);
             for uai in &new {
                 invocation.arg(uai);
@@ -223,14 +225,14 @@ impl DirectoryStore for RedisStore {
 
         // Switch, retrying if another node switched in between.
         let previous = loop {
-            let old = self.current_version(e).await?;
+            let old = this.current_version(e).await?;
             let old_arg = old.map(|v| v.to_string()).unwrap_or_default();
             let (op, os, og, om) = match old {
                 Some(v) => (
-                    self.keys.dir_persons(e, v),
-                    self.keys.dir_schools(e, v),
-                    self.keys.dir_groups(e, v),
-                    self.keys.dir_school_members(e, v),
+                    this.keys.dir_persons(e, v),
+                    this.keys.dir_schools(e, v),
+                    this.keys.dir_groups(e, v),
+                    this.keys.dir_school_members(e, v),
                 ),
                 None => (
                     persons.clone(),
@@ -241,13 +243,13 @@ impl DirectoryStore for RedisStore {
             };
             let old_schools: Vec<String> = match old {
                 Some(_) => {
-                    self.query("directory schools", redis::cmd("HKEYS").arg(&os))
+                    this.query("directory schools", redis::cmd("HKEYS").arg(&os))
                         .await?
                 }
                 None => Vec::new(),
             };
             let switched: i64 = Script::new(SWITCH_DIRECTORY)
-                .key(self.keys.dir_current(e))
+                .key(this.keys.dir_current(e))
                 .key(&op)
                 .key(&os)
                 .key(&og)
@@ -271,7 +273,7 @@ impl DirectoryStore for RedisStore {
             // Only the entries still pointing at this ENT: a school that moved to another ENT
             // keeps its new entry.
             let script = Script::new(FORGET_SCHOOLS);
-            let mut invocation = script.key(self.keys.school_ent());
+            let mut invocation = script.key(this.keys.school_ent());
             invocation.arg(e);
             for u in gone {
                 invocation.arg(u);
@@ -348,22 +350,24 @@ impl DirectoryStore for RedisStore {
     }
 
     async fn schools(&self) -> StoreResult<Vec<School>> {
+        // Work that grows with the data: the bulk deadline.
+        let this = self.bulk();
         let index: std::collections::HashMap<String, String> = self
             .query(
                 "school index",
-                redis::cmd("HGETALL").arg(self.keys.school_ent()),
+                redis::cmd("HGETALL").arg(this.keys.school_ent()),
             )
             .await?;
         let ents: BTreeSet<String> = index.into_values().collect();
         let mut all = Vec::new();
         for ent in ents {
-            let Some(v) = self.current_version(&ent).await? else {
+            let Some(v) = this.current_version(&ent).await? else {
                 continue;
             };
             let raw: Vec<String> = self
                 .query(
                     "list schools",
-                    redis::cmd("HVALS").arg(self.keys.dir_schools(&ent, v)),
+                    redis::cmd("HVALS").arg(this.keys.dir_schools(&ent, v)),
                 )
                 .await?;
             for s in raw.iter().filter(|s| s.as_str() != "null") {
@@ -401,11 +405,13 @@ impl DirectoryStore for RedisStore {
     }
 
     async fn school_persons(&self, uai: &Uai) -> StoreResult<Vec<Person>> {
+        // Work that grows with the data: the bulk deadline.
+        let this = self.bulk();
         let ent: Option<String> = self
             .query(
                 "school index",
                 redis::cmd("HGET")
-                    .arg(self.keys.school_ent())
+                    .arg(this.keys.school_ent())
                     .arg(uai.as_str()),
             )
             .await?;
@@ -414,25 +420,25 @@ impl DirectoryStore for RedisStore {
         };
         let op = "school persons";
         for _ in 0..3 {
-            let Some(v) = self.current_version(&ent).await? else {
+            let Some(v) = this.current_version(&ent).await? else {
                 return Ok(Vec::new());
             };
-            let members = self.keys.dir_school_members(&ent, v);
+            let members = this.keys.dir_school_members(&ent, v);
             let ids: Option<String> = self
                 .query(op, redis::cmd("HGET").arg(&members).arg(uai.as_str()))
                 .await?;
             let ids: Vec<String> = match ids {
                 Some(json) => from_json(op, &json)?,
                 None => {
-                    let indexed: bool = self.query(op, redis::cmd("EXISTS").arg(&members)).await?;
+                    let indexed: bool = this.query(op, redis::cmd("EXISTS").arg(&members)).await?;
                     if indexed {
                         return Ok(Vec::new()); // nobody in that school
                     }
-                    if self.current_version(&ent).await? != Some(v) {
+                    if this.current_version(&ent).await? != Some(v) {
                         continue; // replaced in between: read the new version
                     }
                     // A directory imported before the members index: read every person.
-                    self.query(op, redis::cmd("HKEYS").arg(self.keys.dir_persons(&ent, v)))
+                    this.query(op, redis::cmd("HKEYS").arg(this.keys.dir_persons(&ent, v)))
                         .await?
                 }
             };
@@ -443,7 +449,7 @@ impl DirectoryStore for RedisStore {
                     .query(
                         op,
                         redis::cmd("HMGET")
-                            .arg(self.keys.dir_persons(&ent, v))
+                            .arg(this.keys.dir_persons(&ent, v))
                             .arg(chunk),
                     )
                     .await?;
@@ -460,7 +466,7 @@ impl DirectoryStore for RedisStore {
                     }
                 }
             }
-            if complete || self.current_version(&ent).await? == Some(v) {
+            if complete || this.current_version(&ent).await? == Some(v) {
                 return Ok(out);
             }
         }

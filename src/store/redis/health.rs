@@ -1,9 +1,9 @@
-//! The Redis store's [`Health`]: a `PING`.
+//! The Redis store's [`Health`]: a `PING`, and the connection's counters.
 
 use async_trait::async_trait;
 
 use super::RedisStore;
-use crate::store::{Health, StoreResult};
+use crate::store::{Health, StoreMetrics, StoreResult};
 
 #[async_trait]
 impl Health for RedisStore {
@@ -14,5 +14,9 @@ impl Health for RedisStore {
 
     fn kind(&self) -> &'static str {
         "redis"
+    }
+
+    fn metrics(&self) -> Option<&StoreMetrics> {
+        Some(self.conn.metrics())
     }
 }

@@ -9,16 +9,16 @@
 //! This module owns the connection (single node or cluster), the JSON and error plumbing the
 //! trait implementations share; each store trait is implemented in a submodule of its own.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisFuture, Value};
+use redis::Cmd;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 mod audience;
 mod catalogue;
+mod conn;
 mod directory;
 mod health;
 mod listing;
@@ -27,49 +27,19 @@ mod session;
 mod subscription;
 mod token;
 
+use self::conn::{Conn, Watcher};
 use super::keys::Keys;
-use super::{StoreError, StoreResult};
-
-/// A single-node or a cluster connection, both multiplexed and cheap to clone.
-#[derive(Clone)]
-enum Conn {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-}
-
-impl ConnectionLike for Conn {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Conn::Single(c) => c.req_packed_command(cmd),
-            Conn::Cluster(c) => c.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        cmd: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
-            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Conn::Single(c) => c.get_db(),
-            Conn::Cluster(c) => c.get_db(),
-        }
-    }
-}
+use super::{StoreError, StoreResult, StoreSettings};
 
 /// The Redis store.
 #[derive(Clone)]
 pub struct RedisStore {
+    /// Round trips of the request path, within `store.call_deadline_ms`.
     conn: Conn,
+    /// The same connection for bulk work, within `store.bulk_deadline_seconds`.
+    bulk: Conn,
     keys: Keys,
+    _watcher: Arc<Watcher>,
 }
 
 fn unavailable(op: &str) -> impl Fn(redis::RedisError) -> StoreError + '_ {
@@ -104,36 +74,41 @@ fn millis(ttl: Duration) -> u64 {
 }
 
 impl RedisStore {
-    /// Connects to `url` (a node of the cluster when `cluster`), with keys under `prefix`.
+    /// Connects to `url` (a node of the cluster when `cluster`), with keys under `prefix` and
+    /// the default timings.
     pub async fn connect(url: &str, cluster: bool, prefix: &str) -> StoreResult<Self> {
-        let conn = if cluster {
-            let client = redis::cluster::ClusterClient::builder(vec![url])
-                .connection_timeout(Duration::from_secs(5))
-                .response_timeout(Duration::from_secs(5))
-                .build()
-                .map_err(unavailable("cluster client"))?;
-            Conn::Cluster(
-                client
-                    .get_async_connection()
-                    .await
-                    .map_err(unavailable("cluster connect"))?,
-            )
-        } else {
-            let client = redis::Client::open(url).map_err(unavailable("client"))?;
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Duration::from_secs(5))
-                .set_response_timeout(Duration::from_secs(5))
-                .set_number_of_retries(3);
-            Conn::Single(
-                ConnectionManager::new_with_config(client, config)
-                    .await
-                    .map_err(unavailable("connect"))?,
-            )
-        };
+        Self::connect_with(url, cluster, prefix, &StoreSettings::default()).await
+    }
+
+    /// Connects with the timings of `settings`.
+    pub async fn connect_with(
+        url: &str,
+        cluster: bool,
+        prefix: &str,
+        settings: &StoreSettings,
+    ) -> StoreResult<Self> {
+        let (conn, watcher) = Conn::open(url, cluster, settings)
+            .await
+            .map_err(unavailable(if cluster {
+                "cluster connect"
+            } else {
+                "connect"
+            }))?;
         Ok(Self {
+            bulk: conn.with_deadline(settings.bulk_deadline),
             conn,
             keys: Keys::new(prefix),
+            _watcher: Arc::new(watcher),
         })
+    }
+
+    /// The same store, whose round trips have the bulk deadline: for work whose size grows
+    /// with the data (imports, reports, counting, exports).
+    fn bulk(&self) -> Self {
+        Self {
+            conn: self.bulk.clone(),
+            ..self.clone()
+        }
     }
 
     async fn query<T: redis::FromRedisValue>(&self, op: &str, cmd: &Cmd) -> StoreResult<T> {

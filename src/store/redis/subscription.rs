@@ -190,7 +190,9 @@ impl SubscriptionStore for RedisStore {
     }
 
     async fn reindex_subscriptions(&self, distributors: &[String]) -> StoreResult<usize> {
-        let marker = self.keys.school_index_marker();
+        // Work that grows with the data: the bulk deadline.
+        let this = self.bulk();
+        let marker = this.keys.school_index_marker();
         let done: Option<String> = self
             .query("school index marker", redis::cmd("GET").arg(&marker))
             .await?;
@@ -199,12 +201,12 @@ impl SubscriptionStore for RedisStore {
         }
         let mut n = 0;
         for d in distributors {
-            for s in self.subscriptions_of(d).await? {
-                self.write_subscription(&s, "put").await?;
+            for s in this.subscriptions_of(d).await? {
+                this.write_subscription(&s, "put").await?;
                 n += 1;
             }
         }
-        self.query::<()>(
+        this.query::<()>(
             "school index marker",
             redis::cmd("SET").arg(&marker).arg("1"),
         )
