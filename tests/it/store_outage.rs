@@ -411,6 +411,25 @@ async fn a_redis_that_answers_nothing_costs_each_request_its_deadline_not_more()
         "{} requests while Redis was silent, the slowest answered in {slowest:?}",
         during.len()
     );
+    // Once the watcher's ping has confirmed the silence, requests are not sent to Redis any
+    // more: most are answered at once, not at their deadline.
+    let known_down = paused + settings.call_deadline + settings.health_deadline + MARGIN;
+    let mut later: Vec<Duration> = during
+        .iter()
+        .filter(|a| a.kind != "ready" && a.started > known_down)
+        .map(|a| a.took)
+        .collect();
+    later.sort();
+    assert!(!later.is_empty());
+    let median = later[later.len() / 2];
+    eprintln!(
+        "{} requests once the silence was known, median {median:?}",
+        later.len()
+    );
+    assert!(
+        median < settings.call_deadline / 2,
+        "answered at once once known down: median {median:?}"
+    );
     // Once it answers again, so does the gateway.
     let after: Vec<&Answer> = answers
         .iter()

@@ -1,6 +1,8 @@
 //! The connection to Redis and what keeps it honest: every round trip is cut at a deadline
 //! and counted ([`StoreMetrics`]), a connection found lost is tried again at once and then at
 //! short, capped intervals by a watcher task, and `/health/ready` hears the truth at once.
+//! While the watcher knows the store is down (a lost connection, or a deadline hit its ping
+//! confirms), requests are answered at once without being sent.
 //!
 //! A single node goes through the redis crate's `ConnectionManager`, with its own retries
 //! turned off: its backoff starts at one second and grows to a minute (with the old settings,
@@ -46,6 +48,8 @@ pub(super) struct Conn {
     link: Link,
     deadline: Duration,
     shared: Arc<Shared>,
+    /// The watcher's own probe, sent even while the store is known to be down.
+    probe: bool,
 }
 
 /// Stops the watcher when the last clone of the store goes.
@@ -86,6 +90,7 @@ impl Conn {
             link,
             deadline: settings.call_deadline,
             shared: Arc::default(),
+            probe: false,
         };
         let task = tokio::spawn(watch(conn.clone(), settings.reconnect_max_delay));
         Ok((conn, Watcher(task.abort_handle())))
@@ -103,16 +108,27 @@ impl Conn {
         &self.shared.metrics
     }
 
-    /// Runs `fut` (one round trip) within the deadline, and records what came of it.
+    /// Runs `fut` (one round trip) within the deadline, and records what came of it. While the
+    /// store is known to be down, nothing is sent: the answer is immediate, and the watcher's
+    /// probe alone finds it back.
     async fn bounded<T>(
         &self,
         fut: impl std::future::Future<Output = RedisResult<T>>,
     ) -> RedisResult<T> {
+        if !self.probe && !self.shared.metrics.is_up() {
+            return Err(RedisError::from((
+                ErrorKind::IoError,
+                "the store is down",
+                "not sent: the watcher has not seen it answer again yet".to_string(),
+            )));
+        }
         let started = Instant::now();
         let result = match tokio::time::timeout(self.deadline, fut).await {
             Ok(r) => r,
             Err(_) => {
                 self.shared.metrics.deadline_hit();
+                // A silent store: the watcher checks at once whether it answers at all.
+                self.shared.lost.notify_one();
                 Err(RedisError::from((
                     ErrorKind::ClientError,
                     "no answer within the store's deadline",
@@ -230,7 +246,10 @@ impl ConnectionLike for Conn {
 /// Whether the store answers a `PING` within the deadline. One that does not is down, whatever
 /// the reason (a request's deadline hit alone does not say so: a slow script may cause it).
 async fn ping(conn: &Conn) -> bool {
-    let mut c = conn.clone();
+    let mut c = Conn {
+        probe: true,
+        ..conn.clone()
+    };
     let answered = redis::cmd("PING")
         .query_async::<String>(&mut c)
         .await
