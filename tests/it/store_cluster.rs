@@ -1,9 +1,8 @@
 //! The store contract against a real Redis Cluster: three `redis-server` processes in cluster
-//! mode on free loopback ports, joined with `redis-cli --cluster create`, started and stopped
-//! by this test. Multi-key operations must stay within one slot (hash tags), or the cluster
+//! mode on free loopback ports (`support::redis_cluster`), started and stopped by this test. Multi-key operations must stay within one slot (hash tags), or the cluster
 //! refuses them: this is what the test proves.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,114 +10,11 @@ use passerelle::store::{RedisStore, Store};
 
 use crate::support::audience_contract;
 use crate::support::contract;
-
-struct Cluster {
-    nodes: Vec<Child>,
-    _dir: tempfile::TempDir,
-    ports: Vec<u16>,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for n in &mut self.nodes {
-            let _ = n.kill();
-            let _ = n.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    // Cluster nodes also listen on port + 10000: pick ports whose bus port is free too.
-    loop {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        if port < 55000 && std::net::TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
-            return port;
-        }
-    }
-}
-
-fn start_cluster() -> Cluster {
-    let dir = tempfile::tempdir().unwrap();
-    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let mut nodes = Vec::new();
-    for port in &ports {
-        let node_dir = dir.path().join(port.to_string());
-        std::fs::create_dir_all(&node_dir).unwrap();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(&node_dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (scripts/setup.sh installs it)");
-        nodes.push(child);
-    }
-    let cluster = Cluster {
-        nodes,
-        _dir: dir,
-        ports,
-    };
-    for port in &cluster.ports {
-        wait_for(|| {
-            Command::new("redis-cli")
-                .args(["-p", &port.to_string(), "ping"])
-                .output()
-                .is_ok_and(|o| o.stdout.starts_with(b"PONG"))
-        });
-    }
-    let addrs: Vec<String> = cluster
-        .ports
-        .iter()
-        .map(|p| format!("127.0.0.1:{p}"))
-        .collect();
-    let out = Command::new("redis-cli")
-        .arg("--cluster")
-        .arg("create")
-        .args(&addrs)
-        .args(["--cluster-replicas", "0", "--cluster-yes"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cluster create failed: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    wait_for(|| {
-        Command::new("redis-cli")
-            .args(["-p", &cluster.ports[0].to_string(), "cluster", "info"])
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))
-    });
-    cluster
-}
-
-fn wait_for(ready: impl Fn() -> bool) {
-    for _ in 0..100 {
-        if ready() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("the Redis cluster did not become ready");
-}
+use crate::support::redis_cluster::RedisCluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_contract_holds_on_a_redis_cluster() {
-    let cluster = start_cluster();
+    let cluster = RedisCluster::start();
     let url = format!("redis://127.0.0.1:{}", cluster.ports[0]);
     let store: Arc<dyn Store> = Arc::new(
         RedisStore::connect(&url, true, "pas-cluster")

@@ -13,6 +13,7 @@ use passerelle::store::{RedisStore, Store, StoreSettings};
 
 use crate::support::gateway::*;
 use crate::support::own_redis::OwnRedis;
+use crate::support::redis_cluster::RedisCluster;
 
 /// Scheduling slack on a loaded two-core machine, on top of each deadline.
 const MARGIN: Duration = Duration::from_millis(750);
@@ -99,6 +100,11 @@ struct Served {
 }
 
 async fn serve_on(url: &str, vars: &[(&str, &str)]) -> Served {
+    serve_on_store(url, false, vars).await
+}
+
+/// As [`serve_on`], on a single Redis or a cluster.
+async fn serve_on_store(url: &str, cluster: bool, vars: &[(&str, &str)]) -> Served {
     // One loopback client makes every request: keep the per-client limits out of the way.
     let mut all = vec![
         ("PASSERELLE__LIMITS__LOGIN_RATE_PER_MINUTE", "10000000"),
@@ -119,7 +125,7 @@ async fn serve_on(url: &str, vars: &[(&str, &str)]) -> Served {
     .await;
     let settings = gw.state.config.store_settings;
     let store: Arc<dyn Store> = Arc::new(
-        RedisStore::connect_with(url, false, "pas", &settings)
+        RedisStore::connect_with(url, cluster, "pas", &settings)
             .await
             .unwrap(),
     );
@@ -441,4 +447,102 @@ async fn a_redis_that_answers_nothing_costs_each_request_its_deadline_not_more()
     }
     assert!(metric(&served, "passerelle_store_deadline_hits_total").await >= 1.0);
     assert_eq!(metric(&served, "passerelle_store_up").await, 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_primary_killed_fails_over_to_its_replica_and_the_gateway_serves_again() {
+    let mut cluster = RedisCluster::start_with(1, 1000);
+    let served = serve_on_store(&cluster.url(), true, &[]).await;
+    let (settings, client, base) = (served.settings, served.client.clone(), served.base.clone());
+    let load = Load::start(&served);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // A primary other than the node the client was given.
+    let victim = *cluster
+        .primaries()
+        .iter()
+        .find(|p| **p != cluster.ports[0])
+        .unwrap();
+    let killed = Instant::now();
+    tokio::task::block_in_place(|| cluster.kill(victim));
+    // Its replica is promoted once the others find it silent (cluster-node-timeout, 1 s).
+    let promoted = tokio::task::block_in_place(|| {
+        for _ in 0..300 {
+            let primaries = cluster.primaries();
+            if primaries.len() == 3
+                && !primaries.contains(&victim)
+                && primaries.iter().all(|p| cluster.ok_from(*p))
+            {
+                return Instant::now();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no replica was promoted");
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let answers = load.finish().await;
+
+    let during: Vec<&Answer> = answers
+        .iter()
+        .filter(|a| a.started > killed && a.started < promoted)
+        .collect();
+    let first_ok_put = answers
+        .iter()
+        .find(|a| a.kind == "put" && a.started > promoted && a.ok())
+        .expect("a subscription written after the failover");
+    let failed_during = during.iter().filter(|a| !a.ok()).count();
+    eprintln!(
+        "{} requests; failover {:?} after the kill; {} requests during it ({} refused, slowest {:?}); first write {:?} after the promotion",
+        answers.len(),
+        promoted - killed,
+        during.len(),
+        failed_during,
+        during.iter().map(|a| a.took).max().unwrap_or_default(),
+        first_ok_put.started + first_ok_put.took - promoted,
+    );
+    // Before the kill, everything succeeded.
+    for a in answers.iter().filter(|a| a.started + a.took < killed) {
+        assert!(a.ok(), "before the kill: {a:?}");
+    }
+    // During the failover, every answer within its deadline: a success (slots on the other
+    // primaries) or a 503 that says when to come back.
+    for a in &during {
+        let deadline = if a.kind == "ready" {
+            settings.health_deadline
+        } else {
+            settings.call_deadline
+        };
+        assert!(a.took <= deadline + MARGIN, "{} took {:?}", a.kind, a.took);
+        if !a.ok() {
+            assert_eq!(a.status, 503, "{a:?}");
+            assert_eq!(a.retry_after.as_deref(), Some("1"), "{a:?}");
+        }
+    }
+    // Within a second of the promotion, and from then on, everything succeeds.
+    let settled = promoted + Duration::from_secs(1);
+    let after: Vec<&Answer> = answers.iter().filter(|a| a.started > settled).collect();
+    assert!(after.len() > 10);
+    for a in &after {
+        assert!(a.ok(), "after the failover: {a:?}");
+    }
+    // What was acknowledged well before the kill had reached the replica; what was written
+    // after the failover is there too (replication is asynchronous: the last writes before a
+    // kill are bounded by the replication lag, see the README).
+    let kept: Vec<&String> = answers
+        .iter()
+        .filter(|a| a.kind == "put" && a.status == 201)
+        .filter(|a| {
+            a.started + a.took + Duration::from_millis(500) < killed || a.started > promoted
+        })
+        .filter_map(|a| a.id.as_ref())
+        .collect();
+    assert!(kept.len() > 10, "{} kept", kept.len());
+    for id in kept {
+        let resp = client
+            .get(format!("{base}/abonnement/{id}"))
+            .bearer_auth(PROVIDER_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "acknowledged subscription {id} lost");
+    }
 }

@@ -108,14 +108,16 @@ impl Conn {
         &self.shared.metrics
     }
 
-    /// Runs `fut` (one round trip) within the deadline, and records what came of it. While the
-    /// store is known to be down, nothing is sent: the answer is immediate, and the watcher's
-    /// probe alone finds it back.
+    /// Runs `fut` (one round trip) within the deadline, and records what came of it. While a
+    /// single node is known to be down, nothing is sent: the answer is immediate, and the
+    /// watcher's probe alone finds it back.
     async fn bounded<T>(
         &self,
         fut: impl std::future::Future<Output = RedisResult<T>>,
     ) -> RedisResult<T> {
-        if !self.probe && !self.shared.metrics.is_up() {
+        // A cluster is not short-circuited: one primary away leaves the others' slots served.
+        let single = matches!(self.link, Link::Single(_));
+        if single && !self.probe && !self.shared.metrics.is_up() {
             return Err(RedisError::from((
                 ErrorKind::IoError,
                 "the store is down",

@@ -22,6 +22,7 @@ pub mod oidc;
 pub mod oidc_login;
 pub mod own_redis;
 pub mod pki;
+pub mod redis_cluster;
 pub mod saml_browser;
 
 pub use passerelle_testkit::{gateway, test_redis};
