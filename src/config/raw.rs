@@ -82,6 +82,9 @@ pub struct RawStore {
     pub bulk_deadline_seconds: Option<u64>,
     pub health_deadline_ms: Option<u64>,
     pub reconnect_max_delay_ms: Option<u64>,
+    /// Replicas that must have each write of a durable family before it is acknowledged.
+    pub durable_replicas: Option<u32>,
+    pub durable_wait_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -111,7 +111,29 @@ pub(super) fn settings(cx: &mut Ctx<'_>, raw: &RawStore) -> StoreSettings {
             ms,
             60_000,
         ),
+        durable_replicas: match raw.durable_replicas {
+            Some(n) if n > 16 => {
+                cx.problem("store.durable_replicas", "at most 16");
+                d.durable_replicas
+            }
+            Some(n) => n,
+            None => d.durable_replicas,
+        },
+        durable_wait: bounded(
+            cx,
+            "durable_wait_ms",
+            raw.durable_wait_ms,
+            d.durable_wait,
+            ms,
+            60_000,
+        ),
     };
+    if s.durable_replicas > 0 && s.durable_wait >= s.call_deadline {
+        cx.problem(
+            "store.durable_wait_ms",
+            "must be shorter than store.call_deadline_ms (the WAIT is one round trip of the request)",
+        );
+    }
     if s.bulk_deadline < s.call_deadline {
         cx.problem(
             "store.bulk_deadline_seconds",

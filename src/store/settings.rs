@@ -25,6 +25,13 @@ pub struct StoreSettings {
     /// first comes at once, the next ones double from 25 ms up to this
     /// (`reconnect_max_delay_ms`, default 250).
     pub reconnect_max_delay: Duration,
+    /// Replicas that must have a write of a durable family (directory, subscriptions,
+    /// assignments, catalogue) before it is acknowledged: `WAIT` after the write, and a
+    /// failure (503) when fewer confirm it within `durable_wait` (`durable_replicas`, default
+    /// 0: acknowledged once the primary has it).
+    pub durable_replicas: u32,
+    /// How long a durable write waits for its replicas (`durable_wait_ms`, default 200).
+    pub durable_wait: Duration,
 }
 
 impl Default for StoreSettings {
@@ -34,6 +41,8 @@ impl Default for StoreSettings {
             bulk_deadline: Duration::from_secs(120),
             health_deadline: Duration::from_millis(500),
             reconnect_max_delay: Duration::from_millis(250),
+            durable_replicas: 0,
+            durable_wait: Duration::from_millis(200),
         }
     }
 }

@@ -731,6 +731,30 @@ async fn the_store_deadlines_have_defaults_keys_and_checks() {
     .expect_err("refused")
     .to_string();
     assert!(err.contains("store.bulk_deadline_seconds"), "{err}");
+    assert_eq!(s.durable_replicas, 0, "acknowledged once the primary has it");
+    let cfg = config::load(
+        &path,
+        vars(&[
+            ("PASSERELLE__STORE__DURABLE_REPLICAS", "1"),
+            ("PASSERELLE__STORE__DURABLE_WAIT_MS", "100"),
+        ]),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.store_settings.durable_replicas, 1);
+    assert_eq!(cfg.store_settings.durable_wait.as_millis(), 100);
+    let err = config::load(
+        &path,
+        vars(&[
+            ("PASSERELLE__STORE__DURABLE_REPLICAS", "1"),
+            ("PASSERELLE__STORE__DURABLE_WAIT_MS", "900"),
+        ]),
+    )
+    .await
+    .map(|_| ())
+    .expect_err("refused")
+    .to_string();
+    assert!(err.contains("store.durable_wait_ms"), "{err}");
 }
 
 #[tokio::test]

@@ -64,5 +64,6 @@ mod shared_computer;
 mod store_backup;
 mod store_cluster;
 mod store_contract;
+mod store_durable;
 mod store_outage;
 mod xml_boundary;

@@ -10,8 +10,9 @@ use crate::store::{CatalogueStore, StoreResult};
 #[async_trait]
 impl CatalogueStore for RedisStore {
     async fn put_resource(&self, resource: &Resource) -> StoreResult<()> {
+        let w = self.writer();
         let json = to_json("put resource", resource)?;
-        self.query::<()>(
+        w.query::<()>(
             "put resource",
             redis::cmd("HSET")
                 .arg(self.keys.catalogue())
@@ -20,13 +21,14 @@ impl CatalogueStore for RedisStore {
         )
         .await?;
         // After the write, so that a listing reading the new stamp reads the new resource.
-        self.query(
+        w.query::<()>(
             "catalogue stamp",
             redis::cmd("SET")
                 .arg(self.keys.catalogue_stamp())
                 .arg(fresh_stamp()),
         )
-        .await
+        .await?;
+        w.durable("put resource").await
     }
 
     async fn resource(&self, id: &ResourceId) -> StoreResult<Option<Resource>> {

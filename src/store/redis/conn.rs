@@ -104,6 +104,10 @@ impl Conn {
         }
     }
 
+    pub(super) fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
     pub(super) fn metrics(&self) -> &StoreMetrics {
         &self.shared.metrics
     }

@@ -55,43 +55,12 @@ return 1
 ";
 
 impl RedisStore {
-    async fn current_version(&self, ent: &str) -> StoreResult<Option<u64>> {
-        self.query(
-            "directory version",
-            redis::cmd("GET").arg(self.keys.dir_current(ent)),
-        )
-        .await
-    }
-
-    /// Reads `field` of the versioned hash `key_of(version)` of `ent`'s live directory,
-    /// retrying once if a concurrent replacement removed the version between the two reads.
-    async fn dir_field(
+    /// Replaces `ent`'s directory: a new version written, then the pointer switched.
+    async fn replace_directory_on(
         &self,
-        op: &str,
-        ent: &str,
-        key_of: impl Fn(u64) -> String,
-        field: &str,
-    ) -> StoreResult<Option<String>> {
-        for _ in 0..3 {
-            let Some(v) = self.current_version(ent).await? else {
-                return Ok(None);
-            };
-            let value: Option<String> = self
-                .query(op, redis::cmd("HGET").arg(key_of(v)).arg(field))
-                .await?;
-            if value.is_some() || self.current_version(ent).await? == Some(v) {
-                return Ok(value);
-            }
-        }
-        Err(StoreError::Unavailable(format!(
-            "redis {op}: the directory kept changing while being read"
-        )))
-    }
-}
-
-#[async_trait]
-impl DirectoryStore for RedisStore {
-    async fn replace_directory(&self, ent: &IdEnt, directory: &Directory) -> StoreResult<Replaced> {
+        ent: &IdEnt,
+        directory: &Directory,
+    ) -> StoreResult<Replaced> {
         // Work that grows with the data: the bulk deadline.
         let this = self.bulk();
         let e = ent.as_str();
@@ -286,6 +255,51 @@ impl DirectoryStore for RedisStore {
         Ok(Replaced::Done)
     }
 
+    async fn current_version(&self, ent: &str) -> StoreResult<Option<u64>> {
+        self.query(
+            "directory version",
+            redis::cmd("GET").arg(self.keys.dir_current(ent)),
+        )
+        .await
+    }
+
+    /// Reads `field` of the versioned hash `key_of(version)` of `ent`'s live directory,
+    /// retrying once if a concurrent replacement removed the version between the two reads.
+    async fn dir_field(
+        &self,
+        op: &str,
+        ent: &str,
+        key_of: impl Fn(u64) -> String,
+        field: &str,
+    ) -> StoreResult<Option<String>> {
+        for _ in 0..3 {
+            let Some(v) = self.current_version(ent).await? else {
+                return Ok(None);
+            };
+            let value: Option<String> = self
+                .query(op, redis::cmd("HGET").arg(key_of(v)).arg(field))
+                .await?;
+            if value.is_some() || self.current_version(ent).await? == Some(v) {
+                return Ok(value);
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "redis {op}: the directory kept changing while being read"
+        )))
+    }
+}
+
+#[async_trait]
+impl DirectoryStore for RedisStore {
+    async fn replace_directory(&self, ent: &IdEnt, directory: &Directory) -> StoreResult<Replaced> {
+        let w = self.writer();
+        let replaced = w.replace_directory_on(ent, directory).await?;
+        if replaced == Replaced::Done {
+            w.bulk().durable("replace directory").await?;
+        }
+        Ok(replaced)
+    }
+
     async fn school_bindings(&self) -> StoreResult<Vec<(Uai, IdEnt)>> {
         let raw: Vec<(String, String)> = self
             .query(
@@ -302,7 +316,8 @@ impl DirectoryStore for RedisStore {
     }
 
     async fn bind_school(&self, uai: &Uai, ent: &IdEnt) -> StoreResult<Option<IdEnt>> {
-        let mut conn = self.conn.clone();
+        let w = self.writer();
+        let mut conn = w.conn.clone();
         let old: Option<String> = Script::new(BIND_SCHOOL)
             .key(self.keys.school_ent())
             .arg(uai.as_str())
@@ -310,6 +325,7 @@ impl DirectoryStore for RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable("bind school"))?;
+        w.durable("bind school").await?;
         Ok(old.and_then(|e| e.parse().ok()))
     }
 

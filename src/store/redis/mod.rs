@@ -39,7 +39,13 @@ pub struct RedisStore {
     /// The same connection for bulk work, within `store.bulk_deadline_seconds`.
     bulk: Conn,
     keys: Keys,
+    /// The connection of the durable families' writes: its own when `store.durable_replicas`
+    /// is set, since the `WAIT` after each write holds up the connection it is sent on.
+    durable_link: Conn,
+    /// `store.durable_replicas` and `store.durable_wait_ms`.
+    durable: (u32, Duration),
     _watcher: Arc<Watcher>,
+    _durable_watcher: Option<Arc<Watcher>>,
 }
 
 fn unavailable(op: &str) -> impl Fn(redis::RedisError) -> StoreError + '_ {
@@ -87,19 +93,40 @@ impl RedisStore {
         prefix: &str,
         settings: &StoreSettings,
     ) -> StoreResult<Self> {
+        let what = if cluster {
+            "cluster connect"
+        } else {
+            "connect"
+        };
         let (conn, watcher) = Conn::open(url, cluster, settings)
             .await
-            .map_err(unavailable(if cluster {
-                "cluster connect"
-            } else {
-                "connect"
-            }))?;
+            .map_err(unavailable(what))?;
+        let (durable_link, durable_watcher) = if settings.durable_replicas > 0 {
+            let (c, w) = Conn::open(url, cluster, settings)
+                .await
+                .map_err(unavailable(what))?;
+            (c, Some(Arc::new(w)))
+        } else {
+            (conn.clone(), None)
+        };
         Ok(Self {
             bulk: conn.with_deadline(settings.bulk_deadline),
+            durable: (settings.durable_replicas, settings.durable_wait),
+            durable_link,
             conn,
             keys: Keys::new(prefix),
             _watcher: Arc::new(watcher),
+            _durable_watcher: durable_watcher,
         })
+    }
+
+    /// The same store on the durable families' connection (request and bulk deadlines).
+    fn writer(&self) -> Self {
+        Self {
+            bulk: self.durable_link.with_deadline(self.bulk.deadline()),
+            conn: self.durable_link.clone(),
+            ..self.clone()
+        }
     }
 
     /// The same store, whose round trips have the bulk deadline: for work whose size grows
@@ -109,6 +136,26 @@ impl RedisStore {
             conn: self.bulk.clone(),
             ..self.clone()
         }
+    }
+
+    /// After a write of a durable family: when `store.durable_replicas` is set, waits (`WAIT`)
+    /// until that many replicas have it, and fails when fewer confirm it in time, so that what
+    /// is acknowledged survives the loss of the primary.
+    async fn durable(&self, op: &str) -> StoreResult<()> {
+        let (replicas, wait) = self.durable;
+        if replicas == 0 {
+            return Ok(());
+        }
+        let confirmed: i64 = self
+            .query(op, redis::cmd("WAIT").arg(replicas).arg(millis(wait)))
+            .await?;
+        if confirmed < i64::from(replicas) {
+            return Err(StoreError::Unavailable(format!(
+                "redis {op}: written, but {confirmed} of {replicas} replica(s) confirmed it within {} ms (store.durable_replicas, store.durable_wait_ms)",
+                wait.as_millis()
+            )));
+        }
+        Ok(())
     }
 
     async fn query<T: redis::FromRedisValue>(&self, op: &str, cmd: &Cmd) -> StoreResult<T> {

@@ -123,11 +123,18 @@ impl RedisStore {
 #[async_trait]
 impl SubscriptionStore for RedisStore {
     async fn put_subscription(&self, s: &Subscription) -> StoreResult<()> {
-        self.write_subscription(s, "put").await.map(|_| ())
+        let w = self.writer();
+        w.write_subscription(s, "put").await?;
+        w.durable("put subscription").await
     }
 
     async fn create_subscription(&self, s: &Subscription) -> StoreResult<bool> {
-        self.write_subscription(s, "create").await
+        let w = self.writer();
+        let created = w.write_subscription(s, "create").await?;
+        if created {
+            w.durable("create subscription").await?;
+        }
+        Ok(created)
     }
 
     async fn subscription(&self, id: &str) -> StoreResult<Option<Subscription>> {
@@ -223,7 +230,8 @@ impl SubscriptionStore for RedisStore {
     }
 
     async fn add_assignment(&self, a: &Assignment) -> StoreResult<bool> {
-        let mut conn = self.conn.clone();
+        let w = self.writer();
+        let mut conn = w.conn.clone();
         let added: i64 = Script::new(ADD_ASSIGNMENT)
             .key(self.keys.assignments(&a.subscription_id, a.uai.as_str()))
             .key(self.keys.assignments_version(&a.subscription_id))
@@ -233,11 +241,15 @@ impl SubscriptionStore for RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable("add assignment"))?;
+        if added == 1 {
+            w.durable("add assignment").await?;
+        }
         Ok(added == 1)
     }
 
     async fn remove_assignment(&self, a: &Assignment) -> StoreResult<bool> {
-        let mut conn = self.conn.clone();
+        let w = self.writer();
+        let mut conn = w.conn.clone();
         let removed: i64 = Script::new(REMOVE_ASSIGNMENT)
             .key(self.keys.assignments(&a.subscription_id, a.uai.as_str()))
             .key(self.keys.assignments_version(&a.subscription_id))
@@ -247,6 +259,9 @@ impl SubscriptionStore for RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable("remove assignment"))?;
+        if removed == 1 {
+            w.durable("remove assignment").await?;
+        }
         Ok(removed == 1)
     }
 
@@ -261,7 +276,8 @@ impl SubscriptionStore for RedisStore {
     }
 
     async fn add_assignment_if(&self, a: &Assignment, version: u64) -> StoreResult<Conditional> {
-        let mut conn = self.conn.clone();
+        let w = self.writer();
+        let mut conn = w.conn.clone();
         let r: i64 = Script::new(ADD_ASSIGNMENT_IF)
             .key(self.keys.assignments(&a.subscription_id, a.uai.as_str()))
             .key(self.keys.assignments_version(&a.subscription_id))
@@ -272,6 +288,9 @@ impl SubscriptionStore for RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable("add assignment"))?;
+        if r == 1 {
+            w.durable("add assignment").await?;
+        }
         Ok(match r {
             1 => Conditional::Done,
             0 => Conditional::Unchanged,
