@@ -1,6 +1,6 @@
 # passerelle: the two commands a new user needs.
 #
-#   make demo   install what is missing, then run the whole system on this machine
+#   make demo   install what the build needs, then run the whole system on this machine
 #   make test   install what is missing (and start Redis), then fmt, clippy and every test
 #
 # Helpers: make setup, make bench, make certs, make check-config, make fuzz (not part of test).
@@ -12,7 +12,9 @@ export PASSERELLE_TEST_REDIS_URL ?= redis://127.0.0.1:6379
 setup:
 	@bash scripts/setup.sh
 
-demo: setup
+# The demo needs only what the build needs: no Redis, no test peers.
+demo:
+	@bash scripts/setup.sh build
 	cargo run --release -- demo
 
 test: setup

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what passerelle's build and tests need on Debian, when it is missing, and makes sure
 # a Redis answers on 127.0.0.1:6379. Idempotent and quiet when everything is present.
+# `setup.sh build` installs only what building the binary needs (the demo needs nothing more).
 set -euo pipefail
 
 SUDO=""
@@ -15,7 +16,13 @@ fi
 
 # samael's xmlsec feature builds bindings with bindgen (libclang) against libxmlsec1 and libxml2;
 # xmlsec1 is the independent verifier of the interoperability tests; redis-server for the store tests.
-PACKAGES=(libclang-dev libxmlsec1-dev libxml2-dev libssl-dev pkg-config xmlsec1 redis-server redis-tools)
+PACKAGES=(libclang-dev libxmlsec1-dev libxml2-dev libssl-dev pkg-config)
+ONLY_BUILD=false
+if [ "${1:-}" = "build" ]; then
+    ONLY_BUILD=true
+else
+    PACKAGES+=(xmlsec1 redis-server redis-tools)
+fi
 missing=()
 for p in "${PACKAGES[@]}"; do
     if ! dpkg -s "$p" >/dev/null 2>&1; then
@@ -26,6 +33,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup: installing ${missing[*]}"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$ONLY_BUILD" = true ]; then
+    exit 0
 fi
 
 if ! redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then

@@ -9,6 +9,8 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: a log kept in a file or a pipe stays plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = passerelle::cli::Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {

@@ -42,6 +42,9 @@ pub struct DemoEnt {
     resume: Arc<Mutex<HashMap<String, String>>>,
     /// In OIDC mode, how the ENT's logout reaches the gateway (set by `ent_oidc`).
     pub(super) backchannel: Arc<Mutex<Option<super::ent_backchannel::Backchannel>>>,
+    /// The ENT's bearer token on the gateway's web services (the médiacentre listing).
+    listing_token: String,
+    http: reqwest::Client,
 }
 
 impl DemoEnt {
@@ -51,8 +54,11 @@ impl DemoEnt {
         gateway_sp: ProviderSp,
         idp: IdpSettings,
         clock: Arc<dyn Clock>,
+        listing_token: String,
     ) -> Self {
         Self {
+            listing_token,
+            http: crate::outbound::client(std::time::Duration::from_secs(10)),
             gateway_base,
             key,
             gateway_sp,
@@ -64,6 +70,42 @@ impl DemoEnt {
             resume: Arc::default(),
             backchannel: Arc::default(),
         }
+    }
+
+    /// The resources the gateway's listing (`/ressources/{idENT}/{UAI}/{id}`) gives `user`:
+    /// their names and access URLs.
+    async fn listing(&self, uai: &str, user: &str) -> Result<Vec<(String, String)>, String> {
+        let url = format!(
+            "{}/ressources/{}/{uai}/{}",
+            self.gateway_base,
+            data::ENT_ID,
+            urlencoding::encode(user)
+        );
+        let resp = self
+            .http
+            .get(url)
+            .bearer_auth(&self.listing_token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("réponse {status}"));
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("réponse illisible : {e}"))?;
+        Ok(v["listeRessources"]["ressource"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| {
+                Some((
+                    r["nomRessource"].as_str()?.to_string(),
+                    r["urlAccesRessource"].as_str()?.to_string(),
+                ))
+            })
+            .collect())
     }
 
     /// The login page, for a login that goes back to `url` (a path of the demo ENT) once done.
@@ -290,9 +332,38 @@ async fn mediacentre(State(ent): State<DemoEnt>, headers: HeaderMap) -> Response
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let links: String = RESOURCES
+    // The médiacentre lists what the gateway's listing says this user may open, as a real ENT
+    // does; the school's other resources are offered apart, to see the gateway refuse them.
+    let listed = match ent.listing(uai.as_str(), &user).await {
+        Ok(l) => l,
+        Err(e) => {
+            return (
+                StatusCode::BAD_GATEWAY,
+                Html(page(
+                    "Médiacentre",
+                    &format!(
+                        "<p>Le médiacentre n'a pas pu obtenir vos ressources auprès de la passerelle : {}</p>",
+                        escape(&e)
+                    ),
+                )),
+            )
+                .into_response()
+        }
+    };
+    let links: String = listed
+        .iter()
+        .map(|(title, href)| {
+            format!(
+                r#"<li><a href="{}">{}</a></li>"#,
+                escape(href),
+                escape(title)
+            )
+        })
+        .collect();
+    let others: String = RESOURCES
         .iter()
         .chain([&data::OIDC_RESOURCE, &data::CAS_RESOURCE])
+        .filter(|r| !listed.iter().any(|(title, _)| title == r.title))
         .map(|r| {
             let href = format!(
                 "{}/domaineGar?idENT={}&idEtab={}&idRessource={}",
@@ -302,13 +373,17 @@ async fn mediacentre(State(ent): State<DemoEnt>, headers: HeaderMap) -> Response
                 urlencoding::encode(r.ark)
             );
             format!(
-                r#"<li><a href="{}">{}</a> <small>({})</small></li>"#,
+                r#"<li><a href="{}">{}</a></li>"#,
                 escape(&href),
-                escape(r.title),
-                escape(r.ark)
+                escape(r.title)
             )
         })
         .collect();
+    let others = if others.is_empty() {
+        String::new()
+    } else {
+        format!("<h2>Pour voir un refus</h2><p>L'établissement est abonné à ces ressources, mais elles ne vous sont pas attribuées : le médiacentre ne les affiche pas, et la passerelle refuse leur lien direct.</p><ul>{others}</ul>")
+    };
     let manage = if user == "ens-demo-1" {
         format!(
             "<p><a href=\"{}\">Gérer les affectations de l'établissement</a> (responsable des affectations)</p>",
@@ -324,7 +399,7 @@ async fn mediacentre(State(ent): State<DemoEnt>, headers: HeaderMap) -> Response
     Html(page(
         "Médiacentre",
         &format!(
-            "<p>Connecté : <strong>{}</strong> — <a href=\"/logout\">se déconnecter</a></p><p>Vos ressources (chaque lien passe par la passerelle, qui vérifie votre accès) :</p><ul>{links}</ul>{manage}<p><small>L'« Atlas historique » n'est pas attribué à l'élève de démonstration : la passerelle refuse son accès.</small></p>",
+            "<p>Connecté : <strong>{}</strong> — <a href=\"/logout\">se déconnecter</a></p><p>Vos ressources, telles que la passerelle les liste pour vous (chaque lien passe par elle, qui vérifie votre accès) :</p><ul>{links}</ul>{manage}{others}",
             escape(label)
         ),
     ))

@@ -55,6 +55,8 @@ pub struct Demo {
     pub audit_certificate: std::path::PathBuf,
     /// The token of the demo's ministry reader of the audience dashboard.
     pub audience_token: String,
+    /// The token of the demo's auditor (`/audit`).
+    pub auditor_token: String,
     /// What was seeded at start-up, and through which paths.
     pub seeding: Seeding,
     audience_tasks: Vec<JoinHandle<()>>,
@@ -119,7 +121,8 @@ pub async fn run(port: u16, ent_over_oidc: bool) -> anyhow::Result<()> {
     );
     println!("  Log in as a demo user, open resources from the médiacentre; the demo resource");
     println!("  shows the attributes it received and that the gateway's signature verified.");
-    println!("  \"Atlas historique\" is not assigned to the pupil: the gateway refuses it.\n");
+    println!("  The médiacentre lists what the gateway's listing gives each user; \"Atlas historique\"");
+    println!("  is not assigned to the pupil: its direct link shows the gateway's refusal.\n");
     println!("  gateway        {}", demo.gateway_url);
     println!("  demo ENT       {}", demo.ent_url);
     println!("  demo resource  {} (SAML)", demo.resource_url);
@@ -143,10 +146,15 @@ pub async fn run(port: u16, ent_over_oidc: bool) -> anyhow::Result<()> {
     );
     println!("  trace events   {}", demo.trace_path.display());
     println!(
-        "  audit log      {}  (after Ctrl-C: passerelle audit verify {} --certificate {})\n",
+        "  audit log      {}  (after Ctrl-C: passerelle audit verify {} --certificate {};",
         demo.audit_dir.display(),
         demo.audit_dir.display(),
         demo.audit_certificate.display()
+    );
+    println!("                 the binary is target/release/passerelle, or `cargo install --path .`)");
+    println!(
+        "  audit search   {}/audit  (auditor token: {})\n",
+        demo.gateway_url, demo.auditor_token
     );
     println!(
         "  audience       {}/audience  (reader token: {})\n",
@@ -204,6 +212,8 @@ pub async fn start_with(
         rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut t);
         hex::encode(t)
     };
+    // The demo ENT's token on the gateway's web services (the médiacentre listing).
+    let ent_token = provider_token();
     let provider_tokens = [
         ("demo-atelier", provider_token()),
         ("demo-editeur", provider_token()),
@@ -247,6 +257,20 @@ pub async fn start_with(
             algorithms: AlgorithmPolicy::default(),
         })
     };
+    let audit_dir = std::env::temp_dir().join(format!(
+        "passerelle-demo-audit-{}-{}",
+        std::process::id(),
+        gateway_url.rsplit(':').next().unwrap_or_default()
+    ));
+    let audit_certificate = audit_dir.join("gateway.crt");
+    let audit_settings = crate::audit::AuditSettings {
+        dir: audit_dir.clone(),
+        max_segment_bytes: 16 * 1024 * 1024,
+        retention: chrono::Duration::days(400),
+        checkpoint_interval: Duration::from_secs(60),
+    };
+    // The demo's auditor (the school's data protection officer's view of the whole trail).
+    let auditor_token = provider_token();
     let config = Config {
         public_base_url: gateway_url.parse()?,
         listen: gateway.local_addr()?,
@@ -276,8 +300,16 @@ pub async fn start_with(
             .map_err(anyhow::Error::msg)?,
         ),
         trace_path: trace_path.display().to_string(),
-        audit: None,
-        auditors: BTreeMap::new(),
+        audit: Some(audit_settings.clone()),
+        auditors: BTreeMap::from([(
+            "demo-dpd".to_string(),
+            crate::config::AuditorConfig {
+                key: "demo-dpd".into(),
+                name: "Délégué à la protection des données (démo)".into(),
+                token: Secret::new(auditor_token.clone()),
+                scope: crate::domain::Jurisdiction::All,
+            },
+        )]),
         audience: crate::audience::AudienceSettings {
             poll_interval: Duration::from_millis(100),
             ..Default::default()
@@ -304,7 +336,7 @@ pub async fn start_with(
                 id: data::ENT_ID.parse()?,
                 name: "ENT Démo".into(),
                 auth: ent_auth,
-                api_token: None,
+                api_token: Some(Secret::new(ent_token.clone())),
                 client_cert_fingerprint: None,
                 schools: None,
                 confirm_person_after: std::time::Duration::ZERO,
@@ -378,19 +410,8 @@ pub async fn start_with(
         ]),
     };
 
-    let audit_dir = std::env::temp_dir().join(format!(
-        "passerelle-demo-audit-{}-{}",
-        std::process::id(),
-        gateway_url.rsplit(':').next().unwrap_or_default()
-    ));
-    let audit_certificate = audit_dir.join("gateway.crt");
     let audit = Arc::new(crate::audit::AuditLog::open(
-        crate::audit::AuditSettings {
-            dir: audit_dir.clone(),
-            max_segment_bytes: 16 * 1024 * 1024,
-            retention: chrono::Duration::days(400),
-            checkpoint_interval: Duration::from_secs(60),
-        },
+        audit_settings,
         "demo",
         gateway_key.key.clone(),
     )?);
@@ -429,6 +450,7 @@ pub async fn start_with(
             assertion_lifetime: chrono::Duration::seconds(300),
         },
         clock.clone(),
+        ent_token,
     );
     // The demo ENT is also an OpenID Provider, with the gateway registered as its client.
     let ent_op = ent_oidc::DemoEntOp::new(
@@ -544,6 +566,7 @@ pub async fn start_with(
         audit_dir,
         audit_certificate,
         audience_token,
+        auditor_token,
         seeding,
         audience_tasks,
         audit,

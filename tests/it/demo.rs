@@ -106,6 +106,21 @@ async fn a_pupil_clicks_through_the_demo() {
     // Each system names itself in the browser's tab.
     assert!(home.contains("– ENT Démo</title>"), "{home}");
     let media = log_in(&client, &demo, "eleve-demo-1").await;
+    // The médiacentre lists what the gateway's listing gives the pupil; the resource not
+    // assigned to her is offered apart, to see the refusal.
+    let (listed, refused_part) = media
+        .split_once("Pour voir un refus")
+        .expect("the part that shows a refusal");
+    for title in [
+        "Manuel de mathématiques 4e",
+        "Dictionnaire junior",
+        "Atelier de sciences",
+        "Cahier de textes",
+    ] {
+        assert!(listed.contains(title), "{title} listed: {media}");
+    }
+    assert!(!listed.contains("Atlas historique"), "{media}");
+    assert!(refused_part.contains("Atlas historique"), "{media}");
     let manuel = link_to(&media, "Manuel de mathématiques 4e");
     assert!(
         manuel.starts_with(&format!("{}/domaineGar?idENT=", demo.gateway_url)),
@@ -332,6 +347,17 @@ async fn a_pupil_clicks_through_the_demo() {
         "{dashboard}"
     );
     assert!(dashboard.contains("Atelier de sciences") && dashboard.contains("<svg"));
+
+    // The demo's auditor searches the trail on the gateway's audit page.
+    let audit = reqwest::Client::new()
+        .post(format!("{}/audit", demo.gateway_url))
+        .form(&[("jeton", demo.auditor_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(audit.status(), 200);
+    let audit = audit.text().await.unwrap();
+    assert!(audit.contains("access_granted") || audit.contains("Accès accordé"), "{audit}");
 
     // The same decisions are in the audit log, whose chain verifies.
     demo.checkpoint().unwrap();
