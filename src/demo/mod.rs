@@ -121,7 +121,9 @@ pub async fn run(port: u16, ent_over_oidc: bool) -> anyhow::Result<()> {
     );
     println!("  Log in as a demo user, open resources from the médiacentre; the demo resource");
     println!("  shows the attributes it received and that the gateway's signature verified.");
-    println!("  The médiacentre lists what the gateway's listing gives each user; \"Atlas historique\"");
+    println!(
+        "  The médiacentre lists what the gateway's listing gives each user; \"Atlas historique\""
+    );
     println!("  is not assigned to the pupil: its direct link shows the gateway's refusal.\n");
     println!("  gateway        {}", demo.gateway_url);
     println!("  demo ENT       {}", demo.ent_url);
@@ -151,7 +153,9 @@ pub async fn run(port: u16, ent_over_oidc: bool) -> anyhow::Result<()> {
         demo.audit_dir.display(),
         demo.audit_certificate.display()
     );
-    println!("                 the binary is target/release/passerelle, or `cargo install --path .`)");
+    println!(
+        "                 the binary is target/release/passerelle, or `cargo install --path .`)"
+    );
     println!(
         "  audit search   {}/audit  (auditor token: {})\n",
         demo.gateway_url, demo.auditor_token

@@ -101,6 +101,8 @@ async fn retirer(
     .await
 }
 
+/// The fields of a form of the page; a withdrawal's confirmation included (the page's own
+/// "Retirer…" asks for it first: see `a_withdrawal_is_confirmed_first`).
 fn form<'a>(token: &'a str, target: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("jeton", token),
@@ -108,6 +110,7 @@ fn form<'a>(token: &'a str, target: &'a str) -> Vec<(&'a str, &'a str)> {
         ("uai", UAI),
         ("abonnement", "abo-lic"),
         ("cible", target),
+        ("confirme", "oui"),
     ]
 }
 
@@ -126,7 +129,8 @@ async fn a_manager_signs_in_through_the_ent_and_assigns_within_the_licences() {
         "Affectation des ressources",
         "Collège de test",
         "Ressource individuelle",
-        "ELEVE : 1 restante(s)",
+        "Licences restantes : élèves : 1.",
+        "Affectée à personne pour l'instant.",
         "value=\"group:4A\"",
         "value=\"person:eleve-0002\"",
     ] {
@@ -150,10 +154,18 @@ async fn a_manager_signs_in_through_the_ent_and_assigns_within_the_licences() {
     );
     let page = body_string(gw.get(&loc, Some(&cookie)).await).await;
     assert!(
-        page.contains("L'affectation est enregistrée.") && page.contains("ELEVE : 0 restante(s)"),
+        page.contains("L'affectation est enregistrée.")
+            && page.contains("élèves : 0.")
+            && page.contains("Déjà affectée à 1 élève."),
         "{page}"
     );
-    assert!(page.contains("Hugo Petit"));
+    assert!(page.contains("Hugo Petit (élève)"), "{page}");
+    let lic = page.split("(abo-lic)").nth(1).unwrap();
+    assert!(
+        !lic.contains("<option value=\"person:eleve-0002\""),
+        "who is assigned is not offered again: {lic}"
+    );
+    assert!(page.contains("<optgroup label=\"Classes\">"), "{page}");
 
     // No licence left: another pupil, or the class (which reaches a new pupil), is refused.
     for target in ["person:eleve-0001", "group:4A"] {
@@ -371,4 +383,51 @@ async fn the_page_asks_the_ent_who_is_there_before_showing_an_old_sessions_schoo
     let request = redirect_message(&to_ent);
     assert!(request.contains(r#"IsPassive="true""#), "{request}");
     assert!(!body_string(resp).await.contains("Collège de test"));
+}
+
+#[tokio::test]
+async fn a_withdrawal_is_confirmed_first_and_school_wide_subscriptions_are_shown() {
+    let gw = TestGateway::new().await;
+    gw.store.put_subscription(&licensed(2)).await.unwrap();
+    let cookie = gw.session("ens-0001").await;
+    let page = body_string(gw.get("/affectations?idENT=B0", Some(&cookie)).await).await;
+    assert!(
+        page.contains("Abonnements pour tout l'établissement")
+            && page.contains("Ressource établissement"),
+        "{page}"
+    );
+    let token = token_of(&page);
+    let router = gw.router();
+    let (s, _, _) = affecter(&router, &cookie, &token, "group:4A").await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    // The page's "Retirer…" posts without the confirmation: a page asks for it, nothing changes.
+    let mut f = form(&token, "group:4A");
+    f.retain(|(k, _)| *k != "confirme");
+    let (s, _, body) = post(&router, "/affectations/retirer", &cookie, &f).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        body.contains("Confirmer le retrait") && body.contains("Classe 4e A"),
+        "{body}"
+    );
+    assert!(body.contains("name=\"confirme\" value=\"oui\""), "{body}");
+    let uai = UAI.parse().unwrap();
+    assert_eq!(
+        gw.store.assignments("abo-lic", &uai).await.unwrap().len(),
+        1
+    );
+    // Confirmed: withdrawn.
+    let (s, loc, _) = retirer(&router, &cookie, &token, "group:4A").await;
+    assert_eq!(
+        (s, loc.as_str()),
+        (
+            StatusCode::SEE_OTHER,
+            "/affectations?idENT=B0&message=retire"
+        )
+    );
+    assert!(gw
+        .store
+        .assignments("abo-lic", &uai)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -731,7 +731,10 @@ async fn the_store_deadlines_have_defaults_keys_and_checks() {
     .expect_err("refused")
     .to_string();
     assert!(err.contains("store.bulk_deadline_seconds"), "{err}");
-    assert_eq!(s.durable_replicas, 0, "acknowledged once the primary has it");
+    assert_eq!(
+        s.durable_replicas, 0,
+        "acknowledged once the primary has it"
+    );
     let cfg = config::load(
         &path,
         vars(&[

@@ -357,7 +357,10 @@ async fn a_pupil_clicks_through_the_demo() {
         .unwrap();
     assert_eq!(audit.status(), 200);
     let audit = audit.text().await.unwrap();
-    assert!(audit.contains("access_granted") || audit.contains("Accès accordé"), "{audit}");
+    assert!(
+        audit.contains("access_granted") || audit.contains("Accès accordé"),
+        "{audit}"
+    );
 
     // The same decisions are in the audit log, whose chain verifies.
     demo.checkpoint().unwrap();

@@ -2,7 +2,7 @@
 //! directory), signed in through their ENT, see their schools' individual subscriptions and
 //! the licences left, and assign them to pupils, teachers, classes or groups, or withdraw
 //! them. Server-rendered, in French, usable without JavaScript; every form carries a token
-//! bound to the session. Each assignment is checked against the licences and written with
+//! bound to the session (`view` renders a subscription). Each assignment is checked against the licences and written with
 //! the store's versioned write, so that counts never go over, even with concurrent managers
 //! on several gateway nodes. Every change is traced (and so audited).
 
@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 
 use crate::app::AppState;
-use crate::domain::assign::{self, AssignRefusal};
+use crate::domain::assign::AssignRefusal;
 use crate::domain::{
     Assignment, AssignmentTarget, AssignmentType, IdEnt, Person, Subscription, Uai,
 };
@@ -25,6 +25,8 @@ use crate::session::Session;
 
 use super::error::PageError;
 use super::pages;
+
+mod view;
 
 const TITLE: &str = "Affectation des ressources";
 
@@ -85,19 +87,32 @@ fn refused_page(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-/// The subscriptions a manager can assign in `uai`, individual and in force.
-async fn subscriptions_in(state: &AppState, uai: &Uai) -> Result<Vec<Subscription>, PageError> {
+/// The subscriptions in force in `uai`: the individual ones (a manager assigns them) and the
+/// school-wide ones (shown, nothing to assign).
+async fn subscriptions_in(
+    state: &AppState,
+    uai: &Uai,
+) -> Result<(Vec<Subscription>, Vec<Subscription>), PageError> {
     let now = state.clock.now();
-    let mut out = Vec::new();
+    let (mut indiv, mut etabl) = (Vec::new(), Vec::new());
     for r in state.store.resources().await? {
-        for s in state.store.subscriptions_for(&r.id, uai).await? {
-            if s.assignment_type == AssignmentType::Indiv && !s.deleted && s.is_valid_at(now) {
-                out.push(s);
+        for mut s in state.store.subscriptions_for(&r.id, uai).await? {
+            if s.deleted || !s.is_valid_at(now) {
+                continue;
+            }
+            // Shown by the catalogue's name when the provider gave no label.
+            if s.resource_label.is_empty() {
+                s.resource_label = r.name.clone();
+            }
+            match s.assignment_type {
+                AssignmentType::Indiv => indiv.push(s),
+                AssignmentType::Etabl => etabl.push(s),
             }
         }
     }
-    out.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(out)
+    indiv.sort_by(|a, b| a.id.cmp(&b.id));
+    etabl.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok((indiv, etabl))
 }
 
 /// People the subscription's assignments reach over all its schools: as they are, and with
@@ -156,10 +171,9 @@ async fn page(
             escape(school.as_ref().map_or("Établissement", |s| s.name.as_str())),
             escape(uai.as_str())
         ));
-        let subs = subscriptions_in(&state, uai).await?;
+        let (subs, school_wide) = subscriptions_in(&state, uai).await?;
         if subs.is_empty() {
             body.push_str("<p>Aucun abonnement individuel en cours pour cet établissement.</p>");
-            continue;
         }
         let persons = state.store.school_persons(uai).await?;
         let groups = state.store.school_groups(uai).await?;
@@ -168,6 +182,7 @@ async fn page(
                 &subscription_block(&state, &ent_id, uai, &s, &persons, &groups, &token).await?,
             );
         }
+        body.push_str(&view::school_wide(&school_wide));
     }
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
@@ -176,24 +191,15 @@ async fn page(
         .into_response())
 }
 
-fn describe(t: &AssignmentTarget, persons: &[Person], groups: &[crate::domain::Group]) -> String {
-    match t {
-        AssignmentTarget::Person { id, .. } => persons.iter().find(|p| &p.id == id).map_or_else(
-            || format!("personne {id}"),
-            |p| format!("{} {}", p.first_name, p.last_name),
-        ),
-        AssignmentTarget::Group { code } => groups.iter().find(|g| &g.code == code).map_or_else(
-            || format!("groupe {code}"),
-            |g| format!("{} ({code})", g.label),
-        ),
-    }
-}
-
-fn target_value(t: &AssignmentTarget) -> String {
-    match t {
-        AssignmentTarget::Person { id, .. } => format!("person:{id}"),
-        AssignmentTarget::Group { code } => format!("group:{code}"),
-    }
+/// The hidden fields every form of a subscription posts, with `extra`.
+fn hidden(token: &str, ent: &IdEnt, uai: &Uai, s: &Subscription, extra: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"jeton\" value=\"{}\"><input type=\"hidden\" name=\"idENT\" value=\"{}\"><input type=\"hidden\" name=\"uai\" value=\"{}\"><input type=\"hidden\" name=\"abonnement\" value=\"{}\">{extra}",
+        escape(token),
+        escape(ent.as_str()),
+        escape(uai.as_str()),
+        escape(&s.id)
+    )
 }
 
 async fn subscription_block(
@@ -206,31 +212,17 @@ async fn subscription_block(
     token: &str,
 ) -> Result<String, PageError> {
     let (used, _) = flow::assign::reached(&state.deps(), s, None).await?;
-    let left: Vec<String> = assign::left(s, &used)
-        .into_iter()
-        .map(|(who, n)| match n {
-            Some(n) => format!("{who} : {n} restante(s)"),
-            None => format!("{who} : illimité"),
-        })
-        .collect();
-    let hidden = |extra: &str| {
-        format!(
-            "<input type=\"hidden\" name=\"jeton\" value=\"{}\"><input type=\"hidden\" name=\"idENT\" value=\"{}\"><input type=\"hidden\" name=\"uai\" value=\"{}\"><input type=\"hidden\" name=\"abonnement\" value=\"{}\">{extra}",
-            escape(token),
-            escape(ent.as_str()),
-            escape(uai.as_str()),
-            escape(&s.id)
-        )
-    };
     let mut out = format!(
-        "<h3>{} <small>({})</small></h3><p>Licences : {}. Personnes atteintes : {} élève(s), {} enseignant(s), {} documentaliste(s), {} autre(s).</p>",
-        escape(if s.resource_label.is_empty() { s.resource_id.as_str() } else { &s.resource_label }),
+        "<h3>{} <small>({})</small></h3><p>{} {}</p>",
+        escape(if s.resource_label.is_empty() {
+            s.resource_id.as_str()
+        } else {
+            &s.resource_label
+        }),
         escape(s.external_id()),
-        escape(&if left.is_empty() { "illimitées".to_string() } else { left.join(", ") }),
-        used.eleve,
-        used.enseignant,
-        used.documentaliste,
-        used.autre_personnel
+        // Fixed words and numbers: nothing to escape.
+        view::licences(s, &used),
+        view::reached(&used),
     );
     let current = state.store.assignments(&s.id, uai).await?;
     if current.is_empty() {
@@ -238,44 +230,28 @@ async fn subscription_block(
     } else {
         out.push_str("<ul>");
         for a in &current {
+            let cible = format!(
+                "<input type=\"hidden\" name=\"cible\" value=\"{}\">",
+                escape(&view::target_value(&a.target))
+            );
             out.push_str(&format!(
-                "<li>{} <form method=\"post\" action=\"/affectations/retirer\" style=\"display:inline\">{}<button type=\"submit\">Retirer</button></form></li>",
-                escape(&describe(&a.target, persons, groups)),
-                hidden(&format!("<input type=\"hidden\" name=\"cible\" value=\"{}\">", escape(&target_value(&a.target))))
+                "<li>{} <form method=\"post\" action=\"/affectations/retirer\" class=\"inline\">{}<button type=\"submit\">Retirer…</button></form></li>",
+                escape(&view::describe(&a.target, uai, persons, groups)),
+                hidden(token, ent, uai, s, &cible)
             ));
         }
         out.push_str("</ul>");
     }
-    let mut options = String::new();
-    for g in groups {
-        options.push_str(&format!(
-            "<option value=\"group:{}\">{} {} ({})</option>",
-            escape(&g.code),
-            if g.kind == crate::domain::GroupKind::Division {
-                "Classe"
-            } else {
-                "Groupe"
-            },
-            escape(&g.label),
-            escape(&g.code)
+    let options = view::choices(s, uai, &current, persons, groups);
+    if options.is_empty() {
+        out.push_str("<p>Tout le public de cet abonnement est déjà affecté.</p>");
+    } else {
+        let id = format!("cible-{}", escape(&s.id));
+        out.push_str(&format!(
+            "<form method=\"post\" action=\"/affectations/affecter\">{}<label for=\"{id}\">Affecter à :</label> <select id=\"{id}\" name=\"cible\">{options}</select> <button type=\"submit\">Affecter</button></form>",
+            hidden(token, ent, uai, s, "")
         ));
     }
-    for p in persons.iter().filter(|p| {
-        p.profile_in(uai)
-            .and_then(|pr| pr.audience())
-            .is_some_and(|a| s.audiences.contains(&a))
-    }) {
-        options.push_str(&format!(
-            "<option value=\"person:{}\">{} {}</option>",
-            escape(&p.id),
-            escape(&p.last_name),
-            escape(&p.first_name)
-        ));
-    }
-    out.push_str(&format!(
-        "<form method=\"post\" action=\"/affectations/affecter\">{}<label>Affecter à : <select name=\"cible\">{options}</select></label> <button type=\"submit\">Affecter</button></form>",
-        hidden("")
-    ));
     Ok(out)
 }
 
@@ -425,6 +401,41 @@ async fn withdraw_form(
     if !p.person.manages.contains(&p.uai) {
         return Ok(refusal(&state, &p, &AssignRefusal::NotManager));
     }
+    if f.get("confirme").map(String::as_str) != Some("oui") {
+        return confirm_withdrawal(&state, &p, &f).await;
+    }
     flow::assign::withdraw(&state.deps(), &p.person, &p.assignment()).await?;
     Ok(back(&p, "retire"))
+}
+
+/// Asks the manager to confirm a withdrawal: the people it concerns lose the resource.
+async fn confirm_withdrawal(
+    state: &AppState,
+    p: &Posted,
+    f: &HashMap<String, String>,
+) -> Result<Response, PageError> {
+    let persons = state.store.school_persons(&p.uai).await?;
+    let groups = state.store.school_groups(&p.uai).await?;
+    let who = view::describe(&p.target, &p.uai, &persons, &groups);
+    let cible = format!(
+        "<input type=\"hidden\" name=\"cible\" value=\"{}\"><input type=\"hidden\" name=\"confirme\" value=\"oui\">",
+        escape(&view::target_value(&p.target))
+    );
+    let token = f.get("jeton").map_or("", String::as_str);
+    let body = format!(
+        "<p>Retirer « {} » à <strong>{}</strong> ? Les personnes concernées n'auront plus accès à cette ressource.</p><form method=\"post\" action=\"/affectations/retirer\">{}<button type=\"submit\">Confirmer le retrait</button></form><p><a href=\"/affectations?idENT={}\">Annuler et revenir à la page d'affectation</a></p>",
+        escape(if p.subscription.resource_label.is_empty() {
+            p.subscription.resource_id.as_str()
+        } else {
+            &p.subscription.resource_label
+        }),
+        escape(&who),
+        hidden(token, &p.ent, &p.uai, &p.subscription, &cible),
+        urlencoding::encode(p.ent.as_str())
+    );
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Html(pages::page(TITLE, &body)),
+    )
+        .into_response())
 }
