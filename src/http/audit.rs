@@ -276,13 +276,7 @@ pub async fn results_page(
             return e.into_page(pages::page("Journal d'audit", &form(&p, &alert)));
         }
     };
-    let rows: String = records
-        .iter()
-        .map(|r| {
-            let f = |k: &str| escape(r.event.get(k).and_then(|v| v.as_str()).unwrap_or_default());
-            format!("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>", escape(&r.at.format("%Y-%m-%d %H:%M:%S").to_string()), f("event"), f("uai"), escape(r.event.get("resource").and_then(|v| v.as_str()).or(r.event.get("provider").and_then(|v| v.as_str())).unwrap_or_default()), f("reason"), escape(&r.event.to_string()))
-        })
-        .collect();
+    let rows: String = records.iter().map(row).collect();
     let hidden: String = p
         .iter()
         .map(|(k, v)| {
@@ -300,7 +294,7 @@ pub async fn results_page(
         String::new()
     };
     let body = format!(
-        "<p>Auditeur : <strong>{}</strong> — {} enregistrement(s).</p>{note}{exports}<table><tr><th>Date (UTC)</th><th>Événement</th><th>UAI</th><th>Ressource / fournisseur</th><th>Motif</th><th>Détail</th></tr>{rows}</table>{}",
+        "<p>Auditeur : <strong>{}</strong> — {} enregistrement(s).</p>{note}{exports}<div class=\"scroll\"><table><tr><th scope=\"col\">Date (UTC)</th><th scope=\"col\">Événement</th><th scope=\"col\">UAI</th><th scope=\"col\">Ressource / fournisseur</th><th scope=\"col\">Motif</th><th scope=\"col\">Détail</th></tr>{rows}</table></div>{}",
         escape(&a.name),
         records.len(),
         form(&p, "<h2>Nouvelle recherche</h2>")
@@ -310,6 +304,71 @@ pub async fn results_page(
         Html(pages::page("Journal d'audit", &body)),
     )
         .into_response()
+}
+
+/// What an auditor reads of an event's kind.
+fn event_label(kind: &str) -> &str {
+    match kind {
+        "access_granted" => "Accès accordé",
+        "access_refused" => "Accès refusé",
+        "credential_issued" => "Identité transmise au fournisseur",
+        "ent_login" => "Connexion par l'ENT",
+        "session_ended" => "Fin de session",
+        "logout_sent" => "Déconnexion transmise au fournisseur",
+        "protocol_refused" => "Message refusé",
+        "subscription_changed" => "Abonnement modifié",
+        "assignment_changed" => "Affectation modifiée",
+        "school_moved" => "Établissement rattaché à un autre ENT",
+        "configuration_loaded" => "Configuration chargée",
+        "audit_query" => "Consultation du journal d'audit",
+        other => other,
+    }
+}
+
+/// One record as a table row: the date on one line, the event in French (its code beside it,
+/// for the exports and the API), the details as a list that wraps, opened on demand.
+fn row(r: &crate::audit::chain::Body) -> String {
+    let f = |k: &str| escape(r.event.get(k).and_then(|v| v.as_str()).unwrap_or_default());
+    let kind = r
+        .event
+        .get("event")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let shown = ["event", "uai", "resource", "provider", "reason"];
+    let details: String = r
+        .event
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| !shown.contains(&k.as_str()))
+        .map(|(k, v)| {
+            let v = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            format!("<li><code>{}</code> : {}</li>", escape(k), escape(&v))
+        })
+        .collect();
+    let details = if details.is_empty() {
+        String::new()
+    } else {
+        format!("<details><summary>Voir</summary><ul class=\"plain\">{details}</ul></details>")
+    };
+    format!(
+        "<tr><td class=\"nowrap\">{}</td><td>{}<br><small><code>{}</code></small></td><td>{}</td><td>{}</td><td>{}</td><td>{details}</td></tr>",
+        escape(&r.at.format("%Y-%m-%d %H:%M:%S").to_string()),
+        escape(event_label(kind)),
+        escape(kind),
+        f("uai"),
+        escape(
+            r.event
+                .get("resource")
+                .and_then(|v| v.as_str())
+                .or(r.event.get("provider").and_then(|v| v.as_str()))
+                .unwrap_or_default()
+        ),
+        f("reason"),
+    )
 }
 
 pub async fn export(
