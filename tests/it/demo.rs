@@ -357,10 +357,14 @@ async fn a_pupil_clicks_through_the_demo() {
         .unwrap();
     assert_eq!(audit.status(), 200);
     let audit = audit.text().await.unwrap();
-    assert!(
-        audit.contains("access_granted") || audit.contains("Accès accordé"),
-        "{audit}"
-    );
+    for want in [
+        "Accès accordé",
+        "Identité transmise au fournisseur",
+        "class=\"nowrap\"",
+        "<details>",
+    ] {
+        assert!(audit.contains(want), "{want} in {audit}");
+    }
 
     // The same decisions are in the audit log, whose chain verifies.
     demo.checkpoint().unwrap();
