@@ -129,18 +129,31 @@ async fn acs(State(res): State<DemoResource>, Form(form): Form<AcsForm>) -> Resp
     let Some((short, request_id)) = relay.split_once('|') else {
         return refused("RelayState inattendu");
     };
+    let title = RESOURCES
+        .iter()
+        .find(|r| r.short == short)
+        .map_or("Ressource", |r| r.title);
     if !res
         .pending
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(request_id)
     {
-        return refused("aucune demande en attente pour cette réponse");
+        // A reloaded page (the browser posts the answer again): its login is done; say so, and
+        // offer a new one rather than a dead end.
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(page(
+                "Connexion déjà terminée",
+                &format!(
+                    "<p>Cette page de retour a déjà servi : la connexion qu'elle terminait est faite ou a expiré.</p><p><a href=\"/ressource/{}\">Ouvrir à nouveau « {} »</a></p>",
+                    escape(short),
+                    escape(title)
+                ),
+            )),
+        )
+            .into_response();
     }
-    let title = RESOURCES
-        .iter()
-        .find(|r| r.short == short)
-        .map_or("Ressource", |r| r.title);
     let view =
         binding::decode_post(&form.saml_response, res.sp.max_message_bytes).and_then(|xml| {
             sp::verify_response_view(&xml, request_id, &res.sp, &res.gateway, res.clock.now())
@@ -149,14 +162,13 @@ async fn acs(State(res): State<DemoResource>, Form(form): Form<AcsForm>) -> Resp
         Ok(v) => v,
         Err(e) => return refused(e.check.code()),
     };
-    let rows: String = view
+    // The same table as the other demo resources'.
+    let received: Vec<(String, serde_json::Value)> = view
         .attributes
         .iter()
-        .map(|(name, values)| {
-            let vs: String = values.iter().map(|v| format!("<li><code style=\"word-break:break-all\">{}</code></li>", escape(v))).collect();
-            format!("<tr><th style=\"text-align:left;vertical-align:top;padding-right:1rem\"><code>{}</code></th><td><ul style=\"margin:0\">{vs}</ul></td></tr>", escape(name))
-        })
+        .map(|(name, values)| (name.clone(), serde_json::json!(values)))
         .collect();
+    let rows = super::oidc_resource::attribute_rows(received.iter().map(|(k, v)| (k, v)));
     Html(page(
         &format!("Bienvenue dans « {title} »"),
         &format!(

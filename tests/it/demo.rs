@@ -152,6 +152,15 @@ async fn a_pupil_clicks_through_the_demo() {
         "{resource_page}"
     );
     assert!(resource_page.contains("Signature vérifiée"));
+    // Reloaded (the browser posts the answer again): a page that says so and offers a new login.
+    let reloaded = submit_form(&client, &to_resource).await;
+    assert_eq!(reloaded.status(), 400);
+    let reloaded = reloaded.text().await.unwrap();
+    assert!(
+        reloaded.contains("Connexion déjà terminée")
+            && reloaded.contains("href=\"/ressource/manuel-maths\""),
+        "{reloaded}"
+    );
     for expected in [
         "<code>IDO</code>",
         "<code>UAI</code>",
