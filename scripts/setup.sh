@@ -21,7 +21,8 @@ ONLY_BUILD=false
 if [ "${1:-}" = "build" ]; then
     ONLY_BUILD=true
 else
-    PACKAGES+=(xmlsec1 redis-server redis-tools)
+    # chromium: the pages rendered and checked for accessibility (tests/it/pages_browser.rs).
+    PACKAGES+=(xmlsec1 redis-server redis-tools chromium)
 fi
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -69,6 +70,14 @@ if ! python3 -c "import cas, lxml, django_gar, bs4, defusedxml" 2>/dev/null; the
     echo "setup: installing the Python CAS test peers (python-cas, django-gar)"
     python3 -m pip install -q -r "$(dirname "$0")/../tests/peers/cas-client/requirements.txt" \
         -r "$(dirname "$0")/../tests/peers/django-gar/requirements.txt"
+fi
+
+# The pages check (tests/it/pages_browser.rs): puppeteer-core driving Debian's chromium, and
+# axe-core; no browser is downloaded.
+PAGES_DIR="$(cd "$(dirname "$0")/.." && pwd)/tests/peers/pages"
+if [ ! -d "$PAGES_DIR/node_modules" ] && command -v npm >/dev/null 2>&1; then
+    echo "setup: npm ci in tests/peers/pages"
+    (cd "$PAGES_DIR" && npm ci --no-audit --no-fund --silent)
 fi
 
 # panva's oidc-provider, the ENT's OpenID Provider of the OIDC interop tests (node 20+ and npm).

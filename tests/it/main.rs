@@ -53,6 +53,7 @@ mod oidc_interop;
 mod oidc_provider;
 mod oidc_refusals;
 mod pages;
+mod pages_browser;
 mod provider_slo;
 mod round_trip;
 mod saml_backchannel;
