@@ -320,6 +320,7 @@ National_elv = ["IDO", "UAI", "PRO"]
             ent_session: None,
             relying_parties: Vec::new(),
             cas_services: Vec::new(),
+            saml_parties: Vec::new(),
         };
         passerelle::store::SessionStore::put_session(
             self.store.as_ref(),
