@@ -1,8 +1,8 @@
 //! The connection to Redis and what keeps it honest: every round trip is cut at a deadline
 //! and counted ([`StoreMetrics`]), a connection found lost is tried again at once and then at
 //! short, capped intervals by a watcher task, and `/health/ready` hears the truth at once.
-//! While the watcher knows the store is down (a lost connection, or a deadline hit its ping
-//! confirms), requests are answered at once without being sent.
+//! While the watcher knows the store is down and silent (a deadline hit its ping confirms),
+//! requests are answered at once without being sent.
 //!
 //! A single node goes through the redis crate's `ConnectionManager`, with its own retries
 //! turned off: its backoff starts at one second and grows to a minute (with the old settings,
@@ -39,6 +39,11 @@ enum Link {
 struct Shared {
     metrics: StoreMetrics,
     lost: Notify,
+    /// The store is away and silent (its last round trip hit the deadline rather than a closed
+    /// connection): requests are not sent until the watcher's probe gets an answer. A store
+    /// that refuses connections fails each request in a moment: those are still sent, so that
+    /// the first after its return succeeds.
+    silent: std::sync::atomic::AtomicBool,
 }
 
 /// A single-node or a cluster connection, multiplexed and cheap to clone, whose round trips
@@ -113,15 +118,16 @@ impl Conn {
     }
 
     /// Runs `fut` (one round trip) within the deadline, and records what came of it. While a
-    /// single node is known to be down, nothing is sent: the answer is immediate, and the
-    /// watcher's probe alone finds it back.
+    /// single node is known to be down and silent, nothing is sent: the answer is immediate,
+    /// and the watcher's probe alone finds it back.
     async fn bounded<T>(
         &self,
         fut: impl std::future::Future<Output = RedisResult<T>>,
     ) -> RedisResult<T> {
         // A cluster is not short-circuited: one primary away leaves the others' slots served.
         let single = matches!(self.link, Link::Single(_));
-        if single && !self.probe && !self.shared.metrics.is_up() {
+        let silent = self.shared.silent.load(std::sync::atomic::Ordering::Relaxed);
+        if single && !self.probe && silent && !self.shared.metrics.is_up() {
             return Err(RedisError::from((
                 ErrorKind::IoError,
                 "the store is down",
@@ -133,6 +139,9 @@ impl Conn {
             Ok(r) => r,
             Err(_) => {
                 self.shared.metrics.deadline_hit();
+                self.shared
+                    .silent
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
                 // A silent store: the watcher checks at once whether it answers at all.
                 self.shared.lost.notify_one();
                 Err(RedisError::from((
@@ -146,6 +155,11 @@ impl Conn {
             }
         };
         self.shared.metrics.observe(started.elapsed());
+        if result.is_ok() || result.as_ref().err().is_some_and(unreachable) {
+            self.shared
+                .silent
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+        }
         match &result {
             Ok(_) => {
                 if self.shared.metrics.mark_up() {
