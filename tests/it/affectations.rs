@@ -386,6 +386,35 @@ async fn the_page_asks_the_ent_who_is_there_before_showing_an_old_sessions_schoo
 }
 
 #[tokio::test]
+async fn a_form_posted_from_a_session_not_confirmed_lately_writes_nothing() {
+    let gw = TestGateway::new().await;
+    gw.store.put_subscription(&licensed(1)).await.unwrap();
+    let cookie = gw.session("ens-0001").await;
+    let token = token_of(&body_string(gw.get("/affectations?idENT=B0", Some(&cookie)).await).await);
+    // The page stayed open while the computer changed hands: its form is posted later.
+    gw.clock.advance(chrono::Duration::minutes(2));
+    let (s, loc, _) = affecter(&gw.router(), &cookie, &token, "person:eleve-0002").await;
+    assert_eq!(
+        (s, loc.as_str()),
+        (
+            StatusCode::SEE_OTHER,
+            "/affectations?idENT=B0&message=verifie"
+        )
+    );
+    let uai = UAI.parse().unwrap();
+    assert!(gw
+        .store
+        .assignments("abo-lic", &uai)
+        .await
+        .unwrap()
+        .is_empty());
+    // The page asks the ENT first, and comes back with the message.
+    let resp = gw.get(&loc, Some(&cookie)).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert!(location(&resp).starts_with(ENT_SSO));
+}
+
+#[tokio::test]
 async fn a_withdrawal_is_confirmed_first_and_school_wide_subscriptions_are_shown() {
     let gw = TestGateway::new().await;
     gw.store.put_subscription(&licensed(2)).await.unwrap();

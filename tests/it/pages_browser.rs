@@ -16,7 +16,11 @@ async fn the_main_pages_render_at_phone_width_and_pass_an_accessibility_check() 
         ("accueil", "/".to_string(), 200),
         ("introuvable", "/nulle-part".to_string(), 404),
         ("lien-invalide", "/domaineGar?idENT=x".to_string(), 400),
-        ("choix-ent", format!("/oidc/choose-ent?authz={authz}&q=ENT"), 200),
+        (
+            "choix-ent",
+            format!("/oidc/choose-ent?authz={authz}&q=ENT"),
+            200,
+        ),
         ("affectations", "/affectations?idENT=B0".to_string(), 200),
         ("audit", "/audit".to_string(), 200),
         (
@@ -29,7 +33,10 @@ async fn the_main_pages_render_at_phone_width_and_pass_an_accessibility_check() 
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/pages/check.mjs");
     let mut cmd = tokio::process::Command::new("node");
-    cmd.arg(script).arg("--out").arg(&out).args(["--cookie", &cookie]);
+    cmd.arg(script)
+        .arg("--out")
+        .arg(&out)
+        .args(["--cookie", &cookie]);
     for (name, path, _) in &pages {
         cmd.arg(format!("{name}={base}{path}"));
     }
@@ -50,7 +57,10 @@ async fn the_main_pages_render_at_phone_width_and_pass_an_accessibility_check() 
         let name = r["name"].as_str().unwrap();
         let expected = pages.iter().find(|p| p.0 == name).unwrap().2;
         if r["status"] != expected {
-            problems.push(format!("{name}: status {} (expected {expected})", r["status"]));
+            problems.push(format!(
+                "{name}: status {} (expected {expected})",
+                r["status"]
+            ));
         }
         if r["overflow"] == true {
             problems.push(format!("{name} at {} px: overflows sideways", r["width"]));

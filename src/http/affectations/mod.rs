@@ -122,6 +122,7 @@ fn message(code: &str) -> Option<&'static str> {
         "affecte" => "L'affectation est enregistrée.",
         "deja" => "Cette affectation existait déjà.",
         "retire" => "L'affectation est retirée.",
+        "verifie" => "Votre demande n'a pas été enregistrée : la passerelle a d'abord vérifié auprès de votre ENT qui est connecté à ce poste. Recommencez-la.",
         _ => return None,
     })
 }
@@ -136,10 +137,13 @@ async fn page(
     let Some(ent) = state.config.ents.get(&ent_id) else {
         return Err(PageError::refusal(crate::domain::Refusal::UnknownEnt));
     };
-    let back = format!(
+    let mut back = format!(
         "/affectations?idENT={}",
         urlencoding::encode(ent_id.as_str())
     );
+    if let Some(m) = p.get("message").filter(|c| message(c).is_some()) {
+        back.push_str(&format!("&message={m}"));
+    }
     let Some((session, person)) = manager(&state, &headers, &ent_id).await? else {
         return super::login::start(&state, ent, super::login::Next::Resume(back), client).await;
     };
@@ -287,6 +291,16 @@ async fn posted(
             StatusCode::FORBIDDEN,
             "Formulaire expiré ou invalide : rechargez la page d'affectation.",
         )));
+    }
+    if !super::login::confirmed_for_use(state, &session, state.clock.now()) {
+        // A shared computer may have changed hands since the page was shown: nothing is
+        // written; the page, asked again, has the ENT say who is here first.
+        tracing::info!("affectations: a form posted from a session not confirmed lately; the page confirms first");
+        return Ok(Err(Redirect::to(&format!(
+            "/affectations?idENT={}&message=verifie",
+            urlencoding::encode(ent.as_str())
+        ))
+        .into_response()));
     }
     let uai: Uai = f
         .get("uai")

@@ -126,7 +126,10 @@ impl Conn {
     ) -> RedisResult<T> {
         // A cluster is not short-circuited: one primary away leaves the others' slots served.
         let single = matches!(self.link, Link::Single(_));
-        let silent = self.shared.silent.load(std::sync::atomic::Ordering::Relaxed);
+        let silent = self
+            .shared
+            .silent
+            .load(std::sync::atomic::Ordering::Relaxed);
         if single && !self.probe && silent && !self.shared.metrics.is_up() {
             return Err(RedisError::from((
                 ErrorKind::IoError,
