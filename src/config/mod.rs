@@ -108,6 +108,13 @@ pub struct SamlConfig {
     pub request_ttl: Duration,
     pub max_message_bytes: usize,
     pub assertion_lifetime: Duration,
+    /// How long partners may trust the gateway's signed metadata (its `validUntil`;
+    /// `[saml] metadata_validity_days`, default 7).
+    pub metadata_validity: Duration,
+    /// The certificate (DER, base64) of the gateway's next signing key (`[keys]
+    /// next_signing_certificate_file`): published beside the current one, so that partners
+    /// trust it before the gateway signs with it.
+    pub next_signing_certificate: Option<String>,
 }
 
 /// One ENT project.

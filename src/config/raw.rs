@@ -91,6 +91,8 @@ pub struct RawStore {
 pub struct RawKeys {
     pub signing_key_file: Option<String>,
     pub signing_certificate_file: Option<String>,
+    /// The certificate of the next signing key, published before the switch.
+    pub next_signing_certificate_file: Option<String>,
     pub ido_secret: Option<String>,
     pub ido_secret_file: Option<String>,
     pub ido_scope: Option<String>,
@@ -102,6 +104,8 @@ pub struct RawSaml {
     pub request_ttl_seconds: Option<u64>,
     pub max_message_bytes: Option<usize>,
     pub assertion_lifetime_seconds: Option<u64>,
+    /// How long the gateway's signed metadata is valid (`validUntil`), in days.
+    pub metadata_validity_days: Option<u64>,
 }
 
 /// The tamper-evident audit log.

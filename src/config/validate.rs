@@ -96,7 +96,17 @@ pub(super) async fn validate(
         request_ttl: Duration::from_secs(raw.saml.request_ttl_seconds.unwrap_or(600)),
         max_message_bytes: raw.saml.max_message_bytes.unwrap_or(256 * 1024),
         assertion_lifetime: Duration::from_secs(raw.saml.assertion_lifetime_seconds.unwrap_or(300)),
+        metadata_validity: Duration::from_secs(
+            86_400 * raw.saml.metadata_validity_days.unwrap_or(7),
+        ),
+        next_signing_certificate: next_certificate(&mut cx, &raw),
     };
+    if !(1..=365).contains(&raw.saml.metadata_validity_days.unwrap_or(7)) {
+        cx.problem(
+            "saml.metadata_validity_days",
+            "between 1 and 365 (partners refresh the metadata before it expires)",
+        );
+    }
     if saml.clock_skew > Duration::from_secs(600) {
         cx.problem(
             "saml.clock_skew_seconds",
@@ -339,6 +349,19 @@ fn signing_key(cx: &mut Ctx<'_>, raw: &RawConfig) -> Option<SigningKey> {
         Ok(k) => Some(k),
         Err(e) => {
             cx.problem("keys.signing_key_file", e);
+            None
+        }
+    }
+}
+
+/// The next signing key's certificate, published beside the current one before the switch.
+fn next_certificate(cx: &mut Ctx<'_>, raw: &RawConfig) -> Option<String> {
+    let key = "keys.next_signing_certificate_file";
+    let pem = cx.read(key, raw.keys.next_signing_certificate_file.as_ref()?)?;
+    match crate::saml::keys::certificate_base64_from_pem(&pem) {
+        Ok(b64) => Some(b64),
+        Err(e) => {
+            cx.problem(key, e);
             None
         }
     }

@@ -293,6 +293,8 @@ pub async fn start_with(
             request_ttl: Duration::from_secs(600),
             max_message_bytes: 256 * 1024,
             assertion_lifetime: Duration::from_secs(300),
+            metadata_validity: Duration::from_secs(7 * 86_400),
+            next_signing_certificate: None,
         },
         oidc: OidcConfig::with_keys(
             KeySet::new(vec![OidcKey::from_pkey(

@@ -63,11 +63,20 @@ async fn home() -> Html<String> {
     Html(page("Éditions Démo", &format!("<p>Ressource de démonstration. Ouvrez-la depuis le médiacentre de l'ENT Démo :</p><ul>{list}</ul>")))
 }
 
-async fn sp_metadata(State(res): State<DemoResource>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
-        metadata::sp_metadata(&res.sp.entity_id, &res.sp.acs_url, &[], &res.key),
-    )
+async fn sp_metadata(State(res): State<DemoResource>) -> Response {
+    let publication = metadata::Publication {
+        key: &res.key,
+        next_certificate: None,
+        valid_until: res.clock.now() + chrono::Duration::days(7),
+    };
+    match metadata::sp_metadata(&res.sp.entity_id, &res.sp.acs_url, &[], &publication) {
+        Ok(xml) => (
+            [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+            xml,
+        )
+            .into_response(),
+        Err(e) => refused(e.check.code()),
+    }
 }
 
 async fn open(State(res): State<DemoResource>, Path(short): Path<String>) -> Response {

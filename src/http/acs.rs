@@ -18,16 +18,31 @@ use crate::trace::TraceEvent;
 use super::cookies;
 use super::error::PageError;
 
-pub async fn metadata(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
-        metadata::sp_metadata(
-            &state.sp.entity_id,
-            &state.sp.acs_url,
-            &super::slo::ent_endpoints(&state),
-            &state.config.signing_key,
-        ),
+pub async fn metadata(State(state): State<AppState>) -> Result<Response, PageError> {
+    let xml = metadata::sp_metadata(
+        &state.sp.entity_id,
+        &state.sp.acs_url,
+        &super::slo::ent_endpoints(&state),
+        &publication(&state),
     )
+    .map_err(|e| refused(&state, None, e))?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        xml,
+    )
+        .into_response())
+}
+
+/// How the gateway's metadata is published now: signed with its key, with the next one during
+/// a rollover, valid for `[saml] metadata_validity_days`.
+pub(super) fn publication(state: &AppState) -> metadata::Publication<'_> {
+    let validity = chrono::Duration::from_std(state.config.saml.metadata_validity)
+        .unwrap_or(chrono::Duration::days(7));
+    metadata::Publication {
+        key: &state.config.signing_key,
+        next_certificate: state.config.saml.next_signing_certificate.as_deref(),
+        valid_until: state.clock.now() + validity,
+    }
 }
 
 #[derive(Deserialize)]

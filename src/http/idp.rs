@@ -22,18 +22,21 @@ use super::error::PageError;
 use super::idp_answer::{answer, refused};
 use super::limits::Client;
 
-pub async fn metadata(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn metadata(State(state): State<AppState>) -> Result<Response, PageError> {
     let slo = super::slo::idp_endpoints(&state);
-    (
-        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
-        metadata::idp_metadata(
-            &state.idp.entity_id,
-            &state.idp.sso_redirect_url,
-            &state.idp.sso_post_url,
-            &slo,
-            &state.config.signing_key,
-        ),
+    let xml = metadata::idp_metadata(
+        &state.idp.entity_id,
+        &state.idp.sso_redirect_url,
+        &state.idp.sso_post_url,
+        &slo,
+        &super::acs::publication(&state),
     )
+    .map_err(|e| super::idp_answer::refused(&state, None, e))?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        xml,
+    )
+        .into_response())
 }
 
 pub async fn sso_redirect(

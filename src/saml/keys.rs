@@ -94,6 +94,13 @@ impl SigningKey {
     }
 }
 
+/// A PEM certificate's DER, in base64 (as metadata publishes it).
+pub fn certificate_base64_from_pem(pem: &[u8]) -> Result<String, String> {
+    use base64::Engine;
+    let der = certificate_from_pem(pem)?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(der.der_data()))
+}
+
 /// Reads a PEM certificate into DER.
 pub fn certificate_from_pem(pem: &[u8]) -> Result<CertificateDer, String> {
     let cert = X509::from_pem(pem).map_err(|e| format!("not a PEM certificate: {e}"))?;

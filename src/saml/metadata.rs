@@ -1,12 +1,15 @@
 //! SAML metadata: reading peers' (ENT identity providers, provider service providers) and
-//! writing the gateway's own (its SP side for ENTs, its IdP side for providers).
+//! writing the gateway's own (its SP side for ENTs, its IdP side for providers), signed, with
+//! its next signing key during a rollover, `validUntil` and `cacheDuration`.
 
+use chrono::{DateTime, Utc};
 use samael::crypto::{decode_x509_cert, CertificateDer};
 use samael::metadata::{EntityDescriptor, KeyDescriptor};
 
 use super::guard;
 use super::keys::SigningKey;
-use super::xml::escape;
+use super::xml::{escape, instant, new_id};
+use super::SamlError;
 
 pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
@@ -150,10 +153,51 @@ pub fn parse_sp(xml: &str) -> Result<SpPeer, String> {
 }
 
 fn key_descriptor(key: &SigningKey) -> String {
+    key_descriptor_of(&key.certificate_base64())
+}
+
+fn key_descriptor_of(certificate_base64: &str) -> String {
     format!(
-        r#"<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
-        key.certificate_base64()
+        r#"<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate_base64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#
     )
+}
+
+/// How the gateway publishes its own metadata: signed with its current key; both its current
+/// and, during a rollover, its next signing certificate (`KeyDescriptor use="signing"` twice,
+/// so that partners trust the next key before the gateway signs with it); `validUntil` and
+/// `cacheDuration`, so that partners refresh it in time.
+pub struct Publication<'a> {
+    pub key: &'a SigningKey,
+    pub next_certificate: Option<&'a str>,
+    pub valid_until: DateTime<Utc>,
+}
+
+/// How long partners may cache the gateway's metadata before asking again.
+const CACHE_DURATION: &str = "PT1H";
+
+impl Publication<'_> {
+    fn key_descriptors(&self) -> String {
+        let mut kd = key_descriptor(self.key);
+        if let Some(next) = self.next_certificate {
+            kd.push_str(&key_descriptor_of(next));
+        }
+        kd
+    }
+
+    /// The signed `EntityDescriptor` of `entity_id` around `descriptor`.
+    fn entity(&self, entity_id: &str, descriptor: &str) -> Result<String, SamlError> {
+        let id = new_id();
+        let xml = format!(
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" ID="{id}" entityID="{entity}" validUntil="{until}" cacheDuration="{CACHE_DURATION}">{sig}{descriptor}</md:EntityDescriptor>"#,
+            entity = escape(entity_id),
+            until = instant(self.valid_until),
+            sig = super::idp::signature_template(&id, self.key),
+        );
+        let signed = super::idp::sign(&xml, self.key)?;
+        Ok(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{signed}\n"
+        ))
+    }
 }
 
 /// The gateway's SP metadata, for ENT identity providers.
@@ -163,18 +207,16 @@ pub fn sp_metadata(
     entity_id: &str,
     acs_url: &str,
     slo: &[(&str, String)],
-    key: &SigningKey,
-) -> String {
-    let slo = slo_services(slo);
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity}"><md:SPSSODescriptor AuthnRequestsSigned="true" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{kd}{slo}<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:transient</md:NameIDFormat><md:AssertionConsumerService Binding="{post}" Location="{acs}" index="0" isDefault="true"/></md:SPSSODescriptor></md:EntityDescriptor>
-"#,
-        entity = escape(entity_id),
-        kd = key_descriptor(key),
+    p: &Publication<'_>,
+) -> Result<String, SamlError> {
+    let descriptor = format!(
+        r#"<md:SPSSODescriptor AuthnRequestsSigned="true" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{kd}{slo}<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:transient</md:NameIDFormat><md:AssertionConsumerService Binding="{post}" Location="{acs}" index="0" isDefault="true"/></md:SPSSODescriptor>"#,
+        kd = p.key_descriptors(),
+        slo = slo_services(slo),
         post = BINDING_POST,
         acs = escape(acs_url),
-    )
+    );
+    p.entity(entity_id, &descriptor)
 }
 
 fn slo_services(slo: &[(&str, String)]) -> String {
@@ -195,20 +237,18 @@ pub fn idp_metadata(
     sso_redirect: &str,
     sso_post: &str,
     slo: &[(&str, String)],
-    key: &SigningKey,
-) -> String {
-    let slo = slo_services(slo);
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity}"><md:IDPSSODescriptor WantAuthnRequestsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{kd}{slo}<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat><md:SingleSignOnService Binding="{redirect}" Location="{sso_r}"/><md:SingleSignOnService Binding="{post}" Location="{sso_p}"/></md:IDPSSODescriptor></md:EntityDescriptor>
-"#,
-        entity = escape(entity_id),
-        kd = key_descriptor(key),
+    p: &Publication<'_>,
+) -> Result<String, SamlError> {
+    let descriptor = format!(
+        r#"<md:IDPSSODescriptor WantAuthnRequestsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{kd}{slo}<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat><md:SingleSignOnService Binding="{redirect}" Location="{sso_r}"/><md:SingleSignOnService Binding="{post}" Location="{sso_p}"/></md:IDPSSODescriptor>"#,
+        kd = p.key_descriptors(),
+        slo = slo_services(slo),
         redirect = BINDING_REDIRECT,
         post = BINDING_POST,
         sso_r = escape(sso_redirect),
         sso_p = escape(sso_post),
-    )
+    );
+    p.entity(entity_id, &descriptor)
 }
 
 #[cfg(test)]

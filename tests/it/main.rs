@@ -46,6 +46,7 @@ mod limits;
 mod listing;
 mod listing_nodes;
 mod logs;
+mod metadata_own;
 mod metrics_access;
 mod mtls;
 mod oidc_backchannel;
