@@ -26,6 +26,7 @@ pub mod limits;
 pub mod listener;
 mod listing;
 pub mod login;
+mod logout_confirmation;
 mod oidc;
 mod ops;
 pub mod pages;

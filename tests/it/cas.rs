@@ -11,10 +11,7 @@ use crate::support::saml_browser::PUPIL;
 /// A fresh ticket for the pupil (or `person`) at the application's service, from `/login`.
 async fn ticket_for(cas: &Cas, person: &str) -> (u16, String, String) {
     let cookie = cas.gw().session(person).await;
-    let resp = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    let resp = crate::support::gateway::http_client()
         .get(format!(
             "{}/login?service={}",
             cas.saml.base,
@@ -168,10 +165,7 @@ async fn a_ticket_is_validated_once_for_its_service_within_its_life() {
 async fn a_service_nobody_registered_gets_no_ticket_and_no_redirect() {
     let cas = Cas::new(3).await;
     let cookie = cas.gw().session(PUPIL).await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = crate::support::gateway::http_client();
     let service = cas.peer.service();
     let port_suffix = service.replace("/?sso_id=gar", ".evil.example.test/?sso_id=gar");
     for hostile in [
@@ -277,10 +271,7 @@ async fn logout_is_confirmed_ends_the_session_and_reaches_the_application() {
     let cas = Cas::new(3).await;
     let base = cas.saml.base.clone();
     let cookie = cas.gw().session(PUPIL).await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = crate::support::gateway::http_client();
     let service = cas.peer.service();
     let login = format!("{base}/login?service={}", urlencoding::encode(&service));
     let to = client
@@ -404,10 +395,7 @@ async fn the_endpoints_move_under_a_configured_prefix() {
     .await;
     let base = cas.saml.base.clone();
     let cookie = cas.gw().session(PUPIL).await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = crate::support::gateway::http_client();
     let service = cas.peer.service();
     let at_root = client
         .get(format!(

@@ -178,10 +178,7 @@ async fn cas_2_clients_get_the_user_and_json_and_cas_1_forms_are_answered() {
     let jar_get = |url: String| {
         let cookie = cookie.clone();
         async move {
-            let resp = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap()
+            let resp = crate::support::gateway::http_client()
                 .get(url)
                 .header("cookie", cookie)
                 .send()

@@ -14,21 +14,17 @@ use std::collections::HashMap;
 
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use url::Url;
 
 use super::{params, traced};
 use crate::app::AppState;
 use crate::http::cookies;
 use crate::http::error::PageError;
-use crate::http::pages;
+use crate::http::logout_confirmation::{self as confirmation, TOKEN_FIELD};
 use crate::oidc::op::tokens::verify_id_token_hint;
 use crate::oidc::{ErrorCode, OidcError};
-use crate::saml::xml::escape;
 use crate::session::Session;
-
-/// The confirmation form's field carrying the session-bound token.
-const TOKEN_FIELD: &str = "jeton";
 
 pub async fn get(
     State(state): State<AppState>,
@@ -126,14 +122,8 @@ async fn handle(state: &AppState, headers: &HeaderMap, method: Method, raw: &str
         .hinted_sid
         .as_deref()
         .is_some_and(|sid| sid == session.public_ref());
-    let expected = state.config.ido_key.logout_token(&session.id);
-    let by_form = method == Method::POST
-        && p.get(TOKEN_FIELD).is_some_and(|t| {
-            bool::from(subtle::ConstantTimeEq::ct_eq(
-                t.as_bytes(),
-                expected.as_bytes(),
-            ))
-        });
+    let by_form =
+        method == Method::POST && confirmation::confirmed(state, &session, p.get(TOKEN_FIELD));
     if !(by_hint || by_form) {
         if p.contains_key(TOKEN_FIELD) {
             tracing::warn!(
@@ -153,41 +143,19 @@ async fn handle(state: &AppState, headers: &HeaderMap, method: Method, raw: &str
     done(state, &p, asked.target)
 }
 
-/// The page asking the user to confirm: a POST form carrying the session-bound token and the
-/// (already checked) parameters.
+/// The page asking the user to confirm, carrying the (already checked) parameters.
 fn confirmation(
     session: &Session,
     state: &AppState,
     p: &HashMap<String, String>,
     asked: &Asked,
 ) -> Response {
-    let mut fields = format!(
-        r#"<input type="hidden" name="{TOKEN_FIELD}" value="{}">"#,
-        escape(&state.config.ido_key.logout_token(&session.id))
-    );
     let carried = [
         ("client_id", asked.client_id.as_deref()),
         ("post_logout_redirect_uri", asked.target.as_deref()),
         ("state", p.get("state").map(String::as_str)),
     ];
-    for (name, value) in carried {
-        if let Some(v) = value {
-            fields.push_str(&format!(
-                r#"<input type="hidden" name="{name}" value="{}">"#,
-                escape(v)
-            ));
-        }
-    }
-    let body = format!(
-        r#"<p>Une application demande la fin de votre session sur la passerelle.</p><p>Si c'est bien vous qui avez demandé à vous déconnecter, confirmez. Sinon, fermez simplement cette page : votre session est conservée.</p><form method="post" action="{action}">{fields}<button type="submit">Me déconnecter</button></form>"#,
-        action = escape(&state.config.url("/oidc/logout")),
-    );
-    let mut resp = Html(pages::page("Se déconnecter de la passerelle ?", &body)).into_response();
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    resp
+    confirmation::page(state, session, "/oidc/logout", &carried)
 }
 
 /// The answer once the session (if any) is over: the registered target with `state`, or a page.
@@ -200,14 +168,10 @@ fn done(state: &AppState, p: &HashMap<String, String>, target: Option<String>) -
             }
             (StatusCode::FOUND, [(header::LOCATION, u.to_string())]).into_response()
         }
-        None => Html(pages::page("Vous êtes déconnecté", "<p>Votre session sur la passerelle est terminée. Pour vous déconnecter aussi de votre ENT, utilisez son bouton de déconnexion.</p>")).into_response(),
+        None => confirmation::done_page(),
     };
     if let Some(c) = cookies::clear_session(secure) {
         resp.headers_mut().append(header::SET_COOKIE, c);
     }
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    resp
+    confirmation::no_store(resp)
 }
