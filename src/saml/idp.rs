@@ -7,7 +7,7 @@
 //! multi-valued attributes as repeated AttributeValue elements.
 
 use chrono::{DateTime, Duration, Utc};
-use samael::crypto::{CertificateDer, CryptoProvider, XmlSec};
+use samael::crypto::CertificateDer;
 use samael::schema::AuthnRequest;
 
 use super::algorithms::AlgorithmPolicy;
@@ -315,39 +315,7 @@ pub struct Issue<'a> {
     pub session_index: &'a str,
 }
 
-pub(super) fn signature_template(reference: &str, key: &SigningKey) -> String {
-    format!(
-        r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#{reference}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"##,
-        cert = key.certificate_base64()
-    )
-}
-
-/// An error and its sources, for the operator's log line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    out
-}
-
-pub(super) fn sign(xml: &str, key: &SigningKey) -> Result<String, SamlError> {
-    let signed = XmlSec::sign_xml(xml, &key.key_der).map_err(|e| {
-        err(
-            Check::Internal,
-            format!("xmlsec signing failed: {}", chain(&e)),
-        )
-    })?;
-    // libxml2 prepends an XML declaration; the assertion is embedded without it.
-    Ok(match signed.trim_start().strip_prefix("<?xml") {
-        Some(rest) => rest
-            .split_once("?>")
-            .map_or(signed.clone(), |(_, body)| body.trim_start().to_string()),
-        None => signed,
-    })
-}
+use super::signing::{sign, signature_template};
 
 /// Builds and signs (Assertion first, then Response) the answer to a verified request.
 pub fn signed_response(

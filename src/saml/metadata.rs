@@ -191,9 +191,9 @@ impl Publication<'_> {
             r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" ID="{id}" entityID="{entity}" validUntil="{until}" cacheDuration="{CACHE_DURATION}">{sig}{descriptor}</md:EntityDescriptor>"#,
             entity = escape(entity_id),
             until = instant(self.valid_until),
-            sig = super::idp::signature_template(&id, self.key),
+            sig = super::signing::signature_template(&id, self.key),
         );
-        let signed = super::idp::sign(&xml, self.key)?;
+        let signed = super::signing::sign(&xml, self.key)?;
         Ok(format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{signed}\n"
         ))

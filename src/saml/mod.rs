@@ -17,6 +17,7 @@ pub mod guard;
 pub mod idp;
 pub mod keys;
 pub mod metadata;
+pub mod signing;
 pub mod slo;
 pub mod slo_out;
 pub mod sp;

@@ -395,13 +395,13 @@ pub fn logout_response(
         irt = escape(&a.in_response_to),
         issuer = escape(&a.issuer),
         sig = if signed {
-            super::idp::signature_template(&id, key)
+            super::signing::signature_template(&id, key)
         } else {
             String::new()
         },
     );
     if signed {
-        super::idp::sign(&xml, key)
+        super::signing::sign(&xml, key)
     } else {
         Ok(xml)
     }

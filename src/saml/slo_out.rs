@@ -39,12 +39,12 @@ pub fn soap_request(
         until = instant(now + MAX_AGE),
         dest = escape(destination),
         issuer = escape(named.issuer),
-        sig = super::idp::signature_template(&id, key),
+        sig = super::signing::signature_template(&id, key),
         sp = escape(named.sp),
         name_id = escape(named.name_id),
         index = escape(named.session_index),
     );
-    let signed = super::idp::sign(&xml, key)?;
+    let signed = super::signing::sign(&xml, key)?;
     Ok(super::slo::soap_envelope(&signed))
 }
 
