@@ -43,13 +43,13 @@ fn request(attrs: &str, body: Option<&str>, key: Option<&SigningKey>) -> String 
         r#"<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient">_n1</saml:NameID><samlp:SessionIndex>s-1</samlp:SessionIndex><samlp:SessionIndex>s-2</samlp:SessionIndex>"#,
     );
     let sig = key
-        .map(|k| crate::saml::idp::signature_template("_lr1", k))
+        .map(|k| crate::saml::signing::signature_template("_lr1", k))
         .unwrap_or_default();
     let xml = format!(
         r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_lr1" Version="2.0" IssueInstant="2026-11-24T07:59:50Z"{attrs}><saml:Issuer>{ENT}</saml:Issuer>{sig}{body}</samlp:LogoutRequest>"#
     );
     match key {
-        Some(k) => crate::saml::idp::sign(&xml, k).unwrap(),
+        Some(k) => crate::saml::signing::sign(&xml, k).unwrap(),
         None => xml,
     }
 }
@@ -169,12 +169,12 @@ fn every_check_of_a_post_request_refuses() {
 fn another_issuer_is_refused_even_signed_with_the_ents_key() {
     let key = test_key();
     let xml = request(TO_FRONT, None, None).replace(ENT, "https://other.test/idp");
-    let xml = crate::saml::idp::sign(
+    let xml = crate::saml::signing::sign(
         &xml.replacen(
             "</saml:Issuer>",
             &format!(
                 "</saml:Issuer>{}",
-                crate::saml::idp::signature_template("_lr1", &key)
+                crate::saml::signing::signature_template("_lr1", &key)
             ),
             1,
         ),
