@@ -406,7 +406,10 @@ pub async fn start_with(
                         acs_urls: vec![format!("{resource_url}/saml/acs")],
                         signing_certs: vec![resource_key.certificate.clone()],
                         algorithms: AlgorithmPolicy::default(),
-                        slo: Default::default(),
+                        slo: crate::saml::metadata::SloEndpoints {
+                            soap: Some(format!("{resource_url}{}", resource::SLO_SOAP_PATH)),
+                            ..Default::default()
+                        },
                     }),
                     oidc_clients: Vec::new(),
                     cas_services: Vec::new(),

@@ -28,6 +28,8 @@ pub struct DemoResource {
     pub gateway: EntIdp,
     pub clock: Arc<dyn Clock>,
     pending: Arc<Mutex<HashSet<String>>>,
+    /// The `SessionIndex` of each session the gateway's back-channel logout closed.
+    logged_out: Arc<Mutex<Vec<String>>>,
 }
 
 impl DemoResource {
@@ -38,6 +40,7 @@ impl DemoResource {
             gateway,
             clock,
             pending: Arc::default(),
+            logged_out: Arc::default(),
         }
     }
 }
@@ -52,15 +55,82 @@ pub fn router(state: DemoResource) -> Router {
         .route("/ressource/{short}", get(open))
         .route("/saml/acs", post(acs))
         .route("/saml/metadata", get(sp_metadata))
+        .route(SLO_SOAP_PATH, post(slo_soap))
         .with_state(state)
 }
 
-async fn home() -> Html<String> {
+/// Where the gateway posts its LogoutRequest when a session that opened a resource here ends.
+pub const SLO_SOAP_PATH: &str = "/saml/slo/soap";
+
+/// The gateway's back-channel logout: a SOAP LogoutRequest verified with the gateway's
+/// certificate (as any provider must), the session it names closed, a `LogoutResponse`
+/// `Success` answered.
+async fn slo_soap(State(res): State<DemoResource>, body: String) -> Response {
+    use crate::saml::slo::{self, Carried, Peer, SloUrls};
+    let base = res.sp.acs_url.trim_end_matches("/saml/acs");
+    let urls = SloUrls {
+        redirect: format!("{base}/saml/slo"),
+        post: format!("{base}/saml/slo"),
+        soap: format!("{base}{SLO_SOAP_PATH}"),
+    };
+    let verified = slo::verify_logout_request(
+        &Carried::Soap(body),
+        &urls,
+        &Peer::ent(&res.gateway),
+        res.sp.clock_skew,
+        res.sp.max_message_bytes,
+        res.clock.now(),
+    );
+    let v = match verified {
+        Ok(v) => v,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                [(header::CONTENT_TYPE, "text/xml")],
+                slo::soap_fault(e.check.code()),
+            )
+                .into_response()
+        }
+    };
+    res.logged_out
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .extend(v.session_indexes.iter().cloned());
+    let answer = format!(
+        r#"<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{}" Version="2.0" IssueInstant="{}" InResponseTo="{}"><saml:Issuer>{}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{}"/></samlp:Status></samlp:LogoutResponse>"#,
+        new_id(),
+        crate::saml::xml::instant(res.clock.now()),
+        escape(&v.id),
+        escape(&res.sp.entity_id),
+        slo::STATUS_SUCCESS
+    );
+    (
+        [(header::CONTENT_TYPE, "text/xml")],
+        slo::soap_envelope(&answer),
+    )
+        .into_response()
+}
+
+async fn home(State(res): State<DemoResource>) -> Html<String> {
     let list: String = RESOURCES
         .iter()
         .map(|r| format!("<li>{}</li>", escape(r.title)))
         .collect();
-    Html(page("Éditions Démo", &format!("<p>Ressource de démonstration. Ouvrez-la depuis le médiacentre de l'ENT Démo :</p><ul>{list}</ul>")))
+    let closed = res
+        .logged_out
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let closed = if closed.is_empty() {
+        String::new()
+    } else {
+        let items: String = closed
+            .iter()
+            .map(|i| format!("<li><code>{}</code></li>", escape(i)))
+            .collect();
+        format!("<h2>Sessions fermées par la passerelle</h2><p>Déconnexions reçues par le canal arrière (SOAP), par <code>SessionIndex</code> :</p><ul>{items}</ul>")
+    };
+    Html(page("Éditions Démo", &format!("<p>Ressource de démonstration. Ouvrez-la depuis le médiacentre de l'ENT Démo :</p><ul>{list}</ul>{closed}")))
 }
 
 async fn sp_metadata(State(res): State<DemoResource>) -> Response {

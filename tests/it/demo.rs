@@ -543,18 +543,26 @@ async fn the_demo_teacher_manages_assignments_through_the_ent() {
 /// The gateway told the CAS resource of the session's end (back channel): its home page lists
 /// the session closed.
 async fn cas_resource_was_told(client: &reqwest::Client, demo: &passerelle::demo::Demo) {
+    let home = resource_was_told(client, &demo.cas_resource_url).await;
+    assert!(home.contains("<code>ST-"), "{home}");
+}
+
+/// The home page of the demo resource at `url`, once it lists a session the gateway's back
+/// channel closed.
+async fn resource_was_told(client: &reqwest::Client, url: &str) -> String {
     let mut home = String::new();
     for _ in 0..50 {
-        home = text_of(client, format!("{}/", demo.cas_resource_url)).await;
+        home = text_of(client, format!("{url}/")).await;
         if home.contains("Sessions fermées par la passerelle") {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(
-        home.contains("Sessions fermées par la passerelle") && home.contains("<code>ST-"),
+        home.contains("Sessions fermées par la passerelle"),
         "{home}"
     );
+    home
 }
 
 /// Follows a médiacentre `link` to the SAML demo resource when the ENT answers at once (a
@@ -605,6 +613,8 @@ async fn a_class_shares_a_computer_in_the_demo() {
         "{out}"
     );
     cas_resource_was_told(&client, &demo).await;
+    // And the SAML resource, over SOAP, signed by the gateway (it verifies the signature).
+    resource_was_told(&client, &demo.resource_url).await;
 
     // The teacher logs in at the same browser and opens the same resource: as the teacher.
     let media = log_in(&client, &demo, "ens-demo-1").await;
