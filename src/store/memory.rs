@@ -14,6 +14,9 @@ use tokio::time::Instant;
 use crate::domain::{AudienceEvent, Counted};
 
 mod audience;
+mod expiring;
+
+use expiring::Expiring;
 
 use super::{
     AudienceStore, CatalogueStore, Delivered, DirectoryStore, Health, ListingProbe, ListingStamp,
@@ -27,10 +30,10 @@ use crate::session::{PendingLogin, Session};
 
 #[derive(Default)]
 struct Inner {
-    sessions: HashMap<String, (Session, Instant)>,
-    logins: HashMap<String, (PendingLogin, Instant)>,
-    once: HashMap<String, Instant>,
-    tokens: HashMap<String, (serde_json::Value, Instant)>,
+    sessions: Expiring<Session>,
+    logins: Expiring<PendingLogin>,
+    once: Expiring<()>,
+    tokens: Expiring<serde_json::Value>,
     directories: HashMap<IdEnt, DirIndex>,
     school_ent: HashMap<Uai, IdEnt>,
     catalogue: HashMap<ResourceId, Resource>,
@@ -88,12 +91,6 @@ impl MemoryStore {
     }
 }
 
-fn live<T: Clone>(entry: Option<&(T, Instant)>) -> Option<T> {
-    entry
-        .filter(|(_, until)| Instant::now() < *until)
-        .map(|(v, _)| v.clone())
-}
-
 fn encode(a: &Assignment) -> AssignmentKey {
     // Serialising a plain struct of strings cannot fail.
     AssignmentKey(serde_json::to_string(a).unwrap_or_default())
@@ -102,20 +99,19 @@ fn encode(a: &Assignment) -> AssignmentKey {
 #[async_trait]
 impl SessionStore for MemoryStore {
     async fn put_session(&self, session: &Session, ttl: Duration) -> StoreResult<()> {
-        let mut g = self.lock();
         let now = Instant::now();
-        g.sessions.retain(|_, (_, until)| now < *until);
-        g.sessions
-            .insert(session.id.clone(), (session.clone(), now + ttl));
+        self.lock()
+            .sessions
+            .insert(session.id.clone(), session.clone(), now + ttl, now);
         Ok(())
     }
 
     async fn get_session(&self, id: &str) -> StoreResult<Option<Session>> {
-        Ok(live(self.lock().sessions.get(id)))
+        Ok(self.lock().sessions.get(id, Instant::now()))
     }
 
     async fn delete_session(&self, id: &str) -> StoreResult<()> {
-        self.lock().sessions.remove(id);
+        self.lock().sessions.remove(id, Instant::now());
         Ok(())
     }
 }
@@ -123,32 +119,29 @@ impl SessionStore for MemoryStore {
 #[async_trait]
 impl LoginStateStore for MemoryStore {
     async fn put_pending_login(&self, login: &PendingLogin, ttl: Duration) -> StoreResult<()> {
-        let mut g = self.lock();
         let now = Instant::now();
-        g.logins.retain(|_, (_, until)| now < *until);
-        g.logins
-            .insert(login.id.clone(), (login.clone(), now + ttl));
+        self.lock()
+            .logins
+            .insert(login.id.clone(), login.clone(), now + ttl, now);
         Ok(())
     }
 
     async fn get_pending_login(&self, id: &str) -> StoreResult<Option<PendingLogin>> {
-        Ok(live(self.lock().logins.get(id)))
+        Ok(self.lock().logins.get(id, Instant::now()))
     }
 
     async fn take_pending_login(&self, id: &str) -> StoreResult<Option<PendingLogin>> {
-        let entry = self.lock().logins.remove(id);
-        Ok(live(entry.as_ref()))
+        Ok(self.lock().logins.remove(id, Instant::now()))
     }
 
     async fn remember_once(&self, namespace: &str, id: &str, ttl: Duration) -> StoreResult<bool> {
         let mut g = self.lock();
         let now = Instant::now();
-        g.once.retain(|_, until| now < *until);
         let key = format!("{namespace}\u{0}{id}");
-        if g.once.contains_key(&key) {
+        if g.once.get(&key, now).is_some() {
             return Ok(false);
         }
-        g.once.insert(key, now + ttl);
+        g.once.insert(key, (), now + ttl, now);
         Ok(true)
     }
 }
@@ -162,26 +155,32 @@ impl TokenStore for MemoryStore {
         value: &serde_json::Value,
         ttl: Duration,
     ) -> StoreResult<()> {
-        let mut g = self.lock();
         let now = Instant::now();
-        g.tokens.retain(|_, (_, until)| now < *until);
-        g.tokens
-            .insert(format!("{kind}\u{0}{key}"), (value.clone(), now + ttl));
+        self.lock()
+            .tokens
+            .insert(format!("{kind}\u{0}{key}"), value.clone(), now + ttl, now);
         Ok(())
     }
 
     async fn get_token(&self, kind: &str, key: &str) -> StoreResult<Option<serde_json::Value>> {
-        Ok(live(self.lock().tokens.get(&format!("{kind}\u{0}{key}"))))
+        Ok(self
+            .lock()
+            .tokens
+            .get(&format!("{kind}\u{0}{key}"), Instant::now()))
     }
 
     async fn delete_token(&self, kind: &str, key: &str) -> StoreResult<()> {
-        self.lock().tokens.remove(&format!("{kind}\u{0}{key}"));
+        self.lock()
+            .tokens
+            .remove(&format!("{kind}\u{0}{key}"), Instant::now());
         Ok(())
     }
 
     async fn take_token(&self, kind: &str, key: &str) -> StoreResult<Option<serde_json::Value>> {
-        let taken = self.lock().tokens.remove(&format!("{kind}\u{0}{key}"));
-        Ok(live(taken.as_ref()))
+        Ok(self
+            .lock()
+            .tokens
+            .remove(&format!("{kind}\u{0}{key}"), Instant::now()))
     }
 }
 
