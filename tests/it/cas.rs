@@ -433,3 +433,97 @@ async fn the_endpoints_move_under_a_configured_prefix() {
         .unwrap();
     assert_eq!(v["attributes"]["UAI"], crate::support::gateway::UAI, "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_fails_during_a_validation_is_answered_internal_error() {
+    use std::sync::Arc;
+
+    use passerelle::store::{RedisStore, Store};
+
+    use crate::support::gateway::{Options, TestGateway};
+    use crate::support::own_redis::OwnRedis;
+
+    let mut redis = OwnRedis::start();
+    let service = "https://cas.example.test/?sso_id=gar";
+    let gw = TestGateway::with(Options {
+        extra_toml: format!(
+            r#"
+[providers.cas-editeur]
+name = "Éditeur CAS"
+protocol = "cas"
+technical_distributor = "555555555_0000000000000000"
+[[providers.cas-editeur.resources]]
+id = "ark:/77777/cas"
+name = "Ressource CAS"
+access_url = "{service}"
+[providers.cas-editeur.resources.attributes]
+National_elv = ["IDO", "UAI"]
+[[providers.cas-editeur.cas.services]]
+url = "{service}"
+"#
+        ),
+        ..Options::default()
+    })
+    .await;
+    let store: Arc<dyn Store> = Arc::new(
+        RedisStore::connect(&redis.url(), false, "cas-ie")
+            .await
+            .unwrap(),
+    );
+    let state = passerelle::app::AppState::new(
+        (*gw.state.config).clone(),
+        store.clone(),
+        Arc::new(gw.clock.clone()),
+        Arc::new(gw.sink.clone()),
+    );
+    state.seed().await.unwrap();
+    crate::support::cas_peer::subscribe_in(store.as_ref()).await;
+    let now = passerelle::clock::Clock::now(&gw.clock);
+    let session = passerelle::session::Session {
+        id: passerelle::http::cookies::new_session_id(),
+        ent: "B0".parse().unwrap(),
+        person_id: "eleve-0001".into(),
+        authenticated_at: now,
+        expires_at: now + chrono::Duration::hours(6),
+        launches: vec![],
+        ent_session: None,
+        relying_parties: Vec::new(),
+        cas_services: Vec::new(),
+        saml_parties: Vec::new(),
+    };
+    store
+        .put_session(&session, std::time::Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(passerelle::http::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    let to = crate::support::gateway::http_client()
+        .get(format!(
+            "{base}/login?service={}",
+            urlencoding::encode(service)
+        ))
+        .header("cookie", format!("{}={}", gw.session_cookie(), session.id))
+        .send()
+        .await
+        .unwrap()
+        .headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let ticket = to.split("ticket=").nth(1).unwrap().to_string();
+    tokio::task::block_in_place(|| redis.kill());
+    let resp = reqwest::get(format!("{base}{V3}?{}", q(service, &ticket)))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 500);
+    let body = resp.text().await.unwrap();
+    assert!(
+        body.contains("<cas:authenticationFailure code=\"INTERNAL_ERROR\">"),
+        "{body}"
+    );
+}

@@ -4,7 +4,6 @@
 //! that follows redirects between the gateway and the provider.
 
 use passerelle::domain::{Assignment, AssignmentTarget, Subscription};
-use passerelle::store::SubscriptionStore;
 use tokio::io::AsyncBufReadExt;
 
 use crate::support::gateway::*;
@@ -124,13 +123,18 @@ logout_url = "{base}{logout_path}"
 /// An INDIV subscription to [`RES_CAS`]: the Latin group (the pupil) and the teacher assigned;
 /// the second pupil is not.
 pub async fn subscribe(gw: &TestGateway) {
+    subscribe_in(gw.store.as_ref()).await;
+}
+
+/// [`subscribe`], in `store`.
+pub async fn subscribe_in(store: &dyn passerelle::store::Store) {
     let s: Subscription = serde_json::from_value(serde_json::json!({
         "id": "abo-cas", "distributor_id": "555555555_0000000000000000", "resource_id": RES_CAS,
         "valid_from": "2026-08-15T00:00:00Z", "valid_until": "2027-08-15T00:00:00Z", "uais": [UAI],
         "assignment_type": "INDIV", "audiences": ["ELEVE", "ENSEIGNANT"]
     }))
     .unwrap();
-    gw.store.put_subscription(&s).await.unwrap();
+    store.put_subscription(&s).await.unwrap();
     for target in [
         AssignmentTarget::Group {
             code: "LATIN".into(),
@@ -140,7 +144,7 @@ pub async fn subscribe(gw: &TestGateway) {
             id: "ens-0001".into(),
         },
     ] {
-        gw.store
+        store
             .add_assignment(&Assignment {
                 subscription_id: "abo-cas".into(),
                 uai: UAI.parse().unwrap(),
