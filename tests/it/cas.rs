@@ -63,6 +63,25 @@ fn q(service: &str, ticket: &str) -> String {
 
 const V3: &str = "/p3/serviceValidate";
 
+/// Where `GET url`, with the session `cookie`, redirects the browser.
+async fn redirect_of(url: &str, cookie: &str) -> String {
+    crate::support::gateway::http_client()
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The JSON the application answers at `url`.
+async fn json_at(url: &str) -> serde_json::Value {
+    serde_json::from_str(&reqwest::get(url).await.unwrap().text().await.unwrap()).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ticket_is_validated_once_for_its_service_within_its_life() {
     let cas = Cas::new(3).await;
@@ -274,24 +293,9 @@ async fn logout_is_confirmed_ends_the_session_and_reaches_the_application() {
     let client = crate::support::gateway::http_client();
     let service = cas.peer.service();
     let login = format!("{base}/login?service={}", urlencoding::encode(&service));
-    let to = client
-        .get(&login)
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let to = redirect_of(&login, &cookie).await;
     let ticket = to.split("ticket=").nth(1).unwrap().to_string();
-    let opened: serde_json::Value = reqwest::get(&to)
-        .await
-        .unwrap()
-        .text()
-        .await
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap();
+    let opened: serde_json::Value = json_at(&to).await;
     assert_eq!(opened["ticket"], ticket);
 
     // A GET alone (any site can make a browser send one) ends nothing.
@@ -414,23 +418,8 @@ async fn the_endpoints_move_under_a_configured_prefix() {
         visited[1].starts_with(&format!("{base}/cas/login?")),
         "{visited:?}"
     );
-    let to = client
-        .get(&visited[1])
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let v: serde_json::Value = reqwest::get(&to)
-        .await
-        .unwrap()
-        .text()
-        .await
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap();
+    let to = redirect_of(&visited[1], &cookie).await;
+    let v: serde_json::Value = json_at(&to).await;
     assert_eq!(v["attributes"]["UAI"], crate::support::gateway::UAI, "{v}");
 }
 
