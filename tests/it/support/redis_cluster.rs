@@ -100,13 +100,19 @@ impl RedisCluster {
         for port in &cluster.ports {
             wait_for(|| cli(*port, &["cluster", "info"]).contains("cluster_state:ok"));
         }
-        // A replica that has not synced with its primary yet would never be promoted.
-        for port in &cluster.ports {
-            wait_for(|| {
-                let info = cli(*port, &["info", "replication"]);
-                info.contains("role:master") || info.contains("master_link_status:up")
-            });
-        }
+        // Every replica has taken its role and synced with its primary (one that has not would
+        // never be promoted, and a node still a primary without slots would pass for one).
+        wait_for(|| {
+            let synced = cluster
+                .ports
+                .iter()
+                .filter(|p| {
+                    let info = cli(**p, &["info", "replication"]);
+                    info.contains("role:slave") && info.contains("master_link_status:up")
+                })
+                .count();
+            synced == 3 * replicas && cluster.primaries().len() == 3
+        });
         cluster
     }
 
@@ -116,11 +122,12 @@ impl RedisCluster {
     }
 
     /// The ports of the primaries, as the cluster sees them now.
+    /// (A primary serves slots: a node that says it is a primary but serves none is not one.)
     pub fn primaries(&self) -> Vec<u16> {
         self.ports
             .iter()
             .copied()
-            .filter(|p| cli(*p, &["role"]).starts_with("master"))
+            .filter(|p| serves_slots(*p))
             .collect()
     }
 
@@ -136,6 +143,17 @@ impl RedisCluster {
     pub fn ok_from(&self, port: u16) -> bool {
         cli(port, &["cluster", "info"]).contains("cluster_state:ok")
     }
+}
+
+/// Whether the node on `port` is a primary that serves slots, by its own `CLUSTER NODES` line
+/// (`<id> <addr> myself,master <-> <ping> <pong> <epoch> <link> <slot ranges...>`).
+fn serves_slots(port: u16) -> bool {
+    cli(port, &["cluster", "nodes"]).lines().any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.len() > 8
+            && fields[2].split(',').any(|f| f == "myself")
+            && fields[2].contains("master")
+    })
 }
 
 fn wait_for(ready: impl Fn() -> bool) {
