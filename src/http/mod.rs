@@ -62,6 +62,10 @@ pub fn app(state: AppState) -> Router {
         .route(slo::IDP_SOAP_PATH, post(slo::idp_soap))
         .route("/ent/oidc/callback", get(ent_oidc::handle))
         .route(ent_oidc_logout::PATH, post(ent_oidc_logout::backchannel))
+        .route(
+            ent_oidc_logout::FRONT_PATH,
+            get(ent_oidc_logout::frontchannel),
+        )
         .route("/idp/metadata", get(idp::metadata))
         .route("/idp/profile/SAML2/Redirect/SSO", get(idp::sso_redirect))
         .route("/idp/profile/SAML2/POST/SSO", post(idp::sso_post))
@@ -117,7 +121,7 @@ pub fn app(state: AppState) -> Router {
             axum::http::header::CONTENT_SECURITY_POLICY,
             "frame-ancestors 'none'",
         ))
-        .layer(security_header(axum::http::header::X_FRAME_OPTIONS, "DENY"))
+        .layer(axum::middleware::map_response(deny_framing_by_default))
         .layer(security_header(
             axum::http::header::REFERRER_POLICY,
             "no-referrer",
@@ -127,6 +131,25 @@ pub fn app(state: AppState) -> Router {
             "nosniff",
         ))
         .with_state(state)
+}
+
+/// `X-Frame-Options: DENY` on every response but one whose handler let a named origin frame it
+/// (`frame-ancestors <origin>`: an ENT's front-channel logout); browsers that know CSP follow
+/// `frame-ancestors`, older ones `X-Frame-Options`, so the two must agree.
+async fn deny_framing_by_default(mut resp: axum::response::Response) -> axum::response::Response {
+    use axum::http::header::{CONTENT_SECURITY_POLICY, X_FRAME_OPTIONS};
+    let framed = resp
+        .headers()
+        .get(CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("frame-ancestors ") && v != "frame-ancestors 'none'");
+    if !framed {
+        resp.headers_mut().insert(
+            X_FRAME_OPTIONS,
+            axum::http::HeaderValue::from_static("DENY"),
+        );
+    }
+    resp
 }
 
 /// Headers on every response: no page of the gateway may be framed (the assignment page's

@@ -27,6 +27,7 @@ async fn full_flow_with_panva_oidc_provider_over_sockets() {
             stop,
             server,
             browser,
+            ..
         } = panva(CLIENT_SECRET, conform).await;
 
         // Médiacentre click: the gateway sends the browser to the ENT's authorization endpoint.
@@ -344,6 +345,7 @@ async fn panva_oidc_provider_refuses_a_wrong_client_secret_and_the_gateway_says_
         stop,
         server,
         browser,
+        ..
     } = panva("the-secret-the-ent-registered-0123456789", false).await;
     let mut url = format!("{base}{}", domaine_gar(RES_ETABL));
     let mut last = None;

@@ -50,6 +50,7 @@ mod metadata_own;
 mod metrics_access;
 mod mtls;
 mod oidc_backchannel;
+mod oidc_frontchannel;
 mod oidc_interop;
 mod oidc_provider;
 mod oidc_refusals;

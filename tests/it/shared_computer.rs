@@ -101,7 +101,7 @@ async fn an_ent_may_let_a_session_serve_without_asking_for_a_while() {
 /// Follows the browser's redirects from `url` through the ENT's OP (logging `person` in when
 /// it asks) until the gateway sends it elsewhere than the OP or back to the gateway; answers
 /// every URL visited, the last one being the resource (or the last page).
-async fn through_the_op(p: &Panva, mut url: String, person: &str) -> Vec<String> {
+pub(crate) async fn through_the_op(p: &Panva, mut url: String, person: &str) -> Vec<String> {
     let mut seen = vec![url.clone()];
     for _ in 0..12 {
         if url.starts_with(&format!("{}/interaction/", p.op.issuer)) && !url.contains("?as=") {
@@ -147,7 +147,7 @@ async fn ent_logout(p: &Panva) {
 }
 
 /// The provider's SSO through the gateway `p` serves, as in [`Saml::provider_assertion`].
-async fn assertion_at(p: &Panva, request: &str) -> Option<String> {
+pub(crate) async fn assertion_at(p: &Panva, request: &str) -> Option<String> {
     let at = p.gw.clock.now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let xml = provider_authn_request(request, Some(SP_ACS), &at).replace(BASE, &p.base);
     let query = signed_redirect_query(&private_key(&p.gw.sp), &xml, None, false);

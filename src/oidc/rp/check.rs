@@ -53,6 +53,9 @@ check_codes! {
         /// A back-channel `logout_token` is malformed or fails a check of Back-Channel Logout
         /// 1.0 §2.6 (event, `sub`/`sid`, `nonce`, `jti`, `iat`).
         LogoutToken = "logout_token",
+        /// A front-channel logout (Front-Channel Logout 1.0 §2) without its `iss` or `sid`, or
+        /// with one of them repeated.
+        FrontChannel = "front_channel",
         /// The gateway's configuration for this ENT is unusable.
         Config = "config",
     }
@@ -95,7 +98,8 @@ impl Check {
             | Check::AtHash
             | Check::Claims
             | Check::EntClaim
-            | Check::LogoutToken => Kind::Refused,
+            | Check::LogoutToken
+            | Check::FrontChannel => Kind::Refused,
         }
     }
 }

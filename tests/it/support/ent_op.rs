@@ -109,6 +109,8 @@ pub struct Panva {
     pub stop: tokio::sync::oneshot::Sender<()>,
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
     pub browser: reqwest::Client,
+    /// The browser's cookies (the gateway's session among them).
+    pub jar: std::sync::Arc<reqwest::cookie::Jar>,
 }
 
 pub async fn panva(ent_secret: &str, conform: bool) -> Panva {
@@ -146,8 +148,9 @@ async fn start_panva(ent_secret: &str, conform: bool, backchannel: bool) -> Panv
     let server = tokio::spawn(passerelle::http::serve(listener, gw.state.clone(), async {
         let _ = stopped.await;
     }));
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
     let browser = reqwest::Client::builder()
-        .cookie_store(true)
+        .cookie_provider(jar.clone())
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -159,5 +162,6 @@ async fn start_panva(ent_secret: &str, conform: bool, backchannel: bool) -> Panv
         stop,
         server,
         browser,
+        jar,
     }
 }
