@@ -76,6 +76,10 @@ pub struct EntSessionRef {
     /// earlier one), most recent first, at most [`EntSessionRef::MAX_EARLIER`].
     #[serde(default)]
     pub earlier_subjects: Vec<String>,
+    /// A SAML ENT's NameID `Format` (the gateway's LogoutRequest to the ENT names the login
+    /// with it); none for OIDC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 impl EntSessionRef {

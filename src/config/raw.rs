@@ -289,6 +289,9 @@ pub struct RawProviderSaml {
     /// Where the provider takes the gateway's LogoutRequests over SOAP when a session ends (its
     /// metadata's SOAP SingleLogoutService otherwise).
     pub slo_soap_url: Option<String>,
+    /// Where the provider takes the gateway's LogoutRequests and LogoutResponses over
+    /// HTTP-Redirect, the front channel (its metadata's Redirect SingleLogoutService otherwise).
+    pub slo_redirect_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -443,12 +443,15 @@ fn provider(
     };
     let saml = match (&p.saml, protocol) {
         (Some(s), Protocol::Saml) => {
-            if let Some(u) = &s.slo_soap_url {
-                if !crate::cas::service::acceptable(u) {
-                    cx.problem(
-                        format!("{prefix}.saml.slo_soap_url"),
-                        "must be an http(s) URL",
-                    );
+            for (key, url) in [
+                ("slo_soap_url", &s.slo_soap_url),
+                ("slo_redirect_url", &s.slo_redirect_url),
+            ] {
+                if url
+                    .as_ref()
+                    .is_some_and(|u| !crate::cas::service::acceptable(u))
+                {
+                    cx.problem(format!("{prefix}.saml.{key}"), "must be an http(s) URL");
                 }
             }
             let algs = algorithms(
@@ -472,6 +475,7 @@ fn provider(
                         algorithms: algs,
                         slo: crate::saml::metadata::SloEndpoints {
                             soap: s.slo_soap_url.clone().or(sp.slo.soap.clone()),
+                            redirect: s.slo_redirect_url.clone().or(sp.slo.redirect.clone()),
                             ..sp.slo
                         },
                     }),
@@ -517,6 +521,7 @@ fn provider(
                     algorithms: algs,
                     slo: crate::saml::metadata::SloEndpoints {
                         soap: s.slo_soap_url.clone(),
+                        redirect: s.slo_redirect_url.clone(),
                         ..Default::default()
                     },
                 })

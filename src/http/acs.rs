@@ -197,6 +197,7 @@ pub async fn handle(
         subject,
         index: login.session_index,
         earlier_subjects: Vec::new(),
+        format: login.name_id_format,
     });
     super::login::finish(
         &state,

@@ -171,6 +171,7 @@ pub async fn handle(
         subject: user.sub,
         index: user.sid,
         earlier_subjects: Vec::new(),
+        format: None,
     };
     login::finish(
         &state,

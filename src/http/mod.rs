@@ -34,6 +34,8 @@ pub mod party;
 mod query;
 mod site;
 mod slo;
+mod slo_answer;
+mod slo_to_ent;
 pub mod tls;
 mod verify;
 

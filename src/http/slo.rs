@@ -15,69 +15,24 @@
 
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Form;
 use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::flow;
 use crate::saml::binding::{self, RedirectQuery};
-use crate::saml::metadata::{SloEndpoints, BINDING_POST, BINDING_REDIRECT, BINDING_SOAP};
-use crate::saml::slo::{self, Carried, LogoutAnswer, Peer, SloUrls, VerifiedLogout};
+use crate::saml::metadata::{BINDING_POST, BINDING_REDIRECT, BINDING_SOAP};
+use crate::saml::slo::{self, Carried, Peer, VerifiedLogout};
 use crate::saml::{Check, SamlError};
 use crate::session::Session;
-use crate::trace::TraceEvent;
 
 use super::cookies;
 use super::error::PageError;
-use super::pages;
-
-pub const FRONT_PATH: &str = "/saml/slo";
-pub const SOAP_PATH: &str = "/saml/slo/soap";
-pub const IDP_REDIRECT_PATH: &str = "/idp/profile/SAML2/Redirect/SLO";
-pub const IDP_POST_PATH: &str = "/idp/profile/SAML2/POST/SLO";
-pub const IDP_SOAP_PATH: &str = "/idp/profile/SAML2/SOAP/SLO";
-
-/// Which side of the gateway a LogoutRequest comes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
-    /// From an ENT, to the gateway's SP.
-    Ent,
-    /// From a provider, to the gateway's IdP.
-    Provider,
-}
-
-impl Side {
-    fn peer_kind(self) -> &'static str {
-        match self {
-            Side::Ent => "ent",
-            Side::Provider => "provider",
-        }
-    }
-
-    fn urls(self, state: &AppState) -> SloUrls {
-        match self {
-            Side::Ent => SloUrls {
-                redirect: state.config.url(FRONT_PATH),
-                post: state.config.url(FRONT_PATH),
-                soap: state.config.url(SOAP_PATH),
-            },
-            Side::Provider => SloUrls {
-                redirect: state.config.url(IDP_REDIRECT_PATH),
-                post: state.config.url(IDP_POST_PATH),
-                soap: state.config.url(IDP_SOAP_PATH),
-            },
-        }
-    }
-
-    /// The gateway's entityID on this side (the LogoutResponse's Issuer).
-    fn issuer(self, state: &AppState) -> String {
-        match self {
-            Side::Ent => state.sp.entity_id.clone(),
-            Side::Provider => state.idp.entity_id.clone(),
-        }
-    }
-}
+use super::slo_answer::{answer, reply, sender, Answered, Failure, Outcome, Sender, Side};
+pub use super::slo_answer::{
+    FRONT_PATH, IDP_POST_PATH, IDP_REDIRECT_PATH, IDP_SOAP_PATH, SOAP_PATH,
+};
 
 /// The SingleLogoutService endpoints of the gateway's SP metadata (for ENTs).
 pub fn ent_endpoints(state: &AppState) -> Vec<(&'static str, String)> {
@@ -96,84 +51,6 @@ pub fn idp_endpoints(state: &AppState) -> Vec<(&'static str, String)> {
         (BINDING_POST, state.config.url(IDP_POST_PATH)),
         (BINDING_SOAP, state.config.url(IDP_SOAP_PATH)),
     ]
-}
-
-/// The peer that sent a LogoutRequest: its name for traces, its keys, its logout endpoints.
-struct Sender<'s> {
-    name: String,
-    /// The ENT, when an ENT sent it.
-    ent: Option<&'s crate::domain::IdEnt>,
-    peer: Peer<'s>,
-    slo: &'s SloEndpoints,
-}
-
-fn sender<'s>(state: &'s AppState, side: Side, issuer: &str) -> Result<Sender<'s>, SamlError> {
-    let unknown = || {
-        SamlError::new(
-            Check::Issuer,
-            "the LogoutRequest's Issuer is not a configured peer on this side",
-        )
-    };
-    match side {
-        Side::Ent => {
-            let (ent, idp) = state
-                .config
-                .ents
-                .values()
-                .find_map(|e| {
-                    e.saml()
-                        .filter(|i| i.peer.entity_id == issuer)
-                        .map(|i| (e, i))
-                })
-                .ok_or_else(unknown)?;
-            Ok(Sender {
-                name: ent.id.to_string(),
-                ent: Some(&ent.id),
-                peer: Peer::ent(idp),
-                slo: &idp.peer.slo,
-            })
-        }
-        Side::Provider => {
-            let provider = state
-                .config
-                .provider_by_entity_id(issuer)
-                .ok_or_else(unknown)?;
-            let sp = provider.saml.as_ref().ok_or_else(unknown)?;
-            Ok(Sender {
-                name: provider.key.clone(),
-                ent: None,
-                peer: Peer::provider(sp),
-                slo: &sp.slo,
-            })
-        }
-    }
-}
-
-/// Why a LogoutRequest got no LogoutResponse.
-enum Failure {
-    /// It was refused (traced): nothing ended.
-    Saml(SamlError),
-    /// The store failed.
-    Page(PageError),
-}
-
-impl Failure {
-    fn saml(state: &AppState, side: Side, peer: Option<String>, e: SamlError) -> Self {
-        state.trace(TraceEvent::ProtocolRefused {
-            peer_kind: side.peer_kind(),
-            peer,
-            protocol: "saml",
-            check: e.check.code(),
-        });
-        Failure::Saml(e)
-    }
-
-    fn page(self) -> PageError {
-        match self {
-            Failure::Saml(e) => PageError::saml_logout(&e),
-            Failure::Page(p) => p,
-        }
-    }
 }
 
 /// What a verified LogoutRequest ended.
@@ -241,49 +118,48 @@ async fn ended_by<'s>(
     })
 }
 
-fn answer(
-    state: &AppState,
-    side: Side,
-    verified: &VerifiedLogout,
-    destination: Option<&str>,
-    ended: bool,
-) -> LogoutAnswer {
-    LogoutAnswer {
-        issuer: side.issuer(state),
-        destination: destination.map(str::to_string),
-        in_response_to: verified.id.clone(),
-        status: if ended {
-            slo::STATUS_SUCCESS
-        } else {
-            slo::STATUS_REQUESTER
-        },
-        detail: (!ended).then_some(slo::STATUS_UNKNOWN_PRINCIPAL),
-    }
-}
-
 #[derive(Deserialize)]
 pub struct SloForm {
     #[serde(rename = "SAMLRequest")]
-    saml_request: String,
+    saml_request: Option<String>,
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
     #[serde(rename = "RelayState")]
     relay_state: Option<String>,
 }
 
-/// `GET /saml/slo`: an ENT's LogoutRequest over HTTP-Redirect.
+/// `GET /saml/slo`: an ENT's LogoutRequest over HTTP-Redirect, or its LogoutResponse to the
+/// gateway's own request (`slo_to_ent`).
 pub async fn redirect(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
+    let raw = query.as_deref().unwrap_or("");
+    let answers = url::form_urlencoded::parse(raw.as_bytes()).any(|(k, _)| k == "SAMLResponse");
+    if answers {
+        let max = state.config.saml.max_message_bytes;
+        let q = RedirectQuery::parse(raw, "SAMLResponse")
+            .map_err(|e| Failure::saml(&state, Side::Ent, None, e).page())?;
+        let xml = binding::decode_redirect(&q.message, max)
+            .map_err(|e| Failure::saml(&state, Side::Ent, None, e).page())?;
+        return super::slo_to_ent::answered(&state, Carried::Redirect(q), &xml).await;
+    }
     redirect_to(&state, Side::Ent, &headers, query).await
 }
 
-/// `POST /saml/slo`: an ENT's LogoutRequest over HTTP-POST.
+/// `POST /saml/slo`: an ENT's LogoutRequest over HTTP-POST, or its LogoutResponse.
 pub async fn post(
     State(state): State<AppState>,
     headers: HeaderMap,
     Form(form): Form<SloForm>,
 ) -> Result<Response, PageError> {
+    if let (None, Some(message)) = (&form.saml_request, &form.saml_response) {
+        let xml = binding::decode_post(message, state.config.saml.max_message_bytes)
+            .map_err(|e| Failure::saml(&state, Side::Ent, None, e).page())?;
+        let carried = Carried::Post(xml.clone());
+        return super::slo_to_ent::answered(&state, carried, &xml).await;
+    }
     post_to(&state, Side::Ent, &headers, form).await
 }
 
@@ -344,15 +220,19 @@ async fn post_to(
         let e = SamlError::new(Check::Malformed, "RelayState is too long");
         return Err(Failure::saml(state, side, None, e).page());
     }
-    let xml = binding::decode_post(&form.saml_request, state.config.saml.max_message_bytes)
+    let Some(message) = &form.saml_request else {
+        let e = SamlError::new(Check::Malformed, "the form carries no SAMLRequest");
+        return Err(Failure::saml(state, side, None, e).page());
+    };
+    let xml = binding::decode_post(message, state.config.saml.max_message_bytes)
         .map_err(|e| Failure::saml(state, side, None, e).page())?;
     let carried = Carried::Post(xml.clone());
     front(state, side, headers, carried, &xml, form.relay_state).await
 }
 
 /// The front channel: the user's browser brought the request, and takes the answer back to
-/// the peer (over its Redirect endpoint, else its POST one), or sees a page when the peer
-/// publishes neither.
+/// the peer. A provider's logout of a session from an ENT that takes logouts over the front
+/// channel goes there first (`slo_to_ent`), and the provider is answered when the ENT has.
 async fn front(
     state: &AppState,
     side: Side,
@@ -367,35 +247,33 @@ async fn front(
     let secure = cookies::secure(&state.config);
     let browsers = cookies::session_id(headers, secure);
     let ours = browsers.is_some_and(|id| done.ended.iter().any(|s| s.id == id));
-    let (key, now) = (&state.config.signing_key, state.clock.now());
-    let ended = !done.ended.is_empty();
-    let logout_failed = |e: SamlError| PageError::saml_logout(&e);
-    let mut resp = if let Some(location) = &done.sender.slo.redirect {
-        let a = answer(state, side, &done.verified, Some(location), ended);
-        let xml = slo::logout_response(&a, key, false, now).map_err(logout_failed)?;
-        let url = slo::redirect_response_url(location, &xml, relay.as_deref(), key)
-            .map_err(logout_failed)?;
-        Redirect::to(&url).into_response()
-    } else if let Some(location) = &done.sender.slo.post {
-        let a = answer(state, side, &done.verified, Some(location), ended);
-        let key = key.clone();
-        let signed =
-            super::verify::off_worker(state, move || slo::logout_response(&a, &key, true, now))
-                .await
-                .map_err(logout_failed)?;
-        let page = binding::post_form(location, "SAMLResponse", &signed, relay.as_deref());
-        Html(page).into_response()
-    } else {
-        Html(pages::page(
-            "Déconnexion",
-            "<p>Vous êtes déconnecté de la passerelle. Vous pouvez fermer cette fenêtre.</p>",
-        ))
-        .into_response()
+    let onward = match side {
+        Side::Provider => {
+            let asked = super::slo_to_ent::Asked {
+                provider: &done.sender.name,
+                in_response_to: &done.verified.id,
+                relay: relay.as_deref(),
+            };
+            super::slo_to_ent::ask_ent(state, &done.ended, asked).await?
+        }
+        Side::Ent => None,
     };
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
+    let mut resp = match onward {
+        Some(to_ent) => to_ent,
+        None => {
+            let outcome = if done.ended.is_empty() {
+                Outcome::Unknown
+            } else {
+                Outcome::Ended
+            };
+            let answered = Answered {
+                in_response_to: &done.verified.id,
+                outcome,
+                relay: relay.as_deref(),
+            };
+            reply(state, side, done.sender.slo, answered).await?
+        }
+    };
     if ours {
         if let Some(c) = cookies::clear_session(secure) {
             resp.headers_mut().append(header::SET_COOKIE, c);
@@ -428,7 +306,12 @@ async fn soap_to(state: &AppState, side: Side, body: String) -> Response {
             return soap_xml(p.status, slo::soap_fault("temporarily unavailable"));
         }
     };
-    let a = answer(state, side, &done.verified, None, !done.ended.is_empty());
+    let outcome = if done.ended.is_empty() {
+        Outcome::Unknown
+    } else {
+        Outcome::Ended
+    };
+    let a = answer(state, side, &done.verified.id, None, outcome);
     let (key, now) = (state.config.signing_key.clone(), state.clock.now());
     match super::verify::off_worker(state, move || slo::logout_response(&a, &key, true, now)).await
     {

@@ -19,6 +19,7 @@ pub mod keys;
 pub mod metadata;
 pub mod signing;
 pub mod slo;
+pub mod slo_back;
 pub mod slo_out;
 pub mod sp;
 pub mod xml;

@@ -26,6 +26,9 @@ pub const MAX_AGE: Duration = Duration::minutes(5);
 pub const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 pub const STATUS_REQUESTER: &str = "urn:oasis:names:tc:SAML:2.0:status:Requester";
 pub const STATUS_UNKNOWN_PRINCIPAL: &str = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal";
+/// The second-level status of a logout that ended the session but not everywhere (SAML core
+/// §3.7.3.2).
+pub const STATUS_PARTIAL_LOGOUT: &str = "urn:oasis:names:tc:SAML:2.0:status:PartialLogout";
 
 /// A LogoutRequest as received, with its binding.
 #[derive(Debug, Clone)]

@@ -96,6 +96,8 @@ pub struct VerifiedLogin {
     pub person_id: String,
     /// The assertion's NameID (what the ENT's LogoutRequest names).
     pub name_id: Option<String>,
+    /// The NameID's `Format`, as the ENT sent it (its logout is asked with the same).
+    pub name_id_format: Option<String>,
     pub session_index: Option<String>,
     /// The latest `AuthnInstant` of the assertion's statements: when the ENT authenticated
     /// the user.
@@ -129,17 +131,16 @@ pub fn verify_response(
         .flatten()
         .filter_map(|s| s.authn_instant)
         .max();
-    let name_id = assertion
-        .subject
-        .as_ref()
-        .and_then(|s| s.name_id.as_ref())
-        .map(|n| n.value.clone());
+    let subject = assertion.subject.as_ref().and_then(|s| s.name_id.as_ref());
+    let name_id = subject.map(|n| n.value.clone());
+    let name_id_format = subject.and_then(|n| n.format.clone());
     Ok(VerifiedLogin {
         assertion_id: assertion.id,
         remember_until,
         id_ent,
         person_id,
         name_id,
+        name_id_format,
         session_index,
         authn_instant,
     })

@@ -18,6 +18,9 @@ use tower::ServiceExt;
 pub const BASE: &str = "https://gateway.example.test";
 pub const ENT_ENTITY: &str = "https://ent.example.test/idp";
 pub const ENT_SSO: &str = "https://ent.example.test/idp/sso";
+/// The ENT's front-channel SingleLogoutService in `ent-idp-slo.xml` (the ENT's metadata with
+/// it; select it with `PASSERELLE__ENTS__B0__SAML__IDP_METADATA=ent-idp-slo.xml`).
+pub const ENT_SLO: &str = "https://ent.example.test/idp/slo";
 pub const SP_ENTITY: &str = "https://resource.example.test/saml/metadata";
 pub const SP_ACS: &str = "https://resource.example.test/saml/acs";
 pub const UAI: &str = "0561641E";
@@ -130,14 +133,17 @@ impl TestGateway {
             "test-secret-0123456789abcdef-0123456789",
         )
         .unwrap();
-        std::fs::write(
-            d.join("ent-idp.xml"),
+        let ent_metadata = |slo: &str| {
             format!(
-                r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{ENT_ENTITY}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{ENT_SSO}"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+                r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{ENT_ENTITY}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>{slo}<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{ENT_SSO}"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
                 ent.cert_b64()
-            ),
-        )
-        .unwrap();
+            )
+        };
+        std::fs::write(d.join("ent-idp.xml"), ent_metadata("")).unwrap();
+        let slo = format!(
+            r#"<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{ENT_SLO}"/>"#
+        );
+        std::fs::write(d.join("ent-idp-slo.xml"), ent_metadata(&slo)).unwrap();
         std::fs::write(d.join("seed.json"), seed()).unwrap();
         std::fs::write(d.join("ent.token"), ENT_TOKEN).unwrap();
         std::fs::write(d.join("provider.token"), PROVIDER_TOKEN).unwrap();

@@ -192,6 +192,8 @@ pub fn xmlsec1_sign(xml: &str, key: &Path, cert: &Path) -> String {
             "urn:oasis:names:tc:SAML:2.0:protocol:AuthnRequest",
             "--id-attr:ID",
             "urn:oasis:names:tc:SAML:2.0:protocol:LogoutRequest",
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:protocol:LogoutResponse",
         ])
         .arg("--output")
         .arg(&output)
@@ -364,4 +366,31 @@ pub fn strip_signatures(signed: &str) -> String {
 pub fn add_doctype(xml: &str) -> String {
     let body = strip_decl(xml);
     format!("<?xml version=\"1.0\"?><!DOCTYPE samlp:Response [<!ENTITY who \"eleve-0002\">]>{body}")
+}
+
+/// An ENT's LogoutResponse (HTTP-POST binding) to the gateway's LogoutRequest `in_response_to`,
+/// with top-level `status`, its enveloped signature made by xmlsec1 with `key` and `cert` when
+/// given.
+pub fn ent_logout_response(
+    in_response_to: &str,
+    destination: &str,
+    issued: DateTime<Utc>,
+    status: &str,
+    key: Option<(&Path, &Path)>,
+) -> String {
+    let id = format!("_elr-{}", uuid::Uuid::new_v4().simple());
+    let sig = if key.is_some() {
+        TEMPLATE.replace("#ID", &format!("#{id}"))
+    } else {
+        String::new()
+    };
+    let xml = format!(
+        r#"<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{at}" Destination="{destination}" InResponseTo="{in_response_to}"><saml:Issuer>{ent}</saml:Issuer>{sig}<samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status></samlp:LogoutResponse>"#,
+        at = t(issued),
+        ent = crate::support::gateway::ENT_ENTITY,
+    );
+    match key {
+        Some((k, c)) => xmlsec1_sign(&xml, k, c),
+        None => xml,
+    }
 }

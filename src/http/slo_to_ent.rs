@@ -1,0 +1,187 @@
+//! A provider's front-channel logout goes on to the ENT (SAML single logout, the gateway as
+//! the session authority between them): when a provider's LogoutRequest ends a session from a
+//! SAML ENT that takes logouts over the front channel, the browser goes to the ENT with the
+//! gateway's signed LogoutRequest (naming the ENT's NameID and SessionIndex), and the provider
+//! gets its LogoutResponse once the ENT has answered at `/saml/slo`. What the provider is owed
+//! meanwhile waits in the store for a few minutes, under the ID of the gateway's request, and
+//! is taken once: any node can take the ENT's answer. An ENT that did not log its user out
+//! makes the provider's answer `PartialLogout`; an answer that cannot be verified, or that
+//! names no request the gateway is waiting on, ends nothing more and answers nobody.
+
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::saml::metadata::SloEndpoints;
+use crate::saml::slo::{self, Carried, Peer, MAX_AGE};
+use crate::saml::slo_back::{self, EntLogin};
+use crate::saml::{binding, Check, SamlError};
+use crate::session::Session;
+
+use super::error::PageError;
+use super::slo_answer::{reply, sender, Answered, Failure, Outcome, Side, FRONT_PATH};
+
+/// Store kind of what a provider is owed while its user logs out at the ENT.
+const KIND: &str = "saml-logout-onward";
+
+/// The provider's LogoutRequest that started the logout.
+pub(super) struct Asked<'a> {
+    /// The provider's configuration key.
+    pub provider: &'a str,
+    pub in_response_to: &'a str,
+    pub relay: Option<&'a str>,
+}
+
+/// What the provider is owed, kept while the ENT is asked.
+#[derive(Serialize, Deserialize)]
+struct Owed {
+    provider: String,
+    in_response_to: String,
+    relay: Option<String>,
+    /// The ENT asked (its id): only its answer settles it.
+    ent: String,
+}
+
+/// When one of `ended` is a login at a SAML ENT with a front-channel logout endpoint: what
+/// the provider is owed, stored, and the browser sent to the ENT with the gateway's signed
+/// LogoutRequest. `None` when no ENT is to be asked (the provider is answered at once).
+pub(super) async fn ask_ent(
+    state: &AppState,
+    ended: &[Session],
+    asked: Asked<'_>,
+) -> Result<Option<Response>, PageError> {
+    let found = ended.iter().find_map(|s| {
+        let r = s.ent_session.as_ref()?;
+        let ent = state.config.ents.values().find(|e| e.id == s.ent)?;
+        let idp = ent.saml()?;
+        (idp.peer.slo.redirect.is_some() || idp.peer.slo.post.is_some()).then_some((ent, idp, r))
+    });
+    let Some((ent, idp, r)) = found else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    let login = EntLogin {
+        sp: &state.sp.entity_id,
+        name_id: &r.subject,
+        format: r.format.as_deref(),
+        session_index: r.index.as_deref(),
+    };
+    let slo = &idp.peer.slo;
+    let destination = slo
+        .redirect
+        .as_ref()
+        .or(slo.post.as_ref())
+        .cloned()
+        .unwrap_or_default();
+    let failed = |e: SamlError| PageError::saml_logout(&e);
+    let key = state.config.signing_key.clone();
+    let (id, xml) = if slo.redirect.is_some() {
+        slo_back::request(login, &destination, None, now).map_err(failed)?
+    } else {
+        let login = (
+            login.name_id.to_string(),
+            login.format.map(str::to_string),
+            login.session_index.map(str::to_string),
+        );
+        let (sp, dest, key) = (state.sp.entity_id.clone(), destination.clone(), key.clone());
+        super::verify::off_worker(state, move || {
+            let login = EntLogin {
+                sp: &sp,
+                name_id: &login.0,
+                format: login.1.as_deref(),
+                session_index: login.2.as_deref(),
+            };
+            slo_back::request(login, &dest, Some(&key), now)
+        })
+        .await
+        .map_err(failed)?
+    };
+    let owed = Owed {
+        provider: asked.provider.to_string(),
+        in_response_to: asked.in_response_to.to_string(),
+        relay: asked.relay.map(str::to_string),
+        ent: ent.id.to_string(),
+    };
+    let value = serde_json::to_value(&owed).unwrap_or_default();
+    let ttl = MAX_AGE.to_std().unwrap_or_default();
+    state.store.put_token(KIND, &id, &value, ttl).await?;
+    let resp = if let Some(location) = &slo.redirect {
+        let url = binding::signed_redirect_url(location, "SAMLRequest", &xml, None, &key.key)
+            .map_err(failed)?;
+        Redirect::to(&url).into_response()
+    } else {
+        Html(binding::post_form(&destination, "SAMLRequest", &xml, None)).into_response()
+    };
+    tracing::info!(ent = %ent.id, provider = asked.provider, "a provider's logout goes on to the ENT");
+    Ok(Some(resp))
+}
+
+/// The ENT's LogoutResponse (`carried`, whose unverified XML is `xml`) to the gateway's
+/// request: verified, the provider's due taken, and the provider answered.
+pub(super) async fn answered(
+    state: &AppState,
+    carried: Carried,
+    xml: &str,
+) -> Result<Response, PageError> {
+    let side = Side::Ent;
+    let max = state.config.saml.max_message_bytes;
+    let refused = |peer: Option<String>, e: SamlError| Failure::saml(state, side, peer, e).page();
+    let issuer = slo::peek_issuer(xml, max).map_err(|e| refused(None, e))?;
+    let from = sender(state, side, &issuer).map_err(|e| refused(None, e))?;
+    let name = from.name.clone();
+    let (skew, now) = (state.sp.clock_skew, state.clock.now());
+    let destination = state.config.url(FRONT_PATH);
+    let (entity_id, certs, algorithms) = (
+        from.peer.entity_id.to_string(),
+        from.peer.certs.to_vec(),
+        from.peer.algorithms.clone(),
+    );
+    let verified = super::verify::off_worker(state, move || {
+        let peer = Peer {
+            entity_id: &entity_id,
+            certs: &certs,
+            algorithms: &algorithms,
+        };
+        slo_back::verify_response(&carried, &destination, &peer, skew, max, now)
+    })
+    .await
+    .map_err(|e| refused(Some(name.clone()), e))?;
+    let owed = state
+        .store
+        .take_token(KIND, &verified.in_response_to)
+        .await?
+        .and_then(|v| serde_json::from_value::<Owed>(v).ok());
+    let Some(owed) = owed.filter(|o| o.ent == name) else {
+        let e = SamlError::new(
+            Check::InResponseTo,
+            "the LogoutResponse answers no logout the gateway is waiting on (unknown, answered already, or expired)",
+        );
+        return Err(refused(Some(name), e));
+    };
+    if !verified.success {
+        tracing::warn!(ent = %name, provider = %owed.provider, "the ENT did not log its user out; the provider hears PartialLogout");
+    }
+    let slo = provider_slo(state, &owed.provider);
+    let a = Answered {
+        in_response_to: &owed.in_response_to,
+        outcome: if verified.success {
+            Outcome::Ended
+        } else {
+            Outcome::Partial
+        },
+        relay: owed.relay.as_deref(),
+    };
+    reply(state, Side::Provider, &slo, a).await
+}
+
+/// The logout endpoints of the provider `key` (none when it left the configuration).
+fn provider_slo(state: &AppState, key: &str) -> SloEndpoints {
+    state
+        .config
+        .providers
+        .values()
+        .find(|p| p.key == key)
+        .and_then(|p| p.saml.as_ref())
+        .map(|sp| sp.slo.clone())
+        .unwrap_or_default()
+}
