@@ -70,11 +70,12 @@ pub(super) async fn answer(
         Err(HandOverError::Flow(e)) => return Err(e.into()),
         Err(HandOverError::Issue(e)) => return Err(refused(state, Some(&provider.key), e)),
     };
-    // A provider with a SOAP logout endpoint hears when this session ends.
+    // A provider with a logout endpoint (SOAP, or Redirect in the browser) hears when this
+    // session ends.
     if provider
         .saml
         .as_ref()
-        .is_some_and(|sp| sp.slo.soap.is_some())
+        .is_some_and(|sp| sp.slo.soap.is_some() || sp.slo.redirect.is_some())
     {
         let party = crate::session::SamlParty {
             provider: provider.key.clone(),

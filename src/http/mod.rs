@@ -35,6 +35,7 @@ mod query;
 mod site;
 mod slo;
 mod slo_answer;
+mod slo_front;
 mod slo_to_ent;
 pub mod tls;
 mod verify;

@@ -29,7 +29,7 @@ use crate::session::Session;
 
 use super::cookies;
 use super::error::PageError;
-use super::slo_answer::{answer, reply, sender, Answered, Failure, Outcome, Sender, Side};
+use super::slo_answer::{answer, next_step, sender, Answered, Failure, Outcome, Sender, Side};
 pub use super::slo_answer::{
     FRONT_PATH, IDP_POST_PATH, IDP_REDIRECT_PATH, IDP_SOAP_PATH, SOAP_PATH,
 };
@@ -174,6 +174,17 @@ pub async fn idp_redirect(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
+    let raw = query.as_deref().unwrap_or("");
+    if url::form_urlencoded::parse(raw.as_bytes()).any(|(k, _)| k == "SAMLResponse") {
+        let max = state.config.saml.max_message_bytes;
+        let side = Side::Provider;
+        let q = RedirectQuery::parse(raw, "SAMLResponse")
+            .map_err(|e| Failure::saml(&state, side, None, e).page())?;
+        let xml = binding::decode_redirect(&q.message, max)
+            .map_err(|e| Failure::saml(&state, side, None, e).page())?;
+        let at = state.config.url(IDP_REDIRECT_PATH);
+        return super::slo_front::answered(&state, Carried::Redirect(q), &xml, at).await;
+    }
     redirect_to(&state, Side::Provider, &headers, query).await
 }
 
@@ -183,6 +194,12 @@ pub async fn idp_post(
     headers: HeaderMap,
     Form(form): Form<SloForm>,
 ) -> Result<Response, PageError> {
+    if let (None, Some(message)) = (&form.saml_request, &form.saml_response) {
+        let xml = binding::decode_post(message, state.config.saml.max_message_bytes)
+            .map_err(|e| Failure::saml(&state, Side::Provider, None, e).page())?;
+        let (carried, at) = (Carried::Post(xml.clone()), state.config.url(IDP_POST_PATH));
+        return super::slo_front::answered(&state, carried, &xml, at).await;
+    }
     post_to(&state, Side::Provider, &headers, form).await
 }
 
@@ -271,7 +288,17 @@ async fn front(
                 outcome,
                 relay: relay.as_deref(),
             };
-            reply(state, side, done.sender.slo, answered).await?
+            let next = next_step(state, side, done.sender.slo, answered).await?;
+            // The ENT's logout: providers that take logouts only in the browser first.
+            let frames = match side {
+                Side::Ent => super::slo_front::frames(state, &done.ended).await?,
+                Side::Provider => Vec::new(),
+            };
+            if frames.is_empty() {
+                next.into_response()
+            } else {
+                super::slo_front::page(&frames, next)
+            }
         }
     };
     if ours {

@@ -183,23 +183,65 @@ pub(super) struct Answered<'a> {
     pub relay: Option<&'a str>,
 }
 
-/// Sends the browser back to the peer whose logout endpoints are `slo` with the gateway's
-/// signed LogoutResponse (over its Redirect endpoint, else its POST one), or shows a page when
-/// the peer publishes neither.
-pub(super) async fn reply(
+/// Where the browser goes after a logout, with the gateway's LogoutResponse.
+pub(super) enum Next {
+    /// The peer's Redirect endpoint, the signed query in the URL.
+    Redirect(String),
+    /// The peer's POST endpoint, with the signed LogoutResponse.
+    Post {
+        location: String,
+        signed: String,
+        relay: Option<String>,
+    },
+    /// The peer publishes neither: a page says the user is logged out.
+    Done,
+}
+
+impl Next {
+    pub(super) fn into_response(self) -> Response {
+        let mut resp = match self {
+            Next::Redirect(url) => Redirect::to(&url).into_response(),
+            Next::Post {
+                location,
+                signed,
+                relay,
+            } => Html(binding::post_form(
+                &location,
+                "SAMLResponse",
+                &signed,
+                relay.as_deref(),
+            ))
+            .into_response(),
+            Next::Done => Html(pages::page(
+                "Déconnexion",
+                "<p>Vous êtes déconnecté de la passerelle. Vous pouvez fermer cette fenêtre.</p>",
+            ))
+            .into_response(),
+        };
+        resp.headers_mut().insert(
+            header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+        resp
+    }
+}
+
+/// The gateway's signed LogoutResponse to the peer whose logout endpoints are `slo` (over its
+/// Redirect endpoint, else its POST one), or a page when the peer publishes neither.
+pub(super) async fn next_step(
     state: &AppState,
     side: Side,
     slo: &SloEndpoints,
     a: Answered<'_>,
-) -> Result<Response, PageError> {
+) -> Result<Next, PageError> {
     let (key, now) = (&state.config.signing_key, state.clock.now());
     let logout_failed = |e: SamlError| PageError::saml_logout(&e);
-    let mut resp = if let Some(location) = &slo.redirect {
+    if let Some(location) = &slo.redirect {
         let answer = answer(state, side, a.in_response_to, Some(location), a.outcome);
         let xml = slo::logout_response(&answer, key, false, now).map_err(logout_failed)?;
         let url =
             slo::redirect_response_url(location, &xml, a.relay, key).map_err(logout_failed)?;
-        Redirect::to(&url).into_response()
+        Ok(Next::Redirect(url))
     } else if let Some(location) = &slo.post {
         let answer = answer(state, side, a.in_response_to, Some(location), a.outcome);
         let key = key.clone();
@@ -208,23 +250,22 @@ pub(super) async fn reply(
         })
         .await
         .map_err(logout_failed)?;
-        Html(binding::post_form(
-            location,
-            "SAMLResponse",
-            &signed,
-            a.relay,
-        ))
-        .into_response()
+        Ok(Next::Post {
+            location: location.clone(),
+            signed,
+            relay: a.relay.map(str::to_string),
+        })
     } else {
-        Html(pages::page(
-            "Déconnexion",
-            "<p>Vous êtes déconnecté de la passerelle. Vous pouvez fermer cette fenêtre.</p>",
-        ))
-        .into_response()
-    };
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    Ok(resp)
+        Ok(Next::Done)
+    }
+}
+
+/// Sends the browser back to the peer whose logout endpoints are `slo` ([`next_step`]).
+pub(super) async fn reply(
+    state: &AppState,
+    side: Side,
+    slo: &SloEndpoints,
+    a: Answered<'_>,
+) -> Result<Response, PageError> {
+    Ok(next_step(state, side, slo, a).await?.into_response())
 }

@@ -5,7 +5,8 @@
 //! is verified as strictly as any message from it: signed by the ENT's key (the Redirect
 //! query's signature, or an enveloped one over POST), `Destination` this gateway's logout URL,
 //! `Issuer` the ENT, issued within the last few minutes, and `InResponseTo` naming a request the
-//! caller kept (one-time, in the store).
+//! caller kept (one-time, in the store). Providers' LogoutResponses to the gateway's
+//! front-channel LogoutRequests (`http::slo_front`) are verified the same way, with their keys.
 
 use chrono::{DateTime, Duration, Utc};
 use quick_xml::events::Event;
@@ -84,8 +85,9 @@ fn err(check: Check, detail: impl Into<std::borrow::Cow<'static, str>>) -> SamlE
     SamlError::new(check, detail)
 }
 
-/// Verifies the LogoutResponse `carried` (Redirect or POST) from the ENT `peer`, sent to
-/// `destination` (this gateway's front-channel logout URL), at `now`.
+/// Verifies the LogoutResponse `carried` (Redirect or POST) from `peer` (an ENT, or a
+/// provider), sent to `destination` (the gateway's front-channel logout URL on that side), at
+/// `now`.
 pub fn verify_response(
     carried: &Carried,
     destination: &str,
@@ -136,7 +138,7 @@ pub fn verify_response(
         ));
     }
     if r.issuer.as_deref() != Some(peer.entity_id) {
-        return Err(err(Check::Issuer, "the Issuer is not the expected ENT"));
+        return Err(err(Check::Issuer, "the Issuer is not the expected peer"));
     }
     let issued = r
         .issue_instant

@@ -25,6 +25,26 @@ pub struct Named<'a> {
     pub session_index: &'a str,
 }
 
+/// The `LogoutRequest` for `named` to `destination`, with `sig` after its Issuer.
+fn request_xml(
+    named: Named<'_>,
+    destination: &str,
+    id: &str,
+    sig: &str,
+    now: DateTime<Utc>,
+) -> String {
+    format!(
+        r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}" Destination="{dest}" NotOnOrAfter="{until}" Reason="urn:oasis:names:tc:SAML:2.0:logout:user"><saml:Issuer>{issuer}</saml:Issuer>{sig}<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" NameQualifier="{issuer}" SPNameQualifier="{sp}">{name_id}</saml:NameID><samlp:SessionIndex>{index}</samlp:SessionIndex></samlp:LogoutRequest>"#,
+        now = instant(now),
+        until = instant(now + MAX_AGE),
+        dest = escape(destination),
+        issuer = escape(named.issuer),
+        sp = escape(named.sp),
+        name_id = escape(named.name_id),
+        index = escape(named.session_index),
+    )
+}
+
 /// A `LogoutRequest` for `named`, to `destination`, signed (enveloped), in a SOAP envelope.
 pub fn soap_request(
     named: Named<'_>,
@@ -33,19 +53,24 @@ pub fn soap_request(
     now: DateTime<Utc>,
 ) -> Result<String, SamlError> {
     let id = new_id();
-    let xml = format!(
-        r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}" Destination="{dest}" NotOnOrAfter="{until}" Reason="urn:oasis:names:tc:SAML:2.0:logout:user"><saml:Issuer>{issuer}</saml:Issuer>{sig}<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" NameQualifier="{issuer}" SPNameQualifier="{sp}">{name_id}</saml:NameID><samlp:SessionIndex>{index}</samlp:SessionIndex></samlp:LogoutRequest>"#,
-        now = instant(now),
-        until = instant(now + MAX_AGE),
-        dest = escape(destination),
-        issuer = escape(named.issuer),
-        sig = super::signing::signature_template(&id, key),
-        sp = escape(named.sp),
-        name_id = escape(named.name_id),
-        index = escape(named.session_index),
-    );
-    let signed = super::signing::sign(&xml, key)?;
+    let sig = super::signing::signature_template(&id, key);
+    let signed = super::signing::sign(&request_xml(named, destination, &id, &sig, now), key)?;
     Ok(super::slo::soap_envelope(&signed))
+}
+
+/// A `LogoutRequest` for `named` over HTTP-Redirect (the front channel): its ID, and the URL
+/// at `destination` whose query the gateway's key signs.
+pub fn redirect_url(
+    named: Named<'_>,
+    destination: &str,
+    key: &SigningKey,
+    now: DateTime<Utc>,
+) -> Result<(String, String), SamlError> {
+    let id = new_id();
+    let xml = request_xml(named, destination, &id, "", now);
+    let url =
+        super::binding::signed_redirect_url(destination, "SAMLRequest", &xml, None, &key.key)?;
+    Ok((id, url))
 }
 
 /// Whether the SOAP answer `body` carries a `LogoutResponse` whose top-level status is

@@ -38,6 +38,7 @@ mod ent_oidc;
 mod ent_oidc_refusals;
 mod ent_oidc_ssrf;
 mod ent_slo;
+mod ent_slo_front;
 mod feed;
 mod feed_primary;
 mod forwarded_cert;

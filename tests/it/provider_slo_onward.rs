@@ -70,7 +70,7 @@ async fn provider_logs_out() -> Onward {
     }
 }
 
-async fn post_form(s: &Saml, path: &str, param: &str, xml: &str) -> reqwest::Response {
+pub(crate) async fn post_form(s: &Saml, path: &str, param: &str, xml: &str) -> reqwest::Response {
     use base64::Engine;
     s.browser
         .post(format!("{}{path}", s.base))
@@ -82,7 +82,7 @@ async fn post_form(s: &Saml, path: &str, param: &str, xml: &str) -> reqwest::Res
 
 /// Checks the Redirect binding's signature of `url` with the gateway's certificate, by
 /// openssl (SAML bindings §3.4.4.1: the raw query parameters, in order, without Signature).
-fn query_signed_by_gateway(s: &Saml, url: &str) {
+pub(crate) fn query_signed_by_gateway(s: &Saml, url: &str) {
     use base64::Engine;
     let query = url.split_once('?').unwrap().1;
     let mut signed = Vec::new();
@@ -108,7 +108,7 @@ fn query_signed_by_gateway(s: &Saml, url: &str) {
     );
 }
 
-fn attr(xml: &str, name: &str) -> String {
+pub(crate) fn attr(xml: &str, name: &str) -> String {
     xml.split(&format!(" {name}=\""))
         .nth(1)
         .and_then(|r| r.split('"').next())

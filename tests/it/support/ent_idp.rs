@@ -378,6 +378,19 @@ pub fn ent_logout_response(
     status: &str,
     key: Option<(&Path, &Path)>,
 ) -> String {
+    let ent = crate::support::gateway::ENT_ENTITY;
+    logout_response(ent, in_response_to, destination, issued, status, key)
+}
+
+/// A LogoutResponse from `issuer` (an ENT, or a provider), as [`ent_logout_response`].
+pub fn logout_response(
+    issuer: &str,
+    in_response_to: &str,
+    destination: &str,
+    issued: DateTime<Utc>,
+    status: &str,
+    key: Option<(&Path, &Path)>,
+) -> String {
     let id = format!("_elr-{}", uuid::Uuid::new_v4().simple());
     let sig = if key.is_some() {
         TEMPLATE.replace("#ID", &format!("#{id}"))
@@ -385,9 +398,8 @@ pub fn ent_logout_response(
         String::new()
     };
     let xml = format!(
-        r#"<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{at}" Destination="{destination}" InResponseTo="{in_response_to}"><saml:Issuer>{ent}</saml:Issuer>{sig}<samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status></samlp:LogoutResponse>"#,
+        r#"<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{at}" Destination="{destination}" InResponseTo="{in_response_to}"><saml:Issuer>{issuer}</saml:Issuer>{sig}<samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status></samlp:LogoutResponse>"#,
         at = t(issued),
-        ent = crate::support::gateway::ENT_ENTITY,
     );
     match key {
         Some((k, c)) => xmlsec1_sign(&xml, k, c),
