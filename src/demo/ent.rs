@@ -32,11 +32,11 @@ pub struct DemoEnt {
     pub gateway_sp: ProviderSp,
     pub idp: IdpSettings,
     pub clock: Arc<dyn Clock>,
-    sessions: Arc<Mutex<HashMap<String, String>>>,
+    pub(super) sessions: Arc<Mutex<HashMap<String, String>>>,
     pending: Arc<Mutex<HashMap<String, VerifiedAuthnRequest>>>,
     /// Per ENT session, the NameID and SessionIndex of its latest login at the gateway: what
     /// its logout names.
-    logins: Arc<Mutex<HashMap<String, (String, String)>>>,
+    pub(super) logins: Arc<Mutex<HashMap<String, (String, String)>>>,
     /// Where a login started by the OIDC provider goes back to (its authorization request), by
     /// the chooser's token.
     resume: Arc<Mutex<HashMap<String, String>>>,
@@ -289,8 +289,13 @@ fn failed(e: &crate::saml::SamlError) -> Response {
 }
 
 /// `GET /idp/slo`: the gateway's LogoutResponse, its query signature checked with the
-/// gateway's certificate.
+/// gateway's certificate; or the gateway's LogoutRequest (`ent_slo`).
 async fn slo_answered(State(ent): State<DemoEnt>, RawQuery(q): RawQuery) -> Response {
+    let raw = q.as_deref().unwrap_or("");
+    if url::form_urlencoded::parse(raw.as_bytes()).any(|(k, _)| k == "SAMLRequest") {
+        // The gateway asks: a provider logged its user out there.
+        return super::ent_slo::asked(&ent, raw);
+    }
     let verified = binding::RedirectQuery::parse(q.as_deref().unwrap_or(""), "SAMLResponse")
         .and_then(|rq| {
             rq.verify(&ent.gateway_sp.signing_certs, &ent.gateway_sp.algorithms)

@@ -12,8 +12,10 @@ pub mod data;
 mod ent;
 mod ent_backchannel;
 mod ent_oidc;
+mod ent_slo;
 mod oidc_resource;
 mod resource;
+mod resource_slo;
 mod seeding;
 
 pub use seeding::Seeding;
@@ -408,6 +410,7 @@ pub async fn start_with(
                         algorithms: AlgorithmPolicy::default(),
                         slo: crate::saml::metadata::SloEndpoints {
                             soap: Some(format!("{resource_url}{}", resource::SLO_SOAP_PATH)),
+                            redirect: Some(format!("{resource_url}{}", resource::SLO_PATH)),
                             ..Default::default()
                         },
                     }),
@@ -492,7 +495,13 @@ pub async fn start_with(
                 entity_id: state.idp.entity_id.clone(),
                 sso_redirect_url: state.idp.sso_redirect_url.clone(),
                 signing_certs: vec![gateway_key.certificate.clone()],
-                slo: Default::default(),
+                slo: crate::saml::metadata::SloEndpoints {
+                    redirect: Some(format!(
+                        "{gateway_url}{}",
+                        crate::http::slo::IDP_REDIRECT_PATH
+                    )),
+                    ..Default::default()
+                },
             },
             algorithms: AlgorithmPolicy::default(),
         },

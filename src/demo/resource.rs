@@ -56,8 +56,14 @@ pub fn router(state: DemoResource) -> Router {
         .route("/saml/acs", post(acs))
         .route("/saml/metadata", get(sp_metadata))
         .route(SLO_SOAP_PATH, post(slo_soap))
+        .route("/saml/logout", get(super::resource_slo::logout))
+        .route(SLO_PATH, get(super::resource_slo::answered))
         .with_state(state)
 }
+
+/// Where the gateway sends the browser back with its LogoutResponse, after a logout this
+/// resource started (HTTP-Redirect).
+pub const SLO_PATH: &str = "/saml/slo";
 
 /// Where the gateway posts its LogoutRequest when a session that opened a resource here ends.
 pub const SLO_SOAP_PATH: &str = "/saml/slo/soap";
@@ -254,9 +260,10 @@ async fn acs(State(res): State<DemoResource>, Form(form): Form<AcsForm>) -> Resp
             "<p><strong>✔ Signature vérifiée</strong> : la réponse et l'assertion sont signées par la passerelle (RSA-SHA256), vérifiées avec son certificat.</p>\
              <p>Identifiant reçu (NameID persistant, l'IDO) :<br><code style=\"word-break:break-all\">{}</code></p>\
              <p>Attributs reçus — exactement ceux validés pour cette ressource et votre profil :</p><table>{rows}</table>\
-             <p><small>Assertion {}</small></p>",
+             <p><small>Assertion {}</small></p>{logout}",
             escape(view.name_id.as_deref().unwrap_or("")),
-            escape(&view.assertion_id)
+            escape(&view.assertion_id),
+            logout = super::resource_slo::logout_form(&view),
         ),
     ))
     .into_response()

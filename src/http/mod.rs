@@ -33,7 +33,7 @@ pub mod pages;
 pub mod party;
 mod query;
 mod site;
-mod slo;
+pub(crate) mod slo;
 mod slo_answer;
 mod slo_front;
 mod slo_to_ent;

@@ -153,6 +153,8 @@ pub struct AssertionView {
     pub assertion_id: String,
     pub name_id: Option<String>,
     pub name_id_format: Option<String>,
+    /// The `SessionIndex` of the assertion's AuthnStatement (what the SP's logout names).
+    pub session_index: Option<String>,
     /// Attributes in document order, each with its values.
     pub attributes: Vec<(String, Vec<String>)>,
 }
@@ -171,6 +173,11 @@ pub fn verify_response_view(
         assertion_id: a.id.clone(),
         name_id: name_id.map(|n| n.value.clone()),
         name_id_format: name_id.and_then(|n| n.format.clone()),
+        session_index: a
+            .authn_statements
+            .iter()
+            .flatten()
+            .find_map(|s| s.session_index.clone()),
         attributes: a
             .attribute_statements
             .iter()

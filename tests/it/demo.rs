@@ -623,3 +623,41 @@ async fn a_class_shares_a_computer_in_the_demo() {
     assert!(teacher.contains(">National_ens</code>"), "{teacher}");
     assert!(!teacher.contains("National_elv"), "{teacher}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_resource_logs_its_user_out_of_the_gateway_and_the_ent() {
+    let (demo, client) = started().await;
+    let media = log_in(&client, &demo, "eleve-demo-1").await;
+    let manuel = link_to(&media, "Manuel de mathématiques 4e");
+    let page = open_saml_resource(&client, &manuel).await;
+    // The resource's button: its LogoutRequest to the gateway, which has the ENT log the user
+    // out, then answers the resource (every hop a redirect the browser follows).
+    let name_id = attr_after(&page, "name=\"name_id\"", "value").expect("a logout button");
+    let index = attr_after(&page, "name=\"index\"", "value").unwrap();
+    let out = client
+        .get(format!("{}/saml/logout", demo.resource_url))
+        .query(&[("name_id", name_id), ("index", index)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 200);
+    assert!(out
+        .url()
+        .as_str()
+        .starts_with(&format!("{}/saml/slo?", demo.resource_url)));
+    let out = out.text().await.unwrap();
+    assert!(
+        out.contains("déconnecté de la ressource, de la passerelle et de l'ENT"),
+        "{out}"
+    );
+    // The ENT session ended: the ENT asks who is there again.
+    let ent = text_of(&client, format!("{}/mediacentre", demo.ent_url)).await;
+    assert!(ent.contains("Choisissez un compte"), "{ent}");
+    // And the gateway's: the médiacentre link is a new login at the ENT, not a confirmation.
+    let again = client.get(&manuel).send().await.unwrap();
+    assert!(
+        again.url().as_str().starts_with(&demo.ent_url),
+        "{}",
+        again.url()
+    );
+}
