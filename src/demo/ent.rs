@@ -14,6 +14,8 @@ use base64::Engine;
 use serde::Deserialize;
 
 use super::data::{self, RESOURCES, USERS};
+
+mod slo;
 use crate::clock::Clock;
 use crate::saml::idp::{self, IdpSettings, Issue, ProviderSp, VerifiedAuthnRequest};
 use crate::saml::keys::SigningKey;
@@ -32,11 +34,11 @@ pub struct DemoEnt {
     pub gateway_sp: ProviderSp,
     pub idp: IdpSettings,
     pub clock: Arc<dyn Clock>,
-    pub(super) sessions: Arc<Mutex<HashMap<String, String>>>,
+    sessions: Arc<Mutex<HashMap<String, String>>>,
     pending: Arc<Mutex<HashMap<String, VerifiedAuthnRequest>>>,
     /// Per ENT session, the NameID and SessionIndex of its latest login at the gateway: what
     /// its logout names.
-    pub(super) logins: Arc<Mutex<HashMap<String, (String, String)>>>,
+    logins: Arc<Mutex<HashMap<String, (String, String)>>>,
     /// Where a login started by the OIDC provider goes back to (its authorization request), by
     /// the chooser's token.
     resume: Arc<Mutex<HashMap<String, String>>>,
@@ -294,7 +296,7 @@ async fn slo_answered(State(ent): State<DemoEnt>, RawQuery(q): RawQuery) -> Resp
     let raw = q.as_deref().unwrap_or("");
     if url::form_urlencoded::parse(raw.as_bytes()).any(|(k, _)| k == "SAMLRequest") {
         // The gateway asks: a provider logged its user out there.
-        return super::ent_slo::asked(&ent, raw);
+        return slo::asked(&ent, raw);
     }
     let verified = binding::RedirectQuery::parse(q.as_deref().unwrap_or(""), "SAMLResponse")
         .and_then(|rq| {

@@ -12,10 +12,8 @@ pub mod data;
 mod ent;
 mod ent_backchannel;
 mod ent_oidc;
-mod ent_slo;
 mod oidc_resource;
 mod resource;
-mod resource_slo;
 mod seeding;
 
 pub use seeding::Seeding;

@@ -13,6 +13,8 @@ use axum::Router;
 use serde::Deserialize;
 
 use super::data::RESOURCES;
+
+mod slo;
 use crate::clock::Clock;
 use crate::saml::keys::SigningKey;
 use crate::saml::sp::{self, EntIdp, SpSettings};
@@ -56,8 +58,8 @@ pub fn router(state: DemoResource) -> Router {
         .route("/saml/acs", post(acs))
         .route("/saml/metadata", get(sp_metadata))
         .route(SLO_SOAP_PATH, post(slo_soap))
-        .route("/saml/logout", get(super::resource_slo::logout))
-        .route(SLO_PATH, get(super::resource_slo::answered))
+        .route("/saml/logout", get(slo::logout))
+        .route(SLO_PATH, get(slo::answered))
         .with_state(state)
 }
 
@@ -263,7 +265,7 @@ async fn acs(State(res): State<DemoResource>, Form(form): Form<AcsForm>) -> Resp
              <p><small>Assertion {}</small></p>{logout}",
             escape(view.name_id.as_deref().unwrap_or("")),
             escape(&view.assertion_id),
-            logout = super::resource_slo::logout_form(&view),
+            logout = slo::logout_form(&view),
         ),
     ))
     .into_response()

@@ -6,7 +6,7 @@
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
-use super::ent::DemoEnt;
+use super::DemoEnt;
 use crate::saml::binding::RedirectQuery;
 use crate::saml::slo::{self, Carried, LogoutAnswer, Peer, SloUrls};
 use crate::saml::xml::escape;

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::resource::DemoResource;
+use super::DemoResource;
 use crate::saml::binding::{self, RedirectQuery};
 use crate::saml::slo;
 use crate::saml::sp::AssertionView;
