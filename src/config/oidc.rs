@@ -188,17 +188,19 @@ pub(super) fn clients(
                 cx.problem(format!("{p}.post_logout_redirect_uris.{j}"), e);
             }
         }
-        if let Some(u) = &c.backchannel_logout_uri {
-            // Back-Channel Logout 1.0 §2.2: an absolute URL, no fragment; https, or http on a
-            // loopback address for trials, as a web client's redirect URIs.
+        for (key, uri) in [
+            ("backchannel_logout_uri", &c.backchannel_logout_uri),
+            ("frontchannel_logout_uri", &c.frontchannel_logout_uri),
+        ] {
+            // Back-Channel Logout 1.0 §2.2, Front-Channel Logout 1.0 §2: an absolute URL, no
+            // fragment; https, or http on a loopback address for trials, as a web client's
+            // redirect URIs.
+            let Some(u) = uri else { continue };
             let fragment = url::Url::parse(u).is_ok_and(|u| u.fragment().is_some());
             if let Err(e) = check_registered_uri(ApplicationType::Web, u) {
-                cx.problem(format!("{p}.backchannel_logout_uri"), e);
+                cx.problem(format!("{p}.{key}"), e);
             } else if fragment {
-                cx.problem(
-                    format!("{p}.backchannel_logout_uri"),
-                    "must not carry a fragment",
-                );
+                cx.problem(format!("{p}.{key}"), "must not carry a fragment");
             }
         }
         if c.require_pkce == Some(false) && secret.is_none() {
@@ -215,6 +217,7 @@ pub(super) fn clients(
                 redirect_uris,
                 post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
                 backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+                frontchannel_logout_uri: c.frontchannel_logout_uri.clone(),
                 refresh_tokens: c
                     .refresh_tokens
                     .unwrap_or(application_type == ApplicationType::Native),

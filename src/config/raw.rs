@@ -197,6 +197,9 @@ pub struct RawOidcClient {
     /// Where the gateway posts a logout token when a session that gave this client a code
     /// ends (OpenID Connect Back-Channel Logout 1.0).
     pub backchannel_logout_uri: Option<String>,
+    /// Where the browser is sent, in an iframe, with `iss` and `sid` when a session that gave
+    /// this client a code ends while the user is there (OpenID Connect Front-Channel Logout 1.0).
+    pub frontchannel_logout_uri: Option<String>,
     /// Default: true for native applications, false for web ones.
     pub refresh_tokens: Option<bool>,
     /// Whether a confidential client must send a PKCE challenge (default: true; public

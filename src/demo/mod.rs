@@ -366,6 +366,7 @@ pub async fn start_with(
                         redirect_uris: vec![format!("{oidc_url}/oidc/callback")],
                         post_logout_redirect_uris: vec![format!("{oidc_url}/")],
                         backchannel_logout_uri: None,
+                        frontchannel_logout_uri: None,
                         refresh_tokens: false,
                         require_pkce: true,
                     }],

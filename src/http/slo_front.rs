@@ -5,7 +5,8 @@
 //! then goes on to the ENT's LogoutResponse (by itself once the frames have loaded, or with a
 //! button). Each request's ID is kept in the store for a few minutes; the provider's
 //! LogoutResponse comes back, in its iframe, to `/idp/profile/SAML2/{Redirect,POST}/SLO`, is
-//! verified with the provider's keys, taken once and traced (`logout_sent`).
+//! verified with the provider's keys, taken once and traced (`logout_sent`). OIDC clients with
+//! a `frontchannel_logout_uri` get their iframe too (Front-Channel Logout 1.0: `iss`, `sid`).
 
 use axum::http::{header, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
@@ -62,6 +63,28 @@ pub(super) async fn frames(state: &AppState, ended: &[Session]) -> Result<Vec<Fr
         out.push(Frame {
             provider: party.provider.clone(),
             url,
+        });
+    }
+    // OIDC clients with a front-channel logout URI (Front-Channel Logout 1.0 §2): `iss` and
+    // the `sid` their ID token carried. Nothing comes back from them.
+    let oidc_issuer = state.config.oidc_issuer();
+    for rp in ended.iter().flat_map(|s| &s.relying_parties) {
+        let Some(uri) = state
+            .config
+            .oidc_client(&rp.client_id)
+            .and_then(|(_, c)| c.frontchannel_logout_uri.clone())
+        else {
+            continue;
+        };
+        let Ok(mut url) = url::Url::parse(&uri) else {
+            continue;
+        };
+        url.query_pairs_mut()
+            .append_pair("iss", &oidc_issuer)
+            .append_pair("sid", &rp.sid);
+        out.push(Frame {
+            provider: rp.provider.clone(),
+            url: url.into(),
         });
     }
     Ok(out)

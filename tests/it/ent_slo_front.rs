@@ -13,6 +13,7 @@ use crate::support::gateway::*;
 use crate::support::saml_browser::*;
 
 const SP_SLO: &str = "https://resource.example.test/saml/slo";
+const RP_FRONT: &str = "https://other.example.test/deconnexion?from=gw";
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 
 /// The `src` of each iframe of `page`, unescaped.
@@ -35,13 +36,27 @@ async fn an_ents_logout_tells_front_channel_providers_in_the_browser_then_answer
             "PASSERELLE__PROVIDERS__TEST-EDITEUR__SAML__SLO_REDIRECT_URL".into(),
             SP_SLO.into(),
         ),
+        (
+            "PASSERELLE__PROVIDERS__OTHER-EDITEUR__OIDC__CLIENTS__0__FRONTCHANNEL_LOGOUT_URI"
+                .into(),
+            RP_FRONT.into(),
+        ),
     ])
     .await;
+    crate::support::oidc::subscribe(&s.gw).await;
     let (_, to_ent) = s.click().await;
     let ((status, _), login) = s.ent_answers_as(&to_ent, TEACHER).await;
     assert_eq!(status, 302);
     let assertion = s.provider_assertion("_sp-first").await.unwrap();
     let provider_index = attr(&assertion, "SessionIndex");
+    // The same session gives an OIDC client a code.
+    let params = crate::support::oidc::query(&crate::support::oidc::web_params());
+    let resp = s.get(&format!("/oidc/authorize?{params}")).await;
+    assert_eq!(resp.status(), 302);
+    assert!(resp.headers()["location"]
+        .to_str()
+        .unwrap()
+        .contains("code="));
 
     // The ENT's logout, in the browser.
     let r = EntLogoutRequest {
@@ -60,9 +75,19 @@ async fn an_ents_logout_tells_front_channel_providers_in_the_browser_then_answer
     assert!(page.contains("Déconnexion en cours"), "{page}");
     assert_eq!(s.ended(), vec!["ent_logout"]);
 
-    // One iframe: the provider's LogoutRequest, signed by the gateway, naming its assertion.
-    let urls = frames(&page);
-    assert_eq!(urls.len(), 1, "{page}");
+    // Two iframes: the OIDC client's front-channel logout URI with the gateway's issuer and
+    // the sid its ID token carried, and the SAML provider's LogoutRequest.
+    let mut urls = frames(&page);
+    assert_eq!(urls.len(), 2, "{page}");
+    let rp = urls.remove(urls.iter().position(|u| u.starts_with(RP_FRONT)).unwrap());
+    let rp = url::Url::parse(&rp).unwrap();
+    let q: std::collections::HashMap<_, _> = rp.query_pairs().into_owned().collect();
+    assert_eq!(q["from"], "gw");
+    assert_eq!(q["iss"], s.gw.state.config.oidc_issuer());
+    assert_eq!(
+        q["sid"], provider_index,
+        "the session's public handle, as in its ID token"
+    );
     assert!(
         urls[0].starts_with(&format!("{SP_SLO}?SAMLRequest=")),
         "{}",

@@ -348,7 +348,7 @@ async fn grant(
         issued_at: now,
     };
     let code = service::new_code(&state.op(), &record).await?;
-    if client.backchannel_logout_uri.is_some() {
+    if client.backchannel_logout_uri.is_some() || client.frontchannel_logout_uri.is_some() {
         let rp = RelyingParty {
             provider: provider.key.clone(),
             client_id: client.client_id.clone(),

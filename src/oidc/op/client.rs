@@ -24,6 +24,9 @@ pub struct OidcClient {
     pub post_logout_redirect_uris: Vec<String>,
     /// Where a logout token is posted when a session that gave this client a code ends.
     pub backchannel_logout_uri: Option<String>,
+    /// Where the browser is sent (in an iframe of the gateway's logout page) when such a
+    /// session ends while the user is there.
+    pub frontchannel_logout_uri: Option<String>,
     /// Whether refresh tokens are issued (default: native applications only).
     pub refresh_tokens: bool,
     /// Whether the authorization request must carry a PKCE challenge (RFC 9700 §2.1.1):
@@ -144,6 +147,7 @@ mod tests {
             redirect_uris: uris.iter().map(|s| s.to_string()).collect(),
             post_logout_redirect_uris: vec!["https://rp.test/bye".into()],
             backchannel_logout_uri: None,
+            frontchannel_logout_uri: None,
             refresh_tokens: false,
             require_pkce: true,
         }
