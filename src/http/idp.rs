@@ -93,14 +93,14 @@ async fn sso(
             ),
         ));
     };
-    let Some(sp) = provider.saml.as_ref() else {
+    let Some(sp) = provider.sp() else {
         return Err(refused(
             &state,
             Some(&provider.key),
             SamlError::new(Check::Config, "this provider is not a SAML provider"),
         ));
     };
-    let (sp_peer, settings) = (sp.clone(), state.idp.clone());
+    let (sp_peer, settings) = (sp, state.idp.clone());
     let request = super::verify::off_worker(&state, move || {
         idp::verify_request(&req, &sp_peer, &settings, now)
     })

@@ -71,11 +71,7 @@ pub(super) async fn answer(
         Err(HandOverError::Issue(e)) => return Err(refused(state, Some(&provider.key), e)),
     };
     // A provider with a SOAP logout endpoint hears when this session ends.
-    if provider
-        .saml
-        .as_ref()
-        .is_some_and(|sp| sp.slo.soap.is_some())
-    {
+    if provider.sp().is_some_and(|sp| sp.slo.soap.is_some()) {
         let party = crate::session::SamlParty {
             provider: provider.key.clone(),
             name_id,

@@ -103,8 +103,29 @@ struct Sender<'s> {
     name: String,
     /// The ENT, when an ENT sent it.
     ent: Option<&'s crate::domain::IdEnt>,
-    peer: Peer<'s>,
-    slo: &'s SloEndpoints,
+    /// The peer as its metadata says now.
+    who: Who,
+}
+
+enum Who {
+    Ent(std::sync::Arc<crate::saml::sp::EntIdp>),
+    Provider(std::sync::Arc<crate::saml::idp::ProviderSp>),
+}
+
+impl Sender<'_> {
+    fn peer(&self) -> Peer<'_> {
+        match &self.who {
+            Who::Ent(idp) => Peer::ent(idp),
+            Who::Provider(sp) => Peer::provider(sp),
+        }
+    }
+
+    fn slo(&self) -> &SloEndpoints {
+        match &self.who {
+            Who::Ent(idp) => &idp.peer.slo,
+            Who::Provider(sp) => &sp.slo,
+        }
+    }
 }
 
 fn sender<'s>(state: &'s AppState, side: Side, issuer: &str) -> Result<Sender<'s>, SamlError> {
@@ -129,8 +150,7 @@ fn sender<'s>(state: &'s AppState, side: Side, issuer: &str) -> Result<Sender<'s
             Ok(Sender {
                 name: ent.id.to_string(),
                 ent: Some(&ent.id),
-                peer: Peer::ent(idp),
-                slo: &idp.peer.slo,
+                who: Who::Ent(idp),
             })
         }
         Side::Provider => {
@@ -138,12 +158,11 @@ fn sender<'s>(state: &'s AppState, side: Side, issuer: &str) -> Result<Sender<'s
                 .config
                 .provider_by_entity_id(issuer)
                 .ok_or_else(unknown)?;
-            let sp = provider.saml.as_ref().ok_or_else(unknown)?;
+            let sp = provider.sp().ok_or_else(unknown)?;
             Ok(Sender {
                 name: provider.key.clone(),
                 ent: None,
-                peer: Peer::provider(sp),
-                slo: &sp.slo,
+                who: Who::Provider(sp),
             })
         }
     }
@@ -197,9 +216,9 @@ async fn ended_by<'s>(
     let refused = |e| Failure::saml(state, side, Some(sender.name.clone()), e);
     let (urls, skew, now) = (side.urls(state), state.sp.clock_skew, state.clock.now());
     let (entity_id, certs, algorithms) = (
-        sender.peer.entity_id.to_string(),
-        sender.peer.certs.to_vec(),
-        sender.peer.algorithms.clone(),
+        sender.peer().entity_id.to_string(),
+        sender.peer().certs.to_vec(),
+        sender.peer().algorithms.clone(),
     );
     let verified = super::verify::off_worker(state, move || {
         let peer = Peer {
@@ -370,13 +389,13 @@ async fn front(
     let (key, now) = (&state.config.signing_key, state.clock.now());
     let ended = !done.ended.is_empty();
     let logout_failed = |e: SamlError| PageError::saml_logout(&e);
-    let mut resp = if let Some(location) = &done.sender.slo.redirect {
+    let mut resp = if let Some(location) = &done.sender.slo().redirect {
         let a = answer(state, side, &done.verified, Some(location), ended);
         let xml = slo::logout_response(&a, key, false, now).map_err(logout_failed)?;
         let url = slo::redirect_response_url(location, &xml, relay.as_deref(), key)
             .map_err(logout_failed)?;
         Redirect::to(&url).into_response()
-    } else if let Some(location) = &done.sender.slo.post {
+    } else if let Some(location) = &done.sender.slo().post {
         let a = answer(state, side, &done.verified, Some(location), ended);
         let key = key.clone();
         let signed =

@@ -67,6 +67,159 @@ pub struct SpPeer {
     pub slo: SloEndpoints,
 }
 
+/// How far a partner's metadata document is trusted: the certificate its XML signature is
+/// checked against (when one is configured), whether a signature is required, its size bound.
+#[derive(Debug, Clone)]
+pub struct Trust {
+    pub certificate: Option<CertificateDer>,
+    /// A document without a valid signature is refused (needs `certificate`).
+    pub require_signature: bool,
+    pub max_bytes: usize,
+}
+
+/// What a refresh learns from an accepted document besides the peer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Freshness {
+    /// `validUntil` of the entity or of its aggregate, the earlier.
+    pub valid_until: Option<DateTime<Utc>>,
+    /// `cacheDuration` of the entity or of its aggregate, the shorter.
+    pub cache_duration: Option<std::time::Duration>,
+}
+
+/// Reads a partner's metadata document under `trust`: the XML boundary (size, no DTD, depth),
+/// the signature against the configured certificate (the signed part alone is read), the
+/// `validUntil` against `now` (when given), the entityID against `expected` (when given). An
+/// aggregate (`EntitiesDescriptor`) is accepted when it holds the expected entity.
+fn trusted(
+    xml: &str,
+    trust: &Trust,
+    expected: Option<&str>,
+    now: Option<DateTime<Utc>>,
+) -> Result<(EntityDescriptor, Freshness), String> {
+    use samael::metadata::{EntitiesDescriptor, EntityDescriptorType};
+    guard::check_metadata(xml.as_bytes(), trust.max_bytes).map_err(|e| e.to_string())?;
+    let read: std::borrow::Cow<'_, str> = match &trust.certificate {
+        Some(cert) => {
+            if !xml.contains("Signature") {
+                return Err("the metadata is not signed (a signature is required)".into());
+            }
+            let policy = super::algorithms::AlgorithmPolicy::default();
+            super::verified_part(xml, std::slice::from_ref(cert), &policy)
+                .map_err(|e| format!("the metadata's signature is not valid: {}", e.detail))?
+                .into()
+        }
+        None if trust.require_signature => {
+            return Err(
+                "a signed document is required but no signing certificate is configured".into(),
+            )
+        }
+        None => xml.into(),
+    };
+    let root = guard::root_name(&read).map_err(|e| e.to_string())?;
+    let mut fresh = Freshness::default();
+    let mut note = |until: Option<DateTime<Utc>>, cache: Option<&str>| {
+        if let Some(u) = until {
+            fresh.valid_until = Some(fresh.valid_until.map_or(u, |v| v.min(u)));
+        }
+        if let Some(d) = cache.and_then(duration) {
+            fresh.cache_duration = Some(fresh.cache_duration.map_or(d, |c| c.min(d)));
+        }
+    };
+    let ed = match root.as_str() {
+        "EntityDescriptor" => read
+            .parse::<EntityDescriptor>()
+            .map_err(|e| format!("not a SAML EntityDescriptor: {e}"))?,
+        "EntitiesDescriptor" => {
+            let all = read
+                .parse::<EntitiesDescriptor>()
+                .map_err(|e| format!("not a SAML EntitiesDescriptor: {e}"))?;
+            note(all.valid_until, all.cache_duration.as_deref());
+            let wanted = expected.ok_or(
+                "an aggregate (EntitiesDescriptor) needs the partner's entity_id configured",
+            )?;
+            EntityDescriptorType::EntitiesDescriptor(all)
+                .iter()
+                .find(|e| e.entity_id.as_deref() == Some(wanted))
+                .cloned()
+                .ok_or_else(|| format!("the aggregate has no EntityDescriptor for {wanted}"))?
+        }
+        other => {
+            return Err(format!(
+                "the root element is {other}, not an EntityDescriptor"
+            ))
+        }
+    };
+    note(ed.valid_until, ed.cache_duration.as_deref());
+    if let (Some(now), Some(until)) = (now, fresh.valid_until) {
+        if until <= now {
+            return Err(format!("the metadata expired (validUntil {until})"));
+        }
+    }
+    let entity = ed
+        .entity_id
+        .as_deref()
+        .ok_or("the metadata has no entityID")?;
+    if let Some(wanted) = expected {
+        if entity != wanted {
+            return Err(format!(
+                "the metadata is for {entity}, not for the configured entityID {wanted}"
+            ));
+        }
+    }
+    Ok((ed, fresh))
+}
+
+/// An xsd:duration as SAML metadata writes `cacheDuration` (`P1D`, `PT6H`, `PT30M`, `P1DT2H`);
+/// years and months are not accepted (their length is not fixed).
+pub fn duration(text: &str) -> Option<std::time::Duration> {
+    let rest = text.trim().strip_prefix('P')?;
+    let (days, time) = match rest.split_once('T') {
+        Some((d, t)) => (d, Some(t)),
+        None => (rest, None),
+    };
+    let mut secs = 0f64;
+    let mut take = |part: &str, units: &[(char, f64)]| -> Option<()> {
+        let mut num = String::new();
+        for c in part.chars() {
+            if c.is_ascii_digit() || c == '.' {
+                num.push(c);
+            } else {
+                let (_, mult) = units.iter().find(|(u, _)| *u == c)?;
+                secs += num.parse::<f64>().ok()? * mult;
+                num.clear();
+            }
+        }
+        num.is_empty().then_some(())
+    };
+    take(days, &[('W', 604_800.0), ('D', 86_400.0)])?;
+    if let Some(t) = time {
+        take(t, &[('H', 3600.0), ('M', 60.0), ('S', 1.0)])?;
+    }
+    Some(std::time::Duration::from_secs_f64(secs))
+}
+
+/// An ENT's IdP metadata read under `trust` (see [`Trust`]).
+pub fn read_idp(
+    xml: &str,
+    trust: &Trust,
+    expected: Option<&str>,
+    now: Option<DateTime<Utc>>,
+) -> Result<(IdpPeer, Freshness), String> {
+    let (ed, fresh) = trusted(xml, trust, expected, now)?;
+    Ok((idp_of(&ed)?, fresh))
+}
+
+/// A provider's SP metadata read under `trust` (see [`Trust`]).
+pub fn read_sp(
+    xml: &str,
+    trust: &Trust,
+    expected: Option<&str>,
+    now: Option<DateTime<Utc>>,
+) -> Result<(SpPeer, Freshness), String> {
+    let (ed, fresh) = trusted(xml, trust, expected, now)?;
+    Ok((sp_of(&ed)?, fresh))
+}
+
 fn parse(xml: &str) -> Result<EntityDescriptor, String> {
     guard::check_metadata(xml.as_bytes(), usize::MAX).map_err(|e| e.to_string())?;
     xml.parse::<EntityDescriptor>()
@@ -93,7 +246,10 @@ fn signing_certs(kds: &[KeyDescriptor]) -> Result<Vec<CertificateDer>, String> {
 /// Reads an ENT's IdP metadata. A peer without a signing certificate is refused: samael
 /// would otherwise skip signature checks entirely.
 pub fn parse_idp(xml: &str) -> Result<IdpPeer, String> {
-    let ed = parse(xml)?;
+    idp_of(&parse(xml)?)
+}
+
+fn idp_of(ed: &EntityDescriptor) -> Result<IdpPeer, String> {
     let entity_id = ed.entity_id.clone().ok_or("the metadata has no entityID")?;
     let idp = ed
         .idp_sso_descriptors
@@ -120,7 +276,10 @@ pub fn parse_idp(xml: &str) -> Result<IdpPeer, String> {
 
 /// Reads a provider's SP metadata.
 pub fn parse_sp(xml: &str) -> Result<SpPeer, String> {
-    let ed = parse(xml)?;
+    sp_of(&parse(xml)?)
+}
+
+fn sp_of(ed: &EntityDescriptor) -> Result<SpPeer, String> {
     let entity_id = ed.entity_id.clone().ok_or("the metadata has no entityID")?;
     let sp = ed
         .sp_sso_descriptors
