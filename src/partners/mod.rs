@@ -119,6 +119,9 @@ pub struct PartnerSpec {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Status {
     pub digest: String,
+    /// The document served.
+    #[serde(skip)]
+    xml: String,
     #[serde(skip)]
     validators: Validators,
     pub next_due: Option<DateTime<Utc>>,
@@ -242,6 +245,7 @@ impl Partner {
         }
         self.with_status(|s| {
             s.digest = digest(xml);
+            s.xml = xml.to_string();
             s.valid_until = fresh.valid_until;
             s.last_success = Some(now);
             s.last_error = None;
@@ -371,6 +375,7 @@ impl Partners {
                 cell: spec.cell,
                 status: Mutex::new(Status {
                     digest: digest(&spec.initial_xml),
+                    xml: spec.initial_xml.clone(),
                     next_due: Some(now + chrono_of(settings.min_refresh)),
                     last_success: (!spec.from_cache).then_some(now),
                     stale: spec.from_cache,
@@ -381,6 +386,20 @@ impl Partners {
             };
             if !spec.from_cache {
                 write_disk(&settings, &spec.key, &spec.initial_xml);
+            }
+            // The configuration read the document without a clock: its validUntil now.
+            if let Err(e) = p.apply(&spec.initial_xml, now, &tracer) {
+                tracing::warn!(partner = %p.key, error = %e, "the partner metadata the gateway starts on is refused (expired?): it is served until a refresh succeeds");
+                p.with_status(|s| {
+                    s.last_error = Some(e);
+                    s.stale = true;
+                });
+            }
+            if spec.from_cache {
+                p.with_status(|s| {
+                    s.stale = true;
+                    s.last_success = None;
+                });
             }
             partners.insert(spec.key, Arc::new(p));
         }
@@ -530,11 +549,8 @@ impl Partners {
         let ours = p.status().digest;
         let Some(record) = record else {
             if !p.status().stored {
-                if let Some(xml) = self.disk_copy(p) {
-                    if digest(&xml) == ours {
-                        self.keep(p, &xml, now).await;
-                    }
-                }
+                let xml = p.status().xml;
+                self.keep(p, &xml, now).await;
             }
             return false;
         };
@@ -560,11 +576,6 @@ impl Partners {
                 false
             }
         }
-    }
-
-    fn disk_copy(&self, p: &Partner) -> Option<String> {
-        let dir = self.settings.cache_dir.as_ref()?;
-        std::fs::read_to_string(cache_file(dir, &p.key)).ok()
     }
 
     /// A message from `key` was signed by a key its metadata does not list: another node's

@@ -427,3 +427,91 @@ mod tests {
         assert_eq!(sp.slo.post, None);
     }
 }
+
+#[cfg(test)]
+mod trust_tests {
+    use super::*;
+
+    fn idp(entity: &str, until: &str, key: &SigningKey) -> String {
+        format!(
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity}" validUntil="{until}" cacheDuration="PT2H"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{kd}<md:SingleSignOnService Binding="{BINDING_REDIRECT}" Location="https://ent.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+            kd = key_descriptor(key)
+        )
+    }
+
+    fn open() -> Trust {
+        Trust {
+            certificate: None,
+            require_signature: false,
+            max_bytes: 1 << 20,
+        }
+    }
+
+    #[test]
+    fn cache_durations_are_read_as_xsd_durations() {
+        assert_eq!(
+            duration("PT6H"),
+            Some(std::time::Duration::from_secs(6 * 3600))
+        );
+        assert_eq!(
+            duration("P1DT30M"),
+            Some(std::time::Duration::from_secs(86_400 + 1800))
+        );
+        assert_eq!(
+            duration("PT1.5S"),
+            Some(std::time::Duration::from_millis(1500))
+        );
+        assert_eq!(duration("P1M"), None, "months have no fixed length");
+        assert_eq!(duration("6h"), None);
+    }
+
+    #[test]
+    fn an_aggregate_gives_the_expected_entity_and_the_earliest_valid_until() {
+        let key = SigningKey::generate_self_signed("ent", 1).unwrap();
+        let xml = format!(
+            r#"<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" validUntil="2030-01-01T00:00:00Z" cacheDuration="PT1H">{}{}</md:EntitiesDescriptor>"#,
+            idp("https://a.test/idp", "2031-01-01T00:00:00Z", &key),
+            idp("https://b.test/idp", "2029-01-01T00:00:00Z", &key)
+        );
+        let (peer, fresh) = read_idp(&xml, &open(), Some("https://b.test/idp"), None).unwrap();
+        assert_eq!(peer.entity_id, "https://b.test/idp");
+        assert_eq!(
+            fresh.valid_until.unwrap().to_rfc3339(),
+            "2029-01-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            fresh.cache_duration,
+            Some(std::time::Duration::from_secs(3600))
+        );
+        assert!(read_idp(&xml, &open(), Some("https://c.test/idp"), None).is_err());
+        assert!(
+            read_idp(&xml, &open(), None, None).is_err(),
+            "an aggregate needs the entityID"
+        );
+    }
+
+    #[test]
+    fn expired_unsigned_and_foreign_documents_are_refused() {
+        let key = SigningKey::generate_self_signed("ent", 1).unwrap();
+        let now = "2028-01-01T00:00:00Z".parse().unwrap();
+        let xml = idp("https://a.test/idp", "2027-01-01T00:00:00Z", &key);
+        let err = read_idp(&xml, &open(), None, Some(now)).unwrap_err();
+        assert!(err.contains("expired"), "{err}");
+        let fresh = idp("https://a.test/idp", "2029-01-01T00:00:00Z", &key);
+        let signed = Trust {
+            certificate: Some(key.certificate.clone()),
+            require_signature: true,
+            max_bytes: 1 << 20,
+        };
+        let err = read_idp(&fresh, &signed, None, Some(now)).unwrap_err();
+        assert!(err.contains("not signed"), "{err}");
+        let err = read_idp(&fresh, &open(), Some("https://b.test/idp"), Some(now)).unwrap_err();
+        assert!(err.contains("not for the configured entityID"), "{err}");
+        let required = Trust {
+            certificate: None,
+            require_signature: true,
+            max_bytes: 1 << 20,
+        };
+        assert!(read_idp(&fresh, &required, None, Some(now)).is_err());
+    }
+}

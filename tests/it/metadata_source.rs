@@ -586,3 +586,57 @@ async fn the_gateway_starts_on_its_last_good_copy_while_the_source_is_down() {
     );
     let _ = &k.dir;
 }
+
+#[tokio::test]
+async fn a_watched_file_is_read_again_when_it_changes() {
+    let k = keys();
+    let first = ent_md(None, ENT_ENTITY, VALID_UNTIL, &k.ent1.cert_b64());
+    let gw = TestGateway::with(Options {
+        files: vec![("ent-md.xml".into(), first.into_bytes())],
+        ent_b0_auth: Some(
+            "[ents.B0.saml]\nidp_metadata = \"ent-md.xml\"\nsignature_algorithms = [\"rsa-sha256\"]"
+                .into(),
+        ),
+        ..Default::default()
+    })
+    .await;
+    gw.state.partners.tick().await;
+    assert_eq!(ent_keys(&gw), vec![fingerprint(&k.ent1)]);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    std::fs::write(
+        gw.dir.path().join("ent-md.xml"),
+        ent_md(None, ENT_ENTITY, VALID_UNTIL, &k.ent2.cert_b64()),
+    )
+    .unwrap();
+    gw.state.partners.tick().await;
+    assert_eq!(ent_keys(&gw), vec![fingerprint(&k.ent2)]);
+    assert_eq!(login_signed_by(&gw, &k.ent2).await, StatusCode::FOUND);
+}
+
+#[tokio::test]
+async fn an_mdq_server_is_asked_for_the_entity() {
+    let k = keys();
+    let md = MdServer::default();
+    let md_base = md.start().await;
+    let doc = Doc::Xml(ent_md(
+        Some(&k.federation),
+        ENT_ENTITY,
+        VALID_UNTIL,
+        &k.ent1.cert_b64(),
+    ));
+    // The server's router hands the path percent-decoded.
+    md.set(&format!("mdq/entities/{ENT_ENTITY}"), doc);
+    let gw = TestGateway::with(Options {
+        files: vec![(
+            "federation.crt".into(),
+            k.federation.certificate_pem().unwrap(),
+        )],
+        ent_b0_auth: Some(format!(
+            "[ents.B0.saml]\nmetadata_mdq = \"{md_base}/mdq/\"\nentity_id = \"{ENT_ENTITY}\"\nmetadata_signing_certificate_file = \"federation.crt\"\nsignature_algorithms = [\"rsa-sha256\"]"
+        )),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(ent_keys(&gw), vec![fingerprint(&k.ent1)]);
+    assert_eq!(login_signed_by(&gw, &k.ent1).await, StatusCode::FOUND);
+}
