@@ -122,6 +122,9 @@ pub struct Status {
     /// The document served.
     #[serde(skip)]
     xml: String,
+    /// What it says of its freshness.
+    #[serde(skip)]
+    freshness: Freshness,
     #[serde(skip)]
     validators: Validators,
     pub next_due: Option<DateTime<Utc>>,
@@ -246,6 +249,7 @@ impl Partner {
         self.with_status(|s| {
             s.digest = digest(xml);
             s.xml = xml.to_string();
+            s.freshness = fresh.clone();
             s.valid_until = fresh.valid_until;
             s.last_success = Some(now);
             s.last_error = None;
@@ -450,17 +454,22 @@ impl Partners {
         )
         .await;
         let now = self.clock.now();
+        // `Some(healthy)`: the source answered with what is served (or a newer accepted
+        // document); `None`: it answered "not modified", which says nothing of a document it
+        // served before and that was refused.
         let outcome = match fetched {
             Ok(Fetched::NotModified) => Ok((false, None)),
             Ok(Fetched::Document { xml, validators }) => {
+                // Kept even for a refused document: it is not fetched again until it changes
+                // (or the operator asks), and the partner stays stale meanwhile.
                 p.with_status(|s| s.validators = validators);
                 if digest(&xml) == p.status().digest {
-                    Ok((false, None))
+                    Ok((false, Some(())))
                 } else {
                     match p.apply(&xml, now, &self.tracer) {
-                        Ok((changed, fresh)) => {
+                        Ok((changed, _)) => {
                             self.keep(p, &xml, now).await;
-                            Ok((changed, Some(fresh)))
+                            Ok((changed, Some(())))
                         }
                         Err(e) => Err(e),
                     }
@@ -469,13 +478,15 @@ impl Partners {
             Err(e) => Err(e),
         };
         match outcome {
-            Ok((changed, fresh)) => {
-                let next = self.next_refresh(fresh.as_ref(), now);
+            Ok((changed, healthy)) => {
+                let next = self.next_refresh(Some(&p.status().freshness), now);
                 p.with_status(|s| {
                     s.next_due = Some(next);
-                    s.last_success = Some(now);
-                    s.last_error = None;
-                    s.stale = false;
+                    if healthy.is_some() {
+                        s.last_success = Some(now);
+                        s.last_error = None;
+                        s.stale = false;
+                    }
                 });
                 Ok(changed)
             }

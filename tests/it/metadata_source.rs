@@ -611,6 +611,22 @@ async fn a_watched_file_is_read_again_when_it_changes() {
     gw.state.partners.tick().await;
     assert_eq!(ent_keys(&gw), vec![fingerprint(&k.ent2)]);
     assert_eq!(login_signed_by(&gw, &k.ent2).await, StatusCode::FOUND);
+
+    // An expired document is refused once, and the partner stays stale while the file is
+    // unchanged: "not modified" does not make a refused document good.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    std::fs::write(
+        gw.dir.path().join("ent-md.xml"),
+        ent_md(None, ENT_ENTITY, EXPIRED, &k.ent1.cert_b64()),
+    )
+    .unwrap();
+    let p = gw.state.partners.find("ent:B0").unwrap().clone();
+    for _ in 0..2 {
+        gw.state.partners.tick().await;
+        assert!(p.status().stale);
+        assert_eq!(p.failures.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(ent_keys(&gw), vec![fingerprint(&k.ent2)]);
+    }
 }
 
 #[tokio::test]
