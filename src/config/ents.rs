@@ -162,8 +162,8 @@ async fn saml_idp(
     let read = |xml: &str, trust: &Trust, expected: Option<&str>| {
         metadata::read_idp(xml, trust, expected, None)
     };
-    let m = super::metadata::source(cx, &format!("ent:{id}"), &keys, md, |x, t, e| {
-        read(x, t, e).map(|_| ())
+    let m = super::metadata::source(cx, &format!("ent:{id}"), &keys, md, |x, t, e, now| {
+        metadata::read_idp(x, t, e, Some(now)).map(|_| ())
     })
     .await?;
     match read(

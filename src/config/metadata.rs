@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use super::ctx::Ctx;
 use super::raw::RawMetadata;
 use crate::partners::{self, MetadataSettings, MetadataSource, Source};
@@ -74,7 +76,7 @@ pub(super) async fn source(
     partner_key: &str,
     k: &SourceKeys<'_>,
     settings: &MetadataSettings,
-    check: impl Fn(&str, &Trust, Option<&str>) -> Result<(), String>,
+    check: impl Fn(&str, &Trust, Option<&str>, DateTime<Utc>) -> Result<(), String>,
 ) -> Option<PartnerMetadata> {
     let p = k.prefix;
     let location_key = format!("{p}.{}", k.location_key);
@@ -149,8 +151,12 @@ pub(super) async fn source(
         },
     };
     let (trust, expected) = (&source.trust, source.entity_id.as_deref());
+    // Which document a node starts on is chosen at the wall clock's time (the configuration is
+    // read before any clock is injected): an expired source document gives way to the last good
+    // copy. Once running, the partners' registry judges `validUntil` by the injected clock.
+    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
     match partners::initial(partner_key, &source, settings, |xml| {
-        check(xml, trust, expected)
+        check(xml, trust, expected, now)
     })
     .await
     {

@@ -485,7 +485,7 @@ async fn provider(
                     &format!("provider:{key}"),
                     &keys,
                     md,
-                    |x, t, e| read(x, t, e).map(|_| ()),
+                    |x, t, e, now| metadata::read_sp(x, t, e, Some(now)).map(|_| ()),
                 )
                 .await?;
                 match read(

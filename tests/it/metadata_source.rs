@@ -94,7 +94,7 @@ async fn serve_doc(
     }
 }
 
-const VALID_UNTIL: &str = "2026-12-24T00:00:00Z";
+const VALID_UNTIL: &str = "2036-12-24T00:00:00Z";
 const EXPIRED: &str = "2026-11-01T00:00:00Z";
 
 fn key_descriptor(cert_b64: &str) -> String {
@@ -438,6 +438,28 @@ async fn a_providers_new_acs_url_is_used_without_restart() {
         TraceEvent::PartnerMetadataChanged { partner, new_endpoints, .. }
             if partner == "provider:test-editeur" && new_endpoints.contains(&format!("acs {new_acs}"))
     )));
+
+    // The provider rolls its key over: its first request signed with the new key makes the
+    // gateway ask its metadata again, and is answered.
+    let sp2 = make_keys(k.dir.path(), "sp-md-2");
+    md.set(
+        "sp.xml",
+        Doc::Xml(sp_md(&k.federation, new_acs, &sp2.cert_b64())),
+    );
+    let q = authn_request_query(
+        &private_key(&sp2),
+        "_r3",
+        Some(new_acs),
+        None,
+        "2026-11-24T08:00:00Z",
+    );
+    let rolled = gw
+        .get(
+            &format!("/idp/profile/SAML2/Redirect/SSO?{q}"),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(rolled.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -655,4 +677,70 @@ async fn an_mdq_server_is_asked_for_the_entity() {
     .await;
     assert_eq!(ent_keys(&gw), vec![fingerprint(&k.ent1)]);
     assert_eq!(login_signed_by(&gw, &k.ent1).await, StatusCode::FOUND);
+}
+
+#[tokio::test]
+async fn the_operators_command_refreshes_and_keeps_the_last_good_copy() {
+    let k = keys();
+    let (md, md_base) = server(&k).await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cache = k.cache.display().to_string();
+    let trace = k.dir.path().join("trace.jsonl").display().to_string();
+    let cert = k.dir.path().join("federation.crt");
+    std::fs::write(&cert, k.federation.certificate_pem().unwrap()).unwrap();
+    let cert = cert.display().to_string();
+    let url = format!("{md_base}/ent.xml");
+    let run = |partner: &'static str| {
+        let (url, cache, trace, cert) = (url.clone(), cache.clone(), trace.clone(), cert.clone());
+        let config = root.join("config/passerelle.toml");
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
+                .args(["metadata", "refresh", partner, "--config"])
+                .arg(config)
+                .env("PASSERELLE__ENTS__B0__SAML__IDP_METADATA", url)
+                .env(
+                    "PASSERELLE__ENTS__B0__SAML__METADATA_SIGNING_CERTIFICATE_FILE",
+                    cert,
+                )
+                .env("PASSERELLE__METADATA__CACHE_DIR", cache)
+                .env("PASSERELLE__TRACE__PATH", trace)
+                .env_remove("PASSERELLE__STORE__REDIS_URL")
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    // The example's ENT B0 answers with the test's ENT entityID: configure it to expect that.
+    let ok = run("ent:B0").await;
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(out.contains("ent:B0: refreshed"), "{out}");
+    let copy = std::fs::read_to_string(k.cache.join("ent-B0.xml")).unwrap();
+    assert!(copy.contains(&k.ent1.cert_b64()));
+
+    md.set(
+        "ent.xml",
+        Doc::Xml(ent_md(
+            Some(&k.federation),
+            ENT_ENTITY,
+            EXPIRED,
+            &k.ent2.cert_b64(),
+        )),
+    );
+    let refused = run("B0").await;
+    let out = String::from_utf8_lossy(&refused.stdout);
+    assert_eq!(refused.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("refused, the last good copy is kept") && out.contains("expired"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(k.cache.join("ent-B0.xml")).unwrap(),
+        copy
+    );
+    assert_eq!(run("nobody").await.status.code(), Some(1));
 }
