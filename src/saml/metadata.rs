@@ -100,10 +100,13 @@ fn trusted(
     guard::check_metadata(xml.as_bytes(), trust.max_bytes).map_err(|e| e.to_string())?;
     let read: std::borrow::Cow<'_, str> = match &trust.certificate {
         Some(cert) => {
-            if !xml.contains("Signature") {
+            let policy = super::algorithms::AlgorithmPolicy::default();
+            // Same-document references only, no Object, Manifest or RetrievalMethod, SHA-2:
+            // checked before xmlsec dereferences anything.
+            let summary = guard::check_signatures(xml, &policy).map_err(|e| e.to_string())?;
+            if summary.signatures == 0 {
                 return Err("the metadata is not signed (a signature is required)".into());
             }
-            let policy = super::algorithms::AlgorithmPolicy::default();
             super::verified_part(xml, std::slice::from_ref(cert), &policy)
                 .map_err(|e| format!("the metadata's signature is not valid: {}", e.detail))?
                 .into()
@@ -445,6 +448,38 @@ mod trust_tests {
             require_signature: false,
             max_bytes: 1 << 20,
         }
+    }
+
+    #[test]
+    fn a_signed_document_is_read_and_an_external_reference_refused_before_xmlsec() {
+        let fed = SigningKey::generate_self_signed("federation", 1).unwrap();
+        let ent = SigningKey::generate_self_signed("ent", 1).unwrap();
+        let body = idp("https://a.test/idp", "2031-01-01T00:00:00Z", &ent);
+        let xml = body.replacen("entityID=", "ID=\"_m1\" entityID=", 1);
+        let xml = xml.replacen(
+            "><md:IDPSSODescriptor",
+            &format!(
+                ">{}<md:IDPSSODescriptor",
+                crate::saml::signing::signature_template("_m1", &fed)
+            ),
+            1,
+        );
+        let signed = crate::saml::signing::sign(&xml, &fed).unwrap();
+        let trust = Trust {
+            certificate: Some(fed.certificate.clone()),
+            require_signature: true,
+            max_bytes: 1 << 20,
+        };
+        let (peer, _) = read_idp(&signed, &trust, Some("https://a.test/idp"), None).unwrap();
+        assert_eq!(peer.entity_id, "https://a.test/idp");
+        let external = signed.replace("URI=\"#_m1\"", "URI=\"file:///etc/passwd\"");
+        let err = read_idp(&external, &trust, None, None).unwrap_err();
+        assert!(err.contains("saml."), "{err}");
+        let other = Trust {
+            certificate: Some(ent.certificate.clone()),
+            ..trust
+        };
+        assert!(read_idp(&signed, &other, None, None).is_err());
     }
 
     #[test]
