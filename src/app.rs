@@ -35,6 +35,8 @@ pub struct AppState {
     pub limits: Arc<crate::limits::Limiter>,
     /// The ENT chooser's school search (`school_index`).
     pub school_index: Arc<crate::school_index::SchoolIndex>,
+    /// Partners' metadata: refreshes, last good copies (`partners`).
+    pub partners: Arc<crate::partners::Partners>,
     /// The OpenID Provider's issuer URL.
     oidc_issuer: Arc<str>,
     /// Who tells relying parties that a session ended (OIDC back-channel logout).
@@ -133,7 +135,7 @@ impl crate::flow::logout::Farewells for Backchannels {
                 .config
                 .providers
                 .get(&party.provider)
-                .and_then(|p| p.saml.as_ref())
+                .and_then(|p| p.sp())
                 .and_then(|sp| Some((sp.entity_id.clone(), sp.slo.soap.clone()?)))
             else {
                 continue;
@@ -187,6 +189,41 @@ fn secs(d: std::time::Duration) -> Duration {
     Duration::seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 1000))
 }
 
+/// The partners whose metadata is a living source: SAML ENTs and providers registered by
+/// metadata, each with the cell its configuration's readers share.
+fn partner_specs(config: &Config) -> Vec<crate::partners::PartnerSpec> {
+    use crate::config::EntAuth;
+    use crate::partners::{Cell, PartnerSpec};
+    let ents = config
+        .ents
+        .values()
+        .filter_map(|e| match (&e.auth, &e.metadata) {
+            (EntAuth::Saml(live), Some(m)) => Some(PartnerSpec {
+                key: format!("ent:{}", e.id),
+                source: m.source.clone(),
+                cell: Cell::Idp(live.clone()),
+                initial_xml: m.initial_xml.clone(),
+                from_cache: m.from_cache,
+            }),
+            _ => None,
+        });
+    let providers = config.providers.values().filter_map(|p| {
+        let (live, m) = (p.saml.as_ref()?, p.metadata.as_ref()?);
+        Some(PartnerSpec {
+            key: format!("provider:{}", p.key),
+            source: m.source.clone(),
+            cell: Cell::Sp {
+                live: live.clone(),
+                slo_soap: m.slo_soap_url.clone(),
+                slo_redirect: m.slo_redirect_url.clone(),
+            },
+            initial_xml: m.initial_xml.clone(),
+            from_cache: m.from_cache,
+        })
+    });
+    ents.chain(providers).collect()
+}
+
 impl AppState {
     pub fn new(
         config: Config,
@@ -221,6 +258,13 @@ impl AppState {
             config.limits.chooser_refresh,
         ));
         let tracer = Tracer::new(trace, clock.clone());
+        let partners = Arc::new(crate::partners::Partners::new(
+            partner_specs(&config),
+            config.metadata.clone(),
+            store.clone(),
+            clock.clone(),
+            tracer.clone(),
+        ));
         let config = Arc::new(config);
         let farewells = Arc::new(Backchannels {
             config: config.clone(),
@@ -231,6 +275,7 @@ impl AppState {
         });
         Self {
             farewells,
+            partners,
             oidc_issuer: config.oidc_issuer().into(),
             metrics: tracer.metrics.clone(),
             tracer,

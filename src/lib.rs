@@ -36,6 +36,7 @@ pub mod limits;
 pub mod listing;
 pub mod oidc;
 pub mod outbound;
+pub mod partners;
 pub mod saml;
 pub mod school_index;
 pub mod secret;

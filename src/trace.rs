@@ -95,6 +95,22 @@ pub enum TraceEvent {
         ents: usize,
         providers: usize,
     },
+    /// A partner's metadata changed its signing keys or endpoints (a refresh, or another
+    /// node's copy taken from the store); in effect from the next request.
+    PartnerMetadataChanged {
+        /// `ent:<idENT>` or `provider:<key>`.
+        partner: String,
+        entity_id: String,
+        /// SHA-256 fingerprints of the signing certificates before and after.
+        old_keys: Vec<String>,
+        new_keys: Vec<String>,
+        /// `sso <url>`, `acs <url>`, `slo <binding> <url>`.
+        old_endpoints: Vec<String>,
+        new_endpoints: Vec<String>,
+    },
+    /// A partner's metadata refresh failed or its document was refused; the last good copy is
+    /// kept.
+    PartnerMetadataRefused { partner: String, reason: String },
     /// An auditor searched the audit log.
     AuditQuery {
         /// The auditor's configuration key.
@@ -144,6 +160,8 @@ impl TraceEvent {
             TraceEvent::AssignmentChanged { .. } => "assignment_changed",
             TraceEvent::ConfigurationLoaded { .. } => "configuration_loaded",
             TraceEvent::AuditQuery { .. } => "audit_query",
+            TraceEvent::PartnerMetadataChanged { .. } => "partner_metadata_changed",
+            TraceEvent::PartnerMetadataRefused { .. } => "partner_metadata_refused",
             TraceEvent::EntLogin { .. } => "ent_login",
             TraceEvent::SessionEnded { .. } => "session_ended",
             TraceEvent::LogoutSent { .. } => "logout_sent",
@@ -200,6 +218,8 @@ impl Metrics {
             } => &self.logouts_undelivered,
             TraceEvent::ConfigurationLoaded { .. }
             | TraceEvent::AuditQuery { .. }
+            | TraceEvent::PartnerMetadataChanged { .. }
+            | TraceEvent::PartnerMetadataRefused { .. }
             | TraceEvent::LogoutSent { .. }
             | TraceEvent::SchoolMoved { .. } => return,
         };

@@ -1,5 +1,5 @@
 //! The `passerelle` command line: `serve`, `check-config`, `directory`, `audit`, `audience`,
-//! `store` (`export`, `import` in `cli::backup`), `demo`.
+//! `metadata` (`refresh`), `store` (`export`, `import` in `cli::backup`), `demo`.
 
 mod backup;
 mod school;
@@ -51,6 +51,9 @@ pub enum Command {
     /// Backups of the store's durable data.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Partners' SAML metadata.
+    #[command(subcommand)]
+    Metadata(MetadataCommand),
     /// Run the whole system on this machine: gateway, demo ENT, demo resources.
     Demo {
         /// Port of the gateway (the demo ENT and resources take the next ones).
@@ -59,6 +62,19 @@ pub enum Command {
         /// How the demo ENT authenticates users to the gateway: saml or oidc.
         #[arg(long, default_value = "saml", value_parser = ["saml", "oidc"])]
         ent_protocol: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetadataCommand {
+    /// Fetch partners' metadata now (every partner, or ENTITY: `ent:<idENT>`,
+    /// `provider:<key>`, the bare id or key, or the entityID), check it, and keep it as the last
+    /// good copy in the store and on disk: running nodes take it at their next round
+    /// (`metadata.poll_seconds`). Exit 0 only when every refresh succeeded.
+    Refresh {
+        entity: Option<String>,
+        #[arg(long, env = "PASSERELLE_CONFIG", default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
     },
 }
 
@@ -313,11 +329,57 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Store(StoreCommand::Import { config, file }) => {
             backup::import(&config, &file).await
         }
+        Command::Metadata(MetadataCommand::Refresh { entity, config }) => {
+            metadata_refresh(&config, entity.as_deref()).await
+        }
         Command::Demo { port, ent_protocol } => {
             crate::demo::run(port, ent_protocol == "oidc").await?;
             Ok(0)
         }
     }
+}
+
+async fn metadata_refresh(config: &std::path::Path, entity: Option<&str>) -> anyhow::Result<i32> {
+    let cfg = match config::load(config, env_vars()).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}: {e}", config.display());
+            return Ok(1);
+        }
+    };
+    let store = open_store(&cfg).await?;
+    let lines: Arc<dyn TraceSink> = Arc::new(
+        JsonLinesSink::open(&cfg.trace_path, cfg.node_name.clone())
+            .map_err(|e| anyhow::anyhow!("cannot open trace.path {}: {e}", cfg.trace_path))?,
+    );
+    let state = AppState::new(cfg, store, Arc::new(SystemClock), lines);
+    let partners = &state.partners;
+    let chosen: Vec<_> = match entity {
+        Some(name) => match partners.find(name) {
+            Some(p) => vec![p.clone()],
+            None => {
+                eprintln!("no partner named {name} has a metadata source");
+                return Ok(1);
+            }
+        },
+        None => partners.all().cloned().collect(),
+    };
+    let mut code = 0;
+    for p in chosen {
+        partners.sync(&p).await;
+        match partners
+            .refresh(&p, crate::partners::Reason::Operator)
+            .await
+        {
+            Ok(true) => println!("{}: refreshed, keys or endpoints changed", p.key),
+            Ok(false) => println!("{}: refreshed, no change", p.key),
+            Err(e) => {
+                println!("{}: refused, the last good copy is kept: {e}", p.key);
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
 }
 
 async fn audit_verify(
@@ -444,6 +506,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let state = AppState::new(cfg, store, Arc::new(SystemClock), trace);
     state.trace_configuration();
     state.seed().await?;
+    let _metadata_task = state.partners.spawn();
     let _audience_tasks = state
         .audience
         .spawn(state.store.clone(), state.clock.clone())

@@ -1,23 +1,31 @@
 //! Validation of one ENT (`[ents.<idENT>]`): its name, its web-service credentials, and how it
-//! authenticates its users: a SAML IdP (`[ents.<id>.saml]`, metadata from a file or fetched at
-//! start-up) or an OpenID Provider (`protocol = "oidc"`, `[ents.<id>.oidc]`).
+//! authenticates its users: a SAML IdP (`[ents.<id>.saml]`, metadata from a file, a URL or an MDQ
+//! server, see `config::metadata`) or an OpenID Provider (`protocol = "oidc"`, `[ents.<id>.oidc]`).
 
 use std::time::Duration;
 
 use url::Url;
 
 use super::ctx::{algorithms, api_token, cert_fingerprint, Ctx};
+use super::metadata::{PartnerMetadata, SourceKeys};
 use super::raw::{RawEnt, RawEntOidc, RawEntSaml};
 use super::{EntAuth, EntConfig, Secret};
 use crate::domain::school_scope::{
     academy_departements, is_departement, DeclaredSchools, ACADEMIES,
 };
 use crate::domain::{IdEnt, Uai};
-use crate::oidc::rp::{allowed_url, is_loopback, EntOidc, IdTokenAlg};
+use crate::oidc::rp::{allowed_url, EntOidc, IdTokenAlg};
+use crate::partners::{Live, MetadataSettings};
 use crate::saml::metadata;
+use crate::saml::metadata::Trust;
 use crate::saml::sp::EntIdp;
 
-pub(super) async fn ent(cx: &mut Ctx<'_>, id: &str, e: &RawEnt) -> Option<EntConfig> {
+pub(super) async fn ent(
+    cx: &mut Ctx<'_>,
+    id: &str,
+    e: &RawEnt,
+    md: &MetadataSettings,
+) -> Option<EntConfig> {
     let prefix = format!("ents.{id}");
     let ent_id = match id.parse::<IdEnt>() {
         Ok(i) => Some(i),
@@ -33,6 +41,7 @@ pub(super) async fn ent(cx: &mut Ctx<'_>, id: &str, e: &RawEnt) -> Option<EntCon
         &format!("{prefix}.client_certificate_file"),
         &e.client_certificate_file,
     );
+    let mut metadata = None;
     let auth = match e.protocol.as_deref().unwrap_or("saml") {
         "saml" => {
             if e.oidc.is_some() {
@@ -42,7 +51,10 @@ pub(super) async fn ent(cx: &mut Ctx<'_>, id: &str, e: &RawEnt) -> Option<EntCon
                 );
             }
             let saml = cx.required(&format!("{prefix}.saml"), e.saml.as_ref());
-            saml_idp(cx, &prefix, saml?).await.map(EntAuth::Saml)
+            saml_idp(cx, id, &prefix, saml?, md).await.map(|(idp, m)| {
+                metadata = Some(m);
+                EntAuth::Saml(Live::new(idp))
+            })
         }
         "oidc" => {
             if e.saml.is_some() {
@@ -71,6 +83,7 @@ pub(super) async fn ent(cx: &mut Ctx<'_>, id: &str, e: &RawEnt) -> Option<EntCon
         client_cert_fingerprint,
         schools,
         confirm_person_after: Duration::from_secs(e.confirm_person_after_seconds.unwrap_or(0)),
+        metadata,
     })
 }
 
@@ -125,32 +138,48 @@ fn declared_schools(cx: &mut Ctx<'_>, prefix: &str, e: &RawEnt) -> Option<Declar
     Some(declared)
 }
 
-async fn saml_idp(cx: &mut Ctx<'_>, prefix: &str, saml: &RawEntSaml) -> Option<EntIdp> {
+async fn saml_idp(
+    cx: &mut Ctx<'_>,
+    id: &str,
+    prefix: &str,
+    saml: &RawEntSaml,
+    md: &MetadataSettings,
+) -> Option<(EntIdp, PartnerMetadata)> {
     let algs = algorithms(
         cx,
         &format!("{prefix}.saml.signature_algorithms"),
         saml.signature_algorithms.as_ref(),
     );
-    let key = format!("{prefix}.saml.idp_metadata");
-    let source = cx.required(&key, saml.idp_metadata.clone())?;
-    let xml = if source.starts_with("https://") || source.starts_with("http://") {
-        match fetch(&source).await {
-            Ok(x) => x,
-            Err(err) => {
-                cx.problem(key, err);
-                return None;
-            }
-        }
-    } else {
-        String::from_utf8_lossy(&cx.read(&key, &source)?).into_owned()
+    let keys = SourceKeys {
+        prefix: &format!("{prefix}.saml"),
+        location_key: "idp_metadata",
+        location: saml.idp_metadata.as_ref(),
+        mdq: saml.metadata_mdq.as_ref(),
+        entity_id: saml.entity_id.as_ref(),
+        certificate_file: saml.metadata_signing_certificate_file.as_ref(),
+        signature_required: saml.metadata_signature_required,
     };
-    match metadata::parse_idp(&xml) {
-        Ok(peer) => Some(EntIdp {
-            peer,
-            algorithms: algs,
-        }),
+    let read = |xml: &str, trust: &Trust, expected: Option<&str>| {
+        metadata::read_idp(xml, trust, expected, None)
+    };
+    let m = super::metadata::source(cx, &format!("ent:{id}"), &keys, md, |x, t, e, now| {
+        metadata::read_idp(x, t, e, Some(now)).map(|_| ())
+    })
+    .await?;
+    match read(
+        &m.initial_xml,
+        &m.source.trust,
+        m.source.entity_id.as_deref(),
+    ) {
+        Ok((peer, _)) => Some((
+            EntIdp {
+                peer,
+                algorithms: algs,
+            },
+            m,
+        )),
         Err(err) => {
-            cx.problem(key, err);
+            cx.problem(format!("{prefix}.saml.idp_metadata"), err);
             None
         }
     }
@@ -272,28 +301,4 @@ fn id_token_algs(cx: &mut Ctx<'_>, key: &str, o: &RawEntOidc) -> Option<Vec<IdTo
         cx.problem(key, "must list at least one algorithm");
     }
     ok.then_some(algs)
-}
-
-/// Fetches metadata over HTTPS (plain HTTP only from a loopback address): bounded time and
-/// size, no redirects.
-async fn fetch(url: &str) -> Result<String, String> {
-    let parsed = Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
-    // Start-up metadata named by the operator: https, or http to a loopback address.
-    let loopback = matches!(parsed.scheme(), "http" | "https") && is_loopback(&parsed);
-    if !loopback && !allowed_url(&parsed, false) {
-        return Err(format!("metadata must be fetched over https (plain http is only accepted from loopback): {url}"));
-    }
-    let client = crate::outbound::client(Duration::from_secs(10));
-    let resp = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| format!("cannot fetch {url}: {e}"))?;
-    if !resp.status().is_success() {
-        return Err(format!("fetching {url} answered {}", resp.status()));
-    }
-    let bytes = crate::outbound::read_capped(resp, 2 * 1024 * 1024)
-        .await
-        .map_err(|e| format!("cannot read {url}: {e}"))?;
-    String::from_utf8(bytes).map_err(|_| format!("{url} is not UTF-8"))
 }

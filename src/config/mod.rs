@@ -13,6 +13,7 @@ pub mod env;
 pub mod feed;
 pub mod limits;
 pub mod listing;
+pub mod metadata;
 pub mod metrics;
 mod oidc;
 pub mod raw;
@@ -34,6 +35,7 @@ pub use crate::secret::Secret;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
@@ -41,6 +43,7 @@ use url::Url;
 use crate::domain::{IdEnt, IdoKey, IdoScope, Resource};
 use crate::oidc::op::client::OidcClient;
 use crate::oidc::rp::EntOidc;
+use crate::partners::Live;
 use crate::saml::idp::ProviderSp;
 use crate::saml::keys::SigningKey;
 use crate::saml::sp::EntIdp;
@@ -136,6 +139,8 @@ pub struct EntConfig {
     /// at the browser: zero (the default) asks before every use, so that on a shared computer
     /// nobody inherits the previous user's session. The cost: one ENT round trip per use.
     pub confirm_person_after: std::time::Duration,
+    /// Where its IdP metadata comes from (SAML ENTs).
+    pub metadata: Option<metadata::PartnerMetadata>,
 }
 
 /// An auditor of the audit log (data protection officer, ministry, ENT project, provider,
@@ -151,15 +156,16 @@ pub struct AuditorConfig {
 /// The protocol an ENT authenticates its users with, and its peer's settings.
 #[derive(Debug, Clone)]
 pub enum EntAuth {
-    Saml(EntIdp),
+    /// The IdP as its metadata says now (refreshed: see `partners`).
+    Saml(Live<EntIdp>),
     Oidc(Box<EntOidc>),
 }
 
 impl EntConfig {
-    /// The ENT's SAML IdP, when it authenticates over SAML.
-    pub fn saml(&self) -> Option<&EntIdp> {
+    /// The ENT's SAML IdP as its metadata says now, when it authenticates over SAML.
+    pub fn saml(&self) -> Option<Arc<EntIdp>> {
         match &self.auth {
-            EntAuth::Saml(idp) => Some(idp),
+            EntAuth::Saml(idp) => Some(idp.get()),
             EntAuth::Oidc(_) => None,
         }
     }
@@ -185,12 +191,22 @@ pub struct ProviderConfig {
     pub api_token: Option<Secret>,
     /// SHA-256 fingerprint of the client certificate of this provider's servers, if configured.
     pub client_cert_fingerprint: Option<String>,
-    pub saml: Option<ProviderSp>,
+    /// Its SAML SP as its metadata (or configuration) says now: read it with [`Self::sp`].
+    pub saml: Option<Live<ProviderSp>>,
+    /// Where its SP metadata comes from, when it is registered by metadata.
+    pub metadata: Option<metadata::PartnerMetadata>,
     /// OIDC clients (web resources and native applications), for `protocol = "oidc"`.
     pub oidc_clients: Vec<OidcClient>,
     /// Registered CAS services, for `protocol = "cas"`.
     pub cas_services: Vec<crate::cas::CasService>,
     pub resources: Vec<Resource>,
+}
+
+impl ProviderConfig {
+    /// The provider's SAML SP as it is now, when it uses SAML.
+    pub fn sp(&self) -> Option<Arc<ProviderSp>> {
+        self.saml.as_ref().map(Live::get)
+    }
 }
 
 /// The validated configuration.
@@ -236,6 +252,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Who may read `/metrics` (`[metrics]`).
     pub metrics: MetricsConfig,
+    /// Partners' metadata refreshes (`[metadata]`).
+    pub metadata: crate::partners::MetadataSettings,
     pub ents: BTreeMap<IdEnt, EntConfig>,
     pub providers: BTreeMap<String, ProviderConfig>,
 }
@@ -297,7 +315,7 @@ impl Config {
     pub fn provider_by_entity_id(&self, entity_id: &str) -> Option<&ProviderConfig> {
         self.providers
             .values()
-            .find(|p| p.saml.as_ref().is_some_and(|s| s.entity_id == entity_id))
+            .find(|p| p.sp().is_some_and(|s| s.entity_id == entity_id))
     }
 }
 

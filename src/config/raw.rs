@@ -17,6 +17,9 @@ pub struct RawConfig {
     pub keys: RawKeys,
     #[serde(default)]
     pub saml: RawSaml,
+    /// Partners' metadata sources: last good copies, refresh bounds.
+    #[serde(default)]
+    pub metadata: RawMetadata,
     #[serde(default)]
     pub oidc: RawOidc,
     pub audit: Option<RawAudit>,
@@ -106,6 +109,17 @@ pub struct RawSaml {
     pub assertion_lifetime_seconds: Option<u64>,
     /// How long the gateway's signed metadata is valid (`validUntil`), in days.
     pub metadata_validity_days: Option<u64>,
+}
+
+/// `[metadata]`: partners' metadata refreshes.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawMetadata {
+    pub cache_dir: Option<String>,
+    pub min_refresh_seconds: Option<u64>,
+    pub max_refresh_seconds: Option<u64>,
+    pub poll_seconds: Option<u64>,
+    pub max_bytes: Option<usize>,
+    pub fetch_timeout_seconds: Option<u64>,
 }
 
 /// The tamper-evident audit log.
@@ -240,8 +254,16 @@ pub struct RawEnt {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawEntSaml {
-    /// A file path, or an `https://` URL fetched at start-up.
+    /// A file path (watched), or an `https://` URL (refreshed).
     pub idp_metadata: Option<String>,
+    /// An MDQ server's base URL, instead of `idp_metadata`.
+    pub metadata_mdq: Option<String>,
+    /// The entityID the metadata must carry (required with `metadata_mdq`).
+    pub entity_id: Option<String>,
+    /// The certificate the metadata's signature is checked against.
+    pub metadata_signing_certificate_file: Option<String>,
+    /// Default: true for a URL or MDQ source, false for a file.
+    pub metadata_signature_required: Option<bool>,
     pub signature_algorithms: Option<Vec<String>>,
 }
 
@@ -283,8 +305,12 @@ pub struct RawProvider {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawProviderSaml {
-    /// SP metadata file; or the three keys below.
+    /// SP metadata: a file (watched) or an `https://` URL (refreshed); or `metadata_mdq`; or
+    /// `entity_id` + `acs_urls` + `certificate_file`.
     pub metadata: Option<String>,
+    pub metadata_mdq: Option<String>,
+    pub metadata_signing_certificate_file: Option<String>,
+    pub metadata_signature_required: Option<bool>,
     pub entity_id: Option<String>,
     pub acs_urls: Option<Vec<String>>,
     pub certificate_file: Option<String>,

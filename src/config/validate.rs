@@ -117,9 +117,10 @@ pub(super) async fn validate(
         cx.problem("saml.max_message_bytes", "must be at least 4096");
     }
 
+    let metadata = super::metadata::settings(&mut cx, &raw.metadata);
     let mut ents = BTreeMap::new();
     for (id, e) in &raw.ents {
-        if let Some(ent) = super::ents::ent(&mut cx, id, e).await {
+        if let Some(ent) = super::ents::ent(&mut cx, id, e, &metadata).await {
             ents.insert(ent.id.clone(), ent);
         }
     }
@@ -128,7 +129,7 @@ pub(super) async fn validate(
     let mut seen_entities = BTreeSet::new();
     let mut seen_clients = BTreeSet::new();
     for (key, p) in &raw.providers {
-        if let Some(p) = provider(&mut cx, key, p, &mut seen_clients) {
+        if let Some(p) = provider(&mut cx, key, p, &mut seen_clients, &metadata).await {
             for r in &p.resources {
                 if !seen_resources.insert(r.id.clone()) {
                     cx.problem(
@@ -137,7 +138,7 @@ pub(super) async fn validate(
                     );
                 }
             }
-            if let Some(s) = &p.saml {
+            if let Some(s) = p.sp() {
                 if !seen_entities.insert(s.entity_id.clone()) {
                     cx.problem(
                         format!("providers.{key}.saml.entity_id"),
@@ -231,6 +232,7 @@ pub(super) async fn validate(
             cas,
             limits,
             metrics,
+            metadata,
             ents,
             providers,
         }),
@@ -409,11 +411,12 @@ fn is_siren_isni(s: &str) -> bool {
         && b[10..].iter().all(u8::is_ascii_digit)
 }
 
-fn provider(
+async fn provider(
     cx: &mut Ctx<'_>,
     key: &str,
     p: &RawProvider,
     seen_clients: &mut BTreeSet<String>,
+    md: &crate::partners::MetadataSettings,
 ) -> Option<ProviderConfig> {
     let prefix = format!("providers.{key}");
     let name = cx.required(&format!("{prefix}.name"), p.name.clone());
@@ -441,6 +444,7 @@ fn provider(
             Protocol::Saml
         }
     };
+    let mut partner_metadata = None;
     let saml = match (&p.saml, protocol) {
         (Some(s), Protocol::Saml) => {
             for (key, url) in [
@@ -459,26 +463,57 @@ fn provider(
                 &format!("{prefix}.saml.signature_algorithms"),
                 s.signature_algorithms.as_ref(),
             );
-            if let Some(m) = &s.metadata {
-                if s.entity_id.is_some() || s.acs_urls.is_some() || s.certificate_file.is_some() {
+            if s.metadata.is_some() || s.metadata_mdq.is_some() {
+                if s.acs_urls.is_some() || s.certificate_file.is_some() {
                     cx.problem(
                         format!("{prefix}.saml.metadata"),
-                        "set metadata, or entity_id + acs_urls + certificate_file, not both",
+                        "set metadata (or metadata_mdq), or entity_id + acs_urls + certificate_file, not both (with metadata, entity_id is the entityID it must carry)",
                     );
                 }
-                let bytes = cx.read(&format!("{prefix}.saml.metadata"), m)?;
-                match metadata::parse_sp(&String::from_utf8_lossy(&bytes)) {
-                    Ok(sp) => Some(ProviderSp {
-                        entity_id: sp.entity_id,
-                        acs_urls: sp.acs_urls,
-                        signing_certs: sp.signing_certs,
-                        algorithms: algs,
-                        slo: crate::saml::metadata::SloEndpoints {
-                            soap: s.slo_soap_url.clone().or(sp.slo.soap.clone()),
-                            redirect: s.slo_redirect_url.clone().or(sp.slo.redirect.clone()),
-                            ..sp.slo
-                        },
-                    }),
+                let keys = super::metadata::SourceKeys {
+                    prefix: &format!("{prefix}.saml"),
+                    location_key: "metadata",
+                    location: s.metadata.as_ref(),
+                    mdq: s.metadata_mdq.as_ref(),
+                    entity_id: s.entity_id.as_ref(),
+                    certificate_file: s.metadata_signing_certificate_file.as_ref(),
+                    signature_required: s.metadata_signature_required,
+                };
+                let read =
+                    |xml: &str, trust: &crate::saml::metadata::Trust, expected: Option<&str>| {
+                        metadata::read_sp(xml, trust, expected, None)
+                    };
+                let m = super::metadata::source(
+                    cx,
+                    &format!("provider:{key}"),
+                    &keys,
+                    md,
+                    |x, t, e, now| metadata::read_sp(x, t, e, Some(now)).map(|_| ()),
+                )
+                .await?;
+                match read(
+                    &m.initial_xml,
+                    &m.source.trust,
+                    m.source.entity_id.as_deref(),
+                ) {
+                    Ok((sp, _)) => {
+                        partner_metadata = Some(super::metadata::PartnerMetadata {
+                            slo_soap_url: s.slo_soap_url.clone(),
+                            slo_redirect_url: s.slo_redirect_url.clone(),
+                            ..m
+                        });
+                        Some(ProviderSp {
+                            entity_id: sp.entity_id,
+                            acs_urls: sp.acs_urls,
+                            signing_certs: sp.signing_certs,
+                            algorithms: algs,
+                            slo: crate::saml::metadata::SloEndpoints {
+                                soap: s.slo_soap_url.clone().or(sp.slo.soap.clone()),
+                                redirect: s.slo_redirect_url.clone().or(sp.slo.redirect.clone()),
+                                ..sp.slo
+                            },
+                        })
+                    }
                     Err(e) => {
                         cx.problem(format!("{prefix}.saml.metadata"), e);
                         None
@@ -609,7 +644,8 @@ fn provider(
             &format!("{prefix}.client_certificate_file"),
             &p.client_certificate_file,
         ),
-        saml,
+        saml: saml.map(crate::partners::Live::new),
+        metadata: partner_metadata,
         oidc_clients,
         cas_services,
         resources,

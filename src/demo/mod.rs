@@ -247,7 +247,7 @@ pub async fn start_with(
             allow_private_network: true,
         }))
     } else {
-        EntAuth::Saml(EntIdp {
+        EntAuth::Saml(crate::partners::Live::new(EntIdp {
             peer: IdpPeer {
                 entity_id: format!("{ent_url}/idp"),
                 sso_redirect_url: format!("{ent_url}/idp/sso"),
@@ -259,7 +259,7 @@ pub async fn start_with(
                 },
             },
             algorithms: AlgorithmPolicy::default(),
-        })
+        }))
     };
     let audit_dir = std::env::temp_dir().join(format!(
         "passerelle-demo-audit-{}-{}",
@@ -336,6 +336,7 @@ pub async fn start_with(
         cas: Default::default(),
         limits: Default::default(),
         metrics: Default::default(),
+        metadata: Default::default(),
         ents: BTreeMap::from([(
             data::ENT_ID.parse()?,
             EntConfig {
@@ -346,6 +347,7 @@ pub async fn start_with(
                 client_cert_fingerprint: None,
                 schools: None,
                 confirm_person_after: std::time::Duration::ZERO,
+                metadata: None,
             },
         )]),
         providers: BTreeMap::from([
@@ -359,6 +361,7 @@ pub async fn start_with(
                     api_token: Some(Secret::new(provider_tokens[0].1.clone())),
                     client_cert_fingerprint: None,
                     saml: None,
+                    metadata: None,
                     oidc_clients: vec![OidcClient {
                         client_id: data::OIDC_CLIENT_ID.into(),
                         secret: Some(Secret::new(oidc_secret.clone())),
@@ -384,6 +387,7 @@ pub async fn start_with(
                     api_token: Some(Secret::new(provider_tokens[2].1.clone())),
                     client_cert_fingerprint: None,
                     saml: None,
+                    metadata: None,
                     oidc_clients: Vec::new(),
                     cas_services: vec![crate::cas::CasService {
                         resource: data::CAS_RESOURCE.ark.parse()?,
@@ -402,7 +406,8 @@ pub async fn start_with(
                     commercial_distributors: vec![data::DISTRIBUTOR.into()],
                     api_token: Some(Secret::new(provider_tokens[1].1.clone())),
                     client_cert_fingerprint: None,
-                    saml: Some(ProviderSp {
+                    metadata: None,
+                    saml: Some(crate::partners::Live::new(ProviderSp {
                         entity_id: resource_entity.clone(),
                         acs_urls: vec![format!("{resource_url}/saml/acs")],
                         signing_certs: vec![resource_key.certificate.clone()],
@@ -412,7 +417,7 @@ pub async fn start_with(
                             redirect: Some(format!("{resource_url}{}", resource::SLO_PATH)),
                             ..Default::default()
                         },
-                    }),
+                    })),
                     oidc_clients: Vec::new(),
                     cas_services: Vec::new(),
                     resources: data::catalogue(&resource_url)?,

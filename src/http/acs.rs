@@ -110,18 +110,31 @@ pub async fn handle(
     let xml = binding::decode_post(&form.saml_response, state.config.saml.max_message_bytes)
         .map_err(|e| refused(&state, Some(&ent_name), e))?;
     // Signature verification is CPU work: keep it off the async workers.
-    let Some(idp) = ent.saml().cloned() else {
+    let Some(idp) = ent.saml() else {
         return Err(refused(
             &state,
             Some(&ent_name),
             SamlError::new(Check::Config, "this ENT authenticates over OpenID Connect"),
         ));
     };
-    let (sp_settings, expected) = (state.sp.clone(), pending.id.clone());
-    let verified = super::verify::off_worker(&state, move || {
-        sp::verify_response(&xml, &expected, &sp_settings, &idp, now)
-    })
-    .await;
+    let verify = |idp: std::sync::Arc<sp::EntIdp>| {
+        let (sp_settings, expected, xml) = (state.sp.clone(), pending.id.clone(), xml.clone());
+        super::verify::off_worker(&state, move || {
+            sp::verify_response(&xml, &expected, &sp_settings, &idp, now)
+        })
+    };
+    let mut verified = verify(idp).await;
+    // Signed by a key the ENT's metadata does not list (yet): its metadata is asked again (at
+    // most once per metadata.min_refresh_seconds) and, if it changed, the Response checked again.
+    if verified
+        .as_ref()
+        .is_err_and(|e| e.check == Check::Signature)
+        && state.partners.unknown_key(&format!("ent:{}", ent.id)).await
+    {
+        if let Some(idp) = ent.saml() {
+            verified = verify(idp).await;
+        }
+    }
     let login = match verified {
         Ok(login) => login,
         // Asked passively who is at the browser, the ENT says it cannot tell (`NoPassive`, or

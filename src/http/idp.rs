@@ -93,19 +93,35 @@ async fn sso(
             ),
         ));
     };
-    let Some(sp) = provider.saml.as_ref() else {
+    let Some(sp) = provider.sp() else {
         return Err(refused(
             &state,
             Some(&provider.key),
             SamlError::new(Check::Config, "this provider is not a SAML provider"),
         ));
     };
-    let (sp_peer, settings) = (sp.clone(), state.idp.clone());
-    let request = super::verify::off_worker(&state, move || {
-        idp::verify_request(&req, &sp_peer, &settings, now)
-    })
-    .await
-    .map_err(|e| refused(&state, Some(&provider.key), e))?;
+    let verify = |sp_peer: std::sync::Arc<idp::ProviderSp>| {
+        let (settings, req) = (state.idp.clone(), req.clone());
+        super::verify::off_worker(&state, move || {
+            idp::verify_request(&req, &sp_peer, &settings, now)
+        })
+    };
+    let mut verified = verify(sp).await;
+    // Signed by a key the provider's metadata does not list (yet): its metadata is asked
+    // again (at most once per metadata.min_refresh_seconds) and the request checked again.
+    if verified
+        .as_ref()
+        .is_err_and(|e| e.check == Check::Signature)
+        && state
+            .partners
+            .unknown_key(&format!("provider:{}", provider.key))
+            .await
+    {
+        if let Some(sp) = provider.sp() {
+            verified = verify(sp).await;
+        }
+    }
+    let request = verified.map_err(|e| refused(&state, Some(&provider.key), e))?;
     let ttl = (state.idp.assertion_lifetime + state.idp.clock_skew * 2)
         .to_std()
         .unwrap_or_default();

@@ -73,8 +73,7 @@ pub(super) async fn answer(
     // A provider with a logout endpoint (SOAP, or Redirect in the browser) hears when this
     // session ends.
     if provider
-        .saml
-        .as_ref()
+        .sp()
         .is_some_and(|sp| sp.slo.soap.is_some() || sp.slo.redirect.is_some())
     {
         let party = crate::session::SamlParty {

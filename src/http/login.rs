@@ -182,7 +182,7 @@ async fn start_with(
             match &ent.auth {
                 EntAuth::Saml(idp) => sp::authn_request_url(
                     &state.sp,
-                    idp,
+                    &idp.get(),
                     &id,
                     now,
                     &id,

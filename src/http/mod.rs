@@ -88,6 +88,11 @@ pub fn app(state: AppState) -> Router {
         .route("/health/live", get(ops::live))
         .route("/health/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
+        .route("/health/metadata", get(ops::metadata_health))
+        .route(
+            "/admin/metadata/refresh",
+            axum::routing::post(ops::metadata_refresh),
+        )
         .layer(RequestBodyLimitLayer::new(limit))
         // Exports are larger than any other body: the upload applies its own limit
         // (`feed.max_upload_bytes`) as it reads.

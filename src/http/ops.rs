@@ -1,5 +1,6 @@
-//! Operations endpoints: liveness, readiness (the store answers) and Prometheus metrics, the
-//! latter only to the networks of `[metrics] allow` or with its bearer token.
+//! Operations endpoints: liveness, readiness (the store answers), Prometheus metrics, partners'
+//! metadata health and refresh; all but the first two only to the networks of `[metrics] allow`
+//! or with its bearer token.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -137,9 +138,126 @@ fn render(state: &AppState) -> impl IntoResponse {
         state.audience.buffered(),
         state.audience.settings().buffer_capacity
     ));
+    out.push_str(&partner_metrics(state));
     out.push_str(&super::limits::metrics(state));
     out.push_str(&store_metrics(state));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+/// Partners' metadata refreshes that failed or were refused, per partner, and whether each
+/// serves a copy older than its source's.
+fn partner_metrics(state: &AppState) -> String {
+    let mut out = String::from("# HELP passerelle_metadata_refresh_failures_total Number of partner metadata refreshes that failed or were refused (the last good copy was kept).\n# TYPE passerelle_metadata_refresh_failures_total counter\n");
+    for p in state.partners.all() {
+        out.push_str(&format!(
+            "passerelle_metadata_refresh_failures_total{{partner=\"{}\"}} {}\n",
+            p.key,
+            p.failures.load(Ordering::Relaxed)
+        ));
+    }
+    out.push_str("# HELP passerelle_metadata_stale Whether a partner's metadata is served from its last good copy because its last refresh failed.\n# TYPE passerelle_metadata_stale gauge\n");
+    for p in state.partners.all() {
+        out.push_str(&format!(
+            "passerelle_metadata_stale{{partner=\"{}\"}} {}\n",
+            p.key,
+            u8::from(p.status().stale)
+        ));
+    }
+    out
+}
+
+/// Whether the caller may use the operator's endpoints: the peers and token of `[metrics]`.
+fn operator(state: &AppState, extensions: &axum::http::Extensions, headers: &HeaderMap) -> bool {
+    let bearer = super::party::bearer(headers);
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip());
+    state.config.metrics.allows(peer, bearer)
+}
+
+/// `GET /health/metadata`: each partner's metadata source and refresh state (last success,
+/// last error, next refresh, whether the last good copy is served), to the operator
+/// (`[metrics]` peers or token); 404 to anyone else.
+pub async fn metadata_health(
+    State(state): State<AppState>,
+    extensions: axum::http::Extensions,
+    headers: HeaderMap,
+) -> Response {
+    if !operator(&state, &extensions, &headers) {
+        return super::site::not_found_for(&headers);
+    }
+    let partners: Vec<_> = state
+        .partners
+        .all()
+        .map(|p| {
+            serde_json::json!({
+                "partner": p.key,
+                "source": p.source.source.kind(),
+                "location": p.source.source.location(p.source.entity_id.as_deref()),
+                "failures": p.failures.load(Ordering::Relaxed),
+                "status": p.status(),
+            })
+        })
+        .collect();
+    let degraded = state.partners.all().any(|p| p.status().stale);
+    axum::Json(serde_json::json!({ "degraded": degraded, "partners": partners })).into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub struct RefreshQuery {
+    /// `ent:<idENT>`, `provider:<key>`, the bare id or key, or the entityID; none: every
+    /// partner.
+    partner: Option<String>,
+}
+
+/// `POST /admin/metadata/refresh[?partner=…]`: refreshes partners' metadata now, to the
+/// operator (`[metrics]` peers or token); answers each partner's outcome. Other nodes take the
+/// new copy from the store at their next round (`metadata.poll_seconds`).
+pub async fn metadata_refresh(
+    State(state): State<AppState>,
+    extensions: axum::http::Extensions,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<RefreshQuery>,
+) -> Response {
+    if !operator(&state, &extensions, &headers) {
+        return super::site::not_found_for(&headers);
+    }
+    let chosen: Vec<_> = match &q.partner {
+        Some(name) => match state.partners.find(name) {
+            Some(p) => vec![p.clone()],
+            None => {
+                return (
+                    StatusCode::NOT_FOUND,
+                    format!("no partner named {name} has a metadata source\n"),
+                )
+                    .into_response()
+            }
+        },
+        None => state.partners.all().cloned().collect(),
+    };
+    let mut outcomes = Vec::new();
+    let mut failed = false;
+    for p in chosen {
+        let r = state
+            .partners
+            .refresh(&p, crate::partners::Reason::Operator)
+            .await;
+        failed |= r.is_err();
+        outcomes.push(match r {
+            Ok(changed) => serde_json::json!({ "partner": p.key, "changed": changed }),
+            Err(e) => serde_json::json!({ "partner": p.key, "error": e }),
+        });
+    }
+    let status = if failed {
+        StatusCode::BAD_GATEWAY
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        axum::Json(serde_json::json!({ "partners": outcomes })),
+    )
+        .into_response()
 }
 
 /// The store's rows: up or not, reconnections, failures, deadline hits, round-trip latency.

@@ -74,9 +74,9 @@ async fn ended_by<'s>(
     let refused = |e| Failure::saml(state, side, Some(sender.name.clone()), e);
     let (urls, skew, now) = (side.urls(state), state.sp.clock_skew, state.clock.now());
     let (entity_id, certs, algorithms) = (
-        sender.peer.entity_id.to_string(),
-        sender.peer.certs.to_vec(),
-        sender.peer.algorithms.clone(),
+        sender.peer().entity_id.to_string(),
+        sender.peer().certs.to_vec(),
+        sender.peer().algorithms.clone(),
     );
     let verified = super::verify::off_worker(state, move || {
         let peer = Peer {
@@ -288,7 +288,7 @@ async fn front(
                 outcome,
                 relay: relay.as_deref(),
             };
-            let next = next_step(state, side, done.sender.slo, answered).await?;
+            let next = next_step(state, side, done.sender.slo(), answered).await?;
             // The ENT's logout: providers that take logouts only in the browser first.
             let frames = match side {
                 Side::Ent => super::slo_front::frames(state, &done.ended).await?,

@@ -67,8 +67,29 @@ pub(super) struct Sender<'s> {
     pub name: String,
     /// The ENT, when an ENT sent it.
     pub ent: Option<&'s crate::domain::IdEnt>,
-    pub peer: Peer<'s>,
-    pub slo: &'s SloEndpoints,
+    /// The peer as its metadata says now.
+    who: Who,
+}
+
+enum Who {
+    Ent(std::sync::Arc<crate::saml::sp::EntIdp>),
+    Provider(std::sync::Arc<crate::saml::idp::ProviderSp>),
+}
+
+impl Sender<'_> {
+    pub(super) fn peer(&self) -> Peer<'_> {
+        match &self.who {
+            Who::Ent(idp) => Peer::ent(idp),
+            Who::Provider(sp) => Peer::provider(sp),
+        }
+    }
+
+    pub(super) fn slo(&self) -> &SloEndpoints {
+        match &self.who {
+            Who::Ent(idp) => &idp.peer.slo,
+            Who::Provider(sp) => &sp.slo,
+        }
+    }
 }
 
 pub(super) fn sender<'s>(
@@ -97,8 +118,7 @@ pub(super) fn sender<'s>(
             Ok(Sender {
                 name: ent.id.to_string(),
                 ent: Some(&ent.id),
-                peer: Peer::ent(idp),
-                slo: &idp.peer.slo,
+                who: Who::Ent(idp),
             })
         }
         Side::Provider => {
@@ -106,12 +126,11 @@ pub(super) fn sender<'s>(
                 .config
                 .provider_by_entity_id(issuer)
                 .ok_or_else(unknown)?;
-            let sp = provider.saml.as_ref().ok_or_else(unknown)?;
+            let sp = provider.sp().ok_or_else(unknown)?;
             Ok(Sender {
                 name: provider.key.clone(),
                 ent: None,
-                peer: Peer::provider(sp),
-                slo: &sp.slo,
+                who: Who::Provider(sp),
             })
         }
     }

@@ -42,7 +42,7 @@ pub(super) async fn frames(state: &AppState, ended: &[Session]) -> Result<Vec<Fr
             .config
             .providers
             .get(&party.provider)
-            .and_then(|p| p.saml.as_ref())
+            .and_then(|p| p.sp())
         else {
             continue;
         };
@@ -163,9 +163,9 @@ pub(super) async fn answered(
     let name = from.name.clone();
     let (skew, now) = (state.sp.clock_skew, state.clock.now());
     let (entity_id, certs, algorithms) = (
-        from.peer.entity_id.to_string(),
-        from.peer.certs.to_vec(),
-        from.peer.algorithms.clone(),
+        from.peer().entity_id.to_string(),
+        from.peer().certs.to_vec(),
+        from.peer().algorithms.clone(),
     );
     let verified = super::verify::off_worker(state, move || {
         let peer = Peer {

@@ -132,9 +132,9 @@ pub(super) async fn answered(
     let (skew, now) = (state.sp.clock_skew, state.clock.now());
     let destination = state.config.url(FRONT_PATH);
     let (entity_id, certs, algorithms) = (
-        from.peer.entity_id.to_string(),
-        from.peer.certs.to_vec(),
-        from.peer.algorithms.clone(),
+        from.peer().entity_id.to_string(),
+        from.peer().certs.to_vec(),
+        from.peer().algorithms.clone(),
     );
     let verified = super::verify::off_worker(state, move || {
         let peer = Peer {
@@ -181,7 +181,7 @@ fn provider_slo(state: &AppState, key: &str) -> SloEndpoints {
         .providers
         .values()
         .find(|p| p.key == key)
-        .and_then(|p| p.saml.as_ref())
+        .and_then(|p| p.sp())
         .map(|sp| sp.slo.clone())
         .unwrap_or_default()
 }

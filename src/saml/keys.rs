@@ -108,3 +108,11 @@ pub fn certificate_from_pem(pem: &[u8]) -> Result<CertificateDer, String> {
         cert.to_der().map_err(|e| format!("certificate: {e}"))?,
     ))
 }
+
+/// SHA-256 fingerprints (lowercase hex) of certificates, for traces and audit records.
+pub fn fingerprints(certs: &[CertificateDer]) -> Vec<String> {
+    certs
+        .iter()
+        .map(|c| crate::tls::fingerprint(c.der_data()))
+        .collect()
+}

@@ -101,6 +101,9 @@ pub struct Options {
     pub ent_b0_auth: Option<String>,
     /// TOML appended to the configuration (further tables, e.g. another ENT).
     pub extra_toml: String,
+    /// Replaces the body of the SAML provider's `[providers.test-editeur.saml]` table (e.g. a
+    /// metadata URL).
+    pub provider_saml: Option<String>,
 }
 
 impl Default for Options {
@@ -112,6 +115,7 @@ impl Default for Options {
             files: Vec::new(),
             ent_b0_auth: None,
             extra_toml: String::new(),
+            provider_saml: None,
         }
     }
 }
@@ -189,9 +193,7 @@ name = "Éditeur de test"
 technical_distributor = "123456789_0000000000000000"
 api_token_file = "provider.token"
 [providers.test-editeur.saml]
-entity_id = "{SP_ENTITY}"
-acs_urls = ["{SP_ACS}"]
-certificate_file = "sp.crt"
+{provider_saml}
 [[providers.test-editeur.resources]]
 id = "{RES_ETABL}"
 name = "Ressource établissement"
@@ -214,6 +216,9 @@ National_elv = ["IDO", "UAI", "PRO"]
 "#,
             base = opts.base,
             extra = opts.extra_toml,
+            provider_saml = opts.provider_saml.clone().unwrap_or_else(|| format!(
+                "entity_id = \"{SP_ENTITY}\"\nacs_urls = [\"{SP_ACS}\"]\ncertificate_file = \"sp.crt\""
+            )),
             b0_auth = opts.ent_b0_auth.clone().unwrap_or_else(|| format!(
                 "[ents.B0.saml]\nidp_metadata = \"ent-idp.xml\"\nsignature_algorithms = {}",
                 opts.ent_algorithms

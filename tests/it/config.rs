@@ -318,6 +318,9 @@ async fn serve_once(status: &'static str, body: String, extra_header: &'static s
     url
 }
 
+/// The per-partner switch that accepts unsigned metadata from a URL (trials).
+const TRIAL: &str = "PASSERELLE__ENTS__B0__SAML__METADATA_SIGNATURE_REQUIRED";
+
 #[tokio::test]
 async fn ent_metadata_is_fetched_from_a_url_without_following_redirects() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -327,7 +330,10 @@ async fn ent_metadata_is_fetched_from_a_url_without_following_redirects() {
     let url = serve_once("200 OK", metadata, "").await;
     let cfg = config::load(
         &path,
-        vars(&[("PASSERELLE__ENTS__B0__SAML__IDP_METADATA", &url)]),
+        vars(&[
+            ("PASSERELLE__ENTS__B0__SAML__IDP_METADATA", &url),
+            (TRIAL, "false"),
+        ]),
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
@@ -351,7 +357,10 @@ async fn ent_metadata_is_fetched_from_a_url_without_following_redirects() {
     .await;
     let err = config::load(
         &path,
-        vars(&[("PASSERELLE__ENTS__B0__SAML__IDP_METADATA", &redirecting)]),
+        vars(&[
+            ("PASSERELLE__ENTS__B0__SAML__IDP_METADATA", &redirecting),
+            (TRIAL, "false"),
+        ]),
     )
     .await
     .unwrap_err();
@@ -367,6 +376,19 @@ async fn ent_metadata_is_fetched_from_a_url_without_following_redirects() {
     .await
     .unwrap_err();
     assert!(err.to_string().contains("over https"), "{err}");
+
+    // Without the trial switch, metadata from a URL must be signed.
+    let err = config::load(
+        &path,
+        vars(&[("PASSERELLE__ENTS__B0__SAML__IDP_METADATA", &url)]),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("ents.B0.saml.metadata_signing_certificate_file"),
+        "{err}"
+    );
 }
 
 /// An ENT over OpenID Connect, with the gateway's keys from the committed example.

@@ -135,7 +135,7 @@ fn named_modules(dir: &str) -> Vec<(String, String)> {
 }
 
 /// The modules of the inner layers: none names the HTTP layer or the application state.
-const INNER: [&str; 27] = [
+const INNER: [&str; 28] = [
     "audience",
     "audit",
     "backoff",
@@ -150,6 +150,7 @@ const INNER: [&str; 27] = [
     "listing",
     "oidc",
     "outbound",
+    "partners",
     "saml",
     "school_index",
     "secret",

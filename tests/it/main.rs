@@ -48,6 +48,7 @@ mod listing;
 mod listing_nodes;
 mod logs;
 mod metadata_own;
+mod metadata_source;
 mod metrics_access;
 mod mtls;
 mod oidc_backchannel;
