@@ -288,3 +288,38 @@ pub(super) async fn reply(
 ) -> Result<Response, PageError> {
     Ok(next_step(state, side, slo, a).await?.into_response())
 }
+
+/// A peer's LogoutResponse (`carried`, whose unverified XML is `xml`) to one of the gateway's
+/// LogoutRequests, at `destination` on `side`: the peer its Issuer names, verified with that
+/// peer's keys off the async workers (refusals traced). Answers the peer's name and what the
+/// response says; the caller checks `InResponseTo` against what it kept.
+pub(super) async fn verified_response(
+    state: &AppState,
+    side: Side,
+    carried: slo::Carried,
+    xml: &str,
+    destination: String,
+) -> Result<(String, crate::saml::slo_back::Answered), PageError> {
+    let max = state.config.saml.max_message_bytes;
+    let refused = |peer: Option<String>, e: SamlError| Failure::saml(state, side, peer, e).page();
+    let issuer = slo::peek_issuer(xml, max).map_err(|e| refused(None, e))?;
+    let from = sender(state, side, &issuer).map_err(|e| refused(None, e))?;
+    let name = from.name.clone();
+    let (skew, now) = (state.sp.clock_skew, state.clock.now());
+    let (entity_id, certs, algorithms) = (
+        from.peer().entity_id.to_string(),
+        from.peer().certs.to_vec(),
+        from.peer().algorithms.clone(),
+    );
+    let verified = super::verify::off_worker(state, move || {
+        let peer = Peer {
+            entity_id: &entity_id,
+            certs: &certs,
+            algorithms: &algorithms,
+        };
+        crate::saml::slo_back::verify_response(&carried, &destination, &peer, skew, max, now)
+    })
+    .await
+    .map_err(|e| refused(Some(name.clone()), e))?;
+    Ok((name, verified))
+}

@@ -13,14 +13,14 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::saml::slo::{self, Carried, Peer, MAX_AGE};
-use crate::saml::{slo_back, slo_out, Check, SamlError};
+use crate::saml::slo::{Carried, MAX_AGE};
+use crate::saml::{slo_out, Check, SamlError};
 use crate::session::Session;
 use crate::trace::TraceEvent;
 
 use super::error::PageError;
 use super::pages;
-use super::slo_answer::{sender, Failure, Next, Side};
+use super::slo_answer::{verified_response, Failure, Next, Side};
 use crate::saml::xml::escape;
 
 /// Store kind of a front-channel LogoutRequest the gateway sent a provider.
@@ -156,27 +156,8 @@ pub(super) async fn answered(
     destination: String,
 ) -> Result<Response, PageError> {
     let side = Side::Provider;
-    let max = state.config.saml.max_message_bytes;
     let refused = |peer: Option<String>, e: SamlError| Failure::saml(state, side, peer, e).page();
-    let issuer = slo::peek_issuer(xml, max).map_err(|e| refused(None, e))?;
-    let from = sender(state, side, &issuer).map_err(|e| refused(None, e))?;
-    let name = from.name.clone();
-    let (skew, now) = (state.sp.clock_skew, state.clock.now());
-    let (entity_id, certs, algorithms) = (
-        from.peer().entity_id.to_string(),
-        from.peer().certs.to_vec(),
-        from.peer().algorithms.clone(),
-    );
-    let verified = super::verify::off_worker(state, move || {
-        let peer = Peer {
-            entity_id: &entity_id,
-            certs: &certs,
-            algorithms: &algorithms,
-        };
-        slo_back::verify_response(&carried, &destination, &peer, skew, max, now)
-    })
-    .await
-    .map_err(|e| refused(Some(name.clone()), e))?;
+    let (name, verified) = verified_response(state, side, carried, xml, destination).await?;
     let asked = state
         .store
         .take_token(KIND, &verified.in_response_to)

@@ -13,13 +13,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::saml::metadata::SloEndpoints;
-use crate::saml::slo::{self, Carried, Peer, MAX_AGE};
+use crate::saml::slo::{Carried, MAX_AGE};
 use crate::saml::slo_back::{self, EntLogin};
 use crate::saml::{binding, Check, SamlError};
 use crate::session::Session;
 
 use super::error::PageError;
-use super::slo_answer::{reply, sender, Answered, Failure, Outcome, Side, FRONT_PATH};
+use super::slo_answer::{reply, verified_response, Answered, Failure, Outcome, Side, FRONT_PATH};
 
 /// Store kind of what a provider is owed while its user logs out at the ENT.
 const KIND: &str = "saml-logout-onward";
@@ -124,28 +124,9 @@ pub(super) async fn answered(
     xml: &str,
 ) -> Result<Response, PageError> {
     let side = Side::Ent;
-    let max = state.config.saml.max_message_bytes;
     let refused = |peer: Option<String>, e: SamlError| Failure::saml(state, side, peer, e).page();
-    let issuer = slo::peek_issuer(xml, max).map_err(|e| refused(None, e))?;
-    let from = sender(state, side, &issuer).map_err(|e| refused(None, e))?;
-    let name = from.name.clone();
-    let (skew, now) = (state.sp.clock_skew, state.clock.now());
     let destination = state.config.url(FRONT_PATH);
-    let (entity_id, certs, algorithms) = (
-        from.peer().entity_id.to_string(),
-        from.peer().certs.to_vec(),
-        from.peer().algorithms.clone(),
-    );
-    let verified = super::verify::off_worker(state, move || {
-        let peer = Peer {
-            entity_id: &entity_id,
-            certs: &certs,
-            algorithms: &algorithms,
-        };
-        slo_back::verify_response(&carried, &destination, &peer, skew, max, now)
-    })
-    .await
-    .map_err(|e| refused(Some(name.clone()), e))?;
+    let (name, verified) = verified_response(state, side, carried, xml, destination).await?;
     let owed = state
         .store
         .take_token(KIND, &verified.in_response_to)

@@ -102,35 +102,47 @@ pub fn verify_logout_request(
     max_bytes: usize,
     now: DateTime<Utc>,
 ) -> Result<VerifiedLogout, SamlError> {
+    let xml = verified_xml(carried, peer, max_bytes, "LogoutRequest")?;
+    let destination = match carried {
+        Carried::Redirect(_) => Some(urls.redirect.as_str()),
+        Carried::Post(_) => Some(urls.post.as_str()),
+        Carried::Soap(_) => None,
+    };
+    let request = read(&xml)?;
+    check(&request, destination, &urls.soap, peer.entity_id, skew, now)
+}
+
+/// The XML `carried` brought, once its signature verifies with one of `peer`'s keys: the
+/// Redirect query's signature, or an enveloped one over POST and SOAP (only the signed part is
+/// read). `what` names the message in refusals.
+pub(super) fn verified_xml(
+    carried: &Carried,
+    peer: &Peer<'_>,
+    max_bytes: usize,
+    what: &str,
+) -> Result<String, SamlError> {
     if peer.certs.is_empty() {
         return Err(err(
             Check::Config,
             "no signing certificate is configured for this peer",
         ));
     }
-    let (xml, destination) = match carried {
+    match carried {
         Carried::Redirect(q) => {
             let xml = binding::decode_redirect(&q.message, max_bytes)?;
             guard::check_xml(xml.as_bytes(), max_bytes)?;
             q.verify(peer.certs, peer.algorithms)?;
-            (xml, Some(urls.redirect.as_str()))
+            Ok(xml)
         }
         Carried::Post(xml) | Carried::Soap(xml) => {
             guard::check_xml(xml.as_bytes(), max_bytes)?;
             let summary = guard::check_signatures(xml, peer.algorithms)?;
             if summary.signatures == 0 {
-                return Err(err(Check::Unsigned, "the LogoutRequest is not signed"));
+                return Err(err(Check::Unsigned, format!("the {what} is not signed")));
             }
-            let verified = super::verified_part(xml, peer.certs, peer.algorithms)?;
-            let url = match carried {
-                Carried::Soap(_) => None,
-                _ => Some(urls.post.as_str()),
-            };
-            (verified, url)
+            super::verified_part(xml, peer.certs, peer.algorithms)
         }
-    };
-    let request = read(&xml)?;
-    check(&request, destination, &urls.soap, peer.entity_id, skew, now)
+    }
 }
 
 /// The text of the first `Issuer` element of an unverified message (a LogoutRequest, alone or

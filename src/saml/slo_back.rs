@@ -15,7 +15,7 @@ use quick_xml::Reader;
 use super::keys::SigningKey;
 use super::slo::{Carried, Peer, MAX_AGE, STATUS_SUCCESS};
 use super::xml::{escape, instant, new_id};
-use super::{binding, guard, Check, SamlError};
+use super::{Check, SamlError};
 
 /// The login a LogoutRequest to an ENT names, as the ENT's assertion named it.
 #[derive(Debug, Clone, Copy)]
@@ -96,34 +96,13 @@ pub fn verify_response(
     max_bytes: usize,
     now: DateTime<Utc>,
 ) -> Result<Answered, SamlError> {
-    if peer.certs.is_empty() {
+    if let Carried::Soap(_) = carried {
         return Err(err(
-            Check::Config,
-            "no signing certificate is configured for this peer",
+            Check::Malformed,
+            "a LogoutResponse comes back over the front channel",
         ));
     }
-    let xml = match carried {
-        Carried::Redirect(q) => {
-            let xml = binding::decode_redirect(&q.message, max_bytes)?;
-            guard::check_xml(xml.as_bytes(), max_bytes)?;
-            q.verify(peer.certs, peer.algorithms)?;
-            xml
-        }
-        Carried::Post(xml) => {
-            guard::check_xml(xml.as_bytes(), max_bytes)?;
-            let summary = guard::check_signatures(xml, peer.algorithms)?;
-            if summary.signatures == 0 {
-                return Err(err(Check::Unsigned, "the LogoutResponse is not signed"));
-            }
-            super::verified_part(xml, peer.certs, peer.algorithms)?
-        }
-        Carried::Soap(_) => {
-            return Err(err(
-                Check::Malformed,
-                "a LogoutResponse comes back over the front channel",
-            ))
-        }
-    };
+    let xml = super::slo::verified_xml(carried, peer, max_bytes, "LogoutResponse")?;
     let r = read(&xml)?;
     if r.version.as_deref() != Some("2.0") {
         return Err(err(
