@@ -69,6 +69,7 @@ pub fn app(state: AppState) -> Router {
             ent_oidc_logout::FRONT_PATH,
             get(ent_oidc_logout::frontchannel),
         )
+        .route(slo_to_ent::OIDC_BACK_PATH, get(slo_to_ent::oidc_logged_out))
         .route("/idp/metadata", get(idp::metadata))
         .route("/idp/profile/SAML2/Redirect/SSO", get(idp::sso_redirect))
         .route("/idp/profile/SAML2/POST/SSO", post(idp::sso_post))

@@ -44,7 +44,9 @@ struct Owed {
 
 /// When one of `ended` is a login at a SAML ENT with a front-channel logout endpoint: what
 /// the provider is owed, stored, and the browser sent to the ENT with the gateway's signed
-/// LogoutRequest. `None` when no ENT is to be asked (the provider is answered at once).
+/// LogoutRequest; at an OIDC ENT whose discovery publishes an `end_session_endpoint`, the
+/// browser goes there instead (RP-Initiated Logout 1.0). `None` when no ENT is to be asked
+/// (the provider is answered at once).
 pub(super) async fn ask_ent(
     state: &AppState,
     ended: &[Session],
@@ -57,7 +59,7 @@ pub(super) async fn ask_ent(
         (idp.peer.slo.redirect.is_some() || idp.peer.slo.post.is_some()).then_some((ent, idp, r))
     });
     let Some((ent, idp, r)) = found else {
-        return Ok(None);
+        return ask_oidc_ent(state, ended, asked).await;
     };
     let now = state.clock.now();
     let login = EntLogin {
@@ -165,4 +167,103 @@ fn provider_slo(state: &AppState, key: &str) -> SloEndpoints {
         .and_then(|p| p.sp())
         .map(|sp| sp.slo.clone())
         .unwrap_or_default()
+}
+
+/// Where an OIDC ENT sends the browser back after its logout (the `post_logout_redirect_uri`
+/// to register at the ENT).
+pub const OIDC_BACK_PATH: &str = "/ent/oidc/logged-out";
+
+/// The OIDC leg of [`ask_ent`]: the browser to the ENT's `end_session_endpoint` with the
+/// gateway's `client_id`, `post_logout_redirect_uri` and a one-time `state` naming what the
+/// provider is owed. (No `id_token_hint`: the gateway keeps no ENT ID token.)
+async fn ask_oidc_ent(
+    state: &AppState,
+    ended: &[Session],
+    asked: Asked<'_>,
+) -> Result<Option<Response>, PageError> {
+    let Some((ent, op)) = ended.iter().find_map(|s| {
+        let ent = state.config.ents.values().find(|e| e.id == s.ent)?;
+        Some((ent, ent.oidc()?))
+    }) else {
+        return Ok(None);
+    };
+    let end = match state
+        .ent_oidc
+        .get(ent.id.as_str(), op, state.clock.now())
+        .await
+    {
+        Ok(d) => d.end_session_endpoint.clone(),
+        Err(e) => {
+            tracing::warn!(ent = %ent.id, check = %e.check, "the ENT's discovery failed: the provider is answered without the ENT's logout");
+            None
+        }
+    };
+    let Some(mut url) = end.and_then(|u| url::Url::parse(&u).ok()) else {
+        return Ok(None);
+    };
+    let key = crate::session::new_id();
+    let owed = Owed {
+        provider: asked.provider.to_string(),
+        in_response_to: asked.in_response_to.to_string(),
+        relay: asked.relay.map(str::to_string),
+        ent: ent.id.to_string(),
+    };
+    let value = serde_json::to_value(&owed).unwrap_or_default();
+    let ttl = MAX_AGE.to_std().unwrap_or_default();
+    state.store.put_token(KIND, &key, &value, ttl).await?;
+    url.query_pairs_mut()
+        .append_pair("client_id", &op.client_id)
+        .append_pair(
+            "post_logout_redirect_uri",
+            &state.config.url(OIDC_BACK_PATH),
+        )
+        .append_pair("state", &key);
+    tracing::info!(ent = %ent.id, provider = asked.provider, "a provider's logout goes on to the OIDC ENT");
+    Ok(Some(Redirect::to(url.as_str()).into_response()))
+}
+
+/// `GET /ent/oidc/logged-out?state=…`: the OIDC ENT logged its user out and sent the browser
+/// back; the provider whose logout it was gets its LogoutResponse. A `state` that names
+/// nothing the gateway is waiting on (unknown, used, expired) answers nobody (403, traced).
+pub async fn oidc_logged_out(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Result<Response, PageError> {
+    use crate::oidc::rp::{Check as RpCheck, RpError};
+    let refused = |e: RpError| {
+        state.trace(crate::trace::TraceEvent::ProtocolRefused {
+            peer_kind: "ent",
+            peer: None,
+            protocol: "oidc",
+            check: e.check.code(),
+        });
+        PageError::oidc(&e)
+    };
+    let params = super::query::unique(query.as_deref().unwrap_or(""))
+        .map_err(|k| refused(RpError::new(RpCheck::State, format!("{k} is repeated"))))?;
+    let owed = match params.get("state") {
+        Some(key) => state.store.take_token(KIND, key).await?,
+        None => None,
+    };
+    let owed = owed.and_then(|v| serde_json::from_value::<Owed>(v).ok());
+    let is_oidc = |o: &Owed| {
+        state
+            .config
+            .ents
+            .values()
+            .any(|e| e.id.as_str() == o.ent && e.oidc().is_some())
+    };
+    let Some(owed) = owed.filter(is_oidc) else {
+        return Err(refused(RpError::new(
+            RpCheck::State,
+            "the logout's state names no provider logout the gateway is waiting on",
+        )));
+    };
+    let slo = provider_slo(&state, &owed.provider);
+    let a = Answered {
+        in_response_to: &owed.in_response_to,
+        outcome: Outcome::Ended,
+        relay: owed.relay.as_deref(),
+    };
+    reply(&state, Side::Provider, &slo, a).await
 }

@@ -59,6 +59,7 @@ mod oidc_refusals;
 mod pages;
 mod pages_browser;
 mod provider_slo;
+mod provider_slo_oidc_ent;
 mod provider_slo_onward;
 mod round_trip;
 mod saml_backchannel;

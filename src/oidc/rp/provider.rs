@@ -26,16 +26,24 @@ pub struct Discovered {
     /// RFC 9207: the provider sends `iss` in its authorization responses, so one missing is
     /// refused.
     pub iss_parameter_supported: bool,
+    /// RP-Initiated Logout 1.0: where the gateway sends the browser so that the ENT logs its
+    /// user out too (after a provider's logout).
+    pub end_session_endpoint: Option<String>,
     pub fetched_at: DateTime<Utc>,
     /// The ENT's `allow_private_network` when it was discovered (its JWKS is refetched under
     /// the same policy).
     pub allow_private_network: bool,
 }
 
+/// What the discovery document says beyond `CoreProviderMetadata`.
 #[derive(Deserialize)]
-struct Rfc9207 {
+struct Extra {
+    /// RFC 9207.
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
+    /// RP-Initiated Logout 1.0.
+    #[serde(default)]
+    end_session_endpoint: Option<String>,
 }
 
 struct Entry {
@@ -181,6 +189,7 @@ impl Providers {
         let refreshed = Arc::new(Discovered {
             metadata: current.metadata.clone().set_jwks(jwks),
             iss_parameter_supported: current.iss_parameter_supported,
+            end_session_endpoint: current.end_session_endpoint.clone(),
             fetched_at: current.fetched_at,
             allow_private_network: current.allow_private_network,
         });
@@ -198,9 +207,19 @@ impl Providers {
                 format!("{url} is not provider metadata: {e}"),
             )
         })?;
-        let iss_parameter_supported = serde_json::from_slice::<Rfc9207>(&body)
-            .map(|r| r.authorization_response_iss_parameter_supported)
-            .unwrap_or(false);
+        let extra = serde_json::from_slice::<Extra>(&body).ok();
+        let iss_parameter_supported = extra
+            .as_ref()
+            .is_some_and(|r| r.authorization_response_iss_parameter_supported);
+        let end_session_endpoint = extra.and_then(|r| r.end_session_endpoint);
+        let end_session_url = end_session_endpoint
+            .as_deref()
+            .map(|u| {
+                Url::parse(u).map_err(|_| {
+                    RpError::new(Check::Discovery, "end_session_endpoint is not a URL")
+                })
+            })
+            .transpose()?;
         if metadata.issuer().as_str() != s.issuer {
             return Err(RpError::new(
                 Check::Discovery,
@@ -230,6 +249,9 @@ impl Providers {
         if let Some(u) = metadata.userinfo_endpoint() {
             endpoints.push(("userinfo_endpoint", u.url()));
         }
+        if let Some(u) = &end_session_url {
+            endpoints.push(("end_session_endpoint", u));
+        }
         for (name, u) in endpoints {
             if !allowed_url(u, private) {
                 return Err(RpError::new(
@@ -242,6 +264,7 @@ impl Providers {
         Ok(Discovered {
             metadata: metadata.set_jwks(jwks),
             iss_parameter_supported,
+            end_session_endpoint,
             fetched_at: now,
             allow_private_network: private,
         })

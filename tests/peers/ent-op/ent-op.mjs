@@ -38,6 +38,8 @@ server.listen(0, '127.0.0.1', () => {
       client_id: clientId,
       client_secret: clientSecret,
       redirect_uris: [redirectUri],
+      // Where the gateway asks the browser back after an RP-initiated logout.
+      post_logout_redirect_uris: [redirectUri.replace(/\/ent\/oidc\/callback$/, '/ent/oidc/logged-out')],
       response_types: ['code'],
       grant_types: ['authorization_code'],
       token_endpoint_auth_method: 'client_secret_basic',
