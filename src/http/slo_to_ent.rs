@@ -42,6 +42,25 @@ struct Owed {
     ent: String,
 }
 
+/// Keeps, under `key` (the gateway's request ID, or the OIDC `state`), what the provider that
+/// `asked` is owed once the ENT `ent` has answered.
+async fn owe(
+    state: &AppState,
+    key: &str,
+    asked: &Asked<'_>,
+    ent: &crate::domain::IdEnt,
+) -> Result<(), PageError> {
+    let owed = Owed {
+        provider: asked.provider.to_string(),
+        in_response_to: asked.in_response_to.to_string(),
+        relay: asked.relay.map(str::to_string),
+        ent: ent.to_string(),
+    };
+    let value = serde_json::to_value(&owed).unwrap_or_default();
+    let ttl = MAX_AGE.to_std().unwrap_or_default();
+    Ok(state.store.put_token(KIND, key, &value, ttl).await?)
+}
+
 /// When one of `ended` is a login at a SAML ENT with a front-channel logout endpoint: what
 /// the provider is owed, stored, and the browser sent to the ENT with the gateway's signed
 /// LogoutRequest; at an OIDC ENT whose discovery publishes an `end_session_endpoint`, the
@@ -98,15 +117,7 @@ pub(super) async fn ask_ent(
         .await
         .map_err(failed)?
     };
-    let owed = Owed {
-        provider: asked.provider.to_string(),
-        in_response_to: asked.in_response_to.to_string(),
-        relay: asked.relay.map(str::to_string),
-        ent: ent.id.to_string(),
-    };
-    let value = serde_json::to_value(&owed).unwrap_or_default();
-    let ttl = MAX_AGE.to_std().unwrap_or_default();
-    state.store.put_token(KIND, &id, &value, ttl).await?;
+    owe(state, &id, &asked, &ent.id).await?;
     let resp = if let Some(location) = &slo.redirect {
         let url = binding::signed_redirect_url(location, "SAMLRequest", &xml, None, &key.key)
             .map_err(failed)?;
@@ -202,15 +213,7 @@ async fn ask_oidc_ent(
         return Ok(None);
     };
     let key = crate::session::new_id();
-    let owed = Owed {
-        provider: asked.provider.to_string(),
-        in_response_to: asked.in_response_to.to_string(),
-        relay: asked.relay.map(str::to_string),
-        ent: ent.id.to_string(),
-    };
-    let value = serde_json::to_value(&owed).unwrap_or_default();
-    let ttl = MAX_AGE.to_std().unwrap_or_default();
-    state.store.put_token(KIND, &key, &value, ttl).await?;
+    owe(state, &key, &asked, &ent.id).await?;
     url.query_pairs_mut()
         .append_pair("client_id", &op.client_id)
         .append_pair(

@@ -7,7 +7,7 @@
 
 use passerelle::clock::Clock;
 
-use crate::shared_computer::{assertion_at, through_the_op};
+use crate::shared_computer::{assertion_at, confirm_op_logout, through_the_op};
 use crate::support::ent_idp::EntLogoutRequest;
 use crate::support::ent_op::panva_with_backchannel_logout;
 use crate::support::gateway::*;
@@ -70,24 +70,7 @@ async fn a_providers_logout_goes_on_to_an_oidc_ent_and_back() {
     assert!(resp.text().await.unwrap().contains("oidc.state"));
 
     // The ENT asks the person to confirm, logs them out, and sends the browser back.
-    let page = p
-        .browser
-        .get(to_ent)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(page.contains(r#"name="xsrf""#), "no logout form: {page}");
-    let xsrf = form_value(&page, "xsrf");
-    let resp = p
-        .browser
-        .post(format!("{}/session/end/confirm", p.op.issuer))
-        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
-        .send()
-        .await
-        .unwrap();
+    let resp = confirm_op_logout(&p, to_ent.as_str()).await;
     assert!(resp.status().is_redirection(), "{}", resp.status());
     let location = resp.headers()["location"].to_str().unwrap().to_string();
     assert!(location.starts_with(&back), "{location}");

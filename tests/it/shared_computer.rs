@@ -125,9 +125,16 @@ pub(crate) async fn through_the_op(p: &Panva, mut url: String, person: &str) -> 
 
 /// The person logs out at the OP itself (its end_session endpoint and confirmation form).
 async fn ent_logout(p: &Panva) {
+    let resp = confirm_op_logout(p, &format!("{}/session/end", p.op.issuer)).await;
+    assert!(resp.status().is_redirection() || resp.status().is_success());
+}
+
+/// Opens the OP's logout page at `url` and confirms it, as the person would; answers the OP's
+/// last answer.
+pub(crate) async fn confirm_op_logout(p: &Panva, url: &str) -> reqwest::Response {
     let page = p
         .browser
-        .get(format!("{}/session/end", p.op.issuer))
+        .get(url)
         .send()
         .await
         .unwrap()
@@ -136,14 +143,12 @@ async fn ent_logout(p: &Panva) {
         .unwrap();
     assert!(page.contains(r#"name="xsrf""#), "no logout form: {page}");
     let xsrf = form_value(&page, "xsrf");
-    let resp = p
-        .browser
+    p.browser
         .post(format!("{}/session/end/confirm", p.op.issuer))
         .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
         .send()
         .await
-        .unwrap();
-    assert!(resp.status().is_redirection() || resp.status().is_success());
+        .unwrap()
 }
 
 /// The provider's SSO through the gateway `p` serves, as in [`Saml::provider_assertion`].
