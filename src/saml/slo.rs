@@ -290,6 +290,28 @@ fn time(value: Option<&str>, what: &str) -> Result<Option<DateTime<Utc>>, SamlEr
         .transpose()
 }
 
+/// A logout message's `IssueInstant`, which must be there, not in the future and at most
+/// [`MAX_AGE`] old (both within `skew`). `what` names the message in refusals.
+pub(super) fn issued_within(
+    issue_instant: Option<&str>,
+    what: &str,
+    skew: Duration,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, SamlError> {
+    let issued = time(issue_instant, "IssueInstant")?
+        .ok_or_else(|| err(Check::Malformed, format!("the {what} has no IssueInstant")))?;
+    if issued > now + skew {
+        return Err(err(
+            Check::NotYetValid,
+            format!("the {what} is issued in the future"),
+        ));
+    }
+    if issued + MAX_AGE + skew <= now {
+        return Err(err(Check::Expired, format!("the {what} is too old")));
+    }
+    Ok(issued)
+}
+
 fn check(
     r: &Read,
     front_destination: Option<&str>,
@@ -328,17 +350,7 @@ fn check(
     if r.issuer.as_deref() != Some(issuer) {
         return Err(err(Check::Issuer, "the Issuer is not the expected peer"));
     }
-    let issued = time(r.issue_instant.as_deref(), "IssueInstant")?
-        .ok_or_else(|| err(Check::Malformed, "the LogoutRequest has no IssueInstant"))?;
-    if issued > now + skew {
-        return Err(err(
-            Check::NotYetValid,
-            "the LogoutRequest is issued in the future",
-        ));
-    }
-    if issued + MAX_AGE + skew <= now {
-        return Err(err(Check::Expired, "the LogoutRequest is too old"));
-    }
+    let issued = issued_within(r.issue_instant.as_deref(), "LogoutRequest", skew, now)?;
     let not_on_or_after = time(r.not_on_or_after.as_deref(), "NotOnOrAfter")?;
     if not_on_or_after.is_some_and(|t| t + skew <= now) {
         return Err(err(

@@ -119,26 +119,7 @@ pub fn verify_response(
     if r.issuer.as_deref() != Some(peer.entity_id) {
         return Err(err(Check::Issuer, "the Issuer is not the expected peer"));
     }
-    let issued = r
-        .issue_instant
-        .as_deref()
-        .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| {
-            err(
-                Check::Malformed,
-                "the LogoutResponse has no valid IssueInstant",
-            )
-        })?;
-    if issued > now + skew {
-        return Err(err(
-            Check::NotYetValid,
-            "the LogoutResponse is issued in the future",
-        ));
-    }
-    if issued + MAX_AGE + skew <= now {
-        return Err(err(Check::Expired, "the LogoutResponse is too old"));
-    }
+    super::slo::issued_within(r.issue_instant.as_deref(), "LogoutResponse", skew, now)?;
     let in_response_to = r
         .in_response_to
         .filter(|v| !v.is_empty())

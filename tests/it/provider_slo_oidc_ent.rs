@@ -8,7 +8,7 @@
 use passerelle::clock::Clock;
 
 use crate::shared_computer::{assertion_at, confirm_op_logout, through_the_op};
-use crate::support::ent_idp::EntLogoutRequest;
+use crate::support::ent_idp::provider_logout_request;
 use crate::support::ent_op::panva_with_backchannel_logout;
 use crate::support::gateway::*;
 use crate::support::saml_browser::*;
@@ -20,22 +20,9 @@ async fn a_providers_logout_goes_on_to_an_oidc_ent_and_back() {
     let seen = through_the_op(&p, click.clone(), TEACHER).await;
     assert_eq!(seen.last().unwrap(), RES_ACCESS, "{seen:?}");
     let assertion = assertion_at(&p, "_sp-teacher").await.unwrap();
-    let index = assertion
-        .split("SessionIndex=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_string();
 
     // The provider logs the teacher out at the gateway.
-    let r = EntLogoutRequest {
-        id: format!("_plr-{}", uuid::Uuid::new_v4().simple()),
-        issuer: SP_ENTITY.into(),
-        destination: Some(format!("{}/idp/profile/SAML2/POST/SLO", p.base)),
-        issued: p.gw.clock.now(),
-        name_id: "ignored".into(),
-        session_indexes: vec![index],
-    };
+    let r = provider_logout_request(&assertion, &p.base, p.gw.clock.now());
     let xml = r.xml(Some((&p.gw.sp.key, &p.gw.sp.cert)));
     let resp = p
         .browser

@@ -9,7 +9,7 @@
 
 use passerelle::clock::Clock;
 
-use crate::support::ent_idp::{ent_logout_response, EntLogoutRequest};
+use crate::support::ent_idp::{ent_logout_response, provider_logout_request};
 use crate::support::gateway::*;
 use crate::support::saml_browser::*;
 
@@ -44,20 +44,7 @@ async fn provider_logs_out() -> Onward {
     let ((status, _), login) = s.ent_answers_as(&to_ent, TEACHER).await;
     assert_eq!(status, 302);
     let assertion = s.provider_assertion("_sp-first").await.unwrap();
-    let index = assertion
-        .split("SessionIndex=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_string();
-    let r = EntLogoutRequest {
-        id: format!("_plr-{}", uuid::Uuid::new_v4().simple()),
-        issuer: SP_ENTITY.into(),
-        destination: Some(format!("{}/idp/profile/SAML2/POST/SLO", s.base)),
-        issued: s.gw.clock.now(),
-        name_id: "ignored-by-the-gateway".into(),
-        session_indexes: vec![index],
-    };
+    let r = provider_logout_request(&assertion, &s.base, s.gw.clock.now());
     let xml = r.xml(Some((&s.gw.sp.key, &s.gw.sp.cert)));
     let resp = post_form(&s, "/idp/profile/SAML2/POST/SLO", "SAMLRequest", &xml).await;
     assert_eq!(resp.status(), 303, "the browser goes on to the ENT");

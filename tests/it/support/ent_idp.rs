@@ -406,3 +406,26 @@ pub fn logout_response(
         None => xml,
     }
 }
+
+/// The provider's LogoutRequest for the login its `assertion` opened (naming that assertion's
+/// SessionIndex), to the gateway at `base`'s HTTP-POST logout endpoint, issued at `issued`.
+pub fn provider_logout_request(
+    assertion: &str,
+    base: &str,
+    issued: DateTime<Utc>,
+) -> EntLogoutRequest {
+    let index = assertion
+        .split("SessionIndex=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the assertion has a SessionIndex")
+        .to_string();
+    EntLogoutRequest {
+        id: format!("_plr-{}", uuid::Uuid::new_v4().simple()),
+        issuer: crate::support::gateway::SP_ENTITY.into(),
+        destination: Some(format!("{base}/idp/profile/SAML2/POST/SLO")),
+        issued,
+        name_id: "ignored-by-the-gateway".into(),
+        session_indexes: vec![index],
+    }
+}
