@@ -7,6 +7,7 @@ use pki::issue;
 
 use crate::support::gateway::*;
 use crate::support::pki;
+use crate::support::tls_gateway::TlsGateway;
 
 fn abonnement(id: &str) -> String {
     format!(
@@ -16,60 +17,13 @@ fn abonnement(id: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_services_over_mutual_tls() {
-    let ca = issue("TEST client and server CA", None, "ca", 1);
-    let server = issue("gateway", Some(&ca), "server", 2);
-    let provider = issue("provider servers", Some(&ca), "client", 3);
-    let stranger = issue("unregistered servers", Some(&ca), "client", 4);
+    let tls = TlsGateway::start(&[]).await;
+    let addr = tls.addr;
+    let ca = &tls.ca;
+    let provider = &tls.provider;
+    let stranger = issue("unregistered servers", Some(ca), "client", 4);
     let other_ca = issue("another CA", None, "ca", 5);
     let forged = issue("provider servers", Some(&other_ca), "client", 6);
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let vars = |pairs: &[(&str, String)]| {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect::<Vec<_>>()
-    };
-    let gw = TestGateway::with(Options {
-        files: vec![
-            ("tls.crt".into(), server.cert_pem()),
-            (
-                "tls.key".into(),
-                server.key.private_key_to_pem_pkcs8().unwrap(),
-            ),
-            ("client-ca.crt".into(), ca.cert_pem()),
-            ("provider-client.crt".into(), provider.cert_pem()),
-        ],
-        vars: vars(&[
-            ("PASSERELLE__SERVER__TLS__LISTEN", addr.to_string()),
-            (
-                "PASSERELLE__SERVER__TLS__CERTIFICATE_FILE",
-                "tls.crt".into(),
-            ),
-            ("PASSERELLE__SERVER__TLS__KEY_FILE", "tls.key".into()),
-            (
-                "PASSERELLE__SERVER__TLS__CLIENT_CA_FILE",
-                "client-ca.crt".into(),
-            ),
-            (
-                "PASSERELLE__PROVIDERS__TEST-EDITEUR__CLIENT_CERTIFICATE_FILE",
-                "provider-client.crt".into(),
-            ),
-        ]),
-        ..Options::default()
-    })
-    .await;
-    let tls = gw.state.config.tls.clone().expect("TLS configured");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server_task = tokio::spawn(passerelle::http::tls::serve_tls(
-        listener,
-        tls.server,
-        gw.state.clone(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
 
     let client = |identity: Option<reqwest::Identity>| {
         let mut b = reqwest::Client::builder()
@@ -124,6 +78,5 @@ async fn web_services_over_mutual_tls() {
         401
     );
 
-    let _ = stop.send(());
-    server_task.await.unwrap();
+    tls.stop().await;
 }

@@ -24,5 +24,6 @@ pub mod own_redis;
 pub mod pki;
 pub mod redis_cluster;
 pub mod saml_browser;
+pub mod tls_gateway;
 
 pub use passerelle_testkit::{gateway, test_redis};

@@ -49,6 +49,13 @@ pub fn issue_valid(
     issue_between(cn, ca, kind, serial, &from, &to)
 }
 
+/// A server certificate for 127.0.0.1 and the DNS `names`, signed by `ca`, valid 30 days.
+pub fn issue_server(cn: &str, ca: &Issued, serial: u32, names: &[&str]) -> Issued {
+    let from = Asn1Time::days_from_now(0).unwrap();
+    let to = Asn1Time::days_from_now(30).unwrap();
+    issue_named(cn, Some(ca), "server", serial, (&from, &to), names)
+}
+
 fn issue_between(
     cn: &str,
     ca: Option<&Issued>,
@@ -56,6 +63,17 @@ fn issue_between(
     serial: u32,
     not_before: &Asn1TimeRef,
     not_after: &Asn1TimeRef,
+) -> Issued {
+    issue_named(cn, ca, kind, serial, (not_before, not_after), &[])
+}
+
+fn issue_named(
+    cn: &str,
+    ca: Option<&Issued>,
+    kind: &str,
+    serial: u32,
+    (not_before, not_after): (&Asn1TimeRef, &Asn1TimeRef),
+    names: &[&str],
 ) -> Issued {
     let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
     let mut name = X509NameBuilder::new().unwrap();
@@ -90,8 +108,12 @@ fn issue_between(
                 .unwrap();
             b.append_extension(ExtendedKeyUsage::new().server_auth().build().unwrap())
                 .unwrap();
-            let san = SubjectAlternativeName::new()
-                .ip("127.0.0.1")
+            let mut san = SubjectAlternativeName::new();
+            san.ip("127.0.0.1");
+            for n in names {
+                san.dns(n);
+            }
+            let san = san
                 .build(&b.x509v3_context(ca.map(|c| c.cert.as_ref()), None))
                 .unwrap();
             b.append_extension(san).unwrap();
