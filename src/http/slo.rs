@@ -275,7 +275,7 @@ async fn front(
         }
         Side::Ent => None,
     };
-    let mut resp = match onward {
+    let next = match onward {
         Some(to_ent) => to_ent,
         None => {
             let outcome = if done.ended.is_empty() {
@@ -288,18 +288,19 @@ async fn front(
                 outcome,
                 relay: relay.as_deref(),
             };
-            let next = next_step(state, side, done.sender.slo(), answered).await?;
-            // The ENT's logout: providers that take logouts only in the browser first.
-            let frames = match side {
-                Side::Ent => super::slo_front::frames(state, &done.ended).await?,
-                Side::Provider => Vec::new(),
-            };
-            if frames.is_empty() {
-                next.into_response()
-            } else {
-                super::slo_front::page(&frames, next)
-            }
+            next_step(state, side, done.sender.slo(), answered).await?
         }
+    };
+    // Providers that take logouts only in the browser are told first (not the one that asked).
+    let asker = match side {
+        Side::Provider => Some(done.sender.name.as_str()),
+        Side::Ent => None,
+    };
+    let frames = super::slo_front::frames(state, &done.ended, asker).await?;
+    let mut resp = if frames.is_empty() {
+        next.into_response()
+    } else {
+        super::slo_front::page(&frames, next)
     };
     if ours {
         if let Some(c) = cookies::clear_session(secure) {

@@ -202,13 +202,16 @@ pub(super) struct Answered<'a> {
     pub relay: Option<&'a str>,
 }
 
-/// Where the browser goes after a logout, with the gateway's LogoutResponse.
+/// Where the browser goes next in a logout: to a peer with the gateway's LogoutResponse (or,
+/// on the way to the ENT, its LogoutRequest), or nowhere.
 pub(super) enum Next {
     /// The peer's Redirect endpoint, the signed query in the URL.
     Redirect(String),
-    /// The peer's POST endpoint, with the signed LogoutResponse.
+    /// The peer's POST endpoint, with the signed message in the form field `field`
+    /// (`SAMLResponse` or `SAMLRequest`).
     Post {
         location: String,
+        field: &'static str,
         signed: String,
         relay: Option<String>,
     },
@@ -222,11 +225,12 @@ impl Next {
             Next::Redirect(url) => Redirect::to(&url).into_response(),
             Next::Post {
                 location,
+                field,
                 signed,
                 relay,
             } => Html(binding::post_form(
                 &location,
-                "SAMLResponse",
+                field,
                 &signed,
                 relay.as_deref(),
             ))
@@ -271,6 +275,7 @@ pub(super) async fn next_step(
         .map_err(logout_failed)?;
         Ok(Next::Post {
             location: location.clone(),
+            field: "SAMLResponse",
             signed,
             relay: a.relay.map(str::to_string),
         })

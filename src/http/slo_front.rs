@@ -33,11 +33,18 @@ pub(super) struct Frame {
 }
 
 /// The providers of `ended` to tell in the browser, each with its signed LogoutRequest URL
-/// (its ID kept in the store).
-pub(super) async fn frames(state: &AppState, ended: &[Session]) -> Result<Vec<Frame>, PageError> {
+/// (its ID kept in the store); not `asker`, the provider (configuration key) whose own logout
+/// this is, nor an OIDC client of that provider.
+pub(super) async fn frames(
+    state: &AppState,
+    ended: &[Session],
+    asker: Option<&str>,
+) -> Result<Vec<Frame>, PageError> {
     let mut out = Vec::new();
     let (issuer, now) = (state.idp.entity_id.clone(), state.clock.now());
-    for party in ended.iter().flat_map(|s| &s.saml_parties) {
+    let others = |provider: &str| asker != Some(provider);
+    let saml = ended.iter().flat_map(|s| &s.saml_parties);
+    for party in saml.filter(|p| others(&p.provider)) {
         let Some(sp) = state
             .config
             .providers
@@ -68,7 +75,8 @@ pub(super) async fn frames(state: &AppState, ended: &[Session]) -> Result<Vec<Fr
     // OIDC clients with a front-channel logout URI (Front-Channel Logout 1.0 §2): `iss` and
     // the `sid` their ID token carried. Nothing comes back from them.
     let oidc_issuer = state.config.oidc_issuer();
-    for rp in ended.iter().flat_map(|s| &s.relying_parties) {
+    let rps = ended.iter().flat_map(|s| &s.relying_parties);
+    for rp in rps.filter(|rp| others(&rp.provider)) {
         let Some(uri) = state
             .config
             .oidc_client(&rp.client_id)
@@ -109,6 +117,7 @@ pub(super) fn page(frames: &[Frame], next: Next) -> Response {
         ),
         Next::Post {
             location,
+            field,
             signed,
             relay,
         } => {
@@ -122,7 +131,7 @@ pub(super) fn page(frames: &[Frame], next: Next) -> Response {
                 })
                 .unwrap_or_default();
             format!(
-                r#"<form id="suite" method="post" action="{}"><input type="hidden" name="SAMLResponse" value="{}">{relay}<button type="submit">Continuer</button></form>"#,
+                r#"<form id="suite" method="post" action="{}"><input type="hidden" name="{field}" value="{}">{relay}<button type="submit">Continuer</button></form>"#,
                 escape(&location),
                 base64::engine::general_purpose::STANDARD.encode(signed)
             )

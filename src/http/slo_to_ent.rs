@@ -8,7 +8,7 @@
 //! makes the provider's answer `PartialLogout`; an answer that cannot be verified, or that
 //! names no request the gateway is waiting on, ends nothing more and answers nobody.
 
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
@@ -19,7 +19,9 @@ use crate::saml::{binding, Check, SamlError};
 use crate::session::Session;
 
 use super::error::PageError;
-use super::slo_answer::{reply, verified_response, Answered, Failure, Outcome, Side, FRONT_PATH};
+use super::slo_answer::{
+    reply, verified_response, Answered, Failure, Next, Outcome, Side, FRONT_PATH,
+};
 
 /// Store kind of what a provider is owed while its user logs out at the ENT.
 const KIND: &str = "saml-logout-onward";
@@ -70,7 +72,7 @@ pub(super) async fn ask_ent(
     state: &AppState,
     ended: &[Session],
     asked: Asked<'_>,
-) -> Result<Option<Response>, PageError> {
+) -> Result<Option<Next>, PageError> {
     let found = ended.iter().find_map(|s| {
         let r = s.ent_session.as_ref()?;
         let ent = state.config.ents.values().find(|e| e.id == s.ent)?;
@@ -118,15 +120,20 @@ pub(super) async fn ask_ent(
         .map_err(failed)?
     };
     owe(state, &id, &asked, &ent.id).await?;
-    let resp = if let Some(location) = &slo.redirect {
+    let next = if let Some(location) = &slo.redirect {
         let url = binding::signed_redirect_url(location, "SAMLRequest", &xml, None, &key.key)
             .map_err(failed)?;
-        Redirect::to(&url).into_response()
+        Next::Redirect(url)
     } else {
-        Html(binding::post_form(&destination, "SAMLRequest", &xml, None)).into_response()
+        Next::Post {
+            location: destination,
+            field: "SAMLRequest",
+            signed: xml,
+            relay: None,
+        }
     };
     tracing::info!(ent = %ent.id, provider = asked.provider, "a provider's logout goes on to the ENT");
-    Ok(Some(resp))
+    Ok(Some(next))
 }
 
 /// The ENT's LogoutResponse (`carried`, whose unverified XML is `xml`) to the gateway's
@@ -191,7 +198,7 @@ async fn ask_oidc_ent(
     state: &AppState,
     ended: &[Session],
     asked: Asked<'_>,
-) -> Result<Option<Response>, PageError> {
+) -> Result<Option<Next>, PageError> {
     let Some((ent, op)) = ended.iter().find_map(|s| {
         let ent = state.config.ents.values().find(|e| e.id == s.ent)?;
         Some((ent, ent.oidc()?))
@@ -222,7 +229,7 @@ async fn ask_oidc_ent(
         )
         .append_pair("state", &key);
     tracing::info!(ent = %ent.id, provider = asked.provider, "a provider's logout goes on to the OIDC ENT");
-    Ok(Some(Redirect::to(url.as_str()).into_response()))
+    Ok(Some(Next::Redirect(url.into())))
 }
 
 /// `GET /ent/oidc/logged-out?state=…`: the OIDC ENT logged its user out and sent the browser

@@ -17,7 +17,7 @@ const RP_FRONT: &str = "https://other.example.test/deconnexion?from=gw";
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 
 /// The `src` of each iframe of `page`, unescaped.
-fn frames(page: &str) -> Vec<String> {
+pub(crate) fn frames(page: &str) -> Vec<String> {
     page.split("<iframe src=\"")
         .skip(1)
         .filter_map(|r| r.split('"').next())

@@ -1,6 +1,8 @@
 //! `{prefix}/logout[?service=URL]`: ends the gateway session, then goes to `service` when it is
-//! registered (else a French page says the user is logged out). The session's CAS services
-//! and OIDC clients are told (back channel) by `flow::logout::end`.
+//! registered (else a French page says the user is logged out). The session's parties are
+//! told: over the back channel by `flow::logout::end`, and in hidden iframes of a
+//! "Déconnexion en cours" page for those that take logouts only in the browser
+//! (`http::slo_front`).
 //!
 //! Any site could send a browser here: as for OIDC's RP-initiated logout, the session ends only
 //! once confirmed (`http::logout_confirmation`).
@@ -15,6 +17,8 @@ use crate::flow::logout::{end, Ended};
 use crate::http::cookies;
 use crate::http::error::PageError;
 use crate::http::logout_confirmation::{self as confirmation, TOKEN_FIELD};
+use crate::http::slo_answer::Next;
+use crate::http::slo_front;
 
 pub async fn get(
     State(state): State<AppState>,
@@ -56,14 +60,24 @@ async fn handle(state: &AppState, headers: &HeaderMap, raw: &str, posted: bool) 
     if let Err(e) = end(&state.deps(), &session, Ended::ProviderLogout).await {
         return PageError::from(e).into_response();
     }
-    done(state, target)
+    match slo_front::frames(state, std::slice::from_ref(&session), None).await {
+        Ok(frames) => done_telling(state, target, &frames),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Once the session (if any) is over: the registered service, or a page.
 fn done(state: &AppState, target: Option<String>) -> Response {
-    let mut resp = match target {
-        Some(t) => (StatusCode::FOUND, [(header::LOCATION, t)]).into_response(),
-        None => confirmation::done_page(),
+    done_telling(state, target, &[])
+}
+
+/// [`done`], through the page that tells `frames` first when there are any.
+fn done_telling(state: &AppState, target: Option<String>, frames: &[slo_front::Frame]) -> Response {
+    let mut resp = match (target, frames.is_empty()) {
+        (Some(t), true) => (StatusCode::FOUND, [(header::LOCATION, t)]).into_response(),
+        (None, true) => confirmation::done_page(),
+        (Some(t), false) => slo_front::page(frames, Next::Redirect(t)),
+        (None, false) => slo_front::page(frames, Next::Done),
     };
     if let Some(c) = cookies::clear_session(cookies::secure(&state.config)) {
         resp.headers_mut().append(header::SET_COOKIE, c);

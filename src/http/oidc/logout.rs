@@ -8,7 +8,9 @@
 //! carrying a token bound to the session (an HMAC of its id). Then the browser returns to the
 //! client's `post_logout_redirect_uri` when it is registered to the letter for the client
 //! named by `client_id` or by the hint (with `state`); else a French page says the user is
-//! logged out.
+//! logged out. The session's other parties are told: over the back channel, and in hidden
+//! iframes of a "Déconnexion en cours" page for those that take logouts only in the browser
+//! (`http::slo_front`); the asking client is not told back.
 
 use std::collections::HashMap;
 
@@ -19,9 +21,12 @@ use url::Url;
 
 use super::{params, traced};
 use crate::app::AppState;
+use crate::flow::logout::{end, Ended};
 use crate::http::cookies;
 use crate::http::error::PageError;
 use crate::http::logout_confirmation::{self as confirmation, TOKEN_FIELD};
+use crate::http::slo_answer::Next;
+use crate::http::slo_front;
 use crate::oidc::op::tokens::verify_id_token_hint;
 use crate::oidc::{ErrorCode, OidcError};
 use crate::session::Session;
@@ -137,10 +142,23 @@ async fn handle(state: &AppState, headers: &HeaderMap, method: Method, raw: &str
         }
         return confirmation(&session, state, &p, &asked);
     }
-    if let Err(e) = state.store.delete_session(&session.id).await {
+    // The asking client has logged its user out already: the session's other parties are told
+    // (back channel now, front channel in the page).
+    let asker = asked
+        .client_id
+        .as_deref()
+        .and_then(|id| state.config.oidc_client(id))
+        .map(|(provider, _)| provider.key.clone());
+    let mut told = session.clone();
+    told.relying_parties
+        .retain(|rp| Some(&rp.provider) != asker.as_ref());
+    if let Err(e) = end(&state.deps(), &told, Ended::ProviderLogout).await {
         return PageError::from(e).into_response();
     }
-    done(state, &p, asked.target)
+    match slo_front::frames(state, &[told], asker.as_deref()).await {
+        Ok(frames) => done_telling(state, &p, asked.target, &frames),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// The page asking the user to confirm, carrying the (already checked) parameters.
@@ -160,15 +178,28 @@ fn confirmation(
 
 /// The answer once the session (if any) is over: the registered target with `state`, or a page.
 fn done(state: &AppState, p: &HashMap<String, String>, target: Option<String>) -> Response {
+    done_telling(state, p, target, &[])
+}
+
+/// [`done`], through the page that tells `frames` first when there are any.
+fn done_telling(
+    state: &AppState,
+    p: &HashMap<String, String>,
+    target: Option<String>,
+    frames: &[slo_front::Frame],
+) -> Response {
     let secure = state.config.public_base_url.scheme() == "https";
-    let mut resp = match target.and_then(|t| Url::parse(&t).ok()) {
-        Some(mut u) => {
-            if let Some(s) = p.get("state") {
-                u.query_pairs_mut().append_pair("state", s);
-            }
-            (StatusCode::FOUND, [(header::LOCATION, u.to_string())]).into_response()
+    let target = target.and_then(|t| Url::parse(&t).ok()).map(|mut u| {
+        if let Some(s) = p.get("state") {
+            u.query_pairs_mut().append_pair("state", s);
         }
-        None => confirmation::done_page(),
+        u.to_string()
+    });
+    let mut resp = match (target, frames.is_empty()) {
+        (Some(t), true) => (StatusCode::FOUND, [(header::LOCATION, t)]).into_response(),
+        (None, true) => confirmation::done_page(),
+        (Some(t), false) => slo_front::page(frames, Next::Redirect(t)),
+        (None, false) => slo_front::page(frames, Next::Done),
     };
     if let Some(c) = cookies::clear_session(secure) {
         resp.headers_mut().append(header::SET_COOKIE, c);
