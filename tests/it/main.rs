@@ -69,6 +69,7 @@ mod saml_fixtures;
 mod saml_idp;
 mod security_headers;
 mod shared_computer;
+mod slo_propagation;
 mod slo_told_in_browser;
 mod store_backup;
 mod store_cluster;

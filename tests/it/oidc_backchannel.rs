@@ -20,7 +20,7 @@ use crate::support::oidc::{redeem_web, subscribe, web_params};
 use crate::support::saml_browser::*;
 
 /// A client's back-channel logout endpoint on loopback: every token it receives.
-async fn client_endpoint() -> (String, mpsc::UnboundedReceiver<String>) {
+pub(crate) async fn client_endpoint() -> (String, mpsc::UnboundedReceiver<String>) {
     let (tx, rx) = mpsc::unbounded_channel::<String>();
     async fn take(
         State(tx): State<mpsc::UnboundedSender<String>>,
@@ -44,7 +44,7 @@ async fn dead_endpoint() -> String {
     url
 }
 
-fn claims(jwt: &str) -> serde_json::Value {
+pub(crate) fn claims(jwt: &str) -> serde_json::Value {
     let part = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD

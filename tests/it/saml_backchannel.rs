@@ -16,7 +16,7 @@ use crate::support::gateway::*;
 use crate::support::saml_browser::*;
 
 /// A provider's SOAP logout endpoint: keeps what it receives, answers `status`.
-async fn provider_endpoint(status: u16) -> (String, Arc<Mutex<Vec<String>>>) {
+pub(crate) async fn provider_endpoint(status: u16) -> (String, Arc<Mutex<Vec<String>>>) {
     let got: Arc<Mutex<Vec<String>>> = Arc::default();
     let kept = got.clone();
     let app = axum::Router::new().route(
