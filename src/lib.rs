@@ -3,8 +3,8 @@
 //! Code map, in layer order (arrows point inward; `tests/it/layering.rs` keeps them so; the full
 //! map is ARCHITECTURE.md):
 //! - outer: [`cli`] (commands), [`demo`], [`http`] (router, handlers, pages, cookies, limits
-//!   middleware, listeners) and [`app`] (`AppState`, and the back-channel logouts it sends;
-//!   the only modules that name it).
+//!   middleware, listeners) and [`app`] (`AppState`, the back-channel logouts it sends, and
+//!   `app::reload`, the keys and certificates a reload takes; the only modules that name it).
 //! - flows, protocol-free, on narrow dependencies: [`flow`] (opening a resource for every
 //!   protocol, starting and finishing an ENT login, ending sessions and the logouts that name
 //!   them, assignments, subscriptions), [`listing`] (the médiacentre listing).

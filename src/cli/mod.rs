@@ -403,7 +403,7 @@ async fn audit_verify(
             let pem = match &certificate {
                 Some(c) => std::fs::read(c)
                     .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", c.display()))?,
-                None => cfg.signing_key.certificate_pem()?,
+                None => cfg.signing_key.get().certificate_pem()?,
             };
             (pem, cfg.audit.map(|a| a.dir))
         }
@@ -473,6 +473,29 @@ async fn audience_report(
 }
 
 /// Builds the state, seeds the store, and serves until Ctrl-C / SIGTERM.
+/// SIGHUP reads the configuration again and takes its keys and certificates (`app::reload`);
+/// an invalid configuration is refused, every problem logged, the running one kept.
+fn reload_on_sighup(state: &AppState) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("SIGHUP cannot be watched: reload with POST /admin/reload");
+            return;
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                if let Err(e) = state.reload().await {
+                    tracing::error!(error = %e, "SIGHUP: reload refused; fix the problems named and send SIGHUP again");
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = state;
+}
+
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let store = open_store(&cfg).await?;
     let lines: Arc<dyn TraceSink> = Arc::new(
@@ -481,13 +504,17 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     );
     let audit = match &cfg.audit {
         Some(a) => Some(Arc::new(
-            crate::audit::AuditLog::open(a.clone(), &cfg.node_name, cfg.signing_key.key.clone())
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "cannot open the audit log in {} (audit.dir): {e}",
-                        a.dir.display()
-                    )
-                })?,
+            crate::audit::AuditLog::open(
+                a.clone(),
+                &cfg.node_name,
+                cfg.signing_key.get().key.clone(),
+            )
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open the audit log in {} (audit.dir): {e}",
+                    a.dir.display()
+                )
+            })?,
         )),
         None => {
             tracing::warn!("no [audit] section: decisions are traced but not kept in a tamper-evident audit log");
@@ -540,6 +567,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         crate::shutdown::signal().await;
         let _ = stop.send(true);
     });
+    reload_on_sighup(&state);
     if let (Some(a), Some(interval)) = (
         &audit,
         state.config.audit.as_ref().map(|s| s.checkpoint_interval),

@@ -48,13 +48,17 @@ pub async fn move_school(config: &Path, uai: &str, to: &str, by: &str) -> anyhow
     )];
     if let Some(a) = &cfg.audit {
         sinks.push(Arc::new(
-            crate::audit::AuditLog::open(a.clone(), OPERATOR_CHAIN, cfg.signing_key.key.clone())
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "cannot open the audit log in {} (audit.dir): {e}",
-                        a.dir.display()
-                    )
-                })?,
+            crate::audit::AuditLog::open(
+                a.clone(),
+                OPERATOR_CHAIN,
+                cfg.signing_key.get().key.clone(),
+            )
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open the audit log in {} (audit.dir): {e}",
+                    a.dir.display()
+                )
+            })?,
         ));
     }
     let store = super::open_store(&cfg).await?;

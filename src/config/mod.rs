@@ -95,7 +95,9 @@ pub enum StoreConfig {
 #[derive(Clone)]
 pub struct TlsConfig {
     pub listen: SocketAddr,
-    pub server: std::sync::Arc<rustls::ServerConfig>,
+    /// The listener's certificate, key and client CAs: replaced by a reload
+    /// (`crate::reload`), taken by each new connection.
+    pub server: Live<rustls::ServerConfig>,
 }
 
 impl std::fmt::Debug for TlsConfig {
@@ -117,7 +119,8 @@ pub struct SamlConfig {
     /// The certificate (DER, base64) of the gateway's next signing key (`[keys]
     /// next_signing_certificate_file`): published beside the current one, so that partners
     /// trust it before the gateway signs with it.
-    pub next_signing_certificate: Option<String>,
+    /// Replaced by a reload (`crate::reload`).
+    pub next_signing_certificate: Live<Option<String>>,
 }
 
 /// One ENT project.
@@ -224,7 +227,9 @@ pub struct Config {
     pub store: StoreConfig,
     /// How long the gateway waits for its store (`[store]` deadlines, reconnection).
     pub store_settings: crate::store::StoreSettings,
-    pub signing_key: SigningKey,
+    /// The gateway's SAML signing key (`[keys]`): replaced by a reload (`crate::reload`), so
+    /// every use takes the current one.
+    pub signing_key: Live<SigningKey>,
     pub ido_key: IdoKey,
     pub ido_scope: IdoScope,
     pub saml: SamlConfig,
@@ -256,6 +261,8 @@ pub struct Config {
     pub metadata: crate::partners::MetadataSettings,
     pub ents: BTreeMap<IdEnt, EntConfig>,
     pub providers: BTreeMap<String, ProviderConfig>,
+    /// The file (and overrides) it was read from; `None` when built otherwise (the demo).
+    pub source: Option<Source>,
 }
 
 impl Config {
@@ -319,11 +326,43 @@ impl Config {
     }
 }
 
+/// Where a configuration was read from, so that a reload (`app::reload`) reads it again the
+/// same way: its file and the `PASSERELLE__*` overrides of the environment it started with.
+#[derive(Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    vars: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The overrides may carry secrets: only their names.
+        let names: Vec<&str> = self.vars.iter().map(|(k, _)| k.as_str()).collect();
+        write!(
+            f,
+            "Source {{ path: {}, vars: {names:?} }}",
+            self.path.display()
+        )
+    }
+}
+
+impl Source {
+    /// Reads, overrides and validates the configuration again.
+    pub async fn load(&self) -> Result<Config, ConfigErrors> {
+        load(&self.path, self.vars.clone()).await
+    }
+}
+
 /// Reads, overrides and validates the configuration at `path`, with the environment `vars`.
 pub async fn load(
     path: &Path,
     vars: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Config, ConfigErrors> {
+    let vars: Vec<(String, String)> = vars.into_iter().collect();
+    let source = Source {
+        path: path.to_path_buf(),
+        vars: vars.clone(),
+    };
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![Problem {
             key: String::new(),
@@ -331,7 +370,9 @@ pub async fn load(
         }])
     })?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    load_str(&text, &base_dir, vars).await
+    let mut config = load_str(&text, &base_dir, vars).await?;
+    config.source = Some(source);
+    Ok(config)
 }
 
 /// Like [`load`], from the file's text; relative paths are resolved against `base_dir`.

@@ -13,6 +13,7 @@ use super::{Config, ConfigErrors, Problem, ProviderConfig, SamlConfig};
 use crate::domain::{
     AttributeName, IdoKey, IdoScope, Profile, Protocol, ReleasePolicy, Resource, ResourceId,
 };
+use crate::partners::Live;
 use crate::saml::idp::ProviderSp;
 use crate::saml::keys::{certificate_from_pem, SigningKey};
 use crate::saml::metadata;
@@ -99,7 +100,7 @@ pub(super) async fn validate(
         metadata_validity: Duration::from_secs(
             86_400 * raw.saml.metadata_validity_days.unwrap_or(7),
         ),
-        next_signing_certificate: next_certificate(&mut cx, &raw),
+        next_signing_certificate: Live::new(next_certificate(&mut cx, &raw)),
     };
     if !(1..=365).contains(&raw.saml.metadata_validity_days.unwrap_or(7)) {
         cx.problem(
@@ -211,7 +212,7 @@ pub(super) async fn validate(
             trusted_proxy,
             store,
             store_settings,
-            signing_key,
+            signing_key: Live::new(signing_key),
             ido_key,
             ido_scope,
             saml,
@@ -232,6 +233,7 @@ pub(super) async fn validate(
             cas,
             limits,
             metrics,
+            source: None,
             metadata,
             ents,
             providers,
@@ -335,7 +337,7 @@ fn tls(cx: &mut Ctx<'_>, raw: &RawConfig) -> Option<super::TlsConfig> {
     };
     Some(super::TlsConfig {
         listen: listen?,
-        server,
+        server: Live::from_arc(server),
     })
 }
 

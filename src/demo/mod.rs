@@ -285,7 +285,7 @@ pub async fn start_with(
         trusted_proxy: None,
         store: StoreConfig::Memory,
         store_settings: Default::default(),
-        signing_key: gateway_key.clone(),
+        signing_key: crate::partners::Live::new(gateway_key.clone()),
         ido_key: IdoKey::new(&secret).map_err(anyhow::Error::msg)?,
         ido_scope: IdoScope::TechnicalDistributor,
         saml: SamlConfig {
@@ -294,7 +294,7 @@ pub async fn start_with(
             max_message_bytes: 256 * 1024,
             assertion_lifetime: Duration::from_secs(300),
             metadata_validity: Duration::from_secs(7 * 86_400),
-            next_signing_certificate: None,
+            next_signing_certificate: crate::partners::Live::new(None),
         },
         oidc: OidcConfig::with_keys(
             KeySet::new(vec![OidcKey::from_pkey(
@@ -336,6 +336,7 @@ pub async fn start_with(
         cas: Default::default(),
         limits: Default::default(),
         metrics: Default::default(),
+        source: None,
         metadata: Default::default(),
         ents: BTreeMap::from([(
             data::ENT_ID.parse()?,

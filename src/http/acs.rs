@@ -23,7 +23,7 @@ pub async fn metadata(State(state): State<AppState>) -> Result<Response, PageErr
         &state.sp.entity_id,
         &state.sp.acs_url,
         &super::slo::ent_endpoints(&state),
-        &publication(&state),
+        &publication(&state).get(),
     )
     .map_err(|e| refused(&state, None, e))?;
     Ok((
@@ -33,14 +33,31 @@ pub async fn metadata(State(state): State<AppState>) -> Result<Response, PageErr
         .into_response())
 }
 
-/// How the gateway's metadata is published now: signed with its key, with the next one during
-/// a rollover, valid for `[saml] metadata_validity_days`.
-pub(super) fn publication(state: &AppState) -> metadata::Publication<'_> {
+/// The keys the gateway's metadata is published with now (a reload may replace them).
+pub(super) struct Published {
+    key: std::sync::Arc<crate::saml::keys::SigningKey>,
+    next: std::sync::Arc<Option<String>>,
+    valid_until: chrono::DateTime<chrono::Utc>,
+}
+
+impl Published {
+    pub(super) fn get(&self) -> metadata::Publication<'_> {
+        metadata::Publication {
+            key: &self.key,
+            next_certificate: self.next.as_deref(),
+            valid_until: self.valid_until,
+        }
+    }
+}
+
+/// How the gateway's metadata is published now: signed with its current key, with the next
+/// one during a rollover, valid for `[saml] metadata_validity_days`.
+pub(super) fn publication(state: &AppState) -> Published {
     let validity = chrono::Duration::from_std(state.config.saml.metadata_validity)
         .unwrap_or(chrono::Duration::days(7));
-    metadata::Publication {
-        key: &state.config.signing_key,
-        next_certificate: state.config.saml.next_signing_certificate.as_deref(),
+    Published {
+        key: state.config.signing_key.get(),
+        next: state.config.saml.next_signing_certificate.get(),
         valid_until: state.clock.now() + validity,
     }
 }

@@ -29,7 +29,7 @@ pub async fn metadata(State(state): State<AppState>) -> Result<Response, PageErr
         &state.idp.sso_redirect_url,
         &state.idp.sso_post_url,
         &slo,
-        &super::acs::publication(&state),
+        &super::acs::publication(&state).get(),
     )
     .map_err(|e| super::idp_answer::refused(&state, None, e))?;
     Ok((
@@ -210,7 +210,14 @@ async fn status_answer(
 ) -> Result<Response, PageError> {
     let (settings, config, req) = (state.idp.clone(), state.config.clone(), request.clone());
     let xml = super::verify::off_worker(state, move || {
-        idp::signed_error_response(&settings, &config.signing_key, &req, status, message, now)
+        idp::signed_error_response(
+            &settings,
+            &config.signing_key.get(),
+            &req,
+            status,
+            message,
+            now,
+        )
     })
     .await
     .map_err(|e| refused(state, None, e))?;

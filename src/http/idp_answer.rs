@@ -59,7 +59,7 @@ pub(super) async fn answer(
                 authn_instant,
                 session_index: &session_index,
             };
-            idp::signed_response(&settings, &config.signing_key, &issue, now)
+            idp::signed_response(&settings, &config.signing_key.get(), &issue, now)
         })
         .await?;
         Ok::<_, SamlError>((xml, rel.resource.access_url, name_id))

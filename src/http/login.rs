@@ -186,7 +186,7 @@ async fn start_with(
                     &id,
                     now,
                     &id,
-                    &state.config.signing_key,
+                    &state.config.signing_key.get(),
                     match mode {
                         Mode::Default => sp::Prompt::Default,
                         Mode::Forced => sp::Prompt::ForceAuthn,

@@ -94,6 +94,7 @@ pub fn app(state: AppState) -> Router {
             "/admin/metadata/refresh",
             axum::routing::post(ops::metadata_refresh),
         )
+        .route("/admin/reload", axum::routing::post(ops::reload))
         .layer(RequestBodyLimitLayer::new(limit))
         // Exports are larger than any other body: the upload applies its own limit
         // (`feed.max_upload_bytes`) as it reads.

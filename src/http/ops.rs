@@ -295,3 +295,30 @@ fn store_metrics(state: &AppState) -> String {
     ));
     out
 }
+
+/// `POST /admin/reload`: reads the configuration again and takes its keys and certificates
+/// (`app::reload`), to the operator (`[metrics]` peers or token), as SIGHUP does. Answers what
+/// changed (200), or every problem of an invalid configuration, the running one kept (422).
+pub async fn reload(
+    State(state): State<AppState>,
+    extensions: axum::http::Extensions,
+    headers: HeaderMap,
+) -> Response {
+    if !operator(&state, &extensions, &headers) {
+        return super::site::not_found_for(&headers);
+    }
+    use crate::app::reload::ReloadError;
+    match state.reload().await {
+        Ok(done) => axum::Json(done).into_response(),
+        Err(ReloadError::Invalid(errors)) => {
+            tracing::error!(problems = %errors, "reload refused: the configuration is not valid, the running one is kept; fix the problems named and reload again");
+            let problems: Vec<String> = errors.0.iter().map(|p| p.to_string()).collect();
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                axum::Json(serde_json::json!({ "problems": problems })),
+            )
+                .into_response()
+        }
+        Err(e @ ReloadError::NoSource) => (StatusCode::CONFLICT, format!("{e}\n")).into_response(),
+    }
+}

@@ -340,7 +340,7 @@ async fn soap_to(state: &AppState, side: Side, body: String) -> Response {
         Outcome::Ended
     };
     let a = answer(state, side, &done.verified.id, None, outcome);
-    let (key, now) = (state.config.signing_key.clone(), state.clock.now());
+    let (key, now) = (state.config.signing_key.get(), state.clock.now());
     match super::verify::off_worker(state, move || slo::logout_response(&a, &key, true, now)).await
     {
         Ok(signed) => soap_xml(StatusCode::OK, slo::soap_envelope(&signed)),

@@ -257,7 +257,7 @@ pub(super) async fn next_step(
     slo: &SloEndpoints,
     a: Answered<'_>,
 ) -> Result<Next, PageError> {
-    let (key, now) = (&state.config.signing_key, state.clock.now());
+    let (key, now) = (&state.config.signing_key.get(), state.clock.now());
     let logout_failed = |e: SamlError| PageError::saml_logout(&e);
     if let Some(location) = &slo.redirect {
         let answer = answer(state, side, a.in_response_to, Some(location), a.outcome);

@@ -62,8 +62,9 @@ pub(super) async fn frames(
             name_id: &party.name_id,
             session_index: &party.session_index,
         };
-        let (id, url) = slo_out::redirect_url(named, location, &state.config.signing_key, now)
-            .map_err(|e| PageError::saml_logout(&e))?;
+        let (id, url) =
+            slo_out::redirect_url(named, location, &state.config.signing_key.get(), now)
+                .map_err(|e| PageError::saml_logout(&e))?;
         let ttl = MAX_AGE.to_std().unwrap_or_default();
         let value = json!({ "provider": party.provider });
         state.store.put_token(KIND, &id, &value, ttl).await?;

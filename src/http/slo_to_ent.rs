@@ -97,7 +97,7 @@ pub(super) async fn ask_ent(
         .cloned()
         .unwrap_or_default();
     let failed = |e: SamlError| PageError::saml_logout(&e);
-    let key = state.config.signing_key.clone();
+    let key = state.config.signing_key.get();
     let (id, xml) = if slo.redirect.is_some() {
         slo_back::request(login, &destination, None, now).map_err(failed)?
     } else {

@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::app::AppState;
+use crate::partners::Live;
 use crate::tls::fingerprint;
 
 /// Marks the requests of the gateway's own TLS listener, which never take a forwarded
@@ -33,17 +34,17 @@ pub struct ClientIdentity {
 /// Serves the gateway over TLS on `listener` until `shutdown` resolves.
 pub async fn serve_tls(
     listener: TcpListener,
-    tls: Arc<ServerConfig>,
+    tls: Live<ServerConfig>,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
-    let acceptor = TlsAcceptor::from(tls);
     let connections = Arc::new(super::listener::Connections::new(&state));
     let router: Router = super::app(state);
     let mut shutdown = std::pin::pin!(shutdown);
     while let Some((stream, peer, slot)) = connections.accept(&listener, &mut shutdown).await {
-        let (acceptor, router, connections) =
-            (acceptor.clone(), router.clone(), connections.clone());
+        // The certificate and client CAs of now: a reload applies to the next connection.
+        let acceptor = TlsAcceptor::from(tls.get());
+        let (router, connections) = (router.clone(), connections.clone());
         tokio::spawn(async move {
             let handshake = connections.handshake_timeout();
             let tls = match tokio::time::timeout(handshake, acceptor.accept(stream)).await {

@@ -29,7 +29,8 @@ use crate::trace::{TraceEvent, Tracer};
 pub use source::Source;
 use source::{Fetched, Validators};
 
-/// A value read by every request and replaced, whole, by a refresh. Clones share the cell.
+/// A value read by every request and replaced, whole, by a refresh or a reload. Clones share
+/// the cell.
 #[derive(Debug)]
 pub struct Live<T>(Arc<RwLock<Arc<T>>>);
 
@@ -49,8 +50,18 @@ impl<T> Live<T> {
         self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// A cell holding a value already shared.
+    pub fn from_arc(value: Arc<T>) -> Self {
+        Self(Arc::new(RwLock::new(value)))
+    }
+
     pub fn set(&self, value: T) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(value);
+        self.set_arc(Arc::new(value));
+    }
+
+    /// Replaces the value with one already shared (another cell's current value).
+    pub fn set_arc(&self, value: Arc<T>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = value;
     }
 }
 

@@ -42,6 +42,7 @@ pub const OIDC_APP_REDIRECT: &str = "fr.autre.app:/oauth2redirect";
 pub const ENT_TOKEN: &str = "b0-test-token-0123456789abcdef0123456789";
 
 /// A key pair written as PEM files.
+#[derive(Clone)]
 pub struct KeyFiles {
     pub key: PathBuf,
     pub cert: PathBuf,
@@ -227,7 +228,9 @@ National_elv = ["IDO", "UAI", "PRO"]
         for (name, bytes) in &opts.files {
             std::fs::write(d.join(name), bytes).unwrap();
         }
-        let cfg = config::load_str(&toml, d, opts.vars.clone())
+        // From a file, as `passerelle serve` reads it, so that a reload reads it again.
+        std::fs::write(d.join("passerelle.toml"), &toml).unwrap();
+        let cfg = config::load(&d.join("passerelle.toml"), opts.vars.clone())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let store = Arc::new(MemoryStore::new());

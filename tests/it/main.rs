@@ -43,6 +43,7 @@ mod ent_slo_front;
 mod feed;
 mod feed_primary;
 mod forwarded_cert;
+mod key_rollover;
 mod layering;
 mod limits;
 mod listing;

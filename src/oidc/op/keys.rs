@@ -6,6 +6,8 @@
 //! Keys are RSA (RS256) or EC P-256 (ES256), loaded from PEM; `kid` defaults to the key's
 //! RFC 7638 thumbprint.
 
+use std::sync::{Arc, RwLock};
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 pub use jsonwebtoken::Algorithm;
@@ -152,10 +154,11 @@ pub struct Expect<'a> {
     pub audience: Option<&'a [&'a str]>,
 }
 
-/// Every key currently published; the first signs.
+/// Every key currently published; the first signs. A reload (`crate::reload`) replaces them
+/// all at once ([`KeySet::take_keys_of`]); clones share them.
 #[derive(Debug, Clone)]
 pub struct KeySet {
-    keys: Vec<OidcKey>,
+    keys: Arc<RwLock<Arc<Vec<OidcKey>>>>,
 }
 
 impl KeySet {
@@ -169,33 +172,43 @@ impl KeySet {
         if kids.windows(2).any(|w| w[0] == w[1]) {
             return Err("two OIDC signing keys have the same kid".into());
         }
-        Ok(Self { keys })
+        Ok(Self {
+            keys: Arc::new(RwLock::new(Arc::new(keys))),
+        })
     }
 
-    pub fn active(&self) -> &OidcKey {
-        &self.keys[0]
+    /// The keys published now.
+    fn now(&self) -> Arc<Vec<OidcKey>> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Publishes `other`'s keys instead of these, for every clone of this set.
+    pub fn take_keys_of(&self, other: &KeySet) {
+        let keys = other.now();
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = keys;
     }
 
     /// The `kid` of every published key, the signing one first.
     pub fn kids(&self) -> Vec<String> {
-        self.keys.iter().map(|k| k.kid.clone()).collect()
+        self.now().iter().map(|k| k.kid.clone()).collect()
     }
 
     /// The algorithms of the published keys, for discovery.
     pub fn algorithms(&self) -> Vec<&'static str> {
-        let mut v: Vec<_> = self.keys.iter().map(|k| alg_name(k.alg)).collect();
+        let mut v: Vec<_> = self.now().iter().map(|k| alg_name(k.alg)).collect();
         v.dedup();
         v
     }
 
     /// `{"keys": [...]}`: every published public key.
     pub fn jwks(&self) -> Value {
-        json!({ "keys": self.keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() })
+        json!({ "keys": self.now().iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() })
     }
 
-    /// Signs `claims` with the active key, with header `typ`.
+    /// Signs `claims` with the active key (the first), with header `typ`.
     pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, OidcError> {
-        let key = self.active();
+        let keys = self.now();
+        let key = &keys[0];
         let mut header = Header::new(key.alg);
         header.kid = Some(key.kid.clone());
         header.typ = Some(typ.to_string());
@@ -223,8 +236,8 @@ impl KeySet {
             .kid
             .as_deref()
             .ok_or_else(|| bad("the token names no kid".into()))?;
-        let key = self
-            .keys
+        let keys = self.now();
+        let key = keys
             .iter()
             .find(|k| k.kid == kid)
             .ok_or_else(|| bad("the token's kid is not a published key".into()))?;

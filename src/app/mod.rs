@@ -1,4 +1,5 @@
-//! The application state shared by every request, built once from the validated config.
+//! The application state shared by every request, built once from the validated config; its
+//! keys and certificates are replaced by a reload (`reload`).
 
 use std::sync::Arc;
 
@@ -11,6 +12,8 @@ use crate::saml::sp::SpSettings;
 use crate::store::Store;
 pub use crate::trace::Metrics;
 use crate::trace::{TraceEvent, TraceSink, Tracer};
+
+pub mod reload;
 
 /// Everything a handler needs.
 #[derive(Clone)]
@@ -157,7 +160,7 @@ impl crate::flow::logout::Farewells for Backchannels {
                 let request = crate::saml::slo_out::soap_request(
                     named,
                     &url,
-                    &config.signing_key,
+                    &config.signing_key.get(),
                     clock.now(),
                 );
                 let (http, url, max) = (http.clone(), url.clone(), config.saml.max_message_bytes);
@@ -325,7 +328,7 @@ impl AppState {
         let c = &self.config;
         self.trace(TraceEvent::ConfigurationLoaded {
             signing_certificate_sha256: hex::encode(sha2::Sha256::digest(
-                c.signing_key.certificate.der_data(),
+                c.signing_key.get().certificate.der_data(),
             )),
             oidc_kids: c.oidc.keys.kids(),
             ents: c.ents.len(),
