@@ -1,6 +1,7 @@
 //! The memory store's audience part: an in-process event stream with consumer groups (the
 //! same delivery, claim and acknowledgement rules as a Redis stream), the day salts, and the
-//! counts in a [`Tally`].
+//! counts in a [`Tally`]; a backup carries the tally and the salts not yet destroyed
+//! ([`CountsDump`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
