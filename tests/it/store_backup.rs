@@ -404,3 +404,41 @@ async fn a_format_1_dump_imports_without_counts_and_another_format_is_refused() 
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn counting_goes_on_after_a_restore_as_it_would_have_without_one() {
+    let (a, b) = (test_redis::prefix(), test_redis::prefix());
+    let source = test_redis::store(&a).await;
+    count_some(source.as_ref()).await;
+    let dump = export(source.as_ref()).await;
+    // Restored into memory (HyperLogLogs kept as their counts) and into another Redis.
+    let memory = MemoryStore::new();
+    import(&memory, &dump).await.unwrap();
+    let redis = test_redis::store(&b).await;
+    import(redis.as_ref(), &dump).await.unwrap();
+    // A new visitor, on the second day, counted in the source and in both restored stores.
+    let mut ev = Ev::new();
+    let later = vec![ev.at(t(11, 0, 0) + Days::days(1), DAY2, "v6", R1, U1)];
+    let stores: [(&str, &dyn Store); 3] = [
+        ("source", source.as_ref()),
+        ("memory", &memory),
+        ("redis", redis.as_ref()),
+    ];
+    for (name, store) in stores {
+        let c = store.count_events(&later, DEDUP, RETENTION).await.unwrap();
+        assert_eq!((c.new, c.duplicates), (1, 0), "{name}");
+    }
+    let expected = figures(source.as_ref()).await;
+    assert_eq!(expected[2], (3, 4, 3), "{expected:?}");
+    assert_eq!(figures(&memory).await, expected, "memory");
+    assert_eq!(figures(redis.as_ref()).await, expected, "redis");
+    // And the memory store's export, back into a Redis, still says so.
+    test_redis::cleanup(&b).await;
+    let again = test_redis::store(&b).await;
+    import(again.as_ref(), &export(&memory).await)
+        .await
+        .unwrap();
+    assert_eq!(figures(again.as_ref()).await, expected, "memory → redis");
+    test_redis::cleanup(&a).await;
+    test_redis::cleanup(&b).await;
+}
