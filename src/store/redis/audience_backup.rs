@@ -62,7 +62,7 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 impl RedisStore {
-    /// Every audience key whose name (below the family) starts with one of `starts`, page by
+    /// Every audience key whose name (below the family) starts with `starts`, page by
     /// page; `f` answers whether to go on.
     async fn scan_audience(
         &self,
