@@ -1,11 +1,12 @@
 //! `passerelle store export` and `passerelle store import`: a backup of the durable data of
 //! the configured store as one JSON file, and its restoration into an empty store
-//! (`store::backup`).
+//! (`store::backup`), audience counts included.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{env_vars, open_store};
+use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Config, StoreConfig};
 use crate::store::backup::{self, Dump};
 
@@ -37,7 +38,7 @@ pub(super) async fn export(config: &Path, out: Option<PathBuf>) -> anyhow::Resul
         return Ok(1);
     };
     let store = open_store(&cfg).await?;
-    let dump = backup::export(store.as_ref(), &distributors(&cfg))
+    let dump = backup::export(store.as_ref(), &distributors(&cfg), SystemClock.now())
         .await
         .map_err(|e| anyhow::anyhow!("export failed, nothing written: {e}"))?;
     let json = serde_json::to_vec(&dump)?;
@@ -68,7 +69,15 @@ pub(super) async fn import(config: &Path, file: &Path) -> anyhow::Result<i32> {
     let dump: Dump = serde_json::from_slice(&text)
         .map_err(|e| anyhow::anyhow!("{} is not a passerelle store export: {e}", file.display()))?;
     let store = open_store(&cfg).await?;
-    match backup::import(store.as_ref(), &dump, &distributors(&cfg)).await {
+    match backup::import(
+        store.as_ref(),
+        &dump,
+        &distributors(&cfg),
+        cfg.audience.retention,
+        SystemClock.now(),
+    )
+    .await
+    {
         Ok(()) => {
             println!("imported from {}: {}", file.display(), dump.summary());
             Ok(0)

@@ -12,8 +12,15 @@
 //! The double-click rule (COUNTER R5): two accesses by the same visitor to the same resource
 //! less than 30 seconds apart count once, and the later one is the one kept (so its day and
 //! dimensions carry the filtered count).
+//!
+//! A backup carries the counts as a [`CountsDump`]: the counts hashes and visitor sets by
+//! their key (whatever the layout), the ids already counted and the day salts not yet
+//! destroyed, so that counting goes on after a restore as it would have without one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::audience_event::AudienceEvent;
 
@@ -126,11 +133,74 @@ pub struct Counted {
     pub duplicates: u64,
 }
 
+/// The counts of a store as a backup carries them (`store::backup`), the same from either
+/// store, so that they move between the memory store, a Redis and a Redis Cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountsDump {
+    /// Every counts hash by its key below the audience family (`c:<day>:<scope>:<by>` today),
+    /// its fields as [`Tally::cells`] and `audience_cells` read them (`r:<v>`, `f:<v>`).
+    pub cells: BTreeMap<String, BTreeMap<String, i64>>,
+    /// Every visitor set by its key (`v:<day>:<scope>:<by>=<value>` today).
+    pub visitors: BTreeMap<String, Visitors>,
+    /// When keys of `cells` and `visitors` expire (milliseconds since the epoch), for a store
+    /// that keeps them a limited time (Redis: `audience.retention_days` after their first
+    /// count); a key absent here is kept `audience.retention_days` from its import.
+    pub expires: BTreeMap<String, i64>,
+    /// The ids of the events already counted, each with when it may be forgotten
+    /// (milliseconds since the epoch): a redelivery after the restore still counts once.
+    pub counted: BTreeMap<String, i64>,
+    /// The day salts not yet destroyed: the visitors of a day go on being the same after the
+    /// restore (an import drops those past their time).
+    pub salts: BTreeMap<NaiveDate, DaySalt>,
+}
+
+impl CountsDump {
+    /// Whether there is no count at all.
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty() && self.visitors.is_empty()
+    }
+
+    /// The days the counts hashes cover (the second part of their key).
+    pub fn days(&self) -> BTreeSet<&str> {
+        self.cells
+            .keys()
+            .filter_map(|k| k.split(':').nth(1))
+            .collect()
+    }
+}
+
+/// One visitor set: the memory store keeps its members, Redis a HyperLogLog.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Visitors {
+    /// The distinct visitors, as `audience_visitors` answered at the export.
+    pub count: u64,
+    /// The members the store knows (the memory store's sets).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+    /// A Redis HyperLogLog, its string value in hex (`GET`, restored by `SET`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hll: Option<String>,
+}
+
+/// A day's salt in a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaySalt {
+    /// Hex.
+    pub salt: String,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// The in-process counts (the memory store's).
 #[derive(Debug, Default)]
 pub struct Tally {
     counts: HashMap<String, HashMap<String, i64>>,
     visitors: HashMap<String, HashSet<String>>,
+    /// Visitor sets restored from a Redis HyperLogLog: its count, less the members known
+    /// beside it, and its value (hex), given back at the next export.
+    estimated: HashMap<String, (u64, String)>,
     /// Event id → its time, for idempotency.
     seen: HashMap<String, i64>,
     /// `visitor|resource` → the last access kept by the double-click rule.
@@ -138,7 +208,7 @@ pub struct Tally {
 }
 
 /// Seen ids and last clicks older than this (before the newest event) are forgotten.
-const FORGET_AFTER_MS: i64 = 3 * 24 * 3600 * 1000;
+pub const FORGET_AFTER_MS: i64 = 3 * 24 * 3600 * 1000;
 
 impl Tally {
     fn bump(&mut self, key: String, field: String, delta: i64) {
@@ -209,8 +279,82 @@ impl Tally {
         self.counts.get(key).cloned().unwrap_or_default()
     }
 
-    /// The number of distinct visitors of one cell.
+    /// The number of distinct visitors of one cell. A set restored from a HyperLogLog adds
+    /// the members counted since to the HyperLogLog's count (one of them may be counted twice:
+    /// the memory store cannot tell whether the HyperLogLog holds it).
     pub fn distinct(&self, key: &str) -> u64 {
         self.visitors.get(key).map_or(0, |s| s.len() as u64)
+            + self.estimated.get(key).map_or(0, |(n, _)| *n)
+    }
+
+    /// Whether anything is counted.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty() && self.visitors.is_empty() && self.estimated.is_empty()
+    }
+
+    /// The counts, visitor sets and counted ids, for a backup (salts are the store's). The
+    /// tally forgets ids by the newest event's time, not the clock: each one is given
+    /// [`FORGET_AFTER_MS`] from `now` (or from its event, if later).
+    pub fn dump(&self, now: DateTime<Utc>) -> CountsDump {
+        let cells = self
+            .counts
+            .iter()
+            .map(|(k, fields)| {
+                (
+                    k.clone(),
+                    fields.iter().map(|(f, n)| (f.clone(), *n)).collect(),
+                )
+            })
+            .collect();
+        let keys: BTreeSet<&String> = self.visitors.keys().chain(self.estimated.keys()).collect();
+        let visitors = keys
+            .into_iter()
+            .map(|k| {
+                let mut members: Vec<String> = self
+                    .visitors
+                    .get(k)
+                    .map(|s| s.iter().cloned().collect())
+                    .unwrap_or_default();
+                members.sort();
+                let v = Visitors {
+                    count: self.distinct(k),
+                    members,
+                    hll: self.estimated.get(k).map(|(_, h)| h.clone()),
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        let counted = self
+            .seen
+            .iter()
+            .map(|(id, t)| (id.clone(), now.timestamp_millis().max(*t) + FORGET_AFTER_MS))
+            .collect();
+        CountsDump {
+            cells,
+            visitors,
+            counted,
+            ..CountsDump::default()
+        }
+    }
+
+    /// Adds a backup's counts, visitor sets and counted ids.
+    pub fn restore(&mut self, dump: &CountsDump) {
+        for (k, fields) in &dump.cells {
+            let here = self.counts.entry(k.clone()).or_default();
+            for (f, n) in fields {
+                *here.entry(f.clone()).or_insert(0) += n;
+            }
+        }
+        for (k, v) in &dump.visitors {
+            let set = self.visitors.entry(k.clone()).or_default();
+            set.extend(v.members.iter().cloned());
+            if let Some(hll) = &v.hll {
+                let beside = v.count.saturating_sub(v.members.len() as u64);
+                self.estimated.insert(k.clone(), (beside, hll.clone()));
+            }
+        }
+        for (id, forget_at) in &dump.counted {
+            self.seen.insert(id.clone(), forget_at - FORGET_AFTER_MS);
+        }
     }
 }

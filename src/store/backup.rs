@@ -1,21 +1,36 @@
 //! Backups of what must outlive any store: the directory of every ENT, the schools' bindings
-//! to ENTs, the catalogue, subscriptions and assignments, read through the store traits into
-//! one [`Dump`] (JSON), and written back into an empty store (`passerelle store export` and
-//! `import`). Sessions, pending logins, one-time ids and OIDC records are left out: they are
-//! short-lived, and a restore ends them as a restart of the store would.
+//! to ENTs, the catalogue, subscriptions and assignments, and the audience counts, read
+//! through the store traits into one [`Dump`] (JSON), and written back into an empty store
+//! (`passerelle store export` and `import`). Sessions, pending logins, one-time ids and OIDC
+//! records are left out: they are short-lived, and a restore ends them as a restart of the
+//! store would.
+//!
+//! The counts ([`CountsDump`]) are every counts hash and visitor set by its key below the
+//! audience family (whatever the layout of `domain::counting`), with the ids already counted
+//! (a redelivery after the restore counts once) and the day salts not yet destroyed (a
+//! visitor of the day stays one visitor). Visitor sets differ by store: Redis keeps a
+//! HyperLogLog, carried as its raw value and its count, and restored into Redis by `SET`
+//! (the same `PFCOUNT`); the memory store keeps the members, restored into Redis by `PFADD`
+//! (the HyperLogLog's estimate, exact for small sets). The memory store restores a
+//! HyperLogLog as its count plus the members counted after it, and gives the HyperLogLog back
+//! at its next export. Not carried: the last click of each visitor (the double-click filter
+//! forgets a click made just before the restore) and the events not yet counted.
 //!
 //! Written against the traits only, so a dump moves between the memory store and Redis, and
 //! between a single node and a cluster.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Replaced, Store, StoreError, StoreResult};
-use crate::domain::{Assignment, Directory, IdEnt, Resource, Subscription, Uai};
+use crate::domain::{Assignment, CountsDump, Directory, IdEnt, Resource, Subscription, Uai};
 
-/// The dump's format; an import refuses any other.
-pub const FORMAT: u32 = 1;
+/// The dump's format. Format 1 (before the counts) is read too, as a dump without counts;
+/// an import refuses any other.
+pub const FORMAT: u32 = 2;
 
 /// Everything durable, in a stable order (so two dumps of the same data are equal).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,28 +44,41 @@ pub struct Dump {
     /// Deleted ones included.
     pub subscriptions: Vec<Subscription>,
     pub assignments: Vec<Assignment>,
+    /// The audience counts (absent from format 1).
+    #[serde(default)]
+    pub counts: CountsDump,
 }
 
 impl Dump {
     /// How much the dump holds, for the operator.
     pub fn summary(&self) -> String {
         format!(
-            "{} ENT directory(ies) ({} school(s), {} person(s)), {} school binding(s), {} resource(s), {} subscription(s), {} assignment(s)",
+            "{} ENT directory(ies) ({} school(s), {} person(s)), {} school binding(s), {} resource(s), {} subscription(s), {} assignment(s), {} audience count cell(s) over {} day(s) ({} visitor set(s), {} counted event id(s), {} day salt(s))",
             self.directories.len(),
             self.directories.values().map(|d| d.schools.len()).sum::<usize>(),
             self.directories.values().map(|d| d.persons.len()).sum::<usize>(),
             self.bindings.len(),
             self.resources.len(),
             self.subscriptions.len(),
-            self.assignments.len()
+            self.assignments.len(),
+            self.counts.cells.len(),
+            self.counts.days().len(),
+            self.counts.visitors.len(),
+            self.counts.counted.len(),
+            self.counts.salts.len()
         )
     }
 }
 
 /// Reads everything durable from `store`. Subscriptions are those covering a school of the
 /// directory or a bound school, and those of the commercial `distributors` (the configured
-/// providers'), so that none the gateway can serve is missed.
-pub async fn export(store: &dyn Store, distributors: &[String]) -> StoreResult<Dump> {
+/// providers'), so that none the gateway can serve is missed. Salts are those not yet
+/// destroyed at `now`.
+pub async fn export(
+    store: &dyn Store,
+    distributors: &[String],
+    now: DateTime<Utc>,
+) -> StoreResult<Dump> {
     let mut directories: BTreeMap<IdEnt, Directory> = BTreeMap::new();
     let schools = store.schools().await?;
     for school in &schools {
@@ -92,6 +120,7 @@ pub async fn export(store: &dyn Store, distributors: &[String]) -> StoreResult<D
     let key = |a: &Assignment| serde_json::to_string(a).unwrap_or_default();
     assignments.sort_by_key(key);
     assignments.dedup();
+    let counts = store.export_counts(now).await?;
     Ok(Dump {
         format: FORMAT,
         directories,
@@ -99,13 +128,14 @@ pub async fn export(store: &dyn Store, distributors: &[String]) -> StoreResult<D
         resources,
         subscriptions: subscriptions.into_values().collect(),
         assignments,
+        counts,
     })
 }
 
 /// Why an import did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("the dump's format is {0}, this version reads format {FORMAT}")]
+    #[error("the dump's format is {0}, this version reads formats 1 to {FORMAT}")]
     Format(u32),
     #[error("the store is not empty ({0}): import into an empty store (another store.key_prefix, or a new Redis)")]
     NotEmpty(String),
@@ -115,14 +145,18 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
-/// Writes `dump` into `store`, which must hold no directory, binding, resource or
-/// subscription (of `distributors`) yet.
+/// Writes `dump` into `store`, which must hold no directory, binding, resource, subscription
+/// (of `distributors`) or audience count yet. Counts without an expiry in the dump (from the
+/// memory store) are kept `retention` (`audience.retention_days`) from `now`; counted ids
+/// and salts past their time at `now` are left out.
 pub async fn import(
     store: &dyn Store,
     dump: &Dump,
     distributors: &[String],
+    retention: Duration,
+    now: DateTime<Utc>,
 ) -> Result<(), ImportError> {
-    if dump.format != FORMAT {
+    if !(1..=FORMAT).contains(&dump.format) {
         return Err(ImportError::Format(dump.format));
     }
     let mut found = Vec::new();
@@ -137,6 +171,9 @@ pub async fn import(
             found.push("subscriptions");
             break;
         }
+    }
+    if store.has_counts().await? {
+        found.push("audience counts");
     }
     if !found.is_empty() {
         return Err(ImportError::NotEmpty(found.join(", ")));
@@ -163,5 +200,6 @@ pub async fn import(
     for a in &dump.assignments {
         store.add_assignment(a).await?;
     }
+    store.import_counts(&dump.counts, retention, now).await?;
     Ok(())
 }

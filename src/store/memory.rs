@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use tokio::time::Instant;
 
-use crate::domain::{AudienceEvent, Counted};
+use crate::domain::{AudienceEvent, Counted, CountsDump};
 
 mod audience;
 mod expiring;
@@ -552,6 +552,25 @@ impl AudienceStore for MemoryStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<u8>> {
         Ok(self.audience().salt(day, expires_at, now))
+    }
+
+    async fn has_counts(&self) -> StoreResult<bool> {
+        Ok(self.audience().has_counts())
+    }
+
+    async fn export_counts(&self, now: DateTime<Utc>) -> StoreResult<CountsDump> {
+        Ok(self.audience().dump(now))
+    }
+
+    async fn import_counts(
+        &self,
+        dump: &CountsDump,
+        _retention: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        // Counts kept in memory do not expire: the expiries are not kept.
+        self.audience().restore(dump, now);
+        Ok(())
     }
 }
 

@@ -25,7 +25,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::domain::{AudienceEvent, Counted};
+use crate::domain::{AudienceEvent, Counted, CountsDump};
 
 use crate::domain::{
     Assignment, Directory, Group, IdEnt, Person, Resource, ResourceId, School, Subscription, Uai,
@@ -277,6 +277,20 @@ pub trait AudienceStore: Send + Sync {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<u8>>;
+    /// Whether any count is kept.
+    async fn has_counts(&self) -> StoreResult<bool>;
+    /// Every counts hash and visitor set kept, the ids already counted and the day salts not
+    /// yet destroyed at `now`, for a backup.
+    async fn export_counts(&self, now: DateTime<Utc>) -> StoreResult<CountsDump>;
+    /// Writes a backup's counts back, into a store that has none: counts keep their expiry
+    /// (those without one are kept `retention` from `now`); counted ids and salts past their
+    /// time are left out.
+    async fn import_counts(
+        &self,
+        dump: &CountsDump,
+        retention: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
 }
 
 /// The outcome of a conditional write.

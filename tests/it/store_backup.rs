@@ -1,17 +1,29 @@
 //! Backups of the store (issue 19): an export imported into an empty store gives the same
 //! directories, school bindings, catalogue, subscriptions and assignments, from the memory
 //! store to itself and to Redis, and through `passerelle store export` / `import`; a store
-//! that is not empty is refused.
+//! that is not empty is refused. The audience counts move too, between the memory store, a
+//! Redis and a Redis Cluster, with the same report figures, the same day salts and the same
+//! ids already counted.
 
 use std::process::Command;
 use std::sync::Arc;
 
-use passerelle::domain::{Assignment, AssignmentTarget, IdEnt, Uai};
+use chrono::{DateTime, Duration as Days, Utc};
+use passerelle::clock::{Clock, SystemClock};
+use passerelle::domain::{Assignment, AssignmentTarget, IdEnt, Jurisdiction, Uai};
 use passerelle::store::backup::{self, Dump, ImportError};
-use passerelle::store::{DirectoryStore, MemoryStore, Store, SubscriptionStore};
+use passerelle::store::{
+    AudienceStore, DirectoryStore, MemoryStore, RedisStore, Store, SubscriptionStore,
+};
 
+use crate::support::audience_contract::{cell, d, t, Ev, DAY, DEDUP, R1, R2, RETENTION, U1, U2};
 use crate::support::gateway::*;
+use crate::support::redis_cluster::RedisCluster;
 use crate::support::test_redis;
+
+fn now() -> DateTime<Utc> {
+    SystemClock.now()
+}
 
 fn pupil() -> AssignmentTarget {
     AssignmentTarget::Person {
@@ -49,7 +61,9 @@ async fn source() -> (TestGateway, Dump) {
         })
         .await
         .unwrap();
-    let dump = backup::export(store, &distributors(&gw)).await.unwrap();
+    let dump = backup::export(store, &distributors(&gw), now())
+        .await
+        .unwrap();
     (gw, dump)
 }
 
@@ -78,10 +92,10 @@ async fn an_export_imported_into_an_empty_store_gives_the_same_data() {
         ("redis", test_redis::store(&prefix).await),
     ];
     for (name, target) in targets {
-        backup::import(target.as_ref(), &dump, &distributors)
+        backup::import(target.as_ref(), &dump, &distributors, RETENTION, now())
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let again = backup::export(target.as_ref(), &distributors)
+        let again = backup::export(target.as_ref(), &distributors, now())
             .await
             .unwrap();
         assert_eq!(again, dump, "{name}");
@@ -92,7 +106,7 @@ async fn an_export_imported_into_an_empty_store_gives_the_same_data() {
             .unwrap();
         assert!(a.iter().any(|a| a.target == pupil()), "{name}: {a:?}");
         // A second import finds the store no longer empty and changes nothing.
-        match backup::import(target.as_ref(), &dump, &distributors).await {
+        match backup::import(target.as_ref(), &dump, &distributors, RETENTION, now()).await {
             Err(ImportError::NotEmpty(what)) => assert!(what.contains("schools"), "{what}"),
             other => panic!("{name}: {other:?}"),
         }
@@ -102,7 +116,11 @@ async fn an_export_imported_into_an_empty_store_gives_the_same_data() {
 
 #[tokio::test]
 async fn the_command_line_exports_and_imports_between_two_redis_stores() {
-    let (_gw, dump) = source().await;
+    let (_gw, mut dump) = source().await;
+    let counted = MemoryStore::new();
+    count_some(&counted).await;
+    let expected = figures(&counted).await;
+    dump.counts = export(&counted).await.counts;
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/passerelle.toml");
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (test_redis::prefix(), test_redis::prefix());
@@ -118,6 +136,7 @@ async fn the_command_line_exports_and_imports_between_two_redis_stores() {
     };
     let first = dir.path().join("first.json");
     std::fs::write(&first, serde_json::to_vec(&dump).unwrap()).unwrap();
+    let mut previous: Option<Dump> = None;
     for (prefix, from) in [(&a, &first), (&b, &dir.path().join("a.json"))] {
         let out = run(prefix, &["import", from.to_str().unwrap()]);
         assert!(
@@ -125,7 +144,15 @@ async fn the_command_line_exports_and_imports_between_two_redis_stores() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(String::from_utf8_lossy(&out.stdout).contains("3 subscription(s)"));
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains("3 subscription(s)"), "{said}");
+        assert!(
+            said.contains(&format!(
+                "{} audience count cell(s) over 2 day(s)",
+                dump.counts.cells.len()
+            )),
+            "{said}"
+        );
         let to = dir
             .path()
             .join(if prefix == &a { "a.json" } else { "b.json" });
@@ -136,12 +163,282 @@ async fn the_command_line_exports_and_imports_between_two_redis_stores() {
             String::from_utf8_lossy(&out.stderr)
         );
         let back: Dump = serde_json::from_slice(&std::fs::read(&to).unwrap()).unwrap();
-        assert_eq!(back, dump);
+        // The memory store's visitor sets come back as HyperLogLogs, the rest as it was.
+        let no_counts = |d: &Dump| Dump {
+            counts: Default::default(),
+            ..d.clone()
+        };
+        assert_eq!(no_counts(&back), no_counts(&dump));
+        assert_eq!(back.counts.cells, dump.counts.cells);
+        let store = test_redis::store(prefix).await;
+        assert_eq!(figures(store.as_ref()).await, expected);
+        // From Redis to Redis, the same dump again.
+        if let Some(p) = &previous {
+            assert_eq!(&back, p);
+        }
+        previous = Some(back);
     }
     // Into a store that is not empty: refused, exit 1, and said why.
     let out = run(&b, &["import", first.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+    test_redis::cleanup(&a).await;
+    test_redis::cleanup(&b).await;
+}
+
+const DAY2: &str = "2026-11-25";
+
+/// Counts real events into `store`: double clicks, two schools, two days, and draws the salt
+/// of the second day; returns the batch.
+async fn count_some(store: &dyn Store) -> Vec<passerelle::audience::AudienceEvent> {
+    let mut ev = Ev::new();
+    let next = |h, m, s| t(h, m, s) + Days::days(1);
+    let batch = vec![
+        ev.at(t(8, 0, 0), DAY, "v1", R1, U1),
+        ev.at(t(8, 0, 20), DAY, "v1", R1, U1),
+        ev.at(t(8, 0, 55), DAY, "v1", R1, U1),
+        ev.at(t(8, 0, 0), DAY, "v2", R1, U1),
+        ev.at(t(9, 0, 0), DAY, "v3", R2, U2),
+        ev.at(t(9, 0, 10), DAY, "v3", R1, U2),
+        ev.at(next(10, 0, 0), DAY2, "v4", R1, U1),
+        ev.at(next(10, 0, 5), DAY2, "v4", R1, U1),
+        ev.at(next(10, 0, 0), DAY2, "v5", R2, U2),
+    ];
+    let c = store.count_events(&batch, DEDUP, RETENTION).await.unwrap();
+    assert_eq!((c.new, c.duplicates), (9, 0));
+    store
+        .day_salt(d(DAY2), now() + Days::hours(48), now())
+        .await
+        .unwrap();
+    batch
+}
+
+/// The report's (filtered, raw, visitors) of a few views.
+async fn figures(store: &dyn Store) -> Vec<(i64, i64, u64)> {
+    let u1 = || Jurisdiction::School(U1.parse().unwrap());
+    vec![
+        cell(store, Jurisdiction::All, "total", "*", DAY, DAY2).await,
+        cell(store, Jurisdiction::All, "total", "*", DAY, DAY).await,
+        cell(store, Jurisdiction::All, "total", "*", DAY2, DAY2).await,
+        cell(store, Jurisdiction::All, "resource", R1, DAY, DAY2).await,
+        cell(store, Jurisdiction::All, "uai", U2, DAY, DAY2).await,
+        cell(store, u1(), "resource", R1, DAY, DAY).await,
+        cell(store, u1(), "total", "*", DAY2, DAY2).await,
+    ]
+}
+
+async fn import(store: &dyn Store, dump: &Dump) -> Result<(), ImportError> {
+    backup::import(store, dump, &[], RETENTION, now()).await
+}
+
+async fn export(store: &dyn Store) -> Dump {
+    backup::export(store, &[], now()).await.unwrap()
+}
+
+/// What a restored store must do as the source did: the same figures, the same salt for the
+/// second day, and the batch counted already (a redelivery changes nothing).
+async fn same_as_source(
+    name: &str,
+    store: &dyn Store,
+    expected: &[(i64, i64, u64)],
+    salt: &[u8],
+    batch: &[passerelle::audience::AudienceEvent],
+) {
+    assert_eq!(figures(store).await, expected, "{name}");
+    let again = store
+        .day_salt(d(DAY2), now() + Days::hours(48), now())
+        .await
+        .unwrap();
+    assert_eq!(again, salt, "{name}: the day's salt");
+    let c = store.count_events(batch, DEDUP, RETENTION).await.unwrap();
+    assert_eq!((c.new, c.duplicates), (0, 9), "{name}: a redelivery");
+    assert_eq!(
+        figures(store).await,
+        expected,
+        "{name}: after the redelivery"
+    );
+}
+
+/// A dump without the times the memory store does not keep: the counts' expiries, when
+/// counted ids are forgotten.
+fn without_expiries(dump: &Dump) -> Dump {
+    let mut d = dump.clone();
+    d.counts.expires.clear();
+    d.counts.counted.values_mut().for_each(|at| *at = 0);
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_move_between_memory_redis_and_a_cluster_with_the_same_figures() {
+    let memory = MemoryStore::new();
+    let batch = count_some(&memory).await;
+    let expected = figures(&memory).await;
+    assert_eq!(expected[0], (7, 9, 5), "{expected:?}");
+    let salt = memory
+        .day_salt(d(DAY2), now() + Days::hours(48), now())
+        .await
+        .unwrap();
+    let from_memory = export(&memory).await;
+    let summary = from_memory.summary();
+    assert!(
+        summary.contains(&format!(
+            "{} audience count cell(s) over 2 day(s)",
+            from_memory.counts.cells.len()
+        )),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("9 counted event id(s), 1 day salt(s)"),
+        "{summary}"
+    );
+    assert!(from_memory
+        .counts
+        .visitors
+        .values()
+        .all(|v| v.hll.is_none()));
+
+    // Memory → Redis: members become HyperLogLogs with the same counts.
+    let (a, b) = (test_redis::prefix(), test_redis::prefix());
+    let redis = test_redis::store(&a).await;
+    import(redis.as_ref(), &from_memory).await.unwrap();
+    same_as_source("memory → redis", redis.as_ref(), &expected, &salt, &batch).await;
+    let from_redis = export(redis.as_ref()).await;
+    assert_eq!(from_redis.counts.cells, from_memory.counts.cells);
+    assert!(from_redis.counts.visitors.values().all(|v| v.hll.is_some()));
+    assert_eq!(
+        from_redis.counts.expires.len(),
+        from_redis.counts.cells.len() + from_redis.counts.visitors.len(),
+        "every Redis count key expires"
+    );
+
+    // Redis → memory: HyperLogLogs kept as their counts, given back at the next export.
+    let memory2 = MemoryStore::new();
+    import(&memory2, &from_redis).await.unwrap();
+    same_as_source("redis → memory", &memory2, &expected, &salt, &batch).await;
+    let from_memory2 = export(&memory2).await;
+    assert_eq!(
+        from_memory2.counts.visitors, from_redis.counts.visitors,
+        "the HyperLogLogs come back"
+    );
+
+    // Memory (restored from Redis) → Redis: the same HyperLogLogs again.
+    let redis2 = test_redis::store(&b).await;
+    import(redis2.as_ref(), &from_memory2).await.unwrap();
+    same_as_source(
+        "memory → redis again",
+        redis2.as_ref(),
+        &expected,
+        &salt,
+        &batch,
+    )
+    .await;
+    assert_eq!(
+        without_expiries(&export(redis2.as_ref()).await),
+        without_expiries(&from_redis)
+    );
+
+    // Redis → Redis Cluster: the same dump back, expiries included.
+    let cluster = RedisCluster::start();
+    let url = format!("redis://127.0.0.1:{}", cluster.ports[0]);
+    let clustered: Arc<dyn Store> =
+        Arc::new(RedisStore::connect(&url, true, "pas-backup").await.unwrap());
+    import(clustered.as_ref(), &from_redis).await.unwrap();
+    assert_eq!(
+        export(clustered.as_ref()).await,
+        from_redis,
+        "redis → cluster"
+    );
+    same_as_source(
+        "redis → cluster",
+        clustered.as_ref(),
+        &expected,
+        &salt,
+        &batch,
+    )
+    .await;
+    test_redis::cleanup(&a).await;
+    test_redis::cleanup(&b).await;
+}
+
+#[tokio::test]
+async fn an_import_into_a_store_with_counts_is_refused() {
+    let memory = MemoryStore::new();
+    count_some(&memory).await;
+    let dump = export(&memory).await;
+    let prefix = test_redis::prefix();
+    let redis = test_redis::store(&prefix).await;
+    count_some(redis.as_ref()).await;
+    for (name, store) in [("memory", &memory as &dyn Store), ("redis", redis.as_ref())] {
+        let before = figures(store).await;
+        match import(store, &dump).await {
+            Err(ImportError::NotEmpty(what)) => {
+                assert_eq!(what, "audience counts", "{name}")
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        assert_eq!(figures(store).await, before, "{name}: nothing written");
+    }
+    test_redis::cleanup(&prefix).await;
+}
+
+#[tokio::test]
+async fn a_format_1_dump_imports_without_counts_and_another_format_is_refused() {
+    let memory = MemoryStore::new();
+    count_some(&memory).await;
+    let mut json = serde_json::to_value(export(&memory).await).unwrap();
+    json["format"] = 1.into();
+    json.as_object_mut().unwrap().remove("counts");
+    let old: Dump = serde_json::from_value(json.clone()).unwrap();
+    let target = MemoryStore::new();
+    import(&target, &old).await.unwrap();
+    assert!(!target.has_counts().await.unwrap());
+    assert!(old
+        .summary()
+        .contains("0 audience count cell(s) over 0 day(s)"));
+    json["format"] = 3.into();
+    let newer: Dump = serde_json::from_value(json).unwrap();
+    match import(&MemoryStore::new(), &newer).await {
+        Err(e @ ImportError::Format(3)) => {
+            assert!(e.to_string().contains("reads formats 1 to 2"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn counting_goes_on_after_a_restore_as_it_would_have_without_one() {
+    let (a, b) = (test_redis::prefix(), test_redis::prefix());
+    let source = test_redis::store(&a).await;
+    count_some(source.as_ref()).await;
+    let dump = export(source.as_ref()).await;
+    // Restored into memory (HyperLogLogs kept as their counts) and into another Redis.
+    let memory = MemoryStore::new();
+    import(&memory, &dump).await.unwrap();
+    let redis = test_redis::store(&b).await;
+    import(redis.as_ref(), &dump).await.unwrap();
+    // A new visitor, on the second day, counted in the source and in both restored stores.
+    let mut ev = Ev::new();
+    let later = vec![ev.at(t(11, 0, 0) + Days::days(1), DAY2, "v6", R1, U1)];
+    let stores: [(&str, &dyn Store); 3] = [
+        ("source", source.as_ref()),
+        ("memory", &memory),
+        ("redis", redis.as_ref()),
+    ];
+    for (name, store) in stores {
+        let c = store.count_events(&later, DEDUP, RETENTION).await.unwrap();
+        assert_eq!((c.new, c.duplicates), (1, 0), "{name}");
+    }
+    let expected = figures(source.as_ref()).await;
+    assert_eq!(expected[2], (3, 4, 3), "{expected:?}");
+    assert_eq!(figures(&memory).await, expected, "memory");
+    assert_eq!(figures(redis.as_ref()).await, expected, "redis");
+    // And the memory store's export, back into a Redis, still says so.
+    test_redis::cleanup(&b).await;
+    let again = test_redis::store(&b).await;
+    import(again.as_ref(), &export(&memory).await)
+        .await
+        .unwrap();
+    assert_eq!(figures(again.as_ref()).await, expected, "memory → redis");
     test_redis::cleanup(&a).await;
     test_redis::cleanup(&b).await;
 }

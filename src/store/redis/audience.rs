@@ -14,7 +14,7 @@ use redis::{Script, Value};
 
 use super::{unavailable, RedisStore};
 use crate::domain::counting::{cells_of, dim, views_json, DIMENSIONS, DOUBLE_CLICK_MS};
-use crate::domain::{AudienceEvent, Counted};
+use crate::domain::{AudienceEvent, Counted, CountsDump};
 use crate::store::{AudienceStore, Delivered, StoreError, StoreResult};
 
 const COUNT_EVENTS: &str = include_str!("count_events.lua");
@@ -91,10 +91,10 @@ fn is_error(e: &redis::RedisError, code: &str) -> bool {
 }
 
 /// One raw access in a packed count field (`raw * 2^32 + filtered`).
-const PACKED_RAW: i64 = 1 << 32;
+pub(super) const PACKED_RAW: i64 = 1 << 32;
 
 /// The script keeps `raw * 2^32 + filtered` in one field per cell; reports read `r:`/`f:`.
-fn unpack(packed: HashMap<String, i64>) -> HashMap<String, i64> {
+pub(super) fn unpack(packed: HashMap<String, i64>) -> HashMap<String, i64> {
     let mut out = HashMap::with_capacity(packed.len() * 2);
     for (value, n) in packed {
         let raw = n.div_euclid(PACKED_RAW);
@@ -414,5 +414,22 @@ impl AudienceStore for RedisStore {
             .map_err(unavailable("audience salt"))?;
         let salt = salt.ok_or_else(|| StoreError::Unavailable("audience salt vanished".into()))?;
         hex::decode(salt).map_err(|_| StoreError::Corrupt("audience salt is not hex".into()))
+    }
+
+    async fn has_counts(&self) -> StoreResult<bool> {
+        self.any_counts().await
+    }
+
+    async fn export_counts(&self, now: DateTime<Utc>) -> StoreResult<CountsDump> {
+        self.dump_counts(now).await
+    }
+
+    async fn import_counts(
+        &self,
+        dump: &CountsDump,
+        retention: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.restore_counts(dump, retention, now).await
     }
 }

@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 mod audience;
+mod audience_backup;
 mod catalogue;
 mod conn;
 mod directory;
