@@ -14,12 +14,14 @@
 //! dimensions carry the filtered count).
 //!
 //! A backup carries the counts as a [`CountsDump`]: the counts hashes and visitor sets by
-//! their key (whatever the layout), the ids already counted and the day salts not yet
-//! destroyed, so that counting goes on after a restore as it would have without one.
+//! their key (whatever the layout) and the ids already counted, so that counting goes on after
+//! a restore as it would have without one. Never the day salts: they are destroyed 48 hours
+//! after their day, and a backup must not outlive that promise (a restored store draws new
+//! ones, so the visitors of the restore's days may count twice).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::audience_event::AudienceEvent;
@@ -150,9 +152,6 @@ pub struct CountsDump {
     /// The ids of the events already counted, each with when it may be forgotten
     /// (milliseconds since the epoch): a redelivery after the restore still counts once.
     pub counted: BTreeMap<String, i64>,
-    /// The day salts not yet destroyed: the visitors of a day go on being the same after the
-    /// restore (an import drops those past their time).
-    pub salts: BTreeMap<NaiveDate, DaySalt>,
 }
 
 impl CountsDump {
@@ -182,15 +181,6 @@ pub struct Visitors {
     /// A Redis HyperLogLog, its string value in hex (`GET`, restored by `SET`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hll: Option<String>,
-}
-
-/// A day's salt in a backup.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DaySalt {
-    /// Hex.
-    pub salt: String,
-    pub expires_at: DateTime<Utc>,
 }
 
 /// The in-process counts (the memory store's).

@@ -23,7 +23,7 @@ pub mod subscription_rules;
 pub use access::{decide, AccessGrant, AccessRequest, Refusal};
 pub use audience_event::{AudienceEvent, Channel, DeviceClass};
 pub use catalogue::{Display, Presentation, Protocol, Resource, Term};
-pub use counting::{Counted, CountsDump, DaySalt, Tally, Visitors};
+pub use counting::{Counted, CountsDump, Tally, Visitors};
 pub use directory::{Degree, Directory, Group, GroupKind, Person, School};
 pub use ido::{IdoKey, IdoScope};
 pub use ids::{AttributeName, IdEnt, Profile, PublicCible, ResourceId, Uai};

@@ -7,8 +7,8 @@
 //!
 //! The counts ([`CountsDump`]) are every counts hash and visitor set by its key below the
 //! audience family (whatever the layout of `domain::counting`), with the ids already counted
-//! (a redelivery after the restore counts once) and the day salts not yet destroyed (a
-//! visitor of the day stays one visitor). Visitor sets differ by store: Redis keeps a
+//! (a redelivery after the restore counts once); never the day salts (destroyed 48 hours after
+//! their day: a restored store draws new ones). Visitor sets differ by store: Redis keeps a
 //! HyperLogLog, carried as its raw value and its count, and restored into Redis by `SET`
 //! (the same `PFCOUNT`); the memory store keeps the members, restored into Redis by `PFADD`
 //! (the HyperLogLog's estimate, exact for small sets). The memory store restores a
@@ -53,7 +53,7 @@ impl Dump {
     /// How much the dump holds, for the operator.
     pub fn summary(&self) -> String {
         format!(
-            "{} ENT directory(ies) ({} school(s), {} person(s)), {} school binding(s), {} resource(s), {} subscription(s), {} assignment(s), {} audience count cell(s) over {} day(s) ({} visitor set(s), {} counted event id(s), {} day salt(s))",
+            "{} ENT directory(ies) ({} school(s), {} person(s)), {} school binding(s), {} resource(s), {} subscription(s), {} assignment(s), {} audience count cell(s) over {} day(s) ({} visitor set(s), {} counted event id(s))",
             self.directories.len(),
             self.directories.values().map(|d| d.schools.len()).sum::<usize>(),
             self.directories.values().map(|d| d.persons.len()).sum::<usize>(),
@@ -65,7 +65,6 @@ impl Dump {
             self.counts.days().len(),
             self.counts.visitors.len(),
             self.counts.counted.len(),
-            self.counts.salts.len()
         )
     }
 }

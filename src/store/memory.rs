@@ -566,10 +566,10 @@ impl AudienceStore for MemoryStore {
         &self,
         dump: &CountsDump,
         _retention: Duration,
-        now: DateTime<Utc>,
+        _now: DateTime<Utc>,
     ) -> StoreResult<()> {
         // Counts kept in memory do not expire: the expiries are not kept.
-        self.audience().restore(dump, now);
+        self.audience().restore(dump);
         Ok(())
     }
 }

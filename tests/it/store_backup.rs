@@ -2,8 +2,8 @@
 //! directories, school bindings, catalogue, subscriptions and assignments, from the memory
 //! store to itself and to Redis, and through `passerelle store export` / `import`; a store
 //! that is not empty is refused. The audience counts move too, between the memory store, a
-//! Redis and a Redis Cluster, with the same report figures, the same day salts and the same
-//! ids already counted.
+//! Redis and a Redis Cluster, with the same report figures and the same ids already counted;
+//! never the day salts (a restored store draws its own).
 
 use std::process::Command;
 use std::sync::Arc;
@@ -235,8 +235,9 @@ async fn export(store: &dyn Store) -> Dump {
     backup::export(store, &[], now()).await.unwrap()
 }
 
-/// What a restored store must do as the source did: the same figures, the same salt for the
-/// second day, and the batch counted already (a redelivery changes nothing).
+/// What a restored store must do as the source did: the same figures and the batch counted
+/// already (a redelivery changes nothing); but a salt of its own for the second day (salts
+/// never leave in a backup).
 async fn same_as_source(
     name: &str,
     store: &dyn Store,
@@ -249,7 +250,10 @@ async fn same_as_source(
         .day_salt(d(DAY2), now() + Days::hours(48), now())
         .await
         .unwrap();
-    assert_eq!(again, salt, "{name}: the day's salt");
+    assert_ne!(
+        again, salt,
+        "{name}: the day's salt did not leave in the backup"
+    );
     let c = store.count_events(batch, DEDUP, RETENTION).await.unwrap();
     assert_eq!((c.new, c.duplicates), (0, 9), "{name}: a redelivery");
     assert_eq!(
@@ -287,10 +291,7 @@ async fn counts_move_between_memory_redis_and_a_cluster_with_the_same_figures() 
         )),
         "{summary}"
     );
-    assert!(
-        summary.contains("9 counted event id(s), 1 day salt(s)"),
-        "{summary}"
-    );
+    assert!(summary.ends_with("9 counted event id(s))"), "{summary}");
     assert!(from_memory
         .counts
         .visitors

@@ -1,6 +1,6 @@
 //! The memory store's audience part: an in-process event stream with consumer groups (the
 //! same delivery, claim and acknowledgement rules as a Redis stream), the day salts, and the
-//! counts in a [`Tally`]; a backup carries the tally and the salts not yet destroyed
+//! counts in a [`Tally`]; a backup carries the tally, never the salts
 //! ([`CountsDump`]).
 
 use std::collections::{BTreeMap, HashMap};
@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rand::RngCore;
 use tokio::time::Instant;
 
-use crate::domain::{AudienceEvent, Counted, CountsDump, DaySalt, Tally};
+use crate::domain::{AudienceEvent, Counted, CountsDump, Tally};
 use crate::store::Delivered;
 
 #[derive(Default)]
@@ -142,32 +142,14 @@ impl AudienceMemory {
         !self.tally.is_empty()
     }
 
-    /// The counts and the salts not yet destroyed at `now`.
+    /// The counts (never the salts).
     pub(super) fn dump(&self, now: DateTime<Utc>) -> CountsDump {
-        let mut dump = self.tally.dump(now);
-        dump.salts = self
-            .salts
-            .iter()
-            .filter(|(_, (_, until))| now < *until)
-            .map(|(day, (salt, until))| {
-                let salt = DaySalt {
-                    salt: hex::encode(salt),
-                    expires_at: *until,
-                };
-                (*day, salt)
-            })
-            .collect();
-        dump
+        self.tally.dump(now)
     }
 
-    /// Adds a backup's counts, and its salts not yet destroyed at `now`.
-    pub(super) fn restore(&mut self, dump: &CountsDump, now: DateTime<Utc>) {
+    /// Adds a backup's counts.
+    pub(super) fn restore(&mut self, dump: &CountsDump) {
         self.tally.restore(dump);
-        for (day, s) in &dump.salts {
-            if let (true, Ok(salt)) = (now < s.expires_at, hex::decode(&s.salt)) {
-                self.salts.insert(*day, (salt, s.expires_at));
-            }
-        }
     }
 
     pub(super) fn salt(

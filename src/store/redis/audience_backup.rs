@@ -7,18 +7,18 @@
 //! `PFCOUNT` and its string value (`GET`, in hex), and comes back by `SET`, so its count is
 //! the same; members from the memory store are `PFADD`ed. Expiries leave as
 //! `PEXPIRETIME` and come back by `PEXPIREAT`; keys without one get the retention from the
-//! import. Counted ids (`seen:<id>`) and salts (`salt:<day>`) leave with their expiry; last
-//! clicks (`dc:`, one hour) and the event stream are left out.
+//! import. Counted ids (`seen:<id>`) leave with their expiry; day salts (`salt:<day>`, destroyed
+//! 48 hours after their day), last clicks (`dc:`, one hour) and the event stream are left out.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use redis::{Script, Value};
 
 use super::audience::{unpack, PACKED_RAW};
 use super::{unavailable, RedisStore};
-use crate::domain::{CountsDump, DaySalt, Visitors};
+use crate::domain::{CountsDump, Visitors};
 use crate::store::{StoreError, StoreResult};
 
 const SCAN_AUDIENCE: &str = include_str!("scan_audience.lua");
@@ -129,7 +129,7 @@ impl RedisStore {
         Ok(any)
     }
 
-    pub(super) async fn dump_counts(&self, now: DateTime<Utc>) -> StoreResult<CountsDump> {
+    pub(super) async fn dump_counts(&self, _now: DateTime<Utc>) -> StoreResult<CountsDump> {
         let this = self.bulk();
         let mut dump = CountsDump::default();
         let mut bad = None;
@@ -138,25 +138,6 @@ impl RedisStore {
             if let Some(id) = name.strip_prefix("seen:") {
                 if let Some(at) = k.expires {
                     dump.counted.insert(id.to_string(), at);
-                }
-                return true;
-            }
-            if let Some(day) = name.strip_prefix("salt:") {
-                let (Ok(day), Some(salt), Some(at)) = (
-                    day.parse::<NaiveDate>(),
-                    bytes(&k.value).and_then(|b| String::from_utf8(b).ok()),
-                    k.expires.and_then(DateTime::from_timestamp_millis),
-                ) else {
-                    return true;
-                };
-                if now < at {
-                    dump.salts.insert(
-                        day,
-                        DaySalt {
-                            salt,
-                            expires_at: at,
-                        },
-                    );
                 }
                 return true;
             }
@@ -271,18 +252,6 @@ impl RedisStore {
                     .arg("1")
                     .arg("PXAT")
                     .arg(*at)
-                    .ignore();
-            }));
-        }
-        for (day, s) in dump.salts.iter().filter(|(_, s)| now < s.expires_at) {
-            let key = this.keys.audience(&format!("salt:{day}"));
-            let at = s.expires_at.timestamp_millis();
-            writes.push(Box::new(move |p| {
-                p.cmd("SET")
-                    .arg(&key)
-                    .arg(&s.salt)
-                    .arg("PXAT")
-                    .arg(at)
                     .ignore();
             }));
         }

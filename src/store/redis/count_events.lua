@@ -1,5 +1,5 @@
 -- Counts a batch of audience events, atomically and idempotently.
--- The rules and the key layout are those of src/audience/counting.rs (Tally), which the
+-- The rules and the key layout are those of src/domain/counting.rs (Tally), which the
 -- store contract tests hold this script to.
 --
 -- The caller pre-aggregates the batch as if every event were new and kept by the
