@@ -107,16 +107,16 @@ async fn sso(
         })
     };
     let mut verified = verify(sp).await;
-    // Signed by a key the provider's metadata does not list (yet): its metadata is asked
-    // again (at most once per metadata.min_refresh_seconds) and the request checked again.
-    if verified
-        .as_ref()
-        .is_err_and(|e| e.check == Check::Signature)
-        && state
-            .partners
-            .unknown_key(&format!("provider:{}", provider.key))
-            .await
-    {
+    // Signed by a key the provider's metadata does not list (yet): another node's newer copy,
+    // else its source, is asked (at most once per metadata.min_refresh_seconds); naming an ACS
+    // URL it does not list: another node's newer copy. Then the request is checked again.
+    let partner = format!("provider:{}", provider.key);
+    let changed = match verified.as_ref().map_err(|e| e.check) {
+        Err(Check::Signature) => state.partners.unknown_key(&partner).await,
+        Err(Check::Acs) => state.partners.unknown_endpoint(&partner).await,
+        _ => false,
+    };
+    if changed {
         if let Some(sp) = provider.sp() {
             verified = verify(sp).await;
         }

@@ -608,12 +608,17 @@ impl Partners {
     }
 
     /// A message from `key` was signed by a key its metadata does not list: another node's
-    /// copy, else the source, is asked at most once per `metadata.min_refresh_seconds`.
-    /// Answers whether the peer's keys or endpoints changed (worth verifying again).
+    /// newer copy is read from the store (one read, every time: a forged signature cannot
+    /// keep a node from taking a key change), else the source is asked, at most once per
+    /// `metadata.min_refresh_seconds`. Answers whether the peer's keys or endpoints changed
+    /// (worth verifying again).
     pub async fn unknown_key(&self, key: &str) -> bool {
         let Some(p) = self.partners.get(key) else {
             return false;
         };
+        if self.sync(p).await {
+            return true;
+        }
         let now = self.clock.now();
         let min = chrono_of(self.settings.min_refresh);
         let allowed = p.with_status(|s| {
@@ -625,9 +630,6 @@ impl Partners {
         });
         if !allowed {
             return false;
-        }
-        if self.sync(p).await {
-            return true;
         }
         self.refresh(p, Reason::UnknownKey).await.unwrap_or(false)
     }
@@ -643,6 +645,17 @@ impl Partners {
             if due {
                 let _ = self.refresh(p, Reason::Due).await;
             }
+        }
+    }
+
+    /// A request from `key` names an endpoint its metadata does not list (a provider's new
+    /// ACS URL): another node may have taken a newer copy already, so the store's is read (one
+    /// read, no source asked: an endpoint appears by a refresh, not by a request naming it).
+    /// Answers whether the peer changed (worth checking the request again).
+    pub async fn unknown_endpoint(&self, key: &str) -> bool {
+        match self.partners.get(key) {
+            Some(p) => self.sync(p).await,
+            None => false,
         }
     }
 

@@ -105,6 +105,9 @@ pub struct Options {
     /// Replaces the body of the SAML provider's `[providers.test-editeur.saml]` table (e.g. a
     /// metadata URL).
     pub provider_saml: Option<String>,
+    /// The store shared with other nodes (a Redis), instead of a memory store of this node's
+    /// own (`TestGateway::store` then stays empty).
+    pub shared_store: Option<Arc<dyn Store>>,
 }
 
 impl Default for Options {
@@ -117,6 +120,7 @@ impl Default for Options {
             ent_b0_auth: None,
             extra_toml: String::new(),
             provider_saml: None,
+            shared_store: None,
         }
     }
 }
@@ -238,7 +242,9 @@ National_elv = ["IDO", "UAI", "PRO"]
         let sink = MemorySink::new();
         let state = AppState::new(
             cfg,
-            store.clone() as Arc<dyn Store>,
+            opts.shared_store
+                .clone()
+                .unwrap_or_else(|| store.clone() as Arc<dyn Store>),
             Arc::new(clock.clone()),
             Arc::new(sink.clone()),
         );
@@ -337,7 +343,7 @@ National_elv = ["IDO", "UAI", "PRO"]
             saml_parties: Vec::new(),
         };
         passerelle::store::SessionStore::put_session(
-            self.store.as_ref(),
+            self.state.store.as_ref(),
             &s,
             std::time::Duration::from_secs(6 * 3600),
         )

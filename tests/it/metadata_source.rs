@@ -178,7 +178,17 @@ fn keys() -> Keys {
 
 /// A gateway whose ENT B0 and SAML provider are registered by the server's metadata.
 async fn gateway(k: &Keys, md_base: &str) -> Result<TestGateway, String> {
+    gateway_on(k, md_base, None).await
+}
+
+/// [`gateway`], on `shared` (a store other nodes use too) when given.
+async fn gateway_on(
+    k: &Keys,
+    md_base: &str,
+    shared: Option<Arc<dyn passerelle::store::Store>>,
+) -> Result<TestGateway, String> {
     let opts = Options {
+        shared_store: shared,
         files: vec![(
             "federation.crt".into(),
             k.federation.certificate_pem().unwrap(),
@@ -389,6 +399,71 @@ async fn another_node_takes_the_new_copy_from_the_store() {
     b.state.partners.tick().await;
     assert_eq!(ent_keys(&b), vec![fingerprint(&k.ent2)]);
     assert_eq!(login_signed_by(&b, &k.ent2).await, StatusCode::FOUND);
+}
+
+/// Two nodes on one Redis: what one node accepted (the ENT's new key, the provider's new ACS
+/// URL) is used by the other at its very next request that needs it, not at its next round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_shared_redis_another_node_uses_the_change_at_its_next_request() {
+    let k = keys();
+    let (md, md_base) = server(&k).await;
+    let prefix = format!("md-nodes-{}", uuid::Uuid::new_v4().simple());
+    let redis = crate::support::test_redis::store(&prefix).await;
+    let a = gateway_on(&k, &md_base, Some(redis.clone())).await.unwrap();
+    let b = gateway_on(&k, &md_base, Some(redis.clone())).await.unwrap();
+    // Node b has its copy from the start; then the ENT and the provider change, and only
+    // node a refreshes (node b runs no rounds in this test).
+    assert_eq!(login_signed_by(&b, &k.ent1).await, StatusCode::FOUND);
+    let new_acs = "https://resource.example.test/saml/acs-2";
+    md.set(
+        "ent.xml",
+        Doc::Xml(ent_md(
+            Some(&k.federation),
+            ENT_ENTITY,
+            VALID_UNTIL,
+            &k.ent2.cert_b64(),
+        )),
+    );
+    md.set(
+        "sp.xml",
+        Doc::Xml(sp_md(&k.federation, new_acs, &k.sp.cert_b64())),
+    );
+    for partner in ["B0", "test-editeur"] {
+        let p = a.state.partners.find(partner).unwrap().clone();
+        let changed = a
+            .state
+            .partners
+            .refresh(&p, passerelle::partners::Reason::Operator);
+        assert!(changed.await.unwrap(), "{partner}");
+    }
+    // The source goes silent: node b can only learn from the store.
+    md.set("ent.xml", Doc::Down);
+    md.set("sp.xml", Doc::Down);
+    assert_eq!(ent_keys(&b), vec![fingerprint(&k.ent1)]);
+    assert_eq!(login_signed_by(&b, &k.ent2).await, StatusCode::FOUND);
+    assert_eq!(ent_keys(&b), vec![fingerprint(&k.ent2)]);
+    // The old key is refused on b too, now.
+    assert_ne!(login_signed_by(&b, &k.ent1).await, StatusCode::FOUND);
+
+    let cookie = b.session("ens-0001").await;
+    let opened = b.get(&domaine_gar(RES_ETABL), Some(&cookie)).await;
+    assert_eq!(opened.status(), StatusCode::FOUND);
+    let q = authn_request_query(
+        &private_key(&k.sp),
+        "_r-shared",
+        Some(new_acs),
+        None,
+        "2026-11-24T08:00:00Z",
+    );
+    let sso = b
+        .get(
+            &format!("/idp/profile/SAML2/Redirect/SSO?{q}"),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(sso.status(), StatusCode::OK);
+    assert!(body_string(sso).await.contains(new_acs));
+    crate::support::test_redis::cleanup(&prefix).await;
 }
 
 #[tokio::test]
