@@ -13,7 +13,7 @@ pub use crate::trace::Metrics;
 use crate::trace::{TraceEvent, TraceSink, Tracer};
 
 mod outbox;
-pub use self::outbox::Backchannels;
+pub use self::outbox::{Backchannels, LEASE as LOGOUT_LEASE, POLL as LOGOUT_POLL};
 
 /// Everything a handler needs.
 #[derive(Clone)]

@@ -150,8 +150,9 @@ impl Backchannels {
         }
         tokio::spawn(async move {
             tokio::select! {
-                _ = this.run(claimed) => {}
+                biased;
                 _ = stopped.wait_for(|s| *s) => {}
+                _ = this.run(claimed) => {}
             }
         });
     }
@@ -190,10 +191,14 @@ impl Backchannels {
             };
             let this = self.clone();
             let mut stopped = self.stopped.subscribe();
+            if *stopped.borrow() {
+                continue;
+            }
             tokio::spawn(async move {
                 tokio::select! {
-                    _ = this.deliver(id, delivery, held) => {}
+                    biased;
                     _ = stopped.wait_for(|s| *s) => {}
+                    _ = this.deliver(id, delivery, held) => {}
                 }
             });
         }
