@@ -262,3 +262,41 @@ async fn nodes_polling_one_outbox_send_each_attempt_once() {
     }
     test_redis::cleanup(&prefix).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_whose_lease_ended_and_was_taken_over_sends_nothing_more() {
+    let gw = TestGateway::new().await;
+    let prefix = test_redis::prefix();
+    let clock = clock();
+    let (url, got) = service(|_| 500).await;
+    let (a, b) = (
+        Node::on(&gw, &prefix, &clock).await,
+        Node::on(&gw, &prefix, &clock).await,
+    );
+    let workers = [a.state.spawn_logout_outbox(), b.state.spawn_logout_outbox()];
+    a.end_session("s-taken", &[&url]).await;
+    until("the first attempt", || got.lock().unwrap().len() == 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // While A waits for its second attempt, its lease ends (as if A had hung): a worker takes
+    // the delivery over, and A, finding the record no longer its own, stops.
+    clock.advance(chrono::Duration::seconds(1) + lease());
+    until("every attempt traced", || {
+        a.sent().len() + b.sent().len() == 1
+    })
+    .await;
+    let mut sent = a.sent();
+    sent.extend(b.sent());
+    assert_eq!(sent, [(false, 3)]);
+    eprintln!(
+        "traced by node A: {}, by node B: {}",
+        a.sent().len(),
+        b.sent().len()
+    );
+    tokio::time::sleep(passerelle::app::LOGOUT_POLL * 3).await;
+    assert_eq!(got.lock().unwrap().len(), 3, "each attempt once");
+    assert_eq!(a.sent().len() + b.sent().len(), 1, "traced once");
+    for w in workers {
+        w.abort();
+    }
+    test_redis::cleanup(&prefix).await;
+}
