@@ -3,8 +3,9 @@
 //! Code map, in layer order (arrows point inward; `tests/it/layering.rs` keeps them so; the full
 //! map is ARCHITECTURE.md):
 //! - outer: [`cli`] (commands), [`demo`], [`http`] (router, handlers, pages, cookies, limits
-//!   middleware, listeners) and [`app`] (`AppState`, the back-channel logouts it sends, and
-//!   `app::reload`, the keys and certificates a reload takes; the only modules that name it).
+//!   middleware, listeners) and [`app`] (`AppState`; `app::outbox`, the back-channel logouts it
+//!   sends through the store's outbox; `app::reload`, the keys and certificates a reload takes;
+//!   the only modules that name it).
 //! - flows, protocol-free, on narrow dependencies: [`flow`] (opening a resource for every
 //!   protocol, starting and finishing an ENT login, ending sessions and the logouts that name
 //!   them, assignments, subscriptions), [`listing`] (the médiacentre listing).
@@ -12,7 +13,7 @@
 //!   [`audit`], [`limits`], [`school_index`], [`seed`], [`config`] (raw → validated).
 //! - core: [`domain`] (identifiers, directory, subscriptions, the access rule, attribute
 //!   release, IDO, the audience event and counting rules; pure, time a parameter), [`session`],
-//!   [`store`] (traits, memory, Redis).
+//!   [`store`] (traits, memory, Redis; the outbox of deliveries).
 //! - leaves: [`trace`] (decision events, `Tracer`), [`xml_boundary`], [`clock`] (the only
 //!   reader of the wall clock), [`secret`], [`tls`], [`outbound`] (outbound HTTP clients),
 //!   [`shutdown`], [`backoff`], `check_codes` (how a protocol declares its checks: `saml::Check`,

@@ -13,7 +13,9 @@ use crate::store::Store;
 pub use crate::trace::Metrics;
 use crate::trace::{TraceEvent, TraceSink, Tracer};
 
+mod outbox;
 pub mod reload;
+pub use self::outbox::{Backchannels, LEASE as LOGOUT_LEASE, POLL as LOGOUT_POLL};
 
 /// Everything a handler needs.
 #[derive(Clone)]
@@ -42,144 +44,9 @@ pub struct AppState {
     pub partners: Arc<crate::partners::Partners>,
     /// The OpenID Provider's issuer URL.
     oidc_issuer: Arc<str>,
-    /// Who tells relying parties that a session ended (OIDC back-channel logout).
+    /// Who tells a session's parties that it ended (back-channel logouts, through the
+    /// store's outbox).
     farewells: Arc<Backchannels>,
-}
-
-/// Tells the OIDC clients and the CAS services a session gave codes and tickets to that it
-/// ended, each in a task of its own (one that does not answer holds up nobody), three attempts
-/// (at once, after 1 s, after 4 s), each outcome traced.
-pub struct Backchannels {
-    config: Arc<Config>,
-    tracer: Tracer,
-    clock: Arc<dyn Clock>,
-    issuer: String,
-    http: reqwest::Client,
-}
-
-impl Backchannels {
-    /// Runs `send` until it succeeds or three attempts failed, then traces the outcome.
-    fn deliver<F, Fut>(
-        &self,
-        runtime: &tokio::runtime::Handle,
-        provider: String,
-        protocol: &'static str,
-        send: F,
-    ) where
-        F: Fn() -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = Result<(), String>> + Send,
-    {
-        let tracer = self.tracer.clone();
-        runtime.spawn(async move {
-            let mut attempts = 0;
-            let delivered = loop {
-                attempts += 1;
-                match send().await {
-                    Ok(()) => break true,
-                    Err(e) if attempts >= 3 => {
-                        tracing::warn!(%provider, protocol, error = %e, "back-channel logout not delivered after 3 attempts: check the provider's logout URL (OIDC backchannel_logout_uri, CAS logout_url)");
-                        break false;
-                    }
-                    Err(_) => {
-                        let wait = if attempts == 1 { 1 } else { 4 };
-                        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
-                    }
-                }
-            };
-            tracer.record(TraceEvent::LogoutSent {
-                provider,
-                protocol,
-                delivered,
-                attempts,
-            });
-        });
-    }
-}
-
-impl crate::flow::logout::Farewells for Backchannels {
-    fn ended(&self, session: &crate::session::Session) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        for rp in &session.relying_parties {
-            let Some(uri) = self
-                .config
-                .oidc_client(&rp.client_id)
-                .and_then(|(_, c)| c.backchannel_logout_uri.clone())
-            else {
-                continue;
-            };
-            let (config, clock, issuer, http, rp) = (
-                self.config.clone(),
-                self.clock.clone(),
-                self.issuer.clone(),
-                self.http.clone(),
-                rp.clone(),
-            );
-            self.deliver(&runtime, rp.provider.clone(), "oidc", move || {
-                let token = crate::oidc::op::backchannel::logout_token(
-                    &config.oidc.keys,
-                    &issuer,
-                    &rp.client_id,
-                    &rp.sid,
-                    clock.now(),
-                );
-                let (http, uri) = (http.clone(), uri.clone());
-                async move {
-                    match token {
-                        Ok(token) => crate::oidc::op::backchannel::post(&http, &uri, &token).await,
-                        Err(e) => Err(format!("not signed: {}", e.description)),
-                    }
-                }
-            });
-        }
-        for party in &session.saml_parties {
-            let Some((sp_entity, url)) = self
-                .config
-                .providers
-                .get(&party.provider)
-                .and_then(|p| p.sp())
-                .and_then(|sp| Some((sp.entity_id.clone(), sp.slo.soap.clone()?)))
-            else {
-                continue;
-            };
-            let (config, clock, http, party) = (
-                self.config.clone(),
-                self.clock.clone(),
-                self.http.clone(),
-                party.clone(),
-            );
-            self.deliver(&runtime, party.provider.clone(), "saml", move || {
-                let issuer = config.url("/idp/metadata");
-                let named = crate::saml::slo_out::Named {
-                    issuer: &issuer,
-                    sp: &sp_entity,
-                    name_id: &party.name_id,
-                    session_index: &party.session_index,
-                };
-                let request = crate::saml::slo_out::soap_request(
-                    named,
-                    &url,
-                    &config.signing_key.get(),
-                    clock.now(),
-                );
-                let (http, url, max) = (http.clone(), url.clone(), config.saml.max_message_bytes);
-                async move {
-                    let body = request.map_err(|e| format!("not signed: {e}"))?;
-                    crate::saml::slo_out::post(&http, &url, body, max).await
-                }
-            });
-        }
-        for party in &session.cas_services {
-            let (clock, http, party) = (self.clock.clone(), self.http.clone(), party.clone());
-            self.deliver(&runtime, party.provider.clone(), "cas", move || {
-                let (http, party, now) = (http.clone(), party.clone(), clock.now());
-                async move {
-                    crate::cas::logout::post(&http, &party.logout_url, &party.ticket, now).await
-                }
-            });
-        }
-    }
 }
 
 /// Twice the CPUs of this machine: how many signature jobs run at once.
@@ -269,13 +136,12 @@ impl AppState {
             tracer.clone(),
         ));
         let config = Arc::new(config);
-        let farewells = Arc::new(Backchannels {
-            config: config.clone(),
-            tracer: tracer.clone(),
-            clock: clock.clone(),
-            issuer: config.oidc_issuer(),
-            http: crate::outbound::client(std::time::Duration::from_secs(5)),
-        });
+        let farewells = Arc::new(Backchannels::new(
+            config.clone(),
+            store.clone(),
+            tracer.clone(),
+            clock.clone(),
+        ));
         Self {
             farewells,
             partners,
@@ -309,8 +175,20 @@ impl AppState {
             ido_key: &self.config.ido_key,
             ido_scope: self.config.ido_scope,
             audience: &self.audience,
-            farewells: self.farewells.as_ref(),
+            farewells: &self.farewells,
         }
+    }
+
+    /// Starts this node's logout outbox worker: it sends the back-channel logouts that a node
+    /// which stopped left in the store (`serve`, the demo; tests that stop nodes).
+    pub fn spawn_logout_outbox(&self) -> tokio::task::JoinHandle<()> {
+        self.farewells.spawn()
+    }
+
+    /// Stops this node's back-channel logouts where they are, as if the node died: their
+    /// records wait in the store for another node's worker.
+    pub fn stop_logout_outbox(&self) {
+        self.farewells.stop();
     }
 
     /// What the OpenID Provider's back-channel operations touch.

@@ -534,6 +534,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     state.trace_configuration();
     state.seed().await?;
     let _metadata_task = state.partners.spawn();
+    let _logout_outbox = state.spawn_logout_outbox();
     let _audience_tasks = state
         .audience
         .spawn(state.store.clone(), state.clock.clone())

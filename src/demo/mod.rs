@@ -59,6 +59,7 @@ pub struct Demo {
     pub auditor_token: String,
     /// What was seeded at start-up, and through which paths.
     pub seeding: Seeding,
+    /// The audience pipeline's tasks and the logout outbox worker.
     audience_tasks: Vec<JoinHandle<()>>,
     audit: Arc<crate::audit::AuditLog>,
     clock: Arc<dyn Clock>,
@@ -438,10 +439,11 @@ pub async fn start_with(
         audit.clone(),
     ]));
     let state = AppState::new(config, Arc::new(MemoryStore::new()), clock.clone(), trace);
-    let audience_tasks = state
+    let mut audience_tasks = state
         .audience
         .spawn(state.store.clone(), clock.clone())
         .await;
+    audience_tasks.push(state.spawn_logout_outbox());
     state.trace_configuration();
     // The catalogue, from the configuration.
     state.seed().await?;

@@ -42,16 +42,18 @@ impl Ended {
 /// Who must hear that a session ended before its time: the relying parties it gave ID tokens
 /// to, the CAS services it gave tickets to, the SAML providers it gave assertions to
 /// (back-channel logout). Implemented above the flows, by the protocols that can tell them;
-/// it must not wait for them.
+/// it records who must hear it (so that it survives the node) and must not wait for them.
+#[async_trait::async_trait]
 pub trait Farewells: Send + Sync {
-    fn ended(&self, session: &Session);
+    async fn ended(&self, session: &Session);
 }
 
 /// Nobody to tell (tools and tests that end no session with relying parties).
 pub struct NoFarewells;
 
+#[async_trait::async_trait]
 impl Farewells for NoFarewells {
-    fn ended(&self, _: &Session) {}
+    async fn ended(&self, _: &Session) {}
 }
 
 /// Someone a session's end must reach.
@@ -99,7 +101,7 @@ fn push_capped<T>(list: &mut Vec<T>, v: T) {
 pub async fn end(d: &Deps<'_>, session: &Session, why: Ended) -> Result<(), StoreError> {
     d.store.delete_session(&session.id).await?;
     if session.has_parties() {
-        d.farewells.ended(session);
+        d.farewells.ended(session).await;
     }
     d.store
         .delete_token(KIND_PUBLIC_REF, &session.public_ref())

@@ -3,7 +3,8 @@
 //! Keys are `{prefix}:...`. Families that multi-key operations touch together share a
 //! hash tag (`{...}`) so they land in one Redis Cluster slot:
 //! - a directory's versioned data and its `current` pointer share `{dir:<idENT>}`;
-//! - subscriptions, their resource/school index and assignments share `{abo}`.
+//! - subscriptions, their resource/school index and assignments share `{abo}`;
+//! - the outbox of logout deliveries (values, due times, expiries) shares `{outbox}`.
 //!
 //! Single-key families (sessions, pending logins, one-time ids, OIDC tokens) are spread over
 //! the cluster.
@@ -159,6 +160,13 @@ impl Keys {
     pub fn audience_stream(&self) -> String {
         self.audience("events")
     }
+
+    /// The outbox (`store::outbox`): hash `id -> value`, sorted sets `id` by the time from
+    /// which any node may claim it and by expiry; one `{outbox}` slot, so a claim is one
+    /// atomic script in a cluster.
+    pub fn outbox(&self) -> [String; 3] {
+        ["items", "due", "expiry"].map(|k| format!("{}:{{outbox}}:{k}", self.prefix))
+    }
 }
 
 #[cfg(test)]
@@ -212,6 +220,10 @@ mod tests {
         assert!(k
             .dir_schools("B0", 3)
             .starts_with(&format!("{}3:", k.dir_version_base("B0"))));
+        let [items, due, expiry] = k.outbox();
+        assert_eq!(slot_tag(&items), Some("outbox"));
+        assert_eq!(slot_tag(&items), slot_tag(&due));
+        assert_eq!(slot_tag(&items), slot_tag(&expiry));
         assert_eq!(slot_tag(&k.session("s")), None);
     }
 }

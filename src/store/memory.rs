@@ -15,6 +15,7 @@ use crate::domain::{AudienceEvent, Counted, CountsDump};
 
 mod audience;
 mod expiring;
+mod outbox;
 
 use expiring::Expiring;
 
@@ -73,6 +74,7 @@ struct AssignmentKey(String);
 pub struct MemoryStore {
     inner: Mutex<Inner>,
     audience: Mutex<audience::AudienceMemory>,
+    outbox: Mutex<outbox::OutboxMemory>,
 }
 
 impl MemoryStore {

@@ -11,11 +11,13 @@ pub mod backup;
 pub mod keys;
 pub mod memory;
 pub mod metrics;
+pub mod outbox;
 pub mod redis;
 pub mod settings;
 
 pub use self::memory::MemoryStore;
 pub use self::metrics::{StoreMetrics, StoreMetricsSnapshot};
+pub use self::outbox::{Claimed, OutboxStore};
 pub use self::redis::RedisStore;
 pub use self::settings::StoreSettings;
 
@@ -326,6 +328,7 @@ pub trait Store:
     + SubscriptionStore
     + ListingStore
     + AudienceStore
+    + OutboxStore
     + Health
 {
 }
@@ -339,6 +342,7 @@ impl<T> Store for T where
         + SubscriptionStore
         + ListingStore
         + AudienceStore
+        + OutboxStore
         + Health
 {
 }

@@ -48,6 +48,7 @@ mod layering;
 mod limits;
 mod listing;
 mod listing_nodes;
+mod logout_outbox;
 mod logs;
 mod metadata_own;
 mod metadata_source;

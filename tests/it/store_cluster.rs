@@ -43,6 +43,13 @@ async fn the_store_contract_holds_on_a_redis_cluster() {
     ))
     .await;
     contract::health(store.clone()).await;
+    // The outbox's keys share one slot: its scripts work in a cluster.
+    contract::outbox(Arc::new(
+        RedisStore::connect(&url, true, "pas-cluster-outbox")
+            .await
+            .unwrap(),
+    ))
+    .await;
     // The audience keys share one slot: the counting script and the stream work in a cluster.
     // Each part of that contract starts from empty counts, under a prefix of its own.
     let fresh = |name: &'static str| {

@@ -55,3 +55,4 @@ contract!(subscriptions);
 contract!(assignments);
 contract!(listing_stamps);
 contract!(health);
+contract!(outbox);

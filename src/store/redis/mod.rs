@@ -24,6 +24,7 @@ mod directory;
 mod health;
 mod listing;
 mod login_state;
+mod outbox;
 mod session;
 mod subscription;
 mod token;

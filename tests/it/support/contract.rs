@@ -817,3 +817,118 @@ pub async fn health(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
     assert!(["memory", "redis"].contains(&store.kind()));
 }
+
+/// The outbox (from empty): deliveries are claimed once their holder's time is up, the longest
+/// free first, each by one claimer; a lease that ends gives the delivery to the next claimer
+/// and takes it from the former holder; a delivery is gone after its TTL.
+pub async fn outbox(store: Arc<dyn Store>) {
+    use chrono::Duration as D;
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap();
+    let lease = Duration::from_secs(30);
+    let hour = Duration::from_secs(3600);
+    let ids = |c: &[passerelle::store::Claimed]| c.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+    store
+        .outbox_put("a", "va", t0 + D::seconds(10), t0, hour)
+        .await
+        .unwrap();
+    store.outbox_put("b", "vb", t0, t0, hour).await.unwrap();
+    store
+        .outbox_put("c", "vc", t0 - D::seconds(1), t0, hour)
+        .await
+        .unwrap();
+    let claimed = store.outbox_claim_due(t0, lease, 10).await.unwrap();
+    assert_eq!(
+        ids(&claimed),
+        ["c", "b"],
+        "the free ones, longest free first"
+    );
+    assert_eq!(claimed[1].value, "vb");
+    assert_eq!(claimed[1].held, t0 + D::seconds(30));
+    assert!(
+        store
+            .outbox_claim_due(t0, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "held"
+    );
+    let later = store
+        .outbox_claim_due(t0 + D::seconds(10), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&later), ["a"]);
+
+    // The holder moves its delivery to a retry's time; a wrong lease moves nothing.
+    let held_b = claimed[1].held;
+    assert!(!store
+        .outbox_retry("b", t0, "vb2", t0 + D::seconds(5))
+        .await
+        .unwrap());
+    assert!(store
+        .outbox_retry("b", held_b, "vb2", t0 + D::seconds(5))
+        .await
+        .unwrap());
+    let retried = store
+        .outbox_claim_due(t0 + D::seconds(5), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&retried), ["b"]);
+    assert_eq!(retried[0].value, "vb2", "the value the holder wrote");
+    assert!(
+        !store.outbox_done("b", held_b).await.unwrap(),
+        "an old lease"
+    );
+    assert!(store.outbox_done("b", retried[0].held).await.unwrap());
+    assert!(
+        !store.outbox_done("b", retried[0].held).await.unwrap(),
+        "gone"
+    );
+
+    // c's holder dies: at the end of its lease the next claimer takes c, and the former holder
+    // can neither move nor remove it.
+    let t30 = t0 + D::seconds(30);
+    let taken = store.outbox_claim_due(t30, lease, 10).await.unwrap();
+    assert_eq!(ids(&taken), ["c"]);
+    assert_eq!(taken[0].value, "vc");
+    assert!(!store
+        .outbox_retry("c", claimed[0].held, "x", t30)
+        .await
+        .unwrap());
+    assert!(!store.outbox_done("c", claimed[0].held).await.unwrap());
+    assert!(store.outbox_done("c", taken[0].held).await.unwrap());
+    assert!(store.outbox_done("a", later[0].held).await.unwrap());
+
+    // A bounded batch; of claimers at once each delivery goes to one.
+    for i in 0..8 {
+        store
+            .outbox_put(&format!("n{i}"), "v", t0, t0, hour)
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.outbox_claim_due(t0, lease, 2).await.unwrap().len(), 2);
+    let claimers: Vec<_> = (0..16)
+        .map(|_| {
+            let s = store.clone();
+            tokio::spawn(async move { s.outbox_claim_due(t0, lease, 3).await.unwrap() })
+        })
+        .collect();
+    let mut got = Vec::new();
+    for c in claimers {
+        got.extend(ids(&c.await.unwrap()));
+    }
+    got.sort();
+    assert_eq!(
+        got,
+        ["n2", "n3", "n4", "n5", "n6", "n7"],
+        "every free delivery claimed, each once"
+    );
+
+    // Nothing outlives its TTL, held or not.
+    store
+        .outbox_put("short", "v", t0, t0, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let t2h = t0 + D::hours(2);
+    let left = store.outbox_claim_due(t2h, lease, 100).await.unwrap();
+    assert!(left.is_empty(), "expired: {:?}", ids(&left));
+}
