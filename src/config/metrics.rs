@@ -1,5 +1,7 @@
-//! `[metrics]`: who may read `GET /metrics`. Peers in `allow` (IPs or CIDR ranges, the TCP
-//! peer of the connection), or anyone presenting the bearer token of `token_file`.
+//! `[metrics]`: who may read `GET /metrics`, and `[admin]`: who may operate the gateway
+//! (`POST /admin/reload`, `POST /admin/metadata/refresh`, `GET /health/metadata`; without an
+//! `[admin]` section, those allowed by `[metrics]`). Peers in `allow` (IPs or CIDR ranges, the
+//! TCP peer of the connection), or anyone presenting the bearer token of `token_file`.
 //!
 //! Defaults: with no token, loopback only (`127.0.0.0/8`, `::1/128`); with a token, nobody
 //! without it unless `allow` lists them. Everyone else is answered 404.
@@ -49,16 +51,27 @@ impl MetricsConfig {
 }
 
 pub(super) fn metrics(cx: &mut Ctx<'_>, raw: Option<&RawMetrics>) -> MetricsConfig {
-    let Some(raw) = raw else {
-        return MetricsConfig::default();
-    };
+    match raw {
+        Some(raw) => access(cx, "metrics", raw),
+        None => MetricsConfig::default(),
+    }
+}
+
+/// `[admin]`, when written.
+pub(super) fn admin(cx: &mut Ctx<'_>, raw: Option<&RawMetrics>) -> Option<MetricsConfig> {
+    raw.map(|raw| access(cx, "admin", raw))
+}
+
+/// Who the table `section` (`[metrics]` or `[admin]`) lets in.
+fn access(cx: &mut Ctx<'_>, section: &str, raw: &RawMetrics) -> MetricsConfig {
     let token = raw.token_file.as_ref().and_then(|f| {
+        let key = format!("{section}.token_file");
         let s = cx
-            .read("metrics.token_file", f)
+            .read(&key, f)
             .map(|b| String::from_utf8_lossy(&b).trim().to_string())?;
         if s.len() < 32 {
             cx.problem(
-                "metrics.token_file",
+                key,
                 "the token must be at least 32 characters (e.g. `openssl rand -hex 32`)",
             );
             return None;
@@ -73,7 +86,7 @@ pub(super) fn metrics(cx: &mut Ctx<'_>, raw: Option<&RawMetrics>) -> MetricsConf
             for (i, a) in list.iter().enumerate() {
                 match super::trusted_proxy::parse_range(a) {
                     Ok(n) => nets.push(n),
-                    Err(m) => cx.problem(format!("metrics.allow.{i}"), m),
+                    Err(m) => cx.problem(format!("{section}.allow.{i}"), m),
                 }
             }
             nets

@@ -257,6 +257,9 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Who may read `/metrics` (`[metrics]`).
     pub metrics: MetricsConfig,
+    /// Who may operate the gateway (`[admin]`): reload, metadata refresh and health; `None`:
+    /// `[metrics]`'s rule.
+    pub admin: Option<MetricsConfig>,
     /// Partners' metadata refreshes (`[metadata]`).
     pub metadata: crate::partners::MetadataSettings,
     pub ents: BTreeMap<IdEnt, EntConfig>,

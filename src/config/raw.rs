@@ -45,6 +45,8 @@ pub struct RawConfig {
     pub cas: RawCas,
     /// Who may read `/metrics`.
     pub metrics: Option<RawMetrics>,
+    /// Who may operate the gateway (`/admin/...`); `[metrics]`'s rule when absent.
+    pub admin: Option<RawMetrics>,
     #[serde(default)]
     pub limits: RawLimits,
     #[serde(default)]
@@ -390,7 +392,7 @@ pub struct RawSubscriptions {
     pub timezone: Option<String>,
 }
 
-/// `[metrics]` as written.
+/// `[metrics]` (and `[admin]`) as written.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawMetrics {
     /// IPs or CIDR ranges whose connections may read the metrics without a token.

@@ -184,6 +184,7 @@ pub(super) async fn validate(
     let cas = super::cas::settings(&mut cx, &raw.cas);
     let limits = super::limits::limits(&mut cx, &raw.limits);
     let metrics = super::metrics::metrics(&mut cx, raw.metrics.as_ref());
+    let admin = super::metrics::admin(&mut cx, raw.admin.as_ref());
 
     match (
         cx.problems.is_empty(),
@@ -233,6 +234,7 @@ pub(super) async fn validate(
             cas,
             limits,
             metrics,
+            admin,
             source: None,
             metadata,
             ents,

@@ -337,6 +337,7 @@ pub async fn start_with(
         cas: Default::default(),
         limits: Default::default(),
         metrics: Default::default(),
+        admin: None,
         source: None,
         metadata: Default::default(),
         ents: BTreeMap::from([(

@@ -167,12 +167,14 @@ fn partner_metrics(state: &AppState) -> String {
 }
 
 /// Whether the caller may use the operator's endpoints: the peers and token of `[metrics]`.
+/// Whether the caller may operate the gateway: `[admin]`'s peers or token, else `[metrics]`'s.
 fn operator(state: &AppState, extensions: &axum::http::Extensions, headers: &HeaderMap) -> bool {
     let bearer = super::party::bearer(headers);
     let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(a)| a.ip());
-    state.config.metrics.allows(peer, bearer)
+    let rule = state.config.admin.as_ref().unwrap_or(&state.config.metrics);
+    rule.allows(peer, bearer)
 }
 
 /// `GET /health/metadata`: each partner's metadata source and refresh state (last success,

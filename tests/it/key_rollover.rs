@@ -263,3 +263,40 @@ async fn the_tls_listener_serves_its_renewed_certificate_after_a_reload() {
     assert!(client(&tls.ca).get(&url).send().await.is_err());
     tls.stop().await;
 }
+
+/// With an `[admin]` section, operating the gateway takes its credential: the metrics readers
+/// (here every loopback peer) read `/metrics` but cannot reload; the admin token can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_section_keeps_metrics_readers_from_reloading() {
+    const ADMIN: &str = "admin-token-0123456789abcdef0123456789abcdef";
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let s = Saml::on(
+        listener,
+        Options {
+            files: vec![("admin.token".into(), ADMIN.as_bytes().to_vec())],
+            extra_toml:
+                "[metrics]\nallow = [\"127.0.0.1/32\"]\n[admin]\ntoken_file = \"admin.token\"\n"
+                    .into(),
+            ..Options::default()
+        },
+    )
+    .await;
+    assert_eq!(s.get("/metrics").await.status(), 200);
+    let post = |token: Option<&str>| {
+        let mut r = s.browser.post(format!("{}/admin/reload", s.base));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    assert_eq!(post(None).await.unwrap().status(), 404);
+    assert_eq!(post(Some("wrong")).await.unwrap().status(), 404);
+    assert_eq!(post(Some(ADMIN)).await.unwrap().status(), 200);
+    let health = s
+        .browser
+        .get(format!("{}/health/metadata", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 404, "the metrics rule no longer operates");
+}
