@@ -163,10 +163,18 @@ fn partner_metrics(state: &AppState) -> String {
             u8::from(p.status().stale)
         ));
     }
+    let now = state.clock.now();
+    out.push_str("# HELP passerelle_metadata_expired Whether the copy of a partner's metadata served is past its validUntil (its source has not given a newer one).\n# TYPE passerelle_metadata_expired gauge\n");
+    for p in state.partners.all() {
+        out.push_str(&format!(
+            "passerelle_metadata_expired{{partner=\"{}\"}} {}\n",
+            p.key,
+            u8::from(p.status().expired(now))
+        ));
+    }
     out
 }
 
-/// Whether the caller may use the operator's endpoints: the peers and token of `[metrics]`.
 /// Whether the caller may operate the gateway: `[admin]`'s peers or token, else `[metrics]`'s.
 fn operator(state: &AppState, extensions: &axum::http::Extensions, headers: &HeaderMap) -> bool {
     let bearer = super::party::bearer(headers);
@@ -188,6 +196,7 @@ pub async fn metadata_health(
     if !operator(&state, &extensions, &headers) {
         return super::site::not_found_for(&headers);
     }
+    let now = state.clock.now();
     let partners: Vec<_> = state
         .partners
         .all()
@@ -197,11 +206,15 @@ pub async fn metadata_health(
                 "source": p.source.source.kind(),
                 "location": p.source.source.location(p.source.entity_id.as_deref()),
                 "failures": p.failures.load(Ordering::Relaxed),
+                "expired": p.status().expired(now),
                 "status": p.status(),
             })
         })
         .collect();
-    let degraded = state.partners.all().any(|p| p.status().stale);
+    let degraded = state
+        .partners
+        .all()
+        .any(|p| p.status().stale || p.status().expired(now));
     axum::Json(serde_json::json!({ "degraded": degraded, "partners": partners })).into_response()
 }
 

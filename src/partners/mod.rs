@@ -163,6 +163,14 @@ pub struct Partner {
     busy: tokio::sync::Mutex<()>,
 }
 
+impl Status {
+    /// Whether the copy served is past its `validUntil` at `now`: still served (a partner
+    /// whose source is down keeps working), told in `/health/metadata` and `/metrics`.
+    pub fn expired(&self, now: DateTime<Utc>) -> bool {
+        self.valid_until.is_some_and(|u| u <= now)
+    }
+}
+
 impl Partner {
     pub fn status(&self) -> Status {
         self.status

@@ -671,6 +671,51 @@ async fn the_gateway_starts_on_its_last_good_copy_while_the_source_is_down() {
     assert!(p.status().stale, "served from the last good copy");
     assert_eq!(login_signed_by(&gw, &k.ent1).await, StatusCode::FOUND);
 
+    // The source stays down past the copy's validUntil: the copy is still served (the ENT's
+    // users keep logging in), and the operator is told.
+    let base = gw.listen().await;
+    let expired = |base: String| async move {
+        let health = http_client()
+            .get(format!("{base}/health/metadata"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+        let metrics = http_client()
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let ent = health["partners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["partner"] == "ent:B0")
+            .unwrap()["expired"]
+            .clone();
+        let gauge = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("passerelle_metadata_expired{partner=\"ent:B0\"} "))
+            .map(str::to_string);
+        (ent, gauge)
+    };
+    assert_eq!(
+        expired(base.clone()).await,
+        (serde_json::json!(false), Some("0".into()))
+    );
+    gw.clock.advance(chrono::Duration::days(3700));
+    assert_eq!(
+        expired(base).await,
+        (serde_json::json!(true), Some("1".into()))
+    );
+    assert_eq!(ent_keys(&gw), vec![fingerprint(&k.ent1)], "still served");
+
     // Without a last good copy, the source being down is a configuration problem.
     std::fs::remove_dir_all(&k.cache).unwrap();
     let refused = gateway(&k, &md_base)
