@@ -72,14 +72,11 @@ if ! python3 -c "import cas, lxml, django_gar, bs4, defusedxml" 2>/dev/null; the
         -r "$(dirname "$0")/../tests/peers/django-gar/requirements.txt"
 fi
 
-# The JSON-schema validator of the COUNTER 5.1 reports (tests/it/audience_r51.rs):
-# python-jsonschema, against the published COUNTER_SUSHI 5.1 specification.
-if ! python3 -c "import jsonschema, referencing" 2>/dev/null; then
-    echo "setup: installing the COUNTER 5.1 schema validator (python-jsonschema)"
-    if ! python3 -m pip install -q -r "$(dirname "$0")/../tests/peers/counter51/requirements.txt" 2>/dev/null; then
-        $SUDO apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-jsonschema >/dev/null
-    fi
+# The COUNTER 5.1 peers (tests/it/audience_r51.rs): python-jsonschema, the validator against
+# the published COUNTER_SUSHI 5.1 specification, and celus-nigiri, a SUSHI 5.1 harvester.
+if ! python3 -c "import jsonschema, referencing, celus_nigiri" 2>/dev/null; then
+    echo "setup: installing the COUNTER 5.1 test peers (python-jsonschema, celus-nigiri)"
+    python3 -m pip install -q -r "$(dirname "$0")/../tests/peers/counter51/requirements.txt"
 fi
 
 # The pages check (tests/it/pages_browser.rs): puppeteer-core driving Debian's chromium, and

@@ -321,11 +321,11 @@ async fn counter_51_reports_count_requests_per_item_and_validate_against_the_pub
     let (_, narrowed) = get(
         &gw,
         &format!(
-            "/r51/reports/ir?customer_id=all&api_key={MINISTRY_TOKEN}&{dates}&data_type=Other&metric_type=Total_Item_Requests|Total_Item_Investigations&attributes_to_show=YOP&colour=blue"
+            "/r51/reports/ir?customer_id=all&api_key={MINISTRY_TOKEN}&{dates}&data_type=Other&metric_type=Total_Item_Requests|Total_Item_Investigations&attributes_to_show=YOP&include_component_details=True&colour=blue"
         ),
     )
     .await;
-    assert_eq!(exception_codes(&narrowed), vec![3060, 3062, 3050, 0]);
+    assert_eq!(exception_codes(&narrowed), vec![3060, 3063, 3062, 3050, 0]);
     let names: Vec<&str> = narrowed["Report_Items"][0]["Items"]
         .as_array()
         .unwrap()
@@ -416,4 +416,103 @@ async fn counter_51_reports_count_requests_per_item_and_validate_against_the_pub
             assert!(errors.is_empty(), "{name} does not validate: {errors:#?}");
         }
     }
+}
+
+const HARVESTER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/peers/counter51/harvest.py"
+);
+
+/// (item or `*`, metric, month, value) of what the harvester read.
+fn harvested(report: &Value) -> Vec<(String, String, String, u64)> {
+    let mut out: Vec<_> = report["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["item"].as_str().unwrap_or("*").to_string(),
+                r["metric"].as_str().unwrap().to_string(),
+                r["month"].as_str().unwrap().to_string(),
+                r["value"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sushi_51_harvester_that_is_not_ours_reads_the_reports() {
+    let gw = seeded().await;
+    let base = gw.listen().await;
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(HARVESTER)
+            .args([&base, "test-editeur", "test-editeur", PROVIDER_TOKEN])
+            .args(["2026-11", "2026-11", "ir", "ir_m1", "pr"])
+            .env("NO_PROXY", "127.0.0.1")
+            .env("no_proxy", "127.0.0.1")
+            .output()
+            .expect("python3 (scripts/setup.sh installs celus-nigiri)")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "the harvester failed (celus-nigiri missing? scripts/setup.sh): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 3);
+    let item_rows = vec![
+        (
+            "Ressource établissement".to_string(),
+            "Total_Item_Requests".to_string(),
+            "2026-11".to_string(),
+            6,
+        ),
+        (
+            "Ressource établissement".into(),
+            "Unique_Item_Requests".into(),
+            "2026-11".into(),
+            6,
+        ),
+    ];
+    for r in &reports {
+        assert_eq!(r["http_status"], 200, "{r}");
+        assert_eq!(r["errors"], json!([]), "{r}");
+        // The withheld small cell, a warning.
+        assert_eq!(r["warnings"], json!([3040]), "{r}");
+    }
+    // IR: nigiri asks for attributes the gateway does not have (Authors, YOP...): said (3062, an
+    // information for nigiri) and ignored.
+    assert_eq!(reports[0]["infos"], json!([0, 3062]));
+    assert_eq!(harvested(&reports[0]), item_rows);
+    let dims = &reports[0]["records"][0]["dimensions"];
+    assert_eq!(dims["Data_Type"], "Multimedia");
+    assert_eq!(dims["Access_Type"], "Controlled");
+    assert_eq!(dims["Access_Method"], "Regular");
+    assert_eq!(harvested(&reports[1]), item_rows);
+    assert_eq!(
+        harvested(&reports[2]),
+        vec![
+            (
+                "*".to_string(),
+                "Total_Item_Requests".to_string(),
+                "2026-11".to_string(),
+                6
+            ),
+            (
+                "*".into(),
+                "Unique_Item_Requests".into(),
+                "2026-11".into(),
+                6
+            ),
+        ]
+    );
 }

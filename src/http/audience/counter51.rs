@@ -401,6 +401,19 @@ async fn report(
         } else {
             &["Access_Method"]
         };
+        if report_id == "IR" {
+            // No item here has a parent or components: there are no details to include.
+            known.extend(["include_parent_details", "include_component_details"]);
+            if p.get("include_component_details")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+            {
+                exceptions.push(c::exception(
+                    3063,
+                    "Components Not Supported",
+                    "include_component_details",
+                ));
+            }
+        }
         let mut bad_attributes: Vec<String> = values(p, "attributes_to_show")
             .into_iter()
             .filter(|a| !shown.contains(&a.as_str()))
