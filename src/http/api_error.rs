@@ -392,4 +392,24 @@ mod tests {
             json!({"Code": 3020, "Severity": "Error", "Message": "Invalid Date Arguments", "Data": "x"})
         );
     }
+
+    #[tokio::test]
+    async fn counter_51_exceptions_have_no_severity() {
+        let resp = ApiError::counter51(
+            StatusCode::FORBIDDEN,
+            2010,
+            "Requestor is Not Authorized to Access Usage for Institution",
+            "x",
+        )
+        .into_response();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            resp.headers().get(header::CACHE_CONTROL).unwrap(),
+            "no-store"
+        );
+        assert_eq!(
+            body(resp).await,
+            json!({"Code": 2010, "Message": "Requestor is Not Authorized to Access Usage for Institution", "Data": "x"})
+        );
+    }
 }

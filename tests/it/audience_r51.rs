@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use crate::support::gateway::*;
 
 const MINISTRY_TOKEN: &str = "ministry-reader-token-0123456789abcdef0123";
+const SCHOOL_TOKEN: &str = "school-reader-token-0123456789abcdef012345";
 const OTHER_UAI: &str = "0561642F";
 const SPEC: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -73,9 +74,15 @@ async fn gateway() -> TestGateway {
             var("MINISTERE__NAME", "Ministère"),
             var("MINISTERE__API_TOKEN_FILE", "ministry.token"),
             var("MINISTERE__SCOPE", "ministry"),
+            var("COLLEGE__NAME", "Collège Jean Moulin"),
+            var("COLLEGE__API_TOKEN_FILE", "school.token"),
+            var("COLLEGE__SCOPE", &format!("school:{UAI}")),
             ("PASSERELLE__AUDIENCE__MIN_VISITORS".into(), "3".into()),
         ],
-        files: vec![("ministry.token".into(), MINISTRY_TOKEN.into())],
+        files: vec![
+            ("ministry.token".into(), MINISTRY_TOKEN.into()),
+            ("school.token".into(), SCHOOL_TOKEN.into()),
+        ],
         ..Options::default()
     })
     .await
@@ -316,6 +323,35 @@ async fn counter_51_reports_count_requests_per_item_and_validate_against_the_pub
         2
     );
     cases.push(("pr ministry".into(), response("200_PR"), pr_all));
+
+    // A school's reader: its own school (named as a scope or by its bare UAI), small cells
+    // withheld; not another school.
+    for customer in [format!("school:{UAI}"), UAI.to_string()] {
+        let (s, school) = get(
+            &gw,
+            &format!("/r51/reports/ir?customer_id={customer}&requestor_id=college&api_key={SCHOOL_TOKEN}&{dates}"),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{school}");
+        assert_eq!(
+            school["Report_Header"]["Institution_ID"]["Proprietary"][0],
+            format!("passerelle:school:{UAI}")
+        );
+        assert_eq!(
+            items(&school),
+            vec![(format!("passerelle:{RES_ETABL}"), "Multimedia".into(), 6, 6)]
+        );
+        assert_eq!(exception_codes(&school), vec![0, 3040]);
+        cases.push((format!("ir school {customer}"), response("200_IR"), school));
+    }
+    let (s, e) = get(
+        &gw,
+        &format!("/r51/reports/ir?customer_id=school:{OTHER_UAI}&api_key={SCHOOL_TOKEN}&{dates}"),
+    )
+    .await;
+    assert_eq!((s, e["Code"].as_u64()), (StatusCode::FORBIDDEN, Some(2010)));
+    let (_, members) = get(&gw, &format!("/r51/members?api_key={SCHOOL_TOKEN}")).await;
+    assert_eq!(members[0]["Customer_ID"], format!("school:{UAI}"));
 
     // Filters: a data type narrows; what is not supported is said and ignored.
     let (_, narrowed) = get(
