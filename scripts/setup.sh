@@ -72,6 +72,13 @@ if ! python3 -c "import cas, lxml, django_gar, bs4, defusedxml" 2>/dev/null; the
         -r "$(dirname "$0")/../tests/peers/django-gar/requirements.txt"
 fi
 
+# The COUNTER 5.1 peers (tests/it/audience_r51.rs): python-jsonschema, the validator against
+# the published COUNTER_SUSHI 5.1 specification, and celus-nigiri, a SUSHI 5.1 harvester.
+if ! python3 -c "import jsonschema, referencing, celus_nigiri" 2>/dev/null; then
+    echo "setup: installing the COUNTER 5.1 test peers (python-jsonschema, celus-nigiri)"
+    python3 -m pip install -q -r "$(dirname "$0")/../tests/peers/counter51/requirements.txt"
+fi
+
 # The pages check (tests/it/pages_browser.rs): puppeteer-core driving Debian's chromium, and
 # axe-core; no browser is downloaded.
 PAGES_DIR="$(cd "$(dirname "$0")/.." && pwd)/tests/peers/pages"

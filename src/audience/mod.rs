@@ -14,6 +14,7 @@
 //!
 //! Time is a parameter everywhere except in the pipeline's own pacing (retries, polling).
 
+pub mod counter51;
 pub mod matomo;
 pub mod metrics;
 pub mod pipeline;

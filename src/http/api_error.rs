@@ -41,6 +41,8 @@ pub enum Shape {
     BearerToken { error: ErrorCode },
     /// COUNTER_SUSHI 5's Exception: `{"Code", "Severity", "Message", "Data"}`.
     Sushi { code: u32, data: String },
+    /// COUNTER_SUSHI 5.1's Exception: `{"Code", "Message", "Data"}` (no `Severity`).
+    Counter51 { code: u32, data: String },
 }
 
 /// A refusal or a failure of an API request.
@@ -117,6 +119,21 @@ impl ApiError {
             message: message.to_string(),
             cause: format!("SUSHI exception {code} {message}: {data}"),
             code: "sushi",
+        }
+    }
+
+    /// A COUNTER_SUSHI 5.1 exception `code` with its standard `message` and `data` saying what
+    /// to change.
+    pub fn counter51(status: StatusCode, code: u32, message: &str, data: &str) -> Self {
+        Self {
+            status,
+            shape: Shape::Counter51 {
+                code,
+                data: data.to_string(),
+            },
+            message: message.to_string(),
+            cause: format!("COUNTER 5.1 exception {code} {message}: {data}"),
+            code: "counter51",
         }
     }
 
@@ -229,6 +246,11 @@ impl IntoResponse for ApiError {
             Shape::Sushi { code, data } => (
                 self.status,
                 Json(json!({"Code": code, "Severity": "Error", "Message": self.message, "Data": data})),
+            )
+                .into_response(),
+            Shape::Counter51 { code, data } => (
+                self.status,
+                Json(json!({"Code": code, "Message": self.message, "Data": data})),
             )
                 .into_response(),
         };
@@ -368,6 +390,26 @@ mod tests {
         assert_eq!(
             body(resp).await,
             json!({"Code": 3020, "Severity": "Error", "Message": "Invalid Date Arguments", "Data": "x"})
+        );
+    }
+
+    #[tokio::test]
+    async fn counter_51_exceptions_have_no_severity() {
+        let resp = ApiError::counter51(
+            StatusCode::FORBIDDEN,
+            2010,
+            "Requestor is Not Authorized to Access Usage for Institution",
+            "x",
+        )
+        .into_response();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            resp.headers().get(header::CACHE_CONTROL).unwrap(),
+            "no-store"
+        );
+        assert_eq!(
+            body(resp).await,
+            json!({"Code": 2010, "Message": "Requestor is Not Authorized to Access Usage for Institution", "Data": "x"})
         );
     }
 }

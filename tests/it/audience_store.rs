@@ -46,4 +46,5 @@ both!(
     late_and_cross_midnight_clicks,
     stream_groups_and_claims,
     day_salts,
+    double_click_conformance,
 );

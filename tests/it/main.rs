@@ -26,6 +26,7 @@ mod annuaire;
 mod audience_http;
 mod audience_matomo;
 mod audience_pipeline;
+mod audience_r51;
 mod audience_store;
 mod audit;
 mod audit_access;

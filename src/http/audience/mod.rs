@@ -1,5 +1,6 @@
-//! Audience reports over HTTP: `GET /audience/report` (JSON or CSV), the COUNTER_SUSHI-style
-//! `/sushi/reports` (see `sushi`), and the `/audience` dashboard (see `dashboard`).
+//! Audience reports over HTTP: `GET /audience/report` (JSON or CSV), COUNTER Release 5.1 over
+//! COUNTER_SUSHI 5.1 at `/r51/...` (see `counter51`), the COUNTER_SUSHI-style `/sushi/reports`
+//! (see `sushi`), and the `/audience` dashboard (see `dashboard`).
 //!
 //! Who reads what: a reader of `[audience_readers.<key>]` (bearer token) has the scope
 //! configured for it; a provider (its client certificate or API token) sees its own
@@ -7,6 +8,7 @@
 //! to another scope with `scope=provider:<key>|ent:<idENT>|school:<UAI>`, and only it sees
 //! small cells.
 
+mod counter51;
 mod dashboard;
 mod sushi;
 
@@ -30,6 +32,12 @@ use super::tls::ClientIdentity;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/audience/report", get(api))
+        .route("/r51/status", get(counter51::status))
+        .route("/r51/members", get(counter51::members))
+        .route("/r51/reports", get(counter51::reports))
+        .route("/r51/reports/ir", get(counter51::ir))
+        .route("/r51/reports/ir_m1", get(counter51::ir_m1))
+        .route("/r51/reports/pr", get(counter51::pr))
         .route("/sushi/reports", get(sushi::list))
         .route("/sushi/reports/{id}", get(sushi::report))
         .route(
@@ -42,6 +50,8 @@ pub fn routes() -> Router<AppState> {
 /// An authenticated reader of audience figures.
 #[derive(Debug, Clone)]
 pub(super) struct Reader {
+    /// The reader's own key: an `[audience_readers]` key, a provider's key, an ENT's id.
+    pub key: String,
     pub name: String,
     pub scope: Jurisdiction,
 }
@@ -56,14 +66,17 @@ impl From<AudienceReader> for Reader {
     fn from(r: AudienceReader) -> Self {
         match r {
             AudienceReader::Reader(r) => Reader {
+                key: r.key,
                 scope: r.scope,
                 name: r.name,
             },
             AudienceReader::Provider(key, name) => Reader {
+                key: key.clone(),
                 name,
                 scope: Jurisdiction::Provider(key),
             },
             AudienceReader::Ent(id, name) => Reader {
+                key: id.to_string(),
                 name,
                 scope: Jurisdiction::Ent(id),
             },
@@ -162,6 +175,7 @@ pub fn operator_request(
     p: &HashMap<String, String>,
 ) -> Result<ReportRequest, String> {
     let operator = Reader {
+        key: "operator".into(),
         name: "operator".into(),
         scope: Jurisdiction::All,
     };

@@ -333,3 +333,244 @@ pub async fn day_salts(store: Arc<dyn Store>) {
     let y = s.day_salt(d("2026-11-18"), past, now).await.unwrap();
     assert_ne!(x, y);
 }
+
+/// One case of COUNTER's double-click rule: clicks on one item, and the (day, filtered, raw)
+/// counts of that item expected afterwards, day by day.
+struct Case {
+    name: &'static str,
+    /// (UTC time, audience day, visitor, the previous day's visitor id, item suffix).
+    clicks: &'static [(
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        &'static str,
+    )],
+    /// (day, filtered, raw) for every item suffix that has counts, in (item, day) order.
+    expected: &'static [(&'static str, &'static str, i64, i64)],
+}
+
+/// The cases, in the words of the Code of Practice 5.1 (§7.2): two clicks on the same item by
+/// the same user within 30 seconds are one action, the first removed and the second kept; a
+/// third within 30 seconds of the second again removes the one before. The gateway's window is
+/// "under 30 seconds" (a pair exactly 30 s apart counts twice); the audience day is Paris's
+/// (UTC+1 in November and December).
+const CASES: &[Case] = &[
+    Case {
+        name: "29 s apart: one action",
+        clicks: &[
+            ("2026-11-24T08:00:00Z", "2026-11-24", "v", None, "a"),
+            ("2026-11-24T08:00:29Z", "2026-11-24", "v", None, "a"),
+        ],
+        expected: &[("a", "2026-11-24", 1, 2)],
+    },
+    Case {
+        name: "29.999 s apart: one action",
+        clicks: &[
+            ("2026-11-24T08:00:00.000Z", "2026-11-24", "v", None, "a"),
+            ("2026-11-24T08:00:29.999Z", "2026-11-24", "v", None, "a"),
+        ],
+        expected: &[("a", "2026-11-24", 1, 2)],
+    },
+    Case {
+        name: "exactly 30 s apart: two actions",
+        clicks: &[
+            ("2026-11-24T08:00:00Z", "2026-11-24", "v", None, "a"),
+            ("2026-11-24T08:00:30Z", "2026-11-24", "v", None, "a"),
+        ],
+        expected: &[("a", "2026-11-24", 2, 2)],
+    },
+    Case {
+        name: "35 s apart (the Code's example): two actions",
+        clicks: &[
+            ("2026-11-24T10:01:00Z", "2026-11-24", "v", None, "a"),
+            ("2026-11-24T10:01:35Z", "2026-11-24", "v", None, "a"),
+        ],
+        expected: &[("a", "2026-11-24", 2, 2)],
+    },
+    Case {
+        name: "a chain 0 s, 20 s, 40 s, each within 30 s of the one before: one action",
+        clicks: &[
+            ("2026-11-24T08:00:00Z", "2026-11-24", "v", None, "a"),
+            ("2026-11-24T08:00:20Z", "2026-11-24", "v", None, "a"),
+            ("2026-11-24T08:00:40Z", "2026-11-24", "v", None, "a"),
+        ],
+        expected: &[("a", "2026-11-24", 1, 3)],
+    },
+    Case {
+        name: "0 s, 20 s, 55 s: the third is 35 s after the second: two actions",
+        clicks: &[
+            ("2026-11-24T08:00:00Z", "2026-11-24", "v", None, "a"),
+            ("2026-11-24T08:00:20Z", "2026-11-24", "v", None, "a"),
+            ("2026-11-24T08:00:55Z", "2026-11-24", "v", None, "a"),
+        ],
+        expected: &[("a", "2026-11-24", 2, 3)],
+    },
+    Case {
+        name: "delivered out of order, 10 s apart: one action",
+        clicks: &[
+            ("2026-11-24T08:00:10Z", "2026-11-24", "v", None, "a"),
+            ("2026-11-24T08:00:00Z", "2026-11-24", "v", None, "a"),
+        ],
+        expected: &[("a", "2026-11-24", 1, 2)],
+    },
+    Case {
+        name: "different items 5 s apart: one action each",
+        clicks: &[
+            ("2026-11-24T08:00:00Z", "2026-11-24", "v", None, "a"),
+            ("2026-11-24T08:00:05Z", "2026-11-24", "v", None, "b"),
+        ],
+        expected: &[("a", "2026-11-24", 1, 1), ("b", "2026-11-24", 1, 1)],
+    },
+    Case {
+        name: "different visitors 5 s apart: two actions",
+        clicks: &[
+            ("2026-11-24T08:00:00Z", "2026-11-24", "v", None, "a"),
+            ("2026-11-24T08:00:05Z", "2026-11-24", "w", None, "a"),
+        ],
+        expected: &[("a", "2026-11-24", 2, 2)],
+    },
+    Case {
+        name: "across midnight, 20 s apart: one action, on the later click's day",
+        clicks: &[
+            ("2026-11-24T22:59:50Z", "2026-11-24", "v-d1", None, "a"),
+            (
+                "2026-11-24T23:00:10Z",
+                "2026-11-25",
+                "v-d2",
+                Some("v-d1"),
+                "a",
+            ),
+        ],
+        expected: &[("a", "2026-11-24", 0, 1), ("a", "2026-11-25", 1, 1)],
+    },
+    Case {
+        name: "across midnight, 40 s apart: one action each day",
+        clicks: &[
+            ("2026-11-24T22:59:40Z", "2026-11-24", "v-d1", None, "a"),
+            (
+                "2026-11-24T23:00:20Z",
+                "2026-11-25",
+                "v-d2",
+                Some("v-d1"),
+                "a",
+            ),
+        ],
+        expected: &[("a", "2026-11-24", 1, 1), ("a", "2026-11-25", 1, 1)],
+    },
+    Case {
+        name: "across midnight, 20 s apart, another visitor: two actions",
+        clicks: &[
+            ("2026-11-24T22:59:50Z", "2026-11-24", "v-d1", None, "a"),
+            (
+                "2026-11-24T23:00:10Z",
+                "2026-11-25",
+                "w-d2",
+                Some("w-d1"),
+                "a",
+            ),
+        ],
+        expected: &[("a", "2026-11-24", 1, 1), ("a", "2026-11-25", 1, 1)],
+    },
+    Case {
+        name: "across a month boundary, 20 s apart: one action, in the later month",
+        clicks: &[
+            ("2026-11-30T22:59:50Z", "2026-11-30", "v-d1", None, "a"),
+            (
+                "2026-11-30T23:00:10Z",
+                "2026-12-01",
+                "v-d2",
+                Some("v-d1"),
+                "a",
+            ),
+        ],
+        expected: &[("a", "2026-11-30", 0, 1), ("a", "2026-12-01", 1, 1)],
+    },
+    Case {
+        name: "across a month boundary, 31 s apart: one action each month",
+        clicks: &[
+            ("2026-11-30T22:59:45Z", "2026-11-30", "v-d1", None, "a"),
+            (
+                "2026-11-30T23:00:16Z",
+                "2026-12-01",
+                "v-d2",
+                Some("v-d1"),
+                "a",
+            ),
+        ],
+        expected: &[("a", "2026-11-30", 1, 1), ("a", "2026-12-01", 1, 1)],
+    },
+];
+
+async fn rows_of(store: &dyn Store, period: Period) -> Vec<passerelle::audience::report::Row> {
+    build(
+        store,
+        &ReportRequest {
+            scope: Jurisdiction::All,
+            from: d("2026-11-20"),
+            to: d("2026-12-05"),
+            by: "resource".into(),
+            period,
+            min_visitors: None,
+        },
+    )
+    .await
+    .unwrap()
+    .rows
+}
+
+/// COUNTER's double-click rule, case by case (each case on items of its own, counted as one
+/// batch), by day and by month.
+pub async fn double_click_conformance(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let mut ev = Ev::new();
+    for (i, case) in CASES.iter().enumerate() {
+        let item = |suffix: &str| format!("ark:/99999/dc{i}-{suffix}");
+        let prefix = format!("ark:/99999/dc{i}-");
+        let mine = |v: &str| v.strip_prefix(&prefix).is_some_and(|s| s.len() == 1);
+        let batch: Vec<AudienceEvent> = case
+            .clicks
+            .iter()
+            .map(|(at, day, visitor, prev, suffix)| {
+                let at: DateTime<Utc> = at.parse().unwrap();
+                let mut e = ev.at(at, day, &format!("{i}-{visitor}"), &item(suffix), U1);
+                e.visitor_prev = prev.map(|p| format!("{i}-{p}"));
+                e
+            })
+            .collect();
+        s.count_events(&batch, DEDUP, RETENTION).await.unwrap();
+        let wanted: Vec<(String, String, i64, i64)> = case
+            .expected
+            .iter()
+            .map(|(suffix, day, f, r)| (item(suffix), day.to_string(), *f, *r))
+            .collect();
+        let mut got: Vec<(String, String, i64, i64)> = rows_of(s, Period::Day)
+            .await
+            .into_iter()
+            .filter(|r| mine(&r.value))
+            .map(|r| (r.value, r.period, r.accesses, r.accesses_raw))
+            .collect();
+        got.sort();
+        assert_eq!(got, wanted, "case {i}: {} (by day)", case.name);
+        // By month: the days' figures summed into their months.
+        let mut months: Vec<(String, String, i64, i64)> = Vec::new();
+        for (v, day, f, r) in &wanted {
+            let m = day[..7].to_string();
+            match months.iter_mut().find(|x| &x.0 == v && x.1 == m) {
+                Some(x) => {
+                    x.2 += f;
+                    x.3 += r;
+                }
+                None => months.push((v.clone(), m, *f, *r)),
+            }
+        }
+        let mut got: Vec<(String, String, i64, i64)> = rows_of(s, Period::Month)
+            .await
+            .into_iter()
+            .filter(|r| mine(&r.value))
+            .map(|r| (r.value, r.period, r.accesses, r.accesses_raw))
+            .collect();
+        got.sort();
+        assert_eq!(got, months, "case {i}: {} (by month)", case.name);
+    }
+}
