@@ -3,11 +3,12 @@
 #   make demo   install what the build needs, then run the whole system on this machine
 #   make test   install what is missing (and start Redis), then fmt, clippy and every test
 #
-# Helpers: make setup, make bench, make certs, make check-config, make fuzz (not part of test).
+# Helpers: make setup, make bench, make certs, make check-config, make fuzz (not part of test),
+# make screenshots (the images of docs/, from the page test).
 
 export PASSERELLE_TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: demo test setup bench certs check-config fuzz
+.PHONY: demo test setup bench certs check-config fuzz screenshots
 
 setup:
 	@bash scripts/setup.sh
@@ -38,3 +39,7 @@ FUZZ_TARGET ?= all
 FUZZ_RUNS ?= 10000000
 fuzz: setup
 	bash scripts/fuzz.sh $(FUZZ_TARGET) $(FUZZ_RUNS)
+
+# The screenshots the guides show (docs/images/), taken by tests/it/pages_browser.rs.
+screenshots: setup
+	bash scripts/screenshots.sh

@@ -1,4 +1,4 @@
-//! The gateway's own key rollover with no restart, as an operator does it (README "The
+//! The gateway's own key rollover with no restart, as an operator does it (docs/operators.md, "The
 //! gateway's metadata and its yearly key rollover"): the next certificate added to the
 //! configuration and published, then the switch to it, each taken by a reload (`POST
 //! /admin/reload` or SIGHUP to `passerelle serve`) while users keep logging in. The provider's

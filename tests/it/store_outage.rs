@@ -1,6 +1,6 @@
 //! A Redis outage costs its length, and nothing acknowledged is lost (issue 19): a gateway
 //! served over a real listener on a Redis of the test's own (append-only file, fsync at every
-//! write, as the README asks of the Redis holding durable data), under a steady load of
+//! write, as docs/operators.md asks of the Redis holding durable data), under a steady load of
 //! médiacentre launches, subscription writes and readiness probes; Redis is killed with
 //! `kill -9` and started again on the same port.
 
@@ -530,7 +530,7 @@ async fn a_cluster_primary_killed_fails_over_to_its_replica_and_the_gateway_serv
     }
     // What was acknowledged well before the kill had reached the replica; what was written
     // after the failover is there too (replication is asynchronous: the last writes before a
-    // kill are bounded by the replication lag, see the README).
+    // kill are bounded by the replication lag, see docs/operators.md).
     let kept: Vec<&String> = answers
         .iter()
         .filter(|a| a.kind == "put" && a.status == 201)
