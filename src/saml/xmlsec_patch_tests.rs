@@ -147,3 +147,37 @@ fn concurrent_signing_and_verification_never_fail() {
         .collect();
     assert_eq!(failures, Vec::<String>::new());
 }
+
+/// Keys loaded once per thread (samael patch 3, `key_cache`) never stand in for one another:
+/// on one thread, documents signed in turn with more keys than the cache keeps, and again,
+/// each verify with their own certificate only; a signature by a key the cache holds does not
+/// verify with another cached certificate.
+#[test]
+fn keys_loaded_once_per_thread_are_never_mixed_up() {
+    use chrono::TimeZone;
+    let now = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 24, 8, 0, 0)
+        .single()
+        .unwrap_or_default();
+    let keys: Vec<_> = (0..40)
+        .map(|i| {
+            super::keys::SigningKey::generate_self_signed(&format!("key {i}"), 30)
+                .unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect();
+    for round in 0..2 {
+        for (i, key) in keys.iter().enumerate() {
+            let (_, _, xml) = super::roundtrip_tests::issued(key, now);
+            assert!(
+                verify(&xml, &key.certificate).is_ok(),
+                "round {round}, key {i}"
+            );
+            let other = &keys[(i + 1) % keys.len()];
+            assert!(
+                verify(&xml, &other.certificate).is_err(),
+                "round {round}, key {i} verified with key {}",
+                (i + 1) % keys.len()
+            );
+        }
+    }
+}

@@ -13,8 +13,9 @@ use openssl::symm::{Cipher, Crypter, Mode};
 use std::ffi::{CStr, CString};
 use std::ptr::NonNull;
 
+mod key_cache;
 mod wrapper;
-use wrapper::{VerifiedReference, XmlSecKey, XmlSecKeyFormat, XmlSecSignatureContext};
+use wrapper::{VerifiedReference, XmlSecSignatureContext};
 
 const XMLNS_XML_DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
 
@@ -243,7 +244,8 @@ impl super::CryptoProvider for XmlSec {
     ) -> Result<(), CryptoError> {
         let document = strict_parse(xml)?;
 
-        let key = XmlSecKey::from_memory(x509_cert_der.der_data(), XmlSecKeyFormat::CertDer)?;
+        // passerelle's patch 3: loaded once per thread (key_cache).
+        let key = key_cache::certificate(x509_cert_der.der_data())?;
         let mut context = XmlSecSignatureContext::new()?;
         context.insert_key(key);
 
@@ -301,7 +303,8 @@ impl super::CryptoProvider for XmlSec {
                     wrapper::XMLSEC_DSIG_FLAGS_STORE_SIGNEDINFO_REFERENCES,
                 )?;
 
-                let key = XmlSecKey::from_memory(key_data.der_data(), XmlSecKeyFormat::CertDer)?;
+                // passerelle's patch 3: loaded once per thread (key_cache).
+                let key = key_cache::certificate(key_data.der_data())?;
                 sig_ctx.insert_key(key);
                 verified = sig_ctx.verify_node(sig_node)?;
                 if verified {
@@ -429,7 +432,8 @@ impl super::CryptoProvider for XmlSec {
     ) -> Result<String, CryptoError> {
         let document = strict_parse(xml)?;
 
-        let key = XmlSecKey::from_memory(private_key_der, XmlSecKeyFormat::Der)?;
+        // passerelle's patch 3: loaded once per thread (key_cache).
+        let key = key_cache::private_key(private_key_der)?;
         let mut context = XmlSecSignatureContext::new()?;
         context.insert_key(key);
 

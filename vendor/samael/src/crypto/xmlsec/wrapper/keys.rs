@@ -57,6 +57,16 @@ impl XmlSecKey {
         Ok(Self(key))
     }
 
+    /// A new key referring to the same key material (`xmlSecKeyDuplicate`; for OpenSSL, the
+    /// same `EVP_PKEY` with one more reference): passerelle's patch 3 (`key_cache`).
+    pub fn duplicate(&self) -> XmlSecResult<Self> {
+        let new = unsafe { bindings::xmlSecKeyDuplicate(self.0) };
+        if new.is_null() {
+            return Err(XmlSecError::KeyLoadError);
+        }
+        Ok(Self(new))
+    }
+
     /// Create from raw pointer to an underlying wrapper key structure. Henceforth its lifetime will be managed by this
     /// object.
     pub unsafe fn from_ptr(ptr: *mut bindings::xmlSecKey) -> Self {
