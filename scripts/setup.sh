@@ -72,6 +72,12 @@ if ! python3 -c "import cas, lxml, django_gar, bs4, defusedxml" 2>/dev/null; the
         -r "$(dirname "$0")/../tests/peers/django-gar/requirements.txt"
 fi
 
+# The independent XML-signature verifier of the key rollover test: signxml (not xmlsec).
+if ! python3 -c "import signxml" 2>/dev/null; then
+    echo "setup: installing the SAML signature test peer (signxml)"
+    python3 -m pip install -q -r "$(dirname "$0")/../tests/peers/saml-verify/requirements.txt"
+fi
+
 # The COUNTER 5.1 peers (tests/it/audience_r51.rs): python-jsonschema, the validator against
 # the published COUNTER_SUSHI 5.1 specification, and celus-nigiri, a SUSHI 5.1 harvester.
 if ! python3 -c "import jsonschema, referencing, celus_nigiri" 2>/dev/null; then

@@ -2,8 +2,9 @@
 //! gateway's metadata and its yearly key rollover"): the next certificate added to the
 //! configuration and published, then the switch to it, each taken by a reload (`POST
 //! /admin/reload` or SIGHUP to `passerelle serve`) while users keep logging in. The provider's
-//! assertions are verified by xmlsec1 (not the gateway's code) before, during and after; an
-//! invalid configuration is refused with its problems named and the running keys kept.
+//! assertions are verified by xmlsec1 and by signxml (a Python XML-signature library that is not
+//! xmlsec, `tests/peers/saml-verify/verify.py`) before, during and after; an invalid
+//! configuration is refused with its problems named and the running keys kept.
 
 use crate::support::ent_idp::xmlsec1_verify;
 use crate::support::gateway::*;
@@ -34,15 +35,43 @@ async fn reload(s: &Saml) -> (u16, serde_json::Value) {
     (status, serde_json::from_str(&body).unwrap_or_default())
 }
 
-/// A new assertion for the provider, verified by xmlsec1 with `signer`'s certificate and not
-/// with `other`'s.
+/// Whether signxml verifies the assertion of `response` with the certificate at `cert`.
+fn signxml_verifies(response: &str, cert: &std::path::Path) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("response.xml");
+    std::fs::write(&file, response).unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/peers/saml-verify/verify.py"
+    );
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(&file)
+        .arg(cert)
+        .output()
+        .expect("python3 runs signxml (scripts/setup.sh installs it)");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() && said.trim() == "valid" {
+        Ok(())
+    } else {
+        Err(format!("{said}{}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+/// A new assertion for the provider, verified by xmlsec1 and by signxml with `signer`'s
+/// certificate, and by neither with `other`'s.
 async fn signed_by(s: &Saml, request: &str, signer: &KeyFiles, other: &KeyFiles) {
     let response = s.provider_assertion(request).await.unwrap();
     xmlsec1_verify(&response, &signer.cert, ASSERTION_SIGNATURE)
         .unwrap_or_else(|e| panic!("{request}: {e}"));
+    signxml_verifies(&response, &signer.cert).unwrap_or_else(|e| panic!("{request}: {e}"));
     assert!(
         xmlsec1_verify(&response, &other.cert, ASSERTION_SIGNATURE).is_err(),
         "{request}: signed by the other key"
+    );
+    assert!(
+        signxml_verifies(&response, &other.cert).is_err(),
+        "{request}: signxml, signed by the other key"
     );
 }
 
