@@ -12,8 +12,8 @@ use crate::support::ent_idp::{logout_response, EntLogoutRequest};
 use crate::support::gateway::*;
 use crate::support::saml_browser::*;
 
-const SP_SLO: &str = "https://resource.example.test/saml/slo";
-const RP_FRONT: &str = "https://other.example.test/deconnexion?from=gw";
+pub(crate) const SP_SLO: &str = "https://resource.example.test/saml/slo";
+pub(crate) const RP_FRONT: &str = "https://other.example.test/deconnexion?from=gw";
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 
 /// The `src` of each iframe of `page`, unescaped.
@@ -25,8 +25,9 @@ pub(crate) fn frames(page: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_ents_logout_tells_front_channel_providers_in_the_browser_then_answers_the_ent() {
+/// The gateway with an ENT that takes logouts in the browser, the SAML provider taking them
+/// only there (`SP_SLO`), and the OIDC client a front-channel logout URI (`RP_FRONT`).
+pub(crate) async fn with_browser_only_parties() -> Saml {
     let s = Saml::new(vec![
         (
             "PASSERELLE__ENTS__B0__SAML__IDP_METADATA".into(),
@@ -44,6 +45,12 @@ async fn an_ents_logout_tells_front_channel_providers_in_the_browser_then_answer
     ])
     .await;
     crate::support::oidc::subscribe(&s.gw).await;
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ents_logout_tells_front_channel_providers_in_the_browser_then_answers_the_ent() {
+    let s = with_browser_only_parties().await;
     let (_, to_ent) = s.click().await;
     let ((status, _), login) = s.ent_answers_as(&to_ent, TEACHER).await;
     assert_eq!(status, 302);

@@ -176,6 +176,16 @@ fn keys() -> Keys {
     }
 }
 
+/// The ENT's metadata signed by the federation, valid until [`VALID_UNTIL`], listing `key`.
+fn ent_doc(k: &Keys, key: &KeyFiles) -> Doc {
+    Doc::Xml(ent_md(
+        Some(&k.federation),
+        ENT_ENTITY,
+        VALID_UNTIL,
+        &key.cert_b64(),
+    ))
+}
+
 /// A gateway whose ENT B0 and SAML provider are registered by the server's metadata.
 async fn gateway(k: &Keys, md_base: &str) -> Result<TestGateway, String> {
     gateway_on(k, md_base, None).await
@@ -218,15 +228,7 @@ async fn gateway_on(
 async fn server(k: &Keys) -> (MdServer, String) {
     let md = MdServer::default();
     let base = md.start().await;
-    md.set(
-        "ent.xml",
-        Doc::Xml(ent_md(
-            Some(&k.federation),
-            ENT_ENTITY,
-            VALID_UNTIL,
-            &k.ent1.cert_b64(),
-        )),
-    );
+    md.set("ent.xml", ent_doc(k, &k.ent1));
     md.set(
         "sp.xml",
         Doc::Xml(sp_md(&k.federation, SP_ACS, &k.sp.cert_b64())),
@@ -306,15 +308,7 @@ async fn a_new_ent_key_is_used_without_restart_and_the_old_one_is_refused() {
     assert_eq!(login_signed_by(&gw, &k.ent1).await, StatusCode::FOUND);
 
     // The ENT rolls its key over: its metadata now lists the new one only.
-    md.set(
-        "ent.xml",
-        Doc::Xml(ent_md(
-            Some(&k.federation),
-            ENT_ENTITY,
-            VALID_UNTIL,
-            &k.ent2.cert_b64(),
-        )),
-    );
+    md.set("ent.xml", ent_doc(&k, &k.ent2));
     // The first Response signed with the new key makes the gateway ask again (an unknown key).
     assert_eq!(login_signed_by(&gw, &k.ent2).await, StatusCode::FOUND);
     assert_eq!(ent_keys(&gw), vec![fingerprint(&k.ent2)]);
@@ -362,15 +356,7 @@ async fn another_node_takes_the_new_copy_from_the_store() {
     let (md, md_base) = server(&k).await;
     let a = gateway(&k, &md_base).await.unwrap();
     let b = gateway(&k, &md_base).await.unwrap();
-    md.set(
-        "ent.xml",
-        Doc::Xml(ent_md(
-            Some(&k.federation),
-            ENT_ENTITY,
-            VALID_UNTIL,
-            &k.ent2.cert_b64(),
-        )),
-    );
+    md.set("ent.xml", ent_doc(&k, &k.ent2));
     let p = a.state.partners.find("B0").unwrap().clone();
     assert!(a
         .state
@@ -415,15 +401,7 @@ async fn on_a_shared_redis_another_node_uses_the_change_at_its_next_request() {
     // node a refreshes (node b runs no rounds in this test).
     assert_eq!(login_signed_by(&b, &k.ent1).await, StatusCode::FOUND);
     let new_acs = "https://resource.example.test/saml/acs-2";
-    md.set(
-        "ent.xml",
-        Doc::Xml(ent_md(
-            Some(&k.federation),
-            ENT_ENTITY,
-            VALID_UNTIL,
-            &k.ent2.cert_b64(),
-        )),
-    );
+    md.set("ent.xml", ent_doc(&k, &k.ent2));
     md.set(
         "sp.xml",
         Doc::Xml(sp_md(&k.federation, new_acs, &k.sp.cert_b64())),
@@ -776,12 +754,7 @@ async fn an_mdq_server_is_asked_for_the_entity() {
     let k = keys();
     let md = MdServer::default();
     let md_base = md.start().await;
-    let doc = Doc::Xml(ent_md(
-        Some(&k.federation),
-        ENT_ENTITY,
-        VALID_UNTIL,
-        &k.ent1.cert_b64(),
-    ));
+    let doc = ent_doc(&k, &k.ent1);
     // The server's router hands the path percent-decoded.
     md.set(&format!("mdq/entities/{ENT_ENTITY}"), doc);
     let gw = TestGateway::with(Options {

@@ -68,6 +68,13 @@ async fn opened_then_ent_logout(slo_url: &str) -> (Saml, String) {
     let (answer, login) = s.ent_answers_as(&to_ent, TEACHER).await;
     assert_eq!(answer, (302, RES_ACCESS.to_string()));
     let assertion = s.provider_assertion("_sp-1").await.unwrap();
+    ent_logs_out_over_soap(&s, &login).await;
+    (s, assertion)
+}
+
+/// The ENT logs `login` out over its back channel (a signed SOAP LogoutRequest), which the
+/// gateway accepts.
+pub(crate) async fn ent_logs_out_over_soap(s: &Saml, login: &EntLogin) {
     let request = EntLogoutRequest {
         id: format!("_lr-{}", uuid::Uuid::new_v4().simple()),
         issuer: ENT_ENTITY.into(),
@@ -80,7 +87,6 @@ async fn opened_then_ent_logout(slo_url: &str) -> (Saml, String) {
     let (status, _) = post_soap(&format!("{}/saml/slo/soap", s.base), &xml).await;
     assert_eq!(status, 200);
     assert!(s.ended().contains(&"ent_logout"));
-    (s, assertion)
 }
 
 fn between<'a>(xml: &'a str, open: &str, close: &str) -> &'a str {

@@ -5,14 +5,12 @@
 //! opened its session, read by python-cas); the SAML provider fails every attempt, is tried three
 //! times, and holds up neither of the others.
 
-use passerelle::clock::Clock;
 use passerelle::trace::TraceEvent;
 
 use crate::oidc_backchannel::{claims, client_endpoint};
 use crate::provider_slo_onward::attr;
-use crate::saml_backchannel::provider_endpoint;
+use crate::saml_backchannel::{ent_logs_out_over_soap, provider_endpoint};
 use crate::support::cas_peer::Cas;
-use crate::support::ent_idp::EntLogoutRequest;
 use crate::support::gateway::*;
 use crate::support::saml_browser::*;
 
@@ -74,17 +72,7 @@ async fn an_ent_logout_reaches_a_saml_an_oidc_and_a_cas_party_each_with_its_own_
     assert!(ticket.starts_with("ST-"), "{to}");
 
     // The ENT logs the pupil out over its back channel.
-    let request = EntLogoutRequest {
-        id: format!("_lr-{}", uuid::Uuid::new_v4().simple()),
-        issuer: ENT_ENTITY.into(),
-        destination: Some(format!("{}/saml/slo/soap", s.base)),
-        issued: s.gw.clock.now(),
-        name_id: login.name_id.clone(),
-        session_indexes: vec![login.session_index.clone()],
-    };
-    let xml = request.xml(Some((&s.gw.ent.key, &s.gw.ent.cert)));
-    let (status, _) = post_soap(&format!("{}/saml/slo/soap", s.base), &xml).await;
-    assert_eq!(status, 200);
+    ent_logs_out_over_soap(s, &login).await;
 
     // The OIDC client: a logout token naming the sid of its own ID token.
     let token = tokio::time::timeout(std::time::Duration::from_secs(10), oidc_got.recv())

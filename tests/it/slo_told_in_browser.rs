@@ -6,37 +6,19 @@
 
 use passerelle::clock::Clock;
 
-use crate::ent_slo_front::frames;
+use crate::ent_slo_front::{frames, RP_FRONT, SP_SLO};
 use crate::provider_slo_onward::{attr, post_form, query_signed_by_gateway};
 use crate::support::ent_idp::provider_logout_request;
 use crate::support::gateway::*;
 use crate::support::saml_browser::*;
 
-const SP_SLO: &str = "https://resource.example.test/saml/slo";
-const RP_FRONT: &str = "https://other.example.test/deconnexion?from=gw";
 const AU_REVOIR: &str = "https://other.example.test/au-revoir";
 
 /// The teacher logged in at the ENT (which takes logouts in the browser), opened the SAML
 /// provider's resource (browser-only logout) and the OIDC client's (front-channel logout).
 /// Answers the SAML provider's assertion.
 async fn both_opened() -> (Saml, String) {
-    let s = Saml::new(vec![
-        (
-            "PASSERELLE__ENTS__B0__SAML__IDP_METADATA".into(),
-            "ent-idp-slo.xml".into(),
-        ),
-        (
-            "PASSERELLE__PROVIDERS__TEST-EDITEUR__SAML__SLO_REDIRECT_URL".into(),
-            SP_SLO.into(),
-        ),
-        (
-            "PASSERELLE__PROVIDERS__OTHER-EDITEUR__OIDC__CLIENTS__0__FRONTCHANNEL_LOGOUT_URI"
-                .into(),
-            RP_FRONT.into(),
-        ),
-    ])
-    .await;
-    crate::support::oidc::subscribe(&s.gw).await;
+    let s = crate::ent_slo_front::with_browser_only_parties().await;
     let (_, to_ent) = s.click().await;
     let ((status, _), _) = s.ent_answers_as(&to_ent, TEACHER).await;
     assert_eq!(status, 302);
@@ -48,6 +30,31 @@ async fn both_opened() -> (Saml, String) {
         .unwrap()
         .contains("code="));
     (s, assertion)
+}
+
+/// The OIDC web client's RP-initiated logout, confirmed on the gateway's page, with `extra`
+/// parameters (`state`...): the answer to the confirmation.
+async fn oidc_logout_confirmed(s: &Saml, extra: &[(&str, &str)]) -> reqwest::Response {
+    let mut asked = vec![
+        ("client_id", OIDC_WEB),
+        ("post_logout_redirect_uri", AU_REVOIR),
+    ];
+    asked.extend_from_slice(extra);
+    let q = crate::support::oidc::query(&asked);
+    let page = s
+        .get(&format!("/oidc/logout?{q}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let token = form_value(&page, "jeton");
+    asked.push(("jeton", token.as_str()));
+    s.browser
+        .post(format!("{}/oidc/logout", s.base))
+        .form(&asked)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Where the page goes on to by itself (its "Continuer" link).
@@ -108,30 +115,7 @@ async fn a_providers_logout_tells_the_other_front_channel_parties_before_the_ent
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oidc_clients_logout_tells_the_saml_provider_then_returns_to_the_client() {
     let (s, assertion) = both_opened().await;
-    let q = crate::support::oidc::query(&[
-        ("client_id", OIDC_WEB),
-        ("post_logout_redirect_uri", AU_REVOIR),
-        ("state", "st-bye"),
-    ]);
-    let page = s
-        .get(&format!("/oidc/logout?{q}"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let token = form_value(&page, "jeton");
-    let resp = s
-        .browser
-        .post(format!("{}/oidc/logout", s.base))
-        .form(&[
-            ("jeton", token.as_str()),
-            ("client_id", OIDC_WEB),
-            ("post_logout_redirect_uri", AU_REVOIR),
-            ("state", "st-bye"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = oidc_logout_confirmed(&s, &[("state", "st-bye")]).await;
     assert_eq!(resp.status(), 200);
     let page = resp.text().await.unwrap();
     assert!(page.contains("Déconnexion en cours"), "{page}");
@@ -148,28 +132,7 @@ async fn without_browser_only_parties_the_oidc_logout_redirects_at_once() {
     let s = Saml::new(Vec::new()).await;
     crate::support::oidc::subscribe(&s.gw).await;
     s.teacher_opens_the_resource().await;
-    let q = crate::support::oidc::query(&[
-        ("client_id", OIDC_WEB),
-        ("post_logout_redirect_uri", AU_REVOIR),
-    ]);
-    let page = s
-        .get(&format!("/oidc/logout?{q}"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let token = form_value(&page, "jeton");
-    let resp = s
-        .browser
-        .post(format!("{}/oidc/logout", s.base))
-        .form(&[
-            ("jeton", token.as_str()),
-            ("client_id", OIDC_WEB),
-            ("post_logout_redirect_uri", AU_REVOIR),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = oidc_logout_confirmed(&s, &[]).await;
     assert_eq!(status_and_location(&resp), (302, AU_REVOIR.to_string()));
     assert_eq!(s.ended(), vec!["provider_logout"]);
 }
