@@ -216,7 +216,8 @@ pub async fn build(store: &dyn Store, req: &ReportRequest) -> StoreResult<Report
     })
 }
 
-fn csv_field(s: &str) -> String {
+/// A CSV field, quoted when it holds the separator, a quote or a line break.
+pub fn csv_field(s: &str) -> String {
     if s.contains([';', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

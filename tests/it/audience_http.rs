@@ -446,10 +446,20 @@ async fn the_dashboard_shows_charts_for_the_readers_scope_and_offers_the_csv() {
         "Ressource établissement",
         "<strong>10</strong> accès",
         "Télécharger en CSV",
+        "périmètre : toutes les ressources, tous les établissements",
+        // Days in French, every day of the last 30 shown, those without accesses as zero.
+        "<tr><td>24/11/2026</td><td>10</td>",
+        "<tr><td>26/10/2026</td><td>0</td>",
     ] {
         assert!(html.contains(want), "{want} missing in {html}");
     }
     assert!(!html.contains("<script"));
+    assert!(!html.contains("<code>all</code>"), "{html}");
+    assert_eq!(
+        html.matches("/2026</td>").count(),
+        30,
+        "30 days from 26/10 to 24/11, one row each: {html}"
+    );
     // A school's reader sees its own school only (its day total counts six visitors; the
     // one-visitor resource is withheld from the breakdown).
     let html = body_string(
@@ -458,6 +468,10 @@ async fn the_dashboard_shows_charts_for_the_readers_scope_and_offers_the_csv() {
     )
     .await;
     assert!(html.contains("<strong>6</strong> accès"), "{html}");
+    assert!(
+        html.contains("périmètre : l'établissement <strong>"),
+        "{html}"
+    );
     assert!(
         html.contains("1 cellule(s) de moins de 3 visiteurs"),
         "{html}"
@@ -474,7 +488,11 @@ async fn the_dashboard_shows_charts_for_the_readers_scope_and_offers_the_csv() {
         .unwrap()
         .contains("audience.csv"));
     let csv = body_string(resp).await;
-    assert!(csv.starts_with("period;resource;accesses;accesses_raw;visitors\n2026-11-24;ark:/99999/test.etabl;5;5;5"), "{csv}");
+    // For people and spreadsheets: French headers and days, the resource's name beside its id.
+    assert!(
+        csv.starts_with("jour;ressource;nom de la ressource;accès;accès bruts;visiteurs\n24/11/2026;ark:/99999/test.etabl;Ressource établissement;5;5;5"),
+        "{csv}"
+    );
     // An unknown token: a French page, 401.
     let resp = gw.post_form("/audience", &[("jeton", "faux")], None).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);

@@ -13,7 +13,7 @@ use axum::Form;
 use super::{csv_response, reader, request, unavailable, Reader};
 use crate::app::AppState;
 use crate::audience::report::{self, Period, Report, ReportRequest};
-use crate::domain::Profile;
+use crate::domain::{Jurisdiction, Profile};
 use crate::http::api_error::{ApiError, Shape};
 use crate::http::pages;
 use crate::saml::xml::escape;
@@ -104,10 +104,40 @@ fn bars(title: &str, rows: &[(String, i64, u64)]) -> String {
     format!("<h2>{}</h2>{svg}<table><tr><th></th><th>Accès</th><th>Visiteurs (par jour, cumulés)</th></tr>{table}</table>", escape(title))
 }
 
-/// Vertical bars, one per day.
-fn per_day(rows: &[(String, i64, u64)]) -> String {
+/// A day as French readers write it (`24/11/2026`).
+fn french_day(day: chrono::NaiveDate) -> String {
+    day.format("%d/%m/%Y").to_string()
+}
+
+/// Every day from `from` to `to` (at most a year's), with the report's figures for the days it
+/// has and none for the others: a day without accesses is a bar of zero, not a day left out.
+fn every_day(
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    rows: &[(String, i64, u64)],
+) -> Vec<(String, i64, u64)> {
+    let found: HashMap<&str, (i64, u64)> = rows
+        .iter()
+        .map(|(d, n, v)| (d.as_str(), (*n, *v)))
+        .collect();
+    from.iter_days()
+        .take_while(|d| *d <= to)
+        .take(366)
+        .map(|d| {
+            let (n, v) = found
+                .get(d.format("%Y-%m-%d").to_string().as_str())
+                .copied()
+                .unwrap_or((0, 0));
+            (french_day(d), n, v)
+        })
+        .collect()
+}
+
+/// Vertical bars, one per day (`rows` from [`every_day`]); `withheld`: some cells are
+/// masked, so a day of zero may be a masked one.
+fn per_day(rows: &[(String, i64, u64)], withheld: bool) -> String {
     let title = "Accès par jour";
-    if rows.is_empty() {
+    if rows.iter().all(|r| r.1 == 0) {
         return format!(
             "<h2>{title}</h2><p>Aucun accès sur la période (ou cellules masquées).</p>"
         );
@@ -125,17 +155,64 @@ fn per_day(rows: &[(String, i64, u64)]) -> String {
             bw.saturating_sub(2).max(1)
         ));
     }
+    // The axis: the first and the last day (one label when they are the same day).
+    let last = if rows.len() > 1 {
+        format!(
+            "<text x=\"{width}\" y=\"196\" font-size=\"11\" text-anchor=\"end\">{}</text>",
+            escape(&rows[rows.len() - 1].0)
+        )
+    } else {
+        String::new()
+    };
     svg.push_str(&format!(
-        "<text x=\"20\" y=\"196\" font-size=\"11\">{}</text><text x=\"{}\" y=\"196\" font-size=\"11\" text-anchor=\"end\">{}</text><text x=\"0\" y=\"12\" font-size=\"11\">{max}</text></svg>",
+        "<text x=\"20\" y=\"196\" font-size=\"11\">{}</text>{last}<text x=\"0\" y=\"12\" font-size=\"11\">{max}</text></svg>",
         escape(&rows[0].0),
-        width,
-        escape(&rows[rows.len() - 1].0)
     ));
+    let zero = if withheld { "0 ou masqué" } else { "0" };
     let table: String = rows
         .iter()
-        .map(|(d, n, v)| format!("<tr><td>{}</td><td>{n}</td><td>{v}</td></tr>", escape(d)))
+        .map(|(d, n, v)| {
+            let n = if *n == 0 {
+                zero.to_string()
+            } else {
+                n.to_string()
+            };
+            format!("<tr><td>{}</td><td>{n}</td><td>{v}</td></tr>", escape(d))
+        })
         .collect();
     format!("<h2>{title}</h2>{svg}<details><summary>Tableau</summary><table><tr><th>Jour</th><th>Accès</th><th>Visiteurs</th></tr>{table}</table></details>")
+}
+
+/// The reader's scope in French, with the names the configuration and the directory give.
+async fn scope_label(state: &AppState, scope: &Jurisdiction) -> String {
+    match scope {
+        Jurisdiction::All => "toutes les ressources, tous les établissements".into(),
+        Jurisdiction::Provider(key) => {
+            let name = state
+                .config
+                .providers
+                .get(key)
+                .map_or(key.as_str(), |p| &p.name);
+            format!(
+                "les ressources de l'éditeur <strong>{}</strong>",
+                escape(name)
+            )
+        }
+        Jurisdiction::Ent(id) => {
+            let name = state.config.ents.get(id).map_or(id.as_str(), |e| &e.name);
+            format!(
+                "les établissements de l'ENT <strong>{}</strong>",
+                escape(name)
+            )
+        }
+        Jurisdiction::School(uai) => {
+            let name = match state.store.school(uai).await {
+                Ok(Some(s)) if !s.name.is_empty() => format!("{} ({uai})", s.name),
+                _ => uai.to_string(),
+            };
+            format!("l'établissement <strong>{}</strong>", escape(&name))
+        }
+    }
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -186,16 +263,7 @@ pub(super) async fn results_page(
         Ok(b) => b,
         Err(e) => return refused(&p, e),
     };
-    let names: HashMap<String, String> = state
-        .config
-        .providers
-        .values()
-        .flat_map(|pr| {
-            pr.resources
-                .iter()
-                .map(|x| (x.id.to_string(), x.name.clone()))
-        })
-        .collect();
+    let names = resource_names(&state);
     let built = async {
         Ok::<_, crate::store::StoreError>((
             part(&state, &base, "total", Period::Day).await?,
@@ -243,12 +311,12 @@ pub(super) async fn results_page(
         })
         .collect();
     let body = format!(
-        "<p>Lecteur : <strong>{}</strong> — périmètre <code>{}</code> — du {} au {}.</p><p><strong>{total}</strong> accès (filtre des doubles clics COUNTER) ; {raw} accès bruts.</p>{note}<form method=\"post\" action=\"/audience/export\">{hidden}<button type=\"submit\">Télécharger en CSV (par jour et par ressource)</button></form>{}{}{}{}{}",
+        "<p>Lecteur : <strong>{}</strong> — périmètre : {} — du {} au {}.</p><p><strong>{total}</strong> accès (filtre des doubles clics COUNTER) ; {raw} accès bruts.</p>{note}<form method=\"post\" action=\"/audience/export\">{hidden}<button type=\"submit\">Télécharger en CSV (par jour et par ressource)</button></form>{}{}{}{}{}",
         escape(&r.name),
-        escape(&base.scope.label()),
-        base.from,
-        base.to,
-        per_day(&day_rows),
+        scope_label(&state, &base.scope).await,
+        french_day(base.from),
+        french_day(base.to),
+        per_day(&every_day(base.from, base.to, &day_rows), days.suppressed > 0),
         bars("Web et application native", &rows(&channels, channel_label)),
         bars("Ressources les plus consultées", &top),
         bars("Par profil", &rows(&profiles, profile_label)),
@@ -275,8 +343,45 @@ pub(super) async fn export(
         Ok(req) => req,
         Err(e) => return e.into_response(),
     };
+    let names = resource_names(&state);
     match report::build(state.store.as_ref(), &req).await {
-        Ok(rep) => csv_response(report::to_csv(&rep), true),
+        Ok(rep) => csv_response(french_csv(&rep, &names), true),
         Err(e) => unavailable(&e).into_response(),
     }
+}
+
+/// Each configured resource's name, by its id.
+fn resource_names(state: &AppState) -> HashMap<String, String> {
+    state
+        .config
+        .providers
+        .values()
+        .flat_map(|pr| {
+            pr.resources
+                .iter()
+                .map(|x| (x.id.to_string(), x.name.clone()))
+        })
+        .collect()
+}
+
+/// The dashboard's download, for people and spreadsheets: French headers, days as
+/// `24/11/2026`, the resource's name beside its id. (`/audience/report?format=csv` keeps its
+/// stable English columns for programs.)
+fn french_csv(rep: &Report, names: &HashMap<String, String>) -> String {
+    let mut out = String::from("jour;ressource;nom de la ressource;accès;accès bruts;visiteurs\n");
+    for row in &rep.rows {
+        let day = chrono::NaiveDate::parse_from_str(&row.period, "%Y-%m-%d")
+            .map(french_day)
+            .unwrap_or_else(|_| row.period.clone());
+        let name = names.get(&row.value).map_or("", String::as_str);
+        out.push_str(&format!(
+            "{day};{};{};{};{};{}\n",
+            report::csv_field(&row.value),
+            report::csv_field(name),
+            row.accesses,
+            row.accesses_raw,
+            row.visitors
+        ));
+    }
+    out
 }
