@@ -6,7 +6,10 @@
 //!
 //! `cargo bench --bench sso` runs it in full (PASSERELLE_BENCH_SECONDS, default 10, and
 //! PASSERELLE_BENCH_CONCURRENCY, default 2 per core); under `cargo test` it runs a few
-//! transactions as a smoke test.
+//! transactions as a smoke test. PASSERELLE_BENCH_STORE=redis runs it on the local Redis
+//! (PASSERELLE_TEST_REDIS_URL) instead of the memory store, and PASSERELLE_BENCH_SESSIONS=N
+//! fills the store with N other live sessions first, so that the cost per transaction can be
+//! compared between an empty store and a full one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,6 +17,8 @@
 use passerelle_testkit::gateway as common;
 
 use std::time::{Duration, Instant};
+
+use passerelle::clock::Clock;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -60,6 +65,38 @@ fn rsa_signatures_per_cpu_second(seconds: f64) -> f64 {
     n as f64 / (cpu_seconds() - cpu).max(0.01)
 }
 
+/// Stores `n` live sessions of other people, as after their ENT logins (64 writers at once).
+async fn fill(gw: &TestGateway, n: usize) {
+    let writers = 64;
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let (store, now) = (gw.state.store.clone(), gw.clock.now());
+        tasks.push(tokio::spawn(async move {
+            for i in (w..n).step_by(writers) {
+                let s = passerelle::session::Session {
+                    id: passerelle::http::cookies::new_session_id(),
+                    ent: "B0".parse().unwrap(),
+                    person_id: format!("other-{i}"),
+                    authenticated_at: now,
+                    expires_at: now + chrono::Duration::hours(6),
+                    launches: vec![],
+                    ent_session: None,
+                    relying_parties: Vec::new(),
+                    cas_services: Vec::new(),
+                    saml_parties: Vec::new(),
+                };
+                store
+                    .put_session(&s, Duration::from_secs(6 * 3600))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -83,15 +120,32 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async move {
+        let on_redis = std::env::var("PASSERELLE_BENCH_STORE").is_ok_and(|s| s == "redis");
+        let prefix = passerelle_testkit::test_redis::prefix();
+        let shared = if on_redis {
+            Some(passerelle_testkit::test_redis::store(&prefix).await)
+        } else {
+            None
+        };
         // One client (the bench) makes every request: its rate is not what is measured.
         let gw = TestGateway::with(Options {
             vars: vec![
                 ("PASSERELLE__LIMITS__LOGIN_RATE_PER_MINUTE".into(), "100000000".into()),
                 ("PASSERELLE__LIMITS__LOGIN_BURST".into(), "100000000".into()),
             ],
+            shared_store: shared,
             ..Options::default()
         })
         .await;
+        let others: usize = std::env::var("PASSERELLE_BENCH_SESSIONS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        if full && others > 0 {
+            let filled = Instant::now();
+            fill(&gw, others).await;
+            eprintln!("stored {others} other live sessions in {:.1} s", filled.elapsed().as_secs_f64());
+        }
         // A session that launched the resource, as after the médiacentre click.
         let cookie = gw.session("ens-0001").await;
         let resp = gw.get(&domaine_gar(RES_ETABL), Some(&cookie)).await;
@@ -147,7 +201,8 @@ fn main() {
             return;
         }
         let rsa = rsa_signing_rate(3.0);
-        println!("SSO transactions (provider AuthnRequest in, signed Response+Assertion out), in-process, {concurrency} concurrent, {cores} cores:");
+        let store = if on_redis { "Redis" } else { "memory" };
+        println!("SSO transactions (provider AuthnRequest in, signed Response+Assertion out), in-process, {concurrency} concurrent, {cores} cores, {store} store, {others} other live sessions:");
         println!("  transactions: {} in {elapsed:.1} s = {tps:.0} tx/s", lat.len());
         println!("  latency p50 {:?}  p95 {:?}  p99 {:?}  max {:?}", percentile(&lat, 0.50), percentile(&lat, 0.95), percentile(&lat, 0.99), lat[lat.len() - 1]);
         println!("  RSA-2048 SHA-256 signatures on one core: {rsa:.0}/s; two per transaction → floor {:.0} tx/s per core", rsa / 2.0);
@@ -158,5 +213,8 @@ fn main() {
         let rsa_cpu = rsa_signatures_per_cpu_second(3.0);
         let floor_ms = 2.0 * 1000.0 / rsa_cpu;
         println!("  CPU: {per_tx_ms:.2} ms per transaction; RSA-2048 signing {rsa_cpu:.0} per CPU-second, so two signatures take {floor_ms:.2} ms: {:.0} % of the transaction's CPU is its signatures", 100.0 * floor_ms / per_tx_ms);
+        if on_redis {
+            passerelle_testkit::test_redis::cleanup(&prefix).await;
+        }
     });
 }
