@@ -73,18 +73,13 @@ async fn fill(gw: &TestGateway, n: usize) {
         let (store, now) = (gw.state.store.clone(), gw.clock.now());
         tasks.push(tokio::spawn(async move {
             for i in (w..n).step_by(writers) {
-                let s = passerelle::session::Session {
-                    id: passerelle::http::cookies::new_session_id(),
-                    ent: "B0".parse().unwrap(),
-                    person_id: format!("other-{i}"),
-                    authenticated_at: now,
-                    expires_at: now + chrono::Duration::hours(6),
-                    launches: vec![],
-                    ent_session: None,
-                    relying_parties: Vec::new(),
-                    cas_services: Vec::new(),
-                    saml_parties: Vec::new(),
-                };
+                let s = passerelle::session::Session::opened(
+                    passerelle::http::cookies::new_session_id(),
+                    "B0".parse().unwrap(),
+                    format!("other-{i}"),
+                    now,
+                    chrono::Duration::hours(6),
+                );
                 store
                     .put_session(&s, Duration::from_secs(6 * 3600))
                     .await

@@ -118,6 +118,29 @@ impl EntSessionRef {
 }
 
 impl Session {
+    /// A session `id` opened at `now` for `person_id` of `ent`, live for `life`: nothing opened
+    /// in it yet, no party to tell.
+    pub fn opened(
+        id: String,
+        ent: IdEnt,
+        person_id: String,
+        now: DateTime<Utc>,
+        life: chrono::Duration,
+    ) -> Self {
+        Self {
+            id,
+            ent,
+            person_id,
+            authenticated_at: now,
+            expires_at: now + life,
+            launches: Vec::new(),
+            ent_session: None,
+            relying_parties: Vec::new(),
+            cas_services: Vec::new(),
+            saml_parties: Vec::new(),
+        }
+    }
+
     /// Whether anyone must be told when this session ends (OIDC clients, CAS services, SAML
     /// providers with a back channel).
     pub fn has_parties(&self) -> bool {

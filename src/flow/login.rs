@@ -129,18 +129,8 @@ pub async fn finish(
     now: DateTime<Utc>,
 ) -> Result<Finished, FlowError> {
     let life = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(6));
-    let mut session = Session {
-        id,
-        ent: v.ent.clone(),
-        person_id: v.person_id,
-        authenticated_at: now,
-        expires_at: now + life,
-        launches: Vec::new(),
-        ent_session: v.ent_session,
-        relying_parties: Vec::new(),
-        cas_services: Vec::new(),
-        saml_parties: Vec::new(),
-    };
+    let mut session = Session::opened(id, v.ent.clone(), v.person_id, now, life);
+    session.ent_session = v.ent_session;
     if let Some(previous) = v.previous {
         if previous.ent == session.ent && previous.person_id == session.person_id {
             // The same person, confirmed again: what they opened stays theirs, and the ENT's

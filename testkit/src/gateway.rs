@@ -330,18 +330,13 @@ National_elv = ["IDO", "UAI", "PRO"]
     /// A live session of `person` at ENT `ent`, as after an ENT login; returns its cookie.
     pub async fn session_at(&self, ent: &str, person: &str) -> String {
         let now = self.state.clock.now();
-        let s = passerelle::session::Session {
-            id: passerelle::http::cookies::new_session_id(),
-            ent: ent.parse().unwrap(),
-            person_id: person.into(),
-            authenticated_at: now,
-            expires_at: now + chrono::Duration::hours(6),
-            launches: vec![],
-            ent_session: None,
-            relying_parties: Vec::new(),
-            cas_services: Vec::new(),
-            saml_parties: Vec::new(),
-        };
+        let s = passerelle::session::Session::opened(
+            passerelle::http::cookies::new_session_id(),
+            ent.parse().unwrap(),
+            person.into(),
+            now,
+            chrono::Duration::hours(6),
+        );
         passerelle::store::SessionStore::put_session(
             self.state.store.as_ref(),
             &s,

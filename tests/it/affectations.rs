@@ -306,18 +306,13 @@ async fn two_gateway_nodes_sharing_one_redis_never_give_out_more_licences_than_b
     a.store.put_subscription(&licensed(1)).await.unwrap();
     // One manager session, in the shared store.
     let now = gw.clock.now();
-    let session = passerelle::session::Session {
-        id: passerelle::http::cookies::new_session_id(),
-        ent: "B0".parse().unwrap(),
-        person_id: "ens-0001".into(),
-        authenticated_at: now,
-        expires_at: now + chrono::Duration::hours(6),
-        launches: vec![],
-        ent_session: None,
-        relying_parties: Vec::new(),
-        cas_services: Vec::new(),
-        saml_parties: Vec::new(),
-    };
+    let session = passerelle::session::Session::opened(
+        passerelle::http::cookies::new_session_id(),
+        "B0".parse().unwrap(),
+        "ens-0001".into(),
+        now,
+        chrono::Duration::hours(6),
+    );
     a.store
         .put_session(&session, std::time::Duration::from_secs(3600))
         .await

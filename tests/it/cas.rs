@@ -468,18 +468,13 @@ url = "{service}"
     state.seed().await.unwrap();
     crate::support::cas_peer::subscribe_in(store.as_ref()).await;
     let now = passerelle::clock::Clock::now(&gw.clock);
-    let session = passerelle::session::Session {
-        id: passerelle::http::cookies::new_session_id(),
-        ent: "B0".parse().unwrap(),
-        person_id: "eleve-0001".into(),
-        authenticated_at: now,
-        expires_at: now + chrono::Duration::hours(6),
-        launches: vec![],
-        ent_session: None,
-        relying_parties: Vec::new(),
-        cas_services: Vec::new(),
-        saml_parties: Vec::new(),
-    };
+    let session = passerelle::session::Session::opened(
+        passerelle::http::cookies::new_session_id(),
+        "B0".parse().unwrap(),
+        "eleve-0001".into(),
+        now,
+        chrono::Duration::hours(6),
+    );
     store
         .put_session(&session, std::time::Duration::from_secs(3600))
         .await

@@ -20,18 +20,13 @@ fn ent() -> IdEnt {
 
 fn session(id: &str) -> Session {
     let now = Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap();
-    Session {
-        id: id.into(),
-        ent: ent(),
-        person_id: "p1".into(),
-        authenticated_at: now,
-        expires_at: now + chrono::Duration::hours(6),
-        launches: vec![],
-        ent_session: None,
-        relying_parties: Vec::new(),
-        cas_services: Vec::new(),
-        saml_parties: Vec::new(),
-    }
+    Session::opened(
+        id.into(),
+        ent(),
+        "p1".into(),
+        now,
+        chrono::Duration::hours(6),
+    )
 }
 
 fn person(id: &str, school: u32) -> Person {
