@@ -25,6 +25,7 @@ test: setup
 
 bench: setup
 	cargo bench --bench sso
+	cargo bench --bench sso_http
 	cargo bench --bench audience
 	cargo bench --bench listing
 
