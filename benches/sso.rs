@@ -14,6 +14,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 // The test kit's gateway builder (testkit/), of which the benchmark uses a part.
+use passerelle_testkit::bench::{cpu_seconds, percentile, rsa_signatures_per_cpu_second};
 use passerelle_testkit::gateway as common;
 
 use std::time::{Duration, Instant};
@@ -37,32 +38,6 @@ fn rsa_signing_rate(seconds: f64) -> f64 {
         n += 1;
     }
     n as f64 / start.elapsed().as_secs_f64()
-}
-
-/// This process's CPU time so far (user and system, every thread), from `/proc/self/stat`.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and
-    // 13th, in clock ticks (100 per second on Linux).
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// RSA-2048 SHA-256 signatures per CPU-second of this process (one thread signing).
-fn rsa_signatures_per_cpu_second(seconds: f64) -> f64 {
-    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
-    let (start, cpu) = (Instant::now(), cpu_seconds());
-    let mut n = 0u64;
-    while start.elapsed().as_secs_f64() < seconds {
-        let mut s =
-            openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
-        s.update(&n.to_be_bytes()).unwrap();
-        s.sign_to_vec().unwrap();
-        n += 1;
-    }
-    n as f64 / (cpu_seconds() - cpu).max(0.01)
 }
 
 /// Stores `n` live sessions of other people, as after their ENT logins (64 writers at once).
@@ -90,11 +65,6 @@ async fn fill(gw: &TestGateway, n: usize) {
     for t in tasks {
         t.await.unwrap();
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn main() {
@@ -159,7 +129,7 @@ fn main() {
         }
         let queries = std::sync::Arc::new(queries);
         let router = gw.router();
-        let (start, cpu_start) = (Instant::now(), cpu_seconds());
+        let (start, cpu_start) = (Instant::now(), cpu_seconds("self"));
         let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for _ in 0..concurrency.max(1) {
@@ -188,7 +158,7 @@ fn main() {
             lat.extend(t.await.unwrap());
         }
         let elapsed = start.elapsed().as_secs_f64();
-        let cpu = cpu_seconds() - cpu_start;
+        let cpu = cpu_seconds("self") - cpu_start;
         lat.sort();
         let tps = lat.len() as f64 / elapsed;
         if !full {

@@ -15,37 +15,9 @@
 use std::time::{Duration, Instant};
 
 use passerelle::clock::Clock;
+use passerelle_testkit::bench::{cpu_seconds, percentile, rsa_signatures_per_cpu_second};
 use passerelle_testkit::gateway::*;
 use passerelle_testkit::test_redis;
-
-/// A process's CPU time so far (user and system), from `/proc/<pid>/stat`.
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// RSA-2048 SHA-256 signatures per CPU-second of this process (one thread signing).
-fn rsa_signatures_per_cpu_second(seconds: f64) -> f64 {
-    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
-    let (start, cpu) = (Instant::now(), cpu_seconds("self"));
-    let mut n = 0u64;
-    while start.elapsed().as_secs_f64() < seconds {
-        let mut s =
-            openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
-        s.update(&n.to_be_bytes()).unwrap();
-        s.sign_to_vec().unwrap();
-        n += 1;
-    }
-    n as f64 / (cpu_seconds("self") - cpu).max(0.01)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)

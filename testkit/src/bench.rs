@@ -1,0 +1,39 @@
+//! What the benchmarks measure with: a process's CPU time (`/proc/<pid>/stat`), the RSA-2048
+//! signing rate per CPU-second of the running process (the yardstick a transaction's CPU is
+//! compared with, measured in the same run), and latency percentiles.
+
+use std::time::{Duration, Instant};
+
+/// A process's CPU time so far (user and system, every thread), from `/proc/<pid>/stat`;
+/// `pid` may be `self`.
+pub fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and
+    // 13th, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// RSA-2048 SHA-256 signatures per CPU-second of this process (one thread signing for
+/// `seconds` of wall time).
+pub fn rsa_signatures_per_cpu_second(seconds: f64) -> f64 {
+    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let (start, cpu) = (Instant::now(), cpu_seconds("self"));
+    let mut n = 0u64;
+    while start.elapsed().as_secs_f64() < seconds {
+        let mut s =
+            openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+        s.update(&n.to_be_bytes()).unwrap();
+        s.sign_to_vec().unwrap();
+        n += 1;
+    }
+    n as f64 / (cpu_seconds("self") - cpu).max(0.01)
+}
+
+/// The `p` percentile (0 to 1) of `sorted` latencies.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
