@@ -89,7 +89,7 @@ pub struct VerifiedLogout {
     pub remember_until: DateTime<Utc>,
 }
 
-fn err(check: Check, detail: impl Into<std::borrow::Cow<'static, str>>) -> SamlError {
+pub(super) fn err(check: Check, detail: impl Into<std::borrow::Cow<'static, str>>) -> SamlError {
     SamlError::new(check, detail)
 }
 

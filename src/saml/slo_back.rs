@@ -13,7 +13,7 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 
 use super::keys::SigningKey;
-use super::slo::{Carried, Peer, MAX_AGE, STATUS_SUCCESS};
+use super::slo::{err, Carried, Peer, MAX_AGE, STATUS_SUCCESS};
 use super::xml::{escape, instant, new_id};
 use super::{Check, SamlError};
 
@@ -79,10 +79,6 @@ struct Read {
     in_response_to: Option<String>,
     issuer: Option<String>,
     status: Option<String>,
-}
-
-fn err(check: Check, detail: impl Into<std::borrow::Cow<'static, str>>) -> SamlError {
-    SamlError::new(check, detail)
 }
 
 /// Verifies the LogoutResponse `carried` (Redirect or POST) from `peer` (an ENT, or a

@@ -186,6 +186,18 @@ fn ent_doc(k: &Keys, key: &KeyFiles) -> Doc {
     ))
 }
 
+/// The provider's AuthnRequest `id`, signed with `signer`, asking for `acs`: its SSO path.
+fn sso_path(signer: &KeyFiles, id: &str, acs: &str) -> String {
+    let q = authn_request_query(
+        &private_key(signer),
+        id,
+        Some(acs),
+        None,
+        "2026-11-24T08:00:00Z",
+    );
+    format!("/idp/profile/SAML2/Redirect/SSO?{q}")
+}
+
 /// A gateway whose ENT B0 and SAML provider are registered by the server's metadata.
 async fn gateway(k: &Keys, md_base: &str) -> Result<TestGateway, String> {
     gateway_on(k, md_base, None).await
@@ -426,18 +438,8 @@ async fn on_a_shared_redis_another_node_uses_the_change_at_its_next_request() {
     let cookie = b.session("ens-0001").await;
     let opened = b.get(&domaine_gar(RES_ETABL), Some(&cookie)).await;
     assert_eq!(opened.status(), StatusCode::FOUND);
-    let q = authn_request_query(
-        &private_key(&k.sp),
-        "_r-shared",
-        Some(new_acs),
-        None,
-        "2026-11-24T08:00:00Z",
-    );
     let sso = b
-        .get(
-            &format!("/idp/profile/SAML2/Redirect/SSO?{q}"),
-            Some(&cookie),
-        )
+        .get(&sso_path(&k.sp, "_r-shared", new_acs), Some(&cookie))
         .await;
     assert_eq!(sso.status(), StatusCode::OK);
     assert!(body_string(sso).await.contains(new_acs));
@@ -458,18 +460,7 @@ async fn a_providers_new_acs_url_is_used_without_restart() {
             .status(),
         StatusCode::FOUND
     );
-    let sso = |id: &str| {
-        format!(
-            "/idp/profile/SAML2/Redirect/SSO?{}",
-            authn_request_query(
-                &private_key(&k.sp),
-                id,
-                Some(new_acs),
-                None,
-                "2026-11-24T08:00:00Z"
-            )
-        )
-    };
+    let sso = |id: &str| sso_path(&k.sp, id, new_acs);
     let before = gw.get(&sso("_r1"), Some(&cookie)).await;
     assert!(before.status().is_client_error());
     assert_eq!(gw.refused_checks().last(), Some(&"saml.acs"));
@@ -499,19 +490,7 @@ async fn a_providers_new_acs_url_is_used_without_restart() {
         "sp.xml",
         Doc::Xml(sp_md(&k.federation, new_acs, &sp2.cert_b64())),
     );
-    let q = authn_request_query(
-        &private_key(&sp2),
-        "_r3",
-        Some(new_acs),
-        None,
-        "2026-11-24T08:00:00Z",
-    );
-    let rolled = gw
-        .get(
-            &format!("/idp/profile/SAML2/Redirect/SSO?{q}"),
-            Some(&cookie),
-        )
-        .await;
+    let rolled = gw.get(&sso_path(&sp2, "_r3", new_acs), Some(&cookie)).await;
     assert_eq!(rolled.status(), StatusCode::OK);
 }
 
