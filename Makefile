@@ -27,6 +27,7 @@ bench: setup
 	cargo bench --bench sso
 	cargo bench --bench sso_http
 	cargo bench --bench audience
+	cargo bench --bench counting
 	cargo bench --bench listing
 
 certs:

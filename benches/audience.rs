@@ -335,6 +335,7 @@ async fn month_of_counts(schools: u32, days: u32, per_school_day: u32) {
                     outil: "Manuel".into(),
                     visitor: format!("v{s}-{}", k % 7),
                     visitor_prev: None,
+                    part: ((s * 7 + k % 7) % 8) as u8,
                 });
                 total += 1;
                 if batch.len() == 500 {

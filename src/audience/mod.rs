@@ -60,6 +60,9 @@ pub struct AudienceSettings {
     pub buffer_capacity: usize,
     pub when_full: WhenFull,
     pub batch_size: usize,
+    /// Counting tasks per node, each a consumer of the counting group (so that batches are
+    /// counted side by side).
+    pub counters: usize,
     /// A consumer's events still unacknowledged after this long are taken over by another.
     pub claim_idle: Duration,
     /// How long an event id is remembered, so that a redelivery counts once.
@@ -79,6 +82,7 @@ impl Default for AudienceSettings {
             buffer_capacity: 100_000,
             when_full: WhenFull::DropOldest,
             batch_size: 500,
+            counters: 2,
             claim_idle: Duration::from_secs(60),
             dedup: Duration::from_secs(2 * 24 * 3600),
             retention: Duration::from_secs(800 * 24 * 3600),

@@ -23,6 +23,7 @@ use super::{AudienceSettings, WhenFull};
 use crate::backoff::Backoff;
 use crate::clock::Clock;
 use crate::domain::audience_event::{AudienceEvent, DeviceClass};
+use crate::domain::counting::part_of;
 use crate::store::{Store, StoreResult};
 use crate::trace::Channel;
 
@@ -180,6 +181,7 @@ impl Audience {
             outil: a.outil.clone(),
             visitor,
             visitor_prev,
+            part: part_of(&a.uai),
         })
     }
 
@@ -291,11 +293,20 @@ impl Audience {
             let (me, store, clock) = (self.clone(), store.clone(), clock.clone());
             tokio::spawn(async move { me.run_shipper(store.as_ref(), clock.as_ref()).await })
         };
-        let counter = {
+        tasks.push(shipper);
+        for n in 0..self.settings.counters.max(1) {
             let (me, store) = (self.clone(), store.clone());
-            tokio::spawn(async move { me.run_counter(store.as_ref()).await })
-        };
-        tasks.extend([shipper, counter]);
+            // A stable consumer name per task, so that a restarted node takes its own
+            // pending events back at once; the first trims the stream.
+            let consumer = if n == 0 {
+                self.node.clone()
+            } else {
+                format!("{}-{n}", self.node)
+            };
+            tasks.push(tokio::spawn(async move {
+                me.run_counter(store.as_ref(), &consumer, n == 0).await
+            }));
+        }
         tasks
     }
 
@@ -320,15 +331,15 @@ impl Audience {
         }
     }
 
-    async fn run_counter(&self, store: &dyn Store) {
+    async fn run_counter(&self, store: &dyn Store, consumer: &str, trims: bool) {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         let mut since_trim = 0u32;
         loop {
-            match self.count_once(store, &self.node).await {
+            match self.count_once(store, consumer).await {
                 Ok(0) => {
                     backoff.reset();
                     since_trim += 1;
-                    if since_trim >= 50 {
+                    if trims && since_trim >= 50 {
                         since_trim = 0;
                         if let Err(e) = store.trim_events().await {
                             tracing::warn!(error = %e, "audience stream could not be trimmed");

@@ -4,14 +4,16 @@
 //! than the configured minimum are withheld (and counted as withheld).
 //!
 //! Visitors are distinct within a day only (the salt changes every day): over a month or a
-//! range they are summed day by day ("visitor-days").
+//! range they are summed day by day ("visitor-days"). A month the range covers whole is read
+//! from its month hash (counted as the days are), the rest day by day, so a month's report
+//! reads one hash per month, whatever the number of days or rows.
 
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
-use crate::domain::counting::{counts_key, scope_part, visitors_key, TOTAL, VIEWS};
+use crate::domain::counting::{has_months, hash_of, month_of, scope_part, TOTAL, VIEWS};
 use crate::domain::Jurisdiction;
 use crate::store::{Store, StoreResult};
 
@@ -139,53 +141,71 @@ pub struct Report {
 fn period_of(day: NaiveDate, req: &ReportRequest) -> String {
     match req.period {
         Period::Day => day.to_string(),
-        Period::Month => format!("{:04}-{:02}", day.year(), day.month()),
+        Period::Month => month_of(day),
         Period::Total => format!("{}/{}", req.from, req.to),
     }
+}
+
+/// What to read for a range: (the row period it adds to, the hash's period), a month's hash
+/// for a month the range covers whole (unless rows are per day, or the scope has none), a
+/// day's hash for the rest.
+fn segments(req: &ReportRequest, months: bool) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut day = req.from;
+    while day <= req.to {
+        let first = day.with_day(1).unwrap_or(day);
+        let next_month = first
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(NaiveDate::MAX);
+        let whole = day == first && next_month.pred_opt().is_some_and(|last| last <= req.to);
+        if whole && months && req.period != Period::Day {
+            out.push((period_of(day, req), month_of(day)));
+            day = next_month;
+        } else {
+            out.push((period_of(day, req), day.to_string()));
+            match day.succ_opt() {
+                Some(d) => day = d,
+                None => break,
+            }
+        }
+    }
+    out
 }
 
 /// Builds a report from the store's counts.
 pub async fn build(store: &dyn Store, req: &ReportRequest) -> StoreResult<Report> {
     let scope = req.scope.key_part();
-    let days: Vec<NaiveDate> = req.from.iter_days().take_while(|d| *d <= req.to).collect();
-    let keys: Vec<String> = days
+    let segments = segments(req, has_months(&scope));
+    let (keys, prefixes): (Vec<String>, Vec<String>) = segments
         .iter()
-        .map(|d| counts_key(&d.to_string(), &scope, &req.by))
-        .collect();
+        .map(|(_, hash)| hash_of(hash, &scope, &req.by))
+        .unzip();
     let hashes = store.audience_cells(&keys).await?;
-    // (day, value) → (filtered, raw)
-    let mut cells: Vec<(NaiveDate, String, i64, i64)> = Vec::new();
-    for (day, fields) in days.iter().zip(hashes) {
-        let mut per: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut rows: BTreeMap<(String, String), Row> = BTreeMap::new();
+    for (((period, _), fields), prefix) in segments.into_iter().zip(hashes).zip(prefixes) {
         for (field, n) in fields {
-            match field.split_once(':') {
-                Some(("f", v)) => per.entry(v.to_string()).or_default().0 += n,
-                Some(("r", v)) => per.entry(v.to_string()).or_default().1 += n,
+            let Some((kind, value)) = field
+                .split_once(':')
+                .and_then(|(kind, rest)| Some((kind, rest.strip_prefix(prefix.as_str())?)))
+            else {
+                continue;
+            };
+            let row = rows
+                .entry((period.clone(), value.to_string()))
+                .or_insert_with(|| Row {
+                    period: period.clone(),
+                    value: value.to_string(),
+                    accesses: 0,
+                    accesses_raw: 0,
+                    visitors: 0,
+                });
+            match kind {
+                "f" => row.accesses += n,
+                "r" => row.accesses_raw += n,
+                "u" => row.visitors += u64::try_from(n).unwrap_or(0),
                 _ => {}
             }
         }
-        cells.extend(per.into_iter().map(|(v, (f, r))| (*day, v, f, r)));
-    }
-    let vkeys: Vec<String> = cells
-        .iter()
-        .map(|(d, v, _, _)| visitors_key(&d.to_string(), &scope, &req.by, v))
-        .collect();
-    let visitors = store.audience_visitors(&vkeys).await?;
-    let mut rows: BTreeMap<(String, String), Row> = BTreeMap::new();
-    for ((day, value, f, r), n) in cells.into_iter().zip(visitors) {
-        let period = period_of(day, req);
-        let row = rows
-            .entry((period.clone(), value.clone()))
-            .or_insert_with(|| Row {
-                period,
-                value,
-                accesses: 0,
-                accesses_raw: 0,
-                visitors: 0,
-            });
-        row.accesses += f;
-        row.accesses_raw += r;
-        row.visitors += n;
     }
     let mut suppressed = 0;
     let mut out: Vec<Row> = rows

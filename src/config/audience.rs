@@ -60,6 +60,12 @@ fn settings(cx: &mut Ctx<'_>, a: &RawAudience, s: &mut AudienceSettings) {
         }
         s.batch_size = n;
     }
+    if let Some(n) = a.counters {
+        if !(1..=16).contains(&n) {
+            cx.problem("audience.counters", "must be between 1 and 16");
+        }
+        s.counters = n;
+    }
     if let Some(n) = a.claim_idle_seconds {
         if n == 0 {
             cx.problem("audience.claim_idle_seconds", "must be at least 1");

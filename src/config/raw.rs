@@ -142,6 +142,8 @@ pub struct RawAudience {
     /// `drop_oldest` (default) or `drop_newest`.
     pub when_full: Option<String>,
     pub batch_size: Option<usize>,
+    /// Counting tasks per node, each a consumer of the counting group.
+    pub counters: Option<usize>,
     pub claim_idle_seconds: Option<u64>,
     pub dedup_hours: Option<u64>,
     pub retention_days: Option<u64>,

@@ -153,6 +153,11 @@ pub struct AudienceEvent {
     /// that a double click across midnight is still recognised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visitor_prev: Option<String>,
+    /// The partition of the shared store's counts the person's events are counted in (a hash
+    /// of the person, the same every day: see `counting::PARTS`). Events of earlier versions
+    /// have none and are counted in the first.
+    #[serde(default)]
+    pub part: u8,
 }
 
 impl AudienceEvent {

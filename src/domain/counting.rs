@@ -1,36 +1,61 @@
 //! The counting rules and the layout of the counts, shared by both stores.
 //!
-//! An event is counted once (by its id), whatever the number of deliveries. For each day,
-//! counts are kept in *views*: a scope (everything, one provider, one ENT project, one school)
-//! crossed with one dimension to break down by. A view is a hash `c:<day>:<scope>:<by>` with
-//! fields `r:<value>` (raw accesses) and `f:<value>` (accesses after the COUNTER double-click
-//! filter); the distinct visitors of each cell are a set (a HyperLogLog in the shared
-//! store) `v:<day>:<scope>:<by>=<value>`. The shared store runs the same rules in one Lua
-//! script (`count_events.lua`); [`Tally`] is the in-process version, and the contract tests
-//! hold both to the same figures.
+//! An event is counted once (by its id), whatever the number of deliveries. Counts are kept in
+//! *views*: a scope (everything, one provider, one ENT project, one school) crossed with one
+//! dimension to break down by, per day and, for every scope but a school, pre-aggregated per
+//! month as the days are counted. Each count has three fields: `r:` (raw accesses), `f:`
+//! (accesses after the COUNTER double-click filter) and `u:` (visitor-days: the distinct
+//! visitors of the cell on the day, summed over the days of a month). The hashes
+//! ([`hash_of`]): `c:<period>:<scope>:<by>` with fields `<kind>:<value>` for everything, a
+//! provider and an ENT project (`<period>` is `YYYY-MM-DD` or `YYYY-MM`); one hash a day for a
+//! school, `c:<day>:uai=<UAI>`, with fields `<kind>:<by>=<value>` (a school's views are small,
+//! and one hash is cheaper to count into than five). Reports read hashes only, so the
+//! ministry's month by school is one hash whatever the number of days.
+//!
+//! A visitor is a person in a school (as the GAR attributes every access to the school the
+//! person chose): a teacher who opens resources in two schools on one day is a visitor of each,
+//! in the school's figures and in the sums above them. A visitor is new to a cell when the cell
+//! is not yet among those of the visitor's day ([`Tally`] keeps them as sets; the shared store
+//! keeps, per visitor, school and day, one small hash of the day's cell tokens and last
+//! clicks), which makes visitor counts exact. The double-click rule applies within a school.
+//!
+//! The shared store spreads the counts over [`PARTS`] partitions, by a hash of the school
+//! ([`part_of`]), so that everything one school's events touch (their visitors' days and last
+//! clicks, the school's hashes) is in one partition and partitions are counted independently,
+//! side by side and, on a cluster, on different nodes. A report sums the partitions; a
+//! school's row of a month by school is in one of them only. The Lua script `count_events.lua` runs these rules in one partition;
+//! [`Tally`] is the in-process version, and the contract tests hold both to the same figures.
 //!
 //! The double-click rule (COUNTER R5): two accesses by the same visitor to the same resource
 //! less than 30 seconds apart count once, and the later one is the one kept (so its day and
 //! dimensions carry the filtered count).
-//!
-//! A backup carries the counts as a [`CountsDump`]: the counts hashes and visitor sets by
-//! their key (whatever the layout) and the ids already counted, so that counting goes on after
-//! a restore as it would have without one. Never the day salts: they are destroyed 48 hours
-//! after their day, and a backup must not outlive that promise (a restored store draws new
-//! ones, so the visitors of the restore's days may count twice).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use super::audience_event::AudienceEvent;
+use super::counts_dump::CountsDump;
 
 /// The COUNTER double-click window.
 pub const DOUBLE_CLICK_MS: i64 = 30_000;
 
 /// Total, the `by` of a view that breaks nothing down.
 pub const TOTAL: &str = "total";
+
+/// The partitions of the shared store's counts. Fixed: a person's events must always land in
+/// the same partition, and reports read every one.
+pub const PARTS: u8 = 8;
+
+/// The partition of a school's counts (FNV-1a of the UAI, modulo [`PARTS`]).
+pub fn part_of(uai: &str) -> u8 {
+    let h = u64::from_be_bytes(cell_token("uai", uai));
+    (h % u64::from(PARTS)) as u8
+}
+
+/// How long a visitor's day of cells is kept: past the salt's life (48 hours after the day),
+/// the day's late events get visitors of their own anyway.
+pub const VISITOR_DAY_SECONDS: u64 = 3 * 24 * 3600;
 
 /// Every view kept: (scope dimension, the dimensions it is broken down by).
 pub const VIEWS: &[(&str, &[&str])] = &[
@@ -90,21 +115,53 @@ pub fn scope_part(scope_dim: &str, value: Option<&str>) -> String {
     }
 }
 
-/// The counts hash of one view on one day.
-pub fn counts_key(day: &str, scope: &str, by: &str) -> String {
-    format!("c:{day}:{scope}:{by}")
+/// The counts hash of one view for one period (a day `YYYY-MM-DD` or a month `YYYY-MM`).
+pub fn counts_key(period: &str, scope: &str, by: &str) -> String {
+    format!("c:{period}:{scope}:{by}")
 }
 
-/// The visitor set of one cell.
-pub fn visitors_key(day: &str, scope: &str, by: &str, value: &str) -> String {
-    format!("v:{day}:{scope}:{by}={value}")
+/// Whether a scope's counts are pre-aggregated per month (a school's are not: its month is
+/// read from its days, a month of one school's hashes being small).
+pub fn has_months(scope: &str) -> bool {
+    !scope.starts_with("uai=")
 }
 
-/// The cells an event falls in, as (`<day>:<scope>:<by>`, value): the counts hash is that
-/// view with `c:` before it, the visitor set the cell with `v:` before it and `=<value>` after.
+/// The hash holding a view's counts for a period, and what the field's name holds before the
+/// value (after `r:`, `f:` or `u:`): see the module's documentation.
+pub fn hash_of(period: &str, scope: &str, by: &str) -> (String, String) {
+    if has_months(scope) {
+        (counts_key(period, scope, by), String::new())
+    } else {
+        (format!("c:{period}:{scope}"), format!("{by}="))
+    }
+}
+
+/// The hash and field of a cell (a view `<scope>:<by>` of [`cells_of`] and its value) for a
+/// period: (key, field without its kind).
+pub fn cell_of(period: &str, view: &str, value: &str) -> (String, String) {
+    let (scope, by) = view.rsplit_once(':').unwrap_or((view, TOTAL));
+    let (key, prefix) = hash_of(period, scope, by);
+    (key, format!("{prefix}{value}"))
+}
+
+/// The month of a day, as the period of its month's hashes (`YYYY-MM`).
+pub fn month_of(day: NaiveDate) -> String {
+    format!("{:04}-{:02}", day.year(), day.month())
+}
+
+/// The month hash of a day hash's key (`c:YYYY-MM-DD:…` → `c:YYYY-MM:…`), `None` for a key
+/// that is not a day's or whose scope has no month hashes.
+pub fn month_key_of(day_key: &str) -> Option<String> {
+    let rest = day_key.strip_prefix("c:")?;
+    let (period, view) = rest.split_once(':')?;
+    (period.len() == 10 && period.as_bytes().get(7) == Some(&b'-') && has_months(view))
+        .then(|| format!("c:{}:{view}", &period[..7]))
+}
+
+/// The cells an event falls in, as (`<scope>:<by>`, value), day left out: the counts hash is
+/// `c:<period>:` before the view.
 pub fn cells_of(e: &AudienceEvent) -> Vec<(String, String)> {
-    let day = e.day.to_string();
-    let mut out = Vec::with_capacity(32);
+    let mut out = Vec::with_capacity(25);
     for (scope_dim, bys) in VIEWS {
         let scope = if *scope_dim == "all" {
             "all".to_string()
@@ -112,18 +169,22 @@ pub fn cells_of(e: &AudienceEvent) -> Vec<(String, String)> {
             scope_part(scope_dim, Some(&dim(e, scope_dim)))
         };
         for by in *bys {
-            out.push((format!("{day}:{scope}:{by}"), dim(e, by)));
+            out.push((format!("{scope}:{by}"), dim(e, by)));
         }
     }
     out
 }
 
-/// Calls `f(counts key, value, visitors key)` for every cell an event falls in.
-fn each_cell(e: &AudienceEvent, mut f: impl FnMut(String, String, String)) {
-    for (view, value) in cells_of(e) {
-        let vk = format!("v:{view}={value}");
-        f(format!("c:{view}"), value, vk);
+/// A cell's token in a visitor's day of cells (the shared store's): 8 bytes of FNV-1a over
+/// `<scope>:<by>=<value>`, stable across versions and nodes. A visitor's day holds some fifty
+/// cells, so two sharing a token (a visitor-day missed) is a one-in-10^14 event.
+pub fn cell_token(view: &str, value: &str) -> [u8; 8] {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in view.bytes().chain([b'=']).chain(value.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
+    h.to_be_bytes()
 }
 
 /// What one call to count a batch did.
@@ -135,83 +196,71 @@ pub struct Counted {
     pub duplicates: u64,
 }
 
-/// The counts of a store as a backup carries them (`store::backup`), the same from either
-/// store, so that they move between the memory store, a Redis and a Redis Cluster.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CountsDump {
-    /// Every counts hash by its key below the audience family (`c:<day>:<scope>:<by>` today),
-    /// its fields as [`Tally::cells`] and `audience_cells` read them (`r:<v>`, `f:<v>`).
-    pub cells: BTreeMap<String, BTreeMap<String, i64>>,
-    /// Every visitor set by its key (`v:<day>:<scope>:<by>=<value>` today).
-    pub visitors: BTreeMap<String, Visitors>,
-    /// When keys of `cells` and `visitors` expire (milliseconds since the epoch), for a store
-    /// that keeps them a limited time (Redis: `audience.retention_days` after their first
-    /// count); a key absent here is kept `audience.retention_days` from its import.
-    pub expires: BTreeMap<String, i64>,
-    /// The ids of the events already counted, each with when it may be forgotten
-    /// (milliseconds since the epoch): a redelivery after the restore still counts once.
-    pub counted: BTreeMap<String, i64>,
-}
-
-impl CountsDump {
-    /// Whether there is no count at all.
-    pub fn is_empty(&self) -> bool {
-        self.cells.is_empty() && self.visitors.is_empty()
-    }
-
-    /// The days the counts hashes cover (the second part of their key).
-    pub fn days(&self) -> BTreeSet<&str> {
-        self.cells
-            .keys()
-            .filter_map(|k| k.split(':').nth(1))
-            .collect()
+impl std::ops::AddAssign for Counted {
+    fn add_assign(&mut self, o: Self) {
+        self.new += o.new;
+        self.duplicates += o.duplicates;
     }
 }
 
-/// One visitor set: the memory store keeps its members, Redis a HyperLogLog.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Visitors {
-    /// The distinct visitors, as `audience_visitors` answered at the export.
-    pub count: u64,
-    /// The members the store knows (the memory store's sets).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub members: Vec<String>,
-    /// A Redis HyperLogLog, its string value in hex (`GET`, restored by `SET`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hll: Option<String>,
+/// A counted id as a backup carries it: the id, with its partition before a `/` when it is
+/// not the first (ids never hold a `/`).
+pub fn counted_entry(part: u8, id: &str) -> String {
+    if part == 0 {
+        id.to_string()
+    } else {
+        format!("{part}/{id}")
+    }
+}
+
+/// The partition and id of a backup's counted entry.
+pub fn counted_from_entry(entry: &str) -> (u8, &str) {
+    match entry.split_once('/') {
+        Some((p, id)) => match p.parse::<u8>() {
+            Ok(p) if p < PARTS => (p, id),
+            _ => (0, entry),
+        },
+        None => (0, entry),
+    }
 }
 
 /// The in-process counts (the memory store's).
 #[derive(Debug, Default)]
 pub struct Tally {
     counts: HashMap<String, HashMap<String, i64>>,
-    visitors: HashMap<String, HashSet<String>>,
-    /// Visitor sets restored from a Redis HyperLogLog: its count, less the members known
-    /// beside it, and its value (hex), given back at the next export.
-    estimated: HashMap<String, (u64, String)>,
-    /// Event id → its time, for idempotency.
-    seen: HashMap<String, i64>,
-    /// `visitor|resource` → the last access kept by the double-click rule.
+    /// `<day>|<visitor>|<uai>` → the cells (`<scope>:<by>=<value>`) the visitor has on that
+    /// day in that school.
+    met: HashMap<String, HashSet<String>>,
+    /// Event id → (its time, its partition), for idempotency.
+    seen: HashMap<String, (i64, u8)>,
+    /// `visitor|uai|resource` → the last access kept by the double-click rule.
     last: HashMap<String, AudienceEvent>,
 }
 
-/// Seen ids and last clicks older than this (before the newest event) are forgotten.
+/// Seen ids, last clicks and visitor-days older than this (before the newest event) are
+/// forgotten.
 pub const FORGET_AFTER_MS: i64 = 3 * 24 * 3600 * 1000;
 
 impl Tally {
-    fn bump(&mut self, key: String, field: String, delta: i64) {
-        *self
-            .counts
-            .entry(key)
-            .or_default()
-            .entry(field)
-            .or_insert(0) += delta;
+    /// Adds `delta` to the `kind` count of a cell, on the event's day and month.
+    fn bump(&mut self, day: NaiveDate, view: &str, kind: &str, value: &str, delta: i64) {
+        let scope = view.rsplit_once(':').map_or(view, |(s, _)| s);
+        let month = has_months(scope).then(|| month_of(day));
+        for period in std::iter::once(day.to_string()).chain(month) {
+            let (key, field) = cell_of(&period, view, value);
+            *self
+                .counts
+                .entry(key)
+                .or_default()
+                .entry(format!("{kind}:{field}"))
+                .or_insert(0) += delta;
+        }
     }
 
     fn filtered(&mut self, e: &AudienceEvent, delta: i64) {
-        each_cell(e, |k, v, _| self.bump(k, format!("f:{v}"), delta));
+        for (view, value) in cells_of(e) {
+            self.bump(e.day, &view, "f", &value, delta);
+        }
     }
 
     /// Counts a batch, in order.
@@ -222,20 +271,23 @@ impl Tally {
                 out.duplicates += 1;
                 continue;
             }
-            self.seen.insert(e.id.clone(), e.t);
+            self.seen.insert(e.id.clone(), (e.t, e.part));
             out.new += 1;
-            each_cell(e, |k, v, hk| {
-                self.bump(k, format!("r:{v}"), 1);
-                self.visitors
-                    .entry(hk)
-                    .or_default()
-                    .insert(e.visitor.clone());
-            });
-            let here = format!("{}|{}", e.visitor, e.resource);
+            let met_key = format!("{}|{}|{}", e.day, e.visitor, e.uai);
+            for (view, value) in cells_of(e) {
+                self.bump(e.day, &view, "r", &value, 1);
+                let cell = format!("{view}={value}");
+                if self.met.entry(met_key.clone()).or_default().insert(cell) {
+                    self.bump(e.day, &view, "u", &value, 1);
+                }
+            }
+            let here = format!("{}|{}|{}", e.visitor, e.uai, e.resource);
             let last = self.last.get(&here).cloned().or_else(|| {
-                e.visitor_prev
-                    .as_ref()
-                    .and_then(|p| self.last.get(&format!("{p}|{}", e.resource)).cloned())
+                e.visitor_prev.as_ref().and_then(|p| {
+                    self.last
+                        .get(&format!("{p}|{}|{}", e.uai, e.resource))
+                        .cloned()
+                })
             });
             let mut kept = true;
             if let Some(l) = last.filter(|l| (e.t - l.t).abs() < DOUBLE_CLICK_MS) {
@@ -259,9 +311,17 @@ impl Tally {
         if self.seen.len() < 1_000_000 {
             return;
         }
-        let newest = self.seen.values().copied().max().unwrap_or(0);
-        self.seen.retain(|_, t| newest - *t < FORGET_AFTER_MS);
+        let newest = self.seen.values().map(|(t, _)| *t).max().unwrap_or(0);
+        self.seen.retain(|_, (t, _)| newest - *t < FORGET_AFTER_MS);
         self.last.retain(|_, e| newest - e.t < FORGET_AFTER_MS);
+        let oldest_day = DateTime::<Utc>::from_timestamp_millis(newest - FORGET_AFTER_MS)
+            .map(|t| t.date_naive().to_string())
+            .unwrap_or_default();
+        self.met.retain(|k, _| {
+            k.split('|')
+                .next()
+                .is_some_and(|d| d >= oldest_day.as_str())
+        });
     }
 
     /// The fields of one counts hash.
@@ -269,22 +329,14 @@ impl Tally {
         self.counts.get(key).cloned().unwrap_or_default()
     }
 
-    /// The number of distinct visitors of one cell. A set restored from a HyperLogLog adds
-    /// the members counted since to the HyperLogLog's count (one of them may be counted twice:
-    /// the memory store cannot tell whether the HyperLogLog holds it).
-    pub fn distinct(&self, key: &str) -> u64 {
-        self.visitors.get(key).map_or(0, |s| s.len() as u64)
-            + self.estimated.get(key).map_or(0, |(n, _)| *n)
-    }
-
     /// Whether anything is counted.
     pub fn is_empty(&self) -> bool {
-        self.counts.is_empty() && self.visitors.is_empty() && self.estimated.is_empty()
+        self.counts.is_empty()
     }
 
-    /// The counts, visitor sets and counted ids, for a backup (salts are the store's). The
-    /// tally forgets ids by the newest event's time, not the clock: each one is given
-    /// [`FORGET_AFTER_MS`] from `now` (or from its event, if later).
+    /// The counts and counted ids, for a backup (salts are the store's, and a visitor's day of
+    /// cells is tied to a salt). The tally forgets ids by the newest event's time, not the
+    /// clock: each one is given [`FORGET_AFTER_MS`] from `now` (or from its event, if later).
     pub fn dump(&self, now: DateTime<Utc>) -> CountsDump {
         let cells = self
             .counts
@@ -296,38 +348,25 @@ impl Tally {
                 )
             })
             .collect();
-        let keys: BTreeSet<&String> = self.visitors.keys().chain(self.estimated.keys()).collect();
-        let visitors = keys
-            .into_iter()
-            .map(|k| {
-                let mut members: Vec<String> = self
-                    .visitors
-                    .get(k)
-                    .map(|s| s.iter().cloned().collect())
-                    .unwrap_or_default();
-                members.sort();
-                let v = Visitors {
-                    count: self.distinct(k),
-                    members,
-                    hll: self.estimated.get(k).map(|(_, h)| h.clone()),
-                };
-                (k.clone(), v)
-            })
-            .collect();
         let counted = self
             .seen
             .iter()
-            .map(|(id, t)| (id.clone(), now.timestamp_millis().max(*t) + FORGET_AFTER_MS))
+            .map(|(id, (t, part))| {
+                (
+                    counted_entry(*part, id),
+                    now.timestamp_millis().max(*t) + FORGET_AFTER_MS,
+                )
+            })
             .collect();
         CountsDump {
             cells,
-            visitors,
             counted,
             ..CountsDump::default()
         }
     }
 
-    /// Adds a backup's counts, visitor sets and counted ids.
+    /// Adds a backup's counts and counted ids (a dump from an earlier version is upgraded
+    /// first: [`CountsDump::upgraded`]).
     pub fn restore(&mut self, dump: &CountsDump) {
         for (k, fields) in &dump.cells {
             let here = self.counts.entry(k.clone()).or_default();
@@ -335,16 +374,54 @@ impl Tally {
                 *here.entry(f.clone()).or_insert(0) += n;
             }
         }
-        for (k, v) in &dump.visitors {
-            let set = self.visitors.entry(k.clone()).or_default();
-            set.extend(v.members.iter().cloned());
-            if let Some(hll) = &v.hll {
-                let beside = v.count.saturating_sub(v.members.len() as u64);
-                self.estimated.insert(k.clone(), (beside, hll.clone()));
-            }
+        for (entry, forget_at) in &dump.counted {
+            let (part, id) = counted_from_entry(entry);
+            self.seen
+                .insert(id.to_string(), (forget_at - FORGET_AFTER_MS, part));
         }
-        for (id, forget_at) in &dump.counted {
-            self.seen.insert(id.clone(), forget_at - FORGET_AFTER_MS);
-        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_key_has_its_month_key() {
+        assert_eq!(
+            month_key_of("c:2026-11-24:provider=ed:resource").as_deref(),
+            Some("c:2026-11:provider=ed:resource")
+        );
+        assert_eq!(month_key_of("c:2026-11-24:uai=0561641E"), None);
+        assert_eq!(month_key_of("c:2026-11:all:total"), None);
+        assert_eq!(month_key_of("v:2026-11-24:all:total=*"), None);
+    }
+
+    #[test]
+    fn a_school_has_one_hash_a_day() {
+        assert_eq!(
+            cell_of("2026-11-24", "uai=0561641E:resource", "ark:/1"),
+            ("c:2026-11-24:uai=0561641E".into(), "resource=ark:/1".into())
+        );
+        assert_eq!(
+            cell_of("2026-11", "all:uai", "0561641E"),
+            ("c:2026-11:all:uai".into(), "0561641E".into())
+        );
+    }
+
+    #[test]
+    fn counted_entries_carry_their_partition() {
+        assert_eq!(counted_from_entry(&counted_entry(0, "abc")), (0, "abc"));
+        assert_eq!(counted_from_entry(&counted_entry(5, "abc")), (5, "abc"));
+        // A `/` that does not name a partition is part of the id (never written so).
+        assert_eq!(counted_from_entry("99/abc"), (0, "99/abc"));
+    }
+
+    #[test]
+    fn cell_tokens_tell_cells_apart() {
+        let a = cell_token("all:resource", "ark:/1");
+        assert_eq!(a, cell_token("all:resource", "ark:/1"));
+        assert_ne!(a, cell_token("all:resource", "ark:/2"));
+        assert_ne!(cell_token("all:uai", "x"), cell_token("all:ua", "i=x"));
     }
 }

@@ -5,16 +5,13 @@
 //! records are left out: they are short-lived, and a restore ends them as a restart of the
 //! store would.
 //!
-//! The counts ([`CountsDump`]) are every counts hash and visitor set by its key below the
-//! audience family (whatever the layout of `domain::counting`), with the ids already counted
-//! (a redelivery after the restore counts once); never the day salts (destroyed 48 hours after
-//! their day: a restored store draws new ones). Visitor sets differ by store: Redis keeps a
-//! HyperLogLog, carried as its raw value and its count, and restored into Redis by `SET`
-//! (the same `PFCOUNT`); the memory store keeps the members, restored into Redis by `PFADD`
-//! (the HyperLogLog's estimate, exact for small sets). The memory store restores a
-//! HyperLogLog as its count plus the members counted after it, and gives the HyperLogLog back
-//! at its next export. Not carried: the last click of each visitor (the double-click filter
-//! forgets a click made just before the restore) and the events not yet counted.
+//! The counts ([`CountsDump`]) are every counts hash (days and months, visitor-days included,
+//! partitions summed) by its key below the audience family, with the ids already counted (a
+//! redelivery after the restore counts once); never the day salts (destroyed 48 hours after
+//! their day: a restored store draws new ones) nor the visitors' days of cells that go with
+//! them. Not carried either: the last click of each visitor (the double-click filter forgets a
+//! click made just before the restore) and the events not yet counted. Format 3; formats 2
+//! (visitor sets beside day hashes) and 1 (no counts) are read and upgraded.
 //!
 //! Written against the traits only, so a dump moves between the memory store and Redis, and
 //! between a single node and a cluster.
@@ -28,9 +25,9 @@ use serde::{Deserialize, Serialize};
 use super::{Replaced, Store, StoreError, StoreResult};
 use crate::domain::{Assignment, CountsDump, Directory, IdEnt, Resource, Subscription, Uai};
 
-/// The dump's format. Format 1 (before the counts) is read too, as a dump without counts;
-/// an import refuses any other.
-pub const FORMAT: u32 = 2;
+/// The dump's format. Formats 1 (before the counts) and 2 (visitor sets, no month hashes)
+/// are read too; an import refuses any other.
+pub const FORMAT: u32 = 3;
 
 /// Everything durable, in a stable order (so two dumps of the same data are equal).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +50,7 @@ impl Dump {
     /// How much the dump holds, for the operator.
     pub fn summary(&self) -> String {
         format!(
-            "{} ENT directory(ies) ({} school(s), {} person(s)), {} school binding(s), {} resource(s), {} subscription(s), {} assignment(s), {} audience count cell(s) over {} day(s) ({} visitor set(s), {} counted event id(s))",
+            "{} ENT directory(ies) ({} school(s), {} person(s)), {} school binding(s), {} resource(s), {} subscription(s), {} assignment(s), {} audience counts hash(es) over {} day(s) ({} counted event id(s))",
             self.directories.len(),
             self.directories.values().map(|d| d.schools.len()).sum::<usize>(),
             self.directories.values().map(|d| d.persons.len()).sum::<usize>(),
@@ -63,7 +60,6 @@ impl Dump {
             self.assignments.len(),
             self.counts.cells.len(),
             self.counts.days().len(),
-            self.counts.visitors.len(),
             self.counts.counted.len(),
         )
     }
@@ -199,6 +195,8 @@ pub async fn import(
     for a in &dump.assignments {
         store.add_assignment(a).await?;
     }
-    store.import_counts(&dump.counts, retention, now).await?;
+    // A dump of an earlier version is read in today's layout.
+    let counts = dump.counts.clone().upgraded();
+    store.import_counts(&counts, retention, now).await?;
     Ok(())
 }

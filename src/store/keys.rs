@@ -150,10 +150,22 @@ impl Keys {
         format!("{}:{{abo}}:catver", self.prefix)
     }
 
-    /// Every audience key (stream, counts, visitor sets, salts, seen ids, last clicks) shares
-    /// the `{aud}` tag, so the counting script is atomic in a cluster.
+    /// The audience's stream and day salts, and the first partition of its counts, share the
+    /// `{aud}` tag.
     pub fn audience(&self, rest: &str) -> String {
-        format!("{}:{{aud}}:{}", self.prefix, rest)
+        self.audience_part(0, rest)
+    }
+
+    /// A partition of the audience counts (`domain::counting::PARTS`): its counts hashes,
+    /// counted ids, last clicks and visitors' days share one tag (`{aud}` for the first,
+    /// `{aud.<n>}` for the others), so that its counting script is atomic in a cluster and
+    /// partitions spread over its nodes.
+    pub fn audience_part(&self, part: u8, rest: &str) -> String {
+        if part == 0 {
+            format!("{}:{{aud}}:{}", self.prefix, rest)
+        } else {
+            format!("{}:{{aud.{part}}}:{}", self.prefix, rest)
+        }
     }
 
     /// The stream of audience events.

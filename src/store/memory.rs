@@ -543,10 +543,6 @@ impl AudienceStore for MemoryStore {
         Ok(self.audience().cells(keys))
     }
 
-    async fn audience_visitors(&self, keys: &[String]) -> StoreResult<Vec<u64>> {
-        Ok(self.audience().visitors(keys))
-    }
-
     async fn day_salt(
         &self,
         day: NaiveDate,

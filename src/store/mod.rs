@@ -267,10 +267,8 @@ pub trait AudienceStore: Send + Sync {
         dedup: Duration,
         retention: Duration,
     ) -> StoreResult<Counted>;
-    /// The fields of counts hashes.
+    /// The fields of counts hashes (`r:`, `f:`, `u:`), partitions summed.
     async fn audience_cells(&self, keys: &[String]) -> StoreResult<Vec<HashMap<String, i64>>>;
-    /// The distinct visitors of cells.
-    async fn audience_visitors(&self, keys: &[String]) -> StoreResult<Vec<u64>>;
     /// The salt of `day`: drawn at random by the first caller, the same for every node, gone
     /// at `expires_at` (`now` is the caller's clock).
     async fn day_salt(

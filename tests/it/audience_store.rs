@@ -47,4 +47,5 @@ both!(
     stream_groups_and_claims,
     day_salts,
     double_click_conformance,
+    months_and_partitions_agree,
 );

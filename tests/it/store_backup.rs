@@ -148,7 +148,7 @@ async fn the_command_line_exports_and_imports_between_two_redis_stores() {
         assert!(said.contains("3 subscription(s)"), "{said}");
         assert!(
             said.contains(&format!(
-                "{} audience count cell(s) over 2 day(s)",
+                "{} audience counts hash(es) over 2 day(s)",
                 dump.counts.cells.len()
             )),
             "{said}"
@@ -163,7 +163,7 @@ async fn the_command_line_exports_and_imports_between_two_redis_stores() {
             String::from_utf8_lossy(&out.stderr)
         );
         let back: Dump = serde_json::from_slice(&std::fs::read(&to).unwrap()).unwrap();
-        // The memory store's visitor sets come back as HyperLogLogs, the rest as it was.
+        // The counts come back as they were.
         let no_counts = |d: &Dump| Dump {
             counts: Default::default(),
             ..d.clone()
@@ -286,43 +286,39 @@ async fn counts_move_between_memory_redis_and_a_cluster_with_the_same_figures() 
     let summary = from_memory.summary();
     assert!(
         summary.contains(&format!(
-            "{} audience count cell(s) over 2 day(s)",
+            "{} audience counts hash(es) over 2 day(s)",
             from_memory.counts.cells.len()
         )),
         "{summary}"
     );
     assert!(summary.ends_with("9 counted event id(s))"), "{summary}");
-    assert!(from_memory
-        .counts
-        .visitors
-        .values()
-        .all(|v| v.hll.is_none()));
+    assert!(from_memory.counts.visitors.is_empty());
+    // Each day hash has its month's: 2 days of one month.
+    assert_eq!(from_memory.counts.days().len(), 2);
+    assert!(from_memory.counts.cells.contains_key("c:2026-11:all:total"));
 
-    // Memory → Redis: members become HyperLogLogs with the same counts.
+    // Memory → Redis: the same counts (into the first partition), the same figures.
     let (a, b) = (test_redis::prefix(), test_redis::prefix());
     let redis = test_redis::store(&a).await;
     import(redis.as_ref(), &from_memory).await.unwrap();
     same_as_source("memory → redis", redis.as_ref(), &expected, &salt, &batch).await;
     let from_redis = export(redis.as_ref()).await;
     assert_eq!(from_redis.counts.cells, from_memory.counts.cells);
-    assert!(from_redis.counts.visitors.values().all(|v| v.hll.is_some()));
+    assert!(from_redis.counts.visitors.is_empty());
     assert_eq!(
         from_redis.counts.expires.len(),
-        from_redis.counts.cells.len() + from_redis.counts.visitors.len(),
+        from_redis.counts.cells.len(),
         "every Redis count key expires"
     );
 
-    // Redis → memory: HyperLogLogs kept as their counts, given back at the next export.
+    // Redis → memory.
     let memory2 = MemoryStore::new();
     import(&memory2, &from_redis).await.unwrap();
     same_as_source("redis → memory", &memory2, &expected, &salt, &batch).await;
     let from_memory2 = export(&memory2).await;
-    assert_eq!(
-        from_memory2.counts.visitors, from_redis.counts.visitors,
-        "the HyperLogLogs come back"
-    );
+    assert_eq!(from_memory2.counts.cells, from_redis.counts.cells);
 
-    // Memory (restored from Redis) → Redis: the same HyperLogLogs again.
+    // Memory (restored from Redis) → Redis: the same dump again.
     let redis2 = test_redis::store(&b).await;
     import(redis2.as_ref(), &from_memory2).await.unwrap();
     same_as_source(
@@ -395,12 +391,12 @@ async fn a_format_1_dump_imports_without_counts_and_another_format_is_refused() 
     assert!(!target.has_counts().await.unwrap());
     assert!(old
         .summary()
-        .contains("0 audience count cell(s) over 0 day(s)"));
-    json["format"] = 3.into();
+        .contains("0 audience counts hash(es) over 0 day(s)"));
+    json["format"] = 4.into();
     let newer: Dump = serde_json::from_value(json).unwrap();
     match import(&MemoryStore::new(), &newer).await {
-        Err(e @ ImportError::Format(3)) => {
-            assert!(e.to_string().contains("reads formats 1 to 2"), "{e}")
+        Err(e @ ImportError::Format(4)) => {
+            assert!(e.to_string().contains("reads formats 1 to 3"), "{e}")
         }
         other => panic!("{other:?}"),
     }
@@ -412,7 +408,7 @@ async fn counting_goes_on_after_a_restore_as_it_would_have_without_one() {
     let source = test_redis::store(&a).await;
     count_some(source.as_ref()).await;
     let dump = export(source.as_ref()).await;
-    // Restored into memory (HyperLogLogs kept as their counts) and into another Redis.
+    // Restored into memory and into another Redis.
     let memory = MemoryStore::new();
     import(&memory, &dump).await.unwrap();
     let redis = test_redis::store(&b).await;
@@ -442,4 +438,71 @@ async fn counting_goes_on_after_a_restore_as_it_would_have_without_one() {
     assert_eq!(figures(again.as_ref()).await, expected, "memory → redis");
     test_redis::cleanup(&a).await;
     test_redis::cleanup(&b).await;
+}
+
+/// A dump of an earlier version (format 2): visitor sets beside the day hashes, no month
+/// hashes. It is upgraded on import: the same figures, by day and by month.
+#[tokio::test]
+async fn a_format_2_dump_with_visitor_sets_imports_with_the_same_figures() {
+    let memory = MemoryStore::new();
+    count_some(&memory).await;
+    let expected = figures(&memory).await;
+    let mut old = export(&memory).await;
+    old.format = 2;
+    let cells = std::mem::take(&mut old.counts.cells);
+    for (key, fields) in cells {
+        let Some(day) = key.split(':').nth(1).filter(|p| p.len() == 10) else {
+            continue; // format 2 had no month hashes
+        };
+        let view = &key[2 + day.len() + 1..];
+        for (field, n) in fields {
+            let (kind, value) = field.split_once(':').unwrap();
+            // A school's views were a hash each.
+            let (view, value) = match view.starts_with("uai=") {
+                true => {
+                    let (by, value) = value.split_once('=').unwrap();
+                    (format!("{view}:{by}"), value.to_string())
+                }
+                false => (view.to_string(), value.to_string()),
+            };
+            if kind == "u" {
+                old.counts.visitors.insert(
+                    format!("v:{day}:{view}={value}"),
+                    passerelle::domain::Visitors {
+                        count: n as u64,
+                        members: Vec::new(),
+                        hll: None,
+                    },
+                );
+            } else {
+                old.counts
+                    .cells
+                    .entry(format!("c:{day}:{view}"))
+                    .or_default()
+                    .insert(format!("{kind}:{value}"), n);
+            }
+        }
+    }
+    assert!(!old.counts.visitors.is_empty());
+    let prefix = test_redis::prefix();
+    let redis = test_redis::store(&prefix).await;
+    let target = MemoryStore::new();
+    for (name, store) in [("memory", &target as &dyn Store), ("redis", redis.as_ref())] {
+        import(store, &old).await.unwrap();
+        assert_eq!(figures(store).await, expected, "{name}");
+        let month = cell(
+            store,
+            Jurisdiction::All,
+            "total",
+            "*",
+            "2026-11-01",
+            "2026-11-30",
+        )
+        .await;
+        assert_eq!(
+            month, expected[0],
+            "{name}: the month, from its upgraded month hash"
+        );
+    }
+    test_redis::cleanup(&prefix).await;
 }

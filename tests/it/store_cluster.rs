@@ -68,6 +68,7 @@ async fn the_store_contract_holds_on_a_redis_cluster() {
     audience_contract::stream_groups_and_claims(fresh("c").await).await;
     audience_contract::day_salts(fresh("d").await).await;
     audience_contract::double_click_conformance(fresh("e").await).await;
+    audience_contract::months_and_partitions_agree(fresh("f").await).await;
     // Keys really are spread: sessions land on more than one node.
     for i in 0..50 {
         store

@@ -134,10 +134,6 @@ impl AudienceMemory {
         keys.iter().map(|k| self.tally.cells(k)).collect()
     }
 
-    pub(super) fn visitors(&self, keys: &[String]) -> Vec<u64> {
-        keys.iter().map(|k| self.tally.distinct(k)).collect()
-    }
-
     pub(super) fn has_counts(&self) -> bool {
         !self.tally.is_empty()
     }

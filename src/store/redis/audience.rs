@@ -1,8 +1,10 @@
 //! The Redis store's audience part: a Redis stream read by consumer groups (`XREADGROUP`,
 //! `XAUTOCLAIM` for a crashed consumer's events, `XACK`, `XTRIM MINID` once every group is
-//! done), the day salts (`SET NX PX`), and the counts: one Lua script per batch
-//! (`count_events.lua`) that skips already-counted ids, applies the double-click rule and
-//! increments hashes and HyperLogLogs, so a batch is counted whole or not at all.
+//! done), the day salts (`SET NX PX`), and the counts: a batch is split by partition and each
+//! partition's events go to one run of a Lua script (`count_events.lua`), on its own slot, that
+//! skips already-counted ids, applies the double-click rule, tells new visitors of each cell
+//! and increments the day's and the month's hashes, so a partition's events are counted whole
+//! or not at all. Reports read every partition's hash of a key and sum them.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -13,7 +15,10 @@ use rand::RngCore;
 use redis::{Script, Value};
 
 use super::{unavailable, RedisStore};
-use crate::domain::counting::{cells_of, dim, views_json, DIMENSIONS, DOUBLE_CLICK_MS};
+use crate::domain::counting::{
+    cell_of, cell_token, cells_of, dim, has_months, month_of, views_json, DIMENSIONS,
+    DOUBLE_CLICK_MS, PARTS, VISITOR_DAY_SECONDS,
+};
 use crate::domain::{AudienceEvent, Counted, CountsDump};
 use crate::store::{AudienceStore, Delivered, StoreError, StoreResult};
 
@@ -90,21 +95,127 @@ fn is_error(e: &redis::RedisError, code: &str) -> bool {
     e.code() == Some(code) || e.to_string().contains(code)
 }
 
-/// One raw access in a packed count field (`raw * 2^32 + filtered`).
-pub(super) const PACKED_RAW: i64 = 1 << 32;
+/// One raw access in an earlier version's packed count field (`raw * 2^32 + filtered`).
+const LEGACY_PACKED_RAW: i64 = 1 << 32;
 
-/// The script keeps `raw * 2^32 + filtered` in one field per cell; reports read `r:`/`f:`.
-pub(super) fn unpack(packed: HashMap<String, i64>) -> HashMap<String, i64> {
-    let mut out = HashMap::with_capacity(packed.len() * 2);
-    for (value, n) in packed {
-        let raw = n.div_euclid(PACKED_RAW);
-        out.insert(format!("r:{value}"), raw);
-        out.insert(format!("f:{value}"), n - raw * PACKED_RAW);
+/// Adds a counts hash's field to `sum`. The counts hashes of an earlier version kept
+/// `raw * 2^32 + filtered` in one field named by the value alone (and no visitors); today's
+/// fields are already `r:`, `f:` and `u:`.
+pub(super) fn add_field(sum: &mut HashMap<String, i64>, field: String, n: i64) {
+    if field.starts_with("r:") || field.starts_with("f:") || field.starts_with("u:") {
+        *sum.entry(field).or_insert(0) += n;
+        return;
     }
-    out
+    let raw = n.div_euclid(LEGACY_PACKED_RAW);
+    *sum.entry(format!("r:{field}")).or_insert(0) += raw;
+    *sum.entry(format!("f:{field}")).or_insert(0) += n - raw * LEGACY_PACKED_RAW;
 }
 
 impl RedisStore {
+    /// Counts one partition's events in one run of `count_events.lua`.
+    async fn count_part(
+        &self,
+        part: u8,
+        events: &[&AudienceEvent],
+        dedup: Duration,
+        retention: Duration,
+    ) -> StoreResult<Counted> {
+        let at = |rest: &str| self.keys.audience_part(part, rest);
+        // The batch's hashes and cells, pre-aggregated as if every event were new and kept;
+        // the script corrects the rest. Each event is sent as the indices (1-based) of its
+        // cells.
+        let mut hashes: Vec<String> = Vec::new();
+        let mut hash_index: HashMap<String, usize> = HashMap::new();
+        let mut hash = |key: String| -> usize {
+            *hash_index.entry(key).or_insert_with_key(|k| {
+                hashes.push(k.clone());
+                hashes.len()
+            })
+        };
+        // (day, view, value) → its cell: (day hash, month hash or 0, field, raw, filtered,
+        // token).
+        let mut index: HashMap<(String, String, String), usize> = HashMap::new();
+        let mut cells: Vec<(usize, usize, String, i64, [u8; 9])> = Vec::new();
+        let mut of_event: Vec<Vec<usize>> = Vec::with_capacity(events.len());
+        for e in events {
+            let day = e.day.to_string();
+            let month = month_of(e.day);
+            let mut mine = Vec::with_capacity(25);
+            for (view, value) in cells_of(e) {
+                let k = (day.clone(), view, value);
+                let n = match index.get(&k) {
+                    Some(n) => *n,
+                    None => {
+                        let (key, field) = cell_of(&day, &k.1, &k.2);
+                        let scope = k.1.rsplit_once(':').map_or(k.1.as_str(), |(s, _)| s);
+                        let month_hash = if has_months(scope) {
+                            hash(at(&cell_of(&month, &k.1, &k.2).0))
+                        } else {
+                            0
+                        };
+                        let mut token = [b't'; 9];
+                        token[1..].copy_from_slice(&cell_token(&k.1, &k.2));
+                        cells.push((hash(at(&key)), month_hash, field, 0, token));
+                        index.insert(k, cells.len());
+                        cells.len()
+                    }
+                };
+                cells[n - 1].3 += 1;
+                mine.push(n);
+            }
+            of_event.push(mine);
+        }
+        let script = Script::new(COUNT_EVENTS);
+        let mut inv = script.key(at("counts"));
+        inv.arg(at(""))
+            .arg(retention.as_secs().max(1))
+            .arg(dedup.as_secs().max(1))
+            .arg(DOUBLE_CLICK_MS)
+            .arg(views_json())
+            .arg(VISITOR_DAY_SECONDS)
+            .arg(events.len())
+            .arg(hashes.len())
+            .arg(cells.len());
+        for (e, mine) in events.iter().zip(&of_event) {
+            let prev = match (&e.visitor_prev, e.day.pred_opt()) {
+                (Some(v), Some(d)) => at(&format!("vd:{d}|{v}|{}", e.uai)),
+                _ => String::new(),
+            };
+            let mut record = format!("{}|{}", e.t, e.day);
+            for name in DIMENSIONS {
+                record.push('|');
+                record.push_str(&dim(e, name));
+            }
+            inv.arg(&e.id)
+                .arg(e.t)
+                .arg(e.day.to_string())
+                .arg(at(&format!("vd:{}|{}|{}", e.day, e.visitor, e.uai)))
+                .arg(prev)
+                .arg(format!("d:{}", e.resource))
+                .arg(record);
+            for n in mine {
+                inv.arg(*n);
+            }
+        }
+        for h in &hashes {
+            inv.arg(h);
+        }
+        for (day_hash, month_hash, field, n, token) in &cells {
+            inv.arg(*day_hash)
+                .arg(*month_hash)
+                .arg(field)
+                .arg(*n)
+                .arg(*n)
+                .arg(&token[..]);
+        }
+        let mut conn = self.conn.clone();
+        let (new, duplicates): (u64, u64) = inv
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable("count audience events"))?;
+        Ok(Counted { new, duplicates })
+    }
+
     async fn ensure_group(&self, group: &str) -> StoreResult<()> {
         let stream = self.keys.audience_stream();
         let mut conn = self.conn.clone();
@@ -299,55 +410,21 @@ impl AudienceStore for RedisStore {
     ) -> StoreResult<Counted> {
         // Work that grows with the data: the bulk deadline.
         let this = self.bulk();
-        if events.is_empty() {
-            return Ok(Counted::default());
-        }
-        // Pre-aggregated as if every event were new and kept; the script corrects the rest.
-        let mut cells: HashMap<(String, String), i64> = HashMap::new();
-        let mut sets: HashMap<String, std::collections::BTreeSet<&str>> = HashMap::new();
+        let mut parts: Vec<Vec<&AudienceEvent>> = vec![Vec::new(); usize::from(PARTS)];
         for e in events {
-            for (view, value) in cells_of(e) {
-                sets.entry(format!("{view}={value}"))
-                    .or_default()
-                    .insert(e.visitor.as_str());
-                *cells.entry((view, value)).or_insert(0) += PACKED_RAW + 1;
-            }
+            parts[usize::from(e.part % PARTS)].push(e);
         }
-        let script = Script::new(COUNT_EVENTS);
-        let mut inv = script.key(this.keys.audience_stream());
-        inv.arg(this.keys.audience(""))
-            .arg(retention.as_secs().max(1))
-            .arg(dedup.as_secs().max(1))
-            .arg(DOUBLE_CLICK_MS)
-            .arg(views_json())
-            .arg(events.len())
-            .arg(cells.len())
-            .arg(sets.len());
-        for e in events {
-            inv.arg(&e.id)
-                .arg(e.t)
-                .arg(e.day.to_string())
-                .arg(&e.visitor)
-                .arg(e.visitor_prev.as_deref().unwrap_or(""));
-            for name in DIMENSIONS {
-                inv.arg(dim(e, name));
-            }
+        // The partitions are counted at once: on a cluster, by their own nodes.
+        let runs = parts
+            .iter()
+            .enumerate()
+            .filter(|(_, batch)| !batch.is_empty())
+            .map(|(part, batch)| this.count_part(part as u8, batch, dedup, retention));
+        let mut out = Counted::default();
+        for counted in futures_util::future::try_join_all(runs).await? {
+            out += counted;
         }
-        for ((view, value), delta) in &cells {
-            inv.arg(view).arg(value).arg(*delta);
-        }
-        for (cell, members) in &sets {
-            inv.arg(cell).arg(members.len());
-            for m in members {
-                inv.arg(*m);
-            }
-        }
-        let mut conn = this.conn.clone();
-        let (new, duplicates): (u64, u64) = inv
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unavailable("count audience events"))?;
-        Ok(Counted { new, duplicates })
+        Ok(out)
     }
 
     async fn audience_cells(&self, keys: &[String]) -> StoreResult<Vec<HashMap<String, i64>>> {
@@ -356,32 +433,28 @@ impl AudienceStore for RedisStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for k in keys {
-            pipe.cmd("HGETALL").arg(this.keys.audience(k));
+        // One pipeline per partition (one slot each, so that a cluster takes it), at once.
+        let reads = (0..PARTS).map(|part| {
+            let mut pipe = redis::pipe();
+            for k in keys {
+                pipe.cmd("HGETALL").arg(this.keys.audience_part(part, k));
+            }
+            let mut conn = this.conn.clone();
+            async move {
+                pipe.query_async::<Vec<Vec<(String, i64)>>>(&mut conn)
+                    .await
+                    .map_err(unavailable("audience counts"))
+            }
+        });
+        let mut out = vec![HashMap::new(); keys.len()];
+        for part in futures_util::future::try_join_all(reads).await? {
+            for (sum, fields) in out.iter_mut().zip(part) {
+                for (f, n) in fields {
+                    add_field(sum, f, n);
+                }
+            }
         }
-        let mut conn = this.conn.clone();
-        let packed: Vec<HashMap<String, i64>> = pipe
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable("audience counts"))?;
-        Ok(packed.into_iter().map(unpack).collect())
-    }
-
-    async fn audience_visitors(&self, keys: &[String]) -> StoreResult<Vec<u64>> {
-        // Work that grows with the data: the bulk deadline.
-        let this = self.bulk();
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = redis::pipe();
-        for k in keys {
-            pipe.cmd("PFCOUNT").arg(this.keys.audience(k));
-        }
-        let mut conn = this.conn.clone();
-        pipe.query_async(&mut conn)
-            .await
-            .map_err(unavailable("audience visitors"))
+        Ok(out)
     }
 
     async fn day_salt(

@@ -1,23 +1,26 @@
-//! The Redis store's counts in a backup (`store::backup`): read by pages of `SCAN` inside a
-//! script sent to the `{aud}` slot (`scan_audience.lua`), so that a cluster is read on the
-//! node holding every audience key; written back by pipelines.
+//! The Redis store's counts in a backup (`store::backup`): read partition by partition, by
+//! pages of `SCAN` inside a script sent to the partition's slot (`scan_audience.lua`), so that
+//! a cluster is read on the node holding it; written back by pipelines.
 //!
-//! Counts hashes leave in the shape reports read (`r:<v>`, `f:<v>`, unpacked from the
-//! script's `raw * 2^32 + filtered`) and are packed again. A visitor HyperLogLog leaves as its
-//! `PFCOUNT` and its string value (`GET`, in hex), and comes back by `SET`, so its count is
-//! the same; members from the memory store are `PFADD`ed. Expiries leave as
+//! Counts hashes leave as they are (`r:`, `f:`, `u:` fields; an earlier version's packed
+//! fields unpacked), the partitions summed, and come back into the first partition (reports
+//! sum the partitions, wherever a count is). Expiries leave as
 //! `PEXPIRETIME` and come back by `PEXPIREAT`; keys without one get the retention from the
-//! import. Counted ids (`seen:<id>`) leave with their expiry; day salts (`salt:<day>`, destroyed
-//! 48 hours after their day), last clicks (`dc:`, one hour) and the event stream are left out.
+//! import. Counted ids (`seen:<id>`) leave with their expiry and partition, and come back into
+//! it. Left out: day salts (`salt:<day>`, destroyed 48 hours after their day), the visitors'
+//! days of cells (`vd:`, tied to a salt), last clicks (`dc:`, one hour) and the event stream.
+//! A store written by an earlier version may still hold visitor HyperLogLogs (`v:`): they
+//! leave as their `PFCOUNT` and string value, for the import to turn into visitor-days.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use redis::{Script, Value};
 
-use super::audience::{unpack, PACKED_RAW};
+use super::audience::add_field;
 use super::{unavailable, RedisStore};
+use crate::domain::counting::{counted_entry, counted_from_entry, PARTS};
 use crate::domain::{CountsDump, Visitors};
 use crate::store::{StoreError, StoreResult};
 
@@ -62,21 +65,22 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 impl RedisStore {
-    /// Every audience key whose name (below the family) starts with `starts`, page by
-    /// page; `f` answers whether to go on.
+    /// Every key of a partition of the audience whose name (below the partition's prefix)
+    /// starts with `starts`, page by page; `f` answers whether to go on.
     async fn scan_audience(
         &self,
+        part: u8,
         starts: &str,
         mut f: impl FnMut(Found) -> bool,
     ) -> StoreResult<()> {
-        let prefix = self.keys.audience("");
+        let prefix = self.keys.audience_part(part, "");
         let pattern = format!("{}{starts}*", glob_escaped(&prefix));
         let script = Script::new(SCAN_AUDIENCE);
         let mut cursor = "0".to_string();
         loop {
             let mut conn = self.conn.clone();
             let page: Value = script
-                .key(self.keys.audience_stream())
+                .key(self.keys.audience_part(part, "counts"))
                 .arg(&prefix)
                 .arg(&pattern)
                 .arg(&cursor)
@@ -121,64 +125,74 @@ impl RedisStore {
     pub(super) async fn any_counts(&self) -> StoreResult<bool> {
         let this = self.bulk();
         let mut any = false;
-        this.scan_audience("c:", |_| {
-            any = true;
-            false
-        })
-        .await?;
-        Ok(any)
+        for part in 0..PARTS {
+            this.scan_audience(part, "c:", |_| {
+                any = true;
+                false
+            })
+            .await?;
+            if any {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     pub(super) async fn dump_counts(&self, _now: DateTime<Utc>) -> StoreResult<CountsDump> {
         let this = self.bulk();
         let mut dump = CountsDump::default();
         let mut bad = None;
-        this.scan_audience("", |k| {
-            let name = k.name;
-            if let Some(id) = name.strip_prefix("seen:") {
-                if let Some(at) = k.expires {
-                    dump.counted.insert(id.to_string(), at);
-                }
-                return true;
-            }
-            if name.starts_with("c:") {
-                match redis::from_redis_value::<HashMap<String, i64>>(&k.value) {
-                    Ok(packed) => {
-                        dump.cells
-                            .insert(name.clone(), unpack(packed).into_iter().collect());
+        for part in 0..PARTS {
+            this.scan_audience(part, "", |k| {
+                let name = k.name;
+                if let Some(id) = name.strip_prefix("seen:") {
+                    if let Some(at) = k.expires {
+                        dump.counted.insert(counted_entry(part, id), at);
                     }
-                    Err(_) => {
+                    return true;
+                }
+                if name.starts_with("c:") {
+                    let Ok(fields) = redis::from_redis_value::<Vec<(String, i64)>>(&k.value) else {
                         bad = Some(name);
                         return false;
+                    };
+                    let mut sum = HashMap::new();
+                    for (f, n) in fields {
+                        add_field(&mut sum, f, n);
                     }
+                    let here = dump.cells.entry(name.clone()).or_default();
+                    for (f, n) in sum {
+                        *here.entry(f).or_insert(0) += n;
+                    }
+                } else if name.starts_with("v:") {
+                    let Value::Array(v) = &k.value else {
+                        return true;
+                    };
+                    let (Some(Ok(count)), Some(hll)) = (
+                        v.first().map(redis::from_redis_value::<u64>),
+                        v.get(1).and_then(bytes),
+                    ) else {
+                        return true;
+                    };
+                    let v = Visitors {
+                        count,
+                        members: Vec::new(),
+                        hll: Some(hex::encode(hll)),
+                    };
+                    dump.visitors.insert(name.clone(), v);
+                } else {
+                    return true;
                 }
-            } else if name.starts_with("v:") {
-                let Value::Array(v) = &k.value else {
-                    return true;
-                };
-                let (Some(Ok(count)), Some(hll)) = (
-                    v.first().map(redis::from_redis_value::<u64>),
-                    v.get(1).and_then(bytes),
-                ) else {
-                    return true;
-                };
-                let v = Visitors {
-                    count,
-                    members: Vec::new(),
-                    hll: Some(hex::encode(hll)),
-                };
-                dump.visitors.insert(name.clone(), v);
-            } else {
-                return true;
+                if let Some(at) = k.expires {
+                    let e = dump.expires.entry(name).or_insert(at);
+                    *e = (*e).max(at);
+                }
+                true
+            })
+            .await?;
+            if let Some(name) = bad {
+                return Err(corrupt(&format!("{name} is not a counts hash")));
             }
-            if let Some(at) = k.expires {
-                dump.expires.insert(name, at);
-            }
-            true
-        })
-        .await?;
-        if let Some(name) = bad {
-            return Err(corrupt(&format!("{name} is not a counts hash")));
         }
         Ok(dump)
     }
@@ -198,55 +212,25 @@ impl RedisStore {
                 .copied()
                 .unwrap_or(now_ms.saturating_add(keep_ms))
         };
-        // Each write is one closure over a pipeline, sent BATCH at a time.
-        let mut writes: Vec<Write<'_>> = Vec::new();
+        // Each write is one closure over a pipeline, by partition (a pipeline stays in one
+        // slot, so that a cluster takes it), sent BATCH at a time.
+        let mut writes: Vec<Vec<Write<'_>>> = (0..PARTS).map(|_| Vec::new()).collect();
         for (name, fields) in &dump.cells {
             let key = this.keys.audience(name);
-            let mut packed: BTreeMap<&str, i64> = BTreeMap::new();
-            let mut other = Vec::new();
-            for (field, n) in fields {
-                if let Some(v) = field.strip_prefix("r:") {
-                    *packed.entry(v).or_insert(0) += n * PACKED_RAW;
-                } else if let Some(v) = field.strip_prefix("f:") {
-                    *packed.entry(v).or_insert(0) += n;
-                } else {
-                    other.push((field.as_str(), *n));
-                }
-            }
             let at = until(name);
-            writes.push(Box::new(move |p| {
-                for (v, n) in &packed {
-                    p.cmd("HSET").arg(&key).arg(*v).arg(*n).ignore();
-                }
-                for (f, n) in &other {
-                    p.cmd("HSET").arg(&key).arg(*f).arg(*n).ignore();
+            writes[0].push(Box::new(move |p| {
+                for (f, n) in fields {
+                    p.cmd("HSET").arg(&key).arg(f).arg(*n).ignore();
                 }
                 p.cmd("PEXPIREAT").arg(&key).arg(at).ignore();
             }));
         }
-        for (name, v) in &dump.visitors {
-            let key = this.keys.audience(name);
-            let hll = match &v.hll {
-                Some(h) => Some(hex::decode(h).map_err(|_| corrupt(&format!("{name}: not hex")))?),
-                None => None,
-            };
-            if hll.is_none() && v.members.is_empty() {
-                continue;
-            }
-            let at = until(name);
-            writes.push(Box::new(move |p| {
-                if let Some(h) = &hll {
-                    p.cmd("SET").arg(&key).arg(h.as_slice()).ignore();
-                }
-                for m in v.members.chunks(BATCH) {
-                    p.cmd("PFADD").arg(&key).arg(m).ignore();
-                }
-                p.cmd("PEXPIREAT").arg(&key).arg(at).ignore();
-            }));
-        }
-        for (id, at) in dump.counted.iter().filter(|(_, at)| **at > now_ms) {
-            let key = this.keys.audience(&format!("seen:{id}"));
-            writes.push(Box::new(move |p| {
+        // Visitor sets of an earlier version's dump are read as visitor-days
+        // (`CountsDump::upgraded`) before they reach here.
+        for (entry, at) in dump.counted.iter().filter(|(_, at)| **at > now_ms) {
+            let (part, id) = counted_from_entry(entry);
+            let key = this.keys.audience_part(part, &format!("seen:{id}"));
+            writes[usize::from(part)].push(Box::new(move |p| {
                 p.cmd("SET")
                     .arg(&key)
                     .arg("1")
@@ -255,7 +239,7 @@ impl RedisStore {
                     .ignore();
             }));
         }
-        for chunk in writes.chunks(BATCH) {
+        for chunk in writes.iter().flat_map(|w| w.chunks(BATCH)) {
             let mut pipe = redis::pipe();
             for w in chunk {
                 w(&mut pipe);

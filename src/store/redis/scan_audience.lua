@@ -1,15 +1,15 @@
--- One page of a backup's reading of the audience keys (src/store/redis/audience.rs,
--- `export_counts`): SCAN from a cursor, then for each key found its name below the audience
--- family, when it expires (ms since the epoch, -1 never) and its value: a counts hash's fields
--- and values, a visitor HyperLogLog's count and string (after PFCOUNT, which caches the count
--- in the string: the same HyperLogLog always reads the same), a salt's string, nothing for a
--- counted id.
--- Every audience key shares the {aud} slot, so on a cluster this runs on the node that holds
+-- One page of a backup's reading of a partition of the audience keys
+-- (src/store/redis/audience_backup.rs): SCAN from a cursor, then for each key found its name
+-- below the partition's prefix, when it expires (ms since the epoch, -1 never) and its value:
+-- a counts hash's fields and values, an earlier version's visitor HyperLogLog's count and
+-- string (after PFCOUNT, which caches the count in the string), a salt's string, nothing for
+-- the rest.
+-- Every key of a partition shares its slot, so on a cluster this runs on the node that holds
 -- them all, which SCAN alone (no key) would not reach.
 --
--- KEYS[1]: the stream (only routes the script to the {aud} slot).
--- ARGV[1]: the audience prefix ("<prefix>:{aud}:"), [2]: the SCAN pattern, [3]: the cursor,
--- [4]: COUNT.
+-- KEYS[1]: a key of the partition (only routes the script to its slot).
+-- ARGV[1]: the partition's prefix ("<prefix>:{aud…}:"), [2]: the SCAN pattern, [3]: the
+-- cursor, [4]: COUNT.
 local p = ARGV[1]
 local page = redis.call('SCAN', ARGV[3], 'MATCH', ARGV[2], 'COUNT', tonumber(ARGV[4]))
 local out = {page[1]}

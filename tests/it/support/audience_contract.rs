@@ -55,6 +55,7 @@ impl Ev {
             outil: "Manuel".into(),
             visitor: visitor.into(),
             visitor_prev: None,
+            part: passerelle::domain::counting::part_of(uai),
         }
     }
 }
@@ -573,4 +574,127 @@ pub async fn double_click_conformance(store: Arc<dyn Store>) {
         got.sort();
         assert_eq!(got, months, "case {i}: {} (by month)", case.name);
     }
+}
+
+/// Many events of many visitors over four days across a month boundary, double clicks,
+/// redeliveries, counted in batches: the store's figures for whole months (read from the
+/// month hashes) are its days' figures summed, and every figure (days, months, visitors) is
+/// the memory store's for the same batches (the in-process rules; on the shared store the
+/// events spread over the partitions and reports sum them).
+pub async fn months_and_partitions_agree(store: Arc<dyn Store>) {
+    let reference = passerelle::store::MemoryStore::new();
+    let mut ev = Ev::new();
+    let mut seed: u64 = 42;
+    let mut next = |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let days = ["2026-11-29", "2026-11-30", "2026-12-01", "2026-12-02"];
+    let mut all = Vec::new();
+    for (k, day) in days.iter().enumerate() {
+        for _ in 0..150 {
+            let at = Utc.with_ymd_and_hms(2026, 11, 29, 8, 0, 0).unwrap()
+                + chrono::Duration::days(k as i64)
+                + chrono::Duration::seconds(next(600) as i64);
+            let visitor = format!("p{}-d{k}", next(24));
+            let resource = ["ark:/99999/r1", "ark:/99999/r2", "ark:/1/r3"][next(3) as usize];
+            let uai = [U1, U2][next(2) as usize];
+            all.push(ev.at(at, day, &visitor, resource, uai));
+        }
+    }
+    all.sort_by_key(|e| e.t);
+    for (n, batch) in all.chunks(70).enumerate() {
+        for s in [store.as_ref(), &reference as &dyn Store] {
+            s.count_events(batch, DEDUP, RETENTION).await.unwrap();
+            if n % 3 == 0 {
+                // A redelivery changes nothing.
+                let c = s.count_events(batch, DEDUP, RETENTION).await.unwrap();
+                assert_eq!(c.new, 0);
+            }
+        }
+    }
+    let parts: std::collections::BTreeSet<u8> = all.iter().map(|e| e.part).collect();
+    assert_eq!(
+        parts.len(),
+        2,
+        "the two schools' events are in two partitions"
+    );
+    let views = [
+        (Jurisdiction::All, "total"),
+        (Jurisdiction::All, "resource"),
+        (Jurisdiction::All, "uai"),
+        (Jurisdiction::Provider("editeur".into()), "uai"),
+        (Jurisdiction::School(U1.parse().unwrap()), "resource"),
+    ];
+    for (scope, by) in views {
+        let (days_rows, reference_days) =
+            both_reports(store.as_ref(), &reference, scope.clone(), by, Period::Day).await;
+        assert_eq!(days_rows, reference_days, "{scope:?} by {by}, per day");
+        assert!(!days_rows.is_empty());
+        let (months, reference_months) =
+            both_reports(store.as_ref(), &reference, scope.clone(), by, Period::Month).await;
+        assert_eq!(months, reference_months, "{scope:?} by {by}, per month");
+        // Whole months from their month hashes = their days summed.
+        let mut summed: std::collections::BTreeMap<(String, String), (i64, i64, u64)> =
+            Default::default();
+        for r in &days_rows {
+            let e = summed
+                .entry((r.period[..7].to_string(), r.value.clone()))
+                .or_default();
+            *e = (e.0 + r.accesses, e.1 + r.accesses_raw, e.2 + r.visitors);
+        }
+        let months: std::collections::BTreeMap<(String, String), (i64, i64, u64)> = months
+            .into_iter()
+            .map(|r| {
+                (
+                    (r.period, r.value),
+                    (r.accesses, r.accesses_raw, r.visitors),
+                )
+            })
+            .collect();
+        assert_eq!(months, summed, "{scope:?} by {by}: months are their days");
+    }
+    // Visitor-days are exact: the distinct (day, visitor, school) of the events (a visitor is
+    // a person in a school).
+    let distinct: std::collections::BTreeSet<(String, String, String)> = all
+        .iter()
+        .map(|e| (e.day.to_string(), e.visitor.clone(), e.uai.clone()))
+        .collect();
+    let (total, _) = both_reports(
+        store.as_ref(),
+        &reference,
+        Jurisdiction::All,
+        "total",
+        Period::Total,
+    )
+    .await;
+    assert_eq!(total[0].visitors, distinct.len() as u64);
+    assert_eq!(total[0].accesses_raw, all.len() as i64);
+}
+
+/// The rows of one report, November and December 2026, from a store and from the reference.
+async fn both_reports(
+    store: &dyn Store,
+    reference: &dyn Store,
+    scope: Jurisdiction,
+    by: &str,
+    period: Period,
+) -> (
+    Vec<passerelle::audience::report::Row>,
+    Vec<passerelle::audience::report::Row>,
+) {
+    let req = ReportRequest {
+        scope,
+        from: d("2026-11-01"),
+        to: d("2026-12-31"),
+        by: by.into(),
+        period,
+        min_visitors: None,
+    };
+    (
+        build(store, &req).await.unwrap().rows,
+        build(reference, &req).await.unwrap().rows,
+    )
 }
