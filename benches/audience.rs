@@ -121,7 +121,7 @@ async fn ingestion(n: u64) {
     println!("  record (the SSO path's cost): {record_ns:.0} ns per access");
     println!("  shipped into the stream: {:.0} events/s", n as f64 / ship);
     println!(
-        "  counted (Lua script, 21 views, visitors): {:.0} events/s",
+        "  counted (one Lua script per partition, 25 cells, visitor-days): {:.0} events/s",
         n as f64 / count
     );
     cleanup(&prefix).await;

@@ -322,7 +322,9 @@ impl AudienceStore for RedisStore {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut conn = self.conn.clone();
+        // Behind counting scripts of other consumers: the bulk deadline.
+        let this = self.bulk();
+        let mut conn = this.conn.clone();
         redis::cmd("XACK")
             .arg(self.keys.audience_stream())
             .arg(group)
