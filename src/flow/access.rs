@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use super::{Deps, FlowError, User};
 use crate::audience::DeviceClass;
 use crate::domain::{
-    decide as rule, release, AccessGrant, AccessRequest, IdEnt, Person, Refusal,
-    ReleasedAttributes, Resource, ResourceId, Uai,
+    decide as rule, release, AccessGrant, AccessRequest, Assignment, IdEnt, Person, Refusal,
+    ReleasedAttributes, Resource, ResourceId, Subscription, Uai,
 };
 use crate::session::{Launch, Session};
 use crate::store::StoreError;
@@ -106,11 +106,7 @@ async fn rule_in(
     resource: &Resource,
     now: DateTime<Utc>,
 ) -> Result<Result<AccessGrant, Refusal>, StoreError> {
-    let subscriptions = d.store.subscriptions_for(&resource.id, uai).await?;
-    let mut assignments = Vec::new();
-    for s in subscriptions.iter().filter(|s| !s.deleted) {
-        assignments.extend(d.store.assignments(&s.id, uai).await?);
-    }
+    let (subscriptions, assignments) = school_facts(d, &resource.id, uai).await?;
     Ok(rule(
         now,
         AccessRequest {
@@ -123,11 +119,61 @@ async fn rule_in(
     ))
 }
 
-/// The resource of the catalogue, or `UnknownResource` traced.
-async fn resource(d: &Deps<'_>, id: &ResourceId, seen: Seen<'_>) -> Result<Resource, FlowError> {
-    match d.store.resource(id).await? {
-        Some(r) => Ok(r),
-        None => Err(refuse(d, Refusal::UnknownResource, seen)),
+/// What the rule reads of one school for a resource: its subscriptions, and the assignments
+/// of those not deleted (read together).
+async fn school_facts(
+    d: &Deps<'_>,
+    resource: &ResourceId,
+    uai: &Uai,
+) -> Result<(Vec<Subscription>, Vec<Assignment>), StoreError> {
+    let subscriptions = d.store.subscriptions_for(resource, uai).await?;
+    let live: Vec<String> = subscriptions
+        .iter()
+        .filter(|s| !s.deleted)
+        .map(|s| s.id.clone())
+        .collect();
+    let assignments = d
+        .store
+        .assignments_many(&live, uai)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok((subscriptions, assignments))
+}
+
+/// The resource and the access rule for `user` in school `uai`: the resource, the person, the
+/// school's subscriptions and their assignments asked together (on a shared store, one wait
+/// instead of one per read), then looked at in the order of reads made one after the other,
+/// so that a refusal and its trace are the same.
+async fn decide_in(
+    d: &Deps<'_>,
+    user: User<'_>,
+    uai: &Uai,
+    resource_id: &ResourceId,
+    now: DateTime<Utc>,
+    seen: Seen<'_>,
+) -> Result<(Resource, Decision), FlowError> {
+    let (resource, person, facts) = tokio::join!(
+        d.store.resource(resource_id),
+        d.store.person(user.ent, user.person_id),
+        school_facts(d, resource_id, uai),
+    );
+    let Some(resource) = resource? else {
+        return Err(refuse(d, Refusal::UnknownResource, seen));
+    };
+    let Some(person) = person? else {
+        return Err(refuse(d, Refusal::UnknownUser, seen));
+    };
+    let (subscriptions, assignments) = facts?;
+    let request = AccessRequest {
+        person: &person,
+        uai,
+        resource: &resource.id,
+    };
+    match rule(now, request, &subscriptions, &assignments) {
+        Ok(grant) => Ok((resource, Decision { grant, person })),
+        Err(r) => Err(refuse(d, r, seen)),
     }
 }
 
@@ -149,8 +195,12 @@ pub async fn check_link(
     if !ent_known {
         return Err(refuse(d, Refusal::UnknownEnt, seen));
     }
-    resource(d, resource_id, seen).await?;
-    if d.store.school(uai).await?.is_none_or(|s| &s.ent != ent) {
+    // Both read together, looked at in this order.
+    let (found, school) = tokio::join!(d.store.resource(resource_id), d.store.school(uai));
+    if found?.is_none() {
+        return Err(refuse(d, Refusal::UnknownResource, seen));
+    }
+    if school?.is_none_or(|s| &s.ent != ent) {
         return Err(refuse(d, Refusal::UnknownSchool, seen));
     }
     Ok(())
@@ -183,13 +233,7 @@ pub async fn launch(
         resource: Some(resource_id),
         ..Seen::default()
     };
-    let decided = match resource(d, resource_id, seen).await {
-        Ok(r) => decide(d, user, std::slice::from_ref(uai), &r, now)
-            .await
-            .map(|dec| (r, dec)),
-        Err(e) => Err(e),
-    };
-    let (resource, decision) = match decided {
+    let (resource, decision) = match decide_in(d, user, uai, resource_id, now, seen).await {
         Ok(ok) => ok,
         Err(e @ FlowError::Refused(_)) => {
             if fresh {
@@ -295,10 +339,13 @@ pub async fn release_for(
         resource: Some(resource_id),
         ..Seen::default()
     };
-    let resource = resource(d, resource_id, seen).await?;
-    let Decision { grant, person } =
-        decide(d, user, std::slice::from_ref(uai), &resource, now).await?;
-    let groups = d.store.school_groups(grant.uai()).await?;
+    // The school's groups (for the release) are read with the rule's facts.
+    let (decided, groups) = tokio::join!(
+        decide_in(d, user, uai, resource_id, now, seen),
+        d.store.school_groups(uai),
+    );
+    let (resource, Decision { grant, person }) = decided?;
+    let groups = groups?;
     let scope = resource.ido_scope_value(d.ido_scope);
     let attributes = release(
         &grant,

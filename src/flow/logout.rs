@@ -145,17 +145,21 @@ pub async fn index(
     ttl: std::time::Duration,
 ) -> Result<(), StoreError> {
     let value = serde_json::json!({ "session": session.id });
-    d.store
-        .put_token(KIND_PUBLIC_REF, &session.public_ref(), &value, ttl)
-        .await?;
-    let Some(r) = &session.ent_session else {
-        return Ok(());
-    };
-    for key in keys(&session.ent, r) {
-        d.store
-            .put_token(KIND_ENT_SESSION, &key, &value, ttl)
-            .await?;
+    let mut records = vec![(KIND_PUBLIC_REF, session.public_ref())];
+    if let Some(r) = &session.ent_session {
+        records.extend(
+            keys(&session.ent, r)
+                .into_iter()
+                .map(|k| (KIND_ENT_SESSION, k)),
+        );
     }
+    // Written together: on a shared store, one wait rather than one per record.
+    futures_util::future::try_join_all(
+        records
+            .iter()
+            .map(|(kind, key)| d.store.put_token(kind, key, &value, ttl)),
+    )
+    .await?;
     Ok(())
 }
 

@@ -125,23 +125,21 @@ async fn sso(
     let ttl = (state.idp.assertion_lifetime + state.idp.clock_skew * 2)
         .to_std()
         .unwrap_or_default();
-    if !state
-        .store
-        .remember_once(
-            &format!("saml-authn-request:{}", provider.key),
-            &request.id,
-            ttl,
-        )
-        .await?
-    {
+    // The request's id remembered and the session read together (one wait on a shared
+    // store); a replay is refused before the session is looked at.
+    let namespace = format!("saml-authn-request:{}", provider.key);
+    let (first_time, session) = tokio::join!(
+        state.store.remember_once(&namespace, &request.id, ttl),
+        super::party::live_session(&state, &headers),
+    );
+    if !first_time? {
         return Err(refused(
             &state,
             Some(&provider.key),
             SamlError::new(Check::Replay, "this AuthnRequest was already answered"),
         ));
     }
-
-    let session = super::party::live_session(&state, &headers).await?;
+    let session = session?;
     let ids: Vec<_> = provider.resources.iter().map(|r| &r.id).collect();
     let launched = session
         .as_ref()

@@ -315,7 +315,7 @@ pub struct Issue<'a> {
     pub session_index: &'a str,
 }
 
-use super::signing::{sign, signature_template};
+use super::signing::{sign, sign_nested, signature_template};
 
 /// Builds and signs (Assertion first, then Response) the answer to a verified request.
 pub fn signed_response(
@@ -358,16 +358,16 @@ pub fn signed_response(
         authn = instant(issue.authn_instant),
         si = escape(issue.session_index),
     );
-    let signed_assertion = sign(&assertion, key)?;
+    // Both signatures in one pass: the Assertion's first, then the Response's over it.
     let response = format!(
-        r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{rid}" Version="2.0" IssueInstant="{now}" Destination="{acs}" InResponseTo="{irt}"><saml:Issuer>{issuer}</saml:Issuer>{sig}<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>{signed_assertion}</samlp:Response>"#,
+        r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{rid}" Version="2.0" IssueInstant="{now}" Destination="{acs}" InResponseTo="{irt}"><saml:Issuer>{issuer}</saml:Issuer>{sig}<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>{assertion}</samlp:Response>"#,
         rid = response_id,
         now = instant(now),
         acs = escape(&req.acs_url),
         irt = escape(&req.id),
         sig = signature_template(&response_id, key),
     );
-    sign(&response, key)
+    sign_nested(&response, key)
 }
 
 /// An unsigned-assertion error Response (e.g. the user may not open the resource), signed.

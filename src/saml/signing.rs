@@ -25,9 +25,21 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// Signs `xml`'s templates; the XML declaration libxml2 prepends is left out.
+/// Signs `xml`'s (first) template; the XML declaration libxml2 prepends is left out.
 pub fn sign(xml: &str, key: &SigningKey) -> Result<String, SamlError> {
-    let signed = XmlSec::sign_xml(xml, &key.key_der).map_err(|e| {
+    without_declaration(XmlSec::sign_xml(xml, &key.key_der))
+}
+
+/// Signs every template of `xml`, the inner ones first (a Response and the Assertion in it),
+/// in one parse (samael patch 4); the XML declaration libxml2 prepends is left out.
+pub fn sign_nested(xml: &str, key: &SigningKey) -> Result<String, SamlError> {
+    without_declaration(XmlSec::sign_xml_nested(xml, &key.key_der))
+}
+
+fn without_declaration(
+    signed: Result<String, samael::crypto::CryptoError>,
+) -> Result<String, SamlError> {
+    let signed = signed.map_err(|e| {
         SamlError::new(
             Check::Internal,
             format!("xmlsec signing failed: {}", chain(&e)),

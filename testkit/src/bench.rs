@@ -1,6 +1,6 @@
 //! What the benchmarks measure with: a process's CPU time (`/proc/<pid>/stat`), the RSA-2048
-//! signing rate per CPU-second of the running process (the yardstick a transaction's CPU is
-//! compared with, measured in the same run), and latency percentiles.
+//! signing and verifying rates per CPU-second of the running process (the yardsticks a
+//! transaction's CPU is compared with, measured in the same run), and latency percentiles.
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,25 @@ pub fn rsa_signatures_per_cpu_second(seconds: f64) -> f64 {
             openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
         s.update(&n.to_be_bytes()).unwrap();
         s.sign_to_vec().unwrap();
+        n += 1;
+    }
+    n as f64 / (cpu_seconds("self") - cpu).max(0.01)
+}
+
+/// RSA-2048 SHA-256 verifications per CPU-second of this process (one thread verifying for
+/// `seconds` of wall time): the other half of the RSA work a transaction does.
+pub fn rsa_verifications_per_cpu_second(seconds: f64) -> f64 {
+    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let mut s = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+    s.update(b"message").unwrap();
+    let sig = s.sign_to_vec().unwrap();
+    let (start, cpu) = (Instant::now(), cpu_seconds("self"));
+    let mut n = 0u64;
+    while start.elapsed().as_secs_f64() < seconds {
+        let mut v =
+            openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+        v.update(b"message").unwrap();
+        assert!(v.verify(&sig).unwrap());
         n += 1;
     }
     n as f64 / (cpu_seconds("self") - cpu).max(0.01)

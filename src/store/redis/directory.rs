@@ -13,6 +13,19 @@ use crate::store::{DirectoryStore, Replaced, StoreError, StoreResult};
 /// Fields written per HSET command when a directory is imported.
 const BATCH: usize = 1000;
 
+/// KEYS[1] = an ENT's `current` pointer; ARGV = the versioned hashes' common start, the
+/// hash's kind (`persons`, `schools`, `groups`), the field. Returns the field of that hash in
+/// the live version (nil when there is no directory or no such field). The hashes share the
+/// pointer's slot.
+const DIR_FIELD_SCRIPT: &str = r"
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+return redis.call('HGET', ARGV[1] .. v .. ':' .. ARGV[2], ARGV[3])
+";
+
+static DIR_FIELD: std::sync::LazyLock<Script> =
+    std::sync::LazyLock::new(|| Script::new(DIR_FIELD_SCRIPT));
+
 /// Removes from the school index (KEYS[1]) the UAIs ARGV[2..] that still point at ENT ARGV[1].
 const FORGET_SCHOOLS: &str = r"
 local n = 0
@@ -263,29 +276,25 @@ impl RedisStore {
         .await
     }
 
-    /// Reads `field` of the versioned hash `key_of(version)` of `ent`'s live directory,
-    /// retrying once if a concurrent replacement removed the version between the two reads.
+    /// Reads `field` of the hash `kind` (`persons`, `schools`, `groups`) of `ent`'s live
+    /// directory: the version pointer and the field in one script (one round trip, and no
+    /// replacement of the directory between the two reads).
     async fn dir_field(
         &self,
         op: &str,
         ent: &str,
-        key_of: impl Fn(u64) -> String,
+        kind: &str,
         field: &str,
     ) -> StoreResult<Option<String>> {
-        for _ in 0..3 {
-            let Some(v) = self.current_version(ent).await? else {
-                return Ok(None);
-            };
-            let value: Option<String> = self
-                .query(op, redis::cmd("HGET").arg(key_of(v)).arg(field))
-                .await?;
-            if value.is_some() || self.current_version(ent).await? == Some(v) {
-                return Ok(value);
-            }
-        }
-        Err(StoreError::Unavailable(format!(
-            "redis {op}: the directory kept changing while being read"
-        )))
+        let mut conn = self.conn.clone();
+        DIR_FIELD
+            .key(self.keys.dir_current(ent))
+            .arg(self.keys.dir_version_base(ent))
+            .arg(kind)
+            .arg(field)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable(op))
     }
 }
 
@@ -334,12 +343,7 @@ impl DirectoryStore for RedisStore {
             return Ok(None);
         }
         let raw = self
-            .dir_field(
-                "get person",
-                ent.as_str(),
-                |v| self.keys.dir_persons(ent.as_str(), v),
-                id,
-            )
+            .dir_field("get person", ent.as_str(), "persons", id)
             .await?;
         raw.map(|s| from_json("get person", &s)).transpose()
     }
@@ -355,12 +359,7 @@ impl DirectoryStore for RedisStore {
             .await?;
         let Some(ent) = ent else { return Ok(None) };
         let raw = self
-            .dir_field(
-                "get school",
-                &ent,
-                |v| self.keys.dir_schools(&ent, v),
-                uai.as_str(),
-            )
+            .dir_field("get school", &ent, "schools", uai.as_str())
             .await?;
         raw.map(|s| from_json("get school", &s)).transpose()
     }
@@ -407,12 +406,7 @@ impl DirectoryStore for RedisStore {
             return Ok(Vec::new());
         };
         let raw = self
-            .dir_field(
-                "get groups",
-                &ent,
-                |v| self.keys.dir_groups(&ent, v),
-                uai.as_str(),
-            )
+            .dir_field("get groups", &ent, "groups", uai.as_str())
             .await?;
         Ok(raw
             .map(|s| from_json("get groups", &s))

@@ -8,6 +8,20 @@ use super::{fresh_stamp, from_json, to_json, unavailable, RedisStore};
 use crate::domain::{Assignment, ResourceId, Subscription, Uai};
 use crate::store::{Conditional, StoreResult, SubscriptionStore};
 
+/// The subscriptions whose ids are in the set KEYS[1], each read at ARGV[1] .. id (nil when
+/// gone).
+const SUBSCRIPTIONS_IN: &str = r"
+local ids = redis.call('SMEMBERS', KEYS[1])
+local out = {}
+for i, id in ipairs(ids) do
+  out[i] = redis.call('GET', ARGV[1] .. id)
+end
+return out
+";
+
+static READ_INDEXED: std::sync::LazyLock<Script> =
+    std::sync::LazyLock::new(|| Script::new(SUBSCRIPTIONS_IN));
+
 /// Adds an assignment ARGV[1] (KEYS[1] the set, KEYS[2] the subscription's assignments
 /// version, KEYS[3] the school's listing stamp, set to the fresh ARGV[2]): 1 added, 0 already
 /// there.
@@ -98,18 +112,16 @@ impl RedisStore {
         Ok(written == 1)
     }
 
-    /// The subscriptions whose ids are in the set at `index_key`, sorted by id.
+    /// The subscriptions whose ids are in the set at `index_key`, sorted by id: the set and
+    /// the subscriptions read by one script (one round trip; they share the `{abo}` slot).
     async fn subscriptions_in(&self, index_key: String) -> StoreResult<Vec<Subscription>> {
-        let ids: Vec<String> = self
-            .query("subscription index", redis::cmd("SMEMBERS").arg(index_key))
-            .await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<String> = ids.iter().map(|id| self.keys.subscription(id)).collect();
-        let raw: Vec<Option<String>> = self
-            .query("get subscriptions", redis::cmd("MGET").arg(keys))
-            .await?;
+        let mut conn = self.conn.clone();
+        let raw: Vec<Option<String>> = READ_INDEXED
+            .key(index_key)
+            .arg(self.keys.subscription(""))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable("get subscriptions"))?;
         let mut out = raw
             .into_iter()
             .flatten()

@@ -443,6 +443,49 @@ impl super::CryptoProvider for XmlSec {
     }
 }
 
+impl XmlSec {
+    /// passerelle's patch 4: signs every signature template of `xml` in one parse, the deeper
+    /// ones first, so that a template inside an element that an outer template signs (an
+    /// Assertion's, inside a Response) is filled before the outer digest is taken. What
+    /// signing the inner element on its own, embedding the result and signing the outer one
+    /// gives, with one parse and one serialisation instead of one per template.
+    pub fn sign_xml_nested<Bytes: AsRef<[u8]>>(
+        xml: Bytes,
+        private_key_der: &[u8],
+    ) -> Result<String, CryptoError> {
+        let document = strict_parse(xml)?;
+        let root = document
+            .get_root_element()
+            .ok_or(wrapper::XmlSecError::RootNotFound)?;
+        let mut templates = Vec::new();
+        let mut stack = vec![(root, 0usize)];
+        while let Some((node, depth)) = stack.pop() {
+            for child in node.get_child_elements() {
+                let dsig = child
+                    .get_namespace()
+                    .is_some_and(|ns| ns.get_href() == "http://www.w3.org/2000/09/xmldsig#");
+                if dsig && child.get_name() == "Signature" {
+                    templates.push((child, depth + 1));
+                } else {
+                    stack.push((child, depth + 1));
+                }
+            }
+        }
+        if templates.is_empty() {
+            return Err(wrapper::XmlSecError::NodeNotFound.into());
+        }
+        templates.sort_by(|a, b| b.1.cmp(&a.1));
+        for (template, _) in &templates {
+            // passerelle's patch 3: loaded once per thread (key_cache).
+            let key = key_cache::private_key(private_key_der)?;
+            let mut context = XmlSecSignatureContext::new()?;
+            context.insert_key(key);
+            context.sign_node_of(&document, template, "ID")?;
+        }
+        Ok(document.to_string())
+    }
+}
+
 fn predigest_result(mut predigest_results: Vec<String>) -> Result<String, CryptoError> {
     if predigest_results.len() == 1 {
         return Ok(predigest_results.remove(0));

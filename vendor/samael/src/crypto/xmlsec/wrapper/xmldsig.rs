@@ -156,6 +156,29 @@ impl XmlSecSignatureContext {
         self.sign_node_raw(signode)
     }
 
+    /// passerelle's patch 4: signs the template `signode` of `doc` (a `<dsig:Signature>` node
+    /// of it), after registering the `id_attr` attributes as IDs, as [`Self::sign_document`]
+    /// does for the first template.
+    pub fn sign_node_of(
+        &self,
+        doc: &XmlDocument,
+        signode: &libxml::tree::Node,
+        id_attr: &str,
+    ) -> XmlSecResult<()> {
+        self.key_is_set()?;
+        let root = doc.get_root_element().ok_or(XmlSecError::RootNotFound)?;
+        let cid = std::ffi::CString::new(id_attr).map_err(|_| XmlSecError::InvalidInputString)?;
+        unsafe {
+            let mut list = [cid.as_bytes().as_ptr(), null()];
+            bindings::xmlSecAddIDs(
+                doc.doc_ptr() as *mut bindings::xmlDoc,
+                root.node_ptr() as *mut bindings::xmlNode,
+                list.as_mut_ptr(),
+            );
+        }
+        self.sign_node_raw(signode.node_ptr() as *mut bindings::xmlNode)
+    }
+
     /// Takes a [`XmlDocument`][xmldoc] and attempts to verify its signature. For this to work it has to have a properly
     /// structured and signed `<dsig:Signature>` node within, and a XmlSecKey must have been previously set with
     /// [`insert_key`][inskey].
