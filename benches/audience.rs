@@ -26,12 +26,13 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{TimeZone, Utc};
 use common::*;
-use passerelle::audience::report::{build, Period, ReportRequest};
+use passerelle::audience::report::{Period, ReportRequest};
 use passerelle::audience::{Access, Audience, AudienceEvent, AudienceSettings, DeviceClass};
 use passerelle::clock::{Clock, FixedClock};
 use passerelle::domain::{Jurisdiction, Uai};
 use passerelle::store::{RedisStore, Store};
 use passerelle::trace::Channel;
+use passerelle_testkit::bench::median_report;
 use tower::ServiceExt;
 
 fn redis_url() -> String {
@@ -396,17 +397,10 @@ async fn month_of_counts(schools: u32, days: u32, per_school_day: u32) {
             period,
             min_visitors: None,
         };
-        let mut times = Vec::new();
-        let mut rows = 0;
-        for _ in 0..5 {
-            let t = Instant::now();
-            rows = build(store.as_ref(), &req).await.unwrap().rows.len();
-            times.push(t.elapsed());
-        }
-        times.sort();
+        let (rows, median) = median_report(store.as_ref(), &req).await;
         println!(
             "  {label}: {rows} rows in {:.1} ms (median of 5)",
-            times[2].as_secs_f64() * 1000.0
+            median.as_secs_f64() * 1000.0
         );
     }
     cleanup(&prefix).await;

@@ -6,10 +6,11 @@
 //!    count it partition by partition, acknowledge); events per second, and the CPU of this
 //!    process and of Redis per event;
 //! 2. the queries: a month of counts for 10,000 schools, then the ministry's month by school,
-//!    a provider's month by resource and an ENT project's days by school (median of 5).
+//!    a provider's month by resource and an ENT project's days by school (median of 5);
+//!    PASSERELLE_BENCH_PREFIX keeps that month under a prefix for the next run.
 //!
 //! `cargo bench --bench counting` runs it in full (PASSERELLE_BENCH_EVENTS, default 500,000;
-//! PASSERELLE_BENCH_COUNTERS, default 2; PASSERELLE_BENCH_BATCH, default 500;
+//! PASSERELLE_BENCH_COUNTERS, default 2; PASSERELLE_BENCH_BATCH, default 2000;
 //! PASSERELLE_BENCH_SCHOOLS for the queries, default 10,000); under `cargo test` it runs a small
 //! smoke version.
 
@@ -25,7 +26,7 @@ use passerelle::audience::visitor::visitor_id;
 use passerelle::audience::{Audience, AudienceEvent, AudienceSettings, DeviceClass};
 use passerelle::domain::counting::part_of;
 use passerelle::domain::{Channel, Jurisdiction, Uai};
-use passerelle_testkit::bench::cpu_seconds;
+use passerelle_testkit::bench::{cpu_seconds, median_report};
 use passerelle_testkit::test_redis;
 use rand::{Rng, SeedableRng};
 
@@ -264,17 +265,10 @@ async fn queries_at_national_scale(schools: u32, days: u32) {
             period,
             min_visitors: None,
         };
-        let mut times = Vec::new();
-        let mut rows = 0;
-        for _ in 0..5 {
-            let t = Instant::now();
-            rows = build(store.as_ref(), &req).await.unwrap().rows.len();
-            times.push(t.elapsed());
-        }
-        times.sort();
+        let (rows, median) = median_report(store.as_ref(), &req).await;
         println!(
             "  {label}: {rows} rows in {:.1} ms (median of 5)",
-            times[2].as_secs_f64() * 1000.0
+            median.as_secs_f64() * 1000.0
         );
         if label.starts_with("ministry, by school, the month") {
             assert_eq!(rows, schools as usize);
@@ -298,7 +292,7 @@ fn main() {
                 counting_at_the_peak(
                     env_or("PASSERELLE_BENCH_EVENTS", 500_000),
                     env_or("PASSERELLE_BENCH_COUNTERS", 2),
-                    env_or("PASSERELLE_BENCH_BATCH", 500),
+                    env_or("PASSERELLE_BENCH_BATCH", 2000),
                 )
                 .await;
             }

@@ -81,7 +81,7 @@ impl Default for AudienceSettings {
             timezone: chrono_tz::Europe::Paris,
             buffer_capacity: 100_000,
             when_full: WhenFull::DropOldest,
-            batch_size: 500,
+            batch_size: 2000,
             counters: 2,
             claim_idle: Duration::from_secs(60),
             dedup: Duration::from_secs(2 * 24 * 3600),

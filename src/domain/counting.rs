@@ -35,7 +35,6 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use super::audience_event::AudienceEvent;
-use super::counts_dump::CountsDump;
 
 /// The COUNTER double-click window.
 pub const DOUBLE_CLICK_MS: i64 = 30_000;
@@ -334,51 +333,29 @@ impl Tally {
         self.counts.is_empty()
     }
 
-    /// The counts and counted ids, for a backup (salts are the store's, and a visitor's day of
-    /// cells is tied to a salt). The tally forgets ids by the newest event's time, not the
-    /// clock: each one is given [`FORGET_AFTER_MS`] from `now` (or from its event, if later).
-    pub fn dump(&self, now: DateTime<Utc>) -> CountsDump {
-        let cells = self
-            .counts
-            .iter()
-            .map(|(k, fields)| {
-                (
-                    k.clone(),
-                    fields.iter().map(|(f, n)| (f.clone(), *n)).collect(),
-                )
-            })
-            .collect();
-        let counted = self
-            .seen
-            .iter()
-            .map(|(id, (t, part))| {
-                (
-                    counted_entry(*part, id),
-                    now.timestamp_millis().max(*t) + FORGET_AFTER_MS,
-                )
-            })
-            .collect();
-        CountsDump {
-            cells,
-            counted,
-            ..CountsDump::default()
-        }
+    /// Every counts hash, by its key.
+    pub fn counts(&self) -> &HashMap<String, HashMap<String, i64>> {
+        &self.counts
     }
 
-    /// Adds a backup's counts and counted ids (a dump from an earlier version is upgraded
-    /// first: [`CountsDump::upgraded`]).
-    pub fn restore(&mut self, dump: &CountsDump) {
-        for (k, fields) in &dump.cells {
-            let here = self.counts.entry(k.clone()).or_default();
-            for (f, n) in fields {
-                *here.entry(f.clone()).or_insert(0) += n;
-            }
-        }
-        for (entry, forget_at) in &dump.counted {
-            let (part, id) = counted_from_entry(entry);
-            self.seen
-                .insert(id.to_string(), (forget_at - FORGET_AFTER_MS, part));
-        }
+    /// Every counted id, with its event's time and partition.
+    pub fn counted(&self) -> impl Iterator<Item = (&str, i64, u8)> {
+        self.seen.iter().map(|(id, (t, p))| (id.as_str(), *t, *p))
+    }
+
+    /// Adds `n` to a field of a counts hash (a restore).
+    pub fn add(&mut self, key: &str, field: &str, n: i64) {
+        *self
+            .counts
+            .entry(key.to_string())
+            .or_default()
+            .entry(field.to_string())
+            .or_insert(0) += n;
+    }
+
+    /// Remembers an id as counted (a restore).
+    pub fn remember(&mut self, id: &str, t: i64, part: u8) {
+        self.seen.insert(id.to_string(), (t, part));
     }
 }
 

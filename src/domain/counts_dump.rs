@@ -13,7 +13,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::counting::{has_months, month_key_of, VIEWS};
+use chrono::{DateTime, Utc};
+
+use super::counting::{
+    counted_entry, counted_from_entry, has_months, month_key_of, Tally, FORGET_AFTER_MS, VIEWS,
+};
 
 /// The counts of a store as a backup carries them, the same from either store, so that they
 /// move between the memory store, a Redis and a Redis Cluster.
@@ -69,6 +73,50 @@ fn legacy_cell(key: &str) -> Option<(String, String)> {
 }
 
 impl CountsDump {
+    /// The memory store's counts and counted ids (salts are the store's, and a visitor's day
+    /// of cells is tied to a salt). The tally forgets ids by the newest event's time, not the
+    /// clock: each one is given [`FORGET_AFTER_MS`] from `now` (or from its event, if later).
+    pub fn of_tally(tally: &Tally, now: DateTime<Utc>) -> Self {
+        let cells = tally
+            .counts()
+            .iter()
+            .map(|(k, fields)| {
+                (
+                    k.clone(),
+                    fields.iter().map(|(f, n)| (f.clone(), *n)).collect(),
+                )
+            })
+            .collect();
+        let counted = tally
+            .counted()
+            .map(|(id, t, part)| {
+                (
+                    counted_entry(part, id),
+                    now.timestamp_millis().max(t) + FORGET_AFTER_MS,
+                )
+            })
+            .collect();
+        CountsDump {
+            cells,
+            counted,
+            ..CountsDump::default()
+        }
+    }
+
+    /// Adds the counts and counted ids to the memory store's (a dump of an earlier version is
+    /// upgraded first: [`CountsDump::upgraded`]).
+    pub fn restore_into(&self, tally: &mut Tally) {
+        for (k, fields) in &self.cells {
+            for (f, n) in fields {
+                tally.add(k, f, *n);
+            }
+        }
+        for (entry, forget_at) in &self.counted {
+            let (part, id) = counted_from_entry(entry);
+            tally.remember(id, forget_at - FORGET_AFTER_MS, part);
+        }
+    }
+
     /// Whether there is no count at all.
     pub fn is_empty(&self) -> bool {
         self.cells.is_empty() && self.visitors.is_empty()

@@ -193,11 +193,12 @@ mod tests {
     #[test]
     fn a_refilled_bucket_is_dropped_before_a_busy_one() {
         let b = Buckets::new(Rate::new(1, Duration::from_secs(1), 1), 1);
-        // One shard holds at most one client: find two clients of the same shard.
+        // One shard holds at most one client: find two clients of the same shard (the hasher
+        // is random, so among enough addresses that one of them surely shares it).
         let busy = ip("192.0.2.1");
         let shard = |c: ClientKey| (b.hasher.hash_one(c) as usize) % SHARDS;
-        let other = (2..=255u8)
-            .map(|n| ClientKey::of(IpAddr::from([192, 0, 2, n])))
+        let other = (0..=u16::MAX)
+            .map(|n| ClientKey::of(IpAddr::from([10, 0, (n >> 8) as u8, n as u8])))
             .find(|c| shard(*c) == shard(busy))
             .expect("two clients in one shard");
         assert_eq!(b.take(busy, 0), Ok(()));

@@ -279,8 +279,8 @@ pub trait AudienceStore: Send + Sync {
     ) -> StoreResult<Vec<u8>>;
     /// Whether any count is kept.
     async fn has_counts(&self) -> StoreResult<bool>;
-    /// Every counts hash and visitor set kept, the ids already counted and the day salts not
-    /// yet destroyed at `now`, for a backup.
+    /// Every counts hash kept (days and months, partitions summed) and the ids already
+    /// counted, for a backup; never the day salts.
     async fn export_counts(&self, now: DateTime<Utc>) -> StoreResult<CountsDump>;
     /// Writes a backup's counts back, into a store that has none: counts keep their expiry
     /// (those without one are kept `retention` from `now`); counted ids and salts past their

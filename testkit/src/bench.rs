@@ -1,6 +1,7 @@
 //! What the benchmarks measure with: a process's CPU time (`/proc/<pid>/stat`), the RSA-2048
 //! signing and verifying rates per CPU-second of the running process (the yardsticks a
-//! transaction's CPU is compared with, measured in the same run), and latency percentiles.
+//! transaction's CPU is compared with, measured in the same run), latency percentiles, and the
+//! time an audience report takes.
 
 use std::time::{Duration, Instant};
 
@@ -55,4 +56,24 @@ pub fn rsa_verifications_per_cpu_second(seconds: f64) -> f64 {
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
+}
+
+/// Builds an audience report five times: its number of rows and the median time.
+pub async fn median_report(
+    store: &dyn passerelle::store::Store,
+    req: &passerelle::audience::report::ReportRequest,
+) -> (usize, Duration) {
+    let mut times = Vec::new();
+    let mut rows = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        rows = passerelle::audience::report::build(store, req)
+            .await
+            .expect("a report of the benchmark's store")
+            .rows
+            .len();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    (rows, times[2])
 }

@@ -140,12 +140,12 @@ impl AudienceMemory {
 
     /// The counts (never the salts).
     pub(super) fn dump(&self, now: DateTime<Utc>) -> CountsDump {
-        self.tally.dump(now)
+        CountsDump::of_tally(&self.tally, now)
     }
 
     /// Adds a backup's counts.
     pub(super) fn restore(&mut self, dump: &CountsDump) {
-        self.tally.restore(dump);
+        dump.restore_into(&mut self.tally);
     }
 
     pub(super) fn salt(
