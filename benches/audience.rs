@@ -26,13 +26,13 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{TimeZone, Utc};
 use common::*;
-use passerelle::audience::report::{Period, ReportRequest};
+use passerelle::audience::report::Period;
 use passerelle::audience::{Access, Audience, AudienceEvent, AudienceSettings, DeviceClass};
 use passerelle::clock::{Clock, FixedClock};
 use passerelle::domain::{Jurisdiction, Uai};
 use passerelle::store::{RedisStore, Store};
 use passerelle::trace::Channel;
-use passerelle_testkit::bench::median_report;
+use passerelle_testkit::bench::print_report_time;
 use tower::ServiceExt;
 
 fn redis_url() -> String {
@@ -389,19 +389,7 @@ async fn month_of_counts(schools: u32, days: u32, per_school_day: u32) {
             Period::Day,
         ),
     ] {
-        let req = ReportRequest {
-            scope,
-            from,
-            to,
-            by: by.into(),
-            period,
-            min_visitors: None,
-        };
-        let (rows, median) = median_report(store.as_ref(), &req).await;
-        println!(
-            "  {label}: {rows} rows in {:.1} ms (median of 5)",
-            median.as_secs_f64() * 1000.0
-        );
+        print_report_time(store.as_ref(), label, scope, (from, to), by, period).await;
     }
     cleanup(&prefix).await;
 }

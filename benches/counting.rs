@@ -26,7 +26,7 @@ use passerelle::audience::visitor::visitor_id;
 use passerelle::audience::{Audience, AudienceEvent, AudienceSettings, DeviceClass};
 use passerelle::domain::counting::part_of;
 use passerelle::domain::{Channel, Jurisdiction, Uai};
-use passerelle_testkit::bench::{cpu_seconds, median_report};
+use passerelle_testkit::bench::{cpu_seconds, print_report_time};
 use passerelle_testkit::test_redis;
 use rand::{Rng, SeedableRng};
 
@@ -257,19 +257,7 @@ async fn queries_at_national_scale(schools: u32, days: u32) {
             Period::Day,
         ),
     ] {
-        let req = ReportRequest {
-            scope,
-            from,
-            to,
-            by: by.into(),
-            period,
-            min_visitors: None,
-        };
-        let (rows, median) = median_report(store.as_ref(), &req).await;
-        println!(
-            "  {label}: {rows} rows in {:.1} ms (median of 5)",
-            median.as_secs_f64() * 1000.0
-        );
+        let rows = print_report_time(store.as_ref(), label, scope, (from, to), by, period).await;
         if label.starts_with("ministry, by school, the month") {
             assert_eq!(rows, schools as usize);
         }

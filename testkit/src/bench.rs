@@ -58,16 +58,29 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// Builds an audience report five times: its number of rows and the median time.
-pub async fn median_report(
+/// Builds an audience report (no small-cell threshold) five times, prints its number of rows
+/// and the median time under `label`, and answers the number of rows.
+pub async fn print_report_time(
     store: &dyn passerelle::store::Store,
-    req: &passerelle::audience::report::ReportRequest,
-) -> (usize, Duration) {
+    label: &str,
+    scope: passerelle::domain::Jurisdiction,
+    (from, to): (chrono::NaiveDate, chrono::NaiveDate),
+    by: &str,
+    period: passerelle::audience::report::Period,
+) -> usize {
+    let req = passerelle::audience::report::ReportRequest {
+        scope,
+        from,
+        to,
+        by: by.into(),
+        period,
+        min_visitors: None,
+    };
     let mut times = Vec::new();
     let mut rows = 0;
     for _ in 0..5 {
         let t = Instant::now();
-        rows = passerelle::audience::report::build(store, req)
+        rows = passerelle::audience::report::build(store, &req)
             .await
             .expect("a report of the benchmark's store")
             .rows
@@ -75,5 +88,9 @@ pub async fn median_report(
         times.push(t.elapsed());
     }
     times.sort();
-    (rows, times[2])
+    println!(
+        "  {label}: {rows} rows in {:.1} ms (median of 5)",
+        times[2].as_secs_f64() * 1000.0
+    );
+    rows
 }
