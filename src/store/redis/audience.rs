@@ -22,7 +22,10 @@ use crate::domain::counting::{
 use crate::domain::{AudienceEvent, Counted, CountsDump};
 use crate::store::{AudienceStore, Delivered, StoreError, StoreResult};
 
-const COUNT_EVENTS: &str = include_str!("count_events.lua");
+/// The counting script (hashed once) and the views it reads, as JSON (made once).
+static COUNT_EVENTS: std::sync::LazyLock<Script> =
+    std::sync::LazyLock::new(|| Script::new(include_str!("count_events.lua")));
+static VIEWS_JSON: std::sync::LazyLock<String> = std::sync::LazyLock::new(views_json);
 
 fn text(v: &Value) -> Option<String> {
     redis::from_redis_value::<String>(v).ok()
@@ -165,13 +168,12 @@ impl RedisStore {
             }
             of_event.push(mine);
         }
-        let script = Script::new(COUNT_EVENTS);
-        let mut inv = script.key(at("counts"));
+        let mut inv = COUNT_EVENTS.key(at("counts"));
         inv.arg(at(""))
             .arg(retention.as_secs().max(1))
             .arg(dedup.as_secs().max(1))
             .arg(DOUBLE_CLICK_MS)
-            .arg(views_json())
+            .arg(VIEWS_JSON.as_str())
             .arg(VISITOR_DAY_SECONDS)
             .arg(events.len())
             .arg(hashes.len())
