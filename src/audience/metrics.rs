@@ -14,6 +14,8 @@ pub struct AudienceMetrics {
     pub duplicates: AtomicU64,
     pub rejected: AtomicU64,
     pub count_failures: AtomicU64,
+    /// Counting windows not applied because another counter took some of their events over.
+    pub taken_over: AtomicU64,
     pub matomo_sent: AtomicU64,
     pub matomo_failures: AtomicU64,
 }

@@ -63,6 +63,10 @@ pub struct AudienceSettings {
     /// Counting tasks per node, each a consumer of the counting group (so that batches are
     /// counted side by side).
     pub counters: usize,
+    /// Events a counter decides (batch after batch) before it applies their counts at once
+    /// and acknowledges them; a window also ends when the stream has no full batch left, or
+    /// after [`WINDOW_MAX`](crate::audience::pipeline::WINDOW_MAX).
+    pub window_events: usize,
     /// A consumer's events still unacknowledged after this long are taken over by another.
     pub claim_idle: Duration,
     /// How long an event id is remembered, so that a redelivery counts once.
@@ -83,6 +87,7 @@ impl Default for AudienceSettings {
             when_full: WhenFull::DropOldest,
             batch_size: 2000,
             counters: 2,
+            window_events: 20_000,
             claim_idle: Duration::from_secs(60),
             dedup: Duration::from_secs(2 * 24 * 3600),
             retention: Duration::from_secs(800 * 24 * 3600),

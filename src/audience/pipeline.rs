@@ -24,11 +24,16 @@ use crate::backoff::Backoff;
 use crate::clock::Clock;
 use crate::domain::audience_event::{AudienceEvent, DeviceClass};
 use crate::domain::counting::part_of;
+use crate::domain::Decided;
 use crate::store::{Store, StoreResult};
 use crate::trace::Channel;
 
 /// The consumer group that counts.
 pub const COUNT_GROUP: &str = "count";
+
+/// The longest a counter decides batches before it applies them (or a quarter of
+/// `claim_idle`, if less: a window must end long before its events could be claimed).
+pub const WINDOW_MAX: Duration = Duration::from_millis(1000);
 
 /// One access, as the handler that granted it knows it.
 #[derive(Debug, Clone)]
@@ -213,37 +218,65 @@ impl Audience {
         Ok(lines.len())
     }
 
-    /// Reads, counts and acknowledges up to one batch as consumer `consumer` of the counting
-    /// group. Returns how many events were read.
+    /// Counts one window as consumer `consumer` of the counting group: reads and decides
+    /// batch after batch (up to `window_events`, while full batches wait, for at most
+    /// [`WINDOW_MAX`]), then applies their counts at once and acknowledges them. Returns how
+    /// many events were read. A window whose apply is refused (a batch of it taken over by
+    /// another consumer after `claim_idle`) is not acknowledged: its events come back, and
+    /// those already counted are recognised.
     pub async fn count_once(&self, store: &dyn Store, consumer: &str) -> StoreResult<usize> {
         let s = &self.settings;
-        let batch = store
-            .read_events(COUNT_GROUP, consumer, s.batch_size, s.claim_idle)
-            .await?;
-        if batch.is_empty() {
-            return Ok(0);
-        }
-        let mut events = Vec::with_capacity(batch.len());
-        for d in &batch {
-            match serde_json::from_str::<AudienceEvent>(&d.event) {
-                Ok(e) => events.push(e),
-                Err(e) => {
-                    // Acknowledged below so that it cannot block the stream; counted in the metrics.
-                    self.metrics.rejected.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(stream_id = %d.id, error = %e, "audience event in the stream is not readable: skipped");
+        let started = std::time::Instant::now();
+        let longest = WINDOW_MAX.min(s.claim_idle / 4);
+        let mut window = Decided::default();
+        let mut ids: Vec<String> = Vec::new();
+        loop {
+            let batch = store
+                .read_events(COUNT_GROUP, consumer, s.batch_size, s.claim_idle)
+                .await?;
+            let full = batch.len() >= s.batch_size;
+            let mut events = Vec::with_capacity(batch.len());
+            let mut stream_ids = Vec::with_capacity(batch.len());
+            for d in batch {
+                match serde_json::from_str::<AudienceEvent>(&d.event) {
+                    Ok(e) => {
+                        events.push(e);
+                        stream_ids.push(d.id.clone());
+                    }
+                    Err(e) => {
+                        // Acknowledged with the window so that it cannot block the stream;
+                        // counted in the metrics.
+                        self.metrics.rejected.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(stream_id = %d.id, error = %e, "audience event in the stream is not readable: skipped");
+                    }
                 }
+                ids.push(d.id);
+            }
+            if !events.is_empty() {
+                window.merge(store.decide_events(&events, &stream_ids, s.dedup).await?);
+            }
+            if !full || ids.len() >= s.window_events || started.elapsed() >= longest {
+                break;
             }
         }
-        let counted = store.count_events(&events, s.dedup, s.retention).await?;
-        let ids: Vec<String> = batch.iter().map(|d| d.id.clone()).collect();
-        store.ack_events(COUNT_GROUP, &ids).await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        if !store.apply_counts(&window, s.retention).await? {
+            self.metrics.taken_over.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(events = ids.len(), "audience counting window not applied: another counter took over some of its events (this counter was slower than audience.claim_idle_seconds); they are counted there, the rest come back and are recognised");
+            return Ok(ids.len());
+        }
+        for chunk in ids.chunks(10_000) {
+            store.ack_events(COUNT_GROUP, chunk).await?;
+        }
         self.metrics
             .counted
-            .fetch_add(counted.new, Ordering::Relaxed);
+            .fetch_add(window.counted.new, Ordering::Relaxed);
         self.metrics
             .duplicates
-            .fetch_add(counted.duplicates, Ordering::Relaxed);
-        Ok(batch.len())
+            .fetch_add(window.counted.duplicates, Ordering::Relaxed);
+        Ok(ids.len())
     }
 
     /// Ships every waiting access to the store (at shutdown).

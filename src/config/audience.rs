@@ -66,6 +66,12 @@ fn settings(cx: &mut Ctx<'_>, a: &RawAudience, s: &mut AudienceSettings) {
         }
         s.counters = n;
     }
+    if let Some(n) = a.window_events {
+        if !(1..=100_000).contains(&n) {
+            cx.problem("audience.window_events", "must be between 1 and 100000");
+        }
+        s.window_events = n;
+    }
     if let Some(n) = a.claim_idle_seconds {
         if n == 0 {
             cx.problem("audience.claim_idle_seconds", "must be at least 1");

@@ -144,6 +144,8 @@ pub struct RawAudience {
     pub batch_size: Option<usize>,
     /// Counting tasks per node, each a consumer of the counting group.
     pub counters: Option<usize>,
+    /// Events a counter decides before it applies their counts at once.
+    pub window_events: Option<usize>,
     pub claim_idle_seconds: Option<u64>,
     pub dedup_hours: Option<u64>,
     pub retention_days: Option<u64>,

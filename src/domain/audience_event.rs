@@ -18,6 +18,16 @@ pub enum Channel {
     App,
 }
 
+impl Channel {
+    /// The channel as events and counts name it (its serialised form).
+    pub fn code(self) -> &'static str {
+        match self {
+            Channel::Web => "web",
+            Channel::App => "app",
+        }
+    }
+}
+
 /// The device class of the DNMA tagging plan.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

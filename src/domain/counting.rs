@@ -23,8 +23,10 @@
 //! ([`part_of`]), so that everything one school's events touch (their visitors' days and last
 //! clicks, the school's hashes) is in one partition and partitions are counted independently,
 //! side by side and, on a cluster, on different nodes. A report sums the partitions; a
-//! school's row of a month by school is in one of them only. The Lua script `count_events.lua` runs these rules in one partition;
-//! [`Tally`] is the in-process version, and the contract tests hold both to the same figures.
+//! school's row of a month by school is in one of them only. The Lua scripts `decide_events.lua`
+//! and `apply_counts.lua` run these rules in one partition, in two steps (a batch's decisions,
+//! then a window's summed counts: [`super::count_window`]); [`Tally`] is the in-process
+//! version, and the contract tests hold both to the same figures.
 //!
 //! The double-click rule (COUNTER R5): two accesses by the same visitor to the same resource
 //! less than 30 seconds apart count once, and the later one is the one kept (so its day and
@@ -93,17 +95,38 @@ pub fn dim(e: &AudienceEvent, name: &str) -> String {
         "uai" => e.uai.clone(),
         "ent" => e.ent.clone(),
         "profile" => e.profile.clone(),
-        "channel" => serde_plain(&e.channel),
+        "channel" => e.channel.code().to_string(),
         "device" => e.device.code().to_string(),
         _ => "*".to_string(),
     }
 }
 
-fn serde_plain<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+/// The dimensions of an event, borrowed, in the order of [`DIMENSIONS`].
+pub fn dims_of(e: &AudienceEvent) -> [&str; 7] {
+    [
+        &e.resource,
+        &e.provider,
+        &e.uai,
+        &e.ent,
+        &e.profile,
+        e.channel.code(),
+        e.device.code(),
+    ]
+}
+
+/// A cell of [`VIEWS`]: its scope dimension and its place in [`DIMENSIONS`], its `by` and its
+/// place.
+pub type ViewPlace = (&'static str, Option<usize>, &'static str, Option<usize>);
+
+/// The cells of [`VIEWS`], flattened (the order of [`cells_of`]): each its scope dimension
+/// and its `by`, with their places in [`DIMENSIONS`] (`None`: everything, or the total).
+pub fn view_places() -> Vec<ViewPlace> {
+    let place = |name: &str| DIMENSIONS.iter().position(|d| *d == name);
+    VIEWS
+        .iter()
+        .flat_map(|(scope, bys)| bys.iter().map(move |by| (*scope, *by)))
+        .map(|(scope, by)| (scope, place(scope), by, place(by)))
+        .collect()
 }
 
 /// The scope part of a key: `all`, or `<dimension>=<value>`.
@@ -160,27 +183,63 @@ pub fn month_key_of(day_key: &str) -> Option<String> {
 /// The cells an event falls in, as (`<scope>:<by>`, value), day left out: the counts hash is
 /// `c:<period>:` before the view.
 pub fn cells_of(e: &AudienceEvent) -> Vec<(String, String)> {
+    cells_of_dims(&DIMENSIONS.map(|n| dim(e, n)))
+}
+
+/// The cells of an event given its dimensions (in the order of [`DIMENSIONS`]).
+pub fn cells_of_dims(dims: &[String; 7]) -> Vec<(String, String)> {
+    let get = |name: &str| {
+        DIMENSIONS
+            .iter()
+            .position(|d| *d == name)
+            .map_or("*", |i| dims[i].as_str())
+    };
     let mut out = Vec::with_capacity(25);
     for (scope_dim, bys) in VIEWS {
         let scope = if *scope_dim == "all" {
             "all".to_string()
         } else {
-            scope_part(scope_dim, Some(&dim(e, scope_dim)))
+            scope_part(scope_dim, Some(get(scope_dim)))
         };
         for by in *bys {
-            out.push((format!("{scope}:{by}"), dim(e, by)));
+            out.push((format!("{scope}:{by}"), get(by).to_string()));
         }
     }
     out
+}
+
+/// A click as the shared store keeps the last one of a visitor on a resource, so that a later
+/// click can take its filtered count back: `t|day|` and the dimensions, `|`-separated.
+pub fn click_record(e: &AudienceEvent) -> String {
+    let mut record = format!("{}|{}", e.t, e.day);
+    for name in DIMENSIONS {
+        record.push('|');
+        record.push_str(&dim(e, name));
+    }
+    record
+}
+
+/// The day and dimensions of a [`click_record`].
+pub fn parse_click_record(record: &str) -> Option<(NaiveDate, [String; 7])> {
+    let mut parts = record.split('|');
+    let _t = parts.next()?;
+    let day = parts.next()?.parse().ok()?;
+    let dims: Vec<String> = parts.map(str::to_string).collect();
+    Some((day, dims.try_into().ok()?))
 }
 
 /// A cell's token in a visitor's day of cells (the shared store's): 8 bytes of FNV-1a over
 /// `<scope>:<by>=<value>`, stable across versions and nodes. A visitor's day holds some fifty
 /// cells, so two sharing a token (a visitor-day missed) is a one-in-10^14 event.
 pub fn cell_token(view: &str, value: &str) -> [u8; 8] {
+    fnv(&[view.as_bytes(), b"=", value.as_bytes()])
+}
+
+/// FNV-1a (64 bits) of the pieces one after the other, as 8 bytes.
+pub fn fnv(pieces: &[&[u8]]) -> [u8; 8] {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in view.bytes().chain([b'=']).chain(value.bytes()) {
-        h ^= u64::from(b);
+    for b in pieces.iter().flat_map(|p| p.iter()) {
+        h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h.to_be_bytes()
@@ -392,6 +451,48 @@ mod tests {
         assert_eq!(counted_from_entry(&counted_entry(5, "abc")), (5, "abc"));
         // A `/` that does not name a partition is part of the id (never written so).
         assert_eq!(counted_from_entry("99/abc"), (0, "99/abc"));
+    }
+
+    #[test]
+    fn a_click_record_gives_back_its_day_and_dimensions() {
+        let dims = DIMENSIONS.map(|d| format!("{d}-value"));
+        let record = format!("1764000000000|2026-11-24|{}", dims.join("|"));
+        let (day, got) = parse_click_record(&record).unwrap();
+        assert_eq!(day.to_string(), "2026-11-24");
+        assert_eq!(got, dims);
+        // A record missing a dimension is not read.
+        assert_eq!(parse_click_record("1|2026-11-24|a|b"), None);
+        assert_eq!(parse_click_record("1|not-a-day|a|b|c|d|e|f|g"), None);
+    }
+
+    #[test]
+    fn view_places_follow_the_cells_of_an_event() {
+        let e: AudienceEvent = serde_json::from_value(serde_json::json!({
+            "id": "x", "at": "2026-11-24T08:00:00Z", "t": 1, "day": "2026-11-24",
+            "resource": "ark:/1", "provider": "ed", "uai": "0561641E", "ent": "E1",
+            "profile": "National_elv", "channel": "app", "device": "tablet",
+            "service": "S", "outil": "O", "visitor": "v"
+        }))
+        .unwrap();
+        let dims = dims_of(&e);
+        let from_places: Vec<(String, String)> = view_places()
+            .into_iter()
+            .map(|(scope, sp, by, bp)| {
+                let scope = sp.map_or("all".to_string(), |i| format!("{scope}={}", dims[i]));
+                (
+                    format!("{scope}:{by}"),
+                    bp.map_or("*", |i| dims[i]).to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(from_places, cells_of(&e));
+        assert_eq!(
+            dims,
+            DIMENSIONS
+                .map(|d| dim(&e, d))
+                .each_ref()
+                .map(String::as_str)
+        );
     }
 
     #[test]

@@ -122,6 +122,7 @@ fn render(state: &AppState) -> impl IntoResponse {
         ("passerelle_audience_duplicates_total", "audience events delivered again and not counted twice", &a.duplicates),
         ("passerelle_audience_rejected_total", "unreadable audience events skipped", &a.rejected),
         ("passerelle_audience_count_failures_total", "failed attempts to count audience events", &a.count_failures),
+        ("passerelle_audience_windows_taken_over_total", "counting windows not applied because another counter took some of their events over (this one was slower than audience.claim_idle_seconds)", &a.taken_over),
         ("passerelle_matomo_sent_total", "audience events accepted by Matomo", &a.matomo_sent),
         ("passerelle_matomo_failures_total", "batches Matomo did not accept (retried)", &a.matomo_failures),
         ("passerelle_listing_cache_hits_total", "listing requests served from this node's view of the school", &state.listing_cache.hits),

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use tokio::time::Instant;
 
-use crate::domain::{AudienceEvent, Counted, CountsDump};
+use crate::domain::{AudienceEvent, CountsDump, Decided};
 
 mod audience;
 mod expiring;
@@ -530,13 +530,18 @@ impl AudienceStore for MemoryStore {
         Ok(self.audience().trim())
     }
 
-    async fn count_events(
+    async fn decide_events(
         &self,
         events: &[AudienceEvent],
+        _stream_ids: &[String],
         _dedup: Duration,
-        _retention: Duration,
-    ) -> StoreResult<Counted> {
-        Ok(self.audience().count(events))
+    ) -> StoreResult<Decided> {
+        // One process, one lock: counted as decided.
+        Ok(Decided::applied(self.audience().count(events)))
+    }
+
+    async fn apply_counts(&self, _window: &Decided, _retention: Duration) -> StoreResult<bool> {
+        Ok(true)
     }
 
     async fn audience_cells(&self, keys: &[String]) -> StoreResult<Vec<HashMap<String, i64>>> {

@@ -27,7 +27,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::domain::{AudienceEvent, Counted, CountsDump};
+use crate::domain::{AudienceEvent, Counted, CountsDump, Decided};
 
 use crate::domain::{
     Assignment, Directory, Group, IdEnt, Person, Resource, ResourceId, School, Subscription, Uai,
@@ -259,14 +259,40 @@ pub trait AudienceStore: Send + Sync {
     async fn pending_events(&self, group: &str) -> StoreResult<u64>;
     /// Drops the events every group has acknowledged; returns how many.
     async fn trim_events(&self) -> StoreResult<u64>;
-    /// Counts a batch, atomically and idempotently (an event id counts once within `dedup`);
-    /// counts are kept for `retention`.
+    /// The first step of counting: decides a batch (which events are new, within `dedup`;
+    /// which clicks the double-click rule keeps; which cells get a new visitor) and returns
+    /// what applying it will count. `stream_ids` are the events' deliveries (or empty): an
+    /// event decided in a batch that was never applied and delivered again with the same
+    /// stream id (claimed from a consumer that died between the steps) has its decision taken
+    /// over; any other event already seen is a duplicate. A store may apply as it decides
+    /// (the memory store), leaving nothing to apply.
+    async fn decide_events(
+        &self,
+        events: &[AudienceEvent],
+        stream_ids: &[String],
+        dedup: Duration,
+    ) -> StoreResult<Decided>;
+    /// The second step: applies a window of decided batches (merged), partition by partition,
+    /// each atomically; counts are kept for `retention`. `false` when a partition's batch was
+    /// taken over meanwhile: that partition applied nothing, and its events are counted by
+    /// whoever took them (the window's events must then not be acknowledged).
+    async fn apply_counts(&self, window: &Decided, retention: Duration) -> StoreResult<bool>;
+    /// Counts a batch in both steps, idempotently (an event id counts once within `dedup`).
     async fn count_events(
         &self,
         events: &[AudienceEvent],
         dedup: Duration,
         retention: Duration,
-    ) -> StoreResult<Counted>;
+    ) -> StoreResult<Counted> {
+        let decided = self.decide_events(events, &[], dedup).await?;
+        if self.apply_counts(&decided, retention).await? {
+            Ok(decided.counted)
+        } else {
+            Err(StoreError::Unavailable(
+                "audience counts: a batch was taken over by another counter".into(),
+            ))
+        }
+    }
     /// The fields of counts hashes (`r:`, `f:`, `u:`), partitions summed.
     async fn audience_cells(&self, keys: &[String]) -> StoreResult<Vec<HashMap<String, i64>>>;
     /// The salt of `day`: drawn at random by the first caller, the same for every node, gone

@@ -340,3 +340,80 @@ async fn the_command_line_prints_a_report_from_the_configured_redis() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("by « name »"));
 }
+
+#[tokio::test]
+async fn a_consumer_that_decided_and_died_is_taken_over_and_its_late_apply_is_refused() {
+    let store = shared_redis().await;
+    let node_a = Audience::new(settings(), "node-a", "https://gw.test");
+    let node_b = Audience::new(settings(), "node-b", "https://gw.test");
+    for i in 0..20 {
+        node_a.record(access(
+            at(10, 0, 0) + chrono::Duration::seconds(i * 40),
+            &format!("u{i}"),
+        ));
+    }
+    node_a.flush(store.as_ref(), at(10, 0, 0)).await.unwrap();
+    // node-a's consumer reads and decides a batch, then stops before applying it.
+    let taken = store
+        .read_events(COUNT_GROUP, "node-a", 500, Duration::from_millis(200))
+        .await
+        .unwrap();
+    let events: Vec<AudienceEvent> = taken
+        .iter()
+        .map(|d| serde_json::from_str(&d.event).unwrap())
+        .collect();
+    let stream_ids: Vec<String> = taken.iter().map(|d| d.id.clone()).collect();
+    let s = settings();
+    let decided = store
+        .decide_events(&events, &stream_ids, s.dedup)
+        .await
+        .unwrap();
+    assert_eq!(decided.counted.new, 20);
+    assert_eq!(raw_total(store.as_ref()).await, 0, "decided is not counted");
+    // The same event appended again by a retrying shipper (another stream id) is a duplicate,
+    // not a take-over.
+    let again = store
+        .decide_events(&events[..1], &["1-1".to_string()], s.dedup)
+        .await
+        .unwrap();
+    assert_eq!((again.counted.new, again.counted.duplicates), (0, 1));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // node-b claims node-a's events and counts them with node-a's decisions.
+    assert_eq!(
+        node_b.count_once(store.as_ref(), "node-b").await.unwrap(),
+        20
+    );
+    assert_eq!(node_b.metrics.counted.load(Ordering::Relaxed), 20);
+    assert_eq!(raw_total(store.as_ref()).await, 20);
+    assert_eq!(store.pending_events(COUNT_GROUP).await.unwrap(), 0);
+    // node-a comes back and applies what it decided: refused, nothing counted twice.
+    assert!(!store.apply_counts(&decided, s.retention).await.unwrap());
+    assert_eq!(raw_total(store.as_ref()).await, 20);
+    // Delivered again later, the events are recognised as counted.
+    let c = store
+        .decide_events(&events, &stream_ids, s.dedup)
+        .await
+        .unwrap();
+    assert_eq!((c.counted.new, c.counted.duplicates), (0, 20));
+}
+
+#[tokio::test]
+async fn a_counter_applies_the_batches_waiting_as_one_window() {
+    let store = shared_redis().await;
+    let node = Audience::new(settings(), "node-a", "https://gw.test");
+    for i in 0..130 {
+        node.record(access(
+            at(9, 0, 0) + chrono::Duration::seconds(i * 40),
+            &format!("u{i}"),
+        ));
+    }
+    node.flush(store.as_ref(), at(9, 0, 0)).await.unwrap();
+    // Batches of 50: two full ones and the rest, in one window.
+    assert_eq!(
+        node.count_once(store.as_ref(), "node-a").await.unwrap(),
+        130
+    );
+    assert_eq!(raw_total(store.as_ref()).await, 130);
+    assert_eq!(store.pending_events(COUNT_GROUP).await.unwrap(), 0);
+    assert_eq!(node.count_once(store.as_ref(), "node-a").await.unwrap(), 0);
+}

@@ -563,12 +563,19 @@ async fn audience_settings_are_read_and_checked_with_every_problem_named() {
         "Ministère de l'Éducation nationale"
     );
     assert!(cfg.audience.matomo.is_none());
-    assert_eq!((cfg.audience.counters, cfg.audience.batch_size), (2, 2000));
+    assert_eq!(
+        (
+            cfg.audience.counters,
+            cfg.audience.batch_size,
+            cfg.audience.window_events
+        ),
+        (2, 2000, 20_000)
+    );
 
     let mut text = std::fs::read_to_string(&path).unwrap();
     text = text.replace(
         "when_full = \"drop_oldest\"",
-        "when_full = \"block\"\ncounters = 17",
+        "when_full = \"block\"\ncounters = 17\nwindow_events = 0",
     );
     text = text.replace("timezone = \"Europe/Paris\"", "timezone = \"Paris\"");
     text = text.replace("buffer_capacity = 100000", "buffer_capacity = 0");
@@ -586,6 +593,7 @@ async fn audience_settings_are_read_and_checked_with_every_problem_named() {
         "audience.timezone",
         "audience.buffer_capacity",
         "audience.counters",
+        "audience.window_events",
         "audience.matomo.url",
         "audience.matomo.token_auth_file",
         "audience.matomo.dimensions.HUMEUR",

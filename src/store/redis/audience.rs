@@ -1,10 +1,7 @@
 //! The Redis store's audience part: a Redis stream read by consumer groups (`XREADGROUP`,
 //! `XAUTOCLAIM` for a crashed consumer's events, `XACK`, `XTRIM MINID` once every group is
-//! done), the day salts (`SET NX PX`), and the counts: a batch is split by partition and each
-//! partition's events go to one run of a Lua script (`count_events.lua`), on its own slot, that
-//! skips already-counted ids, applies the double-click rule, tells new visitors of each cell
-//! and increments the day's and the month's hashes, so a partition's events are counted whole
-//! or not at all. Reports read every partition's hash of a key and sum them.
+//! done), the day salts (`SET NX PX`), and the reading of the counts: reports read every
+//! partition's hash of a key and sum them. Counting itself is `audience_count`'s.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -12,20 +9,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use rand::RngCore;
-use redis::{Script, Value};
+use redis::Value;
 
 use super::{unavailable, RedisStore};
-use crate::domain::counting::{
-    cell_of, cell_token, cells_of, dim, has_months, month_of, views_json, DIMENSIONS,
-    DOUBLE_CLICK_MS, PARTS, VISITOR_DAY_SECONDS,
-};
-use crate::domain::{AudienceEvent, Counted, CountsDump};
+use crate::domain::counting::PARTS;
+use crate::domain::{AudienceEvent, CountsDump, Decided};
 use crate::store::{AudienceStore, Delivered, StoreError, StoreResult};
-
-/// The counting script (hashed once) and the views it reads, as JSON (made once).
-static COUNT_EVENTS: std::sync::LazyLock<Script> =
-    std::sync::LazyLock::new(|| Script::new(include_str!("count_events.lua")));
-static VIEWS_JSON: std::sync::LazyLock<String> = std::sync::LazyLock::new(views_json);
 
 fn text(v: &Value) -> Option<String> {
     redis::from_redis_value::<String>(v).ok()
@@ -101,123 +90,39 @@ fn is_error(e: &redis::RedisError, code: &str) -> bool {
 /// One raw access in an earlier version's packed count field (`raw * 2^32 + filtered`).
 const LEGACY_PACKED_RAW: i64 = 1 << 32;
 
-/// Adds a counts hash's field to `sum`. The counts hashes of an earlier version kept
-/// `raw * 2^32 + filtered` in one field named by the value alone (and no visitors); today's
-/// fields are already `r:`, `f:` and `u:`.
-pub(super) fn add_field(sum: &mut HashMap<String, i64>, field: String, n: i64) {
+/// Adds a counts hash's field to `sum`, as `r:`, `f:` and `u:` counts. The shared store keeps
+/// the three in one field named by the value alone, `"<raw> <filtered> <visitors>"` (one field
+/// a cell: a third of the fields to find and write); an import writes `r:`, `f:` and `u:`
+/// fields, which are read as they are; an earlier version kept `raw * 2^32 + filtered` in one
+/// field named by the value (and no visitors).
+pub(super) fn add_field(sum: &mut HashMap<String, i64>, field: String, value: &str) {
+    let mut add = |kind: &str, n: i64| {
+        if n != 0 {
+            *sum.entry(format!("{kind}{field}")).or_insert(0) += n;
+        }
+    };
     if field.starts_with("r:") || field.starts_with("f:") || field.starts_with("u:") {
+        let n = value.parse().unwrap_or(0);
         *sum.entry(field).or_insert(0) += n;
         return;
     }
-    let raw = n.div_euclid(LEGACY_PACKED_RAW);
-    *sum.entry(format!("r:{field}")).or_insert(0) += raw;
-    *sum.entry(format!("f:{field}")).or_insert(0) += n - raw * LEGACY_PACKED_RAW;
+    let mut parts = value.split(' ').map(|n| n.parse::<i64>().unwrap_or(0));
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(r), Some(f), Some(u)) => {
+            add("r:", r);
+            add("f:", f);
+            add("u:", u);
+        }
+        (Some(n), None, None) => {
+            let raw = n.div_euclid(LEGACY_PACKED_RAW);
+            add("r:", raw);
+            add("f:", n - raw * LEGACY_PACKED_RAW);
+        }
+        _ => {}
+    }
 }
 
 impl RedisStore {
-    /// Counts one partition's events in one run of `count_events.lua`.
-    async fn count_part(
-        &self,
-        part: u8,
-        events: &[&AudienceEvent],
-        dedup: Duration,
-        retention: Duration,
-    ) -> StoreResult<Counted> {
-        let at = |rest: &str| self.keys.audience_part(part, rest);
-        // The batch's hashes and cells, pre-aggregated as if every event were new and kept;
-        // the script corrects the rest. Each event is sent as the indices (1-based) of its
-        // cells.
-        let mut hashes: Vec<String> = Vec::new();
-        let mut hash_index: HashMap<String, usize> = HashMap::new();
-        let mut hash = |key: String| -> usize {
-            *hash_index.entry(key).or_insert_with_key(|k| {
-                hashes.push(k.clone());
-                hashes.len()
-            })
-        };
-        // (day, view, value) → its cell: (day hash, month hash or 0, field, raw, filtered,
-        // token).
-        let mut index: HashMap<(String, String, String), usize> = HashMap::new();
-        let mut cells: Vec<(usize, usize, String, i64, [u8; 9])> = Vec::new();
-        let mut of_event: Vec<Vec<usize>> = Vec::with_capacity(events.len());
-        for e in events {
-            let day = e.day.to_string();
-            let month = month_of(e.day);
-            let mut mine = Vec::with_capacity(25);
-            for (view, value) in cells_of(e) {
-                let k = (day.clone(), view, value);
-                let n = match index.get(&k) {
-                    Some(n) => *n,
-                    None => {
-                        let (key, field) = cell_of(&day, &k.1, &k.2);
-                        let scope = k.1.rsplit_once(':').map_or(k.1.as_str(), |(s, _)| s);
-                        let month_hash = if has_months(scope) {
-                            hash(at(&cell_of(&month, &k.1, &k.2).0))
-                        } else {
-                            0
-                        };
-                        let mut token = [b't'; 9];
-                        token[1..].copy_from_slice(&cell_token(&k.1, &k.2));
-                        cells.push((hash(at(&key)), month_hash, field, 0, token));
-                        index.insert(k, cells.len());
-                        cells.len()
-                    }
-                };
-                cells[n - 1].3 += 1;
-                mine.push(n);
-            }
-            of_event.push(mine);
-        }
-        let mut inv = COUNT_EVENTS.key(at("counts"));
-        inv.arg(at(""))
-            .arg(retention.as_secs().max(1))
-            .arg(dedup.as_secs().max(1))
-            .arg(DOUBLE_CLICK_MS)
-            .arg(VIEWS_JSON.as_str())
-            .arg(VISITOR_DAY_SECONDS)
-            .arg(events.len())
-            .arg(hashes.len())
-            .arg(cells.len());
-        for (e, mine) in events.iter().zip(&of_event) {
-            let prev = match (&e.visitor_prev, e.day.pred_opt()) {
-                (Some(v), Some(d)) => at(&format!("vd:{d}|{v}|{}", e.uai)),
-                _ => String::new(),
-            };
-            let mut record = format!("{}|{}", e.t, e.day);
-            for name in DIMENSIONS {
-                record.push('|');
-                record.push_str(&dim(e, name));
-            }
-            inv.arg(&e.id)
-                .arg(e.t)
-                .arg(e.day.to_string())
-                .arg(at(&format!("vd:{}|{}|{}", e.day, e.visitor, e.uai)))
-                .arg(prev)
-                .arg(format!("d:{}", e.resource))
-                .arg(record);
-            for n in mine {
-                inv.arg(*n);
-            }
-        }
-        for h in &hashes {
-            inv.arg(h);
-        }
-        for (day_hash, month_hash, field, n, token) in &cells {
-            inv.arg(*day_hash)
-                .arg(*month_hash)
-                .arg(field)
-                .arg(*n)
-                .arg(*n)
-                .arg(&token[..]);
-        }
-        let mut conn = self.conn.clone();
-        let (new, duplicates): (u64, u64) = inv
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unavailable("count audience events"))?;
-        Ok(Counted { new, duplicates })
-    }
-
     async fn ensure_group(&self, group: &str) -> StoreResult<()> {
         let stream = self.keys.audience_stream();
         let mut conn = self.conn.clone();
@@ -406,29 +311,18 @@ impl AudienceStore for RedisStore {
             .map_err(unavailable("xtrim"))
     }
 
-    async fn count_events(
+    async fn decide_events(
         &self,
         events: &[AudienceEvent],
+        stream_ids: &[String],
         dedup: Duration,
-        retention: Duration,
-    ) -> StoreResult<Counted> {
+    ) -> StoreResult<Decided> {
         // Work that grows with the data: the bulk deadline.
-        let this = self.bulk();
-        let mut parts: Vec<Vec<&AudienceEvent>> = vec![Vec::new(); usize::from(PARTS)];
-        for e in events {
-            parts[usize::from(e.part % PARTS)].push(e);
-        }
-        // The partitions are counted at once: on a cluster, by their own nodes.
-        let runs = parts
-            .iter()
-            .enumerate()
-            .filter(|(_, batch)| !batch.is_empty())
-            .map(|(part, batch)| this.count_part(part as u8, batch, dedup, retention));
-        let mut out = Counted::default();
-        for counted in futures_util::future::try_join_all(runs).await? {
-            out += counted;
-        }
-        Ok(out)
+        self.bulk().decide(events, stream_ids, dedup).await
+    }
+
+    async fn apply_counts(&self, window: &Decided, retention: Duration) -> StoreResult<bool> {
+        self.bulk().apply(window, retention).await
     }
 
     async fn audience_cells(&self, keys: &[String]) -> StoreResult<Vec<HashMap<String, i64>>> {
@@ -445,7 +339,7 @@ impl AudienceStore for RedisStore {
             }
             let mut conn = this.conn.clone();
             async move {
-                pipe.query_async::<Vec<Vec<(String, i64)>>>(&mut conn)
+                pipe.query_async::<Vec<Vec<(String, String)>>>(&mut conn)
                     .await
                     .map_err(unavailable("audience counts"))
             }
@@ -454,7 +348,7 @@ impl AudienceStore for RedisStore {
         for part in futures_util::future::try_join_all(reads).await? {
             for (sum, fields) in out.iter_mut().zip(part) {
                 for (f, n) in fields {
-                    add_field(sum, f, n);
+                    add_field(sum, f, &n);
                 }
             }
         }

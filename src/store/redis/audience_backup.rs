@@ -152,13 +152,14 @@ impl RedisStore {
                     return true;
                 }
                 if name.starts_with("c:") {
-                    let Ok(fields) = redis::from_redis_value::<Vec<(String, i64)>>(&k.value) else {
+                    let Ok(fields) = redis::from_redis_value::<Vec<(String, String)>>(&k.value)
+                    else {
                         bad = Some(name);
                         return false;
                     };
                     let mut sum = HashMap::new();
                     for (f, n) in fields {
-                        add_field(&mut sum, f, n);
+                        add_field(&mut sum, f, &n);
                     }
                     let here = dump.cells.entry(name.clone()).or_default();
                     for (f, n) in sum {

@@ -18,6 +18,7 @@ use serde::Serialize;
 
 mod audience;
 mod audience_backup;
+mod audience_count;
 mod catalogue;
 mod conn;
 mod directory;
