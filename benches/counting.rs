@@ -11,6 +11,7 @@
 //!
 //! `cargo bench --bench counting` runs it in full (PASSERELLE_BENCH_EVENTS, default 500,000;
 //! PASSERELLE_BENCH_COUNTERS, default 2; PASSERELLE_BENCH_BATCH, default 2000;
+//! PASSERELLE_BENCH_WINDOW, events per counting window, default 50,000;
 //! PASSERELLE_BENCH_SCHOOLS for the queries, default 10,000); under `cargo test` it runs a small
 //! smoke version.
 
@@ -118,7 +119,7 @@ async fn redis_cpu(store_url: &str) -> f64 {
         .sum()
 }
 
-async fn counting_at_the_peak(n: u64, counters: usize, batch: usize) {
+async fn counting_at_the_peak(n: u64, counters: usize, batch: usize, window: usize) {
     let prefix = test_redis::prefix();
     let store = test_redis::store(&prefix).await;
     let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
@@ -126,6 +127,7 @@ async fn counting_at_the_peak(n: u64, counters: usize, batch: usize) {
     let settings = AudienceSettings {
         batch_size: batch,
         counters,
+        window_events: window,
         ..Default::default()
     };
     let audience = Arc::new(Audience::new(settings.clone(), "bench", "https://gw.test"));
@@ -178,7 +180,7 @@ async fn counting_at_the_peak(n: u64, counters: usize, batch: usize) {
     let report = build(store.as_ref(), &req).await.unwrap();
     assert_eq!(report.rows[0].accesses_raw, n as i64);
     println!(
-        "counting at the peak: {n} events (1,000 schools, 200 resources), {counters} counter(s), batches of {batch}"
+        "counting at the peak: {n} events (1,000 schools, 200 resources), {counters} counter(s), batches of {batch}, windows of {window}"
     );
     println!("  counted: {:.0} events/s", n as f64 / seconds);
     println!(
@@ -281,6 +283,7 @@ fn main() {
                     env_or("PASSERELLE_BENCH_EVENTS", 500_000),
                     env_or("PASSERELLE_BENCH_COUNTERS", 2),
                     env_or("PASSERELLE_BENCH_BATCH", 2000),
+                    env_or("PASSERELLE_BENCH_WINDOW", 50_000),
                 )
                 .await;
             }
@@ -288,7 +291,7 @@ fn main() {
                 queries_at_national_scale(env_or("PASSERELLE_BENCH_SCHOOLS", 10_000), 30).await;
             }
         } else {
-            counting_at_the_peak(3_000, 2, 500).await;
+            counting_at_the_peak(3_000, 2, 500, 1_000).await;
             queries_at_national_scale(20, 3).await;
             println!("counting bench smoke: ok");
         }

@@ -87,7 +87,7 @@ impl Default for AudienceSettings {
             when_full: WhenFull::DropOldest,
             batch_size: 2000,
             counters: 2,
-            window_events: 20_000,
+            window_events: 50_000,
             claim_idle: Duration::from_secs(60),
             dedup: Duration::from_secs(2 * 24 * 3600),
             retention: Duration::from_secs(800 * 24 * 3600),

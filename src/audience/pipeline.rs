@@ -33,7 +33,7 @@ pub const COUNT_GROUP: &str = "count";
 
 /// The longest a counter decides batches before it applies them (or a quarter of
 /// `claim_idle`, if less: a window must end long before its events could be claimed).
-pub const WINDOW_MAX: Duration = Duration::from_millis(1000);
+pub const WINDOW_MAX: Duration = Duration::from_millis(2000);
 
 /// One access, as the handler that granted it knows it.
 #[derive(Debug, Clone)]
@@ -231,8 +231,14 @@ impl Audience {
         let mut window = Decided::default();
         let mut ids: Vec<String> = Vec::new();
         loop {
+            // Claims are looked for once a window.
+            let claim = if ids.is_empty() {
+                s.claim_idle
+            } else {
+                Duration::MAX
+            };
             let batch = store
-                .read_events(COUNT_GROUP, consumer, s.batch_size, s.claim_idle)
+                .read_events(COUNT_GROUP, consumer, s.batch_size, claim)
                 .await?;
             let full = batch.len() >= s.batch_size;
             let mut events = Vec::with_capacity(batch.len());
@@ -253,7 +259,9 @@ impl Audience {
                 ids.push(d.id);
             }
             if !events.is_empty() {
-                window.merge(store.decide_events(&events, &stream_ids, s.dedup).await?);
+                store
+                    .decide_events(&events, &stream_ids, s.dedup, &mut window)
+                    .await?;
             }
             if !full || ids.len() >= s.window_events || started.elapsed() >= longest {
                 break;

@@ -535,9 +535,11 @@ impl AudienceStore for MemoryStore {
         events: &[AudienceEvent],
         _stream_ids: &[String],
         _dedup: Duration,
-    ) -> StoreResult<Decided> {
+        window: &mut Decided,
+    ) -> StoreResult<()> {
         // One process, one lock: counted as decided.
-        Ok(Decided::applied(self.audience().count(events)))
+        window.counted += self.audience().count(events);
+        Ok(())
     }
 
     async fn apply_counts(&self, _window: &Decided, _retention: Duration) -> StoreResult<bool> {

@@ -243,7 +243,8 @@ pub trait AudienceStore: Send + Sync {
     async fn append_events(&self, events: &[String]) -> StoreResult<()>;
     /// Up to `count` events for `consumer` of `group` (created when missing, from the stream's
     /// start): first those pending for longer than `claim_idle` at any consumer (a crashed
-    /// consumer's), else new ones.
+    /// consumer's), else new ones; `Duration::MAX` claims nothing (and costs no search of the
+    /// pending events).
     async fn read_events(
         &self,
         group: &str,
@@ -260,8 +261,9 @@ pub trait AudienceStore: Send + Sync {
     /// Drops the events every group has acknowledged; returns how many.
     async fn trim_events(&self) -> StoreResult<u64>;
     /// The first step of counting: decides a batch (which events are new, within `dedup`;
-    /// which clicks the double-click rule keeps; which cells get a new visitor) and returns
-    /// what applying it will count. `stream_ids` are the events' deliveries (or empty): an
+    /// which clicks the double-click rule keeps; which cells get a new visitor) and adds what
+    /// applying it will count to `window` (left partly added to on an error: a window that
+    /// failed is dropped, and its events come back). `stream_ids` are the events' deliveries (or empty): an
     /// event decided in a batch that was never applied and delivered again with the same
     /// stream id (claimed from a consumer that died between the steps) has its decision taken
     /// over; any other event already seen is a duplicate. A store may apply as it decides
@@ -271,7 +273,8 @@ pub trait AudienceStore: Send + Sync {
         events: &[AudienceEvent],
         stream_ids: &[String],
         dedup: Duration,
-    ) -> StoreResult<Decided>;
+        window: &mut Decided,
+    ) -> StoreResult<()>;
     /// The second step: applies a window of decided batches (merged), partition by partition,
     /// each atomically; counts are kept for `retention`. `false` when a partition's batch was
     /// taken over meanwhile: that partition applied nothing, and its events are counted by
@@ -284,7 +287,8 @@ pub trait AudienceStore: Send + Sync {
         dedup: Duration,
         retention: Duration,
     ) -> StoreResult<Counted> {
-        let decided = self.decide_events(events, &[], dedup).await?;
+        let mut decided = Decided::default();
+        self.decide_events(events, &[], dedup, &mut decided).await?;
         if self.apply_counts(&decided, retention).await? {
             Ok(decided.counted)
         } else {

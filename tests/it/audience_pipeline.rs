@@ -14,7 +14,7 @@ use passerelle::audience::{
     Access, Audience, AudienceEvent, AudienceSettings, DeviceClass, WhenFull,
 };
 use passerelle::clock::{Clock, FixedClock};
-use passerelle::domain::Jurisdiction;
+use passerelle::domain::{Decided, Jurisdiction};
 use passerelle::store::{MemoryStore, RedisStore, Store};
 use passerelle::trace::Channel;
 
@@ -364,16 +364,18 @@ async fn a_consumer_that_decided_and_died_is_taken_over_and_its_late_apply_is_re
         .collect();
     let stream_ids: Vec<String> = taken.iter().map(|d| d.id.clone()).collect();
     let s = settings();
-    let decided = store
-        .decide_events(&events, &stream_ids, s.dedup)
+    let mut decided = Decided::default();
+    store
+        .decide_events(&events, &stream_ids, s.dedup, &mut decided)
         .await
         .unwrap();
     assert_eq!(decided.counted.new, 20);
     assert_eq!(raw_total(store.as_ref()).await, 0, "decided is not counted");
     // The same event appended again by a retrying shipper (another stream id) is a duplicate,
     // not a take-over.
-    let again = store
-        .decide_events(&events[..1], &["1-1".to_string()], s.dedup)
+    let mut again = Decided::default();
+    store
+        .decide_events(&events[..1], &["1-1".to_string()], s.dedup, &mut again)
         .await
         .unwrap();
     assert_eq!((again.counted.new, again.counted.duplicates), (0, 1));
@@ -390,8 +392,9 @@ async fn a_consumer_that_decided_and_died_is_taken_over_and_its_late_apply_is_re
     assert!(!store.apply_counts(&decided, s.retention).await.unwrap());
     assert_eq!(raw_total(store.as_ref()).await, 20);
     // Delivered again later, the events are recognised as counted.
-    let c = store
-        .decide_events(&events, &stream_ids, s.dedup)
+    let mut c = Decided::default();
+    store
+        .decide_events(&events, &stream_ids, s.dedup, &mut c)
         .await
         .unwrap();
     assert_eq!((c.counted.new, c.counted.duplicates), (0, 20));

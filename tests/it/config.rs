@@ -569,7 +569,7 @@ async fn audience_settings_are_read_and_checked_with_every_problem_named() {
             cfg.audience.batch_size,
             cfg.audience.window_events
         ),
-        (2, 2000, 20_000)
+        (2, 2000, 50_000)
     );
 
     let mut text = std::fs::read_to_string(&path).unwrap();

@@ -149,6 +149,21 @@ impl RedisStore {
     ) -> Result<Vec<Delivered>, redis::RedisError> {
         let stream = self.keys.audience_stream();
         let mut conn = self.conn.clone();
+        if claim_idle == Duration::MAX {
+            return Ok(read_reply(
+                &redis::cmd("XREADGROUP")
+                    .arg("GROUP")
+                    .arg(group)
+                    .arg(consumer)
+                    .arg("COUNT")
+                    .arg(count)
+                    .arg("STREAMS")
+                    .arg(&stream)
+                    .arg(">")
+                    .query_async(&mut conn)
+                    .await?,
+            ));
+        }
         let claimed: Value = redis::cmd("XAUTOCLAIM")
             .arg(&stream)
             .arg(group)
@@ -316,9 +331,10 @@ impl AudienceStore for RedisStore {
         events: &[AudienceEvent],
         stream_ids: &[String],
         dedup: Duration,
-    ) -> StoreResult<Decided> {
+        window: &mut Decided,
+    ) -> StoreResult<()> {
         // Work that grows with the data: the bulk deadline.
-        self.bulk().decide(events, stream_ids, dedup).await
+        self.bulk().decide(events, stream_ids, dedup, window).await
     }
 
     async fn apply_counts(&self, window: &Decided, retention: Duration) -> StoreResult<bool> {
