@@ -114,7 +114,7 @@ impl RedisStore {
                 .arg(e.t)
                 .arg(at(&format!("vd:{}|{}|{}", e.day, e.visitor, e.uai)))
                 .arg(prev)
-                .arg(format!("d:{}", e.resource))
+                .arg(&e.resource)
                 .arg(click_record(e))
                 .arg(&tokens[..]);
         }
