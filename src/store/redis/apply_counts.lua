@@ -5,7 +5,7 @@
 -- them). A cell is one field named by its value holding "<raw> <filtered> <visitors>" (read
 -- by src/store/redis/audience.rs, `add_field`). Each hash is read and written once (HMGET,
 -- HSET, by chunks within Lua's stack); a hash created here gets its TTL (a month's, a month
--- longer). Counts stay exact: Lua writes an integer below 10^14 as its digits.
+-- longer). Counts stay exact: integers below 2^53, written with '%d'.
 --
 -- KEYS[1]: a key of the partition (only routes the script to its slot).
 -- ARGV[1]: the partition's key prefix ("<prefix>:{aud…}:"), [2]: count TTL (s), [3]: the
@@ -53,7 +53,7 @@ for _ = 1, nh do
         end
       end
       set[#set + 1] = ARGV[a]
-      set[#set + 1] = r .. ' ' .. f .. ' ' .. u
+      set[#set + 1] = string.format('%d %d %d', r, f, u)
     end
     redis.call('HSET', key, unpack(set))
   end
