@@ -49,3 +49,45 @@ both!(
     double_click_conformance,
     months_and_partitions_agree,
 );
+
+/// Counts far beyond 32 bits stay exact in the shared store (written as integers, never in a
+/// float's notation), and a field an earlier version packed (`raw * 2^32 + filtered`) is
+/// carried on when its cell is counted again, not overwritten.
+#[tokio::test]
+async fn large_and_earlier_counts_are_carried_on_exactly() {
+    use audience_contract::{cell, t, DAY, DEDUP, R1, RETENTION, U1};
+    use passerelle::domain::Jurisdiction;
+    let (store, prefix) = redis().await;
+    let e = audience_contract::Ev::new().at(t(9, 0, 0), DAY, "v1", R1, U1);
+    let keys = passerelle::store::keys::Keys::new(prefix.clone());
+    // Sixteen digits: more than a Lua number prints by default (14 significant digits).
+    let big: i64 = 1 << 50;
+    let client = redis::Client::open(test_redis::url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::pipe()
+        .hset(
+            keys.audience_part(e.part, &format!("c:{DAY}:all:total")),
+            "*",
+            format!("{big} {big} 7"),
+        )
+        .hset(
+            keys.audience_part(e.part, &format!("c:{DAY}:all:resource")),
+            R1,
+            (3i64 << 32) + 2,
+        )
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    store.count_events(&[e], DEDUP, RETENTION).await.unwrap();
+    let s = store.as_ref();
+    assert_eq!(
+        cell(s, Jurisdiction::All, "total", "*", DAY, DAY).await,
+        (big + 1, big + 1, 8)
+    );
+    // Filtered 2 + 1, raw 3 + 1, visitors 0 + 1.
+    assert_eq!(
+        cell(s, Jurisdiction::All, "resource", R1, DAY, DAY).await,
+        (3, 4, 1)
+    );
+    cleanup(&prefix).await;
+}
