@@ -102,6 +102,21 @@ fn peak(n: u64, schools: u32, day: NaiveDate, seed: u64) -> Vec<AudienceEvent> {
         .collect()
 }
 
+/// A command's answer as text (`INFO …`; nothing for another answer).
+async fn redis_info(store_url: &str, command: &[&str]) -> String {
+    let client = redis::Client::open(store_url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut cmd = redis::cmd(command[0]);
+    for a in &command[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query_async::<redis::Value>(&mut conn)
+        .await
+        .ok()
+        .and_then(|v| redis::from_redis_value::<String>(&v).ok())
+        .unwrap_or_default()
+}
+
 /// Redis's own CPU seconds (user + system), from `INFO cpu`.
 async fn redis_cpu(store_url: &str) -> f64 {
     let client = redis::Client::open(store_url).unwrap();
@@ -139,6 +154,7 @@ async fn counting_at_the_peak(n: u64, counters: usize, batch: usize, window: usi
     for chunk in lines.chunks(2000) {
         store.append_events(chunk).await.unwrap();
     }
+    redis_info(&test_redis::url(), &["CONFIG", "RESETSTAT"]).await;
     let (cpu0, redis0) = (cpu_seconds("self"), redis_cpu(&test_redis::url()).await);
     let started = Instant::now();
     let done = Arc::new(AtomicU64::new(0));
@@ -193,6 +209,15 @@ async fn counting_at_the_peak(n: u64, counters: usize, batch: usize, window: usi
         "  {} accesses after the double-click filter, {} visitors",
         report.rows[0].accesses, report.rows[0].visitors
     );
+    // How long Redis runs a counting script without serving anyone else (sessions on a shared
+    // Redis wait that long): its latency percentiles (Redis 7's latency tracking).
+    let stats = redis_info(&test_redis::url(), &["INFO", "latencystats"]).await;
+    if let Some(line) = stats
+        .lines()
+        .find(|l| l.starts_with("latency_percentiles_usec_evalsha:"))
+    {
+        println!("  counting scripts, µs: {}", &line[33..]);
+    }
     test_redis::cleanup(&prefix).await;
 }
 
