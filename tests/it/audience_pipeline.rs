@@ -50,6 +50,28 @@ fn settings() -> AudienceSettings {
     }
 }
 
+/// `n` accesses recorded and shipped by node-a, then read by its consumer (which is then
+/// stopped): the events and their stream ids.
+async fn taken_by_node_a(store: &dyn Store, n: i64) -> (Vec<AudienceEvent>, Vec<String>) {
+    let node_a = Audience::new(settings(), "node-a", "https://gw.test");
+    for i in 0..n {
+        node_a.record(access(
+            at(10, 0, 0) + chrono::Duration::seconds(i * 40),
+            &format!("u{i}"),
+        ));
+    }
+    node_a.flush(store, at(10, 0, 0)).await.unwrap();
+    let taken = store
+        .read_events(COUNT_GROUP, "node-a", 500, Duration::from_millis(200))
+        .await
+        .unwrap();
+    let events = taken
+        .iter()
+        .map(|d| serde_json::from_str(&d.event).unwrap())
+        .collect();
+    (events, taken.into_iter().map(|d| d.id).collect())
+}
+
 /// Raw accesses on 24 November 2026 for everything.
 async fn raw_total(store: &dyn Store) -> i64 {
     let day = "2026-11-24".parse().unwrap();
@@ -172,23 +194,8 @@ async fn a_consumer_killed_with_pending_events_leaves_them_to_another_node() {
 #[tokio::test]
 async fn a_consumer_killed_after_counting_but_before_acknowledging_counts_nothing_twice() {
     let store = shared_redis().await;
-    let node_a = Audience::new(settings(), "node-a", "https://gw.test");
     let node_b = Audience::new(settings(), "node-b", "https://gw.test");
-    for i in 0..20 {
-        node_a.record(access(
-            at(10, 0, 0) + chrono::Duration::seconds(i * 40),
-            &format!("u{i}"),
-        ));
-    }
-    node_a.flush(store.as_ref(), at(10, 0, 0)).await.unwrap();
-    let taken = store
-        .read_events(COUNT_GROUP, "node-a", 500, Duration::from_millis(200))
-        .await
-        .unwrap();
-    let events: Vec<AudienceEvent> = taken
-        .iter()
-        .map(|d| serde_json::from_str(&d.event).unwrap())
-        .collect();
+    let (events, _) = taken_by_node_a(store.as_ref(), 20).await;
     let s = settings();
     store
         .count_events(&events, s.dedup, s.retention)
@@ -344,25 +351,9 @@ async fn the_command_line_prints_a_report_from_the_configured_redis() {
 #[tokio::test]
 async fn a_consumer_that_decided_and_died_is_taken_over_and_its_late_apply_is_refused() {
     let store = shared_redis().await;
-    let node_a = Audience::new(settings(), "node-a", "https://gw.test");
     let node_b = Audience::new(settings(), "node-b", "https://gw.test");
-    for i in 0..20 {
-        node_a.record(access(
-            at(10, 0, 0) + chrono::Duration::seconds(i * 40),
-            &format!("u{i}"),
-        ));
-    }
-    node_a.flush(store.as_ref(), at(10, 0, 0)).await.unwrap();
     // node-a's consumer reads and decides a batch, then stops before applying it.
-    let taken = store
-        .read_events(COUNT_GROUP, "node-a", 500, Duration::from_millis(200))
-        .await
-        .unwrap();
-    let events: Vec<AudienceEvent> = taken
-        .iter()
-        .map(|d| serde_json::from_str(&d.event).unwrap())
-        .collect();
-    let stream_ids: Vec<String> = taken.iter().map(|d| d.id.clone()).collect();
+    let (events, stream_ids) = taken_by_node_a(store.as_ref(), 20).await;
     let s = settings();
     let mut decided = Decided::default();
     store

@@ -149,34 +149,21 @@ impl RedisStore {
     ) -> Result<Vec<Delivered>, redis::RedisError> {
         let stream = self.keys.audience_stream();
         let mut conn = self.conn.clone();
-        if claim_idle == Duration::MAX {
-            return Ok(read_reply(
-                &redis::cmd("XREADGROUP")
-                    .arg("GROUP")
-                    .arg(group)
-                    .arg(consumer)
-                    .arg("COUNT")
-                    .arg(count)
-                    .arg("STREAMS")
-                    .arg(&stream)
-                    .arg(">")
-                    .query_async(&mut conn)
-                    .await?,
-            ));
-        }
-        let claimed: Value = redis::cmd("XAUTOCLAIM")
-            .arg(&stream)
-            .arg(group)
-            .arg(consumer)
-            .arg(u64::try_from(claim_idle.as_millis()).unwrap_or(u64::MAX))
-            .arg("0-0")
-            .arg("COUNT")
-            .arg(count)
-            .query_async(&mut conn)
-            .await?;
-        let claimed = items(&claimed).get(1).map(entries).unwrap_or_default();
-        if !claimed.is_empty() {
-            return Ok(claimed);
+        if claim_idle != Duration::MAX {
+            let claimed: Value = redis::cmd("XAUTOCLAIM")
+                .arg(&stream)
+                .arg(group)
+                .arg(consumer)
+                .arg(u64::try_from(claim_idle.as_millis()).unwrap_or(u64::MAX))
+                .arg("0-0")
+                .arg("COUNT")
+                .arg(count)
+                .query_async(&mut conn)
+                .await?;
+            let claimed = items(&claimed).get(1).map(entries).unwrap_or_default();
+            if !claimed.is_empty() {
+                return Ok(claimed);
+            }
         }
         let fresh: Value = redis::cmd("XREADGROUP")
             .arg("GROUP")
