@@ -8,6 +8,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use rand::RngCore;
 use redis::{Cmd, ErrorKind, FromRedisValue, Script};
 
 use super::{unavailable, RedisStore};
@@ -16,7 +17,7 @@ use crate::domain::counting::{
     click_record, dims_of, fnv, parse_click_record, DOUBLE_CLICK_MS, PARTS, VISITOR_DAY_SECONDS,
 };
 use crate::domain::{AudienceEvent, Counted, Decided, PartWindow};
-use crate::store::{StoreError, StoreResult};
+use crate::store::StoreResult;
 
 static DECIDE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("decide_events.lua")));
 static APPLY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("apply_counts.lua")));
@@ -61,6 +62,12 @@ fn evalsha(script: &Script, key: &str) -> Cmd {
     cmd
 }
 
+fn token() -> String {
+    let mut b = [0u8; 12];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
 impl RedisStore {
     /// Runs a script's command, loading the script first if Redis does not know it.
     async fn run<T: FromRedisValue>(&self, script: &Script, cmd: &Cmd) -> redis::RedisResult<T> {
@@ -84,8 +91,10 @@ impl RedisStore {
         window: &mut PartWindow,
     ) -> StoreResult<Counted> {
         let at = |rest: &str| self.keys.audience_part(part, rest);
+        let token = token();
         let mut cmd = evalsha(&DECIDE, &at("counts"));
         cmd.arg(at(""))
+            .arg(&token)
             .arg(dedup.as_secs().max(1))
             .arg(DOUBLE_CLICK_MS)
             .arg(VISITOR_DAY_SECONDS)
@@ -109,18 +118,10 @@ impl RedisStore {
                 .arg(click_record(e))
                 .arg(&tokens[..]);
         }
-        let mut decisions: Vec<String> = self
+        let decisions: Vec<String> = self
             .run(&DECIDE, &cmd)
             .await
             .map_err(unavailable("decide audience events"))?;
-        if decisions.len() != events.len() + 1 {
-            return Err(StoreError::Corrupt(format!(
-                "decide_events.lua answered {} values for {} events",
-                decisions.len(),
-                events.len()
-            )));
-        }
-        let token = decisions.remove(0);
         let mut counted = Counted::default();
         let mut key = String::new();
         for ((mine, d), (_, e)) in of_event.iter().zip(&decisions).zip(events) {

@@ -3,9 +3,6 @@
 -- those of src/domain/counting.rs (Tally), which the store contract tests hold both scripts
 -- to; src/store/redis/audience_count.rs turns the decisions into counts.
 --
--- The batch's token is the partition's next batch number (`bn`): a counted id's `seen:<id>`
--- holds it, a small integer to keep in memory for each event of the dedup window.
---
 -- For each event: is it new (`seen:<id>`, set to the batch's token), is it kept by the
 -- double-click rule (the visitor's last click on the resource in the window: kept if later,
 -- and then the earlier click's record is returned so that its filtered count is taken back),
@@ -23,19 +20,17 @@
 -- moves into this batch, unchanged. Any other event already seen is a duplicate.
 --
 -- KEYS[1]: a key of the partition (only routes the script to its slot).
--- ARGV[1]: the partition's key prefix ("<prefix>:{aud…}:"), [2]: dedup TTL (s), [3]:
--- double-click window (ms), [4]: visitor-day TTL (s), [5]: events, [6]: cells per event; then
--- per event 8 values: id, stream id or '', t in ms, its visitor-day
+-- ARGV[1]: the partition's key prefix ("<prefix>:{aud…}:"), [2]: this batch's token, [3]:
+-- dedup TTL (s), [4]: double-click window (ms), [5]: visitor-day TTL (s), [6]: events, [7]:
+-- cells per event; then per event 8 values: id, stream id or '', t in ms, its visitor-day
 -- key, the previous day's or '', its resource, its last-click record
 -- "t|day|resource|provider|uai|ent|profile|channel|device", its cells' tokens (8 bytes each).
--- Returns the batch's token, then per event '' (a duplicate) or its decision: '1' (kept) or
--- '0', a '1' or '0' per cell (a new visitor), then '|' and the record of the click taken back
--- when there is one.
-local p = ARGV[1]
-local token = tostring(redis.call('INCR', p .. 'bn'))
-local dedup, window, vdttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local ne, per = tonumber(ARGV[5]), tonumber(ARGV[6])
-local ev0 = 7
+-- Returns per event '' (a duplicate) or its decision: '1' (kept) or '0', a '1' or '0' per
+-- cell (a new visitor), then '|' and the record of the click taken back when there is one.
+local p, token = ARGV[1], ARGV[2]
+local dedup, window, vdttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local ne, per = tonumber(ARGV[6]), tonumber(ARGV[7])
+local ev0 = 8
 
 -- A visitor's day: its tokens and its records ('' and '' when there is none; an earlier
 -- version's hash is not read, and is replaced).
@@ -54,7 +49,7 @@ local function record_of(recs, tag)
   return string.sub(recs, i + #tag, e and e - 1 or -1), i, e
 end
 
-local out, lines = {token}, {}
+local out, lines = {}, {}
 for n = 0, ne - 1 do
   local j = ev0 + 8 * n
   local id, sid = ARGV[j], ARGV[j + 1]
@@ -121,7 +116,7 @@ for n = 0, ne - 1 do
       end
     end
   end
-  out[n + 2] = res
+  out[n + 1] = res
   if res ~= '' then lines[#lines + 1] = '\n' .. id .. ' ' .. sid .. '#' .. res end
 end
 
