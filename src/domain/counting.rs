@@ -82,11 +82,6 @@ pub const DIMENSIONS: [&str; 7] = [
     "resource", "provider", "uai", "ent", "profile", "channel", "device",
 ];
 
-/// The views as the JSON the Lua script reads.
-pub fn views_json() -> String {
-    serde_json::to_string(VIEWS).unwrap_or_default()
-}
-
 /// The value of one dimension of an event (`*` for the total).
 pub fn dim(e: &AudienceEvent, name: &str) -> String {
     match name {
@@ -183,16 +178,12 @@ pub fn month_key_of(day_key: &str) -> Option<String> {
 /// The cells an event falls in, as (`<scope>:<by>`, value), day left out: the counts hash is
 /// `c:<period>:` before the view.
 pub fn cells_of(e: &AudienceEvent) -> Vec<(String, String)> {
-    cells_of_dims(&DIMENSIONS.map(|n| dim(e, n)))
-}
-
-/// The cells of an event given its dimensions (in the order of [`DIMENSIONS`]).
-pub fn cells_of_dims(dims: &[String; 7]) -> Vec<(String, String)> {
+    let dims = dims_of(e);
     let get = |name: &str| {
         DIMENSIONS
             .iter()
             .position(|d| *d == name)
-            .map_or("*", |i| dims[i].as_str())
+            .map_or("*", |i| dims[i])
     };
     let mut out = Vec::with_capacity(25);
     for (scope_dim, bys) in VIEWS {
@@ -212,9 +203,9 @@ pub fn cells_of_dims(dims: &[String; 7]) -> Vec<(String, String)> {
 /// click can take its filtered count back: `t|day|` and the dimensions, `|`-separated.
 pub fn click_record(e: &AudienceEvent) -> String {
     let mut record = format!("{}|{}", e.t, e.day);
-    for name in DIMENSIONS {
+    for d in dims_of(e) {
         record.push('|');
-        record.push_str(&dim(e, name));
+        record.push_str(d);
     }
     record
 }
