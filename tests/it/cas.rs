@@ -368,14 +368,27 @@ async fn logout_is_confirmed_ends_the_session_and_reaches_the_application() {
         "{got:?} should name {ticket}: {:?}",
         cas.gw().events()
     );
-    assert!(cas.gw().events().iter().any(|e| matches!(
-        e,
-        passerelle::trace::TraceEvent::LogoutSent {
-            protocol: "cas",
-            delivered: true,
-            ..
+    // The trace line is written once the application has answered, which may be just after
+    // it has the logout: waited for, as the logout was.
+    let sent = || {
+        cas.gw().events().iter().any(|e| {
+            matches!(
+                e,
+                passerelle::trace::TraceEvent::LogoutSent {
+                    protocol: "cas",
+                    delivered: true,
+                    ..
+                }
+            )
+        })
+    };
+    for _ in 0..50 {
+        if sent() {
+            break;
         }
-    )));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(sent());
 
     // Logging out with an unregistered service: a page, never a redirect there.
     let resp = client
